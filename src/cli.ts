@@ -1,0 +1,20 @@
+#!/usr/bin/env node
+// The `governor` command: every subcommand runs the same engines as the servers.
+import { Command } from 'commander';
+import { registerServe } from './cli/serve.js';
+import { registerLint } from './cli/lint.js';
+
+export function buildProgram(): Command {
+  const program = new Command();
+  program.name('governor').description('kube-governor: policy-driven autoscaling and governance at admission').version('0.1.0');
+  registerServe(program);
+  registerLint(program);
+  return program;
+}
+
+buildProgram()
+  .parseAsync(process.argv)
+  .catch((e) => {
+    process.stderr.write(`governor: ${(e as Error).message}\n`);
+    process.exit(2);
+  });

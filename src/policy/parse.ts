@@ -1,0 +1,159 @@
+// Parses policy text (multi-document YAML or JSON) into compiled policies, with errors that name file, document, path and line.
+import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
+import addFormatsModule from 'ajv-formats';
+import { LineCounter, parseAllDocuments, isNode } from 'yaml';
+import commonSchema from './schemas/common.schema.json' with { type: 'json' };
+import type { PolicyKindSpec } from './kind.js';
+import { scalingPolicyKind } from './scaling-policy.js';
+import { migrationPolicyKind } from './migration-policy.js';
+import { governancePolicyKind, type GovernancePolicy } from './governance-policy.js';
+import type { MigrationPolicy, PolicyError, ScalingPolicy } from './types.js';
+
+export type AnyPolicy = ScalingPolicy | MigrationPolicy | GovernancePolicy;
+
+export const POLICY_KINDS: readonly PolicyKindSpec<AnyPolicy>[] = [scalingPolicyKind, migrationPolicyKind, governancePolicyKind];
+export const API_VERSION = 'governor.io/v1alpha1';
+
+// ajv-formats is CommonJS; its default export arrives wrapped under ESM.
+const addFormats = ((addFormatsModule as any).default ?? addFormatsModule) as (ajv: Ajv) => Ajv;
+
+/** Compiled once per process: schemas are validated at start-up, never on the request path. */
+class Validators {
+  private readonly byKind = new Map<string, { spec: PolicyKindSpec<AnyPolicy>; validate: ValidateFunction }>();
+  constructor(kinds: readonly PolicyKindSpec<AnyPolicy>[]) {
+    const ajv = new Ajv({ allErrors: true, $data: true, useDefaults: true, strict: true, strictRequired: false, allowUnionTypes: true });
+    addFormats(ajv);
+    ajv.addSchema(commonSchema);
+    for (const spec of kinds) this.byKind.set(spec.kind, { spec, validate: ajv.compile(spec.schema) });
+  }
+  get(kind: string) {
+    return this.byKind.get(kind);
+  }
+  kinds(): string[] {
+    return [...this.byKind.keys()];
+  }
+}
+
+let defaultValidators: Validators | undefined;
+function validators(): Validators {
+  defaultValidators ??= new Validators(POLICY_KINDS);
+  return defaultValidators;
+}
+
+export interface ParseResult {
+  readonly policies: AnyPolicy[];
+  readonly errors: PolicyError[];
+}
+
+/** "/spec/thresholds/high" → ["spec","thresholds","high"] (numeric segments become indexes). */
+function pointerToPath(pointer: string): (string | number)[] {
+  if (!pointer) return [];
+  return pointer
+    .slice(1)
+    .split('/')
+    .map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'))
+    .map((s) => (/^\d+$/.test(s) ? Number(s) : s));
+}
+
+export function formatPath(path: readonly (string | number)[]): string {
+  let out = '';
+  for (const seg of path) {
+    if (typeof seg === 'number') out += `[${seg}]`;
+    else if (/^[A-Za-z_][A-Za-z0-9_-]*$/.test(seg)) out += out ? `.${seg}` : seg;
+    else out += `[${JSON.stringify(seg)}]`;
+  }
+  return out;
+}
+
+function describeAjvError(e: ErrorObject): { path: (string | number)[]; message: string } {
+  const path = pointerToPath(e.instancePath);
+  switch (e.keyword) {
+    case 'required':
+      return { path: [...path, (e.params as any).missingProperty], message: 'is required' };
+    case 'additionalProperties':
+      return { path: [...path, (e.params as any).additionalProperty], message: 'is not a known field (check the spelling)' };
+    case 'enum':
+      return { path, message: `must be one of ${(e.params as any).allowedValues.map((v: unknown) => JSON.stringify(v)).join(', ')}` };
+    case 'const':
+      return { path, message: `must be ${JSON.stringify((e.params as any).allowedValue)}` };
+    case 'exclusiveMinimum':
+      if (path.at(-1) === 'high') return { path, message: `must be greater than thresholds.low (${(e.params as any).limit})` };
+      return { path, message: e.message ?? 'is too small' };
+    case 'minimum':
+      return { path, message: `must be >= ${(e.params as any).limit}` };
+    case 'minProperties':
+    case 'maxProperties':
+      return { path, message: path.at(-1) === 'load' ? 'must name exactly one source (prometheus or http)' : `must have ${e.message?.replace(/^must have /, '')}` };
+    default:
+      return { path, message: e.message ?? e.keyword };
+  }
+}
+
+/** Parses one file's text. Never throws: every problem becomes a PolicyError. */
+export function parsePolicyText(text: string, file: string): ParseResult {
+  const policies: AnyPolicy[] = [];
+  const errors: PolicyError[] = [];
+  const lc = new LineCounter();
+  const docs = parseAllDocuments(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: true });
+  const list = Array.isArray(docs) ? docs : [];
+  if (!Array.isArray(docs)) {
+    // An empty stream parses to an EmptyStream; nothing to load.
+    return { policies, errors };
+  }
+  list.forEach((doc, i) => {
+    const document = i + 1;
+    const at = (path: readonly (string | number)[]) => {
+      let node: unknown = path.length ? doc.getIn(path, true) : doc.contents;
+      // Missing fields point at their parent.
+      for (let n = path.length - 1; !isNode(node) && n >= 0; n--) node = n ? doc.getIn(path.slice(0, n), true) : doc.contents;
+      const offset = isNode(node) && node.range ? node.range[0] : 0;
+      const pos = lc.linePos(offset);
+      return { line: pos.line, column: pos.col };
+    };
+    if (doc.errors.length) {
+      for (const e of doc.errors) {
+        const pos = lc.linePos(e.pos[0]);
+        errors.push({ file, document, line: pos.line, column: pos.col, path: '', message: `YAML syntax: ${e.message.split('\n')[0]}` });
+      }
+      return;
+    }
+    const obj = doc.toJS({ maxAliasCount: 50 });
+    if (obj === null || obj === undefined) return; // empty document (e.g. trailing ---)
+    if (typeof obj !== 'object' || Array.isArray(obj)) {
+      errors.push({ file, document, ...at([]), path: '', message: 'a policy document must be a mapping with apiVersion, kind, metadata and spec' });
+      return;
+    }
+    const kindName = typeof obj.kind === 'string' ? obj.kind : undefined;
+    const v = kindName ? validators().get(kindName) : undefined;
+    if (!v) {
+      errors.push({
+        file,
+        document,
+        ...at(['kind']),
+        path: 'kind',
+        message: `unknown kind ${JSON.stringify(obj.kind)}; expected one of ${validators().kinds().join(', ')}`,
+      });
+      return;
+    }
+    const policy = `${kindName}/${obj.metadata?.namespace ? `${obj.metadata.namespace}/` : ''}${obj.metadata?.name ?? '?'}`;
+    if (!v.validate(obj)) {
+      const seen = new Set<string>();
+      for (const e of v.validate.errors ?? []) {
+        if (e.keyword === 'if') continue; // the branch error that follows says what is wrong
+        const d = describeAjvError(e);
+        const key = `${formatPath(d.path)}|${d.message}`;
+        if (seen.has(key)) continue;
+        seen.add(key);
+        errors.push({ file, document, policy, ...at(d.path), path: formatPath(d.path), message: d.message });
+      }
+      return;
+    }
+    const r = v.spec.compile(obj, { file, document });
+    if (r.issues) {
+      for (const issue of r.issues) errors.push({ file, document, policy, ...at(issue.path), path: formatPath(issue.path), message: issue.message });
+      return;
+    }
+    policies.push(r.value);
+  });
+  return { policies, errors };
+}

@@ -1,0 +1,48 @@
+// ScalingPolicy: schema plus the semantic checks the schema cannot express.
+import schema from './schemas/scaling-policy.schema.json' with { type: 'json' };
+import { parseDuration } from '../common/duration.js';
+import type { Issue, PolicyKindSpec } from './kind.js';
+import { compileLoad } from './load-source.js';
+import type { ScalingPolicy } from './types.js';
+
+export const scalingPolicyKind: PolicyKindSpec<ScalingPolicy> = {
+  kind: 'ScalingPolicy',
+  schema,
+  compile(doc, origin) {
+    const spec = doc.spec;
+    const issues: Issue[] = [];
+    const min: number = spec.replicas.min;
+    const max: number = spec.replicas.max;
+    const base: number = spec.replicas.base ?? min;
+    const cap: number = spec.replicas.cap ?? max;
+    if (base > max) issues.push({ path: ['spec', 'replicas', 'base'], message: `base (${base}) must not exceed max (${max})` });
+    if (min > max) issues.push({ path: ['spec', 'replicas', 'min'], message: `min (${min}) must not exceed max (${max})` });
+    const intervalMs = parseDuration(spec.interval);
+    if (intervalMs < 1000) issues.push({ path: ['spec', 'interval'], message: 'interval must be at least 1s' });
+    const staleAfterMs = parseDuration(spec.staleAfter);
+    if (staleAfterMs < intervalMs) {
+      issues.push({ path: ['spec', 'staleAfter'], message: `staleAfter (${spec.staleAfter}) must be at least the interval (${spec.interval})` });
+    }
+    const f = spec.onSourceFailure;
+    if (f.action === 'fixed' && (f.replicas < min || f.replicas > cap)) {
+      issues.push({ path: ['spec', 'onSourceFailure', 'replicas'], message: `fixed replicas (${f.replicas}) must lie within min..cap (${min}..${cap})` });
+    }
+    if (issues.length) return { issues };
+    return {
+      value: {
+        kind: 'ScalingPolicy',
+        name: doc.metadata.name,
+        namespace: doc.metadata.namespace ?? 'default',
+        origin,
+        target: { apiVersion: spec.target.apiVersion, kind: spec.target.kind, name: spec.target.name },
+        load: compileLoad(spec.load),
+        thresholds: { low: spec.thresholds.low, high: spec.thresholds.high },
+        replicas: { min, base, max, cap },
+        step: spec.step,
+        intervalMs,
+        staleAfterMs,
+        onSourceFailure: f.action === 'fixed' ? { action: 'fixed', replicas: f.replicas, after: f.after ?? 3 } : { action: 'hold', after: f.after ?? 3 },
+      },
+    };
+  },
+};

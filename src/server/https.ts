@@ -1,0 +1,78 @@
+// HTTPS server construction shared by the adapter and the webhook: TLS 1.2+, optional client certificates, graceful close.
+import { createServer, type Server, type ServerOptions } from 'node:https';
+import type { RequestListener } from 'node:http';
+import type { Socket } from 'node:net';
+import type { TlsMaterial } from '../tls/serving.js';
+
+export interface SecureServerOptions {
+  readonly tls: TlsMaterial;
+  /** CA bundle for client certificates (front-proxy / client CA). When set, clients are asked for a certificate. */
+  readonly clientCA?: string;
+  /** Header and body limits: slow or endless requests are cut off. */
+  readonly requestTimeoutMs?: number;
+  readonly headersTimeoutMs?: number;
+  readonly keepAliveTimeoutMs?: number;
+}
+
+export function tlsServerOptions(o: SecureServerOptions): ServerOptions {
+  return {
+    cert: o.tls.cert,
+    key: o.tls.key,
+    minVersion: 'TLSv1.2',
+    // Ask for a client cert but let the request through: the adapter answers probes without one and decides per request.
+    ...(o.clientCA ? { ca: o.clientCA, requestCert: true, rejectUnauthorized: false } : {}),
+    requestTimeout: o.requestTimeoutMs ?? 30_000,
+    headersTimeout: o.headersTimeoutMs ?? 10_000,
+    keepAliveTimeout: o.keepAliveTimeoutMs ?? 65_000,
+    maxHeaderSize: 64 * 1024,
+  };
+}
+
+export interface ClosableServer {
+  readonly server: Server;
+  /** Stops accepting, lets in-flight requests finish (up to graceMs), then closes idle and remaining connections. */
+  close(graceMs?: number): Promise<void>;
+  /** Replaces the serving certificate for new connections. */
+  setTls(m: TlsMaterial): void;
+}
+
+export function createSecureServer(handler: RequestListener, o: SecureServerOptions): ClosableServer {
+  const server = createServer(tlsServerOptions(o), handler);
+  const sockets = new Set<Socket>();
+  server.on('secureConnection', (s) => {
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+  });
+  let clientCA = o.clientCA;
+  return {
+    server,
+    setTls(m) {
+      server.setSecureContext({ cert: m.cert, key: m.key, minVersion: 'TLSv1.2', ...(clientCA ? { ca: clientCA } : {}) } as any);
+    },
+    close(graceMs = 10_000) {
+      return new Promise<void>((resolve) => {
+        const timer = setTimeout(() => {
+          for (const s of sockets) s.destroy();
+        }, graceMs);
+        timer.unref();
+        server.close(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+        // Idle keep-alive connections would hold close() open; busy ones finish their response first.
+        server.closeIdleConnections();
+      });
+    },
+  };
+}
+
+export function listen(server: Server, port: number, host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      const addr = server.address();
+      resolve(typeof addr === 'object' && addr ? addr.port : port);
+    });
+  });
+}
