@@ -89,18 +89,52 @@ function describeAjvError(e: ErrorObject): { path: (string | number)[]; message:
   }
 }
 
+type Locate = (path: readonly (string | number)[]) => { line?: number; column?: number };
+
+/** Validates and compiles one decoded document (from a file or a cluster object). Never throws. */
+export function compileObject(obj: any, origin: { file: string; document: number }, at: Locate = () => ({})): { policy?: AnyPolicy; errors: PolicyError[] } {
+  const { file, document } = origin;
+  const errors: PolicyError[] = [];
+  if (obj === null || typeof obj !== 'object' || Array.isArray(obj)) {
+    errors.push({ file, document, ...at([]), path: '', message: 'a policy document must be a mapping with apiVersion, kind, metadata and spec' });
+    return { errors };
+  }
+  const kindName = typeof obj.kind === 'string' ? obj.kind : undefined;
+  const v = kindName ? validators().get(kindName) : undefined;
+  if (!v) {
+    errors.push({ file, document, ...at(['kind']), path: 'kind', message: `unknown kind ${JSON.stringify(obj.kind)}; expected one of ${validators().kinds().join(', ')}` });
+    return { errors };
+  }
+  const policy = `${kindName}/${obj.metadata?.namespace ? `${obj.metadata.namespace}/` : ''}${obj.metadata?.name ?? '?'}`;
+  if (!v.validate(obj)) {
+    const seen = new Set<string>();
+    for (const e of v.validate.errors ?? []) {
+      if (e.keyword === 'if') continue; // the branch error that follows says what is wrong
+      const d = describeAjvError(e);
+      const key = `${formatPath(d.path)}|${d.message}`;
+      if (seen.has(key)) continue;
+      seen.add(key);
+      errors.push({ file, document, policy, ...at(d.path), path: formatPath(d.path), message: d.message });
+    }
+    return { errors };
+  }
+  const r = v.spec.compile(obj, { file, document });
+  if (r.issues) {
+    for (const issue of r.issues) errors.push({ file, document, policy, ...at(issue.path), path: formatPath(issue.path), message: issue.message });
+    return { errors };
+  }
+  return { policy: r.value, errors };
+}
+
 /** Parses one file's text. Never throws: every problem becomes a PolicyError. */
 export function parsePolicyText(text: string, file: string): ParseResult {
   const policies: AnyPolicy[] = [];
   const errors: PolicyError[] = [];
   const lc = new LineCounter();
   const docs = parseAllDocuments(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: true });
-  const list = Array.isArray(docs) ? docs : [];
-  if (!Array.isArray(docs)) {
-    // An empty stream parses to an EmptyStream; nothing to load.
-    return { policies, errors };
-  }
-  list.forEach((doc, i) => {
+  // An empty stream parses to an EmptyStream: nothing to load.
+  if (!Array.isArray(docs)) return { policies, errors };
+  docs.forEach((doc, i) => {
     const document = i + 1;
     const at = (path: readonly (string | number)[]) => {
       let node: unknown = path.length ? doc.getIn(path, true) : doc.contents;
@@ -119,41 +153,9 @@ export function parsePolicyText(text: string, file: string): ParseResult {
     }
     const obj = doc.toJS({ maxAliasCount: 50 });
     if (obj === null || obj === undefined) return; // empty document (e.g. trailing ---)
-    if (typeof obj !== 'object' || Array.isArray(obj)) {
-      errors.push({ file, document, ...at([]), path: '', message: 'a policy document must be a mapping with apiVersion, kind, metadata and spec' });
-      return;
-    }
-    const kindName = typeof obj.kind === 'string' ? obj.kind : undefined;
-    const v = kindName ? validators().get(kindName) : undefined;
-    if (!v) {
-      errors.push({
-        file,
-        document,
-        ...at(['kind']),
-        path: 'kind',
-        message: `unknown kind ${JSON.stringify(obj.kind)}; expected one of ${validators().kinds().join(', ')}`,
-      });
-      return;
-    }
-    const policy = `${kindName}/${obj.metadata?.namespace ? `${obj.metadata.namespace}/` : ''}${obj.metadata?.name ?? '?'}`;
-    if (!v.validate(obj)) {
-      const seen = new Set<string>();
-      for (const e of v.validate.errors ?? []) {
-        if (e.keyword === 'if') continue; // the branch error that follows says what is wrong
-        const d = describeAjvError(e);
-        const key = `${formatPath(d.path)}|${d.message}`;
-        if (seen.has(key)) continue;
-        seen.add(key);
-        errors.push({ file, document, policy, ...at(d.path), path: formatPath(d.path), message: d.message });
-      }
-      return;
-    }
-    const r = v.spec.compile(obj, { file, document });
-    if (r.issues) {
-      for (const issue of r.issues) errors.push({ file, document, policy, ...at(issue.path), path: formatPath(issue.path), message: issue.message });
-      return;
-    }
-    policies.push(r.value);
+    const r = compileObject(obj, { file, document }, at);
+    errors.push(...r.errors);
+    if (r.policy) policies.push(r.policy);
   });
   return { policies, errors };
 }

@@ -1,4 +1,5 @@
-// Holds the policy set in force; a candidate set replaces it only when it has no errors (the last good set stays otherwise).
+// Holds the policy set in force. Each source (files, cluster) offers candidates; a source's candidate replaces that
+// source's contribution only when it has no errors, so one bad file or object never replaces the last good set.
 import { buildPolicySet, EMPTY_POLICY_SET, type PolicySet } from './policy-set.js';
 import type { AnyPolicy } from './parse.js';
 import type { PolicyError } from './types.js';
@@ -13,30 +14,35 @@ export interface ReloadOutcome {
 
 export class PolicyStore {
   private set: PolicySet = EMPTY_POLICY_SET;
-  private errors: readonly PolicyError[] = [];
+  private readonly good = new Map<string, readonly AnyPolicy[]>();
+  private readonly errors = new Map<string, readonly PolicyError[]>();
   private readonly listeners = new Set<PolicyListener>();
 
   current(): PolicySet {
     return this.set;
   }
 
-  /** Errors of the last rejected candidate; empty once a candidate is applied. */
+  /** Errors of the last rejected candidate of each source; empty once every source's candidate is applied. */
   lastErrors(): readonly PolicyError[] {
-    return this.errors;
+    return [...this.errors.values()].flat();
   }
 
-  /** Offers a candidate: parse errors plus the parsed policies. Applies it only when everything is valid. */
-  offer(policies: readonly AnyPolicy[], parseErrors: readonly PolicyError[]): ReloadOutcome {
-    const built = parseErrors.length ? { errors: [] as PolicyError[] } : buildPolicySet(policies, this.set.generation + 1);
-    const errors = [...parseErrors, ...built.errors];
-    if (errors.length || !built.set) {
-      this.errors = errors;
-      return { applied: false, errors, set: this.set };
-    }
+  /** Offers the complete candidate of one source (default "files"): its parsed policies and parse errors. */
+  offer(policies: readonly AnyPolicy[], parseErrors: readonly PolicyError[], source = 'files'): ReloadOutcome {
+    if (parseErrors.length) return this.reject(source, parseErrors);
+    const merged = [...this.good.entries()].flatMap(([name, list]) => (name === source ? [] : list)).concat(policies);
+    const built = buildPolicySet(merged, this.set.generation + 1);
+    if (!built.set) return this.reject(source, built.errors);
+    this.good.set(source, policies);
+    this.errors.delete(source);
     this.set = built.set;
-    this.errors = [];
     for (const l of this.listeners) l(this.set);
     return { applied: true, errors: [], set: this.set };
+  }
+
+  private reject(source: string, errors: readonly PolicyError[]): ReloadOutcome {
+    this.errors.set(source, errors);
+    return { applied: false, errors, set: this.set };
   }
 
   onChange(listener: PolicyListener): () => void {
