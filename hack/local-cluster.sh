@@ -74,25 +74,37 @@ healthy() {
   kubectl_admin -n default get serviceaccount default >/dev/null 2>&1 || return 1
 }
 
-stop_all() {
-  local c pid i
-  # Reverse start order: controller-manager, apiserver, etcd.
-  for ((i = ${#COMPONENTS[@]} - 1; i >= 0; i--)); do
-    c="${COMPONENTS[$i]}"
+# stop_group <component...>: SIGTERM them together, wait up to 10 s, SIGKILL the rest.
+stop_group() {
+  local c pid pids=() i alive
+  for c in "$@"; do
     if pid="$(live_pid "$c")"; then
       log "stopping $c (pid $pid)"
       kill -TERM "$pid" 2>/dev/null || true
-      for _ in $(seq 1 50); do
-        kill -0 "$pid" 2>/dev/null || break
-        sleep 0.2
-      done
-      if kill -0 "$pid" 2>/dev/null; then
-        log "$c did not exit after 10s; sending SIGKILL"
-        kill -KILL "$pid" 2>/dev/null || true
-      fi
+      pids+=("$pid")
     fi
     rm -f "$PIDS/$c.pid"
   done
+  ((${#pids[@]})) || return 0
+  for ((i = 0; i < 50; i++)); do
+    alive=0
+    # /proc/PID/exe is unreadable once the process is gone or a zombie.
+    for pid in "${pids[@]}"; do readlink "/proc/$pid/exe" >/dev/null 2>&1 && alive=1; done
+    ((alive)) || return 0
+    sleep 0.2
+  done
+  for pid in "${pids[@]}"; do
+    if readlink "/proc/$pid/exe" >/dev/null 2>&1; then
+      log "pid $pid did not exit after 10s; sending SIGKILL"
+      kill -KILL "$pid" 2>/dev/null || true
+    fi
+  done
+}
+
+stop_all() {
+  # The apiserver hangs in shutdown if etcd goes first: stop etcd last.
+  stop_group kube-controller-manager kube-apiserver
+  stop_group etcd
 }
 
 remove_state() {

@@ -13,6 +13,9 @@
 # APIService>; the Service's own ports are not consulted).
 #
 # Usage: hack/proof-externalname.sh   (starts the cluster if needed; leaves it up)
+#   KG_PROOF_EXTERNAL_NAME=127.0.0.1   try another externalName (default localhost)
+#   KG_PROOF_APIS=plain                answer GET /apis with a plain APIGroupList even
+#                                      when aggregated discovery is asked for (default: 406)
 # Exit 0 when both paths worked; prints what the server saw.
 set -euo pipefail
 
@@ -79,7 +82,7 @@ const srv = https.createServer({
         uid: review.request.uid, allowed: !deny,
         ...(deny ? { status: { code: 403, message: 'kg-proof: data.deny is "true"' } } : {}),
       } });
-    } else if (path === '/apis' && /as=APIGroupDiscoveryList/.test(req.headers.accept ?? '')) {
+    } else if (path === '/apis' && process.env.KG_PROOF_APIS !== 'plain' && /as=APIGroupDiscoveryList/.test(req.headers.accept ?? '')) {
       json(res, 406, { kind: 'Status', apiVersion: 'v1', status: 'Failure', code: 406, reason: 'NotAcceptable' });
     } else if (path === '/apis') {
       json(res, 200, { kind: 'APIGroupList', apiVersion: 'v1', groups: [{ name: 'external.metrics.k8s.io',
