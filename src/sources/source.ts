@@ -1,0 +1,19 @@
+// The MetricSource interface: one number for one LoadSource, or a typed SourceError.
+import type { LoadSource } from '../policy/types.js';
+
+export const DEFAULT_SOURCE_TIMEOUT_MS = 5000;
+
+/**
+ * Reads the current load for a policy's `load` block.
+ * Contract: resolves with a finite number, or rejects with a SourceUnavailableError, SourceTimeoutError or
+ * SourceResponseError whose message and `query` name the query. It honours `load.timeoutMs` (else its default)
+ * and the caller's signal.
+ */
+export interface MetricSource {
+  query(load: LoadSource, signal?: AbortSignal): Promise<number>;
+}
+
+/** The query text used in errors and logs. */
+export function describeLoad(load: LoadSource): string {
+  return load.type === 'prometheus' ? load.query : `GET ${load.url}${load.valuePath ? ` → ${load.valuePath}` : ''}`;
+}
