@@ -6,8 +6,8 @@
 #   KEEP_CLUSTER=1 hack/kind-e2e.sh   keep the cluster afterwards
 #
 # Environment: KIND_CLUSTER_NAME (default kube-governor-e2e), KIND_NODE_IMAGE
-# (default: kind's own), IMAGE (default kube-governor:e2e), E2E_FILES (default
-# test/e2e/*.test.ts).
+# (default: kind's own), IMAGE (default kube-governor:e2e), E2E_FILES (default:
+# every test/e2e/**/*_test.ts).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -46,9 +46,14 @@ fi
 docker build -t "$IMAGE" .
 kind load docker-image "$IMAGE" --name "$CLUSTER"
 
-KUBECONFIG="$(mktemp)"
-kind get kubeconfig --name "$CLUSTER" >"$KUBECONFIG"
-export KUBECONFIG E2E_TARGET=kind E2E_IMAGE="$IMAGE" KIND_CLUSTER_NAME="$CLUSTER"
+WORK="$(mktemp -d)"
+kind get kubeconfig --name "$CLUSTER" >"$WORK/kubeconfig"
+# Front-proxy files, so tests can act as the aggregator (as with local-cluster.sh).
+for f in front-proxy-ca.crt front-proxy-client.crt front-proxy-client.key; do
+  docker cp "$CLUSTER-control-plane:/etc/kubernetes/pki/$f" "$WORK/$f"
+done
+export KUBECONFIG="$WORK/kubeconfig" E2E_TARGET=kind E2E_IMAGE="$IMAGE" KIND_CLUSTER_NAME="$CLUSTER"
+export KG_FRONT_PROXY_CA="$WORK/front-proxy-ca.crt" KG_FRONT_PROXY_CERT="$WORK/front-proxy-client.crt" KG_FRONT_PROXY_KEY="$WORK/front-proxy-client.key"
 
-# shellcheck disable=SC2086 # E2E_FILES is a glob on purpose
-node --import tsx --test --test-concurrency=1 ${E2E_FILES:-test/e2e/*.test.ts}
+# shellcheck disable=SC2046,SC2086 # word splitting of the file list is intended
+node --import tsx --test --test-concurrency=1 ${E2E_FILES:-$(find test/e2e -name '*_test.ts' | sort)}

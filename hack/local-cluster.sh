@@ -252,6 +252,8 @@ cmd_up() {
 
   mkdir -p "$STATE"
   touch "$MARKER"
+  # On any failure from here on: stop what was started, keep the logs.
+  trap 'if [[ ! -f "$STATE/env" ]]; then stop_all; log "up failed; logs kept in $LOGS (next up or down removes them)"; fi' EXIT
   mkdir -p "$LOGS" "$PIDS" "$STATE/etcd" "$STATE/kcm"
   chmod 700 "$STATE/etcd"
   make_pki
@@ -348,6 +350,7 @@ export KG_ETCD_URL='http://127.0.0.1:$ETCD_PORT'
 export KG_KCM_URL='https://127.0.0.1:$KCM_PORT'
 EOF
   mv "$STATE/env.tmp" "$STATE/env"
+  trap - EXIT
   log "cluster up in $((SECONDS - t0))s: $version at https://127.0.0.1:$APISERVER_PORT (env: $STATE/env)"
   echo "KG_CLUSTER_STATUS=started"
 }

@@ -18,9 +18,17 @@ files=$(find src test -name '*_test.ts' -not -path 'test/e2e/*' | sort)
 if ! $unit_only && [ -d test/e2e ]; then
   echo "== control plane for e2e (built once, then cached)"
   bash hack/build-control-plane.sh
+  if [ "${E2E_TARGET:-local}" = local ]; then
+    # One cluster for the whole run: every e2e file's startLocalCluster() reuses
+    # it and none stops it. Torn down at the end only if started here.
+    status=$(bash hack/local-cluster.sh up | tail -n 1)
+    if [ "$status" = KG_CLUSTER_STATUS=started ] && [ "${KG_KEEP_CLUSTER:-}" != 1 ]; then
+      trap 'bash hack/local-cluster.sh down >/dev/null 2>&1 || true' EXIT
+    fi
+  fi
   files="$files $(find test/e2e -name '*_test.ts' | sort)"
 fi
 
 echo "== tests"
 # shellcheck disable=SC2086
-exec node --import tsx --test $files
+node --import tsx --test $files

@@ -14,9 +14,14 @@
 // stop it afterwards (`hack/local-cluster.sh down`): then every file reuses it
 // and no file's stop() tears it down under another. KG_KEEP_CLUSTER=1 makes
 // stop() a no-op.
+//
+// E2E_TARGET=kind (hack/kind-e2e.sh): no local cluster is started; the cluster
+// comes from KUBECONFIG, kubectl from PATH (or KG_BIN_DIR), the front-proxy
+// files from KG_FRONT_PROXY_CA/CERT/KEY, and stop() does nothing.
 
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -164,7 +169,60 @@ export function startLocalCluster(opts: StartOptions = {}): Promise<LocalCluster
   return p;
 }
 
+function makeKubectl(kubectlBin: string, clusterEnv: Record<string, string>) {
+  return (args: string[], kopts: KubectlOptions = {}): Promise<RunResult> =>
+    run(kubectlBin, args, {
+      input: kopts.input,
+      timeoutMs: kopts.timeoutMs ?? 60_000,
+      env: { ...process.env, ...clusterEnv, ...kopts.env },
+    });
+}
+
+/** E2E_TARGET=kind (or any non-local target): use the cluster that KUBECONFIG points at. */
+async function useExternalCluster(): Promise<LocalCluster> {
+  const kubeconfig = process.env.KUBECONFIG;
+  if (!kubeconfig) throw new Error(`E2E_TARGET=${process.env.E2E_TARGET} needs KUBECONFIG`);
+  const binDir = process.env.KG_BIN_DIR ?? '';
+  const clusterEnv: Record<string, string> = { KUBECONFIG: kubeconfig };
+  for (const [k, v] of Object.entries(process.env)) if (k.startsWith('KG_') && v !== undefined) clusterEnv[k] = v;
+  const kubectl = makeKubectl(binDir ? join(binDir, 'kubectl') : 'kubectl', clusterEnv);
+  const view = async (path: string) =>
+    (await kubectl(['config', 'view', '--raw', '--minify', '-o', `jsonpath={${path}}`])).stdout.trim();
+  const apiserverUrl = await view('.clusters[0].cluster.server');
+  let caFile = await view('.clusters[0].cluster.certificate-authority');
+  if (!caFile) {
+    const data = await view('.clusters[0].cluster.certificate-authority-data');
+    caFile = join(mkdtempSync(join(tmpdir(), 'kg-e2e-ca-')), 'ca.crt');
+    writeFileSync(caFile, Buffer.from(data, 'base64'));
+  }
+  const version = await kubectl(['version', '-o', 'json']);
+  let gitVersion = '';
+  try {
+    gitVersion = JSON.parse(version.stdout).serverVersion?.gitVersion ?? '';
+  } catch {
+    /* leave empty */
+  }
+  return {
+    kubeconfig,
+    binDir,
+    env: clusterEnv,
+    apiserverUrl,
+    caFile,
+    version: gitVersion,
+    frontProxy: {
+      ca: process.env.KG_FRONT_PROXY_CA ?? '',
+      cert: process.env.KG_FRONT_PROXY_CERT ?? '',
+      key: process.env.KG_FRONT_PROXY_KEY ?? '',
+    },
+    started: false,
+    stateDir: '',
+    kubectl,
+    async stop() {},
+  };
+}
+
 async function doStart(opts: StartOptions): Promise<LocalCluster> {
+  if ((process.env.E2E_TARGET ?? 'local') !== 'local') return useExternalCluster();
   const env = scriptEnv(opts);
   const verbose = opts.verbose ?? process.env.KG_QUIET !== '1';
   const up = await run('bash', [SCRIPT, 'up'], { env, teeStderr: verbose });
@@ -184,12 +242,7 @@ async function doStart(opts: StartOptions): Promise<LocalCluster> {
   const binDir = need('KG_BIN_DIR');
   const stateDir = need('KG_CLUSTER_DIR');
 
-  const kubectl = (args: string[], kopts: KubectlOptions = {}): Promise<RunResult> =>
-    run(join(binDir, 'kubectl'), args, {
-      input: kopts.input,
-      timeoutMs: kopts.timeoutMs ?? 60_000,
-      env: { ...process.env, ...clusterEnv, ...kopts.env },
-    });
+  const kubectl = makeKubectl(join(binDir, 'kubectl'), clusterEnv);
 
   let stopped = false;
   return {
@@ -217,6 +270,7 @@ async function doStart(opts: StartOptions): Promise<LocalCluster> {
 
 /** Runs `hack/local-cluster.sh down` (stops the processes, removes the state dir). */
 export async function stopLocalCluster(opts: Pick<StartOptions, 'stateDir'> = {}): Promise<void> {
+  if ((process.env.E2E_TARGET ?? 'local') !== 'local') return;
   const env = scriptEnv(opts);
   const key = opts.stateDir ?? process.env.KG_CLUSTER_DIR ?? '/tmp/kube-governor-cluster';
   starting.delete(key);
