@@ -1,0 +1,310 @@
+// The governance engine: one pure pipeline (match → exclude → exceptions → evaluate) shared by the webhook and the CLI.
+import { matches, type Labels } from '../common/labels.js';
+import { formatPath } from '../policy/parse.js';
+import {
+  EXCEPTION_ANNOTATION_PREFIX,
+  FORCE_DELETE_ANNOTATION,
+  GOVERNANCE_RULES,
+  WORKLOAD_KINDS,
+  type CompiledMatch,
+  type GovernanceMode,
+  type GovernancePolicy,
+  type RuleName,
+  type WorkloadKind,
+} from '../policy/governance-policy.js';
+import { getIn, isRecord, PatchRecorder, type JsonPatchOp } from './json-patch.js';
+import { checkDeleteOfMigrationSource, validateMigration } from './migration.js';
+import { groupOf, podLocation, workloadKind } from './pod-template.js';
+import { PolicyIndex } from './policy-index.js';
+import { mutateResources, validateResources } from './resources.js';
+import { decide, type Decision, type ExceptionUse, type RuleResult } from './result.js';
+import { metadataMap, mutateTags, validateTags } from './tags.js';
+import type { ActiveMigrationSource, Finding, NamespaceInfo, Operation, ReviewContext, Target } from './types.js';
+
+export interface GovernanceEngineOptions {
+  /** Namespaces never evaluated, so the cluster cannot be locked out (default kube-system; the webhook adds its own). */
+  readonly skipNamespaces?: readonly string[];
+  /** Default: no migration is running anywhere. */
+  readonly activeMigrationSource?: ActiveMigrationSource;
+}
+
+export type SkipReason = 'namespace' | 'kind' | 'operation' | 'deleting' | 'not-an-object';
+
+export interface PolicySummary {
+  readonly policy: string;
+  readonly mode: GovernanceMode;
+  /** fail: at least one blocking result; warn: only non-blocking problems; pass otherwise (skip: fully excused). */
+  readonly result: 'pass' | 'fail' | 'warn' | 'skip';
+}
+
+export interface MutateOutcome {
+  readonly patch: readonly JsonPatchOp[];
+  /** The object with the patch applied (the input itself when nothing changed). */
+  readonly mutated: unknown;
+  /** Only skips (mutations excused by exceptions) and errors: a mutation has nothing to deny. */
+  readonly results: readonly RuleResult[];
+  readonly policies: readonly PolicySummary[];
+  readonly skipped?: SkipReason;
+}
+
+export interface ValidateOutcome {
+  readonly results: readonly RuleResult[];
+  readonly policies: readonly PolicySummary[];
+  readonly decision: Decision;
+  readonly skipped?: SkipReason;
+}
+
+export interface ReviewOutcome {
+  readonly mutation: MutateOutcome;
+  readonly validation: ValidateOutcome;
+}
+
+const NO_NAMESPACE_INFO: NamespaceInfo = { labels: {}, annotations: {} };
+const EMPTY: Decision = decide([]);
+// Mutation runs to a fixed point (a default can make another policy's selector match); this bounds the passes.
+const MAX_MUTATION_PASSES = 4;
+
+function labelsOf(obj: unknown): Labels {
+  const m = metadataMap(obj, ['metadata'], 'labels');
+  if (!m) return {};
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(m)) if (typeof v === 'string') out[k] = v;
+  return out;
+}
+
+function matchBlock(m: CompiledMatch, t: Target, nsLabels: Labels, objLabels: Labels): boolean {
+  if (m.kinds && !m.kinds.has(t.kind)) return false;
+  if (m.namespaces && !m.namespaces.some((p) => p.test(t.namespace))) return false;
+  if (m.namespaceSelector && !matches(m.namespaceSelector, nsLabels)) return false;
+  if (m.selector && !matches(m.selector, objLabels)) return false;
+  return true;
+}
+
+/** The controller that owns the object (a Pod of a ReplicaSet, a Job of a CronJob…), if it is a workload kind. */
+function controllerOwner(obj: Record<string, unknown>): { kind: string; name: string } | undefined {
+  const refs = getIn(obj, ['metadata', 'ownerReferences']);
+  if (!Array.isArray(refs)) return undefined;
+  for (const r of refs) {
+    if (isRecord(r) && r.controller === true && typeof r.kind === 'string' && (WORKLOAD_KINDS as readonly string[]).includes(r.kind)) {
+      return { kind: r.kind, name: typeof r.name === 'string' ? r.name : '' };
+    }
+  }
+  return undefined;
+}
+
+function summarize(policy: GovernancePolicy, results: readonly RuleResult[]): PolicySummary {
+  const mine = results.filter((r) => r.policy === policy.name);
+  const result = mine.some((r) => r.status === 'fail' && r.mode === 'enforce')
+    ? 'fail'
+    : mine.some((r) => r.status === 'fail' || r.status === 'warn' || r.status === 'error')
+      ? 'warn'
+      : mine.length && mine.every((r) => r.status === 'skip')
+        ? 'skip'
+        : 'pass';
+  return { policy: policy.name, mode: policy.mode, result };
+}
+
+export class GovernanceEngine {
+  private readonly index: PolicyIndex;
+  private readonly skipNamespaces: ReadonlySet<string>;
+  private readonly activeMigrationSource: ActiveMigrationSource;
+
+  constructor(policies: readonly GovernancePolicy[], options: GovernanceEngineOptions = {}) {
+    this.index = new PolicyIndex(policies);
+    this.skipNamespaces = new Set(options.skipNamespaces ?? ['kube-system']);
+    this.activeMigrationSource = options.activeMigrationSource ?? (() => undefined);
+  }
+
+  get policyCount(): number {
+    return this.index.size;
+  }
+
+  /** Resolves what is under review, or why it is not reviewed. */
+  private target(obj: unknown, ctx: ReviewContext): Target | SkipReason {
+    if (this.skipNamespaces.has(ctx.namespace)) return 'namespace';
+    const o = isRecord(obj) ? obj : undefined;
+    const kind = workloadKind(ctx.group ?? groupOf(o?.apiVersion), ctx.kind ?? (typeof o?.kind === 'string' ? o.kind : ''));
+    if (!kind) return 'kind';
+    if (!o) return 'not-an-object';
+    const name = ctx.name ?? getIn(o, ['metadata', 'name']);
+    return {
+      kind,
+      namespace: ctx.namespace,
+      name: typeof name === 'string' ? name : '',
+      operation: ctx.operation ?? 'CREATE',
+      obj: o,
+      location: podLocation(kind),
+      namespaceInfo: ctx.namespaceInfo ?? NO_NAMESPACE_INFO,
+      activeMigrationSource: this.activeMigrationSource,
+    };
+  }
+
+  private nsLabels(t: Target): Labels {
+    // The API server sets this label on every namespace; namespaces known only by name get it too.
+    return { 'kubernetes.io/metadata.name': t.namespace, ...t.namespaceInfo.labels };
+  }
+
+  /** Policies whose match holds and whose exclude does not, in policy order. */
+  private matching(t: Target): GovernancePolicy[] {
+    const candidates = this.index.candidates(t.kind, t.namespace);
+    if (!candidates.length) return [];
+    const ns = this.nsLabels(t);
+    const own = labelsOf(t.obj);
+    return candidates.filter((p) => matchBlock(p.match, t, ns, own) && !(p.exclude && matchBlock(p.exclude, t, ns, own)));
+  }
+
+  /** The exception that excuses `rule` of `policy` for this object: the policy's list first, then an allowed annotation. */
+  private exceptionFor(policy: GovernancePolicy, rule: RuleName, t: Target): ExceptionUse | undefined {
+    const family = GOVERNANCE_RULES[rule];
+    if (rule === 'protect-migration-source') return undefined;
+    if (policy.exceptions.length) {
+      const own = labelsOf(t.obj);
+      for (const e of policy.exceptions) {
+        if (e.rules && !e.rules.has(rule) && !e.rules.has(family)) continue;
+        if (e.namespace && !e.namespace.test(t.namespace)) continue;
+        if (e.name && !e.name.test(t.name)) continue;
+        if (e.kinds && !e.kinds.has(t.kind)) continue;
+        if (e.selector && !matches(e.selector, own)) continue;
+        return { via: 'policy', reason: e.reason };
+      }
+    }
+    const allow = policy.allowExceptionAnnotations;
+    if (allow.size && (allow.has(rule) || allow.has(family))) {
+      const annotations = metadataMap(t.obj, ['metadata'], 'annotations');
+      for (const n of [rule, family]) {
+        const reason = annotations?.[EXCEPTION_ANNOTATION_PREFIX + n];
+        if (typeof reason === 'string' && reason.trim()) return { via: 'annotation', reason: reason.trim() };
+      }
+    }
+    return undefined;
+  }
+
+  // ------------------------------------------------------------------ mutate
+
+  /** Fills defaults. Never throws; the patch is empty when the object is already complete (idempotent). */
+  mutate(object: unknown, ctx: ReviewContext): MutateOutcome {
+    const op: Operation = ctx.operation ?? 'CREATE';
+    if (op !== 'CREATE' && op !== 'UPDATE') return { patch: [], mutated: object, results: [], policies: [], skipped: 'operation' };
+    const t0 = this.target(object, ctx);
+    if (typeof t0 === 'string') return { patch: [], mutated: object, results: [], policies: [], skipped: t0 };
+    if (getIn(t0.obj, ['metadata', 'deletionTimestamp'])) return { patch: [], mutated: object, results: [], policies: [], skipped: 'deleting' };
+    const working = structuredClone(t0.obj);
+    const t: Target = { ...t0, obj: working };
+    const rec = new PatchRecorder(working);
+    // Pod specs are immutable on UPDATE, and so is a Job's whole pod template.
+    const specMutable = !(op === 'UPDATE' && (t.kind === 'Pod' || t.kind === 'Job'));
+    const templateMutable = !(op === 'UPDATE' && t.kind === 'Job');
+    const results = new Map<string, RuleResult>();
+    const seen = new Map<string, GovernancePolicy>();
+    for (let pass = 0; pass < MAX_MUTATION_PASSES; pass++) {
+      const before = rec.size;
+      for (const p of this.matching(t)) {
+        seen.set(p.name, p);
+        const allowed = (rule: RuleName) => {
+          const e = this.exceptionFor(p, rule, t);
+          if (!e) return true;
+          const key = `${p.name}|${rule}`;
+          if (!results.has(key)) results.set(key, { policy: p.name, rule, family: GOVERNANCE_RULES[rule], mode: p.mode, status: 'skip', path: '', message: `skipped by exception: ${e.reason}`, exception: e });
+          return false;
+        };
+        try {
+          if (p.resources && specMutable && allowed('default-resources')) mutateResources(p.resources, t, rec);
+          if (p.labels.length) mutateTags(p, 'labels', t, rec, allowed, templateMutable);
+          if (p.annotations.length) mutateTags(p, 'annotations', t, rec, allowed, templateMutable);
+        } catch (e) {
+          results.set(`${p.name}|error`, this.internalError(p, e));
+        }
+      }
+      if (rec.size === before) break;
+    }
+    const patch = rec.ops();
+    const list = [...results.values()];
+    return { patch, mutated: patch.length ? working : object, results: list, policies: [...seen.values()].map((p) => summarize(p, list)) };
+  }
+
+  private internalError(p: GovernancePolicy, e: unknown): RuleResult {
+    // Unreachable by design (the property tests feed arbitrary objects); kept so one bad object never fails a request.
+    return { policy: p.name, rule: 'default-resources', family: 'resources', mode: p.mode, status: 'error', path: '', message: `could not be evaluated: ${(e as Error)?.message ?? String(e)}` };
+  }
+
+  // ------------------------------------------------------------------ validate
+
+  private findings(p: GovernancePolicy, t: Target): Finding[] {
+    const out: Finding[] = [];
+    if (p.resources) out.push(...validateResources(p.resources, t));
+    if (p.labels.length) out.push(...validateTags(p, 'labels', t));
+    if (p.annotations.length) out.push(...validateTags(p, 'annotations', t));
+    if (p.migration) out.push(...validateMigration(p, t));
+    return out;
+  }
+
+  /** Checks the object as mutated. Never throws. */
+  validate(object: unknown, ctx: ReviewContext): ValidateOutcome {
+    const op: Operation = ctx.operation ?? 'CREATE';
+    if (op === 'DELETE') return this.validateDelete(ctx);
+    if (op !== 'CREATE' && op !== 'UPDATE') return { results: [], policies: [], decision: EMPTY, skipped: 'operation' };
+    const t = this.target(object, ctx);
+    if (typeof t === 'string') return { results: [], policies: [], decision: EMPTY, skipped: t };
+    // Updates of an object being deleted (finalizer removal) must always pass, or it could never go away.
+    if (getIn(t.obj, ['metadata', 'deletionTimestamp'])) return { results: [], policies: [], decision: EMPTY, skipped: 'deleting' };
+    const policies = this.matching(t);
+    const owner = controllerOwner(t.obj);
+    const old = op === 'UPDATE' && isRecord(ctx.oldObject) ? { ...t, obj: ctx.oldObject } : undefined;
+    const results: RuleResult[] = [];
+    for (const p of policies) {
+      let found: Finding[];
+      try {
+        found = this.findings(p, t);
+      } catch (e) {
+        results.push(this.internalError(p, e));
+        continue;
+      }
+      if (!found.length) continue;
+      let oldKeys: Set<string> | undefined;
+      if (old && p.allowExistingViolations) {
+        try {
+          oldKeys = new Set(this.findings(p, old).map((f) => `${f.rule}|${formatPath(f.path)}`));
+        } catch {
+          oldKeys = undefined;
+        }
+      }
+      for (const f of found) {
+        const path = formatPath(f.path);
+        const base = { policy: p.name, rule: f.rule, family: GOVERNANCE_RULES[f.rule], mode: p.mode, path };
+        const exception = this.exceptionFor(p, f.rule, t);
+        if (exception) results.push({ ...base, status: 'skip', message: f.message, exception });
+        else if (f.status === 'error') results.push({ ...base, status: 'error', message: f.message });
+        else if (oldKeys?.has(`${f.rule}|${path}`)) results.push({ ...base, status: 'warn', message: `${f.message} (pre-existing)` });
+        else if (owner) results.push({ ...base, status: 'warn', message: `${f.message} (owned by ${owner.kind} ${owner.name})` });
+        else results.push({ ...base, status: 'fail', message: f.message });
+      }
+    }
+    return { results, policies: policies.map((p) => summarize(p, results)), decision: decide(results) };
+  }
+
+  private validateDelete(ctx: ReviewContext): ValidateOutcome {
+    const t = this.target(ctx.oldObject ?? {}, ctx);
+    if (typeof t === 'string') return { results: [], policies: [], decision: EMPTY, skipped: t };
+    const hit = checkDeleteOfMigrationSource(t, ctx.oldObject);
+    if (!hit) return { results: [], policies: [], decision: EMPTY };
+    const base = { policy: hit.migration, rule: 'protect-migration-source' as const, family: 'migration' as const, mode: 'enforce' as const };
+    const r: RuleResult = hit.forced
+      ? { ...base, status: 'warn', path: '', message: `${t.kind} ${t.namespace}/${t.name} is the source of a running migration; deleted anyway (${FORCE_DELETE_ANNOTATION}=true)` }
+      : {
+          ...base,
+          status: 'fail',
+          path: '',
+          message: `${t.kind} ${t.namespace}/${t.name} is the source of a running migration: wait until it ends, or annotate ${FORCE_DELETE_ANNOTATION}="true" to delete anyway`,
+        };
+    return { results: [r], policies: [{ policy: hit.migration, mode: 'enforce', result: hit.forced ? 'warn' : 'fail' }], decision: decide([r]) };
+  }
+
+  // ------------------------------------------------------------------ both
+
+  /** What `kubectl apply` would get: mutate, then validate the mutated object (the same order as the API server). */
+  review(object: unknown, ctx: ReviewContext): ReviewOutcome {
+    const mutation = this.mutate(object, ctx);
+    const validation = this.validate(mutation.mutated, ctx);
+    return { mutation, validation };
+  }
+}

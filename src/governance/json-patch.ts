@@ -1,0 +1,93 @@
+// Minimal RFC 6902 JSON Patch recorder: adds values only where absent, creating missing maps in one op, so patches stay small and idempotent.
+
+export type JsonPatchOp = { readonly op: 'add'; readonly path: string; readonly value: unknown };
+export type Path = readonly (string | number)[];
+
+/** RFC 6901: "~" becomes "~0" and "/" becomes "~1" (in that order). */
+export function escapePointerSegment(seg: string | number): string {
+  return String(seg).replace(/~/g, '~0').replace(/\//g, '~1');
+}
+
+export function toPointer(path: Path): string {
+  return path.length ? `/${path.map(escapePointerSegment).join('/')}` : '';
+}
+
+export function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** Reads a value along a path; undefined when any step is missing or of the wrong type. */
+export function getIn(doc: unknown, path: Path): unknown {
+  let cur: unknown = doc;
+  for (const seg of path) {
+    if (typeof seg === 'number') {
+      if (!Array.isArray(cur)) return undefined;
+      cur = cur[seg];
+    } else {
+      if (!isRecord(cur) || !Object.prototype.hasOwnProperty.call(cur, seg)) return undefined;
+      cur = cur[seg];
+    }
+  }
+  return cur;
+}
+
+/**
+ * Applies "add when absent" edits to a working document and records the matching patch operations.
+ * - A value that is present (anything but undefined/null) is never overwritten.
+ * - Missing maps along the path are created inside a single op; later adds under a map this recorder created
+ *   extend that op's value instead of adding ops (the op's value is the same object as in the document).
+ * - Arrays are never created or extended: a path through a missing array element is skipped.
+ */
+export class PatchRecorder {
+  private readonly recorded: JsonPatchOp[] = [];
+  private readonly created = new Set<string>();
+
+  constructor(readonly doc: Record<string, unknown>) {}
+
+  /** Returns true when the value was added. */
+  addIfAbsent(path: Path, value: unknown): boolean {
+    if (path.length === 0) return false;
+    let cur: unknown = this.doc;
+    for (let i = 0; i < path.length; i++) {
+      const seg = path[i]!;
+      const last = i === path.length - 1;
+      if (typeof seg === 'number') {
+        if (!Array.isArray(cur) || seg < 0 || seg >= cur.length) return false;
+        if (last) return false; // array elements are never added or replaced
+        cur = cur[seg];
+        continue;
+      }
+      if (!isRecord(cur)) return false;
+      const next = Object.prototype.hasOwnProperty.call(cur, seg) ? cur[seg] : undefined;
+      if (next === undefined || next === null) {
+        // Build the rest of the path as nested maps around the value; numbers further down cannot be created.
+        if (path.slice(i + 1).some((s) => typeof s === 'number')) return false;
+        let built: unknown = value;
+        for (let j = path.length - 1; j > i; j--) built = { [path[j] as string]: built };
+        cur[seg] = built;
+        this.record(path.slice(0, i + 1), built);
+        return true;
+      }
+      if (last) return false; // present: never overwrite what the user set
+      cur = next;
+    }
+    return false;
+  }
+
+  private record(path: Path, value: unknown): void {
+    const pointer = toPointer(path);
+    for (let k = 1; k < path.length; k++) if (this.created.has(toPointer(path.slice(0, k)))) return;
+    this.created.add(pointer);
+    this.recorded.push({ op: 'add', path: pointer, value });
+  }
+
+  /** Number of operations recorded so far. */
+  get size(): number {
+    return this.recorded.length;
+  }
+
+  /** A detached copy of the operations (later edits to the document no longer leak into it). */
+  ops(): JsonPatchOp[] {
+    return this.recorded.length ? structuredClone(this.recorded) : [];
+  }
+}

@@ -1,0 +1,86 @@
+// Rule family "resources": defaults filled per container, then required requests/limits, maximums and limit/request ratios.
+import { tryParseQuantity } from '../common/quantity.js';
+import type { CompiledResources, ResourceName } from '../policy/governance-policy.js';
+import { isRecord, type PatchRecorder } from './json-patch.js';
+import { containersOf } from './pod-template.js';
+import type { Finding, Target } from './types.js';
+
+function section(container: Record<string, unknown>, name: 'requests' | 'limits'): Record<string, unknown> | undefined {
+  const r = container.resources;
+  if (!isRecord(r)) return undefined;
+  const s = r[name];
+  return isRecord(s) ? s : undefined;
+}
+
+function present(v: unknown): boolean {
+  return v !== undefined && v !== null && v !== '';
+}
+
+/**
+ * default-resources. Never overwrites a value the user set, and never produces a request above its limit:
+ * - a missing request where the container sets a limit becomes that limit (what Kubernetes itself does for Pods,
+ *   so a Guaranteed container stays Guaranteed);
+ * - a missing limit where the container's request is above the default limit becomes that request.
+ */
+export function mutateResources(res: CompiledResources, t: Target, rec: PatchRecorder): void {
+  if (!res.defaults.requests.length && !res.defaults.limits.length) return;
+  for (const { path, container } of containersOf(rec.doc, t.kind)) {
+    for (const d of res.defaults.requests) {
+      const limit = section(container, 'limits')?.[d.resource];
+      const value = present(limit) && tryParseQuantity(limit) !== undefined ? limit : d.text;
+      rec.addIfAbsent([...path, 'resources', 'requests', d.resource], value);
+    }
+    for (const d of res.defaults.limits) {
+      const request = section(container, 'requests')?.[d.resource];
+      const q = tryParseQuantity(request);
+      const value = q !== undefined && q > d.value ? request : d.text;
+      rec.addIfAbsent([...path, 'resources', 'limits', d.resource], value);
+    }
+  }
+}
+
+function ratioText(x: number): string {
+  return String(+x.toFixed(2));
+}
+
+/** require-requests, require-limits, max-resources, max-limit-request-ratio. */
+export function validateResources(res: CompiledResources, t: Target): Finding[] {
+  const out: Finding[] = [];
+  for (const { path, container } of containersOf(t.obj, t.kind)) {
+    const at = (s: 'requests' | 'limits', r: ResourceName) => [...path, 'resources', s, r];
+    for (const req of res.require) {
+      if (!present(section(container, req.section)?.[req.resource])) {
+        out.push({ rule: req.section === 'requests' ? 'require-requests' : 'require-limits', path: at(req.section, req.resource), message: 'is required' });
+      }
+    }
+    const parsed = (s: 'requests' | 'limits', r: ResourceName): number | undefined => {
+      const v = section(container, s)?.[r];
+      if (!present(v)) return undefined;
+      const q = tryParseQuantity(v);
+      if (q === undefined) out.push({ rule: 'max-resources', path: at(s, r), message: `is not a valid quantity (${JSON.stringify(v)})`, status: 'error' });
+      return q;
+    };
+    for (const m of res.max) {
+      for (const s of ['requests', 'limits'] as const) {
+        const q = parsed(s, m.resource);
+        if (q !== undefined && q > m.value) {
+          out.push({ rule: 'max-resources', path: at(s, m.resource), message: `must be at most ${m.text} (is ${String(section(container, s)![m.resource])})` });
+        }
+      }
+    }
+    for (const r of res.maxLimitRequestRatio) {
+      const lim = tryParseQuantity(section(container, 'limits')?.[r.resource]);
+      const req = tryParseQuantity(section(container, 'requests')?.[r.resource]);
+      if (lim === undefined || req === undefined || lim <= 0) continue;
+      const ratio = req > 0 ? lim / req : Infinity;
+      if (ratio > r.value) {
+        out.push({
+          rule: 'max-limit-request-ratio',
+          path: at('limits', r.resource),
+          message: `must be at most ${ratioText(r.value)}x the request (is ${req > 0 ? `${ratioText(ratio)}x` : 'unbounded: request is 0'})`,
+        });
+      }
+    }
+  }
+  return out;
+}

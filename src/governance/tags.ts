@@ -1,0 +1,93 @@
+// Rule families "labels", "annotations" and the tag half of "migration": defaults (value or namespace), then required, allowed, pattern.
+import { isValidLabelValue } from '../common/labels.js';
+import type { CompiledTagRule, GovernancePolicy, RuleName } from '../policy/governance-policy.js';
+import { isRecord, type Path, type PatchRecorder } from './json-patch.js';
+import type { Finding, Target } from './types.js';
+
+export type TagField = 'labels' | 'annotations';
+
+const RULES: Record<CompiledTagRule['family'], { default: RuleName; require: RuleName; values: RuleName }> = {
+  labels: { default: 'default-labels', require: 'require-labels', values: 'label-values' },
+  annotations: { default: 'default-annotations', require: 'require-annotations', values: 'annotation-values' },
+  migration: { default: 'default-migration-labels', require: 'require-migration-labels', values: 'migration-label-values' },
+};
+
+export function tagRuleNames(family: CompiledTagRule['family']) {
+  return RULES[family];
+}
+
+export function metadataMap(obj: unknown, metadataPath: Path, field: TagField): Record<string, unknown> | undefined {
+  let cur: unknown = obj;
+  for (const seg of metadataPath) cur = isRecord(cur) ? cur[seg as string] : undefined;
+  const m = isRecord(cur) ? cur[field] : undefined;
+  return isRecord(m) ? m : undefined;
+}
+
+export function stringValue(map: Record<string, unknown> | undefined, key: string): string | undefined {
+  const v = map?.[key];
+  return typeof v === 'string' ? v : undefined;
+}
+
+/** The namespace's value for fromNamespace: same kind of map first (labels for a label), then the other. */
+function fromNamespace(t: Target, field: TagField, key: string): string | undefined {
+  const [first, second] = field === 'labels' ? [t.namespaceInfo.labels, t.namespaceInfo.annotations] : [t.namespaceInfo.annotations, t.namespaceInfo.labels];
+  for (const m of [first, second]) {
+    const v = m[key];
+    if (typeof v === 'string' && (field === 'annotations' || isValidLabelValue(v))) return v;
+  }
+  return undefined;
+}
+
+function rulesOf(policy: GovernancePolicy, field: TagField): readonly CompiledTagRule[] {
+  return field === 'labels' ? policy.labels : policy.annotations;
+}
+
+/**
+ * default-labels / default-annotations / default-migration-labels: fills absent keys on the object's metadata
+ * (fromNamespace first, then default), then copies every governed key the object carries into the pod template's
+ * metadata when absent there, so pods carry the workload's migration labels and compliance tags too.
+ */
+export function mutateTags(policy: GovernancePolicy, field: TagField, t: Target, rec: PatchRecorder, allowed: (rule: RuleName) => boolean, templateMutable: boolean): void {
+  const rules = rulesOf(policy, field).filter((r) => allowed(RULES[r.family].default));
+  for (const r of rules) {
+    if (r.default === undefined && !r.fromNamespace) continue;
+    if (stringValue(metadataMap(rec.doc, ['metadata'], field), r.key) !== undefined) continue;
+    const value = (r.fromNamespace ? fromNamespace(t, field, r.key) : undefined) ?? r.default;
+    if (value !== undefined) rec.addIfAbsent(['metadata', field, r.key], value);
+  }
+  if (t.location.isPod || !templateMutable) return;
+  const own = metadataMap(rec.doc, ['metadata'], field);
+  for (const r of rules) {
+    const v = stringValue(own, r.key);
+    if (v !== undefined) rec.addIfAbsent([...t.location.metadata, field, r.key], v);
+  }
+}
+
+function hint(r: CompiledTagRule): string {
+  if (r.allowed) return ` (one of ${r.allowed.join(', ')})`;
+  if (r.pattern) return ` (matching ${r.pattern.source})`;
+  return '';
+}
+
+function checkValue(r: CompiledTagRule, v: string, path: Path, out: Finding[]): void {
+  const rule = RULES[r.family].values;
+  if (r.allowed && !r.allowed.includes(v)) out.push({ rule, path, message: `must be one of ${r.allowed.join(', ')} (is ${JSON.stringify(v)})` });
+  else if (r.pattern && !r.pattern.test(v)) out.push({ rule, path, message: `must match ${r.pattern.source} (is ${JSON.stringify(v)})` });
+}
+
+/** require-* and *-values on the object's metadata; *-values also on the pod template's values when present. */
+export function validateTags(policy: GovernancePolicy, field: TagField, t: Target): Finding[] {
+  const out: Finding[] = [];
+  const own = metadataMap(t.obj, ['metadata'], field);
+  const template = t.location.isPod ? undefined : metadataMap(t.obj, t.location.metadata, field);
+  for (const r of rulesOf(policy, field)) {
+    const path: Path = ['metadata', field, r.key];
+    const v = stringValue(own, r.key);
+    if (v === undefined) {
+      if (r.required) out.push({ rule: RULES[r.family].require, path, message: `is required${hint(r)}` });
+    } else checkValue(r, v, path, out);
+    const tv = stringValue(template, r.key);
+    if (tv !== undefined) checkValue(r, tv, [...t.location.metadata, field, r.key], out);
+  }
+  return out;
+}
