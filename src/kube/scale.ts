@@ -1,0 +1,80 @@
+// Reads a workload's replica counts through the scale subresource: the cluster state every governor replica agrees on.
+import { AppsV1Api, type KubeConfig, type V1Scale } from '@kubernetes/client-node';
+import type { WorkloadRef } from '../policy/types.js';
+
+export interface LiveScale {
+  /** spec.replicas: what the HPA (or a person) last set. */
+  readonly specReplicas: number;
+  /** status.replicas: pods the controller currently runs. */
+  readonly statusReplicas: number;
+}
+
+export class ScaleReadError extends Error {
+  override name = 'ScaleReadError';
+}
+
+/** Contract: resolves with the counts or rejects with ScaleReadError (unsupported kind, not found, API down, timeout). */
+export interface ScaleReader {
+  read(namespace: string, target: WorkloadRef): Promise<LiveScale>;
+}
+
+const SUPPORTED = ['Deployment', 'StatefulSet', 'ReplicaSet'] as const;
+
+function toLive(s: V1Scale): LiveScale {
+  return { specReplicas: s.spec?.replicas ?? 0, statusReplicas: s.status?.replicas ?? 0 };
+}
+
+export class KubeScaleReader implements ScaleReader {
+  private readonly apps: AppsV1Api;
+  constructor(
+    kc: KubeConfig,
+    private readonly timeoutMs = 2000,
+  ) {
+    this.apps = kc.makeApiClient(AppsV1Api);
+  }
+
+  async read(namespace: string, target: WorkloadRef): Promise<LiveScale> {
+    const what = `${target.kind} ${namespace}/${target.name}`;
+    if (target.apiVersion !== 'apps/v1' || !(SUPPORTED as readonly string[]).includes(target.kind)) {
+      throw new ScaleReadError(`cannot read the scale of ${target.apiVersion} ${what}: supported are apps/v1 ${SUPPORTED.join(', ')}`);
+    }
+    const param = { name: target.name, namespace };
+    const call =
+      target.kind === 'Deployment'
+        ? this.apps.readNamespacedDeploymentScale(param)
+        : target.kind === 'StatefulSet'
+          ? this.apps.readNamespacedStatefulSetScale(param)
+          : this.apps.readNamespacedReplicaSetScale(param);
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new ScaleReadError(`reading the scale of ${what} took longer than ${this.timeoutMs} ms`)), this.timeoutMs);
+    });
+    try {
+      return toLive(await Promise.race([call, timeout]));
+    } catch (e) {
+      if (e instanceof ScaleReadError) throw e;
+      const code = (e as { code?: number }).code;
+      throw new ScaleReadError(`reading the scale of ${what} failed${code ? ` (HTTP ${code})` : ''}: ${(e as Error).message?.split('\n')[0]}`, { cause: e });
+    } finally {
+      clearTimeout(timer);
+      call.catch(() => {}); // the losing promise of the race must not become an unhandled rejection
+    }
+  }
+}
+
+/** In-memory ScaleReader for tests: set counts per namespace/kind/name. */
+export class FakeScaleReader implements ScaleReader {
+  private readonly scales = new Map<string, LiveScale | Error>();
+  reads = 0;
+  set(namespace: string, target: Pick<WorkloadRef, 'kind' | 'name'>, v: number | LiveScale | Error): this {
+    this.scales.set(`${namespace}/${target.kind}/${target.name}`, typeof v === 'number' ? { specReplicas: v, statusReplicas: v } : v);
+    return this;
+  }
+  async read(namespace: string, target: WorkloadRef): Promise<LiveScale> {
+    this.reads++;
+    const v = this.scales.get(`${namespace}/${target.kind}/${target.name}`);
+    if (v === undefined) throw new ScaleReadError(`${target.kind} ${namespace}/${target.name} not found`);
+    if (v instanceof Error) throw v;
+    return v;
+  }
+}
