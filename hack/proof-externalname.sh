@@ -3,7 +3,8 @@
 # process on 127.0.0.1 through an ExternalName Service, both as
 #   1. a ValidatingWebhookConfiguration's clientConfig.service, and
 #   2. an APIService (aggregation layer, external.metrics.k8s.io/v1beta1),
-# the two ways kube-governor is called. No kube-proxy, no kubelet.
+# the two ways kube-governor is called, and that the HPA controller scales a
+# Deployment on the served External metric. No kube-proxy, no kubelet.
 #
 # A tiny node HTTPS server listens on 127.0.0.1:<port> with a serving cert for
 # kube-governor.kube-governor.svc signed by a throwaway CA. The Service is
@@ -13,6 +14,8 @@
 # APIService>; the Service's own ports are not consulted).
 #
 # Usage: hack/proof-externalname.sh   (starts the cluster if needed; leaves it up)
+#   It creates and then deletes namespace kube-governor and the external.metrics
+#   APIService: do not run it while e2e tests use the same cluster.
 #   KG_PROOF_EXTERNAL_NAME=127.0.0.1   try another externalName (default localhost)
 #   KG_PROOF_APIS=plain                answer GET /apis with a plain APIGroupList even
 #                                      when aggregated discovery is asked for (default: 406)
@@ -93,7 +96,7 @@ const srv = https.createServer({
         resources: [{ name: 'kg_proof_metric', singularName: '', namespaced: true, kind: 'ExternalMetricValueList', verbs: ['get'] }] });
     } else if (/^\/apis\/external\.metrics\.k8s\.io\/v1beta1\/namespaces\/[^/]+\/kg_proof_metric$/.test(path)) {
       json(res, 200, { kind: 'ExternalMetricValueList', apiVersion: 'external.metrics.k8s.io/v1beta1', metadata: {},
-        items: [{ metricName: 'kg_proof_metric', metricLabels: {}, timestamp: new Date().toISOString().replace(/\.\d+Z$/, 'Z'), value: '42' }] });
+        items: [{ metricName: 'kg_proof_metric', metricLabels: {}, timestamp: new Date().toISOString().replace(/\.\d+Z$/, 'Z'), value: '3' }] });
     } else {
       json(res, 404, { kind: 'Status', apiVersion: 'v1', status: 'Failure', code: 404, reason: 'NotFound' });
     }
@@ -181,13 +184,44 @@ for _ in $(seq 1 60); do
   sleep 0.5
 done
 log "APIService Available: $avail"
-if value="$(kubectl get --raw "/apis/external.metrics.k8s.io/v1beta1/namespaces/default/kg_proof_metric" 2>&1)" && grep -q '"value":"42"' <<<"$value"; then
+if value="$(kubectl get --raw "/apis/external.metrics.k8s.io/v1beta1/namespaces/default/kg_proof_metric" 2>&1)" && grep -q '"value":"3"' <<<"$value"; then
   log "aggregator: OK, GET external metric -> $value"
 else
   log "aggregator: FAILED: $value"
   fail=1
 fi
 kubectl api-resources --api-group=external.metrics.k8s.io 2>&1 | sed 's/^/[proof] api-resources: /' >&2 || true
+
+# ---- 3. HPA: External metric (value 3, AverageValue target 1) scales 1 -> 3
+kubectl -n kg-proof create deployment kg-proof --image=nginx --replicas=1 >/dev/null
+kubectl -n kg-proof apply -f - >/dev/null <<EOF
+apiVersion: autoscaling/v2
+kind: HorizontalPodAutoscaler
+metadata: {name: kg-proof}
+spec:
+  scaleTargetRef: {apiVersion: apps/v1, kind: Deployment, name: kg-proof}
+  minReplicas: 1
+  maxReplicas: 10
+  metrics:
+  - type: External
+    external:
+      metric: {name: kg_proof_metric}
+      target: {type: AverageValue, averageValue: "1"}
+EOF
+t0=$SECONDS
+replicas=""
+for _ in $(seq 1 60); do
+  replicas="$(kubectl -n kg-proof get deployment kg-proof -o jsonpath='{.spec.replicas}')"
+  [[ "$replicas" == 3 ]] && break
+  sleep 0.5
+done
+if [[ "$replicas" == 3 ]]; then
+  log "hpa: OK, Deployment scaled 1 -> 3 in $((SECONDS - t0))s"
+else
+  log "hpa: FAILED, replicas=$replicas"
+  kubectl -n kg-proof describe hpa kg-proof | tail -15 >&2
+  fail=1
+fi
 
 log "requests seen by the host process (method path status sni clientCN x-remote-user x-remote-group accept):"
 node -e '
