@@ -1,0 +1,75 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import jsonpatch from 'fast-json-patch';
+import { GovernanceEngine } from './engine.js';
+import { policiesFrom } from './testing.js';
+import { readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+
+const dir = new URL('../../policies/governance/', import.meta.url).pathname;
+const SAMPLES = readdirSync(dir)
+  .filter((f) => f.endsWith('.yaml'))
+  .flatMap((f) => policiesFrom(readFileSync(join(dir, f), 'utf8')));
+const engine = new GovernanceEngine(SAMPLES, { activeMigrationSource: (_ns, _k, name) => (name === 'src' ? 'move' : undefined) });
+
+const KINDS = [
+  ['apps/v1', 'Deployment'],
+  ['apps/v1', 'StatefulSet'],
+  ['apps/v1', 'DaemonSet'],
+  ['apps/v1', 'ReplicaSet'],
+  ['batch/v1', 'Job'],
+  ['batch/v1', 'CronJob'],
+  ['v1', 'Pod'],
+  ['v1', 'ConfigMap'],
+] as const;
+
+const quantity = fc.oneof(fc.constantFrom('100m', '1', '2Gi', '512Mi', '0', '8Gi', '5', 'lots', '', '1e3'), fc.integer({ min: 0, max: 64 }), fc.constant(null), fc.jsonValue());
+const resourceMap = fc.dictionary(fc.constantFrom('cpu', 'memory', 'ephemeral-storage', 'nvidia.com/gpu'), quantity, { maxKeys: 3 });
+const container = fc.oneof(
+  { weight: 8, arbitrary: fc.record({ name: fc.string(), image: fc.string(), resources: fc.oneof(fc.record({ requests: resourceMap, limits: resourceMap }, { requiredKeys: [] }), fc.constant(null), fc.jsonValue()) }, { requiredKeys: ['name'] }) },
+  { weight: 1, arbitrary: fc.jsonValue() },
+);
+const tagKey = fc.constantFrom('owner', 'data-classification', 'governor.io/migration', 'governor.io/migration-role', 'governor.io/migration-group', 'cost-center', 'app', 'a~b/c', 'governor.io/exception.resources', 'governor.io/force-delete');
+const tagValue = fc.oneof(fc.constantFrom('pinned', 'source', 'live', 'restart', 'internal', 'pii', 'team-a', 'BAD VALUE', 'CC-1234', 'true', ''), fc.string(), fc.jsonValue());
+const tags = fc.oneof({ weight: 6, arbitrary: fc.dictionary(tagKey, tagValue, { maxKeys: 6 }) }, { weight: 1, arbitrary: fc.jsonValue() });
+const podSpec = fc.record({ containers: fc.oneof(fc.array(container, { maxLength: 3 }), fc.jsonValue()), initContainers: fc.array(container, { maxLength: 2 }) }, { requiredKeys: [] });
+const podTemplate = fc.record({ metadata: fc.record({ labels: tags, annotations: tags }, { requiredKeys: [] }), spec: podSpec }, { requiredKeys: [] });
+const workload = fc.tuple(fc.constantFrom(...KINDS), fc.record({ name: fc.constantFrom('web', 'src', 'old-batch', ''), labels: tags, annotations: tags }, { requiredKeys: [] }), podTemplate, podSpec).map(
+  ([[apiVersion, kind], metadata, template, spec]) => {
+    const body = kind === 'Pod' ? spec : kind === 'CronJob' ? { jobTemplate: { spec: { template } } } : { template };
+    return { apiVersion, kind, metadata, spec: body } as Record<string, unknown>;
+  },
+);
+const namespace = fc.constantFrom('shop', 'legacy', 'analytics', 'analytics-eu', 'kube-system', 'team-a');
+const nsInfo = fc.record({
+  labels: fc.dictionary(fc.constantFrom('tier', 'migrations', 'data-classification', 'governor.io/migration-group'), fc.constantFrom('prod', 'enabled', 'internal', 'bad value', 'g1')),
+  annotations: fc.dictionary(fc.constantFrom('cost-center', 'data-classification'), fc.constantFrom('CC-0001', 'x', 'pii')),
+});
+const operation = fc.constantFrom('CREATE', 'UPDATE', 'DELETE', 'CONNECT') as fc.Arbitrary<'CREATE' | 'UPDATE' | 'DELETE' | 'CONNECT'>;
+
+test('property: the engine never throws, whatever the object (arbitrary values included)', () => {
+  fc.assert(
+    fc.property(fc.oneof(workload, fc.anything()), fc.oneof(workload, fc.anything()), namespace, nsInfo, operation, (obj, old, ns, info, op) => {
+      const ctx = { namespace: ns, namespaceInfo: info, operation: op, oldObject: old };
+      const r = engine.review(obj, ctx);
+      assert.ok(Array.isArray(r.mutation.patch));
+      assert.equal(typeof r.validation.decision.allowed, 'boolean');
+    }),
+    { numRuns: 1500 },
+  );
+});
+
+test('property: mutation is idempotent and its patch, applied by fast-json-patch, yields the mutated object', () => {
+  fc.assert(
+    fc.property(workload, namespace, nsInfo, fc.constantFrom('CREATE', 'UPDATE') as fc.Arbitrary<'CREATE' | 'UPDATE'>, (generated, ns, info, op) => {
+      const obj = JSON.parse(JSON.stringify(generated)); // what the API server sends: plain JSON
+      const ctx = { namespace: ns, namespaceInfo: info, operation: op, oldObject: obj };
+      const first = engine.mutate(obj, ctx);
+      const applied = jsonpatch.applyPatch(structuredClone(obj), jsonpatch.deepClone(first.patch), true, false).newDocument;
+      assert.deepEqual(applied, first.mutated);
+      assert.deepEqual(engine.mutate(first.mutated, ctx).patch, [], 'a second pass adds nothing');
+    }),
+    { numRuns: 1500 },
+  );
+});

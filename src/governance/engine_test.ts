@@ -1,0 +1,183 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { GovernanceEngine } from './engine.js';
+import { blocks, decide, formatWarning, MAX_WARNING_LENGTH, type RuleResult } from './result.js';
+import { PolicyIndex } from './policy-index.js';
+import { policy, yamlObject } from './testing.js';
+
+const needsOwner = (name: string, extra = '') => policy(name, `  labels: {owner: {required: true}}\n${extra}`);
+const deployment = (meta = '{name: web}', group = 'apps/v1') =>
+  yamlObject(`
+apiVersion: ${group}
+kind: Deployment
+metadata: ${meta}
+spec: {template: {spec: {containers: [{name: a, image: b}]}}}
+`);
+const denied = (e: GovernanceEngine, obj: unknown, ctx: Parameters<GovernanceEngine['validate']>[1]) => !e.validate(obj, ctx).decision.allowed;
+
+test('match: kinds, namespaces (with wildcards), namespaceSelector on the namespace labels, selector on the object labels', () => {
+  const e = new GovernanceEngine([
+    needsOwner('by-kind', `  match: {kinds: [StatefulSet]}`),
+    needsOwner('by-ns', `  match: {namespaces: [shop, 'team-*']}`),
+    needsOwner('by-ns-labels', `  match: {namespaceSelector: {matchLabels: {tier: prod}}}`),
+    needsOwner('by-labels', `  match: {selector: {matchExpressions: [{key: app, operator: In, values: [web]}]}}`),
+  ]);
+  const policiesFor = (obj: unknown, namespace: string, labels: Record<string, string> = {}) =>
+    e.validate(obj, { namespace, namespaceInfo: { labels, annotations: {} } }).policies.map((p) => p.policy);
+  assert.deepEqual(policiesFor(deployment(), 'other'), []);
+  assert.deepEqual(policiesFor(deployment(), 'shop'), ['by-ns']);
+  assert.deepEqual(policiesFor(deployment(), 'team-a'), ['by-ns']);
+  assert.deepEqual(policiesFor(deployment(), 'other', { tier: 'prod' }), ['by-ns-labels']);
+  assert.deepEqual(policiesFor(deployment('{name: web, labels: {app: web}}'), 'shop'), ['by-labels', 'by-ns']);
+});
+
+test('the namespace name label is always known, as the API server sets it', () => {
+  const e = new GovernanceEngine([needsOwner('p', `  match: {namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: shop}}}`)]);
+  assert.equal(denied(e, deployment(), { namespace: 'shop' }), true);
+  assert.equal(denied(e, deployment(), { namespace: 'other' }), false);
+});
+
+test('exclude wins over match; an empty exclude excludes nothing', () => {
+  const e = new GovernanceEngine([needsOwner('p', `  exclude: {namespaces: [legacy], selector: {matchLabels: {managed-by: helm}}}`), needsOwner('q', `  exclude: {}`)]);
+  const labels = '{name: web, labels: {managed-by: helm}}';
+  assert.deepEqual(e.validate(deployment(labels), { namespace: 'legacy' }).policies.map((p) => p.policy), ['q']);
+  assert.deepEqual(e.validate(deployment(labels), { namespace: 'shop' }).policies.map((p) => p.policy), ['p', 'q']);
+});
+
+test('Pod in match.kinds covers every pod controller (autogen)', () => {
+  const e = new GovernanceEngine([needsOwner('p', `  match: {kinds: [Pod]}`)]);
+  assert.equal(denied(e, deployment(), { namespace: 'x' }), true);
+  assert.equal(denied(e, yamlObject('{apiVersion: batch/v1, kind: CronJob, metadata: {name: c}}'), { namespace: 'x' }), true);
+});
+
+test('unknown kinds, kinds of other groups, kube-system and the skipped namespaces pass through untouched', () => {
+  const e = new GovernanceEngine([policy('p', `  labels: {owner: {required: true, default: me}}`)], {
+    skipNamespaces: ['kube-system', 'kube-governor'],
+  });
+  for (const [obj, ns, reason] of [
+    [yamlObject('{apiVersion: v1, kind: ConfigMap, metadata: {name: c}}'), 'shop', 'kind'],
+    [deployment('{name: web}', 'example.com/v1'), 'shop', 'kind'],
+    [deployment(), 'kube-system', 'namespace'],
+    [deployment(), 'kube-governor', 'namespace'],
+  ] as const) {
+    assert.equal(e.mutate(obj, { namespace: ns }).skipped, reason);
+    assert.equal(e.validate(obj, { namespace: ns }).skipped, reason);
+    assert.deepEqual(e.mutate(obj, { namespace: ns }).patch, []);
+  }
+});
+
+test('exceptions from the policy list: namespace, name, kinds, selector and rules must all match', () => {
+  const p = needsOwner(
+    'p',
+    `  resources: {require: [limits.memory]}
+  exceptions:
+    - {namespace: legacy, name: old-batch, rules: [resources], reason: 'sunset 2027-01'}
+    - {selector: {matchLabels: {team: data}}, kinds: [StatefulSet], reason: 'data team migrates in Q3'}`,
+  );
+  const e = new GovernanceEngine([p]);
+  const v = e.validate(deployment('{name: old-batch}'), { namespace: 'legacy' });
+  assert.deepEqual(
+    v.results.map((r) => `${r.rule}:${r.status}:${r.exception?.via ?? ''}`),
+    ['require-limits:skip:policy', 'require-labels:fail:'],
+    'the resources exception does not excuse labels',
+  );
+  assert.equal(v.decision.exceptions[0]!.exception!.reason, 'sunset 2027-01');
+  assert.equal(e.validate(deployment('{name: other}'), { namespace: 'legacy' }).results.filter(blocks).length, 2);
+  assert.equal(denied(e, deployment('{name: db, labels: {team: data}}'), { namespace: 'x' }), true, 'kinds: StatefulSet only');
+});
+
+test('exception annotations work only for the rules or families the policy allows', () => {
+  const allowing = needsOwner('p', `  resources: {require: [limits.memory]}\n  allowExceptionAnnotations: [require-limits]`);
+  const e = new GovernanceEngine([allowing]);
+  const annotated = deployment(`{name: web, annotations: {governor.io/exception.resources: 'load test', governor.io/exception.labels: 'nope'}}`);
+  const v = e.validate(annotated, { namespace: 'x' });
+  assert.deepEqual(
+    v.results.map((r) => `${r.rule}:${r.status}:${r.exception?.via ?? ''}:${r.exception?.reason ?? ''}`),
+    ['require-limits:skip:annotation:load test', 'require-labels:fail::'],
+  );
+  const blank = deployment(`{name: web, labels: {owner: x}, annotations: {governor.io/exception.require-limits: ' '}}`);
+  assert.equal(denied(e, blank, { namespace: 'x' }), true, 'an empty reason is no exception');
+  const strict = new GovernanceEngine([needsOwner('s', `  resources: {require: [limits.memory]}`)]);
+  assert.equal(strict.validate(annotated, { namespace: 'x' }).results.filter(blocks).length, 2, 'not allowed: ignored');
+});
+
+test('an excused mutation is not applied', () => {
+  const e = new GovernanceEngine([policy('d', `  resources: {defaults: {limits: {memory: 1Gi}}}\n  allowExceptionAnnotations: [default-resources]`)]);
+  const m = e.mutate(deployment(`{name: web, annotations: {governor.io/exception.default-resources: 'sized by VPA'}}`), { namespace: 'x' });
+  assert.deepEqual(m.patch, []);
+  assert.equal(m.results[0]!.status, 'skip');
+});
+
+test('audit mode warns and admits; warnings stay within 120 characters', () => {
+  const e = new GovernanceEngine([
+    policy('a-very-long-policy-name-that-makes-the-warning-line-long', `  mode: audit\n  labels: {owner: {required: true, allowed: [alpha, beta, gamma, delta, epsilon, zeta, eta, theta]}}`),
+  ]);
+  const v = e.validate(deployment(), { namespace: 'x' });
+  assert.equal(v.decision.allowed, true);
+  assert.equal(v.decision.warnings.length, 1);
+  const w = formatWarning(v.decision.warnings[0]!);
+  assert.ok(w.length <= MAX_WARNING_LENGTH, w);
+  assert.match(w, /^\[audit\] metadata\.labels\.owner is required/);
+  assert.equal(v.policies[0]!.result, 'warn');
+});
+
+test('UPDATE: a violation the stored object already had warns instead of denying (allowExistingViolations)', () => {
+  const e = new GovernanceEngine([needsOwner('p'), needsOwner('strict', '  allowExistingViolations: false')]);
+  const old = deployment();
+  const v = e.validate(deployment('{name: web, labels: {app: v2}}'), { namespace: 'x', operation: 'UPDATE', oldObject: old });
+  assert.deepEqual(v.results.map((r) => `${r.policy}:${r.status}`), ['p:warn', 'strict:fail']);
+  assert.match(v.results[0]!.message, /pre-existing/);
+  const fresh = e.validate(deployment(), { namespace: 'x', operation: 'UPDATE', oldObject: deployment('{name: web, labels: {owner: me}}') });
+  assert.deepEqual(fresh.results.map((r) => `${r.policy}:${r.status}`), ['p:fail', 'strict:fail'], 'a new violation denies');
+});
+
+test('objects owned by a controller are warned about, not blocked; objects being deleted are not evaluated', () => {
+  const e = new GovernanceEngine([needsOwner('p')]);
+  const pod = yamlObject(`
+apiVersion: v1
+kind: Pod
+metadata: {name: web-abc, ownerReferences: [{apiVersion: apps/v1, kind: ReplicaSet, name: web-5d8, uid: u1, controller: true}]}
+spec: {containers: [{name: a, image: b}]}
+`);
+  const v = e.validate(pod, { namespace: 'x' });
+  assert.equal(v.decision.allowed, true);
+  assert.match(v.results[0]!.message, /owned by ReplicaSet web-5d8/);
+  const deleting = deployment(`{name: web, deletionTimestamp: '2026-01-01T00:00:00Z', finalizers: [x]}`);
+  assert.equal(e.validate(deleting, { namespace: 'x', operation: 'UPDATE', oldObject: deleting }).skipped, 'deleting');
+  assert.equal(e.validate(deployment(), { namespace: 'x', operation: 'CONNECT' }).skipped, 'operation');
+});
+
+test('UPDATE never mutates a Pod spec or a Job template (immutable), but still labels the Pod', () => {
+  const e = new GovernanceEngine([policy('d', `  resources: {defaults: {limits: {memory: 1Gi}}}\n  labels: {team: {default: core}}`)]);
+  const pod = yamlObject('{apiVersion: v1, kind: Pod, metadata: {name: p}, spec: {containers: [{name: a, image: b}]}}');
+  assert.deepEqual(e.mutate(pod, { namespace: 'x', operation: 'UPDATE', oldObject: pod }).patch.map((o) => o.path), ['/metadata/labels']);
+  const job = yamlObject('{apiVersion: batch/v1, kind: Job, metadata: {name: j}, spec: {template: {spec: {containers: [{name: a, image: b}]}}}}');
+  assert.deepEqual(e.mutate(job, { namespace: 'x', operation: 'UPDATE', oldObject: job }).patch.map((o) => o.path), ['/metadata/labels']);
+  assert.equal(e.mutate(job, { namespace: 'x', operation: 'CREATE' }).patch.length, 3);
+});
+
+test('mutation reaches a fixed point: a default that makes another policy match is applied in the same review', () => {
+  const e = new GovernanceEngine([
+    policy('a-needs-tier', `  match: {selector: {matchLabels: {tier: web}}}\n  labels: {expose: {default: internal}}`),
+    policy('b-sets-tier', `  labels: {tier: {default: web}}`),
+  ]);
+  const m = e.mutate(deployment(), { namespace: 'x' });
+  assert.equal((m.mutated as any).metadata.labels.expose, 'internal');
+  assert.deepEqual(e.mutate(m.mutated, { namespace: 'x' }).patch, []);
+});
+
+test('the index returns only the policies that can match a kind and namespace, in name order', () => {
+  const many = Array.from({ length: 1000 }, (_, i) => policy(`p${String(i).padStart(4, '0')}`, `  match: {kinds: [StatefulSet], namespaces: [ns-${i}]}\n  labels: {a: {default: b}}`));
+  const index = new PolicyIndex([...many, policy('any-ns', `  match: {kinds: [StatefulSet]}`), policy('wild', `  match: {namespaces: ['ns-4*']}`)]);
+  assert.deepEqual(index.candidates('StatefulSet', 'ns-42').map((p) => p.name), ['any-ns', 'p0042', 'wild']);
+  assert.deepEqual(index.candidates('Deployment', 'ns-42').map((p) => p.name), ['wild']);
+  assert.deepEqual(index.candidates('Deployment', 'elsewhere').map((p) => p.name), ['wild']);
+});
+
+test('decide: only enforce failures block; audit failures, warnings and errors warn', () => {
+  const r = (status: RuleResult['status'], mode: RuleResult['mode']): RuleResult => ({ policy: 'p', rule: 'require-labels', family: 'labels', mode, status, path: 'x', message: 'm' });
+  const d = decide([r('fail', 'enforce'), r('fail', 'audit'), r('warn', 'enforce'), r('error', 'enforce'), r('skip', 'enforce'), r('pass', 'enforce')]);
+  assert.equal(d.allowed, false);
+  assert.equal(d.denials.length, 1);
+  assert.equal(d.warnings.length, 3);
+});

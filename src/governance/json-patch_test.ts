@@ -1,0 +1,53 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import jsonpatch from 'fast-json-patch';
+import { escapePointerSegment, getIn, PatchRecorder, toPointer } from './json-patch.js';
+
+test('pointer segments escape ~ before / (RFC 6901)', () => {
+  assert.equal(escapePointerSegment('governor.io/migration'), 'governor.io~1migration');
+  assert.equal(escapePointerSegment('a~b/c'), 'a~0b~1c');
+  assert.equal(escapePointerSegment('~1'), '~01');
+  assert.equal(toPointer(['metadata', 'labels', 'x/y~z']), '/metadata/labels/x~1y~0z');
+  assert.equal(toPointer([]), '');
+});
+
+test('adds only where absent, creates missing maps in one op, and the patch applies with fast-json-patch', () => {
+  const doc = { metadata: { name: 'a', labels: { keep: 'me' } }, spec: { containers: [{ name: 'c' }] } };
+  const rec = new PatchRecorder(structuredClone(doc));
+  assert.equal(rec.addIfAbsent(['metadata', 'labels', 'keep'], 'other'), false, 'never overwrites');
+  assert.equal(rec.addIfAbsent(['metadata', 'labels', 'a/b~c'], 'v'), true);
+  assert.equal(rec.addIfAbsent(['metadata', 'annotations', 'x'], '1'), true);
+  assert.equal(rec.addIfAbsent(['metadata', 'annotations', 'y'], '2'), true, 'extends the map created above');
+  assert.equal(rec.addIfAbsent(['spec', 'containers', 0, 'resources', 'requests', 'cpu'], '100m'), true);
+  assert.equal(rec.addIfAbsent(['spec', 'containers', 0, 'resources', 'limits', 'memory'], '1Gi'), true);
+  assert.equal(rec.addIfAbsent(['spec', 'containers', 1, 'resources'], {}), false, 'array elements are never created');
+  assert.equal(rec.addIfAbsent(['spec', 'initContainers', 0, 'resources'], {}), false, 'arrays are never created');
+  assert.equal(rec.addIfAbsent(['metadata', 'name', 'x'], 'y'), false, 'cannot descend into a string');
+  const ops = rec.ops();
+  assert.deepEqual(ops, [
+    { op: 'add', path: '/metadata/labels/a~1b~0c', value: 'v' },
+    { op: 'add', path: '/metadata/annotations', value: { x: '1', y: '2' } },
+    { op: 'add', path: '/spec/containers/0/resources', value: { requests: { cpu: '100m' }, limits: { memory: '1Gi' } } },
+  ]);
+  const applied = jsonpatch.applyPatch(structuredClone(doc), jsonpatch.deepClone(ops), true).newDocument;
+  assert.deepEqual(applied, rec.doc);
+  assert.equal(getIn(applied, ['metadata', 'labels', 'a/b~c']), 'v');
+});
+
+test('null counts as absent; a second recorder over the result records nothing (idempotent)', () => {
+  const rec = new PatchRecorder({ metadata: { labels: null } });
+  assert.equal(rec.addIfAbsent(['metadata', 'labels', 'k'], 'v'), true);
+  assert.deepEqual(rec.ops(), [{ op: 'add', path: '/metadata/labels', value: { k: 'v' } }]);
+  const again = new PatchRecorder(structuredClone(rec.doc));
+  assert.equal(again.addIfAbsent(['metadata', 'labels', 'k'], 'v'), false);
+  assert.deepEqual(again.ops(), []);
+});
+
+test('ops() is detached from later edits of the document', () => {
+  const rec = new PatchRecorder({});
+  rec.addIfAbsent(['metadata', 'labels', 'a'], '1');
+  const ops = rec.ops();
+  rec.addIfAbsent(['metadata', 'labels', 'b'], '2');
+  assert.deepEqual(ops[0]!.value, { labels: { a: '1' } });
+  assert.deepEqual(rec.ops()[0]!.value, { labels: { a: '1', b: '2' } });
+});
