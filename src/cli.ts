@@ -3,6 +3,7 @@
 import { Command } from 'commander';
 import { registerServe } from './cli/serve.js';
 import { registerLint } from './cli/lint.js';
+import { registerSimulate } from './cli/simulate.js';
 import { registerCerts } from './cli/certs.js';
 
 export function buildProgram(): Command {
@@ -10,6 +11,7 @@ export function buildProgram(): Command {
   program.name('governor').description('kube-governor: policy-driven autoscaling and governance at admission').version('0.1.0');
   registerServe(program);
   registerLint(program);
+  registerSimulate(program);
   registerCerts(program);
   return program;
 }
