@@ -1,0 +1,133 @@
+// Authentication as an extension API server: front-proxy headers only from a request-header CA cert with an allowed CN; else a client-CA cert's own identity.
+import { X509Certificate } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import type { TLSSocket, DetailedPeerCertificate } from 'node:tls';
+import type { UserInfo } from '../kube/authorization.js';
+
+export interface AuthnConfig {
+  /** PEM bundle of the request-header (front-proxy) CA. */
+  readonly requestheaderClientCa?: string;
+  /** Allowed front-proxy CNs; empty: any CN signed by the request-header CA. */
+  readonly requestheaderAllowedNames: readonly string[];
+  readonly requestheaderUsernameHeaders: readonly string[];
+  readonly requestheaderGroupHeaders: readonly string[];
+  readonly requestheaderExtraHeadersPrefix: readonly string[];
+  /** PEM bundle of the ordinary client CA: its certificates authenticate as CN (user) and O (groups). */
+  readonly clientCa?: string;
+}
+
+export type AuthnResult =
+  | { readonly ok: true; readonly user: UserInfo; readonly via: 'requestheader' | 'client-cert' }
+  | { readonly ok: false; readonly reason: string };
+
+export class AuthnConfigError extends Error {
+  override name = 'AuthnConfigError';
+}
+
+/** Splits a PEM bundle into certificates (throws AuthnConfigError naming the bundle when one is not a certificate). */
+export function parseBundle(pem: string, what: string): X509Certificate[] {
+  const blocks = pem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
+  if (blocks.length === 0) throw new AuthnConfigError(`${what} contains no PEM certificate`);
+  return blocks.map((b, i) => {
+    try {
+      return new X509Certificate(b);
+    } catch (e) {
+      throw new AuthnConfigError(`${what}: certificate ${i + 1} cannot be parsed: ${(e as Error).message}`);
+    }
+  });
+}
+
+function firstField(v: string | string[] | undefined): string | undefined {
+  return Array.isArray(v) ? v[0] : v;
+}
+function allFields(v: string | string[] | undefined): string[] {
+  return v === undefined ? [] : Array.isArray(v) ? v : [v];
+}
+
+export class RequestAuthenticator {
+  private readonly rhFingerprints: Set<string>;
+  private readonly clientFingerprints: Set<string>;
+  /** The `ca` for the TLS server: both bundles, so the handshake verifies chains to either. */
+  readonly trustBundle: string | undefined;
+
+  constructor(private readonly c: AuthnConfig) {
+    const rh = c.requestheaderClientCa ? parseBundle(c.requestheaderClientCa, 'request-header client CA') : [];
+    const client = c.clientCa ? parseBundle(c.clientCa, 'client CA') : [];
+    this.rhFingerprints = new Set(rh.map((x) => x.fingerprint256));
+    this.clientFingerprints = new Set(client.map((x) => x.fingerprint256));
+    const all = [...rh, ...client].map((x) => x.toString().trim());
+    this.trustBundle = all.length ? `${all.join('\n')}\n` : undefined;
+  }
+
+  get configured(): boolean {
+    return this.trustBundle !== undefined;
+  }
+
+  authenticate(req: IncomingMessage): AuthnResult {
+    const socket = req.socket as Partial<TLSSocket>;
+    if (typeof socket.getPeerCertificate !== 'function') return { ok: false, reason: 'not a TLS connection' };
+    const peer = socket.getPeerCertificate(true) as DetailedPeerCertificate | undefined;
+    if (!peer || !peer.raw) return { ok: false, reason: 'no client certificate' };
+    if (!socket.authorized) return { ok: false, reason: `client certificate rejected: ${String(socket.authorizationError ?? 'not verified')}` };
+
+    // Which trusted CA the verified chain ends in: the handshake accepted either bundle; we must know which one.
+    const anchors = new Set<string>();
+    const seen = new Set<string>();
+    for (let c: DetailedPeerCertificate | undefined = peer; c && c.raw && !seen.has(c.fingerprint256); c = c.issuerCertificate) {
+      seen.add(c.fingerprint256);
+      anchors.add(c.fingerprint256);
+    }
+    const fromRequestHeaderCa = [...anchors].some((f) => this.rhFingerprints.has(f));
+    const fromClientCa = [...anchors].some((f) => this.clientFingerprints.has(f));
+    const cn = firstField(peer.subject?.CN) ?? '';
+
+    if (fromRequestHeaderCa) {
+      const allowed = this.c.requestheaderAllowedNames;
+      const username = this.header(req, this.c.requestheaderUsernameHeaders);
+      if (allowed.length > 0 && !allowed.includes(cn)) {
+        if (!fromClientCa) return { ok: false, reason: `front-proxy certificate CN "${cn}" is not an allowed request-header name` };
+      } else if (username) {
+        return { ok: true, via: 'requestheader', user: { username, groups: this.groups(req), extra: this.extra(req) } };
+      } else if (!fromClientCa) {
+        return { ok: false, reason: `front-proxy certificate "${cn}" sent no ${this.c.requestheaderUsernameHeaders.join('/')} header` };
+      }
+    }
+    if (fromClientCa) {
+      // The headers are ignored here: only the request-header CA may assert another identity.
+      if (!cn) return { ok: false, reason: 'client certificate has no common name' };
+      return { ok: true, via: 'client-cert', user: { username: cn, groups: allFields(peer.subject?.O), extra: {} } };
+    }
+    return { ok: false, reason: 'client certificate is not signed by a trusted client CA' };
+  }
+
+  private header(req: IncomingMessage, names: readonly string[]): string | undefined {
+    for (const n of names) {
+      const v = req.headersDistinct[n.toLowerCase()]?.find((s) => s.trim() !== '');
+      if (v) return v.trim();
+    }
+    return undefined;
+  }
+
+  private groups(req: IncomingMessage): string[] {
+    const out: string[] = [];
+    for (const n of this.c.requestheaderGroupHeaders) for (const v of req.headersDistinct[n.toLowerCase()] ?? []) if (v !== '') out.push(v);
+    return out;
+  }
+
+  private extra(req: IncomingMessage): Record<string, string[]> {
+    const out: Record<string, string[]> = {};
+    const prefixes = this.c.requestheaderExtraHeadersPrefix.map((p) => p.toLowerCase());
+    for (const [name, values] of Object.entries(req.headersDistinct)) {
+      const p = prefixes.find((x) => name.startsWith(x));
+      if (!p || !values) continue;
+      let key = name.slice(p.length);
+      try {
+        key = decodeURIComponent(key); // upstream percent-decodes extra keys
+      } catch {
+        continue;
+      }
+      if (key) (out[key] ??= []).push(...values);
+    }
+    return out;
+  }
+}

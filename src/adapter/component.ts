@@ -1,0 +1,120 @@
+// Builds the external metrics adapter for `governor serve`: sources, cache, decisions, provider, authn/authz, HTTPS server.
+import { readFile } from 'node:fs/promises';
+import type { TLSSocket } from 'node:tls';
+import type { Duplex } from 'node:stream';
+import type { ComponentFactory, GovernorContext, ServerComponent } from '../main.js';
+import { createSecureServer, listen } from '../server/https.js';
+import { readTlsMaterial } from '../tls/serving.js';
+import { loadKubeConfig } from '../kube/client.js';
+import { AllowAllAuthorizer, SubjectAccessReviewAuthorizer, type Authorizer } from '../kube/authorization.js';
+import { readExtensionAuthConfig } from '../kube/extension-auth.js';
+import { KubeScaleReader } from '../kube/scale.js';
+import { LoadCache } from '../sources/cache.js';
+import { LoadSourceRouter } from '../sources/router.js';
+import { createAdapterApp } from './app.js';
+import { RequestAuthenticator, type AuthnConfig } from './authn.js';
+import { DecisionService } from './decisions.js';
+import { statusBody } from './errors.js';
+import { PolicyMetricsProvider } from './policy-provider.js';
+
+/** Resolves the authentication settings: flags first, then the cluster's extension-apiserver-authentication ConfigMap. */
+async function authnConfig(ctx: GovernorContext, kc: ReturnType<typeof loadKubeConfig>): Promise<AuthnConfig> {
+  const o = ctx.options;
+  const log = ctx.log;
+  let c: AuthnConfig = {
+    ...(o.requestheaderClientCaFile ? { requestheaderClientCa: await readFile(o.requestheaderClientCaFile, 'utf8') } : {}),
+    ...(o.clientCaFile ? { clientCa: await readFile(o.clientCaFile, 'utf8') } : {}),
+    requestheaderAllowedNames: o.requestheaderAllowedNames,
+    requestheaderUsernameHeaders: o.requestheaderUsernameHeaders,
+    requestheaderGroupHeaders: o.requestheaderGroupHeaders,
+    requestheaderExtraHeadersPrefix: o.requestheaderExtraHeadersPrefix,
+  };
+  if (kc && !o.requestheaderClientCaFile) {
+    try {
+      const cm = await readExtensionAuthConfig(kc);
+      c = {
+        ...(cm.requestheaderClientCa ? { requestheaderClientCa: cm.requestheaderClientCa } : {}),
+        ...(c.clientCa ? { clientCa: c.clientCa } : cm.clientCa ? { clientCa: cm.clientCa } : {}),
+        requestheaderAllowedNames: o.requestheaderAllowedNames.length ? o.requestheaderAllowedNames : cm.requestheaderAllowedNames,
+        requestheaderUsernameHeaders: cm.requestheaderUsernameHeaders,
+        requestheaderGroupHeaders: cm.requestheaderGroupHeaders,
+        requestheaderExtraHeadersPrefix: cm.requestheaderExtraHeadersPrefix,
+      };
+      log.info({ allowedNames: c.requestheaderAllowedNames, clientCa: Boolean(c.clientCa) }, 'authentication settings read from kube-system/extension-apiserver-authentication');
+    } catch (e) {
+      log.error({ err: (e as Error).message }, 'cannot read the request-header CA from the cluster');
+    }
+  }
+  return c;
+}
+
+export const adapterComponent: ComponentFactory = async (ctx, certFiles): Promise<ServerComponent> => {
+  const o = ctx.options;
+  const log = ctx.log.child({ component: 'adapter' });
+  const kc = loadKubeConfig(o.kubeconfig);
+  if (!kc) log.info('no kubeconfig and not in a cluster: no SubjectAccessReview, no scale reads (overload steps from the last decision)');
+
+  let authenticator: RequestAuthenticator | undefined;
+  let authorizer: Authorizer | undefined;
+  if (o.insecureDev) {
+    log.warn(
+      '!!! --insecure-dev: the external metrics API is served WITHOUT authentication or authorization. Local development only; never in a cluster. !!!',
+    );
+  } else {
+    authenticator = new RequestAuthenticator(await authnConfig(ctx, kc));
+    if (!authenticator.configured) {
+      log.error(
+        'no request-header CA and no client CA: every metrics API request will get 401. Pass --requestheader-client-ca-file, --kubeconfig (in a cluster: automatic), or --insecure-dev for local runs',
+      );
+    }
+    if (kc) authorizer = SubjectAccessReviewAuthorizer.fromKubeConfig(kc);
+    else {
+      authorizer = new AllowAllAuthorizer();
+      log.warn('no Kubernetes API: authenticated requests are not authorized further (no SubjectAccessReview)');
+    }
+  }
+
+  const source = LoadSourceRouter.create({ prometheusUrl: o.prometheusUrl });
+  const m = ctx.metrics;
+  const cache = new LoadCache(source, {
+    onQuery(q) {
+      const labels = { source: q.load.type, policy: q.key };
+      m.sourceQueries.inc(labels);
+      m.sourceQueryDuration.observe(labels, q.durationMs / 1000);
+      if (!q.ok) m.sourceErrors.inc({ ...labels, reason: q.reason ?? 'internal' });
+    },
+  });
+  const decisions = new DecisionService({ cache, ...(kc ? { scale: new KubeScaleReader(kc) } : {}), log, metrics: m });
+  const provider = new PolicyMetricsProvider(ctx.store, decisions, (set) => cache.retain(new Set(set.scaling.map((p) => `${p.namespace}/${p.name}`))));
+  const app = createAdapterApp({
+    provider,
+    ...(authenticator ? { authenticate: (req) => authenticator.authenticate(req) } : {}),
+    ...(authorizer ? { authorizer } : {}),
+    metrics: m,
+    log,
+  });
+
+  const tls = await readTlsMaterial(certFiles);
+  const server = createSecureServer(app, { tls, ...(authenticator?.trustBundle ? { clientCA: authenticator.trustBundle } : {}) });
+  // Requests Node rejects before express sees them (a 1 MB query string overflows the header limit): answer with a Status.
+  server.server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
+    if (!socket.writable || (socket as TLSSocket).destroyed) return socket.destroy();
+    const tooLarge = err.code === 'HPE_HEADER_OVERFLOW';
+    const code = tooLarge ? 431 : 400;
+    const body = JSON.stringify(
+      statusBody(code, tooLarge ? 'RequestHeaderFieldsTooLarge' : 'BadRequest', tooLarge ? 'request line and headers exceed the 64 KiB limit' : 'malformed HTTP request'),
+    );
+    socket.end(`HTTP/1.1 ${code} ${tooLarge ? 'Request Header Fields Too Large' : 'Bad Request'}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
+  });
+  const port = await listen(server.server, o.securePort, o.bindAddress);
+  log.info({ port, policies: ctx.store.current().scaling.length, prometheusUrl: o.prometheusUrl, auth: o.insecureDev ? 'none' : authenticator?.configured ? 'client-certificates' : 'unconfigured' }, 'external metrics API serving');
+  void provider.warmUp();
+  return {
+    name: 'adapter',
+    server,
+    port,
+    async stop() {
+      provider.close();
+    },
+  };
+};

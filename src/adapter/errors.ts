@@ -1,0 +1,123 @@
+// Adapter errors as typed classes, and the one place that turns any error into a metav1.Status response.
+
+/** The metav1.Status body Kubernetes clients expect for every failed request. */
+export interface Status {
+  readonly kind: 'Status';
+  readonly apiVersion: 'v1';
+  readonly metadata: Record<string, never>;
+  readonly status: 'Failure';
+  readonly message: string;
+  readonly reason: string;
+  readonly code: number;
+  readonly details?: { readonly name?: string; readonly group?: string; readonly kind?: string };
+}
+
+export abstract class AdapterError extends Error {
+  abstract readonly code: number;
+  /** metav1.StatusReason */
+  abstract readonly reason: string;
+  details?: Status['details'];
+}
+
+/** 404: the metric is not one this server publishes. */
+export class MetricNotFoundError extends AdapterError {
+  override name = 'MetricNotFoundError';
+  readonly code = 404;
+  readonly reason = 'NotFound';
+  constructor(
+    readonly metric: string,
+    served: readonly string[],
+  ) {
+    super(`the server could not find the metric ${metric}: this adapter publishes ${served.join(', ')}`);
+    this.details = { name: metric, group: 'external.metrics.k8s.io', kind: metric };
+  }
+}
+
+/** 404: no ScalingPolicy in the namespace matches the selector. */
+export class NoMatchingPolicyError extends AdapterError {
+  override name = 'NoMatchingPolicyError';
+  readonly code = 404;
+  readonly reason = 'NotFound';
+  constructor(namespace: string, selector: string, known: readonly string[]) {
+    super(
+      `no ScalingPolicy in namespace ${namespace} matches selector ${JSON.stringify(selector)}` +
+        (known.length ? ` (policies there: ${known.slice(0, 10).join(', ')}${known.length > 10 ? ', …' : ''}; select one with governor.io/policy=<name>)` : ' (there are none)'),
+    );
+  }
+}
+
+/** 400: a malformed request (selector syntax, metric or namespace name, encoding). */
+export class BadRequestError extends AdapterError {
+  override name = 'BadRequestError';
+  readonly code = 400;
+  readonly reason = 'BadRequest';
+}
+
+/** 414: a request URI no metrics client would send. */
+export class UriTooLongError extends AdapterError {
+  override name = 'UriTooLongError';
+  readonly code = 414;
+  readonly reason = 'RequestURITooLong';
+}
+
+/** 404: a path this server does not serve. */
+export class PathNotFoundError extends AdapterError {
+  override name = 'PathNotFoundError';
+  readonly code = 404;
+  readonly reason = 'NotFound';
+}
+
+/** 405 */
+export class MethodNotAllowedError extends AdapterError {
+  override name = 'MethodNotAllowedError';
+  readonly code = 405;
+  readonly reason = 'MethodNotAllowed';
+}
+
+/** 406: only aggregated discovery (or another type we do not serve) is acceptable; the aggregator then falls back. */
+export class NotAcceptableError extends AdapterError {
+  override name = 'NotAcceptableError';
+  readonly code = 406;
+  readonly reason = 'NotAcceptable';
+}
+
+/** 401 */
+export class UnauthorizedError extends AdapterError {
+  override name = 'UnauthorizedError';
+  readonly code = 401;
+  readonly reason = 'Unauthorized';
+}
+
+/** 403 */
+export class ForbiddenError extends AdapterError {
+  override name = 'ForbiddenError';
+  readonly code = 403;
+  readonly reason = 'Forbidden';
+}
+
+/** 503: the load source is down beyond the fallback; the message carries the source's error (the issue asks for it). */
+export class ValueUnavailableError extends AdapterError {
+  override name = 'ValueUnavailableError';
+  readonly code = 503;
+  readonly reason = 'ServiceUnavailable';
+}
+
+export function statusBody(code: number, reason: string, message: string, details?: Status['details']): Status {
+  return { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message, reason, code, ...(details ? { details } : {}) };
+}
+
+const GENERIC_500 = 'Internal error occurred: the request could not be processed (details are in the server log)';
+
+/**
+ * Maps any thrown value to a Status. AdapterErrors keep their message; client errors raised by express (bad URL
+ * encoding) become 400; everything else is a bare 500 whose detail only goes to the log (`internal: true`).
+ */
+export function toStatus(err: unknown): { status: Status; internal: boolean } {
+  if (err instanceof AdapterError) return { status: statusBody(err.code, err.reason, err.message, err.details), internal: false };
+  const httpStatus = (err as { status?: unknown })?.status;
+  if (typeof httpStatus === 'number' && httpStatus >= 400 && httpStatus < 500) {
+    const msg = err instanceof URIError || /decode/i.test((err as Error).message ?? '') ? 'malformed percent-encoding in the request path' : 'bad request';
+    return { status: statusBody(400, 'BadRequest', msg), internal: false };
+  }
+  return { status: statusBody(500, 'InternalError', GENERIC_500), internal: true };
+}

@@ -1,0 +1,85 @@
+// The production provider: desired-replicas for each ScalingPolicy, selected by governor.io/policy=<name> in its namespace.
+import { matches, type Labels, type Requirement } from '../common/labels.js';
+import { formatQuantity } from '../common/quantity.js';
+import type { PolicySet } from '../policy/policy-set.js';
+import type { PolicyStore } from '../policy/store.js';
+import type { ScalingPolicy } from '../policy/types.js';
+import type { DecisionService } from './decisions.js';
+import { policyId } from './decisions.js';
+import { MetricNotFoundError, NoMatchingPolicyError, ValueUnavailableError } from './errors.js';
+import { metaTime, type ExternalMetricInfo, type ExternalMetricValue, type ExternalMetricsProvider } from './provider.js';
+
+export const DESIRED_REPLICAS = 'desired-replicas';
+export const POLICY_LABEL = 'governor.io/policy';
+
+/** The labels a policy is selected by, also returned as metricLabels. */
+export function policyLabels(p: ScalingPolicy): Labels {
+  return { [POLICY_LABEL]: p.name, 'governor.io/target-kind': p.target.kind, 'governor.io/target-name': p.target.name };
+}
+
+interface Indexed {
+  readonly policy: ScalingPolicy;
+  readonly labels: Labels;
+}
+
+export class PolicyMetricsProvider implements ExternalMetricsProvider {
+  private byNamespace = new Map<string, Indexed[]>();
+  private readonly unsubscribe: () => void;
+
+  constructor(
+    private readonly store: PolicyStore,
+    private readonly decisions: DecisionService,
+    private readonly onReindex?: (set: PolicySet) => void,
+  ) {
+    this.index(store.current());
+    this.unsubscribe = store.onChange((set) => this.index(set));
+  }
+
+  /** Policies are indexed by namespace once per reload; requests only look them up. */
+  private index(set: PolicySet) {
+    const m = new Map<string, Indexed[]>();
+    for (const p of set.scaling) {
+      const list = m.get(p.namespace) ?? [];
+      list.push({ policy: p, labels: policyLabels(p) });
+      m.set(p.namespace, list);
+    }
+    this.byNamespace = m;
+    this.decisions.retain(new Set(set.scaling.map(policyId)));
+    this.onReindex?.(set);
+  }
+
+  listMetrics(): readonly ExternalMetricInfo[] {
+    return [{ metric: DESIRED_REPLICAS }];
+  }
+
+  async getValues(namespace: string, metricName: string, selector: readonly Requirement[], selectorText: string): Promise<ExternalMetricValue[]> {
+    if (metricName !== DESIRED_REPLICAS) throw new MetricNotFoundError(metricName, [DESIRED_REPLICAS]);
+    const candidates = this.byNamespace.get(namespace) ?? [];
+    const selected = candidates.filter((c) => matches(selector, c.labels));
+    if (selected.length === 0) throw new NoMatchingPolicyError(namespace, selectorText, candidates.map((c) => c.policy.name));
+    const decisions = await Promise.all(selected.map((c) => this.decisions.decide(c.policy)));
+    return selected.map((c, i) => {
+      const d = decisions[i]!;
+      if (d.replicas === undefined) {
+        throw new ValueUnavailableError(`no desired-replicas value for ScalingPolicy ${policyId(c.policy)}: ${d.reason}`);
+      }
+      return {
+        metricName: DESIRED_REPLICAS,
+        metricLabels: c.labels,
+        timestamp: metaTime(d.atMs),
+        window: Math.round(c.policy.intervalMs / 1000),
+        value: formatQuantity(d.replicas),
+      };
+    });
+  }
+
+  /** Evaluates every policy once (at start), so a missing source shows up in the log before the first HPA poll. */
+  async warmUp(): Promise<void> {
+    const all = [...this.byNamespace.values()].flat();
+    await Promise.all(all.map((c) => this.decisions.decide(c.policy).catch(() => undefined)));
+  }
+
+  close(): void {
+    this.unsubscribe();
+  }
+}

@@ -1,0 +1,173 @@
+// The policy provider with the decision service: selection, one item per policy, quantities, per-interval evaluation, failures.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { parseSelector } from '../common/labels.js';
+import { silentLogger } from '../observability/log.js';
+import { createMetrics } from '../observability/metrics.js';
+import { parsePolicyText } from '../policy/parse.js';
+import { PolicyStore } from '../policy/store.js';
+import { FakeScaleReader } from '../kube/scale.js';
+import { LoadCache } from '../sources/cache.js';
+import { SourceUnavailableError } from '../sources/errors.js';
+import { FakeMetricSource } from '../sources/fake.js';
+import { DecisionService } from './decisions.js';
+import { MetricNotFoundError, NoMatchingPolicyError, ValueUnavailableError } from './errors.js';
+import { PolicyMetricsProvider } from './policy-provider.js';
+
+const POLICIES = `
+apiVersion: governor.io/v1alpha1
+kind: ScalingPolicy
+metadata: {name: checkout, namespace: shop}
+spec:
+  target: {apiVersion: apps/v1, kind: Deployment, name: checkout}
+  load: {prometheus: {query: 'rps_checkout'}}
+  thresholds: {low: 100, high: 800}
+  replicas: {min: 2, base: 3, max: 20, cap: 30}
+  step: 2
+  interval: 30s
+  onSourceFailure: {action: hold, after: 2}
+---
+apiVersion: governor.io/v1alpha1
+kind: ScalingPolicy
+metadata: {name: search, namespace: shop}
+spec:
+  target: {apiVersion: apps/v1, kind: Deployment, name: search}
+  load: {http: {url: 'http://127.0.0.1:1/stats', valuePath: 'data.rps'}}
+  thresholds: {low: 0, high: 10}
+  replicas: {min: 1, base: 1, max: 4}
+  interval: 10s
+  onSourceFailure: {action: fixed, replicas: 3, after: 1}
+---
+apiVersion: governor.io/v1alpha1
+kind: ScalingPolicy
+metadata: {name: checkout, namespace: other}
+spec:
+  target: {apiVersion: apps/v1, kind: Deployment, name: checkout}
+  load: {prometheus: {query: 'rps_other'}}
+  thresholds: {low: 1, high: 2}
+  replicas: {max: 5}
+`;
+
+const I = 30_000;
+function setup() {
+  let now = 2_000 * I + 1_000;
+  const store = new PolicyStore();
+  const parsed = parsePolicyText(POLICIES, 'test.yaml');
+  assert.deepEqual(parsed.errors, []);
+  assert.equal(store.offer(parsed.policies, []).applied, true);
+  const source = new FakeMetricSource().set('rps_checkout', 450).set('GET http://127.0.0.1:1/stats → data.rps', 5).set('rps_other', 0);
+  const scale = new FakeScaleReader();
+  const metrics = createMetrics({ defaultMetrics: false });
+  const cache = new LoadCache(source, { now: () => now });
+  const decisions = new DecisionService({ cache, scale, now: () => now, log: silentLogger, metrics });
+  const provider = new PolicyMetricsProvider(store, decisions);
+  const values = (ns: string, sel: string, metric = 'desired-replicas') => provider.getValues(ns, metric, parseSelector(sel), sel);
+  return { store, source, scale, metrics, provider, values, decisions, advance: (ms: number) => (now += ms), now: () => now };
+}
+
+test('the HPA recipe selector yields exactly one item with the formula value', async () => {
+  const { values } = setup();
+  const items = await values('shop', 'governor.io/policy=checkout');
+  assert.equal(items.length, 1);
+  assert.deepEqual(items[0], {
+    metricName: 'desired-replicas',
+    metricLabels: { 'governor.io/policy': 'checkout', 'governor.io/target-kind': 'Deployment', 'governor.io/target-name': 'checkout' },
+    timestamp: new Date(2_000 * I + 1_000).toISOString().replace('.000Z', 'Z'),
+    window: 30,
+    value: '12',
+  });
+});
+
+test('the namespace comes from the path: the same policy name elsewhere is another policy', async () => {
+  const { values } = setup();
+  const items = await values('other', 'governor.io/policy=checkout');
+  assert.equal(items.length, 1);
+  assert.equal(items[0]!.value, '1');
+  assert.equal(items[0]!.window, 30);
+});
+
+test('an empty selector returns one item per policy of the namespace', async () => {
+  const { values } = setup();
+  const items = await values('shop', '');
+  assert.deepEqual(items.map((i) => i.metricLabels['governor.io/policy']).sort(), ['checkout', 'search']);
+});
+
+test('a selector matching nothing is a 404 that says so and names the policies there', async () => {
+  const { values } = setup();
+  await assert.rejects(values('shop', 'governor.io/policy=nope'), (e: unknown) => {
+    assert.ok(e instanceof NoMatchingPolicyError);
+    assert.match(e.message, /no ScalingPolicy in namespace shop matches selector "governor.io\/policy=nope" \(policies there: checkout, search/);
+    return true;
+  });
+  await assert.rejects(values('empty', 'governor.io/policy=x'), /\(there are none\)/);
+  await assert.rejects(values('shop', '', 'cpu'), MetricNotFoundError);
+});
+
+test('many polls in one interval: one source query, one scale read, the same value', async () => {
+  const { values, source, scale, advance } = setup();
+  scale.set('shop', { kind: 'Deployment', name: 'checkout' }, 20);
+  source.set('rps_checkout', 5000);
+  const first = await Promise.all(Array.from({ length: 50 }, () => values('shop', 'governor.io/policy=checkout')));
+  for (let i = 0; i < 5; i++) {
+    advance(3_000);
+    scale.set('shop', { kind: 'Deployment', name: 'checkout' }, 22); // the HPA applied our 22 meanwhile
+    first.push(await values('shop', 'governor.io/policy=checkout'));
+  }
+  assert.ok(first.every((items) => items[0]!.value === '22'), 'no compounding inside the interval');
+  assert.equal(source.calls('rps_checkout'), 1);
+  assert.equal(scale.reads, 1);
+  advance(I);
+  assert.equal((await values('shop', 'governor.io/policy=checkout'))[0]!.value, '24');
+  assert.equal(source.calls('rps_checkout'), 2);
+});
+
+test('a source down with nothing to hold is a 503 carrying the source error; fixed publishes its value', async () => {
+  const { values, source } = setup();
+  source.set('rps_checkout', new SourceUnavailableError('prometheus http://127.0.0.1:9090 unreachable (ECONNREFUSED) for query "rps_checkout"', 'rps_checkout'));
+  await assert.rejects(values('shop', 'governor.io/policy=checkout'), (e: unknown) => {
+    assert.ok(e instanceof ValueUnavailableError);
+    assert.equal(e.code, 503);
+    assert.match(e.message, /ScalingPolicy shop\/checkout: .*unreachable \(ECONNREFUSED\) for query "rps_checkout"/);
+    return true;
+  });
+  source.set('GET http://127.0.0.1:1/stats → data.rps', new SourceUnavailableError('down', 'q'));
+  assert.equal((await values('shop', 'governor.io/policy=search'))[0]!.value, '3');
+});
+
+test('a source failure after a good value keeps the last decision, then holds the live count', async () => {
+  const { values, source, scale, advance } = setup();
+  assert.equal((await values('shop', 'governor.io/policy=checkout'))[0]!.value, '12');
+  source.set('rps_checkout', new SourceUnavailableError('down', 'rps_checkout'));
+  scale.set('shop', { kind: 'Deployment', name: 'checkout' }, 9);
+  advance(I);
+  assert.equal((await values('shop', 'governor.io/policy=checkout'))[0]!.value, '12');
+  advance(I);
+  assert.equal((await values('shop', 'governor.io/policy=checkout'))[0]!.value, '9');
+});
+
+test('metrics: decision replicas and load per policy, value age', async () => {
+  const { values, metrics, advance } = setup();
+  await values('shop', 'governor.io/policy=checkout');
+  advance(5_000);
+  const text = await metrics.registry.metrics();
+  assert.match(text, /governor_decision_replicas\{policy="shop\/checkout",role="scale"\} 12/);
+  assert.match(text, /governor_decision_load\{policy="shop\/checkout"\} 450/);
+  assert.match(text, /governor_load_value_age_seconds\{policy="shop\/checkout"\} 0/);
+});
+
+test('a reload that removes a policy makes it unknown and forgets its state', async () => {
+  const { values, store, decisions } = setup();
+  await values('shop', 'governor.io/policy=checkout');
+  const keep = parsePolicyText(POLICIES, 'test.yaml').policies.filter((p) => p.name !== 'checkout' || p.namespace !== 'shop');
+  assert.equal(store.offer(keep, []).applied, true);
+  await assert.rejects(values('shop', 'governor.io/policy=checkout'), NoMatchingPolicyError);
+  assert.equal(decisions.last('shop/checkout'), undefined);
+});
+
+test('a reloaded policy with new thresholds is evaluated at once, not at the next interval', async () => {
+  const { values, store } = setup();
+  assert.equal((await values('shop', 'governor.io/policy=checkout'))[0]!.value, '12');
+  const changed = parsePolicyText(POLICIES.replace('high: 800', 'high: 450'), 'test.yaml');
+  assert.equal(store.offer(changed.policies, []).applied, true);
+  assert.equal((await values('shop', 'governor.io/policy=checkout'))[0]!.value, '20');
+});
