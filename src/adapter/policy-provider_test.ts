@@ -158,7 +158,7 @@ test('metrics: decision replicas and load per policy, value age', async () => {
 test('a reload that removes a policy makes it unknown and forgets its state', async () => {
   const { values, store, decisions } = setup();
   await values('shop', 'governor.io/policy=checkout');
-  const keep = parsePolicyText(POLICIES, 'test.yaml').policies.filter((p) => p.name !== 'checkout' || p.namespace !== 'shop');
+  const keep = parsePolicyText(POLICIES, 'test.yaml').policies.filter((p) => p.kind !== 'ScalingPolicy' || p.name !== 'checkout' || p.namespace !== 'shop');
   assert.equal(store.offer(keep, []).applied, true);
   await assert.rejects(values('shop', 'governor.io/policy=checkout'), NoMatchingPolicyError);
   assert.equal(decisions.last('shop/checkout'), undefined);
