@@ -5,6 +5,7 @@ import { registerServe } from './cli/serve.js';
 import { registerLint } from './cli/lint.js';
 import './adapter/register.js'; // the `adapter` component of `governor serve`
 import { registerSimulate } from './cli/simulate.js';
+import { registerHpa } from './cli/hpa.js';
 import { registerCerts } from './cli/certs.js';
 
 export function buildProgram(): Command {
@@ -13,6 +14,7 @@ export function buildProgram(): Command {
   registerServe(program);
   registerLint(program);
   registerSimulate(program);
+  registerHpa(program);
   registerCerts(program);
   return program;
 }

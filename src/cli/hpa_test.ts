@@ -1,0 +1,128 @@
+// `governor hpa`: the generated YAML parses back into valid HPAs that land on any published value in one sync.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseAllDocuments } from 'yaml';
+import { generateHpaYaml, HpaUsageError } from './hpa.js';
+import { HpaReplay, validateHpaSpec, type HpaSpec } from '../scaling/hpa-replay.js';
+import { HpaGenerationError } from '../scaling/hpa-manifest.js';
+
+const repo = new URL('../../', import.meta.url).pathname;
+const dir = mkdtempSync(join(tmpdir(), 'governor-hpa-'));
+
+function parse(text: string) {
+  const docs = parseAllDocuments(text);
+  assert.ok(Array.isArray(docs));
+  for (const d of docs) assert.deepEqual(d.errors, []);
+  return docs.map((d) => d.toJS());
+}
+
+/** The manifest as the replay reads it (what the API server would hold after defaulting nothing: all fields are set). */
+function specOf(m: any): HpaSpec {
+  const rules = (r: any) => ({
+    stabilizationWindowSeconds: r.stabilizationWindowSeconds,
+    selectPolicy: r.selectPolicy,
+    policies: r.policies,
+    ...(r.tolerance !== undefined ? { tolerance: Number(r.tolerance) } : {}),
+  });
+  return {
+    minReplicas: m.spec.minReplicas,
+    maxReplicas: m.spec.maxReplicas,
+    targetAverageValue: Number(m.spec.metrics[0].external.target.averageValue),
+    behavior: { scaleUp: rules(m.spec.behavior.scaleUp), scaleDown: rules(m.spec.behavior.scaleDown) },
+  };
+}
+
+test('ScalingPolicy: one HPA with the External metric, policy selector, AverageValue 1, min/max and tracking behavior', async () => {
+  const text = await generateHpaYaml([join(repo, 'examples/policies/checkout-scaling.yaml')]);
+  const [m, ...rest] = parse(text);
+  assert.equal(rest.length, 0);
+  assert.equal(m.apiVersion, 'autoscaling/v2');
+  assert.equal(m.kind, 'HorizontalPodAutoscaler');
+  assert.deepEqual(m.metadata, { name: 'checkout', namespace: 'shop', labels: { 'app.kubernetes.io/managed-by': 'kube-governor', 'governor.io/policy': 'checkout' } });
+  assert.deepEqual(m.spec.scaleTargetRef, { apiVersion: 'apps/v1', kind: 'Deployment', name: 'checkout' });
+  assert.equal(m.spec.minReplicas, 2);
+  assert.equal(m.spec.maxReplicas, 30); // the cap
+  assert.deepEqual(m.spec.metrics, [
+    {
+      type: 'External',
+      external: { metric: { name: 'desired-replicas', selector: { matchLabels: { 'governor.io/policy': 'checkout' } } }, target: { type: 'AverageValue', averageValue: '1' } },
+    },
+  ]);
+  assert.equal(m.spec.behavior.scaleUp.stabilizationWindowSeconds, 0);
+  assert.equal(m.spec.behavior.scaleDown.stabilizationWindowSeconds, 0);
+  assert.equal(m.spec.behavior.scaleUp.tolerance, '0');
+  assert.equal(m.spec.behavior.scaleDown.tolerance, '0');
+  // comments explain the settings
+  assert.match(text, /# HPA for ScalingPolicy shop\/checkout/);
+  assert.match(text, /# No window: the default 300 s would keep the old size/);
+  assert.match(text, /HPAConfigurableTolerance/);
+  assert.match(text, /1\.35/);
+  assert.deepEqual(validateHpaSpec(specOf(m)), []);
+});
+
+test('the generated behavior lands on any published value from any size in one sync', async () => {
+  const [m] = parse(await generateHpaYaml([join(repo, 'examples/policies/checkout-scaling.yaml')]));
+  const spec = specOf(m);
+  for (let from = 2; from <= 30; from++) {
+    for (let to = 2; to <= 30; to++) {
+      const h = new HpaReplay(spec, from);
+      h.sync(0, from); // a first sync at the current size seeds the controller's history
+      assert.equal(h.sync(15_000, to).replicas, to, `${from} → ${to}`);
+      // and again right after (rate-limit periods still hold the previous change)
+      assert.equal(h.sync(30_000, from).replicas, from, `${to} → ${from}`);
+    }
+  }
+});
+
+test('MigrationPolicy: two HPAs, source and target, each selecting its role', async () => {
+  const docs = parse(await generateHpaYaml([join(repo, 'policies/migration/checkout-to-pool-b.yaml')]));
+  assert.equal(docs.length, 2);
+  const [s, t] = docs;
+  assert.equal(s.metadata.name, 'checkout-to-pool-b-source');
+  assert.equal(t.metadata.name, 'checkout-to-pool-b-target');
+  assert.deepEqual(s.spec.metrics[0].external.metric.selector.matchLabels, { 'governor.io/policy': 'checkout-to-pool-b', 'governor.io/role': 'source' });
+  assert.deepEqual(t.spec.metrics[0].external.metric.selector.matchLabels, { 'governor.io/policy': 'checkout-to-pool-b', 'governor.io/role': 'target' });
+  assert.equal(s.spec.scaleTargetRef.name, 'checkout-a');
+  assert.equal(t.spec.scaleTargetRef.name, 'checkout-b');
+  assert.equal(s.spec.minReplicas, 1);
+  assert.equal(s.spec.maxReplicas, 6); // spec.base
+  assert.equal(t.spec.minReplicas, 1);
+  assert.equal(t.spec.maxReplicas, 20);
+  for (const d of docs) assert.deepEqual(validateHpaSpec(specOf(d)), []);
+});
+
+test('--hpa-tolerance none leaves the field out; a number sets it; nonsense is refused', async () => {
+  const none = parse(await generateHpaYaml([join(repo, 'examples/policies/checkout-scaling.yaml')], { hpaTolerance: 'none' }))[0];
+  assert.equal('tolerance' in none.spec.behavior.scaleUp, false);
+  const five = parse(await generateHpaYaml([join(repo, 'examples/policies/checkout-scaling.yaml')], { hpaTolerance: '0.05' }))[0];
+  assert.equal(five.spec.behavior.scaleDown.tolerance, '0.05');
+  await assert.rejects(generateHpaYaml([join(repo, 'examples/policies/checkout-scaling.yaml')], { hpaTolerance: 'low' }), HpaUsageError);
+});
+
+test('capacity from a ScalingPolicy bounds the source HPA; --all covers every policy; a migration without base needs a flag', async () => {
+  const all = parse(await generateHpaYaml([join(repo, 'examples/policies/migration-with-scaling-capacity.yaml')], { all: true }));
+  assert.deepEqual(
+    all.map((d) => d.metadata.name),
+    ['checkout', 'checkout-to-pool-b-source', 'checkout-to-pool-b-target'],
+  );
+  assert.equal(all[1].spec.maxReplicas, 12); // max(base 6, the ScalingPolicy's cap 12)
+  const file = join(dir, 'nobase.yaml');
+  writeFileSync(
+    file,
+    `apiVersion: governor.io/v1alpha1
+kind: MigrationPolicy
+metadata: {name: m, namespace: ns}
+spec:
+  source: {kind: Deployment, name: a}
+  target: {kind: Deployment, name: b, maxReplicas: 8}
+  load: {prometheus: {query: x}}
+  thresholds: {low: 1, high: 2}
+`,
+  );
+  await assert.rejects(generateHpaYaml([file]), (e: unknown) => e instanceof HpaGenerationError && /--source-max-replicas/.test((e as Error).message));
+  const ok = parse(await generateHpaYaml([file], { sourceMaxReplicas: 9 }));
+  assert.equal(ok[0].spec.maxReplicas, 9);
+});
