@@ -4,6 +4,7 @@ import { Command } from 'commander';
 import { registerServe } from './cli/serve.js';
 import { registerLint } from './cli/lint.js';
 import './adapter/register.js'; // the `adapter` component of `governor serve`
+import './admission/register.js'; // the `webhook` component of `governor serve`
 import { registerSimulate } from './cli/simulate.js';
 import { registerHpa } from './cli/hpa.js';
 import { registerCerts } from './cli/certs.js';

@@ -1,0 +1,170 @@
+// The admission handlers: plain functions from AdmissionRequest to AdmissionResponse over the governance engine (Kyverno style).
+import type { GovernanceEngine, PolicySummary } from '../governance/engine.js';
+import { denialMessage, formatViolation, formatWarning, type RuleResult } from '../governance/result.js';
+import type { EventRecorder } from '../kube/events.js';
+import type { NamespaceLookup } from '../kube/namespaces.js';
+import type { Logger } from '../observability/log.js';
+import type { GovernorMetrics } from '../observability/metrics.js';
+import type { ReviewContext } from '../governance/types.js';
+import { decodeAdmissionReview, encodeAdmissionReview, type AdmissionRequest, type AdmissionResponse, type AdmissionReviewResponse } from './review.js';
+
+export type WebhookName = 'mutate' | 'validate';
+export type AdmissionHandler = (req: AdmissionRequest) => AdmissionResponse;
+
+export interface AdmissionEnvironment {
+  /** The engine of the policy set in force (compiled once per set by the caller). */
+  engine(): GovernanceEngine;
+  readonly namespaces: NamespaceLookup;
+  readonly events: EventRecorder;
+  readonly log: Logger;
+  readonly metrics?: GovernorMetrics;
+  /** Injected clock for the duration histogram (seconds). */
+  readonly now?: () => number;
+}
+
+/** The API server shows at most this many warnings usefully; the rest is summarised. */
+export const MAX_WARNINGS = 20;
+const MAX_AUDIT_VALUE = 2000;
+
+function contextOf(req: AdmissionRequest, env: AdmissionEnvironment): ReviewContext {
+  const namespace = req.namespace ?? '';
+  const info = namespace ? env.namespaces.get(namespace) : undefined;
+  return {
+    group: req.kind.group,
+    kind: req.kind.kind,
+    namespace,
+    ...(req.name !== undefined ? { name: req.name } : {}),
+    operation: req.operation,
+    ...(info ? { namespaceInfo: info } : {}),
+    oldObject: req.oldObject,
+  };
+}
+
+function allow(uid: string): AdmissionResponse {
+  return { uid, allowed: true };
+}
+
+function clip(s: string): string {
+  return s.length > MAX_AUDIT_VALUE ? `${s.slice(0, MAX_AUDIT_VALUE - 3)}...` : s;
+}
+
+function warningsOf(results: readonly RuleResult[]): string[] | undefined {
+  if (!results.length) return undefined;
+  const all = [...new Set(results.map(formatWarning))];
+  if (all.length <= MAX_WARNINGS) return all;
+  return [...all.slice(0, MAX_WARNINGS - 1), `... and ${all.length - MAX_WARNINGS + 1} more policy warnings`];
+}
+
+function count(env: AdmissionEnvironment, webhook: WebhookName, req: AdmissionRequest, result: string, policies: readonly PolicySummary[]): void {
+  const m = env.metrics?.admissionRequests;
+  if (!m) return;
+  const base = { webhook, operation: req.operation, kind: req.kind.kind };
+  // One sample per matched policy (with that policy's own result) so dashboards can break down by policy.
+  if (!policies.length) m.inc({ ...base, result, policy: '' });
+  for (const p of policies) m.inc({ ...base, result: p.result === 'fail' ? 'denied' : p.result === 'warn' ? 'warned' : result, policy: p.policy });
+}
+
+/** Subresource requests (status, scale…) are never about the workload's spec or metadata: pass them through. */
+function passThrough(req: AdmissionRequest): boolean {
+  return req.subResource !== undefined && req.subResource !== '';
+}
+
+export function mutateHandler(env: AdmissionEnvironment): AdmissionHandler {
+  return (req) => {
+    if (passThrough(req) || (req.operation !== 'CREATE' && req.operation !== 'UPDATE')) {
+      count(env, 'mutate', req, 'skipped', []);
+      return allow(req.uid);
+    }
+    const out = env.engine().mutate(req.object, contextOf(req, env));
+    const log = env.log.child({ uid: req.uid, webhook: 'mutate' });
+    for (const r of out.results) if (r.status === 'error') log.warn({ policy: r.policy, rule: r.rule }, formatViolation(r));
+    if (!out.patch.length) {
+      count(env, 'mutate', req, out.skipped ? 'skipped' : 'unchanged', out.policies);
+      log.debug({ kind: req.kind.kind, namespace: req.namespace, name: req.name, skipped: out.skipped }, 'no mutation');
+      return allow(req.uid);
+    }
+    count(env, 'mutate', req, 'patched', out.policies);
+    log.debug({ kind: req.kind.kind, namespace: req.namespace, name: req.name, ops: out.patch.length }, 'mutated');
+    return {
+      uid: req.uid,
+      allowed: true,
+      patchType: 'JSONPatch',
+      patch: Buffer.from(JSON.stringify(out.patch)).toString('base64'),
+      auditAnnotations: { 'mutated-by': out.policies.map((p) => p.policy).join(',') },
+    };
+  };
+}
+
+export function validateHandler(env: AdmissionEnvironment): AdmissionHandler {
+  return (req) => {
+    if (passThrough(req) || req.operation === 'CONNECT') {
+      count(env, 'validate', req, 'skipped', []);
+      return allow(req.uid);
+    }
+    const ctx = contextOf(req, env);
+    const out = env.engine().validate(req.operation === 'DELETE' ? null : req.object, ctx);
+    const { decision } = out;
+    const log = env.log.child({ uid: req.uid, webhook: 'validate' });
+    const who = { operation: req.operation, kind: req.kind.kind, namespace: req.namespace, name: req.name, user: req.userInfo?.username, dryRun: req.dryRun };
+    const m = env.metrics;
+    for (const r of out.results) {
+      if (r.status === 'fail' || r.status === 'warn') m?.ruleViolations.inc({ policy: r.policy, rule: r.rule, mode: r.status === 'warn' ? 'warn' : r.mode });
+    }
+    // One exception use per policy, rule and channel, however many containers it excused.
+    const exceptions = [...new Map(decision.exceptions.map((r) => [`${r.policy}|${r.rule}|${r.exception!.via}`, r])).values()];
+    for (const r of exceptions) {
+      m?.exceptionsUsed.inc({ policy: r.policy, rule: r.rule, via: r.exception!.via });
+      log.info({ ...who, policy: r.policy, rule: r.rule, via: r.exception!.via, reason: r.exception!.reason }, 'exception used');
+    }
+    const auditAnnotations: Record<string, string> = {};
+    if (exceptions.length) auditAnnotations.exceptions = clip(exceptions.map((r) => `${r.policy}/${r.rule}: ${r.exception!.reason}`).join('; '));
+    if (decision.warnings.length) auditAnnotations.warnings = clip(decision.warnings.map(formatViolation).join('; '));
+    const warnings = warningsOf(decision.warnings);
+    const subject = { apiVersion: req.kind.group ? `${req.kind.group}/${req.kind.version}` : req.kind.version, kind: req.kind.kind, namespace: req.namespace ?? '', name: req.name ?? '' };
+    const uidOf = (o: unknown) => ((o as any)?.metadata?.uid as string | undefined) ?? undefined;
+    const regarding = { ...subject, ...(uidOf(req.oldObject ?? req.object) ? { uid: uidOf(req.oldObject ?? req.object)! } : {}) };
+    // dryRun: no side effects (sideEffects: NoneOnDryRun); metrics and logs are not side effects on the cluster.
+    const events = req.dryRun ? undefined : env.events;
+    if (!decision.allowed) {
+      const message = denialMessage(decision.denials);
+      count(env, 'validate', req, 'denied', out.policies);
+      log.info({ ...who, rules: decision.denials.map((r) => `${r.policy}/${r.rule}`) }, 'denied');
+      events?.record({ regarding, type: 'Warning', reason: 'PolicyViolation', message: `${req.operation} denied: ${message}` });
+      return {
+        uid: req.uid,
+        allowed: false,
+        status: { code: 403, reason: 'Forbidden', message },
+        ...(warnings ? { warnings } : {}),
+        ...(Object.keys(auditAnnotations).length ? { auditAnnotations } : {}),
+      };
+    }
+    count(env, 'validate', req, decision.warnings.length ? 'warned' : out.skipped ? 'skipped' : 'allowed', out.policies);
+    if (decision.warnings.length) {
+      log.info({ ...who, rules: decision.warnings.map((r) => `${r.policy}/${r.rule}`) }, 'admitted with warnings');
+      events?.record({ regarding, type: 'Warning', reason: 'PolicyAudit', message: decision.warnings.map(formatViolation).join('\n') });
+    } else log.debug({ ...who, skipped: out.skipped }, 'allowed');
+    if (exceptions.length) {
+      events?.record({ regarding, type: 'Normal', reason: 'PolicyException', message: exceptions.map((r) => `${r.policy}/${r.rule} excused: ${r.exception!.reason}`).join('\n') });
+    }
+    return {
+      uid: req.uid,
+      allowed: true,
+      ...(warnings ? { warnings } : {}),
+      ...(Object.keys(auditAnnotations).length ? { auditAnnotations } : {}),
+    };
+  };
+}
+
+/** Decoding and timing around a handler: body (already parsed JSON) in, AdmissionReview out; throws AdmissionDecodeError. */
+export function reviewFunction(name: WebhookName, handler: AdmissionHandler, env: Pick<AdmissionEnvironment, 'metrics' | 'now'>): (body: unknown) => AdmissionReviewResponse {
+  const now = env.now ?? (() => performance.now() / 1000);
+  return (body) => {
+    const req = decodeAdmissionReview(body);
+    const start = now();
+    try {
+      return encodeAdmissionReview(handler(req));
+    } finally {
+      env.metrics?.admissionDuration.observe({ webhook: name }, now() - start);
+    }
+  };
+}
