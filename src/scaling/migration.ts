@@ -207,10 +207,13 @@ function fmt(x: number): string {
 // Evaluation against persisted state: the state lives on the cluster so a restarted or second governor replica
 // continues where the first left off; a conditional write makes the replicas agree on one step per interval.
 
-/** The persisted state and an opaque version for optimistic concurrency (a resourceVersion on the cluster). */
+/**
+ * What a store read returns: the state (absent: the migration has not started) and an opaque version for optimistic
+ * concurrency (on the cluster, the resourceVersion of the object that carries the state, present even without state).
+ */
 export interface StoredMigrationState {
-  readonly state: MigrationState;
-  readonly version: string;
+  readonly state?: MigrationState;
+  readonly version?: string;
 }
 
 export interface MigrationKey {
@@ -221,9 +224,9 @@ export interface MigrationKey {
 
 /** Where migration state persists. Implementations: the cluster (src/kube/migration-state.ts) and a fake for tests. */
 export interface MigrationStateStore {
-  read(key: MigrationKey): Promise<StoredMigrationState | undefined>;
-  /** Stores the state if the stored version still is `expectedVersion` (undefined: nothing stored yet); false on conflict. */
-  write(key: MigrationKey, state: MigrationState, expectedVersion: string | undefined): Promise<boolean>;
+  read(key: MigrationKey): Promise<StoredMigrationState>;
+  /** Stores the state if the version is still the one `read` returned; false on conflict (someone wrote in between). */
+  write(key: MigrationKey, state: MigrationState, version: string | undefined): Promise<boolean>;
 }
 
 export interface MigrationDecision {
@@ -257,7 +260,7 @@ export async function evaluateMigration(p: MigrationParams & MigrationKey, store
     let next: MigrationState;
     let reason: string;
     let regime: Regime | undefined;
-    if (!stored) {
+    if (!stored.state) {
       if (p.base === undefined && input.liveSourceReplicas === undefined) {
         return { phase: 'Pending', bucket, reason: 'waiting for the source replica count (spec.base is not set)' };
       }
@@ -272,35 +275,34 @@ export async function evaluateMigration(p: MigrationParams & MigrationKey, store
       reason = r.reason;
       regime = r.regime;
     }
-    if (await store.write(key, next, stored?.version)) {
+    if (await store.write(key, next, stored.version)) {
       return { phase: next.phase, bucket, state: next, published: publishedReplicas(p, next), reason, ...(regime ? { regime } : {}) };
     }
   }
   // Three conflicts in a row: publish what is stored rather than nothing.
   const stored = await store.read(key);
-  if (!stored) return { phase: 'Pending', bucket, reason: 'state could not be written' };
+  if (!stored.state) return { phase: 'Pending', bucket, reason: 'state could not be written' };
   return { phase: stored.state.phase, bucket, state: stored.state, published: publishedReplicas(p, stored.state), reason: 'state written by another replica' };
 }
 
-/** An in-memory store for tests and `governor simulate`; `failNextWrites` simulates another replica winning. */
+/** An in-memory store for tests and offline use; `failNextWrites` simulates another replica winning. */
 export class FakeMigrationStateStore implements MigrationStateStore {
-  private readonly states = new Map<string, StoredMigrationState>();
+  private readonly states = new Map<string, { state?: MigrationState; version: string }>();
   private counter = 0;
   failNextWrites = 0;
   writes = 0;
   private id(k: MigrationKey): string {
     return `${k.namespace}/${k.source.kind}/${k.source.name}`;
   }
-  async read(key: MigrationKey): Promise<StoredMigrationState | undefined> {
-    return this.states.get(this.id(key));
+  async read(key: MigrationKey): Promise<StoredMigrationState> {
+    return this.states.get(this.id(key)) ?? {};
   }
-  async write(key: MigrationKey, state: MigrationState, expectedVersion: string | undefined): Promise<boolean> {
+  async write(key: MigrationKey, state: MigrationState, version: string | undefined): Promise<boolean> {
     if (this.failNextWrites > 0) {
       this.failNextWrites--;
       return false;
     }
-    const cur = this.states.get(this.id(key));
-    if (cur?.version !== expectedVersion) return false;
+    if (this.states.get(this.id(key))?.version !== version) return false;
     this.writes++;
     this.states.set(this.id(key), { state, version: String(++this.counter) });
     return true;

@@ -182,7 +182,7 @@ test('restart: a new evaluator over the same store continues exactly where the o
     restarted.push(d.published!.source);
   }
   assert.deepEqual(restarted, straight);
-  assert.deepEqual((await two.read(key))!.state, (await one.read(key))!.state);
+  assert.deepEqual((await two.read(key)).state, (await one.read(key)).state);
   // a replica asking again in the same interval gets the same values and writes nothing
   const writes = two.writes;
   const again = await evaluateMigration(p, two, { nowMs: (loads.length - 1) * I + 5_000, load: 5000, capacity: 6 });
@@ -205,7 +205,7 @@ test('a conflicting write re-reads the winner', async () => {
   const store = new FakeMigrationStateStore();
   await evaluateMigration(p, store, { nowMs: 0, load: 0, capacity: 6 });
   // another replica stepped this interval already (R′ 5) while this one was computing
-  const winner: MigrationState = { ...(await store.read(key))!.state, sourceExact: 5, lastBucket: 1, lastStepAtMs: I };
+  const winner: MigrationState = { ...(await store.read(key)).state!, sourceExact: 5, lastBucket: 1, lastStepAtMs: I };
   store.failNextWrites = 1;
   const origWrite = store.write.bind(store);
   store.write = async (k, s, v) => {
