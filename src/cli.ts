@@ -7,6 +7,7 @@ import './adapter/register.js'; // the `adapter` component of `governor serve`
 import './admission/register.js'; // the `webhook` component of `governor serve`
 import { registerSimulate } from './cli/simulate.js';
 import { registerHpa } from './cli/hpa.js';
+import { registerMigrate } from './cli/migrate.js';
 import { registerCerts } from './cli/certs.js';
 
 export function buildProgram(): Command {
@@ -16,6 +17,7 @@ export function buildProgram(): Command {
   registerLint(program);
   registerSimulate(program);
   registerHpa(program);
+  registerMigrate(program);
   registerCerts(program);
   return program;
 }
