@@ -3,6 +3,8 @@
 import { Command } from 'commander';
 import { registerServe } from './cli/serve.js';
 import { registerLint } from './cli/lint.js';
+import { registerReview } from './cli/review.js';
+import { registerTest } from './cli/test.js';
 import './adapter/register.js'; // the `adapter` component of `governor serve`
 import './admission/register.js'; // the `webhook` component of `governor serve`
 import { registerSimulate } from './cli/simulate.js';
@@ -15,6 +17,8 @@ export function buildProgram(): Command {
   program.name('governor').description('kube-governor: policy-driven autoscaling and governance at admission').version('0.1.0');
   registerServe(program);
   registerLint(program);
+  registerReview(program);
+  registerTest(program);
   registerSimulate(program);
   registerHpa(program);
   registerMigrate(program);

@@ -1,0 +1,186 @@
+// `governor review`: offline, what `kubectl apply` would get from the webhook (mutate, then validate) — the same engine.
+import { readdir, readFile, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Command } from 'commander';
+import { parseAllDocuments, stringify } from 'yaml';
+import { GovernanceEngine } from '../governance/engine.js';
+import { formatViolation, type RuleResult } from '../governance/result.js';
+import { isRecord } from '../governance/json-patch.js';
+import { StaticNamespaces } from '../kube/namespaces.js';
+import { loadPolicyFiles } from '../policy/load-files.js';
+import { buildPolicySet } from '../policy/policy-set.js';
+import { formatPolicyError } from '../policy/types.js';
+import type { GovernancePolicy } from '../policy/governance-policy.js';
+
+/** Bad flags or unreadable inputs: exit code 2, like a failed lint. */
+export class ReviewUsageError extends Error {
+  override name = 'ReviewUsageError';
+}
+
+export interface ReviewOptions {
+  readonly policies: readonly string[];
+  readonly manifests: readonly string[];
+  /** "ns=k=v,k2=v2" entries. */
+  readonly namespaceLabels?: readonly string[];
+  readonly namespaceAnnotations?: readonly string[];
+  /** Namespace of objects without metadata.namespace (kubectl's default). */
+  readonly namespace?: string;
+  /** The webhook's own namespace, never evaluated. */
+  readonly serviceNamespace?: string;
+  readonly output?: 'yaml' | 'json';
+  /** stdin text for "-". */
+  readonly stdin?: () => Promise<string>;
+}
+
+export interface LoadedObject {
+  readonly file: string;
+  readonly document: number;
+  readonly object: unknown;
+}
+
+/** "shop=tier=prod,team=a" → ["shop", {tier: "prod", team: "a"}]. */
+export function parseNamespaceFlag(v: string): [string, Record<string, string>] {
+  const i = v.indexOf('=');
+  if (i <= 0) throw new ReviewUsageError(`"${v}": expected NAMESPACE=key=value[,key=value]`);
+  const map: Record<string, string> = {};
+  for (const kv of v.slice(i + 1).split(',').filter(Boolean)) {
+    const j = kv.indexOf('=');
+    if (j <= 0) throw new ReviewUsageError(`"${v}": "${kv}" is not key=value`);
+    map[kv.slice(0, j)] = kv.slice(j + 1);
+  }
+  return [v.slice(0, i), map];
+}
+
+async function manifestFiles(paths: readonly string[]): Promise<string[]> {
+  const out: string[] = [];
+  async function walk(p: string, explicit: boolean): Promise<void> {
+    if (p === '-') return void out.push(p);
+    let st;
+    try {
+      st = await stat(p);
+    } catch (e) {
+      throw new ReviewUsageError(`cannot read ${p}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    }
+    if (st.isDirectory()) for (const n of (await readdir(p)).filter((n) => !n.startsWith('.')).sort()) await walk(join(p, n), false);
+    else if (explicit || /\.(ya?ml|json)$/i.test(p)) out.push(p);
+  }
+  for (const p of paths) await walk(p, true);
+  return out;
+}
+
+/** Every object of the manifests, in order; `kind: List` items are flattened. */
+export async function loadManifests(paths: readonly string[], stdin?: () => Promise<string>): Promise<LoadedObject[]> {
+  const objects: LoadedObject[] = [];
+  for (const file of await manifestFiles(paths)) {
+    const text = file === '-' ? await (stdin ?? (() => readStream(process.stdin)))() : await readFile(file, 'utf8');
+    const docs = parseAllDocuments(text);
+    if (!Array.isArray(docs)) continue;
+    docs.forEach((doc, i) => {
+      if (doc.errors.length) throw new ReviewUsageError(`${file} (document ${i + 1}): YAML syntax: ${doc.errors[0]!.message.split('\n')[0]}`);
+      const obj = doc.toJS({ maxAliasCount: 50 });
+      if (obj === null || obj === undefined) return;
+      const items = isRecord(obj) && obj.kind === 'List' && Array.isArray(obj.items) ? obj.items : [obj];
+      for (const item of items) objects.push({ file: file === '-' ? '<stdin>' : file, document: i + 1, object: item });
+    });
+  }
+  return objects;
+}
+
+function readStream(s: NodeJS.ReadableStream): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    s.on('data', (c) => chunks.push(Buffer.from(c)));
+    s.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    s.on('error', reject);
+  });
+}
+
+/** Loads and cross-checks the GovernancePolicies; policy errors are usage errors. */
+export async function loadGovernancePolicies(paths: readonly string[]): Promise<GovernancePolicy[]> {
+  const r = await loadPolicyFiles(paths);
+  const errors = [...r.errors, ...(r.errors.length ? [] : buildPolicySet(r.policies, 1).errors)];
+  if (errors.length) throw new ReviewUsageError(`invalid policies:\n${errors.map(formatPolicyError).join('\n')}`);
+  return r.policies.filter((p): p is GovernancePolicy => p.kind === 'GovernancePolicy');
+}
+
+function describe(obj: unknown, namespace: string): string {
+  const o = isRecord(obj) ? obj : {};
+  const m = isRecord(o.metadata) ? o.metadata : {};
+  const name = typeof m.name === 'string' && m.name ? m.name : typeof m.generateName === 'string' ? `${m.generateName}*` : '?';
+  return `${typeof o.kind === 'string' ? o.kind : '?'} ${namespace}/${name}`;
+}
+
+export async function review(o: ReviewOptions, out: NodeJS.WritableStream, err: NodeJS.WritableStream): Promise<number> {
+  const policies = await loadGovernancePolicies(o.policies);
+  const objects = await loadManifests(o.manifests, o.stdin);
+  const namespaces = new StaticNamespaces();
+  for (const { object } of objects) {
+    if (isRecord(object) && object.kind === 'Namespace' && object.apiVersion === 'v1' && isRecord(object.metadata) && typeof object.metadata.name === 'string') {
+      const m = object.metadata;
+      namespaces.set(object.metadata.name, { labels: isRecord(m.labels) ? (m.labels as Record<string, string>) : {}, annotations: isRecord(m.annotations) ? (m.annotations as Record<string, string>) : {} });
+    }
+  }
+  for (const [flags, field] of [
+    [o.namespaceLabels, 'labels'],
+    [o.namespaceAnnotations, 'annotations'],
+  ] as const) {
+    for (const f of flags ?? []) {
+      const [ns, map] = parseNamespaceFlag(f);
+      const cur = namespaces.get(ns) ?? { labels: {}, annotations: {} };
+      namespaces.set(ns, { ...cur, [field]: { ...cur[field], ...map } });
+    }
+  }
+  const engine = new GovernanceEngine(policies, { skipNamespaces: ['kube-system', o.serviceNamespace ?? 'kube-governor'] });
+  const outputs: unknown[] = [];
+  let denied = 0;
+  let warned = 0;
+  let patched = 0;
+  for (const { file, document, object } of objects) {
+    const m = isRecord(object) && isRecord(object.metadata) ? object.metadata : {};
+    const namespace = typeof m.namespace === 'string' && m.namespace ? m.namespace : (o.namespace ?? 'default');
+    const info = namespaces.get(namespace);
+    const r = engine.review(object, { namespace, ...(info ? { namespaceInfo: info } : {}) });
+    outputs.push(r.mutation.mutated);
+    const where = `${file} (document ${document}) ${describe(object, namespace)}`;
+    const d = r.validation.decision;
+    if (r.mutation.patch.length) patched++;
+    const lines = (rs: readonly RuleResult[]) => rs.map((x) => `  ${formatViolation(x)}\n`).join('');
+    if (!d.allowed) {
+      denied++;
+      err.write(`${where}: denied\n${lines(d.denials)}`);
+    }
+    if (d.warnings.length) {
+      warned++;
+      err.write(`${where}: warnings\n${lines(d.warnings)}`);
+    }
+    for (const x of d.exceptions) err.write(`${where}: exception used: ${x.policy}/${x.rule} (${x.exception!.via}): ${x.exception!.reason}\n`);
+  }
+  if (o.output === 'json') out.write(`${JSON.stringify(outputs.length === 1 ? outputs[0] : { apiVersion: 'v1', kind: 'List', items: outputs }, null, 2)}\n`);
+  else out.write(outputs.map((x) => stringify(x, { lineWidth: 0 })).join('---\n'));
+  err.write(`${objects.length} object(s) reviewed against ${policies.length} GovernancePolicy: ${denied} denied, ${warned} with warnings, ${patched} mutated\n`);
+  return denied ? 1 : 0;
+}
+
+const collect = (v: string, prev: string[] = []) => [...prev, v];
+
+export function registerReview(program: Command): void {
+  program
+    .command('review')
+    .description('offline admission review: mutated objects on stdout, violations and warnings on stderr; exit code 1 when anything would be denied')
+    .requiredOption('--policies <path>', 'GovernancePolicy file or directory (repeatable)', collect)
+    .option('--namespace-labels <ns=k=v,...>', 'labels of a namespace, for namespaceSelector and fromNamespace (repeatable)', collect)
+    .option('--namespace-annotations <ns=k=v,...>', 'annotations of a namespace, for fromNamespace (repeatable)', collect)
+    .option('-n, --namespace <ns>', 'namespace of objects that name none', 'default')
+    .option('--service-namespace <ns>', "the webhook's own namespace (never evaluated)", 'kube-governor')
+    .option('-o, --output <format>', 'yaml or json', 'yaml')
+    .argument('<manifests...>', 'manifest files or directories ("-" for stdin); Namespace objects among them provide namespace labels')
+    .action(async (manifests: string[], opts) => {
+      try {
+        process.exitCode = await review({ ...opts, manifests }, process.stdout, process.stderr);
+      } catch (e) {
+        if (!(e instanceof ReviewUsageError)) throw e;
+        process.stderr.write(`governor review: ${e.message}\n`);
+        process.exitCode = 2;
+      }
+    });
+}

@@ -1,0 +1,89 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { parseAllDocuments } from 'yaml';
+import { parseNamespaceFlag, review, ReviewUsageError } from './review.js';
+
+const repo = new URL('../../', import.meta.url).pathname;
+const POLICIES = join(repo, 'policies/governance');
+
+function sink() {
+  let text = '';
+  return {
+    stream: new Writable({
+      write(c, _e, cb) {
+        text += String(c);
+        cb();
+      },
+    }),
+    text: () => text,
+  };
+}
+
+const MANIFESTS = `apiVersion: v1
+kind: Namespace
+metadata:
+  name: shop
+  labels: {tier: prod, data-classification: internal, migrations: enabled}
+  annotations: {cost-center: CC-1001}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web, namespace: shop, labels: {app: web, owner: storefront}}
+spec:
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec: {containers: [{name: web, image: web:1}]}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: web, namespace: shop}
+spec: {ports: [{port: 80}]}
+`;
+
+test('review prints the mutated objects (Namespace labels from the inputs) and exits 0 when nothing is denied', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'review-'));
+  writeFileSync(join(dir, 'app.yaml'), MANIFESTS);
+  const out = sink();
+  const err = sink();
+  const code = await review({ policies: [POLICIES], manifests: [join(dir, 'app.yaml')] }, out.stream, err.stream);
+  assert.equal(code, 0, err.text());
+  const docs = parseAllDocuments(out.text()) as any[];
+  assert.equal(docs.length, 3, 'every input object is printed, in order');
+  const dep = docs[1].toJS();
+  assert.equal(dep.metadata.labels['data-classification'], 'internal');
+  assert.equal(dep.metadata.annotations['cost-center'], 'CC-1001');
+  assert.deepEqual(dep.spec.template.spec.containers[0].resources, { requests: { cpu: '100m', memory: '128Mi' }, limits: { memory: '512Mi' } });
+  assert.deepEqual(docs[2].toJS().spec, { ports: [{ port: 80 }] });
+  assert.match(err.text(), /3 object\(s\) reviewed against 4 GovernancePolicy: 0 denied, 0 with warnings, 1 mutated/);
+});
+
+test('review exits 1 and lists each violation when something would be denied; --namespace-labels stands in for Namespace objects', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'review-'));
+  writeFileSync(join(dir, 'bad.yaml'), `apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: api}\nspec: {template: {spec: {containers: [{name: a, image: a, resources: {limits: {memory: 20Gi}}}]}}}\n`);
+  const err = sink();
+  const code = await review(
+    { policies: [POLICIES], manifests: [dir], namespace: 'shop', namespaceLabels: ['shop=tier=prod,data-classification=pii'], output: 'json' },
+    sink().stream,
+    err.stream,
+  );
+  assert.equal(code, 1);
+  const t = err.text();
+  assert.match(t, /bad\.yaml \(document 1\) Deployment shop\/api: denied\n/);
+  assert.match(t, /  spec\.template\.spec\.containers\[0\]\.resources\.limits\.memory must be at most 8Gi \(is 20Gi\) \(policy team-defaults, rule max-resources\)/);
+  assert.match(t, /  metadata\.labels\.owner is required .*rule require-labels/);
+  assert.match(t, /Deployment shop\/api: warnings\n  \[audit\]|Deployment shop\/api: warnings\n/);
+});
+
+test('namespace flags parse as NAMESPACE=key=value,...; bad flags and policies are usage errors', async () => {
+  assert.deepEqual(parseNamespaceFlag('shop=tier=prod,team=a=b'), ['shop', { tier: 'prod', team: 'a=b' }]);
+  assert.throws(() => parseNamespaceFlag('shop'), ReviewUsageError);
+  assert.throws(() => parseNamespaceFlag('shop=tier'), ReviewUsageError);
+  const dir = mkdtempSync(join(tmpdir(), 'review-'));
+  writeFileSync(join(dir, 'p.yaml'), 'apiVersion: governor.io/v1alpha1\nkind: GovernancePolicy\nmetadata: {name: x}\nspec: {labels: {a: {pattern: "("}}}\n');
+  await assert.rejects(review({ policies: [dir], manifests: [dir] }, sink().stream, sink().stream), (e: unknown) => e instanceof ReviewUsageError && /spec\.labels\.a\.pattern: invalid regular expression/.test((e as Error).message));
+});

@@ -1,0 +1,85 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { governorTest, subsetMismatch } from './test.js';
+
+const repo = new URL('../../', import.meta.url).pathname;
+
+function sink() {
+  let text = '';
+  const stream = new Writable({
+    write(c, _e, cb) {
+      text += String(c);
+      cb();
+    },
+  });
+  return { stream, text: () => text };
+}
+
+test('the example policies pass their own governor test suites (policies/tests)', async () => {
+  const out = sink();
+  const err = sink();
+  const code = await governorTest([join(repo, 'policies/tests')], out.stream, err.stream);
+  assert.equal(code, 0, out.text() + err.text());
+  assert.match(out.text(), /(\d+) passed, 0 failed \(4 suite\(s\)\)/);
+  assert.ok(Number(/(\d+) passed/.exec(out.text())![1]) >= 20);
+});
+
+test('a wrong expectation fails with exit code 1 and says what differed', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'gtest-'));
+  writeFileSync(
+    join(dir, 'suite.yaml'),
+    `apiVersion: governor.io/v1alpha1
+kind: GovernanceTest
+metadata: {name: wrong}
+policies: [${join(repo, 'policies/governance/team-defaults.yaml')}]
+namespaces: {shop: {labels: {tier: prod}}}
+cases:
+  - name: expects allowed but is denied
+    resource: {apiVersion: apps/v1, kind: Deployment, metadata: {name: w, namespace: shop}, spec: {template: {spec: {containers: [{name: c, image: i}]}}}}
+    expect:
+      allowed: true
+      violations: [require-limits]
+      object: {metadata: {labels: {governor.io/migration: live}}}
+  - name: right
+    resource: {apiVersion: v1, kind: ConfigMap, metadata: {name: c, namespace: shop}}
+    expect: {allowed: true, patched: false}
+---
+# other documents beside the suite are ignored
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: ignored}
+`,
+  );
+  const out = sink();
+  const code = await governorTest([dir], out.stream, sink().stream);
+  assert.equal(code, 1);
+  const t = out.text();
+  assert.match(t, /FAIL expects allowed but is denied/);
+  assert.match(t, /expected allowed, got denied/);
+  assert.match(t, /violations differ: missing require-limits; unexpected team-defaults\/require-labels, team-defaults\/require-annotations/);
+  assert.match(t, /mutated object: metadata\.labels\.governor\.io\/migration: expected "live", got "restart"/);
+  assert.match(t, /PASS right/);
+  assert.match(t, /1 passed, 1 failed/);
+});
+
+test('an invalid suite is a usage error (exit 2) naming the field; no suite at all is exit 1', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'gtest-'));
+  writeFileSync(join(dir, 'bad.yaml'), `apiVersion: governor.io/v1alpha1\nkind: GovernanceTest\nmetadata: {name: b}\npolicies: [x.yaml]\ncases: [{name: a, expect: {alowed: true}}]\n`);
+  const err = sink();
+  assert.equal(await governorTest([dir], sink().stream, err.stream), 2);
+  assert.match(err.text(), /not a valid GovernanceTest:[\s\S]*alowed/);
+  const empty = mkdtempSync(join(tmpdir(), 'gtest-'));
+  assert.equal(await governorTest([empty], sink().stream, sink().stream), 1);
+});
+
+test('subsetMismatch: maps by key, lists element-wise with equal length, scalars equal', () => {
+  assert.equal(subsetMismatch({ a: { b: 1 } }, { a: { b: 1, c: 2 }, d: 3 }), undefined);
+  assert.equal(subsetMismatch({ l: [{ x: 1 }] }, { l: [{ x: 1, y: 2 }] }), undefined);
+  assert.equal(subsetMismatch({ l: [{ x: 1 }] }, { l: [{ x: 1 }, { x: 2 }] }), 'l: expected 1 item(s), got 2');
+  assert.equal(subsetMismatch({ a: 'x' }, { a: 'y' }), 'a: expected "x", got "y"');
+  assert.equal(subsetMismatch({ a: { b: 1 } }, { a: 5 }), 'a: expected a map, got 5');
+});
