@@ -1,0 +1,76 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { request as httpsRequest } from 'node:https';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createWebhookComponent } from '../../src/admission/webhook.js';
+import { startGovernor, type GovernorOptions } from '../../src/main.js';
+import { silentLogger } from '../../src/observability/log.js';
+import { admissionReview, POLICY_DIR, realisticDeployment } from './webhook_fixtures.js';
+
+function options(dir: string): GovernorOptions {
+  return {
+    policies: [POLICY_DIR],
+    bindAddress: '127.0.0.1',
+    securePort: 0,
+    webhookPort: 0,
+    metricsPort: 0,
+    certDir: join(dir, 'certs'),
+    serviceName: 'kube-governor',
+    serviceNamespace: 'governor-system',
+    requestheaderAllowedNames: [],
+    requestheaderUsernameHeaders: ['X-Remote-User'],
+    requestheaderGroupHeaders: ['X-Remote-Group'],
+    requestheaderExtraHeadersPrefix: ['X-Remote-Extra-'],
+    prometheusUrl: 'http://127.0.0.1:9',
+    insecureDev: false,
+    enableAdapter: false,
+    enableWebhook: true,
+    policyPollMs: 60_000,
+    shutdownGraceMs: 1000,
+  };
+}
+
+function post(port: number, ca: string, path: string, body: unknown): Promise<{ status: number; json: any }> {
+  return new Promise((resolve, reject) => {
+    const data = JSON.stringify(body);
+    const req = httpsRequest(
+      { host: '127.0.0.1', port, path, method: 'POST', ca, servername: 'localhost', headers: { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(data) } },
+      (res) => {
+        let text = '';
+        res.on('data', (c) => (text += c));
+        res.on('end', () => resolve({ status: res.statusCode!, json: JSON.parse(text) }));
+      },
+    );
+    req.on('error', reject);
+    req.end(data);
+  });
+}
+
+test('governor serve wiring: the webhook component serves HTTPS on --webhook-port with the sample policies and skips its own namespace', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'webhook-https-'));
+  const saved = { host: process.env.KUBERNETES_SERVICE_HOST };
+  delete process.env.KUBERNETES_SERVICE_HOST; // no cluster: static namespaces, no Events
+  const running = await startGovernor(options(dir), [createWebhookComponent()], silentLogger);
+  try {
+    const port = running.ports.webhook!;
+    assert.ok(port > 0);
+    const ca = readFileSync(join(dir, 'certs', 'ca.crt'), 'utf8');
+    const dep = realisticDeployment('dev');
+    const m = await post(port, ca, '/mutate?timeout=5s', admissionReview({ uid: 'tls-1', kind: 'Deployment', namespace: 'dev', name: 'checkout', object: dep }));
+    assert.equal(m.status, 200);
+    assert.equal(m.json.response.uid, 'tls-1');
+    assert.equal(m.json.response.patchType, 'JSONPatch', 'compliance-tags matches every namespace: at least the tags are copied to the pods');
+    const own = await post(port, ca, '/validate', admissionReview({ uid: 'tls-2', kind: 'Deployment', namespace: 'governor-system', name: 'x', object: { ...dep, metadata: { name: 'x' } } }));
+    assert.deepEqual(own.json.response, { uid: 'tls-2', allowed: true });
+    const bad = await post(port, ca, '/validate', { apiVersion: 'admission.k8s.io/v1' });
+    assert.equal(bad.status, 400);
+    const metrics = await (await fetch(`http://127.0.0.1:${running.ports.metrics}/metrics`)).text();
+    assert.match(metrics, /governor_admission_requests_total\{webhook="mutate",operation="CREATE",kind="Deployment",result="patched",policy="compliance-tags"\} 1/);
+  } finally {
+    await running.stop();
+    if (saved.host !== undefined) process.env.KUBERNETES_SERVICE_HOST = saved.host;
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
