@@ -15,6 +15,8 @@ import { RequestAuthenticator, type AuthnConfig } from './authn.js';
 import { DecisionService } from './decisions.js';
 import { statusBody } from './errors.js';
 import { PolicyMetricsProvider } from './policy-provider.js';
+import { MigrationMetricsProvider } from './migration-provider.js';
+import { withMigrations } from './migration-wiring.js';
 
 /** Resolves the authentication settings: flags first, then the cluster's extension-apiserver-authentication ConfigMap. */
 async function authnConfig(ctx: GovernorContext, kc: ReturnType<typeof loadKubeConfig>): Promise<AuthnConfig> {
@@ -83,10 +85,15 @@ export const adapterComponent: ComponentFactory = async (ctx, certFiles): Promis
       if (!q.ok) m.sourceErrors.inc({ ...labels, reason: q.reason ?? 'internal' });
     },
   });
-  const decisions = new DecisionService({ cache, ...(kc ? { scale: new KubeScaleReader(kc) } : {}), log, metrics: m });
-  const provider = new PolicyMetricsProvider(ctx.store, decisions, (set) => cache.retain(new Set(set.scaling.map((p) => `${p.namespace}/${p.name}`))));
+  const scale = kc ? new KubeScaleReader(kc) : undefined;
+  const decisions = new DecisionService({ cache, ...(scale ? { scale } : {}), log, metrics: m });
+  const provider = new PolicyMetricsProvider(ctx.store, decisions, (set) =>
+    cache.retain(new Set([...set.scaling.map((p) => `${p.namespace}/${p.name}`), ...MigrationMetricsProvider.cacheKeys(set)])),
+  );
+  // MigrationPolicies (source/target values) are served next to ScalingPolicies.
+  const served = withMigrations(ctx, provider, { cache, decisions, ...(scale ? { scale } : {}), ...(kc ? { kc } : {}), log });
   const app = createAdapterApp({
-    provider,
+    provider: served.provider,
     ...(authenticator ? { authenticate: (req) => authenticator.authenticate(req) } : {}),
     ...(authorizer ? { authorizer } : {}),
     metrics: m,
@@ -119,6 +126,7 @@ export const adapterComponent: ComponentFactory = async (ctx, certFiles): Promis
     port,
     async stop() {
       provider.close();
+      served.close();
     },
   };
 };

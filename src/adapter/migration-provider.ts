@@ -1,0 +1,248 @@
+// desired-replicas for MigrationPolicies: one value per role (governor.io/role=source|target), from the migration model
+// with its state on the cluster; composed with the ScalingPolicy provider behind one ExternalMetricsProvider.
+import { matches, type Labels, type Requirement } from '../common/labels.js';
+import { formatQuantity } from '../common/quantity.js';
+import type { MigrationStateCache } from '../kube/migration-state.js';
+import type { ScaleReader } from '../kube/scale.js';
+import type { Logger } from '../observability/log.js';
+import type { GovernorMetrics } from '../observability/metrics.js';
+import type { PolicySet } from '../policy/policy-set.js';
+import type { PolicyStore } from '../policy/store.js';
+import type { MigrationPolicy } from '../policy/types.js';
+import { ROLE_LABEL, type WorkloadRole } from '../scaling/hpa-manifest.js';
+import { evaluateMigration, type MigrationDecision, type MigrationStateStore } from '../scaling/migration.js';
+import { bucketOf } from '../scaling/planner.js';
+import type { LoadCache } from '../sources/cache.js';
+import type { DecisionService } from './decisions.js';
+import { AdapterError, MetricNotFoundError, NoMatchingPolicyError, ValueUnavailableError } from './errors.js';
+import { DESIRED_REPLICAS, POLICY_LABEL } from './policy-provider.js';
+import { metaTime, type ExternalMetricInfo, type ExternalMetricValue, type ExternalMetricsProvider } from './provider.js';
+
+export const migrationId = (p: Pick<MigrationPolicy, 'namespace' | 'name'>) => `${p.namespace}/${p.name}`;
+/** Load-cache key of a migration (kept apart from ScalingPolicy keys, which are namespace/name). */
+export const migrationCacheKey = (p: Pick<MigrationPolicy, 'namespace' | 'name'>) => `migration:${p.namespace}/${p.name}`;
+
+/** The labels each role of a migration is selected by, also returned as metricLabels. */
+export function migrationLabels(p: MigrationPolicy, role: WorkloadRole): Labels {
+  const w = role === 'source' ? p.source : p.target;
+  return { [POLICY_LABEL]: p.name, [ROLE_LABEL]: role, 'governor.io/target-kind': w.kind, 'governor.io/target-name': w.name };
+}
+
+export interface MigrationProviderOptions {
+  readonly store: PolicyStore;
+  readonly cache: LoadCache;
+  /** Where the state lives (the source workload's annotation; in-memory only without a cluster). */
+  readonly stateStore: MigrationStateStore;
+  /** Receives every state computed, for the webhook's activeMigrationSource. */
+  readonly states?: MigrationStateCache;
+  /** The ScalingPolicy decisions, for capacity: {scalingPolicy}. */
+  readonly decisions?: DecisionService;
+  /** The source's live replicas, R′(0) when spec.base is not set. */
+  readonly scale?: ScaleReader;
+  readonly now?: () => number;
+  readonly log: Logger;
+  readonly metrics?: GovernorMetrics;
+}
+
+interface Entry {
+  readonly policy: MigrationPolicy;
+  readonly labels: Record<WorkloadRole, Labels>;
+}
+
+export class MigrationMetricsProvider implements ExternalMetricsProvider {
+  private byNamespace = new Map<string, Entry[]>();
+  private scalingByName = new Map<string, PolicySet['scaling'][number]>();
+  private readonly inflight = new Map<string, { bucket: number; policy: MigrationPolicy; promise: Promise<MigrationDecision> }>();
+  private readonly lastReason = new Map<string, string>();
+  private readonly unsubscribe: () => void;
+  private readonly now: () => number;
+
+  constructor(private readonly o: MigrationProviderOptions) {
+    this.now = o.now ?? Date.now;
+    this.index(o.store.current());
+    this.unsubscribe = o.store.onChange((set) => this.index(set));
+  }
+
+  private index(set: PolicySet): void {
+    const m = new Map<string, Entry[]>();
+    for (const p of set.migration) {
+      const list = m.get(p.namespace) ?? [];
+      list.push({ policy: p, labels: { source: migrationLabels(p, 'source'), target: migrationLabels(p, 'target') } });
+      m.set(p.namespace, list);
+    }
+    this.byNamespace = m;
+    this.scalingByName = new Map(set.scaling.map((s) => [`${s.namespace}/${s.name}`, s]));
+    const ids = new Set(set.migration.map(migrationId));
+    for (const k of this.inflight.keys()) if (!ids.has(k)) this.inflight.delete(k);
+    for (const k of this.lastReason.keys()) {
+      if (!ids.has(k)) {
+        this.lastReason.delete(k);
+        for (const role of ['source', 'target']) this.o.metrics?.decisionReplicas.remove({ policy: k, role });
+        this.o.metrics?.decisionLoad.remove({ policy: k });
+      }
+    }
+  }
+
+  /** Cache keys of the migrations in a set (so the composition root can keep them when it prunes the load cache). */
+  static cacheKeys(set: PolicySet): string[] {
+    return set.migration.map(migrationCacheKey);
+  }
+
+  /** Migrations known in a namespace (for the combined not-found message). */
+  names(namespace: string): string[] {
+    return (this.byNamespace.get(namespace) ?? []).map((e) => e.policy.name);
+  }
+
+  listMetrics(): readonly ExternalMetricInfo[] {
+    return [{ metric: DESIRED_REPLICAS }];
+  }
+
+  async getValues(namespace: string, metricName: string, selector: readonly Requirement[], selectorText: string): Promise<ExternalMetricValue[]> {
+    if (metricName !== DESIRED_REPLICAS) throw new MetricNotFoundError(metricName, [DESIRED_REPLICAS]);
+    const entries = this.byNamespace.get(namespace) ?? [];
+    const selected: { entry: Entry; role: WorkloadRole }[] = [];
+    for (const entry of entries) for (const role of ['source', 'target'] as const) if (matches(selector, entry.labels[role])) selected.push({ entry, role });
+    if (!selected.length) throw new NoMatchingMigrationError(namespace, selectorText, entries.map((e) => e.policy.name));
+    const decisions = await Promise.all(selected.map((s) => this.decide(s.entry.policy)));
+    return selected.map((s, i) => {
+      const d = decisions[i]!;
+      const p = s.entry.policy;
+      if (!d.published) throw new ValueUnavailableError(`no desired-replicas value for MigrationPolicy ${migrationId(p)} (${s.role}): ${d.reason}`);
+      return {
+        metricName: DESIRED_REPLICAS,
+        metricLabels: s.entry.labels[s.role],
+        timestamp: metaTime(d.state?.lastStepAtMs ?? this.now()),
+        window: Math.round(p.intervalMs / 1000),
+        value: formatQuantity(d.published[s.role]),
+      };
+    });
+  }
+
+  /** One evaluation per migration per interval, shared by the source's and the target's HPA polls. */
+  decide(policy: MigrationPolicy): Promise<MigrationDecision> {
+    const id = migrationId(policy);
+    const bucket = bucketOf(this.now(), policy.intervalMs);
+    const cur = this.inflight.get(id);
+    if (cur && cur.bucket === bucket && cur.policy === policy) return cur.promise;
+    const promise = this.evaluate(policy).catch((e: unknown) => {
+      // A failed evaluation (API down) is retried by the next poll, not cached for the interval.
+      if (this.inflight.get(id)?.promise === promise) this.inflight.delete(id);
+      throw e instanceof AdapterError ? e : new ValueUnavailableError(`MigrationPolicy ${id}: ${(e as Error).message}`);
+    });
+    this.inflight.set(id, { bucket, policy, promise });
+    return promise;
+  }
+
+  private async evaluate(p: MigrationPolicy): Promise<MigrationDecision> {
+    const id = migrationId(p);
+    const nowMs = this.now();
+    const [sample, capacity, live] = await Promise.all([this.o.cache.get(migrationCacheKey(p), p.load, p.intervalMs), this.capacity(p), this.liveSource(p)]);
+    let load: number | undefined;
+    if (sample.ok && nowMs - sample.atMs <= p.staleAfterMs) load = sample.value;
+    const d = await evaluateMigration(p, this.o.stateStore, {
+      nowMs,
+      ...(load !== undefined ? { load } : {}),
+      ...(capacity !== undefined ? { capacity } : {}),
+      ...(live !== undefined ? { liveSourceReplicas: live } : {}),
+    });
+    if (d.state) this.o.states?.offer(p, d.state);
+    const m = this.o.metrics;
+    if (m && d.published) {
+      m.decisionReplicas.set({ policy: id, role: 'source' }, d.published.source);
+      m.decisionReplicas.set({ policy: id, role: 'target' }, d.published.target);
+    }
+    if (m && load !== undefined) m.decisionLoad.set({ policy: id }, load);
+    const reason = `${d.phase}: ${d.reason}${load === undefined ? ` (load unavailable: ${sample.ok ? 'stale' : sample.error})` : ''}`;
+    if (this.lastReason.get(id) !== reason) {
+      this.lastReason.set(id, reason);
+      const fields = { policy: id, phase: d.phase, source: d.published?.source, target: d.published?.target, sourceExact: d.state?.sourceExact, load, capacity };
+      if (load === undefined) this.o.log.warn(fields, `migration: ${reason}`);
+      else this.o.log.info(fields, `migration: ${reason}`);
+    }
+    return d;
+  }
+
+  private async capacity(p: MigrationPolicy): Promise<number | undefined> {
+    if (!p.capacity) return undefined;
+    if ('replicas' in p.capacity) return p.capacity.replicas;
+    const s = this.scalingByName.get(`${p.namespace}/${p.capacity.scalingPolicy}`);
+    if (!s || !this.o.decisions) return undefined;
+    try {
+      return (await this.o.decisions.decide(s)).replicas;
+    } catch {
+      return undefined; // the last known capacity stays in force (stepMigration)
+    }
+  }
+
+  private async liveSource(p: MigrationPolicy): Promise<number | undefined> {
+    if (p.base !== undefined || !this.o.scale) return undefined;
+    try {
+      return (await this.o.scale.read(p.namespace, p.source)).specReplicas;
+    } catch {
+      return undefined;
+    }
+  }
+
+  close(): void {
+    this.unsubscribe();
+  }
+}
+
+/** 404: no MigrationPolicy role in the namespace matches the selector. */
+export class NoMatchingMigrationError extends AdapterError {
+  override name = 'NoMatchingMigrationError';
+  readonly code = 404;
+  readonly reason = 'NotFound';
+  constructor(namespace: string, selector: string, known: readonly string[]) {
+    super(
+      `no MigrationPolicy in namespace ${namespace} matches selector ${JSON.stringify(selector)}` +
+        (known.length ? ` (migrations there: ${known.slice(0, 10).join(', ')}; select one with governor.io/policy=<name>,governor.io/role=source|target)` : ''),
+    );
+  }
+}
+
+/** 404 when neither kind matches. */
+export class NoMatchingPolicyOrMigrationError extends AdapterError {
+  override name = 'NoMatchingPolicyOrMigrationError';
+  readonly code = 404;
+  readonly reason = 'NotFound';
+}
+
+/**
+ * The ScalingPolicy provider and the MigrationPolicy provider behind one interface: items from both are returned
+ * (a selector normally matches one policy); when neither matches, one 404 says so for both kinds.
+ */
+export class CompositeMetricsProvider implements ExternalMetricsProvider {
+  constructor(
+    private readonly scaling: ExternalMetricsProvider,
+    private readonly migrations: MigrationMetricsProvider,
+  ) {}
+
+  listMetrics(): readonly ExternalMetricInfo[] {
+    const seen = new Map<string, ExternalMetricInfo>();
+    for (const m of [...this.scaling.listMetrics(), ...this.migrations.listMetrics()]) seen.set(m.metric, m);
+    return [...seen.values()];
+  }
+
+  async getValues(namespace: string, metricName: string, selector: readonly Requirement[], selectorText: string): Promise<ExternalMetricValue[]> {
+    const results = await Promise.allSettled([
+      this.scaling.getValues(namespace, metricName, selector, selectorText),
+      this.migrations.getValues(namespace, metricName, selector, selectorText),
+    ]);
+    const items: ExternalMetricValue[] = [];
+    let notFound = 0;
+    for (const r of results) {
+      if (r.status === 'fulfilled') items.push(...r.value);
+      else if (r.reason instanceof NoMatchingPolicyError || r.reason instanceof NoMatchingMigrationError) notFound++;
+      else throw r.reason;
+    }
+    if (notFound === results.length) {
+      const migrations = this.migrations.names(namespace);
+      throw new NoMatchingPolicyOrMigrationError(
+        `no ScalingPolicy or MigrationPolicy in namespace ${namespace} matches selector ${JSON.stringify(selectorText)}` +
+          (migrations.length ? ` (migrations there: ${migrations.slice(0, 10).join(', ')}; a migration is selected with governor.io/policy=<name>,governor.io/role=source|target)` : ''),
+      );
+    }
+    return items;
+  }
+}

@@ -1,0 +1,143 @@
+// MigrationPolicy values on the external metrics API: one item per role, one evaluation per interval, state in the
+// store, composition with the ScalingPolicy provider.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { parseSelector } from '../common/labels.js';
+import { MigrationStateCache } from '../kube/migration-state.js';
+import { silentLogger } from '../observability/log.js';
+import { parsePolicyText } from '../policy/parse.js';
+import { PolicyStore } from '../policy/store.js';
+import { FakeMigrationStateStore, migrationKey } from '../scaling/migration.js';
+import { LoadCache } from '../sources/cache.js';
+import { SourceUnavailableError } from '../sources/errors.js';
+import { FakeMetricSource } from '../sources/fake.js';
+import { DecisionService } from './decisions.js';
+import { ValueUnavailableError } from './errors.js';
+import { CompositeMetricsProvider, MigrationMetricsProvider, NoMatchingMigrationError, NoMatchingPolicyOrMigrationError } from './migration-provider.js';
+import { PolicyMetricsProvider } from './policy-provider.js';
+
+const QUERY = 'sum(rate(http_requests_total{app="checkout"}[1m]))';
+const YAML = `
+apiVersion: governor.io/v1alpha1
+kind: ScalingPolicy
+metadata: {name: checkout, namespace: shop}
+spec:
+  target: {kind: Deployment, name: checkout}
+  load: {prometheus: {query: 'other'}}
+  thresholds: {low: 100, high: 800}
+  replicas: {min: 1, base: 2, max: 10}
+  interval: 30s
+---
+apiVersion: governor.io/v1alpha1
+kind: MigrationPolicy
+metadata: {name: move, namespace: shop}
+spec:
+  source: {kind: Deployment, name: checkout-a}
+  target: {kind: Deployment, name: checkout-b, minReplicas: 1, maxReplicas: 20}
+  load: {prometheus: {query: '${QUERY}'}}
+  thresholds: {low: 100, high: 800}
+  base: 6
+  step: 2
+  interval: 30s
+  capacity: {replicas: 6}
+`;
+
+function setup(yaml = YAML) {
+  let now = Date.UTC(2026, 0, 1);
+  const clock = { now: () => now, advance: (ms: number) => (now += ms) };
+  const source = new FakeMetricSource().set(QUERY, 800).set('other', 450);
+  const cache = new LoadCache(source, { now: clock.now });
+  const store = new PolicyStore();
+  const r = parsePolicyText(yaml, 'inline.yaml');
+  assert.deepEqual(r.errors, []);
+  assert.equal(store.offer(r.policies, []).applied, true);
+  const stateStore = new FakeMigrationStateStore();
+  const states = new MigrationStateCache(() => store.current().migration);
+  const decisions = new DecisionService({ cache, now: clock.now, log: silentLogger });
+  const migrations = new MigrationMetricsProvider({ store, cache, stateStore, states, decisions, now: clock.now, log: silentLogger });
+  const composite = new CompositeMetricsProvider(new PolicyMetricsProvider(store, decisions), migrations);
+  const get = async (sel: string, p: { getValues: CompositeMetricsProvider['getValues'] } = composite) => p.getValues('shop', 'desired-replicas', parseSelector(sel), sel);
+  return { clock, source, store, stateStore, states, migrations, composite, get };
+}
+
+test('one item per role, selected by governor.io/policy and governor.io/role, following the migration model', async () => {
+  const s = setup();
+  const src = await s.get('governor.io/policy=move,governor.io/role=source');
+  assert.equal(src.length, 1);
+  assert.equal(src[0]!.value, '6');
+  assert.deepEqual(src[0]!.metricLabels, { 'governor.io/policy': 'move', 'governor.io/role': 'source', 'governor.io/target-kind': 'Deployment', 'governor.io/target-name': 'checkout-a' });
+  assert.equal(src[0]!.window, 30);
+  const tgt = await s.get('governor.io/policy=move,governor.io/role=target');
+  assert.equal(tgt[0]!.value, '1');
+  // next interval: load 800 drains ΔR = 2
+  s.clock.advance(30_000);
+  assert.equal((await s.get('governor.io/policy=move,governor.io/role=source'))[0]!.value, '4');
+  assert.equal((await s.get('governor.io/policy=move,governor.io/role=target'))[0]!.value, '2');
+  // the state went to the store, and to the cache the webhook reads
+  const stored = await s.stateStore.read(migrationKey(s.store.current().migration[0]!));
+  assert.equal(stored.state!.sourceExact, 4);
+  assert.equal(s.states.get('shop', 'Deployment', 'checkout-a')!.phase, 'Migrating');
+});
+
+test('both HPAs polling many times in one interval cause one evaluation, one source query and one state write', async () => {
+  const s = setup();
+  await s.get('governor.io/policy=move,governor.io/role=source');
+  s.clock.advance(30_000);
+  const writes = s.stateStore.writes;
+  const queries = s.source.calls(QUERY);
+  const answers = await Promise.all(
+    Array.from({ length: 10 }, (_, i) => s.get(`governor.io/policy=move,governor.io/role=${i % 2 ? 'target' : 'source'}`)),
+  );
+  assert.deepEqual(new Set(answers.map((a) => `${a[0]!.metricLabels['governor.io/role']}=${a[0]!.value}`)), new Set(['source=4', 'target=2']));
+  assert.equal(s.stateStore.writes - writes, 1);
+  assert.equal(s.source.calls(QUERY) - queries, 1);
+});
+
+test('a selector without a role matches both items; ScalingPolicies still answer; neither gives one 404 for both kinds', async () => {
+  const s = setup();
+  const both = await s.get('governor.io/policy=move');
+  assert.deepEqual(both.map((i) => i.metricLabels['governor.io/role']).sort(), ['source', 'target']);
+  const scaling = await s.get('governor.io/policy=checkout');
+  assert.equal(scaling.length, 1);
+  assert.equal(scaling[0]!.value, '6'); // 2 + 350/700 · 8
+  await assert.rejects(s.get('governor.io/policy=nope'), (e: unknown) => e instanceof NoMatchingPolicyOrMigrationError && /no ScalingPolicy or MigrationPolicy in namespace shop .*migrations there: move/.test((e as Error).message));
+  await assert.rejects(s.get('governor.io/policy=checkout', s.migrations), NoMatchingMigrationError);
+});
+
+test('a failing load source holds the migration; the values stay published', async () => {
+  const s = setup();
+  await s.get('governor.io/policy=move,governor.io/role=source');
+  s.source.set(QUERY, new SourceUnavailableError('prometheus down', QUERY));
+  s.clock.advance(30_000);
+  assert.equal((await s.get('governor.io/policy=move,governor.io/role=source'))[0]!.value, '6');
+  s.source.set(QUERY, 800);
+  s.clock.advance(30_000);
+  assert.equal((await s.get('governor.io/policy=move,governor.io/role=source'))[0]!.value, '4');
+});
+
+test('capacity from a ScalingPolicy comes from its current decision', async () => {
+  const s = setup(YAML.replace('capacity: {replicas: 6}', 'capacity: {scalingPolicy: checkout}'));
+  // checkout decides 6 at load 450; source 6 → target max(1, 6 − 6) = 1
+  assert.equal((await s.get('governor.io/policy=move,governor.io/role=target'))[0]!.value, '1');
+  s.clock.advance(30_000);
+  // source drains to 4: target 6 − 4 = 2
+  assert.equal((await s.get('governor.io/policy=move,governor.io/role=target'))[0]!.value, '2');
+});
+
+test('without spec.base and without a scale reader the migration stays Pending: 503 with the reason', async () => {
+  const s = setup(YAML.replace('  base: 6\n', ''));
+  await assert.rejects(s.get('governor.io/policy=move,governor.io/role=source'), (e: unknown) => e instanceof ValueUnavailableError && /MigrationPolicy shop\/move \(source\): waiting for the source replica count/.test((e as Error).message));
+});
+
+test('a state store failure becomes a 503 and is retried at the next poll', async () => {
+  const s = setup();
+  const read = s.stateStore.read.bind(s.stateStore);
+  let fail = true;
+  s.stateStore.read = async (k) => {
+    if (fail) throw new Error('apiserver unreachable');
+    return read(k);
+  };
+  await assert.rejects(s.get('governor.io/policy=move,governor.io/role=source'), (e: unknown) => e instanceof ValueUnavailableError && /apiserver unreachable/.test((e as Error).message));
+  fail = false;
+  assert.equal((await s.get('governor.io/policy=move,governor.io/role=source'))[0]!.value, '6');
+});
