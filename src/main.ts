@@ -5,6 +5,8 @@ import { createLogger, type Logger } from './observability/log.js';
 import { createMetrics, type GovernorMetrics } from './observability/metrics.js';
 import { PolicyStore } from './policy/store.js';
 import { PolicyFileWatcher } from './policy/load-files.js';
+import { ClusterPolicyLoader } from './policy/load-cluster.js';
+import { loadKubeConfig } from './kube/client.js';
 import { formatPolicyError } from './policy/types.js';
 import { CertFileReloader, ensureServingCert, readTlsMaterial } from './tls/serving.js';
 import { serviceDnsNames } from './tls/certs.js';
@@ -33,6 +35,8 @@ export interface GovernorOptions {
   readonly enableAdapter: boolean;
   readonly enableWebhook: boolean;
   readonly policyPollMs: number;
+  /** Also load governor.io policy objects from the cluster when a kubeconfig or in-cluster config exists. */
+  readonly clusterPolicies?: boolean;
   readonly shutdownGraceMs: number;
 }
 
@@ -93,6 +97,22 @@ export async function startGovernor(
   await watcher.reload();
   watcher.start();
 
+  let clusterLoader: ClusterPolicyLoader | undefined;
+  const kc = options.clusterPolicies === false ? undefined : loadKubeConfig(options.kubeconfig);
+  if (kc) {
+    clusterLoader = new ClusterPolicyLoader({
+      kubeConfig: kc,
+      store,
+      log,
+      onReload(outcome) {
+        metrics.policyReloads.inc({ result: outcome.applied ? 'applied' : 'rejected' });
+        if (outcome.applied) log.info({ generation: outcome.set.generation, source: 'cluster' }, 'policies loaded from the cluster');
+        else for (const e of outcome.errors) log.error({ file: e.file, path: e.path }, `invalid policy object: ${formatPolicyError(e)}; the last good set stays in force`);
+      },
+    });
+    await clusterLoader.start();
+  }
+
   const certs = await ensureServingCert(
     {
       certDir: options.certDir,
@@ -133,6 +153,7 @@ export async function startGovernor(
     async stop() {
       watcher.stop();
       reloader.stop();
+      await clusterLoader?.stop();
       await Promise.all(started.map(async (c) => {
         await c.server.close(options.shutdownGraceMs);
         await c.stop?.();

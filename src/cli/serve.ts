@@ -38,6 +38,7 @@ export function registerServe(program: Command): void {
     .option('--insecure-dev', 'local development only: serve the metrics API without client authentication', false)
     .option('--no-adapter', 'do not run the external metrics adapter')
     .option('--no-webhook', 'do not run the admission webhook')
+    .option('--no-cluster-policies', 'do not load governor.io policy objects from the cluster')
     .option('--policy-poll <ms>', 'how often policy files are checked for changes (ms)', int, 2000)
     .option('--shutdown-grace <ms>', 'time in-flight requests get on SIGTERM (ms)', int, 10000)
     .option('--log-level <level>', 'trace, debug, info, warn, error', 'info')
@@ -66,6 +67,7 @@ export function registerServe(program: Command): void {
         enableAdapter: o.adapter !== false,
         enableWebhook: o.webhook !== false,
         policyPollMs: o.policyPoll,
+        clusterPolicies: o.clusterPolicies !== false,
         shutdownGraceMs: o.shutdownGrace,
       };
       const components: ComponentFactory[] = [];
