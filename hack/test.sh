@@ -11,6 +11,9 @@ if [ "${GOVERNOR_SKIP_E2E:-}" = "1" ]; then
   if [ "${CI:-}" = "true" ]; then echo "GOVERNOR_SKIP_E2E is not honoured under CI" >&2; else unit_only=true; fi
 fi
 
+echo "== system packages"
+bash hack/ensure-deps.sh
+
 echo "== typecheck"
 npx tsc -p tsconfig.json --noEmit
 
