@@ -31,6 +31,8 @@ export interface ChartData {
   readonly leftLabel: string;
   readonly rightLabel: string;
   readonly markers?: readonly ChartMarker[];
+  /** Horizontal reference lines on the right axis (the thresholds). */
+  readonly rightGuides?: readonly { readonly value: number; readonly label: string }[];
 }
 
 /** Seconds as a short duration ("0s", "1m30s", "2h"). */
@@ -67,13 +69,21 @@ export function simulationChartData(r: SimulationResult): ChartData {
     leftLabel: 'replicas',
     rightLabel: 'load',
     markers,
+    rightGuides: [
+      { value: r.policy.thresholds.low, label: 'low' },
+      { value: r.policy.thresholds.high, label: 'high' },
+    ],
   };
 }
 
-/** Reduces n values to `width` columns, keeping each column's maximum so spikes stay visible. */
+/**
+ * Maps n values onto exactly `width` columns: longer series keep each column's maximum (spikes stay visible), shorter
+ * ones repeat each value (a step chart across the full width).
+ */
 export function resample(values: readonly (number | undefined)[], width: number): number[] {
   const clean = values.map((v) => (v === undefined || !Number.isFinite(v) ? Number.NaN : v));
-  if (clean.length <= width) return clean;
+  if (!clean.length) return [];
+  if (clean.length <= width) return Array.from({ length: width }, (_, c) => clean[Math.floor((c * clean.length) / width)]!);
   const out: number[] = [];
   for (let c = 0; c < width; c++) {
     const from = Math.floor((c * clean.length) / width);
@@ -98,7 +108,7 @@ const ANSI = [asciichart.lightred, asciichart.lightblue, asciichart.green, ascii
 
 /** Two stacked panels sharing the time axis: load on top, reached replicas below, then a legend. */
 export function terminalChart(data: ChartData, opts: TerminalChartOptions = {}): string {
-  const width = Math.max(10, opts.width ?? 72);
+  const width = Math.max(20, opts.width ?? 72);
   const height = Math.max(3, opts.height ?? 10);
   const out: string[] = [data.title, ''];
   const pad = (x: number, w: number) => {
@@ -112,7 +122,8 @@ export function terminalChart(data: ChartData, opts: TerminalChartOptions = {}):
     out.push(`${data.rightLabel}:`);
     const values = right.map((s) => resample(s.values, width));
     const max = Math.max(1, ...values.flat().filter((v) => !Number.isNaN(v)));
-    out.push(asciichart.plot(values, { height: Math.max(3, Math.round(height * 0.6)), min: 0, max, format: (x) => pad(x, labelWidth) }));
+    const fmt = (x: number) => (max >= 20 ? String(Math.round(x)).padStart(labelWidth) : pad(x, labelWidth));
+    out.push(asciichart.plot(values, { height: Math.max(3, Math.round(height * 0.6)), min: 0, max, format: fmt }));
     out.push('');
   }
   if (left.length) {
@@ -125,7 +136,7 @@ export function terminalChart(data: ChartData, opts: TerminalChartOptions = {}):
     out.push(asciichart.plot(values, { height: h, min: 0, max, format: (x) => pad(Math.round(x), labelWidth), ...(colors ? { colors } : {}) }));
   }
   // x axis: start, middle and end times under the plot area (asciichart's label column is labelWidth + 2 wide).
-  const cols = Math.min(width, data.times.length);
+  const cols = data.times.length ? width : 0;
   const t0 = data.times[0] ?? 0;
   const t1 = data.times.at(-1) ?? 0;
   const a = formatSeconds(t0);
@@ -189,7 +200,11 @@ export function svgChart(data: ChartData, opts: SvgOptions = {}): string {
   const t1 = Math.max(t0 + 1, data.times.at(-1) ?? 0);
   const x = (t: number) => m.left + ((t - t0) / (t1 - t0)) * pw;
   const maxOf = (axis: 'left' | 'right') =>
-    Math.max(1, ...data.series.filter((s) => s.axis === axis).flatMap((s) => s.values.filter((v): v is number => v !== undefined && Number.isFinite(v))));
+    Math.max(
+      1,
+      ...(axis === 'right' ? (data.rightGuides ?? []).map((g) => g.value) : []),
+      ...data.series.filter((s) => s.axis === axis).flatMap((s) => s.values.filter((v): v is number => v !== undefined && Number.isFinite(v))),
+    );
   const leftTicks = niceTicks(maxOf('left'));
   const rightTicks = niceTicks(maxOf('right'));
   const leftMax = leftTicks.at(-1)!;
@@ -250,6 +265,11 @@ export function svgChart(data: ChartData, opts: SvgOptions = {}): string {
       const w = s.style === 'line' ? 2.2 : 1.5;
       parts.push(`<path d="${segs.join(' ')}" fill="none" stroke="${s.color}" stroke-width="${w}"${dash} stroke-linejoin="round"/>`);
     }
+  }
+  for (const g of data.rightGuides ?? []) {
+    const yy = num(y(g.value, 'right'));
+    parts.push(`<line x1="${m.left}" x2="${m.left + pw}" y1="${yy}" y2="${yy}" stroke="#868e96" stroke-dasharray="4 4" stroke-width="1"/>`);
+    parts.push(`<text x="${m.left + pw - 4}" y="${num(y(g.value, 'right') - 4)}" text-anchor="end" fill="#868e96" font-size="11">${esc(g.label)} ${num(g.value)}</text>`);
   }
   for (const mk of data.markers ?? []) {
     const xx = num(x(mk.t));

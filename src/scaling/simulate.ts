@@ -159,7 +159,12 @@ export interface SimulationSummary {
 }
 
 export interface SimulationResult {
-  readonly policy: { readonly kind: 'ScalingPolicy' | 'MigrationPolicy'; readonly name: string; readonly namespace: string };
+  readonly policy: {
+    readonly kind: 'ScalingPolicy' | 'MigrationPolicy';
+    readonly name: string;
+    readonly namespace: string;
+    readonly thresholds: { readonly low: number; readonly high: number };
+  };
   readonly workloads: readonly { readonly name: string; readonly role: WorkloadRole; readonly hpa: HpaSpec }[];
   readonly steps: readonly SimulationStep[];
   readonly summary: SimulationSummary;
@@ -233,7 +238,7 @@ export function simulateTrace(input: SimulationInput): SimulationResult {
     if (o.onProgress && ((k + 1) % every === 0 || k + 1 === total)) o.onProgress(k + 1, total);
   }
   return {
-    policy: { kind: policy.kind, name: policy.name, namespace: policy.namespace },
+    policy: { kind: policy.kind, name: policy.name, namespace: policy.namespace, thresholds: policy.thresholds },
     workloads: sim.workloads,
     steps,
     summary: summarize(steps, syncMs),
