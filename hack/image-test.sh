@@ -127,16 +127,13 @@ log "metrics port $metrics_port: /healthz ok"
 metrics_text=$(curl -fsS --max-time 5 "http://127.0.0.1:$metrics_port/metrics") || die "/metrics failed"
 grep -q '^# HELP' <<<"$metrics_text" || die "/metrics has no metrics"
 log "metrics port $metrics_port: /metrics ok"
-# The HTTPS components the server reports in its startup line ("kube-governor serving", ports {adapter, webhook}).
+# Both HTTPS components must be running (the startup line "kube-governor serving" lists their ports).
 serving=$("${podman[@]}" logs "$name" 2>&1 | grep '"kube-governor serving"' | head -1)
 for component in adapter webhook; do
   port_var=${component}_port
-  if grep -q "\"$component\":${!port_var}" <<<"$serving"; then
-    wait_ok "https://127.0.0.1:${!port_var}/healthz" -k
-    log "$component port ${!port_var}: /healthz over https ok"
-  else
-    log "WARNING: this build registers no $component; its health was not checked"
-  fi
+  grep -q "\"$component\":${!port_var}" <<<"$serving" || die "the image did not start the $component: ${serving:-no startup line}"
+  wait_ok "https://127.0.0.1:${!port_var}/healthz" -k
+  log "$component port ${!port_var}: /healthz over https ok"
 done
 
 pid=$("${podman[@]}" inspect --format '{{.State.Pid}}' "$name")

@@ -11,6 +11,8 @@ import { generateCA, generateServingCert, serviceDnsNames } from '../tls/certs.j
 import { parseDuration } from '../common/duration.js';
 import { loadKubeConfig } from '../kube/client.js';
 import {
+  APISERVICE_NAME,
+  WEBHOOK_CONFIGURATION_NAME,
   caBundleTargets,
   KubeObjectStore,
   publishCaBundle,
@@ -208,6 +210,10 @@ export interface CertsOptions {
   readonly renewBeforeMs: number;
 }
 
+/** Names shared with manifests/base (test/manifests checks they agree). */
+export const TLS_SECRET = 'kube-governor-tls';
+export const CA_SECRET = 'kube-governor-ca';
+
 const LABELS = { 'app.kubernetes.io/name': 'kube-governor', 'app.kubernetes.io/managed-by': 'governor-certs' };
 
 async function readOptional(path: string): Promise<string | undefined> {
@@ -356,13 +362,13 @@ export function registerCerts(program: Command): void {
     .option('--namespace <ns>', 'namespace of the Service and the Secrets', 'kube-governor')
     .option('--service-name <name>', 'Service the apiserver calls (certificate SANs: <name>.<ns>.svc, …)', 'kube-governor')
     .option('--extra-san <names>', 'additional DNS names or IP addresses (repeatable, comma-separated)', list)
-    .option('--secret <name>', 'TLS Secret for the server (tls.crt, tls.key, ca.crt)', 'kube-governor-tls')
+    .option('--secret <name>', 'TLS Secret for the server (tls.crt, tls.key, ca.crt)', TLS_SECRET)
     .option('--no-secret', 'do not read or write Secrets (use --out-dir)')
-    .option('--ca-secret <name>', 'Secret holding the CA key (not mounted by the server)', 'kube-governor-ca')
+    .option('--ca-secret <name>', 'Secret holding the CA key (not mounted by the server)', CA_SECRET)
     .option('--out-dir <dir>', 'also write ca.crt (bundle), ca.key, tls.crt, tls.key here; without Secrets, existing files here are renewed')
     .option('--no-patch', 'do not patch caBundle into the APIService and the webhook configurations')
-    .option('--webhook-configuration <name>', 'name of the Mutating and Validating webhook configurations', 'kube-governor')
-    .option('--apiservice <name>', 'name of the APIService', 'v1beta1.external.metrics.k8s.io')
+    .option('--webhook-configuration <name>', 'name of the Mutating and Validating webhook configurations', WEBHOOK_CONFIGURATION_NAME)
+    .option('--apiservice <name>', 'name of the APIService', APISERVICE_NAME)
     .option('--kubeconfig <file>', 'kubeconfig (default: $KUBECONFIG, ~/.kube/config, else in-cluster)')
     .option('--validity-days <days>', 'serving certificate validity', positive, 365)
     .option('--ca-validity-days <days>', 'CA validity', positive, 1825)

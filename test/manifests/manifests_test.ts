@@ -1,0 +1,288 @@
+// Invariants of manifests/: least-privilege RBAC, hardened containers, webhooks that cannot take the cluster down,
+// an APIService without insecureSkipTLSVerify, and names that agree with the code. Also renders both kustomizations.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseAllDocuments } from 'yaml';
+import { APISERVICE_NAME, WEBHOOK_CONFIGURATION_NAME } from '../../src/kube/cabundle.js';
+import { TLS_SECRET } from '../../src/cli/certs.js';
+import { POLICY_GROUP, POLICY_PLURALS, POLICY_VERSION } from '../../src/policy/load-cluster.js';
+import { DESIRED_REPLICAS } from '../../src/adapter/policy-provider.js';
+
+const repo = fileURLToPath(new URL('../..', import.meta.url));
+const manifests = join(repo, 'manifests');
+const NAMESPACE = 'kube-governor';
+const MUST_EXCLUDE = ['kube-system', 'kube-public', 'kube-node-lease', NAMESPACE];
+// `governor serve` defaults (src/cli/serve.ts) that the local overlay points the apiserver at.
+const SERVE_SECURE_PORT = 6443;
+const SERVE_WEBHOOK_PORT = 8443;
+
+type Obj = { apiVersion: string; kind: string; metadata: { name: string; namespace?: string; [k: string]: any }; [k: string]: any };
+
+function yamlFiles(dir: string): string[] {
+  return readdirSync(dir).flatMap((n) => {
+    const p = join(dir, n);
+    return statSync(p).isDirectory() ? yamlFiles(p) : /\.ya?ml$/.test(n) ? [p] : [];
+  });
+}
+
+function parseYaml(text: string, source: string): Obj[] {
+  return parseAllDocuments(text).flatMap((d, i) => {
+    assert.equal(d.errors.length, 0, `${source} document ${i + 1}: ${d.errors.map((e) => e.message).join('; ')}`);
+    const o = d.toJS();
+    return o ? [o as Obj] : [];
+  });
+}
+
+/** Every object in the base, straight from the files (kustomization.yaml itself excluded). */
+function baseObjects(): Obj[] {
+  return yamlFiles(join(manifests, 'base'))
+    .filter((f) => !f.endsWith('kustomization.yaml'))
+    .flatMap((f) => parseYaml(readFileSync(f, 'utf8'), relative(repo, f)));
+}
+
+const id = (o: Obj) => `${o.kind}/${o.metadata.namespace ? `${o.metadata.namespace}/` : ''}${o.metadata.name}`;
+const find = (objs: Obj[], kind: string, name?: string) => objs.filter((o) => o.kind === kind && (!name || o.metadata.name === name));
+
+/** Pod specs of every workload kind, with where they came from. */
+function podSpecs(objs: Obj[]): { where: string; spec: any }[] {
+  return objs.flatMap((o) => {
+    const spec =
+      o.kind === 'Pod' ? o.spec
+      : o.kind === 'CronJob' ? o.spec?.jobTemplate?.spec?.template?.spec
+      : ['Deployment', 'StatefulSet', 'DaemonSet', 'ReplicaSet', 'Job'].includes(o.kind) ? o.spec?.template?.spec
+      : undefined;
+    return spec ? [{ where: id(o), spec }] : [];
+  });
+}
+
+function checkRbac(objs: Obj[]): void {
+  const roles = objs.filter((o) => o.kind === 'Role' || o.kind === 'ClusterRole');
+  assert.ok(roles.length >= 3, 'expected the server, HPA reader and certs roles');
+  for (const r of roles) {
+    for (const [i, rule] of (r.rules ?? []).entries()) {
+      for (const field of ['verbs', 'resources', 'apiGroups', 'resourceNames', 'nonResourceURLs']) {
+        for (const v of rule[field] ?? []) assert.ok(!String(v).includes('*'), `${id(r)} rules[${i}].${field} has a wildcard: ${v}`);
+      }
+      assert.ok((rule.verbs ?? []).length > 0, `${id(r)} rules[${i}] has no verbs`);
+      // Escalation verbs never belong to kube-governor.
+      for (const v of ['escalate', 'bind', 'impersonate']) assert.ok(!rule.verbs.includes(v), `${id(r)} grants ${v}`);
+    }
+  }
+  const serverRules = find(objs, 'ClusterRole', 'kube-governor')[0]?.rules ?? [];
+  assert.ok(!serverRules.some((r: any) => (r.resources ?? []).includes('secrets')), 'the server must not read Secrets through its ClusterRole');
+  for (const plural of POLICY_PLURALS) {
+    assert.ok(
+      serverRules.some((r: any) => r.apiGroups.includes(POLICY_GROUP) && r.resources.includes(plural) && ['list', 'watch'].every((v) => r.verbs.includes(v))),
+      `the server may not list/watch ${plural}.${POLICY_GROUP}`,
+    );
+  }
+  const bindings = objs.filter((o) => o.kind === 'RoleBinding' || o.kind === 'ClusterRoleBinding');
+  const bound = (roleKind: string, role: string, ns?: string) =>
+    bindings.some(
+      (b) =>
+        b.roleRef.kind === roleKind &&
+        b.roleRef.name === role &&
+        (!ns || b.metadata.namespace === ns) &&
+        b.subjects.some((s: any) => s.kind === 'ServiceAccount' && s.name === 'kube-governor' && s.namespace === NAMESPACE),
+    );
+  assert.ok(bound('ClusterRole', 'system:auth-delegator'), 'ServiceAccount kube-governor needs system:auth-delegator');
+  assert.ok(bound('Role', 'extension-apiserver-authentication-reader', 'kube-system'), 'ServiceAccount kube-governor needs extension-apiserver-authentication-reader in kube-system');
+  const hpaRole = objs.find(
+    (o) => o.kind === 'ClusterRole' && o.rules?.some((r: any) => r.apiGroups.includes('external.metrics.k8s.io') && r.resources.includes(DESIRED_REPLICAS)),
+  );
+  assert.ok(hpaRole, `no ClusterRole grants external.metrics.k8s.io ${DESIRED_REPLICAS}`);
+  assert.ok(
+    bindings.some((b) => b.roleRef.name === hpaRole.metadata.name && b.subjects.some((s: any) => s.name === 'horizontal-pod-autoscaler' && s.namespace === 'kube-system')),
+    'the HPA controller is not bound to the external metrics reader',
+  );
+}
+
+function checkContainers(objs: Obj[]): void {
+  const pods = podSpecs(objs);
+  assert.ok(pods.length >= 1, 'no workloads found');
+  for (const { where, spec } of pods) {
+    const podSc = spec.securityContext ?? {};
+    for (const c of [...(spec.initContainers ?? []), ...spec.containers]) {
+      const sc = c.securityContext ?? {};
+      const at = `${where} container ${c.name}`;
+      assert.equal(sc.runAsNonRoot ?? podSc.runAsNonRoot, true, `${at}: runAsNonRoot`);
+      const uid = sc.runAsUser ?? podSc.runAsUser;
+      assert.ok(uid === undefined || uid > 0, `${at}: runAsUser ${uid}`);
+      assert.equal(sc.readOnlyRootFilesystem, true, `${at}: readOnlyRootFilesystem`);
+      assert.equal(sc.allowPrivilegeEscalation, false, `${at}: allowPrivilegeEscalation`);
+      assert.ok(sc.privileged !== true, `${at}: privileged`);
+      assert.ok((sc.capabilities?.drop ?? []).includes('ALL'), `${at}: capabilities.drop ALL`);
+      assert.ok(!(sc.capabilities?.add ?? []).length, `${at}: capabilities.add`);
+      assert.equal((sc.seccompProfile ?? podSc.seccompProfile)?.type, 'RuntimeDefault', `${at}: seccompProfile RuntimeDefault`);
+      for (const k of ['cpu', 'memory']) {
+        assert.ok(c.resources?.requests?.[k], `${at}: resources.requests.${k}`);
+        assert.ok(c.resources?.limits?.[k], `${at}: resources.limits.${k}`);
+      }
+    }
+    assert.ok(!spec.hostNetwork && !spec.hostPID && !spec.hostIPC, `${where}: host namespaces`);
+    assert.ok(!(spec.volumes ?? []).some((v: any) => v.hostPath), `${where}: hostPath volume`);
+  }
+}
+
+function servicePorts(objs: Obj[], ref: { name: string; namespace: string }): number[] {
+  const svc = objs.find((o) => o.kind === 'Service' && o.metadata.name === ref.name && o.metadata.namespace === ref.namespace);
+  assert.ok(svc, `Service ${ref.namespace}/${ref.name} is missing`);
+  return (svc.spec.ports ?? []).map((p: any) => p.port);
+}
+
+function checkWebhooks(objs: Obj[]): void {
+  const configs = objs.filter((o) => o.kind === 'MutatingWebhookConfiguration' || o.kind === 'ValidatingWebhookConfiguration');
+  assert.deepEqual(configs.map((c) => `${c.kind}/${c.metadata.name}`).sort(), [
+    `MutatingWebhookConfiguration/${WEBHOOK_CONFIGURATION_NAME}`,
+    `ValidatingWebhookConfiguration/${WEBHOOK_CONFIGURATION_NAME}`,
+  ]);
+  for (const c of configs) {
+    for (const w of c.webhooks) {
+      const at = `${c.kind} ${w.name}`;
+      assert.ok(['None', 'NoneOnDryRun'].includes(w.sideEffects), `${at}: sideEffects ${w.sideEffects}`);
+      assert.ok(Number.isInteger(w.timeoutSeconds) && w.timeoutSeconds >= 1 && w.timeoutSeconds <= 10, `${at}: timeoutSeconds ${w.timeoutSeconds}`);
+      assert.ok(['Fail', 'Ignore'].includes(w.failurePolicy), `${at}: failurePolicy must be explicit`);
+      assert.deepEqual(w.admissionReviewVersions, ['v1'], `${at}: admissionReviewVersions`);
+      assert.equal(w.matchPolicy, 'Equivalent', `${at}: matchPolicy`);
+      if (c.kind === 'MutatingWebhookConfiguration') assert.equal(w.reinvocationPolicy, 'IfNeeded', `${at}: reinvocationPolicy`);
+      const excluded = (w.namespaceSelector?.matchExpressions ?? [])
+        .filter((e: any) => e.key === 'kubernetes.io/metadata.name' && e.operator === 'NotIn')
+        .flatMap((e: any) => e.values);
+      for (const ns of MUST_EXCLUDE) assert.ok(excluded.includes(ns), `${at}: namespaceSelector does not exclude ${ns}`);
+      // Labels on an object must not be a way around enforcement.
+      assert.equal(w.objectSelector, undefined, `${at}: objectSelector (opt-in only; none in the base)`);
+      assert.equal(w.clientConfig.url, undefined, `${at}: clientConfig.url`);
+      const svc = w.clientConfig.service;
+      assert.equal(svc.namespace, NAMESPACE);
+      assert.ok(servicePorts(objs, svc).includes(svc.port), `${at}: port ${svc.port} is not a port of Service ${svc.name}`);
+      assert.ok(['/mutate', '/validate'].includes(svc.path), `${at}: path ${svc.path}`);
+      assert.equal(w.clientConfig.caBundle, undefined, `${at}: caBundle belongs to governor certs, not to the manifests`);
+      for (const r of w.rules) {
+        for (const f of ['apiGroups', 'apiVersions', 'resources', 'operations']) {
+          assert.ok(!r[f].includes('*'), `${at}: wildcard in rules.${f}`);
+        }
+      }
+    }
+  }
+}
+
+function checkApiService(objs: Obj[]): void {
+  const [a, ...more] = find(objs, 'APIService');
+  assert.ok(a && more.length === 0, 'exactly one APIService');
+  assert.equal(a.metadata.name, APISERVICE_NAME);
+  assert.equal(a.spec.group, 'external.metrics.k8s.io');
+  assert.equal(a.spec.version, 'v1beta1');
+  assert.equal(a.spec.groupPriorityMinimum, 100);
+  assert.equal(a.spec.versionPriority, 100);
+  assert.ok(!a.spec.insecureSkipTLSVerify, 'insecureSkipTLSVerify');
+  assert.equal(a.spec.caBundle, undefined, 'caBundle belongs to governor certs');
+  assert.ok(servicePorts(objs, a.spec.service).includes(a.spec.service.port ?? 443), 'APIService port is not a Service port');
+}
+
+test('every YAML file under manifests/ parses, and every object has a kind and a name', () => {
+  const files = yamlFiles(manifests);
+  assert.ok(files.length >= 10);
+  for (const f of files) {
+    for (const o of parseYaml(readFileSync(f, 'utf8'), relative(repo, f))) {
+      assert.ok(o.apiVersion && o.kind, `${relative(repo, f)}: apiVersion and kind`);
+      if (o.kind !== 'Kustomization') assert.ok(o.metadata?.name, `${relative(repo, f)}: metadata.name`);
+    }
+  }
+});
+
+test('RBAC is least privilege: no wildcards, delegated auth bound, HPA reads only desired-replicas', () => checkRbac(baseObjects()));
+
+test('every container runs non-root, read-only, without privilege escalation or capabilities, with requests and limits', () =>
+  checkContainers(baseObjects()));
+
+test('webhooks exclude system namespaces and our own, with short timeouts, explicit failure policies and sideEffects', () =>
+  checkWebhooks(baseObjects()));
+
+test('the APIService is verified by caBundle, never insecureSkipTLSVerify', () => checkApiService(baseObjects()));
+
+test('the server Deployment is highly available, probed, and mounts what governor certs and the policies provide', () => {
+  const objs = baseObjects();
+  const [d] = find(objs, 'Deployment', 'kube-governor');
+  assert.ok(d);
+  assert.ok(d.spec.replicas >= 2);
+  const pdb = find(objs, 'PodDisruptionBudget')[0];
+  assert.ok(pdb && pdb.spec.minAvailable === 1);
+  assert.deepEqual(pdb.spec.selector.matchLabels, d.spec.selector.matchLabels);
+  const svc = find(objs, 'Service', 'kube-governor')[0]!;
+  for (const [k, v] of Object.entries(svc.spec.selector)) assert.equal(d.spec.template.metadata.labels[k], v, `Service selector ${k}`);
+  const c = d.spec.template.spec.containers[0];
+  assert.ok(c.readinessProbe?.httpGet && c.livenessProbe?.httpGet, 'readiness and liveness probes');
+  const named = new Set(c.ports.map((p: any) => p.name));
+  for (const p of svc.spec.ports) assert.ok(named.has(p.targetPort), `Service targetPort ${p.targetPort} is not a container port`);
+  const volumes = d.spec.template.spec.volumes;
+  assert.equal(volumes.find((v: any) => v.secret)?.secret.secretName, TLS_SECRET);
+  const cm = volumes.find((v: any) => v.configMap)?.configMap.name;
+  assert.ok(find(objs, 'ConfigMap', cm).length === 1, `ConfigMap ${cm} is not in the base`);
+  assert.ok(c.volumeMounts.some((m: any) => m.mountPath === '/etc/governor/policies' && m.readOnly));
+  assert.ok(c.args.includes(`--tls-cert-file=/etc/governor/tls/tls.crt`));
+  assert.ok(d.spec.template.spec.serviceAccountName === 'kube-governor');
+});
+
+test('the CRDs are the governor.io kinds the server loads', () => {
+  const crds = find(baseObjects(), 'CustomResourceDefinition');
+  assert.deepEqual(crds.map((c) => c.spec.names.plural).sort(), [...POLICY_PLURALS].sort());
+  for (const c of crds) {
+    assert.equal(c.spec.group, POLICY_GROUP);
+    assert.deepEqual(c.spec.versions.map((v: any) => v.name), [POLICY_VERSION]);
+    assert.equal(c.spec.scope, c.spec.names.kind === 'GovernancePolicy' ? 'Cluster' : 'Namespaced');
+  }
+});
+
+/** kubectl from the control-plane cache (hack/build-control-plane.sh), $KUBECTL, or PATH. */
+function findKubectl(): string | undefined {
+  if (process.env.KUBECTL) return process.env.KUBECTL;
+  const cache = process.env.KUBE_GOVERNOR_CACHE ?? join(homedir(), '.cache', 'kube-governor');
+  const cached = existsSync(cache)
+    ? readdirSync(cache).filter((d) => d.startsWith('k8s-v')).sort().reverse().map((d) => join(cache, d, 'kubectl')).find(existsSync)
+    : undefined;
+  if (cached) return cached;
+  try {
+    execFileSync('kubectl', ['version', '--client'], { stdio: 'ignore' });
+    return 'kubectl';
+  } catch {
+    return undefined;
+  }
+}
+
+const kubectl = findKubectl();
+const noKubectl = !kubectl && process.env.CI !== 'true' ? 'no kubectl (hack/build-control-plane.sh builds one); required under CI' : false;
+
+test('kubectl kustomize renders the base and the local overlay, and the rendered objects keep every invariant', { skip: noKubectl }, () => {
+  assert.ok(kubectl, 'kubectl not found: run hack/build-control-plane.sh');
+  const render = (dir: string) => parseYaml(execFileSync(kubectl, ['kustomize', join(manifests, dir)], { encoding: 'utf8' }), dir);
+  const base = render('base');
+  assert.equal(base.length, baseObjects().length, 'kustomize renders every object of the base');
+  checkRbac(base);
+  checkContainers(base);
+  checkWebhooks(base);
+  checkApiService(base);
+
+  const local = render('overlays/local');
+  assert.deepEqual(podSpecs(local), [], 'the local overlay runs no pods (no kubelet)');
+  assert.equal(find(local, 'PodDisruptionBudget').length, 0);
+  const svc = find(local, 'Service', 'kube-governor')[0]!;
+  assert.equal(svc.spec.type, 'ExternalName');
+  assert.equal(svc.spec.externalName, 'localhost');
+  assert.equal(svc.spec.clusterIP, undefined);
+  // For an ExternalName Service the apiserver dials the port named by the APIService / webhook: the host ports.
+  assert.equal(find(local, 'APIService')[0]!.spec.service.port, SERVE_SECURE_PORT);
+  for (const c of local.filter((o) => o.kind.endsWith('WebhookConfiguration'))) {
+    for (const w of c.webhooks) assert.equal(w.clientConfig.service.port, SERVE_WEBHOOK_PORT, `${c.kind} ${w.name}`);
+  }
+  checkRbac(local);
+  checkWebhooks(local);
+  checkApiService(local);
+  // Everything but the pods is applied as users apply it.
+  const kept = new Set(local.map(id));
+  for (const o of base) if (!['Deployment', 'PodDisruptionBudget', 'CronJob'].includes(o.kind)) assert.ok(kept.has(id(o)), `${id(o)} missing from the local overlay`);
+});
