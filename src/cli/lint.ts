@@ -3,6 +3,8 @@ import type { Command } from 'commander';
 import { loadPolicyFiles } from '../policy/load-files.js';
 import { buildPolicySet } from '../policy/policy-set.js';
 import { formatPolicyError } from '../policy/types.js';
+import { governanceWarnings } from '../governance/lint-checks.js';
+import type { GovernancePolicy } from '../policy/governance-policy.js';
 
 export async function lint(paths: readonly string[], out: NodeJS.WritableStream, err: NodeJS.WritableStream): Promise<number> {
   const r = await loadPolicyFiles(paths);
@@ -19,7 +21,10 @@ export async function lint(paths: readonly string[], out: NodeJS.WritableStream,
     err.write(`${errors.length} error(s) in ${r.files.length} file(s)\n`);
     return 1;
   }
-  out.write(`ok: ${summary} in ${r.files.length} file(s)\n`);
+  // Semantic warnings across GovernancePolicies: reported, not fatal (the set is valid and would load).
+  const warnings = governanceWarnings(r.policies.filter((p): p is GovernancePolicy => p.kind === 'GovernancePolicy'));
+  for (const w of warnings) err.write(`warning: ${formatPolicyError(w)}\n`);
+  out.write(`ok: ${summary} in ${r.files.length} file(s)${warnings.length ? `, ${warnings.length} warning(s)` : ''}\n`);
   return 0;
 }
 
