@@ -9,7 +9,8 @@ COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
-RUN npm run build
+RUN npm run build \
+ && mkdir -p /empty/etc/governor/policies
 
 # ---- deps: production node_modules only, in their own stage so npm's cache never reaches the runtime image
 FROM node:20-bookworm-slim AS deps
@@ -26,8 +27,11 @@ WORKDIR /app
 COPY --from=deps /app/node_modules ./node_modules
 COPY package.json ./
 COPY --from=build /src/dist ./dist
-# Policies baked in as the default set; in a cluster the kube-governor-policies ConfigMap is mounted over this path.
-COPY policies /etc/governor/policies
+# The repository's sample policies, for reference (`governor lint /app/policies`); they are not loaded by default.
+COPY policies ./policies
+# The policy directory the server reads: empty in the image; in a cluster the kube-governor-policies ConfigMap is
+# mounted here (an empty directory is a valid, empty policy set).
+COPY --from=build /empty/etc/governor /etc/governor
 # The official image's `node` user, given by number so the kubelet can verify runAsNonRoot without /etc/passwd.
 USER 1000:1000
 # 6443 external metrics API (HTTPS), 8443 admission webhook (HTTPS), 9100 /metrics and health (HTTP).

@@ -136,6 +136,12 @@ for component in adapter webhook; do
   log "$component port ${!port_var}: /healthz over https ok"
 done
 
+if "${podman[@]}" logs "$name" 2>&1 | grep -q 'policy set rejected'; then
+  "${podman[@]}" logs "$name" 2>&1 | grep -i policy | tail -5 >&2
+  die "the server rejected the image's policy directory"
+fi
+log "policies loaded from /etc/governor/policies"
+
 pid=$("${podman[@]}" inspect --format '{{.State.Pid}}' "$name")
 uid=$(awk '/^Uid:/ {print $2}' "/proc/$pid/status")
 [ "$uid" != 0 ] || die "the server runs as root"
