@@ -195,7 +195,7 @@ export class SimulationError extends Error {
   override name = 'SimulationError';
 }
 
-export const MAX_SIMULATION_STEPS = 5_000_000;
+export const MAX_SIMULATION_STEPS = 1_000_001;
 
 export interface SimulationInput {
   readonly policy: ScalingPolicy | MigrationPolicy;
