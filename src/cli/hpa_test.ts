@@ -106,7 +106,7 @@ test('capacity from a ScalingPolicy bounds the source HPA; --all covers every po
   const all = parse(await generateHpaYaml([join(repo, 'examples/policies/migration-with-scaling-capacity.yaml')], { all: true }));
   assert.deepEqual(
     all.map((d) => d.metadata.name),
-    ['checkout', 'checkout-to-pool-b-source', 'checkout-to-pool-b-target'],
+    ['checkout-a', 'checkout-to-pool-b-elastic-source', 'checkout-to-pool-b-elastic-target'],
   );
   assert.equal(all[1].spec.maxReplicas, 12); // max(base 6, the ScalingPolicy's cap 12)
   const file = join(dir, 'nobase.yaml');
