@@ -13,6 +13,8 @@ export type AnyPolicy = ScalingPolicy | MigrationPolicy | GovernancePolicy;
 
 export const POLICY_KINDS: readonly PolicyKindSpec<AnyPolicy>[] = [scalingPolicyKind, migrationPolicyKind, governancePolicyKind];
 export const API_VERSION = 'governor.io/v1alpha1';
+/** Documents that live in policy directories but are not policies (`governor test` suites). */
+export const NON_POLICY_KINDS: ReadonlySet<unknown> = new Set(['GovernanceTest']);
 
 // ajv-formats is CommonJS; its default export arrives wrapped under ESM.
 const addFormats = ((addFormatsModule as any).default ?? addFormatsModule) as (ajv: Ajv) => Ajv;
@@ -153,6 +155,7 @@ export function parsePolicyText(text: string, file: string): ParseResult {
     }
     const obj = doc.toJS({ maxAliasCount: 50 });
     if (obj === null || obj === undefined) return; // empty document (e.g. trailing ---)
+    if (NON_POLICY_KINDS.has(obj?.kind)) return; // test suites may sit beside the policies they test
     const r = compileObject(obj, { file, document }, at);
     errors.push(...r.errors);
     if (r.policy) policies.push(r.policy);

@@ -98,3 +98,9 @@ test('the store keeps the last good set when a candidate has errors', () => {
   assert.equal(dup.applied, false);
   assert.match(dup.errors[0]!.message, /duplicate policy name/);
 });
+
+test('governor test suites beside the policies are not policies and not errors', () => {
+  const r = parsePolicyText(`apiVersion: governor.io/v1alpha1\nkind: GovernanceTest\nmetadata: {name: t}\n---\n${GOOD}`, 't.yaml');
+  assert.deepEqual(r.errors, []);
+  assert.equal(r.policies.length, 1);
+});
