@@ -24,6 +24,7 @@ export function tlsServerOptions(o: SecureServerOptions): ServerOptions {
     requestTimeout: o.requestTimeoutMs ?? 30_000,
     headersTimeout: o.headersTimeoutMs ?? 10_000,
     keepAliveTimeout: o.keepAliveTimeoutMs ?? 65_000,
+    handshakeTimeout: 5_000,
     maxHeaderSize: 64 * 1024,
   };
 }
@@ -38,12 +39,27 @@ export interface ClosableServer {
 
 export function createSecureServer(handler: RequestListener, o: SecureServerOptions): ClosableServer {
   const server = createServer(tlsServerOptions(o), handler);
+  // Raw TCP sockets, tracked from connect on: a client that connects but never finishes its handshake must not
+  // hold shutdown open until the grace period ends.
   const sockets = new Set<Socket>();
-  server.on('secureConnection', (s) => {
+  server.on('connection', (s: Socket) => {
     sockets.add(s);
     s.on('close', () => sockets.delete(s));
   });
-  let clientCA = o.clientCA;
+  let inFlight = 0;
+  let closing = false;
+  const destroyAll = () => {
+    for (const s of sockets) s.destroy();
+  };
+  server.on('request', (_req, res) => {
+    inFlight++;
+    res.on('close', () => {
+      inFlight--;
+      // The last in-flight response is out: nothing left worth waiting for.
+      if (closing && inFlight === 0) destroyAll();
+    });
+  });
+  const clientCA = o.clientCA;
   return {
     server,
     setTls(m) {
@@ -51,16 +67,16 @@ export function createSecureServer(handler: RequestListener, o: SecureServerOpti
     },
     close(graceMs = 10_000) {
       return new Promise<void>((resolve) => {
-        const timer = setTimeout(() => {
-          for (const s of sockets) s.destroy();
-        }, graceMs);
+        closing = true;
+        const timer = setTimeout(destroyAll, graceMs);
         timer.unref();
         server.close(() => {
           clearTimeout(timer);
           resolve();
         });
-        // Idle keep-alive connections would hold close() open; busy ones finish their response first.
+        // Idle keep-alive connections and unfinished handshakes would hold close() open; busy ones finish first.
         server.closeIdleConnections();
+        if (inFlight === 0) destroyAll();
       });
     },
   };
