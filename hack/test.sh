@@ -14,6 +14,9 @@ fi
 echo "== system packages"
 bash hack/ensure-deps.sh
 
+# Servers started by tests contact load sources on loopback only (policies may name cluster DNS names).
+export GOVERNOR_ALLOWED_SOURCE_HOSTS="${GOVERNOR_ALLOWED_SOURCE_HOSTS:-127.0.0.1,localhost,::1}"
+
 echo "== typecheck"
 npx tsc -p tsconfig.json --noEmit
 

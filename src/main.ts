@@ -30,6 +30,8 @@ export interface GovernorOptions {
   readonly requestheaderExtraHeadersPrefix: readonly string[];
   readonly clientCaFile?: string;
   readonly prometheusUrl: string;
+  /** Hosts load sources may contact (`*`, exact, `*.suffix`); empty: any. */
+  readonly allowedSourceHosts?: readonly string[];
   readonly kubeconfig?: string;
   readonly insecureDev: boolean;
   readonly enableAdapter: boolean;

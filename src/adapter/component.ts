@@ -75,7 +75,8 @@ export const adapterComponent: ComponentFactory = async (ctx, certFiles): Promis
     }
   }
 
-  const source = LoadSourceRouter.create({ prometheusUrl: o.prometheusUrl });
+  const allowedHosts = o.allowedSourceHosts?.length ? o.allowedSourceHosts : (process.env.GOVERNOR_ALLOWED_SOURCE_HOSTS ?? '').split(',').filter(Boolean);
+  const source = LoadSourceRouter.create({ prometheusUrl: o.prometheusUrl, ...(allowedHosts.length ? { allowedHosts } : {}) });
   const m = ctx.metrics;
   const cache = new LoadCache(source, {
     onQuery(q) {

@@ -34,6 +34,7 @@ export function registerServe(program: Command): void {
     .option('--requestheader-extra-headers-prefix <p>', 'extra header prefixes', list)
     .option('--client-ca-file <file>', 'CA for ordinary client certificates')
     .option('--prometheus-url <url>', 'default Prometheus base URL', 'http://127.0.0.1:9090')
+    .option('--allowed-source-hosts <hosts>', 'hosts load sources may contact: exact names/IPs or *.suffix (default: any)', list)
     .option('--kubeconfig <file>', 'kubeconfig for SubjectAccessReview, scale reads and Events (in-cluster config when running in a pod)')
     .option('--insecure-dev', 'local development only: serve the metrics API without client authentication', false)
     .option('--no-adapter', 'do not run the external metrics adapter')
@@ -62,6 +63,8 @@ export function registerServe(program: Command): void {
         requestheaderExtraHeadersPrefix: o.requestheaderExtraHeadersPrefix ?? ['X-Remote-Extra-'],
         clientCaFile: o.clientCaFile,
         prometheusUrl: o.prometheusUrl,
+        // The environment variable lets a test run or a dev shell fence every server it starts to loopback.
+        allowedSourceHosts: o.allowedSourceHosts ?? list(process.env.GOVERNOR_ALLOWED_SOURCE_HOSTS ?? ''),
         kubeconfig: o.kubeconfig,
         insecureDev: Boolean(o.insecureDev),
         enableAdapter: o.adapter !== false,

@@ -2,17 +2,35 @@
 import type { LoadSource } from '../policy/types.js';
 import { HttpJsonSource } from './http-json.js';
 import { PrometheusSource } from './prometheus.js';
-import type { MetricSource } from './source.js';
+import { describeLoad, type MetricSource } from './source.js';
+import { hostAllowed, urlHost } from './allowed-hosts.js';
+import { SourceUnavailableError } from './errors.js';
 
 export class LoadSourceRouter implements MetricSource {
-  constructor(private readonly sources: { prometheus: MetricSource; http: MetricSource }) {}
+  constructor(
+    private readonly sources: { prometheus: MetricSource; http: MetricSource },
+    private readonly guard: { prometheusUrl?: string; allowedHosts?: readonly string[] } = {},
+  ) {}
 
-  static create(o: { prometheusUrl: string; defaultTimeoutMs?: number }): LoadSourceRouter {
+  static create(o: { prometheusUrl: string; defaultTimeoutMs?: number; allowedHosts?: readonly string[] }): LoadSourceRouter {
     const t = o.defaultTimeoutMs !== undefined ? { defaultTimeoutMs: o.defaultTimeoutMs } : {};
-    return new LoadSourceRouter({ prometheus: new PrometheusSource({ defaultUrl: o.prometheusUrl, ...t }), http: new HttpJsonSource(t) });
+    return new LoadSourceRouter(
+      { prometheus: new PrometheusSource({ defaultUrl: o.prometheusUrl, ...t }), http: new HttpJsonSource(t) },
+      { prometheusUrl: o.prometheusUrl, ...(o.allowedHosts ? { allowedHosts: o.allowedHosts } : {}) },
+    );
   }
 
   query(load: LoadSource, signal?: AbortSignal): Promise<number> {
+    const allowed = this.guard.allowedHosts;
+    if (allowed?.length) {
+      const url = load.type === 'http' ? load.url : (load.url ?? this.guard.prometheusUrl ?? '');
+      const host = urlHost(url);
+      if (host === undefined || !hostAllowed(host, allowed)) {
+        return Promise.reject(
+          new SourceUnavailableError(`source host ${host ?? url} is not allowed by --allowed-source-hosts (${allowed.join(',')})`, describeLoad(load)),
+        );
+      }
+    }
     return this.sources[load.type].query(load, signal);
   }
 }
