@@ -10,7 +10,7 @@ import type { PolicySet } from '../policy/policy-set.js';
 import type { PolicyStore } from '../policy/store.js';
 import type { MigrationPolicy } from '../policy/types.js';
 import { ROLE_LABEL, type WorkloadRole } from '../scaling/hpa-manifest.js';
-import { evaluateMigration, type MigrationDecision, type MigrationStateStore } from '../scaling/migration.js';
+import { evaluateMigration, type MigrationDecision, type MigrationStateStore, type PublishedReplicas } from '../scaling/migration.js';
 import { bucketOf } from '../scaling/planner.js';
 import type { LoadCache } from '../sources/cache.js';
 import type { DecisionService } from './decisions.js';
@@ -37,7 +37,7 @@ export interface MigrationProviderOptions {
   readonly states?: MigrationStateCache;
   /** The ScalingPolicy decisions, for capacity: {scalingPolicy}. */
   readonly decisions?: DecisionService;
-  /** The source's live replicas, R′(0) when spec.base is not set. */
+  /** Live replicas: the source's as R′(0) when spec.base is not set, and both sides' for make-before-break. */
   readonly scale?: ScaleReader;
   readonly now?: () => number;
   readonly log: Logger;
@@ -104,18 +104,45 @@ export class MigrationMetricsProvider implements ExternalMetricsProvider {
     for (const entry of entries) for (const role of ['source', 'target'] as const) if (matches(selector, entry.labels[role])) selected.push({ entry, role });
     if (!selected.length) throw new NoMatchingMigrationError(namespace, selectorText, entries.map((e) => e.policy.name));
     const decisions = await Promise.all(selected.map((s) => this.decide(s.entry.policy)));
+    const values = await Promise.all(
+      selected.map((s, i) => {
+        const d = decisions[i]!;
+        if (!d.published) throw new ValueUnavailableError(`no desired-replicas value for MigrationPolicy ${migrationId(s.entry.policy)} (${s.role}): ${d.reason}`);
+        return this.makeBeforeBreak(s.entry.policy, s.role, d.published);
+      }),
+    );
     return selected.map((s, i) => {
       const d = decisions[i]!;
       const p = s.entry.policy;
-      if (!d.published) throw new ValueUnavailableError(`no desired-replicas value for MigrationPolicy ${migrationId(p)} (${s.role}): ${d.reason}`);
       return {
         metricName: DESIRED_REPLICAS,
         metricLabels: s.entry.labels[s.role],
         timestamp: metaTime(d.state?.lastStepAtMs ?? this.now()),
         window: Math.round(p.intervalMs / 1000),
-        value: formatQuantity(d.published[s.role]),
+        value: formatQuantity(values[i]!),
       };
     });
+  }
+
+  /**
+   * The two HPAs sync independently: when a step lowers one role and raises the other, whichever HPA syncs first
+   * acts alone for up to a sync period, and if that is the shrinking side, source + target drops below the capacity
+   * (seen on a real control plane, test/e2e). So a role never publishes less than the capacity minus the other
+   * workload's live replicas: it shrinks only once the other side has grown. Read per poll, not per interval, so it
+   * follows within one sync; without a scale reader (or if the read fails) the model's value is published as is.
+   */
+  private async makeBeforeBreak(p: MigrationPolicy, role: WorkloadRole, published: PublishedReplicas): Promise<number> {
+    const value = published[role];
+    if (!this.o.scale) return value;
+    const other = role === 'source' ? p.target : p.source;
+    let live: number;
+    try {
+      live = (await this.o.scale.read(p.namespace, other)).specReplicas;
+    } catch {
+      return value;
+    }
+    const max = role === 'target' ? (p.target.maxReplicas ?? Number.POSITIVE_INFINITY) : Number.POSITIVE_INFINITY;
+    return Math.max(value, Math.min(max, published.capacity - live));
   }
 
   /** One evaluation per migration per interval, shared by the source's and the target's HPA polls. */

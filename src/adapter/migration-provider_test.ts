@@ -4,6 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseSelector } from '../common/labels.js';
 import { MigrationStateCache } from '../kube/migration-state.js';
+import { FakeScaleReader, ScaleReadError, type ScaleReader } from '../kube/scale.js';
 import { silentLogger } from '../observability/log.js';
 import { parsePolicyText } from '../policy/parse.js';
 import { PolicyStore } from '../policy/store.js';
@@ -42,7 +43,7 @@ spec:
   capacity: {replicas: 6}
 `;
 
-function setup(yaml = YAML) {
+function setup(yaml = YAML, scale?: ScaleReader) {
   let now = Date.UTC(2026, 0, 1);
   const clock = { now: () => now, advance: (ms: number) => (now += ms) };
   const source = new FakeMetricSource().set(QUERY, 800).set('other', 450);
@@ -54,7 +55,7 @@ function setup(yaml = YAML) {
   const stateStore = new FakeMigrationStateStore();
   const states = new MigrationStateCache(() => store.current().migration);
   const decisions = new DecisionService({ cache, now: clock.now, log: silentLogger });
-  const migrations = new MigrationMetricsProvider({ store, cache, stateStore, states, decisions, now: clock.now, log: silentLogger });
+  const migrations = new MigrationMetricsProvider({ store, cache, stateStore, states, decisions, ...(scale ? { scale } : {}), now: clock.now, log: silentLogger });
   const composite = new CompositeMetricsProvider(new PolicyMetricsProvider(store, decisions), migrations);
   const get = async (sel: string, p: { getValues: CompositeMetricsProvider['getValues'] } = composite) => p.getValues('shop', 'desired-replicas', parseSelector(sel), sel);
   return { clock, source, store, stateStore, states, migrations, composite, get };
@@ -140,4 +141,27 @@ test('a state store failure becomes a 503 and is retried at the next poll', asyn
   await assert.rejects(s.get('governor.io/policy=move,governor.io/role=source'), (e: unknown) => e instanceof ValueUnavailableError && /apiserver unreachable/.test((e as Error).message));
   fail = false;
   assert.equal((await s.get('governor.io/policy=move,governor.io/role=source'))[0]!.value, '6');
+});
+
+test('make before break: a role shrinks only once the other workload has grown, so independent HPA syncs keep the capacity', async () => {
+  const a = { kind: 'Deployment', name: 'checkout-a' };
+  const b = { kind: 'Deployment', name: 'checkout-b' };
+  const scale = new FakeScaleReader().set('shop', a, 6).set('shop', b, 1);
+  const s = setup(YAML, scale);
+  const source = async () => (await s.get('governor.io/policy=move,governor.io/role=source'))[0]!.value;
+  const target = async () => (await s.get('governor.io/policy=move,governor.io/role=target'))[0]!.value;
+  assert.equal(await source(), '6');
+  assert.equal(await target(), '1');
+  s.clock.advance(30_000); // load 800: the model drains ΔR = 2 → source 4, target 2
+  // The target's HPA has not synced yet (checkout-b still at 1): the source holds 6 - 1 = 5, the target grows.
+  assert.equal(await source(), '5');
+  assert.equal(await target(), '2');
+  scale.set('shop', b, 2); // the target HPA acted; within the same interval the source follows the model
+  assert.equal(await source(), '4');
+  // A failed read publishes the model's value (no worse than without the guard).
+  scale.set('shop', b, new ScaleReadError('apiserver down'));
+  assert.equal(await source(), '4');
+  // Rollback direction: the target would shrink first; it holds while the source is still short.
+  scale.set('shop', b, 2).set('shop', a, 2);
+  assert.equal(await target(), '4');
 });
