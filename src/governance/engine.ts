@@ -12,7 +12,7 @@ import {
   type RuleName,
   type WorkloadKind,
 } from '../policy/governance-policy.js';
-import { getIn, isRecord, PatchRecorder, type JsonPatchOp } from './json-patch.js';
+import { cloneJson, getIn, isRecord, PatchRecorder, type JsonPatchOp } from './json-patch.js';
 import { checkDeleteOfMigrationSource, validateMigration } from './migration.js';
 import { groupOf, podLocation, workloadKind } from './pod-template.js';
 import { PolicyIndex } from './policy-index.js';
@@ -188,7 +188,7 @@ export class GovernanceEngine {
     const t0 = this.target(object, ctx);
     if (typeof t0 === 'string') return { patch: [], mutated: object, results: [], policies: [], skipped: t0 };
     if (getIn(t0.obj, ['metadata', 'deletionTimestamp'])) return { patch: [], mutated: object, results: [], policies: [], skipped: 'deleting' };
-    const working = structuredClone(t0.obj);
+    const working = cloneJson(t0.obj);
     const t: Target = { ...t0, obj: working };
     const rec = new PatchRecorder(working);
     // Pod specs are immutable on UPDATE, and so is a Job's whole pod template.

@@ -5,15 +5,39 @@ export type Path = readonly (string | number)[];
 
 /** RFC 6901: "~" becomes "~0" and "/" becomes "~1" (in that order). */
 export function escapePointerSegment(seg: string | number): string {
-  return String(seg).replace(/~/g, '~0').replace(/\//g, '~1');
+  if (typeof seg === 'number') return String(seg);
+  // Most keys need no escaping; skipping the two regex passes halves the cost of a mutation (BENCHMARKS.md).
+  if (!seg.includes('~') && !seg.includes('/')) return seg;
+  return seg.replace(/~/g, '~0').replace(/\//g, '~1');
 }
 
 export function toPointer(path: Path): string {
-  return path.length ? `/${path.map(escapePointerSegment).join('/')}` : '';
+  let out = '';
+  for (const seg of path) out += `/${escapePointerSegment(seg)}`;
+  return out;
 }
 
 export function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/**
+ * A deep copy of a JSON value, as structuredClone would make it, about five times faster on an admission object
+ * (3 µs instead of 18 µs for a Deployment; BENCHMARKS.md). Anything that is not a plain object or an array below the
+ * top (a Date from YAML, a null-prototype map) goes through structuredClone itself.
+ */
+export function cloneJson<T>(v: T): T {
+  if (typeof v !== 'object' || v === null) return v;
+  if (Array.isArray(v)) return v.map(cloneJson) as T;
+  if (Object.getPrototypeOf(v) !== Object.prototype) return structuredClone(v);
+  const out: Record<string, unknown> = {};
+  for (const k of Object.keys(v)) {
+    const value = cloneJson((v as Record<string, unknown>)[k]);
+    // A "__proto__" key from JSON.parse is an own property; plain assignment would set the prototype instead.
+    if (k === '__proto__') Object.defineProperty(out, k, { value, enumerable: true, writable: true, configurable: true });
+    else out[k] = value;
+  }
+  return out as T;
 }
 
 /** Reads a value along a path; undefined when any step is missing or of the wrong type. */
@@ -75,8 +99,12 @@ export class PatchRecorder {
   }
 
   private record(path: Path, value: unknown): void {
-    const pointer = toPointer(path);
-    for (let k = 1; k < path.length; k++) if (this.created.has(toPointer(path.slice(0, k)))) return;
+    // One pass over the path: each proper prefix is checked against the maps this recorder created.
+    let pointer = '';
+    for (let k = 0; k < path.length; k++) {
+      if (k > 0 && this.created.has(pointer)) return;
+      pointer += `/${escapePointerSegment(path[k]!)}`;
+    }
     this.created.add(pointer);
     this.recorded.push({ op: 'add', path: pointer, value });
   }
@@ -88,6 +116,6 @@ export class PatchRecorder {
 
   /** A detached copy of the operations (later edits to the document no longer leak into it). */
   ops(): JsonPatchOp[] {
-    return this.recorded.length ? structuredClone(this.recorded) : [];
+    return this.recorded.length ? cloneJson(this.recorded) : [];
   }
 }
