@@ -1,10 +1,14 @@
 // The external.metrics.k8s.io/v1beta1 HTTP layer (express): discovery, values, probes, authn/authz; errors via toStatus.
+// The value route the HPA polls is also served by a fast path in front of express (createAdapterListener), which calls
+// the same handler; BENCHMARKS.md has the numbers behind that choice.
 import express, { type NextFunction, type Request, type Response } from 'express';
-import type { IncomingMessage } from 'node:http';
+import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
+import { parse as parseQuery } from 'node:querystring';
 import { parseSelector, SelectorError } from '../common/labels.js';
 import type { Logger } from '../observability/log.js';
 import type { GovernorMetrics } from '../observability/metrics.js';
 import type { Authorizer, RequestAttributes, UserInfo } from '../kube/authorization.js';
+import { withFastPath } from '../server/fast-path.js';
 import type { AuthnResult } from './authn.js';
 import {
   BadRequestError,
@@ -32,6 +36,8 @@ export interface AdapterAppOptions {
   readonly authorizer?: Authorizer;
   readonly metrics?: GovernorMetrics;
   readonly log: Logger;
+  /** createAdapterListener only: false sends every request through express (benches, parity tests); default true. */
+  readonly fastPath?: boolean;
 }
 
 const NAMESPACE_RE = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
@@ -63,24 +69,95 @@ interface Locals {
 
 const locals = (res: Response) => res.locals as Locals;
 
+const JSON_TYPE = 'application/json; charset=utf-8';
+
+/** Writes a JSON body exactly as express's res.type('application/json').send(string) does (no ETag, no x-powered-by). */
+function sendJson(res: ServerResponse, code: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(code, { 'Content-Type': JSON_TYPE, 'Content-Length': Buffer.byteLength(text) });
+  res.end(text);
+}
+
+/** What both the express app and the fast path need: authorization and the value lookup, errors in one place. */
+function adapterCore(o: AdapterAppOptions) {
+  const authorize = async (user: UserInfo | undefined, attrs: RequestAttributes) => {
+    if (!o.authorizer || !user) return;
+    const d = await o.authorizer.authorize(user, attrs);
+    if (!d.allowed) {
+      const what =
+        attrs.kind === 'resource'
+          ? `${attrs.verb} resource "${attrs.resource}" in API group "${attrs.group}" in the namespace "${attrs.namespace}"`
+          : `${attrs.verb} path "${attrs.path}"`;
+      throw new ForbiddenError(`${user.username} cannot ${what}${d.reason ? `: ${d.reason}` : ''}`);
+    }
+  };
+
+  /** Authentication for everything but the probes; throws UnauthorizedError. */
+  const authenticate = (req: IncomingMessage, path: string): UserInfo | undefined => {
+    if (!o.authenticate) return undefined;
+    const r = o.authenticate(req);
+    if (!r.ok) {
+      o.log.info({ path: path.slice(0, 200), reason: r.reason, remote: req.socket.remoteAddress }, 'request not authenticated');
+      throw new UnauthorizedError(`Unauthorized: ${r.reason}`);
+    }
+    return r.user;
+  };
+
+  /** GET …/namespaces/{namespace}/{metric}: the ExternalMetricValueList, or an AdapterError. */
+  const values = async (accept: string | undefined, user: UserInfo | undefined, namespace: string, metric: string, raw: unknown) => {
+    if (!NAMESPACE_RE.test(namespace)) throw new BadRequestError(`invalid namespace name ${JSON.stringify(namespace.slice(0, 100))}`);
+    if (!METRIC_RE.test(metric)) throw new BadRequestError(`invalid metric name ${JSON.stringify(metric.slice(0, 100))}`);
+    if (!acceptsPlainJson(accept)) throw new NotAcceptableError('only application/json is served');
+    if (raw !== undefined && typeof raw !== 'string') throw new BadRequestError('labelSelector must be given once');
+    const selectorText = raw ?? '';
+    let selector;
+    try {
+      selector = parseSelector(selectorText);
+    } catch (e) {
+      if (e instanceof SelectorError) throw new BadRequestError(`invalid labelSelector: ${e.message}`);
+      throw e;
+    }
+    await authorize(user, { kind: 'resource', verb: 'list', group: GROUP, version: VERSION, resource: metric, namespace });
+    const items = await o.provider.getValues(namespace, metric, selector, selectorText);
+    return { kind: 'ExternalMetricValueList', apiVersion: GROUP_VERSION, metadata: {}, items };
+  };
+
+  /** The one place errors become responses. */
+  const answerError = (err: unknown, path: string, res: ServerResponse, user: UserInfo | undefined) => {
+    const { status, internal } = toStatus(err);
+    const username = user?.username;
+    if (internal) o.log.error({ err: (err as Error)?.stack ?? String(err), path: path.slice(0, 200), user: username }, 'request failed');
+    else if (status.code >= 500) o.log.debug({ path, code: status.code, user: username, msg: status.message }, 'value unavailable'); // the evaluation already logged why
+    else o.log.debug({ path: path.slice(0, 200), code: status.code, user: username, msg: status.message }, 'request rejected');
+    if (res.headersSent) return;
+    sendJson(res, status.code, status);
+  };
+
+  const observe = (res: ServerResponse, route: () => Route) => {
+    if (!o.metrics) return;
+    const started = process.hrtime.bigint();
+    res.once('finish', () => {
+      const s = Number(process.hrtime.bigint() - started) / 1e9;
+      o.metrics!.httpRequestDuration.observe({ server: 'adapter', route: route(), code: String(res.statusCode) }, s);
+    });
+  };
+
+  return { authorize, authenticate, values, answerError, observe };
+}
+
 export function createAdapterApp(o: AdapterAppOptions): express.Express {
+  const core = adapterCore(o);
   const app = express();
   app.disable('x-powered-by');
   app.disable('etag');
   app.set('query parser', 'simple');
 
-  const send = (res: Response, code: number, body: unknown) => {
-    res.status(code).type('application/json').send(JSON.stringify(body));
-  };
+  const send = (res: Response, code: number, body: unknown) => sendJson(res, code, body);
 
   // Request duration by route and code, and the URI length guard, before anything else.
   app.use((req: Request, res: Response, next: NextFunction) => {
-    const started = process.hrtime.bigint();
     locals(res).route = 'other';
-    res.on('finish', () => {
-      const s = Number(process.hrtime.bigint() - started) / 1e9;
-      o.metrics?.httpRequestDuration.observe({ server: 'adapter', route: locals(res).route, code: String(res.statusCode) }, s);
-    });
+    core.observe(res, () => locals(res).route);
     if (req.originalUrl.length > MAX_URI_LENGTH) {
       return next(new UriTooLongError(`request URI is ${req.originalUrl.length} bytes; the limit is ${MAX_URI_LENGTH}`));
     }
@@ -97,35 +174,17 @@ export function createAdapterApp(o: AdapterAppOptions): express.Express {
 
   // Authentication for everything else.
   app.use((req: Request, res: Response, next: NextFunction) => {
-    if (!o.authenticate) return next();
-    const r = o.authenticate(req);
-    if (!r.ok) {
-      o.log.info({ path: req.path, reason: r.reason, remote: req.socket.remoteAddress }, 'request not authenticated');
-      return next(new UnauthorizedError(`Unauthorized: ${r.reason}`));
-    }
-    locals(res).user = r.user;
+    const user = core.authenticate(req, req.path);
+    if (user) locals(res).user = user;
     next();
   });
-
-  const authorize = async (res: Response, attrs: RequestAttributes) => {
-    const user = locals(res).user;
-    if (!o.authorizer || !user) return;
-    const d = await o.authorizer.authorize(user, attrs);
-    if (!d.allowed) {
-      const what =
-        attrs.kind === 'resource'
-          ? `${attrs.verb} resource "${attrs.resource}" in API group "${attrs.group}" in the namespace "${attrs.namespace}"`
-          : `${attrs.verb} path "${attrs.path}"`;
-      throw new ForbiddenError(`${user.username} cannot ${what}${d.reason ? `: ${d.reason}` : ''}`);
-    }
-  };
 
   const discovery = (route: Route, body: () => unknown) => async (req: Request, res: Response) => {
     locals(res).route = route;
     if (!acceptsPlainJson(req.get('accept'))) {
       throw new NotAcceptableError(`only application/json is served here (no aggregated discovery); asked for ${JSON.stringify(req.get('accept')).slice(0, 300)}`);
     }
-    await authorize(res, { kind: 'nonResource', verb: 'get', path: req.path });
+    await core.authorize(locals(res).user, { kind: 'nonResource', verb: 'get', path: req.path });
     send(res, 200, body());
   };
 
@@ -152,24 +211,7 @@ export function createAdapterApp(o: AdapterAppOptions): express.Express {
 
   app.get(`/apis/${GROUP_VERSION}/namespaces/:namespace/:metric`, async (req: Request, res: Response) => {
     locals(res).route = 'values';
-    const namespace = String(req.params.namespace);
-    const metric = String(req.params.metric);
-    if (!NAMESPACE_RE.test(namespace)) throw new BadRequestError(`invalid namespace name ${JSON.stringify(namespace.slice(0, 100))}`);
-    if (!METRIC_RE.test(metric)) throw new BadRequestError(`invalid metric name ${JSON.stringify(metric.slice(0, 100))}`);
-    if (!acceptsPlainJson(req.get('accept'))) throw new NotAcceptableError('only application/json is served');
-    const raw = req.query.labelSelector;
-    if (raw !== undefined && typeof raw !== 'string') throw new BadRequestError('labelSelector must be given once');
-    const selectorText = raw ?? '';
-    let selector;
-    try {
-      selector = parseSelector(selectorText);
-    } catch (e) {
-      if (e instanceof SelectorError) throw new BadRequestError(`invalid labelSelector: ${e.message}`);
-      throw e;
-    }
-    await authorize(res, { kind: 'resource', verb: 'list', group: GROUP, version: VERSION, resource: metric, namespace });
-    const items = await o.provider.getValues(namespace, metric, selector, selectorText);
-    send(res, 200, { kind: 'ExternalMetricValueList', apiVersion: GROUP_VERSION, metadata: {}, items });
+    send(res, 200, await core.values(req.get('accept'), locals(res).user, String(req.params.namespace), String(req.params.metric), req.query.labelSelector));
   });
 
   // Known paths with another method: 405; anything else: 404.
@@ -180,16 +222,45 @@ export function createAdapterApp(o: AdapterAppOptions): express.Express {
     throw new PathNotFoundError(`the server could not find the requested resource (${req.method} ${req.path.slice(0, 200)})`);
   });
 
-  // The one place errors become responses.
-  app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
-    const { status, internal } = toStatus(err);
-    const user = locals(res).user?.username;
-    if (internal) o.log.error({ err: (err as Error)?.stack ?? String(err), path: req.path, user }, 'request failed');
-    else if (status.code >= 500) o.log.debug({ path: req.path, code: status.code, user, msg: status.message }, 'value unavailable'); // the evaluation already logged why
-    else o.log.debug({ path: req.path.slice(0, 200), code: status.code, user, msg: status.message }, 'request rejected');
-    if (res.headersSent) return;
-    send(res, status.code, status);
-  });
+  app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => core.answerError(err, req.path, res, locals(res).user));
 
   return app;
+}
+
+const VALUES_PREFIX = `/apis/${GROUP_VERSION}/namespaces/`;
+
+/**
+ * What the adapter server serves: GET …/namespaces/{namespace}/{metric} (what the HPA polls) on the fast path, through
+ * the same authentication, checks, provider and error mapping as the express route; everything else through express.
+ * URL shapes the fast path does not parse (extra segments, bad percent-encoding, HEAD) fall through to express.
+ */
+export function createAdapterListener(o: AdapterAppOptions): RequestListener {
+  const app = createAdapterApp(o);
+  if (o.fastPath === false) return app;
+  const core = adapterCore(o);
+  const values = (req: IncomingMessage, res: ServerResponse, path: string, query: string): boolean => {
+    const rest = path.slice(VALUES_PREFIX.length);
+    const slash = rest.indexOf('/');
+    if (slash <= 0 || slash === rest.length - 1 || rest.includes('/', slash + 1)) return false;
+    let namespace: string;
+    let metric: string;
+    try {
+      namespace = decodeURIComponent(rest.slice(0, slash));
+      metric = decodeURIComponent(rest.slice(slash + 1));
+    } catch {
+      return false;
+    }
+    let user: UserInfo | undefined;
+    core.observe(res, () => 'values');
+    const serve = async () => {
+      const url = req.url ?? '';
+      if (url.length > MAX_URI_LENGTH) throw new UriTooLongError(`request URI is ${url.length} bytes; the limit is ${MAX_URI_LENGTH}`);
+      user = core.authenticate(req, path);
+      const selector = query === '' ? undefined : parseQuery(query).labelSelector;
+      sendJson(res, 200, await core.values(req.headers.accept, user, namespace, metric, selector));
+    };
+    serve().catch((err: unknown) => core.answerError(err, path, res, user));
+    return true;
+  };
+  return withFastPath([{ method: 'GET', path: VALUES_PREFIX, prefix: true, handle: values }], app);
 }

@@ -10,7 +10,7 @@ import { readExtensionAuthConfig } from '../kube/extension-auth.js';
 import { KubeScaleReader } from '../kube/scale.js';
 import { LoadCache } from '../sources/cache.js';
 import { LoadSourceRouter } from '../sources/router.js';
-import { createAdapterApp } from './app.js';
+import { createAdapterListener } from './app.js';
 import { RequestAuthenticator, type AuthnConfig } from './authn.js';
 import { DecisionService } from './decisions.js';
 import { statusBody } from './errors.js';
@@ -49,7 +49,14 @@ async function authnConfig(ctx: GovernorContext, kc: ReturnType<typeof loadKubeC
   return c;
 }
 
-export const adapterComponent: ComponentFactory = async (ctx, certFiles): Promise<ServerComponent> => {
+/** The adapter component; `fastPath: false` serves every route through express (benches and parity tests only). */
+export function createAdapterComponent(http: { fastPath?: boolean } = {}): ComponentFactory {
+  return (ctx, certFiles) => startAdapter(ctx, certFiles, http.fastPath !== false);
+}
+
+export const adapterComponent: ComponentFactory = createAdapterComponent();
+
+async function startAdapter(ctx: GovernorContext, certFiles: { certFile: string; keyFile: string }, fastPath: boolean): Promise<ServerComponent> {
   const o = ctx.options;
   const log = ctx.log.child({ component: 'adapter' });
   const kc = loadKubeConfig(o.kubeconfig);
@@ -93,7 +100,8 @@ export const adapterComponent: ComponentFactory = async (ctx, certFiles): Promis
   );
   // MigrationPolicies (source/target values) are served next to ScalingPolicies.
   const served = withMigrations(ctx, provider, { cache, decisions, ...(scale ? { scale } : {}), ...(kc ? { kc } : {}), log });
-  const app = createAdapterApp({
+  const app = createAdapterListener({
+    fastPath,
     provider: served.provider,
     ...(authenticator ? { authenticate: (req) => authenticator.authenticate(req) } : {}),
     ...(authorizer ? { authorizer } : {}),
@@ -130,4 +138,4 @@ export const adapterComponent: ComponentFactory = async (ctx, certFiles): Promis
       served.close();
     },
   };
-};
+}

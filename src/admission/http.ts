@@ -1,7 +1,11 @@
-// Thin HTTP adapter (plain node:http, no framework on the hot path): routes, body limit, JSON, and errors as Status bodies.
+// The webhook's HTTP layer: an express app for every route, with POST /mutate and /validate served by a fast path in
+// front of it (src/server/fast-path.ts; the numbers are in BENCHMARKS.md). Both call the same framework-agnostic
+// review handler: body limit, JSON, the review, errors as Status bodies.
+import express, { type NextFunction, type Request, type Response } from 'express';
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import type { Logger } from '../observability/log.js';
 import type { GovernorMetrics } from '../observability/metrics.js';
+import { withFastPath } from '../server/fast-path.js';
 import { AdmissionDecodeError, type AdmissionReviewResponse } from './review.js';
 
 /** The API server never sends more than this (its own request limit is 3 MiB). */
@@ -17,6 +21,8 @@ export interface WebhookHttpOptions {
   readonly log: Logger;
   readonly metrics?: GovernorMetrics;
   readonly maxBodyBytes?: number;
+  /** false: every request goes through express (for comparison in benches and tests); default true. */
+  readonly fastPath?: boolean;
 }
 
 class HttpError extends Error {
@@ -30,9 +36,9 @@ class HttpError extends Error {
   }
 }
 
-function status(res: ServerResponse, code: number, reason: string, message: string, close = false): void {
+function status(res: ServerResponse, code: number, reason: string, message: string, headers: Record<string, string> = {}): void {
   const body = JSON.stringify({ kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message, reason, code });
-  res.writeHead(code, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body), ...(close ? { Connection: 'close' } : {}) });
+  res.writeHead(code, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body), ...headers });
   res.end(body);
 }
 
@@ -54,40 +60,18 @@ function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
       if (size > limit) over = true;
       if (!over) chunks.push(c);
     });
-    req.on('end', () => (over ? reject(tooLarge()) : resolve(Buffer.concat(chunks, size))));
+    req.on('end', () => (over ? reject(tooLarge()) : resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size))));
     req.on('error', reject);
   });
 }
 
-export function createWebhookListener(o: WebhookHttpOptions): RequestListener {
+/** One webhook route as a plain node:http handler: the same code whether the fast path or express calls it. */
+function reviewHandler(route: 'mutate' | 'validate', review: ReviewFunction, o: WebhookHttpOptions): (req: IncomingMessage, res: ServerResponse) => void {
   const limit = o.maxBodyBytes ?? MAX_BODY_BYTES;
-  const routes: Record<string, ReviewFunction> = { '/mutate': o.mutate, '/validate': o.validate };
+  const labels = { server: 'webhook', route };
   return (req, res) => {
     const started = performance.now();
-    // The API server appends ?timeout=10s to the webhook path.
-    const q = (req.url ?? '/').indexOf('?');
-    const path = q < 0 ? (req.url ?? '/') : req.url!.slice(0, q);
-    const observe = (route: string) => res.once('finish', () => o.metrics?.httpRequestDuration.observe({ server: 'webhook', route, code: String(res.statusCode) }, (performance.now() - started) / 1000));
-    if (path === '/healthz' || path === '/livez' || path === '/readyz') {
-      const ok = path !== '/readyz' || (o.ready?.() ?? true);
-      res.writeHead(ok ? 200 : 503, { 'Content-Type': 'text/plain' });
-      res.end(ok ? 'ok' : 'not ready');
-      return;
-    }
-    const review = routes[path];
-    if (!review) {
-      observe('other');
-      status(res, 404, 'NotFound', `no route ${path}; the webhook serves POST /mutate and POST /validate`);
-      req.resume();
-      return;
-    }
-    observe(path.slice(1));
-    if (req.method !== 'POST') {
-      res.setHeader('Allow', 'POST');
-      status(res, 405, 'MethodNotAllowed', `${req.method} is not allowed on ${path}; use POST`);
-      req.resume();
-      return;
-    }
+    res.once('finish', () => o.metrics?.httpRequestDuration.observe({ ...labels, code: String(res.statusCode) }, (performance.now() - started) / 1000));
     readBody(req, limit)
       .then((buf) => {
         let body: unknown;
@@ -102,14 +86,69 @@ export function createWebhookListener(o: WebhookHttpOptions): RequestListener {
       })
       .catch((e: unknown) => {
         if (e instanceof HttpError || e instanceof AdmissionDecodeError) {
-          o.log.warn({ route: path, remote: req.socket.remoteAddress, err: (e as Error).message }, 'malformed admission request');
+          o.log.warn({ route: `/${route}`, remote: req.socket.remoteAddress, err: (e as Error).message }, 'malformed admission request');
           status(res, (e as HttpError | AdmissionDecodeError).status, 'BadRequest', (e as Error).message);
           return;
         }
         // Details only in the log; the body stays generic.
-        o.log.error({ route: path, err: (e as Error)?.stack ?? String(e) }, 'admission review failed');
+        o.log.error({ route: `/${route}`, err: (e as Error)?.stack ?? String(e) }, 'admission review failed');
         if (!res.headersSent) status(res, 500, 'InternalError', 'internal error');
         else res.destroy();
       });
   };
+}
+
+/** The webhook as an express app: probes, the two review routes, 405/404 as Status bodies, one error handler. */
+export function createWebhookApp(o: WebhookHttpOptions, handlers = { mutate: reviewHandler('mutate', o.mutate, o), validate: reviewHandler('validate', o.validate, o) }): express.Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.disable('etag');
+  app.set('query parser', false);
+
+  for (const path of ['/healthz', '/livez', '/readyz']) {
+    app.all(path, (_req, res) => {
+      const ok = path !== '/readyz' || (o.ready?.() ?? true);
+      res.writeHead(ok ? 200 : 503, { 'Content-Type': 'text/plain' });
+      res.end(ok ? 'ok' : 'not ready');
+    });
+  }
+  for (const route of ['mutate', 'validate'] as const) {
+    app.post(`/${route}`, (req, res) => handlers[route](req, res));
+    app.all(`/${route}`, (req, res) => {
+      observe(o, res, route);
+      status(res, 405, 'MethodNotAllowed', `${req.method} is not allowed on /${route}; use POST`, { Allow: 'POST' });
+      req.resume();
+    });
+  }
+  app.use((req: Request, res: Response) => {
+    observe(o, res, 'other');
+    status(res, 404, 'NotFound', `no route ${req.path.slice(0, 200)}; the webhook serves POST /mutate and POST /validate`);
+    req.resume();
+  });
+  // Nothing above throws by design; should anything, the body stays generic and the detail goes to the log.
+  app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
+    o.log.error({ path: req.path.slice(0, 200), err: (err as Error)?.stack ?? String(err) }, 'webhook request failed');
+    if (res.headersSent) return void res.destroy();
+    status(res, 500, 'InternalError', 'internal error');
+  });
+  return app;
+}
+
+function observe(o: WebhookHttpOptions, res: ServerResponse, route: string) {
+  const started = performance.now();
+  res.once('finish', () => o.metrics?.httpRequestDuration.observe({ server: 'webhook', route, code: String(res.statusCode) }, (performance.now() - started) / 1000));
+}
+
+/** What the webhook server serves: the fast path for POST /mutate and /validate, express for everything else. */
+export function createWebhookListener(o: WebhookHttpOptions): RequestListener {
+  const handlers = { mutate: reviewHandler('mutate', o.mutate, o), validate: reviewHandler('validate', o.validate, o) };
+  const app = createWebhookApp(o, handlers);
+  if (o.fastPath === false) return app;
+  return withFastPath(
+    [
+      { method: 'POST', path: '/mutate', handle: (req, res) => handlers.mutate(req, res) },
+      { method: 'POST', path: '/validate', handle: (req, res) => handlers.validate(req, res) },
+    ],
+    app,
+  );
 }
