@@ -64,7 +64,8 @@ export function getIn(doc: unknown, path: Path): unknown {
  */
 export class PatchRecorder {
   private readonly recorded: JsonPatchOp[] = [];
-  private readonly created = new Set<string>();
+  /** Maps this recorder created: they are already inside a recorded op's value (the same objects). */
+  private readonly created = new WeakSet<object>();
 
   constructor(readonly doc: Record<string, unknown>) {}
 
@@ -85,11 +86,16 @@ export class PatchRecorder {
       const next = Object.prototype.hasOwnProperty.call(cur, seg) ? cur[seg] : undefined;
       if (next === undefined || next === null) {
         // Build the rest of the path as nested maps around the value; numbers further down cannot be created.
-        if (path.slice(i + 1).some((s) => typeof s === 'number')) return false;
+        for (let j = i + 1; j < path.length; j++) if (typeof path[j] === 'number') return false;
+        this.markCreated(value);
         let built: unknown = value;
-        for (let j = path.length - 1; j > i; j--) built = { [path[j] as string]: built };
+        for (let j = path.length - 1; j > i; j--) {
+          built = { [path[j] as string]: built };
+          this.created.add(built as object);
+        }
+        // Inside a map an earlier op created, the op's value already carries the addition.
+        if (!this.created.has(cur)) this.recorded.push({ op: 'add', path: toPointer(path.slice(0, i + 1)), value: built });
         cur[seg] = built;
-        this.record(path.slice(0, i + 1), built);
         return true;
       }
       if (last) return false; // present: never overwrite what the user set
@@ -98,15 +104,11 @@ export class PatchRecorder {
     return false;
   }
 
-  private record(path: Path, value: unknown): void {
-    // One pass over the path: each proper prefix is checked against the maps this recorder created.
-    let pointer = '';
-    for (let k = 0; k < path.length; k++) {
-      if (k > 0 && this.created.has(pointer)) return;
-      pointer += `/${escapePointerSegment(path[k]!)}`;
-    }
-    this.created.add(pointer);
-    this.recorded.push({ op: 'add', path: pointer, value });
+  /** Every map and array inside an added value belongs to its op: later adds under them extend that op. */
+  private markCreated(v: unknown): void {
+    if (typeof v !== 'object' || v === null) return;
+    this.created.add(v);
+    for (const x of Array.isArray(v) ? v : Object.values(v)) this.markCreated(x);
   }
 
   /** Number of operations recorded so far. */
