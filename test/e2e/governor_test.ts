@@ -335,7 +335,7 @@ describe('the native HPA lands on the published decision', () => {
     assert.equal(admin.status, 200, admin.body);
     assert.equal(JSON.parse(admin.body).items[0].value, String(formulaReplicas(5, WEB)));
     process.stdout.write(
-      `# direct requests to the adapter: no client cert -> ${anon.status}; forged front-proxy cert -> ${forged.status || forged.error}; ` +
+      `direct requests to the adapter: no client cert -> ${anon.status}; forged front-proxy cert -> ${forged.status || forged.error}; ` +
         `front-proxy cert as kg-e2e-nobody -> ${nobody.status}; as system:masters -> ${admin.status}\n`,
     );
   }));
@@ -431,14 +431,12 @@ describe('governor simulate replays what the real HPA controller does', () => {
   it('gives the same replica sequence, within one sync period, for a tracking and a rate-limited HPA', withDiagnostics([names.sim], async () => {
     for (const name of ['track', 'limited']) await kubectlOk(['apply', '-f', '-'], deployment(ns(), name, { replicas: 1, resources: SMALL_RESOURCES }));
     await applyGeneratedHpa(policies.simulate, ns(), 'track');
-    const docs = parseAllDocuments(
-      (await governorCli(['hpa', policies.simulate, `--name=${ns()}/limited`])).stdout,
-    ).map((d) => d.toJS());
-    const limited = docs[0];
-    limited.spec.behavior = {
-      scaleUp: { stabilizationWindowSeconds: 0, selectPolicy: 'Max', policies: [{ type: 'Pods', value: 1, periodSeconds: 3 }], tolerance: '0' },
-      scaleDown: { stabilizationWindowSeconds: 4, selectPolicy: 'Max', policies: [{ type: 'Percent', value: 100, periodSeconds: 1 }], tolerance: '0' },
-    };
+    // The limited HPA: governor hpa's output with the behavior replaced by limitedSpec's (tolerance is a quantity).
+    const generated = await governorCli(['hpa', policies.simulate, `--name=${ns()}/limited`]);
+    assert.equal(generated.code, 0, generated.stderr);
+    const limited = parseYaml(generated.stdout);
+    const asManifest = (r: NonNullable<NonNullable<HpaSpec['behavior']>['scaleUp']>) => ({ ...r, tolerance: String(r.tolerance) });
+    limited.spec.behavior = { scaleUp: asManifest(limitedSpec.behavior!.scaleUp!), scaleDown: asManifest(limitedSpec.behavior!.scaleDown!) };
     await kubectlOk(['apply', '-f', '-'], JSON.stringify(limited));
 
     const rec = await new ReplicaRecorder(cluster.kubeconfig, ns()).start();
@@ -483,7 +481,7 @@ describe('governor simulate replays what the real HPA controller does', () => {
       // One sync period (1 s) plus what observing adds: Prometheus answering, the apiserver write and the watch event.
       assert.ok(cmp.maxDeltaS <= 1.5, `rescale times differ by more than one sync period\n${report.join('\n')}`);
     }
-    process.stdout.write(`# simulate vs real HPA controller:\n${report.map((l) => l.replace(/^/gm, '#   ')).join('\n')}\n`);
+    process.stdout.write(`simulate vs real HPA controller:\n${report.map((l) => l.replace(/^/gm, '  ')).join('\n')}\n`);
   }));
 });
 
@@ -526,7 +524,7 @@ describe('a MigrationPolicy moves replicas with two native HPAs', () => {
     const oldSeq = rec.changes('old', t0).map((c) => c.replicas);
     const newSeq = rec.changes('new', t0).map((c) => c.replicas);
     const timeline = samples.map((s) => `${((s.atMs - t0) / 1000).toFixed(2)}s rv ${s.resourceVersion}: old ${s.replicas.old} new ${s.replicas.new}`).join('\n');
-    process.stdout.write(`# migration states (every committed change of spec.replicas):\n${timeline.replace(/^/gm, '#   ')}\n`);
+    process.stdout.write(`migration states (every committed change of spec.replicas):\n${timeline.replace(/^/gm, '  ')}\n`);
     assert.deepEqual(short, [], `source + target fell below the capacity ${MIG.capacity}:\n${timeline}`);
     assert.deepEqual(oldSeq, [4, 3, 2, 1]);
     assert.deepEqual(newSeq, [1, 2, 3, 4]);
