@@ -381,23 +381,26 @@ describe('the native HPA lands on the published decision', () => {
     const port = prom.port;
     const outageStart = Date.now();
     await prom.stop();
-    // onSourceFailure {fixed, replicas: 3, after: 2}: after two failed intervals web-fixed goes to 3.
-    await rec.waitFor({ 'web-fixed': 3 }, 30_000);
-    // Keep the source down for several more intervals while the aggregator still answers for `web`.
-    await sleep(4 * WEB.intervalMs);
-    const r = await rawMetric(ns(), 'web');
-    assert.equal(r.code, 0, `web during the outage: ${r.stderr}`);
-    assert.equal(r.body.items[0].value, String(held));
-    // Every state the Deployments went through since the source stopped (the recorder watches, it does not poll).
-    for (const s of rec.since(outageStart)) {
-      assert.equal(s.replicas.web, held, `web moved during the outage: ${JSON.stringify(s)}`);
-      assert.ok((s.replicas['web-fixed'] ?? 0) >= 1, `web-fixed reached zero: ${JSON.stringify(s)}`);
+    try {
+      // onSourceFailure {fixed, replicas: 3, after: 2}: after two failed intervals web-fixed goes to 3.
+      await rec.waitFor({ 'web-fixed': 3 }, 30_000);
+      // Keep the source down for several more intervals while the aggregator still answers for `web`.
+      await sleep(4 * WEB.intervalMs);
+      const r = await rawMetric(ns(), 'web');
+      assert.equal(r.code, 0, `web during the outage: ${r.stderr}`);
+      assert.equal(r.body.items[0].value, String(held));
+      // Every state the Deployments went through since the source stopped (the recorder watches, it does not poll).
+      for (const s of rec.since(outageStart)) {
+        assert.equal(s.replicas.web, held, `web moved during the outage: ${JSON.stringify(s)}`);
+        assert.ok((s.replicas['web-fixed'] ?? 0) >= 1, `web-fixed reached zero: ${JSON.stringify(s)}`);
+      }
+      const hpa = await getJson(['-n', ns(), 'get', 'hpa', 'web']);
+      assert.equal(hpa.status.desiredReplicas, held);
+    } finally {
+      // Whatever failed above, the later tests need their source back.
+      prom = await startPrometheus({ targets: [target.address], port });
+      await prom.waitForTargetsUp(30_000);
     }
-    const hpa = await getJson(['-n', ns(), 'get', 'hpa', 'web']);
-    assert.equal(hpa.status.desiredReplicas, held);
-
-    prom = await startPrometheus({ targets: [target.address], port });
-    await prom.waitForTargetsUp(30_000);
     await setLoad('web', 40);
     const want = formulaReplicas(40, WEB);
     await rec.waitFor({ web: want, 'web-fixed': want }, 45_000);

@@ -79,11 +79,14 @@ export class ReplicaRecorder {
     return this.samples.at(-1);
   }
 
-  /** The state at `sinceMs` (the last sample before it) and every sample after. */
+  /** The state at `sinceMs` (the last sample recorded at or before it) and every sample after. */
   since(sinceMs: number): ReplicaSample[] {
-    const i = this.samples.findIndex((s) => s.atMs >= sinceMs);
-    if (i < 0) return this.samples.slice(-1);
-    return this.samples.slice(Math.max(0, i - 1));
+    // At or before: a caller that takes Date.now() right after waitFor() may share the millisecond of that sample.
+    let start = 0;
+    this.samples.forEach((s, i) => {
+      if (s.atMs <= sinceMs) start = i;
+    });
+    return this.samples.slice(start);
   }
 
   /** Consecutive distinct values of one Deployment from `sinceMs` on (the first is the value at that time). */
