@@ -7,7 +7,8 @@
 # of that name that is already present and is not our stand-in (e.g. the real one, pulled by the user) is used as is.
 #
 # Env: KUBE_GOVERNOR_CACHE (default ~/.cache/kube-governor), IMAGE (default localhost/kube-governor:test),
-#      IMAGE_TEST_PORT_BASE (default 39400: metrics +10, adapter +43, webhook +44; unusual, so no clash with e2e),
+#      IMAGE_TEST_PORT_BASE (default 29400: metrics +10, adapter +43, webhook +44; below the kernel's ephemeral
+#      range 32768-60999, so no outgoing connection of the e2e cluster or the tests can hold one of them),
 #      DEBIAN_MIRROR (default: the first deb.debian.org-style URI in this machine's apt sources).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,7 +17,7 @@ cache=${KUBE_GOVERNOR_CACHE:-$HOME/.cache/kube-governor}
 image=${IMAGE:-localhost/kube-governor:test}
 base_ref=docker.io/library/node:20-bookworm-slim
 stand_in_label=io.kube-governor.stand-in-node
-base=${IMAGE_TEST_PORT_BASE:-39400}
+base=${IMAGE_TEST_PORT_BASE:-29400}
 adapter_port=$((base + 43)) webhook_port=$((base + 44)) metrics_port=$((base + 10))
 # Same flags as in ../shared/notes/kubernetes-contracts.md: crun fails on this machine's hybrid cgroups; the ulimits
 # must stay below the machine's hard limits.
