@@ -20,6 +20,11 @@ export type AuthnResult =
   | { readonly ok: true; readonly user: UserInfo; readonly via: 'requestheader' | 'client-cert' }
   | { readonly ok: false; readonly reason: string };
 
+/** What a connection's client certificate proves (the per-request headers are read separately). */
+type PeerIdentity =
+  | { readonly ok: false; readonly reason: string }
+  | { readonly ok: true; readonly fromRequestHeaderCa: boolean; readonly fromClientCa: boolean; readonly cn: string; readonly organizations: string[] };
+
 export class AuthnConfigError extends Error {
   override name = 'AuthnConfigError';
 }
@@ -63,23 +68,42 @@ export class RequestAuthenticator {
     return this.trustBundle !== undefined;
   }
 
+  /**
+   * What the client certificate of one TLS connection proves, computed once per connection: getPeerCertificate(true)
+   * builds the whole chain in JavaScript and cost a quarter of a value request (BENCHMARKS.md). The certificate
+   * cannot change within a connection: renegotiation is refused on every server socket (src/server/https.ts), and a
+   * TLS 1.3 connection cannot renegotiate at all.
+   */
+  private readonly peers = new WeakMap<object, PeerIdentity>();
+
+  private peerIdentity(socket: TLSSocket): PeerIdentity {
+    let id = this.peers.get(socket);
+    if (id) return id;
+    const peer = socket.getPeerCertificate(true) as DetailedPeerCertificate | undefined;
+    if (!peer || !peer.raw) id = { ok: false, reason: 'no client certificate' };
+    else if (!socket.authorized) id = { ok: false, reason: `client certificate rejected: ${String(socket.authorizationError ?? 'not verified')}` };
+    else {
+      // Which trusted CA the verified chain ends in: the handshake accepted either bundle; we must know which one.
+      const anchors = new Set<string>();
+      for (let c: DetailedPeerCertificate | undefined = peer; c && c.raw && !anchors.has(c.fingerprint256); c = c.issuerCertificate) anchors.add(c.fingerprint256);
+      id = {
+        ok: true,
+        fromRequestHeaderCa: [...anchors].some((f) => this.rhFingerprints.has(f)),
+        fromClientCa: [...anchors].some((f) => this.clientFingerprints.has(f)),
+        cn: firstField(peer.subject?.CN) ?? '',
+        organizations: allFields(peer.subject?.O),
+      };
+    }
+    this.peers.set(socket, id);
+    return id;
+  }
+
   authenticate(req: IncomingMessage): AuthnResult {
     const socket = req.socket as Partial<TLSSocket>;
     if (typeof socket.getPeerCertificate !== 'function') return { ok: false, reason: 'not a TLS connection' };
-    const peer = socket.getPeerCertificate(true) as DetailedPeerCertificate | undefined;
-    if (!peer || !peer.raw) return { ok: false, reason: 'no client certificate' };
-    if (!socket.authorized) return { ok: false, reason: `client certificate rejected: ${String(socket.authorizationError ?? 'not verified')}` };
-
-    // Which trusted CA the verified chain ends in: the handshake accepted either bundle; we must know which one.
-    const anchors = new Set<string>();
-    const seen = new Set<string>();
-    for (let c: DetailedPeerCertificate | undefined = peer; c && c.raw && !seen.has(c.fingerprint256); c = c.issuerCertificate) {
-      seen.add(c.fingerprint256);
-      anchors.add(c.fingerprint256);
-    }
-    const fromRequestHeaderCa = [...anchors].some((f) => this.rhFingerprints.has(f));
-    const fromClientCa = [...anchors].some((f) => this.clientFingerprints.has(f));
-    const cn = firstField(peer.subject?.CN) ?? '';
+    const id = this.peerIdentity(socket as TLSSocket);
+    if (!id.ok) return id;
+    const { fromRequestHeaderCa, fromClientCa, cn } = id;
 
     if (fromRequestHeaderCa) {
       const allowed = this.c.requestheaderAllowedNames;
@@ -95,7 +119,7 @@ export class RequestAuthenticator {
     if (fromClientCa) {
       // The headers are ignored here: only the request-header CA may assert another identity.
       if (!cn) return { ok: false, reason: 'client certificate has no common name' };
-      return { ok: true, via: 'client-cert', user: { username: cn, groups: allFields(peer.subject?.O), extra: {} } };
+      return { ok: true, via: 'client-cert', user: { username: cn, groups: id.organizations, extra: {} } };
     }
     return { ok: false, reason: 'client certificate is not signed by a trusted client CA' };
   }

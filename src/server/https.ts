@@ -2,6 +2,7 @@
 import { createServer, type Server, type ServerOptions } from 'node:https';
 import type { RequestListener } from 'node:http';
 import type { Socket } from 'node:net';
+import type { TLSSocket } from 'node:tls';
 import type { TlsMaterial } from '../tls/serving.js';
 
 export interface SecureServerOptions {
@@ -46,6 +47,9 @@ export function createSecureServer(handler: RequestListener, o: SecureServerOpti
     sockets.add(s);
     s.on('close', () => sockets.delete(s));
   });
+  // What a client certificate proves is cached per connection (src/adapter/authn.ts): a TLS 1.2 client must not
+  // renegotiate another certificate into an established connection (TLS 1.3 cannot renegotiate at all).
+  server.on('secureConnection', (s: TLSSocket) => s.disableRenegotiation());
   let inFlight = 0;
   let closing = false;
   const destroyAll = () => {

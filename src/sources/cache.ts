@@ -14,8 +14,17 @@ export interface QueryObservation {
   readonly error?: string;
 }
 
+/**
+ * Source queries in flight at once across all policies. Without a bound, the start-up evaluation of 10,000 policies
+ * opened thousands of connections to the source at once, timed most of them out and left half a gigabyte of garbage
+ * (BENCHMARKS.md); Prometheus would see the same burst.
+ */
+export const DEFAULT_MAX_CONCURRENT_QUERIES = 32;
+
 export interface LoadCacheOptions {
   readonly now?: () => number;
+  /** Queries beyond this many in flight wait their turn (their timeout starts when they run). */
+  readonly maxConcurrentQueries?: number;
   /** Called after every query that reached the source (for metrics and logs). */
   readonly onQuery?: (o: QueryObservation) => void;
 }
@@ -30,12 +39,38 @@ interface Entry {
 export class LoadCache {
   private readonly entries = new Map<string, Entry>();
   private readonly now: () => number;
+  private readonly maxActive: number;
+  private active = 0;
+  private waiting: (() => void)[] = [];
+  private waitingHead = 0;
 
   constructor(
     private readonly source: MetricSource,
     private readonly o: LoadCacheOptions = {},
   ) {
     this.now = o.now ?? Date.now;
+    this.maxActive = Math.max(1, o.maxConcurrentQueries ?? DEFAULT_MAX_CONCURRENT_QUERIES);
+  }
+
+  private acquire(): Promise<void> | undefined {
+    if (this.active < this.maxActive) {
+      this.active++;
+      return undefined;
+    }
+    return new Promise<void>((resolve) => this.waiting.push(resolve));
+  }
+
+  /** Hands the slot to the next waiting query, if any. */
+  private release(): void {
+    if (this.waitingHead < this.waiting.length) {
+      const next = this.waiting[this.waitingHead]!;
+      this.waiting[this.waitingHead++] = undefined as never;
+      if (this.waitingHead === this.waiting.length) {
+        this.waiting = [];
+        this.waitingHead = 0;
+      }
+      next();
+    } else this.active--;
   }
 
   /**
@@ -60,6 +95,8 @@ export class LoadCache {
   }
 
   private async run(key: string, load: LoadSource, entry: Entry): Promise<LoadSample> {
+    const wait = this.acquire();
+    if (wait) await wait;
     const t0 = performance.now();
     try {
       const value = await this.source.query(load);
@@ -72,6 +109,8 @@ export class LoadCache {
       const error = isSourceError(e) ? e.message : `query ${JSON.stringify(describeLoad(load))} failed: ${(e as Error)?.message ?? String(e)}`;
       this.o.onQuery?.({ key, load, durationMs: performance.now() - t0, ok: false, reason, error });
       return { ok: false, reason, error };
+    } finally {
+      this.release();
     }
   }
 
