@@ -1,5 +1,5 @@
 // The production provider: desired-replicas for each ScalingPolicy, selected by governor.io/policy=<name> in its namespace.
-import { matches, type Labels, type Requirement } from '../common/labels.js';
+import { matches, pinnedValue, type Labels, type Requirement } from '../common/labels.js';
 import { formatQuantity } from '../common/quantity.js';
 import type { PolicySet } from '../policy/policy-set.js';
 import type { PolicyStore } from '../policy/store.js';
@@ -24,6 +24,8 @@ interface Indexed {
 
 export class PolicyMetricsProvider implements ExternalMetricsProvider {
   private byNamespace = new Map<string, Indexed[]>();
+  /** namespace/name → policy: the HPA's selector pins governor.io/policy, so a request looks at one policy, not all. */
+  private byName = new Map<string, Indexed>();
   private readonly unsubscribe: () => void;
 
   constructor(
@@ -38,12 +40,16 @@ export class PolicyMetricsProvider implements ExternalMetricsProvider {
   /** Policies are indexed by namespace once per reload; requests only look them up. */
   private index(set: PolicySet) {
     const m = new Map<string, Indexed[]>();
+    const byName = new Map<string, Indexed>();
     for (const p of set.scaling) {
       const list = m.get(p.namespace) ?? [];
-      list.push({ policy: p, labels: policyLabels(p) });
+      const entry = { policy: p, labels: policyLabels(p) };
+      list.push(entry);
       m.set(p.namespace, list);
+      byName.set(`${p.namespace}/${p.name}`, entry);
     }
     this.byNamespace = m;
+    this.byName = byName;
     this.decisions.retain(new Set(set.scaling.map(policyId)));
     this.onReindex?.(set);
   }
@@ -54,9 +60,10 @@ export class PolicyMetricsProvider implements ExternalMetricsProvider {
 
   async getValues(namespace: string, metricName: string, selector: readonly Requirement[], selectorText: string): Promise<ExternalMetricValue[]> {
     if (metricName !== DESIRED_REPLICAS) throw new MetricNotFoundError(metricName, [DESIRED_REPLICAS]);
-    const candidates = this.byNamespace.get(namespace) ?? [];
-    const selected = candidates.filter((c) => matches(selector, c.labels));
-    if (selected.length === 0) throw new NoMatchingPolicyError(namespace, selectorText, candidates.map((c) => c.policy.name));
+    const pinned = pinnedValue(selector, POLICY_LABEL);
+    const one = pinned === undefined ? undefined : this.byName.get(`${namespace}/${pinned}`);
+    const selected = pinned === undefined ? (this.byNamespace.get(namespace) ?? []).filter((c) => matches(selector, c.labels)) : one && matches(selector, one.labels) ? [one] : [];
+    if (selected.length === 0) throw new NoMatchingPolicyError(namespace, selectorText, (this.byNamespace.get(namespace) ?? []).map((c) => c.policy.name));
     const decisions = await Promise.all(selected.map((c) => this.decisions.decide(c.policy)));
     return selected.map((c, i) => {
       const d = decisions[i]!;
