@@ -89,7 +89,7 @@ async function startAdapter(ctx: GovernorContext, certFiles: { certFile: string;
     onQuery(q) {
       const labels = { source: q.load.type, policy: q.key };
       m.sourceQueries.inc(labels);
-      m.sourceQueryDuration.observe(labels, q.durationMs / 1000);
+      m.sourceQueryDuration.observe({ source: q.load.type }, q.durationMs / 1000);
       if (!q.ok) m.sourceErrors.inc({ ...labels, reason: q.reason ?? 'internal' });
     },
   });
