@@ -16,6 +16,16 @@ export interface AuthnConfig {
   readonly clientCa?: string;
 }
 
+/**
+ * Every authenticated user is also in system:authenticated, as kube-apiserver's AuthenticatedGroupAdder does. The
+ * aggregator's discovery requests come as system:kube-aggregator with no groups; without this, SubjectAccessReview
+ * denies them (RBAC's system:discovery role is bound to system:authenticated).
+ */
+export function withAuthenticated(username: string, groups: readonly string[]): string[] {
+  if (username === 'system:anonymous' || groups.includes('system:authenticated')) return [...groups];
+  return [...groups, 'system:authenticated'];
+}
+
 export type AuthnResult =
   | { readonly ok: true; readonly user: UserInfo; readonly via: 'requestheader' | 'client-cert' }
   | { readonly ok: false; readonly reason: string };
@@ -111,7 +121,7 @@ export class RequestAuthenticator {
       if (allowed.length > 0 && !allowed.includes(cn)) {
         if (!fromClientCa) return { ok: false, reason: `front-proxy certificate CN "${cn}" is not an allowed request-header name` };
       } else if (username) {
-        return { ok: true, via: 'requestheader', user: { username, groups: this.groups(req), extra: this.extra(req) } };
+        return { ok: true, via: 'requestheader', user: { username, groups: withAuthenticated(username, this.groups(req)), extra: this.extra(req) } };
       } else if (!fromClientCa) {
         return { ok: false, reason: `front-proxy certificate "${cn}" sent no ${this.c.requestheaderUsernameHeaders.join('/')} header` };
       }
@@ -119,7 +129,7 @@ export class RequestAuthenticator {
     if (fromClientCa) {
       // The headers are ignored here: only the request-header CA may assert another identity.
       if (!cn) return { ok: false, reason: 'client certificate has no common name' };
-      return { ok: true, via: 'client-cert', user: { username: cn, groups: id.organizations, extra: {} } };
+      return { ok: true, via: 'client-cert', user: { username: cn, groups: withAuthenticated(cn, id.organizations), extra: {} } };
     }
     return { ok: false, reason: 'client certificate is not signed by a trusted client CA' };
   }

@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { IncomingMessage } from 'node:http';
 import { generateCA } from '../tls/certs.js';
-import { AuthnConfigError, parseBundle, RequestAuthenticator } from './authn.js';
+import { AuthnConfigError, parseBundle, RequestAuthenticator, withAuthenticated } from './authn.js';
 
 const base = { requestheaderAllowedNames: [], requestheaderUsernameHeaders: ['X-Remote-User'], requestheaderGroupHeaders: ['X-Remote-Group'], requestheaderExtraHeadersPrefix: ['X-Remote-Extra-'] };
 
@@ -25,4 +25,10 @@ test('a request that did not come over TLS is not authenticated', () => {
   const auth = new RequestAuthenticator(base);
   const r = auth.authenticate({ socket: {}, headers: { 'x-remote-user': 'system:admin' }, headersDistinct: { 'x-remote-user': ['system:admin'] } } as unknown as IncomingMessage);
   assert.deepEqual(r, { ok: false, reason: 'not a TLS connection' });
+});
+
+test('every authenticated user is in system:authenticated (the aggregator sends discovery requests without groups)', () => {
+  assert.deepEqual(withAuthenticated('system:kube-aggregator', []), ['system:authenticated']);
+  assert.deepEqual(withAuthenticated('alice', ['devs', 'system:authenticated']), ['devs', 'system:authenticated']);
+  assert.deepEqual(withAuthenticated('system:anonymous', []), []);
 });

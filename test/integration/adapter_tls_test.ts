@@ -144,13 +144,13 @@ describe('adapter over TLS with flags (--requestheader-client-ca-file, --client-
     const asked = kube.reviews.slice(before);
     assert.equal(asked.length, 1);
     assert.equal(asked[0].user, 'mallory');
-    assert.deepEqual(asked[0].groups, []);
+    assert.deepEqual(asked[0].groups, ['system:authenticated']);
   });
 
   test('a client-CA certificate authenticates as CN with O as groups', async () => {
     const r = await httpsGet(port, VALUES, { ca, cert: pki.alice });
     assert.equal(r.status, 200, r.text);
-    assert.deepEqual(kube.reviews.find((x) => x.user === 'alice').groups, ['devs']);
+    assert.deepEqual(kube.reviews.find((x) => x.user === 'alice').groups, ['devs', 'system:authenticated']);
   });
 
   test('overload steps from the live replica count read through the scale subresource', async () => {
