@@ -1,0 +1,164 @@
+// Bench 3: the external metrics adapter's value route (what the HPA polls) on the cached path, with the aggregator's
+// front-proxy client certificate, at a fixed rate and at saturation, with 10 and with 10,000 ScalingPolicies; RSS; and
+// how many source queries each policy caused per interval however fast it was polled. Baseline: node:https that
+// checks the client certificate and answers a fixed ExternalMetricValueList.
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { silentLogger } from '../src/observability/log.js';
+import { generateCA, generateClientCert, serviceDnsNames } from '../src/tls/certs.js';
+import { ensureServingCert } from '../src/tls/serving.js';
+import { fixedRate, saturate, type LatencyResult, type RequestSpec, type SaturationResult, type Target } from './lib/load.js';
+import { startServer, type AdapterVariant } from './lib/servers.js';
+
+export interface AdapterBenchOptions {
+  readonly variants: readonly AdapterVariant[];
+  /** Policy counts to load (the express comparison runs at the largest). */
+  readonly policyCounts: readonly number[];
+  readonly rate: number;
+  readonly durationS: number;
+  readonly warmupS: number;
+  readonly repeats: number;
+  readonly connections: number;
+  readonly saturationConnections: number;
+  /** Policy evaluation interval (s): short, so a run spans several intervals. */
+  readonly intervalS: number;
+  readonly cpuProfDir?: string;
+  readonly log: (s: string) => void;
+}
+
+export interface AdapterRun {
+  readonly repeat: number;
+  readonly variant: AdapterVariant;
+  readonly policies: number;
+  readonly startMs: number;
+  readonly fixed: LatencyResult;
+  readonly saturation: SaturationResult;
+  /** Server CPU time per request during the saturation run (warm-up included, estimated at the same rate). */
+  readonly cpuPerRequestUs: number;
+  readonly rssMiB: number;
+  /** The longest event-loop stall in the server during the fixed-rate run (ms). */
+  readonly fixedStallMs: number;
+  /** Source queries of the polled policies during fixed + saturation runs, per policy and interval spanned. */
+  readonly queries?: { readonly polled: number; readonly total: number; readonly intervals: number; readonly maxPerPolicyPerInterval: number; readonly requests: number };
+}
+
+const POLLED = 20;
+
+/** A fake load source on loopback: every policy has its own URL; hits are counted per URL. */
+async function loadSource(): Promise<{ server: Server; port: number; hits: Map<string, number> }> {
+  const hits = new Map<string, number>();
+  const server = createServer((req, res) => {
+    hits.set(req.url ?? '', (hits.get(req.url ?? '') ?? 0) + 1);
+    res.writeHead(200, { 'content-type': 'application/json' }).end('{"data":{"rps":450}}');
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return { server, port: (server.address() as { port: number }).port, hits };
+}
+
+const nsOf = (i: number) => `team-${i % 100}`;
+
+function writePolicies(dir: string, n: number, sourcePort: number, intervalS: number): void {
+  mkdirSync(dir, { recursive: true });
+  const docs: string[] = [];
+  for (let i = 0; i < n; i++) {
+    docs.push(`apiVersion: governor.io/v1alpha1
+kind: ScalingPolicy
+metadata: {name: svc-${i}, namespace: ${nsOf(i)}}
+spec:
+  target: {apiVersion: apps/v1, kind: Deployment, name: svc-${i}}
+  load: {http: {url: 'http://127.0.0.1:${sourcePort}/load/${i}', valuePath: data.rps}}
+  thresholds: {low: 100, high: 800}
+  replicas: {min: 2, base: 3, max: 20}
+  interval: ${intervalS}s
+  staleAfter: ${intervalS * 4}s
+`);
+  }
+  // Several files, as a policy directory usually holds.
+  const perFile = 500;
+  for (let f = 0; f * perFile < n; f++) writeFileSync(join(dir, `policies-${f}.yaml`), docs.slice(f * perFile, (f + 1) * perFile).join('---\n'));
+}
+
+/** What the HPA controller sends through the aggregator: one request per HPA, POLLED different policies in turn. */
+function valueRequests(n: number): RequestSpec[] {
+  const step = Math.max(1, Math.floor(n / POLLED));
+  return Array.from({ length: Math.min(POLLED, n) }, (_, k) => {
+    const i = k * step;
+    return {
+      method: 'GET',
+      path: `/apis/external.metrics.k8s.io/v1beta1/namespaces/${nsOf(i)}/desired-replicas?labelSelector=${encodeURIComponent(`governor.io/policy=svc-${i}`)}`,
+      headers: { accept: 'application/json', 'x-remote-user': 'system:serviceaccount:kube-system:horizontal-pod-autoscaler', 'x-remote-group': 'system:serviceaccounts' },
+    };
+  });
+}
+
+export async function benchAdapter(o: AdapterBenchOptions): Promise<AdapterRun[]> {
+  const dir = mkdtempSync(join(tmpdir(), 'kg-bench-adapter-'));
+  const source = await loadSource();
+  const runs: AdapterRun[] = [];
+  try {
+    const frontProxyCa = generateCA({ commonName: 'front-proxy-ca' });
+    const aggregator = generateClientCert(frontProxyCa, { commonName: 'front-proxy-client' });
+    const frontProxyCaFile = join(dir, 'front-proxy-ca.crt');
+    writeFileSync(frontProxyCaFile, frontProxyCa.certPem);
+    const certDir = join(dir, 'certs');
+    // The names startGovernor asks for, so it keeps this certificate instead of generating another.
+    const certs = await ensureServingCert({ certDir, dnsNames: [...serviceDnsNames('kube-governor', 'kube-governor'), 'localhost'], ipAddresses: ['127.0.0.1', '::1'] }, silentLogger);
+    const ca = (await import('node:fs')).readFileSync(certs.caFile!, 'utf8');
+    const largest = Math.max(...o.policyCounts);
+    for (const n of o.policyCounts) writePolicies(join(dir, `p${n}`), n, source.port, o.intervalS);
+
+    const plan: { variant: AdapterVariant; n: number }[] = [];
+    for (const variant of o.variants) {
+      if (variant === 'fast') for (const n of o.policyCounts) plan.push({ variant, n });
+      else plan.push({ variant, n: largest });
+    }
+    for (let repeat = 1; repeat <= o.repeats; repeat++) {
+      for (const { variant, n } of plan) {
+        const server = await startServer({ kind: 'adapter', variant, policyDir: join(dir, `p${n}`), certDir, frontProxyCaFile }, { ...(o.cpuProfDir && repeat === 1 ? { cpuProfDir: o.cpuProfDir } : {}), ...(process.env.KG_BENCH_SERVER_ARGS ? { execArgv: process.env.KG_BENCH_SERVER_ARGS.split(' ') } : {}) });
+        const target: Target = { host: '127.0.0.1', port: server.port, ca, cert: aggregator.certPem, key: aggregator.keyPem, servername: 'localhost' };
+        const requests = valueRequests(n);
+        try {
+          // Wait (bounded) for the start-up evaluation of every policy (warmUp): the cached path is what we measure.
+          const startHits = [...source.hits.values()].reduce((a, b) => a + b, 0);
+          for (let seen = -1, deadline = Date.now() + 120_000; variant !== 'bare' && Date.now() < deadline; ) {
+            await new Promise((r) => setTimeout(r, 1000));
+            const total = [...source.hits.values()].reduce((a, b) => a + b, 0);
+            if (total - startHits >= n && total === seen) break;
+            seen = total;
+          }
+          const before = new Map(source.hits);
+          await server.maxStallMs();
+          const t0 = Date.now();
+          const fixed = await fixedRate({ target, requests, connections: o.connections, rate: o.rate, durationS: o.durationS, warmupS: o.warmupS });
+          const fixedStallMs = await server.maxStallMs();
+          const cpu0 = await server.cpuMicros();
+          const saturation = await saturate({ target, requests, connections: o.saturationConnections, durationS: o.durationS, warmupS: o.warmupS });
+          const cpuPerRequestUs = ((await server.cpuMicros()) - cpu0) / (saturation.requests * (1 + o.warmupS / o.durationS));
+          const t1 = Date.now();
+          const rssMiB = (await server.rss()) / 2 ** 20;
+          let queries: AdapterRun['queries'];
+          if (variant !== 'bare') {
+            const polled = requests.map((r) => `/load/${/svc-(\d+)/.exec(decodeURIComponent(r.path))![1]}`);
+            const counts = polled.map((p) => (source.hits.get(p) ?? 0) - (before.get(p) ?? 0));
+            const total = [...source.hits.entries()].reduce((a, [k, v]) => a + v - (before.get(k) ?? 0), 0);
+            const intervals = Math.floor(t1 / 1000 / o.intervalS) - Math.floor(t0 / 1000 / o.intervalS) + 1;
+            queries = { polled: polled.length, total, intervals, maxPerPolicyPerInterval: Math.max(...counts) / intervals, requests: fixed.measured + saturation.requests };
+          }
+          o.log(
+            `  adapter ${variant.padEnd(8)} ${String(n).padStart(6)} policies #${repeat}: start ${server.startMs.toFixed(0)} ms, ${o.rate} req/s p50 ${fixed.p50.toFixed(2)} p99 ${fixed.p99.toFixed(2)} p99.9 ${fixed.p999.toFixed(2)} ms (longest stall ${fixedStallMs.toFixed(0)} ms)${fixed.non2xx + fixed.errors ? ` (non2xx ${fixed.non2xx}, errors ${fixed.errors})` : ''}; saturation ${saturation.rps.toFixed(0)} req/s${saturation.non2xx ? ` (non2xx ${saturation.non2xx})` : ''}, ${cpuPerRequestUs.toFixed(0)} µs CPU/request; RSS ${rssMiB.toFixed(0)} MiB` +
+              (queries ? `; source queries ${queries.total} for ${queries.requests} requests over ${queries.intervals} intervals (max ${queries.maxPerPolicyPerInterval.toFixed(2)} per policy per interval)` : ''),
+          );
+          runs.push({ repeat, variant, policies: n, startMs: server.startMs, fixed, fixedStallMs, saturation, cpuPerRequestUs, rssMiB, ...(queries ? { queries } : {}) });
+        } finally {
+          await server.stop();
+        }
+      }
+    }
+  } finally {
+    await new Promise<void>((r) => source.server.close(() => r()));
+    rmSync(dir, { recursive: true, force: true });
+  }
+  return runs;
+}

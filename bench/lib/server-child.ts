@@ -1,0 +1,171 @@
+// The server process of a bench (forked by servers.ts): builds one variant, reports its port, RSS and heap on request.
+import express from 'express';
+import { createWriteStream, readFileSync } from 'node:fs';
+import { createServer } from 'node:https';
+import { join } from 'node:path';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { createAdapterComponent } from '../../src/adapter/component.js';
+import { mutateHandler, reviewFunction, validateHandler, type AdmissionEnvironment } from '../../src/admission/handlers.js';
+import { createWebhookListener } from '../../src/admission/http.js';
+import { decodeAdmissionReview, encodeAdmissionReview } from '../../src/admission/review.js';
+import { GovernanceEngine } from '../../src/governance/engine.js';
+import { policy } from '../../src/governance/testing.js';
+import { noopEventRecorder } from '../../src/kube/events.js';
+import { startGovernor, type GovernorOptions } from '../../src/main.js';
+import { createLogger } from '../../src/observability/log.js';
+import { createMetrics } from '../../src/observability/metrics.js';
+import { createSecureServer, listen } from '../../src/server/https.js';
+import { sampleNamespaces, samplePolicies } from '../../test/integration/webhook_fixtures.js';
+import type { AdapterServerSpec, ServerSpec, WebhookServerSpec } from './servers.js';
+
+/** Info-level JSON logs, as in production, written nowhere: their cost counts, their volume does not. */
+const log = createLogger({ level: 'info', destination: createWriteStream('/dev/null') });
+
+let stop: () => Promise<void> = async () => undefined;
+const loopDelay = monitorEventLoopDelay({ resolution: 5 });
+loopDelay.enable();
+
+function noisePolicies(n: number, offset = 0) {
+  return Array.from({ length: n }, (_, i) =>
+    policy(`other-${offset + i}`, `  match: {kinds: [Deployment, StatefulSet], namespaces: [team-${offset + i}]}\n  labels: {owner: {required: true}}\n  resources: {require: [limits.memory]}`),
+  );
+}
+
+async function webhook(spec: WebhookServerSpec): Promise<number> {
+  const tls = { cert: readFileSync(spec.certFile, 'utf8'), key: readFileSync(spec.keyFile, 'utf8') };
+  if (spec.variant === 'bare') {
+    const server = createServer({ ...tls, minVersion: 'TLSv1.2', keepAliveTimeout: 65_000 }, (req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        let uid = '';
+        try {
+          uid = JSON.parse(Buffer.concat(chunks).toString('utf8'))?.request?.uid ?? '';
+        } catch {
+          res.writeHead(400).end();
+          return;
+        }
+        const out = JSON.stringify({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', response: { uid, allowed: true } });
+        res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(out) });
+        res.end(out);
+      });
+    });
+    const port = await listen(server, 0, '127.0.0.1');
+    stop = () => new Promise((r) => server.close(() => r()));
+    return port;
+  }
+  const samples = spec.onlyGenerated
+    ? [...Array.from({ length: spec.onlyGenerated.matching }, (_, i) => ({ ...samplePolicies().find((p) => p.name === 'team-defaults')!, name: `team-defaults-${i}` })), ...noisePolicies(spec.onlyGenerated.total - spec.onlyGenerated.matching)]
+    : [...samplePolicies(), ...noisePolicies(spec.extraPolicies ?? 0)];
+  const engine = new GovernanceEngine(samples, { skipNamespaces: ['kube-system', 'kube-governor'] });
+  const metrics = createMetrics();
+  const env: AdmissionEnvironment = { engine: () => engine, namespaces: sampleNamespaces(), events: noopEventRecorder, log, metrics };
+  const allowOnly = spec.variant.endsWith('-allow');
+  const http = spec.variant.replace(/-allow$/, '');
+  const allow = (body: unknown) => encodeAdmissionReview({ uid: decodeAdmissionReview(body).uid, allowed: true });
+  const mutate = allowOnly ? allow : reviewFunction('mutate', mutateHandler(env), env);
+  const validate = allowOnly ? allow : reviewFunction('validate', validateHandler(env), env);
+  let listener;
+  if (http === 'express-json') {
+    const app = express();
+    app.disable('x-powered-by');
+    app.disable('etag');
+    app.use(express.json({ limit: '3mb' }));
+    app.post('/mutate', (req, res) => void res.json(mutate(req.body)));
+    app.post('/validate', (req, res) => void res.json(validate(req.body)));
+    listener = app;
+  } else {
+    listener = createWebhookListener({ mutate, validate, log, metrics, fastPath: http === 'fast' });
+  }
+  const server = createSecureServer(listener, { tls });
+  const port = await listen(server.server, 0, '127.0.0.1');
+  stop = () => server.close(1000);
+  return port;
+}
+
+async function adapter(spec: AdapterServerSpec): Promise<number> {
+  if (spec.variant === 'bare') {
+    const server = createServer(
+      {
+        cert: readFileSync(join(spec.certDir, 'tls.crt'), 'utf8'),
+        key: readFileSync(join(spec.certDir, 'tls.key'), 'utf8'),
+        ca: readFileSync(spec.frontProxyCaFile, 'utf8'),
+        requestCert: true,
+        rejectUnauthorized: false,
+        minVersion: 'TLSv1.2',
+        keepAliveTimeout: 65_000,
+      },
+      (req, res) => {
+        const authorized = (req.socket as import('node:tls').TLSSocket).authorized && Boolean(req.headers['x-remote-user']);
+        const out = JSON.stringify({
+          kind: 'ExternalMetricValueList',
+          apiVersion: 'external.metrics.k8s.io/v1beta1',
+          metadata: {},
+          items: [{ metricName: 'desired-replicas', metricLabels: { 'governor.io/policy': 'p' }, timestamp: new Date().toISOString(), window: 30, value: '3' }],
+        });
+        res.writeHead(authorized ? 200 : 401, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(out) });
+        res.end(out);
+      },
+    );
+    const port = await listen(server, 0, '127.0.0.1');
+    stop = () => new Promise((r) => server.close(() => r()));
+    return port;
+  }
+  const options: GovernorOptions = {
+    policies: [spec.policyDir],
+    bindAddress: '127.0.0.1',
+    securePort: 0,
+    webhookPort: 0,
+    metricsPort: 0,
+    certDir: spec.certDir,
+    serviceName: 'kube-governor',
+    serviceNamespace: 'kube-governor',
+    requestheaderClientCaFile: spec.frontProxyCaFile,
+    requestheaderAllowedNames: ['front-proxy-client'],
+    requestheaderUsernameHeaders: ['X-Remote-User'],
+    requestheaderGroupHeaders: ['X-Remote-Group'],
+    requestheaderExtraHeadersPrefix: ['X-Remote-Extra-'],
+    prometheusUrl: 'http://127.0.0.1:9',
+    allowedSourceHosts: ['127.0.0.1'],
+    insecureDev: false,
+    enableAdapter: true,
+    enableWebhook: false,
+    policyPollMs: 600_000,
+    clusterPolicies: false,
+    shutdownGraceMs: 1000,
+  };
+  const gov = await startGovernor(options, [createAdapterComponent({ fastPath: spec.variant === 'fast' })], log);
+  stop = () => gov.stop();
+  return gov.ports.adapter!;
+}
+
+async function start(spec: ServerSpec): Promise<number> {
+  return spec.kind === 'webhook' ? webhook(spec) : adapter(spec);
+}
+
+process.on('message', async (m: { op: string; spec?: ServerSpec }) => {
+  try {
+    if (m.op === 'start') process.send!({ port: await start(m.spec!) });
+    else if (m.op === 'rss') {
+      global.gc?.();
+      process.send!({ value: process.memoryUsage().rss });
+    } else if (m.op === 'stall') {
+      // The longest event-loop delay since the last ask (ms): GC pauses and synchronous work show up here.
+      process.send!({ value: loopDelay.max / 1e6 });
+      loopDelay.reset();
+    } else if (m.op === 'cpu') {
+      const u = process.cpuUsage();
+      process.send!({ value: u.user + u.system });
+    } else if (m.op === 'heap') {
+      global.gc?.();
+      process.send!({ value: process.memoryUsage().heapUsed });
+    } else if (m.op === 'stop') {
+      await stop();
+      process.exit(0);
+    }
+  } catch (e) {
+    process.send!({ error: (e as Error).stack ?? String(e) });
+    process.exit(1);
+  }
+});
+process.on('disconnect', () => process.exit(0));

@@ -1,0 +1,99 @@
+// Servers under test, each in its own process (forked from the bench), so the load generator, the server and the
+// orchestrator never share a CPU queue or a heap. The child builds one variant, answers with its port, reports its
+// RSS on request and stops on "stop".
+import { fork, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+export type WebhookVariant =
+  /** node:https, JSON.parse the review, answer allowed: the runtime's ceiling (the baseline). */
+  | 'bare'
+  /** express with express.json() and res.json(): the obvious express app. */
+  | 'express-json'
+  /** the production express app with no fast path (its own body reader, plain writes). */
+  | 'express'
+  /** production: fast path for POST /mutate and /validate in front of the express app. */
+  | 'fast'
+  /** The same three HTTP layers with a review that only decodes the AdmissionReview and allows: the layer's own cost. */
+  | 'express-json-allow'
+  | 'express-allow'
+  | 'fast-allow';
+
+export type AdapterVariant =
+  /** node:https with the front-proxy CA, checks the client certificate, answers a fixed ExternalMetricValueList. */
+  | 'bare'
+  /** governor serve's adapter with every route through express. */
+  | 'express'
+  /** production: the value route on the fast path. */
+  | 'fast';
+
+export interface WebhookServerSpec {
+  readonly kind: 'webhook';
+  readonly variant: WebhookVariant;
+  readonly certFile: string;
+  readonly keyFile: string;
+  /** GovernancePolicies besides the samples, each for another namespace (none match the requests). */
+  readonly extraPolicies?: number;
+  /** Replaces the sample policies by this many non-matching ones plus `matching` copies of team-defaults. */
+  readonly onlyGenerated?: { total: number; matching: number };
+}
+
+export interface AdapterServerSpec {
+  readonly kind: 'adapter';
+  readonly variant: AdapterVariant;
+  readonly policyDir: string;
+  readonly certDir: string;
+  readonly frontProxyCaFile: string;
+}
+
+export type ServerSpec = WebhookServerSpec | AdapterServerSpec;
+
+export interface RunningServer {
+  readonly port: number;
+  readonly pid: number;
+  /** Milliseconds from fork to listening. */
+  readonly startMs: number;
+  rss(): Promise<number>;
+  heapUsed(): Promise<number>;
+  /** CPU time (user + system) the server process has used so far, in µs: CPU per request is the steadiest figure on a shared machine. */
+  cpuMicros(): Promise<number>;
+  /** The longest event-loop delay since the previous call (ms). */
+  maxStallMs(): Promise<number>;
+  stop(): Promise<void>;
+}
+
+const CHILD = fileURLToPath(new URL('./server-child.ts', import.meta.url));
+
+export async function startServer(spec: ServerSpec, o: { cpuProfDir?: string; env?: NodeJS.ProcessEnv; execArgv?: readonly string[] } = {}): Promise<RunningServer> {
+  const t0 = performance.now();
+  const execArgv = ['--import', 'tsx', '--expose-gc', ...(o.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${o.cpuProfDir}`] : []), ...(o.execArgv ?? [])];
+  const child: ChildProcess = fork(CHILD, [], { execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'], env: { ...process.env, ...o.env } });
+  const port = await new Promise<number>((resolve, reject) => {
+    child.once('message', (m: any) => (m?.port ? resolve(m.port) : reject(new Error(`server child: ${JSON.stringify(m)}`))));
+    child.once('exit', (code) => reject(new Error(`server child exited with ${code} before listening`)));
+    child.send({ op: 'start', spec });
+  });
+  const startMs = performance.now() - t0;
+  const ask = (op: string) =>
+    new Promise<number>((resolve) => {
+      child.once('message', (m: any) => resolve(Number(m?.value)));
+      child.send({ op });
+    });
+  return {
+    port,
+    pid: child.pid!,
+    startMs,
+    rss: () => ask('rss'),
+    heapUsed: () => ask('heap'),
+    cpuMicros: () => ask('cpu'),
+    maxStallMs: () => ask('stall'),
+    stop: () =>
+      new Promise<void>((resolve) => {
+        const kill = setTimeout(() => child.kill('SIGKILL'), 15_000);
+        child.once('exit', () => {
+          clearTimeout(kill);
+          resolve();
+        });
+        child.send({ op: 'stop' });
+      }),
+  };
+}
