@@ -1,0 +1,179 @@
+// Installs kube-governor inside a cluster that runs pods (kind, hack/kind-e2e.sh) the way users do: `kubectl apply -k`
+// of manifests/base through a generated kustomization (the e2e image, the suite's policies in the policies ConfigMap,
+// --allowed-source-hosts for the load endpoint), then `governor certs` with the certificate job's own ServiceAccount
+// token (real Secrets, real caBundle patches), then waits for the Deployment and the APIService to be Available.
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { LocalCluster } from '../harness/cluster.js';
+import { governorCli } from './governor-process.js';
+import { apiServiceAvailable, APISERVICE, CERTS_SERVICE_ACCOUNT, NAMESPACE, SERVICE, WEBHOOK_CONFIGURATION } from './install.js';
+import { writeInstallKustomization, type InstallKustomizationOptions } from './incluster-manifests.js';
+import { waitFor } from './wait.js';
+
+export const DEPLOYMENT = 'kube-governor';
+export const SERVER_SELECTOR = 'app.kubernetes.io/name=kube-governor,app.kubernetes.io/component=server';
+
+export interface InClusterInstallOptions extends InstallKustomizationOptions {
+  readonly cluster: LocalCluster;
+  /** Scratch directory owned by the caller (kustomization, certificates, kubeconfig). */
+  readonly workDir: string;
+  /** Deadline for the Deployment to become Available (image already in the node; Secret mount retries). */
+  readonly availableTimeoutMs?: number;
+}
+
+export interface InClusterInstallation {
+  readonly kustomizationDir: string;
+  /** ca.crt written by `governor certs --out-dir` (the bundle patched into caBundle). */
+  readonly caFile: string;
+  /** Output of `governor certs`, for assertions. */
+  readonly certsOutput: string;
+  /** Names of the server pods once Available. */
+  readonly pods: readonly string[];
+  /** Pod and Deployment state, events and the server logs, for failure messages. */
+  diagnostics(namespaces?: readonly string[]): Promise<string>;
+  uninstall(): Promise<void>;
+}
+
+async function kubectlOk(cluster: LocalCluster, args: string[], input?: string, timeoutMs?: number): Promise<string> {
+  const r = await cluster.kubectl(args, { ...(input !== undefined ? { input } : {}), ...(timeoutMs ? { timeoutMs } : {}) });
+  if (r.code !== 0) throw new Error(`kubectl ${args.join(' ')} failed (exit ${r.code}):\n${r.stderr}${r.stdout}`);
+  return r.stdout;
+}
+
+/** A kubeconfig that authenticates with a ServiceAccount token, so the command gets exactly that account's RBAC. */
+function tokenKubeconfig(cluster: LocalCluster, file: string, user: string, token: string): void {
+  writeFileSync(
+    file,
+    JSON.stringify({
+      apiVersion: 'v1',
+      kind: 'Config',
+      clusters: [{ name: 'e2e', cluster: { server: cluster.apiserverUrl, 'certificate-authority': cluster.caFile } }],
+      users: [{ name: user, user: { token } }],
+      contexts: [{ name: user, context: { cluster: 'e2e', user, namespace: NAMESPACE } }],
+      'current-context': user,
+    }),
+    { mode: 0o600 },
+  );
+}
+
+interface DeploymentState {
+  replicas: number;
+  updated: number;
+  available: number;
+  ready: number;
+  conditions: string[];
+}
+
+async function deploymentState(cluster: LocalCluster, ns: string, name: string): Promise<DeploymentState | string> {
+  const r = await cluster.kubectl(['-n', ns, 'get', 'deployment', name, '-o', 'json']);
+  if (r.code !== 0) return r.stderr.trim();
+  const d = JSON.parse(r.stdout);
+  return {
+    replicas: d.spec?.replicas ?? 0,
+    updated: d.status?.updatedReplicas ?? 0,
+    available: d.status?.availableReplicas ?? 0,
+    ready: d.status?.readyReplicas ?? 0,
+    conditions: (d.status?.conditions ?? []).map((c: { type: string; status: string; reason?: string }) => `${c.type}=${c.status}${c.reason ? `(${c.reason})` : ''}`),
+  };
+}
+
+/** Waits until every replica of the Deployment is updated and available, and Available=True. */
+export async function waitDeploymentAvailable(cluster: LocalCluster, ns: string, name: string, timeoutMs: number): Promise<void> {
+  await waitFor(
+    `Deployment ${ns}/${name} Available with every replica updated and available`,
+    async () => {
+      const s = await deploymentState(cluster, ns, name);
+      const done = typeof s !== 'string' && s.replicas > 0 && s.updated === s.replicas && s.available === s.replicas && s.conditions.includes('Available=True');
+      return { done, seen: s };
+    },
+    { timeoutMs, intervalMs: 1000 },
+  );
+}
+
+/** A previous run's `delete --wait=false` may still be finishing: apply into a Terminating namespace fails. */
+async function waitNamespaceGone(cluster: LocalCluster, ns: string, timeoutMs: number): Promise<void> {
+  await waitFor(
+    `namespace ${ns} of an earlier run to finish terminating`,
+    async () => {
+      const r = await cluster.kubectl(['get', 'namespace', ns, '-o', 'jsonpath={.status.phase}', '--ignore-not-found']);
+      return { done: r.code === 0 && r.stdout.trim() !== 'Terminating', seen: r.stdout.trim() || r.stderr.trim() };
+    },
+    { timeoutMs, intervalMs: 1000 },
+  );
+}
+
+export async function installInCluster(o: InClusterInstallOptions): Promise<InClusterInstallation> {
+  const { cluster, workDir } = o;
+  const kustomizationDir = join(workDir, 'kustomization');
+  const certDir = join(workDir, 'certs');
+  mkdirSync(certDir, { recursive: true });
+
+  const diagnostics = async (namespaces: readonly string[] = []): Promise<string> => {
+    const parts: string[] = [];
+    const add = async (title: string, args: string[], lines = 60) => {
+      const r = await cluster.kubectl(args, { timeoutMs: 20_000 });
+      parts.push(`--- ${title} ---\n${(r.stdout + r.stderr).trim().split('\n').slice(-lines).join('\n')}`);
+    };
+    parts.push(`--- APIService Available: ${JSON.stringify(await apiServiceAvailable(cluster))}`);
+    parts.push(`--- Deployment ${NAMESPACE}/${DEPLOYMENT}: ${JSON.stringify(await deploymentState(cluster, NAMESPACE, DEPLOYMENT))}`);
+    await add(`pods in ${NAMESPACE}`, ['-n', NAMESPACE, 'get', 'pods', '-o', 'wide']);
+    await add(`events in ${NAMESPACE}`, ['-n', NAMESPACE, 'get', 'events', '--sort-by=.lastTimestamp'], 30);
+    await add('server logs', ['-n', NAMESPACE, 'logs', '-l', SERVER_SELECTOR, '--prefix', '--tail=40', '--all-containers'], 80);
+    for (const ns of namespaces) {
+      await add(`deployments in ${ns}`, ['-n', ns, 'get', 'deploy', '-o', 'wide']);
+      await add(`kubectl describe hpa -n ${ns}`, ['-n', ns, 'describe', 'hpa']);
+      await add(`events in ${ns}`, ['-n', ns, 'get', 'events', '--sort-by=.lastTimestamp'], 30);
+    }
+    return parts.join('\n');
+  };
+
+  let uninstalled = false;
+  const uninstall = async () => {
+    if (uninstalled) return;
+    uninstalled = true;
+    // Webhook configurations first: with failurePolicy Fail, a configuration whose server is going away would block
+    // Deployment writes in every other namespace.
+    await cluster.kubectl(['delete', 'validatingwebhookconfiguration,mutatingwebhookconfiguration', WEBHOOK_CONFIGURATION, '--ignore-not-found']);
+    await cluster.kubectl(['delete', 'apiservice', APISERVICE, '--ignore-not-found']);
+    await cluster.kubectl(['delete', '-k', kustomizationDir, '--ignore-not-found', '--wait=false'], { timeoutMs: 120_000 });
+    rmSync(workDir, { recursive: true, force: true });
+  };
+
+  try {
+    await waitNamespaceGone(cluster, NAMESPACE, 120_000);
+    writeInstallKustomization(kustomizationDir, o);
+    // 1. The manifests, as users apply them. The pods wait for the TLS Secret that step 2 creates.
+    await kubectlOk(cluster, ['apply', '-k', kustomizationDir], undefined, 120_000);
+
+    // 2. `governor certs` as the certificate job's ServiceAccount (rbac-certs.yaml is all it gets): creates the CA and
+    //    serving certificate, stores them in the Secrets the Deployment mounts, patches caBundle into the APIService
+    //    and both webhook configurations.
+    const token = (await kubectlOk(cluster, ['-n', NAMESPACE, 'create', 'token', CERTS_SERVICE_ACCOUNT, '--duration=1h'])).trim();
+    const certsKubeconfig = join(workDir, 'certs.kubeconfig');
+    tokenKubeconfig(cluster, certsKubeconfig, CERTS_SERVICE_ACCOUNT, token);
+    const certs = await governorCli(['certs', `--kubeconfig=${certsKubeconfig}`, `--namespace=${NAMESPACE}`, `--service-name=${SERVICE}`, `--out-dir=${certDir}`]);
+    const certsOutput = certs.stdout + certs.stderr;
+    if (certs.code !== 0) throw new Error(`governor certs failed (exit ${certs.code}):\n${certsOutput}`);
+
+    // 3. The server pods: two replicas of the image, ready once they serve (readinessProbe /readyz on the adapter).
+    await waitDeploymentAvailable(cluster, NAMESPACE, DEPLOYMENT, o.availableTimeoutMs ?? 240_000);
+    // 4. The aggregator's availability check (discovery through the Service with the front-proxy certificate).
+    await waitFor(
+      `APIService ${APISERVICE} Available=True`,
+      async () => {
+        const a = await apiServiceAvailable(cluster);
+        return { done: a.status === 'True', seen: a };
+      },
+      { timeoutMs: 120_000, intervalMs: 1000 },
+    );
+    const pods = (await kubectlOk(cluster, ['-n', NAMESPACE, 'get', 'pods', '-l', SERVER_SELECTOR, '--field-selector=status.phase=Running', '-o', 'jsonpath={.items[*].metadata.name}']))
+      .trim()
+      .split(/\s+/)
+      .filter(Boolean);
+    return { kustomizationDir, caFile: join(certDir, 'ca.crt'), certsOutput, pods, diagnostics, uninstall };
+  } catch (e) {
+    const diag = await diagnostics().catch((d) => `(diagnostics failed: ${(d as Error).message})`);
+    await uninstall().catch(() => undefined);
+    throw new Error(`installing kube-governor in the cluster failed: ${(e as Error).message}\n${diag}`);
+  }
+}
