@@ -42,6 +42,17 @@ function status(res: ServerResponse, code: number, reason: string, message: stri
   res.end(body);
 }
 
+/**
+ * What is wrong with a body JSON.parse rejected, without quoting it: V8's messages carry a snippet of the input
+ * (`Unexpected token 'S', "{"password": S"... is not valid JSON`), and this text is logged and sent back.
+ */
+function jsonProblem(e: unknown): string {
+  const m = e instanceof Error ? e.message : '';
+  const at = /at position (\d+)/.exec(m)?.[1];
+  const what = e instanceof RangeError ? 'nested too deeply' : /end of JSON input/.test(m) ? 'it ends too early' : /^Unexpected token/.test(m) ? 'unexpected token' : 'syntax error';
+  return at ? `${what} at position ${at}` : what;
+}
+
 /** Reads the body up to `limit` bytes; beyond it the rest is drained and a 400 follows. */
 function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
@@ -78,13 +89,16 @@ function reviewHandler(route: 'mutate' | 'validate', review: ReviewFunction, o: 
         try {
           body = JSON.parse(buf.toString('utf8'));
         } catch (e) {
-          throw new HttpError(400, 'BadRequest', `body is not valid JSON: ${(e as Error).message}`);
+          throw new HttpError(400, 'BadRequest', `body is not valid JSON: ${jsonProblem(e)}`);
         }
         const out = JSON.stringify(review(body));
         res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(out) });
         res.end(out);
       })
       .catch((e: unknown) => {
+        // Recursive code (JSON.parse, the engine's copy of the object) overflows the stack on an object nested a few
+        // thousand levels deep; the API server never sends one (its own decoder stops at 10,000 levels).
+        if (e instanceof RangeError && /call stack/i.test(e.message)) e = new HttpError(400, 'BadRequest', 'the AdmissionReview is nested too deeply to review');
         if (e instanceof HttpError || e instanceof AdmissionDecodeError) {
           o.log.warn({ route: `/${route}`, remote: req.socket.remoteAddress, err: (e as Error).message }, 'malformed admission request');
           status(res, (e as HttpError | AdmissionDecodeError).status, 'BadRequest', (e as Error).message);

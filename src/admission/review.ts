@@ -57,15 +57,21 @@ export class AdmissionDecodeError extends Error {
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
+/** A value quoted in an error message (logged and sent back): JSON, at most 100 characters. */
+const quote = (v: unknown): string => {
+  const s = JSON.stringify(v ?? null) ?? 'null';
+  return s.length > 100 ? `${s.slice(0, 97)}...` : s;
+};
+
 /** Validates the envelope and the fields the handlers rely on; the objects themselves stay unknown. */
 export function decodeAdmissionReview(body: unknown): AdmissionRequest {
   if (!isObject(body)) throw new AdmissionDecodeError('body must be a JSON object (an AdmissionReview)');
   if (body.apiVersion !== ADMISSION_API_VERSION) {
     throw new AdmissionDecodeError(
-      `apiVersion must be ${ADMISSION_API_VERSION} (got ${JSON.stringify(body.apiVersion ?? null)}); set admissionReviewVersions: ["v1"] in the webhook configuration`,
+      `apiVersion must be ${ADMISSION_API_VERSION} (got ${quote(body.apiVersion)}); set admissionReviewVersions: ["v1"] in the webhook configuration`,
     );
   }
-  if (body.kind !== 'AdmissionReview') throw new AdmissionDecodeError(`kind must be AdmissionReview (got ${JSON.stringify(body.kind ?? null)})`);
+  if (body.kind !== 'AdmissionReview') throw new AdmissionDecodeError(`kind must be AdmissionReview (got ${quote(body.kind)})`);
   const r = body.request;
   if (!isObject(r)) throw new AdmissionDecodeError('request is required');
   if (typeof r.uid !== 'string' || r.uid === '') throw new AdmissionDecodeError('request.uid is required');
