@@ -1,7 +1,7 @@
 // HTTPS server construction shared by the adapter and the webhook: TLS 1.2+, optional client certificates, graceful close.
 import { createServer, type Server, type ServerOptions } from 'node:https';
-import type { RequestListener } from 'node:http';
-import type { Socket } from 'node:net';
+import type { RequestListener, ServerResponse } from 'node:http';
+import { Server as NetServer, type Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import type { TlsMaterial } from '../tls/serving.js';
 
@@ -30,6 +30,9 @@ export function tlsServerOptions(o: SecureServerOptions): ServerOptions {
   };
 }
 
+/** How long idle keep-alive connections may still deliver a request after close() (answered with Connection: close). */
+export const IDLE_DRAIN_MS = 500;
+
 export interface ClosableServer {
   readonly server: Server;
   /** Stops accepting, lets in-flight requests finish (up to graceMs), then closes idle and remaining connections. */
@@ -50,17 +53,20 @@ export function createSecureServer(handler: RequestListener, o: SecureServerOpti
   // What a client certificate proves is cached per connection (src/adapter/authn.ts): a TLS 1.2 client must not
   // renegotiate another certificate into an established connection (TLS 1.3 cannot renegotiate at all).
   server.on('secureConnection', (s: TLSSocket) => s.disableRenegotiation());
-  let inFlight = 0;
+  // Responses not yet finished. Once closing, each of them asks its client to close the connection.
+  const responses = new Set<ServerResponse>();
   let closing = false;
+  let drained = false;
   const destroyAll = () => {
     for (const s of sockets) s.destroy();
   };
-  server.on('request', (_req, res) => {
-    inFlight++;
+  server.prependListener('request', (_req, res: ServerResponse) => {
+    responses.add(res);
+    if (closing) res.shouldKeepAlive = false; // "Connection: close": the client's next request opens a new connection, which is refused
     res.on('close', () => {
-      inFlight--;
-      // The last in-flight response is out: nothing left worth waiting for.
-      if (closing && inFlight === 0) destroyAll();
+      responses.delete(res);
+      // Past the idle drain, the last response out means nothing is left worth waiting for.
+      if (drained && responses.size === 0) destroyAll();
     });
   });
   const clientCA = o.clientCA;
@@ -72,15 +78,24 @@ export function createSecureServer(handler: RequestListener, o: SecureServerOpti
     close(graceMs = 10_000) {
       return new Promise<void>((resolve) => {
         closing = true;
-        const timer = setTimeout(destroyAll, graceMs);
-        timer.unref();
-        server.close(() => {
-          clearTimeout(timer);
+        for (const res of responses) if (!res.headersSent) res.shouldKeepAlive = false;
+        const hard = setTimeout(destroyAll, graceMs);
+        hard.unref();
+        // Stop accepting, but leave open connections alone for a moment: http.Server#close would also close idle
+        // keep-alive connections at once, and a request a client has already sent on one would be lost unanswered
+        // (measured: one per connection under load, test/hardening/sigterm_test.ts).
+        NetServer.prototype.close.call(server, () => {
+          clearTimeout(hard);
+          clearTimeout(drain);
           resolve();
         });
-        // Idle keep-alive connections and unfinished handshakes would hold close() open; busy ones finish first.
-        server.closeIdleConnections();
-        if (inFlight === 0) destroyAll();
+        // Then idle connections (and unfinished handshakes) go; busy ones finish their response first, up to graceMs.
+        const drain = setTimeout(() => {
+          drained = true;
+          server.close(); // not listening any more: this only closes idle connections and stops Node's timeout checks
+          if (responses.size === 0) destroyAll();
+        }, Math.min(IDLE_DRAIN_MS, graceMs));
+        drain.unref();
       });
     },
   };
