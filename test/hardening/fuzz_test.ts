@@ -1,0 +1,282 @@
+// Bad input against the admission routes and the metric routes (fast path and express alike): every case gets a clean
+// 4xx Status or a valid AdmissionReview decision; never a crash, a 500 or a stack trace. fast-check runs are seeded.
+import { test, describe, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { connect } from 'node:net';
+import fc from 'fast-check';
+import jsonpatch from 'fast-json-patch';
+import { MAX_BODY_BYTES } from '../../src/admission/http.js';
+import { cloneJson } from '../../src/governance/json-patch.js';
+import { admissionReview, realisticDeployment } from '../integration/webhook_fixtures.js';
+import { adapterListener, assertCleanStatus, serve, VALUES, webhookListener, type Served } from './helpers.js';
+
+const SEED = 20261126;
+const KINDS = ['Deployment', 'StatefulSet', 'CronJob', 'Job', 'Pod', 'ConfigMap'] as const;
+
+type Review = ReturnType<typeof admissionReview>;
+
+/** A 200 answer is an AdmissionReview for the request's uid whose patch (if any) applies to the object. */
+function assertDecision(res: { status: number; text: string }, sent: unknown, what: string): void {
+  assert.equal(res.status, 200, `${what}: ${res.text.slice(0, 300)}`);
+  const body = JSON.parse(res.text);
+  assert.equal(body.apiVersion, 'admission.k8s.io/v1', what);
+  assert.equal(body.kind, 'AdmissionReview', what);
+  const r = body.response;
+  assert.equal(r.uid, (sent as Review).request.uid, what);
+  assert.equal(typeof r.allowed, 'boolean', what);
+  if (!r.allowed) {
+    assert.equal(r.status.code, 403, what);
+    assert.ok(r.status.message.length > 0, what);
+  }
+  for (const w of r.warnings ?? []) assert.ok(typeof w === 'string' && w.length <= 120, `${what}: warning "${w}"`);
+  if (r.patch !== undefined) {
+    assert.equal(r.patchType, 'JSONPatch', what);
+    const ops = JSON.parse(Buffer.from(r.patch, 'base64').toString('utf8'));
+    assert.ok(Array.isArray(ops) && ops.length > 0, what);
+    // The API server applies it to the object it sent; it must apply cleanly.
+    jsonpatch.applyPatch(structuredClone((sent as Review).request.object), ops, true, false);
+  }
+}
+
+/** Every path in a JSON value (objects and arrays), for replacing one node at a time. */
+function paths(v: unknown, prefix: (string | number)[] = [], out: (string | number)[][] = []): (string | number)[][] {
+  if (typeof v !== 'object' || v === null) return out;
+  for (const [k, x] of Object.entries(v)) {
+    const p = [...prefix, Array.isArray(v) ? Number(k) : k];
+    out.push(p);
+    paths(x, p, out);
+  }
+  return out;
+}
+
+function withReplaced<T>(doc: T, path: (string | number)[], value: unknown): T {
+  const copy = structuredClone(doc) as any;
+  let cur = copy;
+  for (const seg of path.slice(0, -1)) cur = cur[seg];
+  cur[path.at(-1)!] = value;
+  return copy;
+}
+
+for (const fastPath of [true, false]) {
+  describe(`admission routes (${fastPath ? 'fast path' : 'express'})`, () => {
+    let s: Served;
+    before(async () => (s = await serve(webhookListener({ fastPath }))));
+    after(() => s.close());
+    const post = (path: string, body: string | Buffer, headers: Record<string, string> = {}) => s.send({ method: 'POST', path, body, headers });
+    const review = (o: Partial<Parameters<typeof admissionReview>[0]> = {}) => admissionReview({ uid: 'fuzz-1', kind: 'Deployment', namespace: 'shop', name: 'checkout', object: realisticDeployment(), ...o });
+
+    test('arbitrary JSON bodies: a clean 400 or a decision', async () => {
+      await fc.assert(
+        fc.asyncProperty(fc.jsonValue({ maxDepth: 5 }), fc.constantFrom('/mutate', '/validate'), async (body, route) => {
+          const res = await post(route, JSON.stringify(body));
+          if (res.status === 400) assertCleanStatus(res, JSON.stringify(body).slice(0, 100));
+          else assertDecision(res, body, JSON.stringify(body).slice(0, 100));
+        }),
+        { numRuns: 150, seed: SEED },
+      );
+    });
+
+    test('arbitrary objects, kinds, operations and namespaces in a valid envelope: always a decision whose patch applies', async () => {
+      const object = fc.oneof(fc.jsonValue({ maxDepth: 6 }), fc.constant(realisticDeployment()).chain((d) => fc.jsonValue({ maxDepth: 3 }).map((x) => ({ ...d, spec: { ...d.spec, template: { ...d.spec.template, spec: { ...d.spec.template.spec, containers: [x, ...d.spec.template.spec.containers] } } } }))));
+      await fc.assert(
+        fc.asyncProperty(
+          object,
+          fc.constantFrom(...KINDS),
+          fc.constantFrom('CREATE', 'UPDATE', 'DELETE', 'CONNECT'),
+          fc.constantFrom('shop', 'analytics', 'legacy', 'dev', 'kube-system', 'ns-ü~/x'),
+          fc.constantFrom('/mutate', '/validate'),
+          async (obj, kind, operation, namespace, route) => {
+            const body = review({ kind, operation: operation as 'CREATE', namespace, object: obj, oldObject: operation === 'UPDATE' ? obj : undefined });
+            assertDecision(await post(route, JSON.stringify(body)), body, `${route} ${kind} ${operation} ${namespace}`);
+          },
+        ),
+        { numRuns: 200, seed: SEED },
+      );
+    });
+
+    test('wrong types everywhere: each node of a real review replaced by null, a number, a string, a boolean, [] and {}', async () => {
+      const base = review();
+      const all = paths(base);
+      let decisions = 0;
+      let rejected = 0;
+      for (const p of all) {
+        for (const value of [null, 7, 'x', true, [], {}]) {
+          const body = withReplaced(base, p, value);
+          const route = (decisions + rejected) % 2 ? '/validate' : '/mutate';
+          const res = await post(route, JSON.stringify(body));
+          if (res.status === 400) {
+            assertCleanStatus(res, p.join('.'));
+            rejected++;
+          } else {
+            assertDecision(res, body, `${route} ${p.join('.')} = ${JSON.stringify(value)}`);
+            decisions++;
+          }
+        }
+      }
+      assert.ok(all.length > 60, `${all.length} paths`);
+      assert.ok(rejected > 0 && decisions > 0, `${rejected} rejected, ${decisions} decided`);
+    });
+
+    test('truncated JSON: 400 "not valid JSON" that quotes nothing from the body', async () => {
+      const text = JSON.stringify(review({ object: { ...realisticDeployment(), data: { password: 'SUPERSECRET-hunter2' } } }));
+      for (let cut = 1; cut < text.length; cut += 37) {
+        const res = await post('/validate', text.slice(0, cut));
+        assert.equal(res.status, 400, `cut at ${cut}`);
+        assertCleanStatus(res, `cut at ${cut}`);
+        const message = JSON.parse(res.text).message;
+        assert.match(message, /body is not valid JSON/);
+        assert.doesNotMatch(message, /SUPERSECRET|checkout|apiVersion|"/, `cut at ${cut}: the message quotes the body`);
+      }
+      const garbage = await post('/mutate', '{"a": SUPERSECRET-hunter2}');
+      assert.equal(garbage.status, 400);
+      assert.doesNotMatch(garbage.text, /SUPERSECRET/);
+    });
+
+    test('deep nesting: as a body and as the object under review', async () => {
+      const depth = 200_000;
+      const arrays = await post('/mutate', `${'['.repeat(depth)}${']'.repeat(depth)}`);
+      assert.equal(arrays.status, 400);
+      assertCleanStatus(arrays, 'nested arrays');
+      for (const d of [1000, 100_000, 400_000]) {
+        // Built as text: JSON.stringify itself would overflow the stack at these depths.
+        const deep = `${'{"a":'.repeat(d)}"leaf"${'}'.repeat(d)}`;
+        const text = JSON.stringify(review()).replace('"replicas":3', `"replicas":3,"extra":${deep}`);
+        assert.ok(text.includes(deep));
+        for (const route of ['/mutate', '/validate']) {
+          const res = await post(route, text);
+          if (res.status === 400) assertCleanStatus(res, `object nested ${d} deep`);
+          else assert.equal(res.status, 200, `${route} object nested ${d} deep: ${res.text.slice(0, 200)}`);
+        }
+      }
+    });
+
+    test('huge arrays and maps within 3 MiB: a decision, and the patch applies', async () => {
+      const dep = realisticDeployment();
+      const containers = Array.from({ length: 10_000 }, (_, i) => ({ name: `c${i}`, image: 'x' }));
+      const many = { ...dep, spec: { ...dep.spec, template: { ...dep.spec.template, spec: { containers } } } };
+      const labels = Object.fromEntries(Array.from({ length: 20_000 }, (_, i) => [`k${i}`, 'v']));
+      const wide = { ...dep, metadata: { ...dep.metadata, labels: { ...dep.metadata.labels, ...labels } } };
+      for (const obj of [many, wide]) {
+        for (const route of ['/mutate', '/validate']) {
+          const body = review({ object: obj });
+          const text = JSON.stringify(body);
+          assert.ok(text.length < MAX_BODY_BYTES, `${text.length} bytes`);
+          assertDecision(await post(route, text), body, route);
+        }
+      }
+      const numbers = await post('/mutate', JSON.stringify(Array.from({ length: 300_000 }, (_, i) => i)));
+      assert.equal(numbers.status, 400);
+      assertCleanStatus(numbers, 'array body');
+    });
+
+    test('unicode and "~" / "/" in label keys and values: valid decisions, escaped patch paths', async () => {
+      const dep = realisticDeployment('shop') as any;
+      dep.metadata.labels = { ...dep.metadata.labels, 'a~b/c': 'x', 'ünï/cødé': 'ç', '😀': '1', '~0~1': '/', 'governor.io/migration': 'live' };
+      dep.metadata.annotations = { ...dep.metadata.annotations, 'x~1y': '~', 'ann/😀': 'ü' };
+      dep.spec.template.metadata.labels = { app: 'checkout', 't~/': 'v' };
+      for (const route of ['/mutate', '/validate']) {
+        const body = review({ namespace: 'shop', object: dep });
+        const res = await post(route, JSON.stringify(body));
+        assertDecision(res, body, route);
+        const r = JSON.parse(res.text).response;
+        if (route === '/mutate') {
+          const ops = JSON.parse(Buffer.from(r.patch, 'base64').toString('utf8')) as { path: string }[];
+          assert.ok(ops.some((o) => o.path.includes('governor.io~1migration')), JSON.stringify(ops));
+          const out = jsonpatch.applyPatch(structuredClone(dep), ops as jsonpatch.Operation[], true, false).newDocument;
+          assert.equal(out.spec.template.metadata.labels['governor.io/migration'], 'live');
+          assert.equal(out.spec.template.metadata.labels['t~/'], 'v', 'untouched');
+        }
+      }
+    });
+
+    test('bodies over 3 MiB: 400, declared or chunked, and the server keeps serving', async () => {
+      const big = JSON.stringify({ ...review(), pad: 'x'.repeat(MAX_BODY_BYTES) });
+      const declared = await post('/mutate', big);
+      assert.equal(declared.status, 400);
+      assert.match(JSON.parse(declared.text).message, /larger than 3145728 bytes/);
+      // No Content-Length: the limit applies while reading.
+      const chunked = await new Promise<string>((resolve, reject) => {
+        const sock = connect(s.port, '127.0.0.1', () => {
+          sock.write('POST /validate HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n');
+          const chunk = 'y'.repeat(64 * 1024);
+          for (let i = 0; i < 60; i++) sock.write(`${chunk.length.toString(16)}\r\n${chunk}\r\n`);
+          sock.end('0\r\n\r\n');
+        });
+        let out = '';
+        sock.on('data', (d) => (out += d));
+        sock.on('end', () => resolve(out));
+        sock.on('error', reject);
+      });
+      assert.match(chunked, /^HTTP\/1\.1 400 /);
+      assert.match(chunked, /larger than 3145728 bytes/);
+      assertDecision(await post('/mutate', JSON.stringify(review())), review(), 'after the big bodies');
+    });
+  });
+}
+
+const SELECTORS_BAD = ['a in (b', 'a in ()', '!', '=', ',,', 'a=b,,c=d', 'in (x)', '(a)', 'a notin', 'governor.io/policy in (a,b', `${'k'.repeat(64)}=v`, `a=${'v'.repeat(64)}`, 'a=b c', 'a!b', '-a=b', 'a/b/c=d', '%zz', 'a=b)', 'a in (b) (c)', 'a=\u0000'];
+
+for (const fastPath of [true, false]) {
+  describe(`metric routes (${fastPath ? 'fast path' : 'express'})`, () => {
+    let s: Served;
+    before(async () => (s = await serve(adapterListener({ fastPath }))));
+    after(() => s.close());
+    const user = { 'x-test-user': 'system:kube-aggregator' };
+
+    test('invalid label selectors: 400 naming the selector problem', async () => {
+      for (const sel of SELECTORS_BAD) {
+        const res = await s.send({ path: `${VALUES}/shop/desired-replicas?labelSelector=${encodeURIComponent(sel)}`, headers: user });
+        assert.equal(res.status, 400, `${JSON.stringify(sel)}: ${res.text.slice(0, 200)}`);
+        assertCleanStatus(res, sel);
+        assert.match(JSON.parse(res.text).message, /invalid labelSelector|label selector/, sel);
+      }
+    });
+
+    test('arbitrary namespaces, metric names and query strings: a value, or a clean 4xx', async () => {
+      const segment = fc.oneof(fc.string({ maxLength: 40 }), fc.string({ unit: 'grapheme', maxLength: 20 }), fc.constantFrom('shop', 'empty', 'down', 'desired-replicas', '..', '.', '%2F..%2F', '%E0%A4%A', 'a~b', '~', ''));
+      const query = fc.oneof(fc.constant(''), fc.string({ maxLength: 60 }), fc.constantFrom(...SELECTORS_BAD).map((x) => `labelSelector=${encodeURIComponent(x)}`), fc.string({ maxLength: 60 }).map((x) => `labelSelector=${encodeURIComponent(x)}`));
+      await fc.assert(
+        fc.asyncProperty(segment, segment, query, fc.boolean(), async (ns, metric, q, authenticated) => {
+          // Raw % sequences stay as they are (some are meant to be malformed); what HTTP cannot carry is escaped.
+          const raw = (x: string) => x.replace(/[^\x21-\x7e]/gu, (c) => encodeURIComponent(c));
+          const enc = (x: string) => (/%/.test(x) ? raw(x) : encodeURIComponent(x));
+          const path = `${VALUES}/${enc(ns)}/${enc(metric)}${q ? `?${raw(q)}` : ''}`;
+          const res = await s.send({ path, headers: authenticated ? user : {} });
+          const what = `${path.slice(0, 120)} (${authenticated ? 'authenticated' : 'anonymous'})`;
+          if (res.status === 200) {
+            const body = JSON.parse(res.text);
+            assert.equal(body.kind, 'ExternalMetricValueList', what);
+            return;
+          }
+          assert.ok([400, 401, 404, 405, 406, 414, 503].includes(res.status), `${what}: ${res.status} ${res.text.slice(0, 200)}`);
+          assertCleanStatus(res, what);
+          if (!authenticated) assert.equal(res.status === 401 || res.status === 404 || res.status === 400 || res.status === 414, true, `${what}: ${res.status} without a client identity`);
+        }),
+        { numRuns: 300, seed: SEED },
+      );
+    });
+
+    test('a 500 from a provider bug stays generic', async () => {
+      const res = await s.send({ path: `${VALUES}/bug/desired-replicas`, headers: user });
+      assert.equal(res.status, 500);
+      assertCleanStatus(res, 'provider bug');
+    });
+  });
+}
+
+test('cloneJson copies like structuredClone, "__proto__" keys included', () => {
+  fc.assert(
+    fc.property(fc.jsonValue({ maxDepth: 6 }), (v) => {
+      const c = cloneJson(v);
+      assert.deepEqual(c, structuredClone(v));
+      if (typeof v === 'object' && v !== null) assert.notEqual(c, v);
+    }),
+    { numRuns: 300, seed: SEED },
+  );
+  const parsed = JSON.parse('{"__proto__": {"polluted": true}, "a": [1, {"__proto__": 2}]}');
+  const c = cloneJson(parsed) as any;
+  assert.equal(Object.getPrototypeOf(c), Object.prototype);
+  assert.equal(c.polluted, undefined);
+  assert.deepEqual(Object.keys(c), ['__proto__', 'a']);
+  assert.equal(({} as any).polluted, undefined);
+});
