@@ -118,8 +118,8 @@ export async function installGovernor(o: InstallOptions): Promise<Installation> 
   const { cluster, workDir } = o;
   if ((process.env.E2E_TARGET ?? 'local') !== 'local') {
     // kind's apiserver runs in a container: localhost there is not this machine, and its pods cannot reach the
-    // test's loopback Prometheus. That target needs an in-cluster install (image, ConfigMap policies), not written yet.
-    throw new Error(`E2E_TARGET=${process.env.E2E_TARGET}: this suite installs kube-governor as a host process behind an ExternalName Service, which only works with hack/local-cluster.sh`);
+    // test's loopback Prometheus. test/e2e/incluster_test.ts installs the image in the cluster instead.
+    throw new Error(`E2E_TARGET=${process.env.E2E_TARGET}: this suite installs kube-governor as a host process behind an ExternalName Service, which only works with hack/local-cluster.sh; kind runs test/e2e/incluster_test.ts`);
   }
   const overlayDir = join(workDir, 'overlay');
   const certDir = join(workDir, 'certs');
