@@ -185,8 +185,8 @@ try {
     rssBeforeMiB: rssBefore,
     rssAfterMiB: rssAfter,
     rssSamples: samples,
-    webhook: { requests: webhook.measured, non2xx: webhook.non2xx, errors: webhook.errors, p50: webhook.p50, p99: webhook.p99, p999: webhook.p999, max: webhook.max },
-    adapter: { requests: adapter.measured, non2xx: adapter.non2xx, errors: adapter.errors, p50: adapter.p50, p99: adapter.p99, p999: adapter.p999, max: adapter.max },
+    webhook: { requests: webhook.measured, non2xx: webhook.non2xx, errors: webhook.errors, errorSamples: webhook.errorSamples, p50: webhook.p50, p99: webhook.p99, p999: webhook.p999, max: webhook.max },
+    adapter: { requests: adapter.measured, non2xx: adapter.non2xx, errors: adapter.errors, errorSamples: adapter.errorSamples, p50: adapter.p50, p99: adapter.p99, p999: adapter.p999, max: adapter.max },
     logLines: levels,
     errorSamples,
     sourceErrors: await metric('governor_source_errors_total'),
@@ -204,11 +204,11 @@ try {
 const stamp = new Date().toISOString().slice(0, 16).replace(':', '-');
 mkdirSync(join(ROOT, 'bench/results'), { recursive: true });
 writeFileSync(join(ROOT, 'bench/results', `soak-${stamp}.json`), `${JSON.stringify(report, null, 2)}\n`);
-const w = report.webhook as { requests: number; non2xx: number; errors: number; p99: number; max: number };
-const a = report.adapter as { requests: number; non2xx: number; errors: number; p99: number; max: number };
+const w = report.webhook as { requests: number; non2xx: number; errors: number; errorSamples: string[]; p99: number; max: number };
+const a = report.adapter as { requests: number; non2xx: number; errors: number; errorSamples: string[]; p99: number; max: number };
 log(`RSS ${report.rssBeforeMiB} → ${report.rssAfterMiB} MiB (samples ${(report.rssSamples as { rssMiB: number }[]).map((s) => s.rssMiB).join(' ')})`);
-log(`webhook: ${w.requests} requests, ${w.non2xx} non-2xx, ${w.errors} errors, p99 ${w.p99.toFixed(2)} ms, max ${w.max.toFixed(1)} ms`);
-log(`adapter: ${a.requests} requests, ${a.non2xx} non-2xx, ${a.errors} errors, p99 ${a.p99.toFixed(2)} ms, max ${a.max.toFixed(1)} ms`);
+log(`webhook: ${w.requests} requests, ${w.non2xx} non-2xx, ${w.errors} errors${w.errorSamples.length ? ` (${w.errorSamples.join('; ')})` : ''}, p99 ${w.p99.toFixed(2)} ms, max ${w.max.toFixed(1)} ms`);
+log(`adapter: ${a.requests} requests, ${a.non2xx} non-2xx, ${a.errors} errors${a.errorSamples.length ? ` (${a.errorSamples.join('; ')})` : ''}, p99 ${a.p99.toFixed(2)} ms, max ${a.max.toFixed(1)} ms`);
 log(`log lines by level: ${JSON.stringify(report.logLines)}; certificate after rotation: ${report.certificateAfterRotation}; exit code ${report.exitCode}`);
 log(`source errors: ${(report.sourceErrors as string[]).filter((l) => !l.startsWith('#')).length} series; policy reloads: ${(report.policyReloads as string[]).filter((l) => !l.startsWith('#')).join(', ')}`);
 log(`written: bench/results/soak-${stamp}.json`);

@@ -14,6 +14,8 @@ class Connection {
   private readyPromise!: Promise<void>;
   scheduledAt = 0;
   busy = false;
+  /** The last socket error, reported with a request lost to it. */
+  lastError = '';
 
   constructor(
     private readonly job: FixedRateJob,
@@ -34,8 +36,9 @@ class Connection {
     });
     this.readyPromise.catch(() => undefined);
     this.socket.on('data', (d: Buffer) => this.data(d));
-    this.socket.on('error', () => undefined);
+    this.socket.on('error', (e: NodeJS.ErrnoException) => (this.lastError = e.code ?? e.message));
     this.socket.on('close', () => {
+      if (!this.lastError) this.lastError = 'closed by the server';
       const wasBusy = this.busy;
       this.busy = false;
       if (!stopping) this.open();
@@ -109,11 +112,15 @@ async function fixed(job: FixedRateJob): Promise<LatencyResult> {
       pendingHead = 0;
     }
   };
+  const errorSamples: string[] = [];
   const record = (c: Connection, ok: boolean, status = 0) => {
     const now = performance.now();
     if (c.scheduledAt - t0 >= warmupMs && measured < latencies.length) {
       latencies[measured++] = now - c.scheduledAt;
-      if (!ok) errors++;
+      if (!ok) {
+        errors++;
+        if (errorSamples.length < 5) errorSamples.push(`${((c.scheduledAt - t0) / 1000).toFixed(1)} s: ${c.lastError}`);
+      }
       else if (status < 200 || status > 299) non2xx++;
     }
   };
@@ -176,6 +183,7 @@ async function fixed(job: FixedRateJob): Promise<LatencyResult> {
     max: sorted[sorted.length - 1] ?? Number.NaN,
     non2xx,
     errors,
+    errorSamples,
     overloaded,
   };
 }

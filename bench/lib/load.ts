@@ -58,6 +58,8 @@ export interface LatencyResult {
   readonly max: number;
   readonly non2xx: number;
   readonly errors: number;
+  /** When and why the first few requests failed (seconds from the start). */
+  readonly errorSamples: readonly string[];
   /** The generator gave up because the backlog grew beyond two seconds of requests (the server cannot keep up). */
   readonly overloaded: boolean;
 }

@@ -1,6 +1,5 @@
 // Builds the external metrics adapter for `governor serve`: sources, cache, decisions, provider, authn/authz, HTTPS server.
 import { readFile } from 'node:fs/promises';
-import type { Duplex } from 'node:stream';
 import type { ComponentFactory, GovernorContext, ServerComponent } from '../main.js';
 import { createSecureServer, listen } from '../server/https.js';
 import { readTlsMaterial } from '../tls/serving.js';
@@ -13,7 +12,6 @@ import { LoadSourceRouter } from '../sources/router.js';
 import { createAdapterListener } from './app.js';
 import { RequestAuthenticator, type AuthnConfig } from './authn.js';
 import { DecisionService } from './decisions.js';
-import { statusBody } from './errors.js';
 import { PolicyMetricsProvider } from './policy-provider.js';
 import { MigrationMetricsProvider } from './migration-provider.js';
 import { withMigrations } from './migration-wiring.js';
@@ -111,21 +109,8 @@ async function startAdapter(ctx: GovernorContext, certFiles: { certFile: string;
 
   const tls = await readTlsMaterial(certFiles);
   const server = createSecureServer(app, { tls, ...(authenticator?.trustBundle ? { clientCA: authenticator.trustBundle } : {}) });
-  // Requests Node rejects before express sees them (a 1 MB query string overflows the 64 KiB header limit): answer
-  // with a Status, keep reading a moment so the close does not reset the connection and swallow the answer, then close.
-  server.server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex & { kgAnswered?: boolean }) => {
-    if (socket.kgAnswered) return; // the parser reports every further chunk too
-    socket.kgAnswered = true;
-    if (!socket.writable) return void socket.destroy();
-    const tooLarge = err.code === 'HPE_HEADER_OVERFLOW';
-    const code = tooLarge ? 431 : 400;
-    const body = JSON.stringify(
-      statusBody(code, tooLarge ? 'RequestHeaderFieldsTooLarge' : 'BadRequest', tooLarge ? 'request line and headers exceed the 64 KiB limit' : 'malformed HTTP request'),
-    );
-    socket.write(`HTTP/1.1 ${code} ${tooLarge ? 'Request Header Fields Too Large' : 'Bad Request'}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
-    setTimeout(() => socket.end(), 200).unref();
-    setTimeout(() => socket.destroy(), 2000).unref();
-  });
+  // Requests Node rejects before express sees them (a 1 MB query string overflows the 64 KiB header limit) are
+  // answered with a Status by createSecureServer.
   const port = await listen(server.server, o.securePort, o.bindAddress);
   log.info({ port, policies: ctx.store.current().scaling.length, prometheusUrl: o.prometheusUrl, auth: o.insecureDev ? 'none' : authenticator?.configured ? 'client-certificates' : 'unconfigured' }, 'external metrics API serving');
   void provider.warmUp();

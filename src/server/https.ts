@@ -2,6 +2,7 @@
 import { createServer, type Server, type ServerOptions } from 'node:https';
 import type { RequestListener, ServerResponse } from 'node:http';
 import { Server as NetServer, type Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
 import type { TlsMaterial } from '../tls/serving.js';
 
@@ -53,6 +54,31 @@ export function createSecureServer(handler: RequestListener, o: SecureServerOpti
   // What a client certificate proves is cached per connection (src/adapter/authn.ts): a TLS 1.2 client must not
   // renegotiate another certificate into an established connection (TLS 1.3 cannot renegotiate at all).
   server.on('secureConnection', (s: TLSSocket) => s.disableRenegotiation());
+  // Connections that have sent at least one request (see clientError below).
+  const requested = new WeakSet<object>();
+  server.on('request', (req) => requested.add(req.socket));
+  // Requests Node rejects before any handler sees them get a metav1.Status and a lingering close, so the answer is not
+  // lost to a reset. One exception: a connection that never sent a request and reached headersTimeout is closed
+  // quietly. Node would write an unsolicited 408 on it, which a Go client (the API server, the aggregator) that
+  // dialled it for its idle pool logs as "Unsolicited response received on idle HTTP channel" or takes for the
+  // answer to the request it sends at that moment (seen in the soak: bench/soak.ts).
+  server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex & { kgAnswered?: boolean }) => {
+    if (socket.kgAnswered) return; // the parser reports every further chunk too
+    socket.kgAnswered = true;
+    if (!socket.writable || err.code === 'ECONNRESET') return void socket.destroy();
+    const timedOut = err.code === 'ERR_HTTP_REQUEST_TIMEOUT';
+    if (timedOut && !requested.has(socket)) return void socket.destroy();
+    const [code, reason, text, message] =
+      err.code === 'HPE_HEADER_OVERFLOW'
+        ? [431, 'RequestHeaderFieldsTooLarge', 'Request Header Fields Too Large', 'request line and headers exceed the 64 KiB limit']
+        : timedOut
+          ? [408, 'Timeout', 'Request Timeout', 'the request did not arrive in time']
+          : [400, 'BadRequest', 'Bad Request', 'malformed HTTP request'];
+    const body = JSON.stringify({ kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message, reason, code });
+    socket.write(`HTTP/1.1 ${code} ${text}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
+    setTimeout(() => socket.end(), 200).unref();
+    setTimeout(() => socket.destroy(), 2000).unref();
+  });
   // Responses not yet finished. Once closing, each of them asks its client to close the connection.
   const responses = new Set<ServerResponse>();
   let closing = false;

@@ -280,3 +280,47 @@ test('cloneJson copies like structuredClone, "__proto__" keys included', () => {
   assert.deepEqual(Object.keys(c), ['__proto__', 'a']);
   assert.equal(({} as any).polluted, undefined);
 });
+
+describe('slow and idle connections (production TLS options; timeouts checked every 100 ms instead of 30 s)', () => {
+  test('a slowloris body is cut with a 408, slow headers too; a connection that never sends a request is closed without an unsolicited answer; the server keeps serving', async () => {
+    const { connect: tlsConnect } = await import('node:tls');
+    const { tlsServerOptions, createSecureServer, listen } = await import('../../src/server/https.js');
+    const { generateCA, generateServingCert } = await import('../../src/tls/certs.js');
+    const ca = generateCA({ commonName: 'slow-ca' });
+    const cert = generateServingCert(ca, { commonName: 'localhost', dnsNames: ['localhost'], ipAddresses: ['127.0.0.1'] });
+    const prod = tlsServerOptions({ tls: { cert: cert.certPem, key: cert.keyPem } });
+    // Slowloris protection is on by default: finite header and request deadlines.
+    assert.ok(prod.headersTimeout! > 0 && prod.headersTimeout! <= 60_000, `headersTimeout ${prod.headersTimeout}`);
+    assert.ok(prod.requestTimeout! > 0 && prod.requestTimeout! <= 120_000, `requestTimeout ${prod.requestTimeout}`);
+    // The production server with the production client-error handling, but short deadlines checked often.
+    const secure = createSecureServer(webhookListener(), { tls: { cert: cert.certPem, key: cert.keyPem }, headersTimeoutMs: 300, requestTimeoutMs: 600 });
+    (secure.server as unknown as { connectionsCheckingInterval: number }).connectionsCheckingInterval = 100; // read at listen
+    const port = await listen(secure.server, 0, '127.0.0.1');
+    const talk = (parts: string[], gapMs: number) =>
+      new Promise<{ text: string }>((resolve, reject) => {
+        const s = tlsConnect({ host: '127.0.0.1', port, ca: ca.certPem, servername: 'localhost' }, async () => {
+          for (const p of parts) {
+            if (s.destroyed) break;
+            s.write(p);
+            await new Promise((r) => setTimeout(r, gapMs));
+          }
+        });
+        let text = '';
+        s.on('data', (d) => (text += d));
+        s.on('error', () => undefined);
+        s.on('close', () => resolve({ text }));
+        setTimeout(() => reject(new Error(`not cut: ${text}`)), 15_000).unref();
+      });
+    const review = JSON.stringify(admissionReview({ uid: 'slow', kind: 'Deployment', namespace: 'shop', name: 'checkout', object: realisticDeployment() }));
+    const body = await talk([`POST /mutate HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${review.length}\r\n\r\n`, ...review.match(/.{1,20}/g)!], 150);
+    assert.match(body.text, /^HTTP\/1\.1 408 /, 'slow body');
+    assert.match(body.text, /"kind":"Status"/);
+    const headers = await talk(['POST /mutate HTTP/1.1\r\n', 'Host: x\r\n', 'X-A: 1\r\n', 'X-B: 2\r\n', 'X-C: 3\r\n', 'X-D: 4\r\n'], 150);
+    assert.ok(headers.text === '' || /^HTTP\/1\.1 408 /.test(headers.text), `slow headers: ${headers.text.slice(0, 100)}`);
+    const idle = await talk([], 0);
+    assert.equal(idle.text, '', 'no unsolicited answer on a connection that never sent a request');
+    const fine = await talk([`POST /validate HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${review.length}\r\nConnection: close\r\n\r\n${review}`], 0);
+    assert.match(fine.text, /^HTTP\/1\.1 200 /);
+    await secure.close(100);
+  });
+});
