@@ -60,8 +60,8 @@ export function createSecureServer(handler: RequestListener, o: SecureServerOpti
   // Requests Node rejects before any handler sees them get a metav1.Status and a lingering close, so the answer is not
   // lost to a reset. One exception: a connection that never sent a request and reached headersTimeout is closed
   // quietly. Node would write an unsolicited 408 on it, which a Go client (the API server, the aggregator) that
-  // dialled it for its idle pool logs as "Unsolicited response received on idle HTTP channel" or takes for the
-  // answer to the request it sends at that moment (seen in the soak: bench/soak.ts).
+  // dialled it for its idle pool logs as "Unsolicited response received on idle HTTP channel"; a request sent on it
+  // at that moment fails (seen once in the soak, bench/soak.ts).
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex & { kgAnswered?: boolean }) => {
     if (socket.kgAnswered) return; // the parser reports every further chunk too
     socket.kgAnswered = true;
