@@ -1,0 +1,118 @@
+// The summary tables of a bench run (or of several merged runs): markdown, ranges min–max over repeats, ratios to the
+// baseline of the same repeat.
+import type { AdapterRun } from '../adapter.js';
+import type { ReviewCliResult, ScalingRow } from '../policy-scaling.js';
+import type { StartupRow } from '../startup.js';
+import type { WebhookRun } from '../webhook.js';
+import type { WebhookVariant } from './servers.js';
+import { fmtRange, range } from './stats.js';
+
+export interface BenchResults {
+  webhook?: { runs: WebhookRun[]; requestBytes: number[] };
+  policyScaling?: ScalingRow[][];
+  reviewCli?: ReviewCliResult[];
+  adapter?: AdapterRun[];
+  startup?: StartupRow[];
+}
+
+export const RATES = [500, 1000, 2000];
+const VARIANTS: WebhookVariant[] = ['bare', 'fast', 'express', 'express-json', 'fast-allow', 'express-allow', 'express-json-allow'];
+
+export function summaryTables(r: BenchResults): string[] {
+  const md: string[] = [];
+  if (r.webhook) {
+    const { runs, requestBytes } = r.webhook;
+    const of = (v: WebhookVariant) => runs.filter((x) => x.variant === v);
+    const at = (x: WebhookRun, rate: number) => x.fixed.find((f) => f.rate === rate);
+    const bareOf = (x: { repeat: number }) => runs.find((b) => b.variant === 'bare' && b.repeat === x.repeat)!;
+    md.push('### Webhook latency at fixed rates (ms, from scheduled send to last byte; 16 keep-alive connections)', '');
+    md.push('| server | rate req/s | p50 | p99 | p99.9 | longest event-loop stall | errors |', '|---|---|---|---|---|---|---|');
+    for (const v of VARIANTS) {
+      for (const rate of RATES) {
+        const xs = of(v).map((x) => at(x, rate)).filter((x) => x !== undefined);
+        if (!xs.length) continue;
+        const errs = xs.reduce((a, x) => a + x.non2xx + x.errors, 0);
+        md.push(`| ${v} | ${rate}${xs.some((x) => x.overloaded) ? ' (overloaded)' : ''} | ${fmtRange(range(xs.map((x) => x.p50)))} | ${fmtRange(range(xs.map((x) => x.p99)))} | ${fmtRange(range(xs.map((x) => x.p999)))} | ${fmtRange(range(xs.map((x) => x.stallMs)), 0)} | ${errs} |`);
+      }
+    }
+    const added = (v: WebhookVariant, rate: number) => range(of(v).map((x) => (at(x, rate)?.p99 ?? Number.NaN) - (at(bareOf(x), rate)?.p99 ?? Number.NaN)));
+    md.push('', `p99 added over the bare baseline at 1000 req/s (same repeat): fast ${fmtRange(added('fast', 1000))} ms, express ${fmtRange(added('express', 1000))} ms, express-json ${fmtRange(added('express-json', 1000))} ms (target ≤ 2 ms).`, '');
+    md.push('### Webhook saturation (autocannon, 32 keep-alive connections)', '');
+    md.push('| server | review | req/s | ratio to bare | server CPU µs/request | RSS MiB |', '|---|---|---|---|---|---|');
+    for (const v of VARIANTS) {
+      const xs = of(v);
+      if (!xs.length) continue;
+      const ratio = range(xs.map((x) => x.saturation.rps / bareOf(x).saturation.rps));
+      md.push(`| ${v.replace(/-allow$/, '')} | ${v === 'bare' ? 'parse + allow' : v.endsWith('-allow') ? 'decode + allow' : 'full (engine)'} | ${fmtRange(range(xs.map((x) => x.saturation.rps)), 0)} | ${fmtRange(ratio)} | ${fmtRange(range(xs.map((x) => x.cpuPerRequestUs)), 0)} | ${fmtRange(range(xs.map((x) => x.rssMiB)), 0)} |`);
+    }
+    md.push('', `Request bodies: ${requestBytes.join(' and ')} bytes.`, '');
+  }
+  if (r.policyScaling) {
+    const rows = r.policyScaling;
+    md.push('### Review latency by number of GovernancePolicies (one matches; engine in-process, mutate + validate, µs)', '');
+    md.push('| policies | others written with `namespaces` p50 / p99 | ratio to 1 policy (p50) | others written with `namespaceSelector` p50 / p99 | ratio to 1 policy (p50) |', '|---|---|---|---|---|');
+    for (const n of [1, 10, 100, 1000]) {
+      const cell = (how: ScalingRow['noise']) => {
+        const xs = rows.map((rs) => rs.find((x) => x.noise === how && x.policies === n)!);
+        const ratio = range(rows.map((rs) => rs.find((x) => x.noise === how && x.policies === n)!.p50us / rs.find((x) => x.noise === how && x.policies === 1)!.p50us));
+        return `${fmtRange(range(xs.map((x) => x.p50us)), 0)} / ${fmtRange(range(xs.map((x) => x.p99us)), 0)} | ${fmtRange(ratio)}`;
+      };
+      md.push(`| ${n} | ${cell('namespaces')} | ${cell('namespaceSelector')} |`);
+    }
+    md.push('');
+  }
+  if (r.reviewCli?.length) {
+    const rs = r.reviewCli;
+    md.push(`### Offline \`governor review\` on ${rs[0]!.manifests} Deployments (sample policies)`, '');
+    md.push('| governor review wall time s | objects/s | baseline: YAML read + parse + write s | ratio to baseline |', '|---|---|---|---|');
+    md.push(`| ${fmtRange(range(rs.map((x) => x.cliWallS)), 1)} | ${fmtRange(range(rs.map((x) => x.objectsPerS)), 0)} | ${fmtRange(range(rs.map((x) => x.yamlBaselineS)), 1)} | ${fmtRange(range(rs.map((x) => x.cliWallS / x.yamlBaselineS)))} |`, '');
+  }
+  if (r.adapter) {
+    const runs = r.adapter;
+    md.push('### Adapter value route (20 HPAs polled in turn; 1000 req/s with 8 connections, saturation with 32)', '');
+    md.push('| server | ScalingPolicies | p50 ms | p99 ms | p99.9 ms | saturation req/s | ratio to bare | server CPU µs/request | RSS MiB | source queries per policy per interval |', '|---|---|---|---|---|---|---|---|---|---|');
+    for (const v of ['bare', 'fast', 'express'] as const) {
+      for (const n of [10, 10_000]) {
+        const xs = runs.filter((x) => x.variant === v && x.policies === n);
+        if (!xs.length) continue;
+        const ratio = range(xs.map((x) => x.saturation.rps / runs.find((b) => b.variant === 'bare' && b.repeat === x.repeat)!.saturation.rps));
+        const q = xs.every((x) => x.queries) ? fmtRange(range(xs.map((x) => x.queries!.maxPerPolicyPerInterval))) : '–';
+        md.push(`| ${v} | ${v === 'bare' ? '–' : n} | ${fmtRange(range(xs.map((x) => x.fixed.p50)))} | ${fmtRange(range(xs.map((x) => x.fixed.p99)))} | ${fmtRange(range(xs.map((x) => x.fixed.p999)))} | ${fmtRange(range(xs.map((x) => x.saturation.rps)), 0)} | ${fmtRange(ratio)} | ${fmtRange(range(xs.map((x) => x.cpuPerRequestUs)), 0)} | ${fmtRange(range(xs.map((x) => x.rssMiB)), 0)} | ${q} |`);
+      }
+    }
+    const qs = runs.filter((x) => x.queries).map((x) => x.queries!);
+    md.push('', `Source queries: at most ${Math.max(...qs.map((q) => q.maxPerPolicyPerInterval)).toFixed(2)} per polled policy per 5 s interval over ${qs.reduce((a, q) => a + q.requests, 0)} value requests (${qs.reduce((a, q) => a + q.total, 0)} queries in all).`, '');
+  }
+  if (r.startup) {
+    const rows = r.startup;
+    const base = rows.find((x) => x.runtime === 'node')!;
+    md.push('### Startup: process start to both /readyz 200 (certificates already on disk)', '');
+    md.push('| what | runtime | ready ms | ratio to bare node | RSS at ready MiB |', '|---|---|---|---|---|');
+    for (const x of rows) md.push(`| ${x.what} | ${x.runtime} | ${fmtRange(range(x.readyMs), 0)} | ${x === base ? '1' : fmtRange(range(x.readyMs.map((v, i) => v / base.readyMs[i]!)), 1)} | ${fmtRange(range(x.rssMiB), 0)} |`);
+    md.push('');
+  }
+  return md;
+}
+
+/** Several runs as one: repeats renumbered so each keeps its own baseline; startup samples concatenated. */
+export function mergeResults(all: BenchResults[]): BenchResults {
+  const out: BenchResults = {};
+  let offset = 0;
+  for (const r of all) {
+    const maxRepeat = Math.max(0, ...(r.webhook?.runs ?? []).map((x) => x.repeat), ...(r.adapter ?? []).map((x) => x.repeat));
+    if (r.webhook) out.webhook = { requestBytes: r.webhook.requestBytes, runs: [...(out.webhook?.runs ?? []), ...r.webhook.runs.map((x) => ({ ...x, repeat: x.repeat + offset }))] };
+    if (r.adapter) out.adapter = [...(out.adapter ?? []), ...r.adapter.map((x) => ({ ...x, repeat: x.repeat + offset }))];
+    if (r.policyScaling) out.policyScaling = [...(out.policyScaling ?? []), ...r.policyScaling];
+    if (r.reviewCli) out.reviewCli = [...(out.reviewCli ?? []), ...r.reviewCli];
+    if (r.startup) {
+      const rows = new Map((out.startup ?? []).map((x) => [`${x.runtime}|${x.what}`, x]));
+      for (const x of r.startup) {
+        const prev = rows.get(`${x.runtime}|${x.what}`);
+        rows.set(`${x.runtime}|${x.what}`, prev ? { ...prev, readyMs: [...prev.readyMs, ...x.readyMs], rssMiB: [...prev.rssMiB, ...x.rssMiB] } : x);
+      }
+      out.startup = [...rows.values()];
+    }
+    offset += maxRepeat;
+  }
+  return out;
+}
