@@ -3,18 +3,10 @@ import { X509Certificate } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { TLSSocket, DetailedPeerCertificate } from 'node:tls';
 import type { UserInfo } from '../kube/authorization.js';
+import type { ExtensionAuthConfig } from '../kube/extension-auth.js';
 
-export interface AuthnConfig {
-  /** PEM bundle of the request-header (front-proxy) CA. */
-  readonly requestheaderClientCa?: string;
-  /** Allowed front-proxy CNs; empty: any CN signed by the request-header CA. */
-  readonly requestheaderAllowedNames: readonly string[];
-  readonly requestheaderUsernameHeaders: readonly string[];
-  readonly requestheaderGroupHeaders: readonly string[];
-  readonly requestheaderExtraHeadersPrefix: readonly string[];
-  /** PEM bundle of the ordinary client CA: its certificates authenticate as CN (user) and O (groups). */
-  readonly clientCa?: string;
-}
+/** The same trust settings the extension-apiserver-authentication ConfigMap carries (one shape for both). */
+export type AuthnConfig = ExtensionAuthConfig;
 
 /**
  * Every authenticated user is also in system:authenticated, as kube-apiserver's AuthenticatedGroupAdder does. The
