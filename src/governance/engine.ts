@@ -225,16 +225,23 @@ export class GovernanceEngine {
     const templateMutable = !(op === 'UPDATE' && t.kind === 'Job');
     const results = new Map<string, RuleResult>();
     const seen = new Map<string, GovernancePolicy>();
+    // Whether an exception excuses a policy's rule, per pass: tag rules ask once per key.
+    let excused = new Map<string, boolean>();
+    let matched = this.matching(t);
     for (let pass = 0; pass < MAX_MUTATION_PASSES; pass++) {
-      const before = rec.size;
-      for (const p of this.matching(t)) {
+      const before = rec.edits;
+      const tagsBefore = rec.tagEdits;
+      for (const p of matched) {
         seen.set(p.name, p);
         const allowed = (rule: RuleName) => {
-          const e = this.exceptionFor(p, rule, t);
-          if (!e) return true;
           const key = `${p.name}|${rule}`;
-          if (!results.has(key)) results.set(key, { policy: p.name, rule, family: GOVERNANCE_RULES[rule], mode: p.mode, status: 'skip', path: '', message: `skipped by exception: ${e.reason}`, exception: e });
-          return false;
+          let skip = excused.get(key);
+          if (skip === undefined) {
+            const e = this.exceptionFor(p, rule, t);
+            excused.set(key, (skip = e !== undefined));
+            if (e && !results.has(key)) results.set(key, { policy: p.name, rule, family: GOVERNANCE_RULES[rule], mode: p.mode, status: 'skip', path: '', message: `skipped by exception: ${e.reason}`, exception: e });
+          }
+          return !skip;
         };
         try {
           if (p.resources && specMutable && allowed('default-resources')) mutateResources(p.resources, t, rec);
@@ -244,7 +251,19 @@ export class GovernanceEngine {
           results.set(`${p.name}|error`, this.internalError(p, e));
         }
       }
-      if (rec.size === before) break;
+      if (rec.edits === before) break;
+      // Every edit is "add where absent", so running the same policies with the same exceptions again adds nothing:
+      // another pass is needed only when a label or annotation added here changes which policies match or which
+      // exceptions apply. Deciding that costs a fraction of a pass.
+      if (rec.tagEdits === tagsBefore) break;
+      const next = this.matching(t);
+      const sameExceptions = [...excused].every(([key, skip]) => {
+        const bar = key.indexOf('|');
+        return (this.exceptionFor(seen.get(key.slice(0, bar))!, key.slice(bar + 1) as RuleName, t) !== undefined) === skip;
+      });
+      if (sameExceptions && next.length === matched.length && next.every((p, i) => p === matched[i])) break;
+      matched = next;
+      excused = new Map();
     }
     const patch = rec.ops();
     const list = [...results.values()];

@@ -166,6 +166,18 @@ test('mutation reaches a fixed point: a default that makes another policy match 
   assert.deepEqual(e.mutate(m.mutated, { namespace: 'x' }).patch, []);
 });
 
+test('mutation reaches a fixed point: a default that ends an exception applies the rule it excused, in the same review', () => {
+  const e = new GovernanceEngine([
+    // Runs first (name order): excused while the object has no "expose" label.
+    policy('a-defaults', `  resources: {defaults: {requests: {cpu: 100m}}}\n  exceptions:\n    - {selector: {matchExpressions: [{key: expose, operator: DoesNotExist}]}, rules: [resources], reason: internal only}`),
+    policy('b-expose', `  labels: {expose: {default: internal}}`),
+  ]);
+  const m = e.mutate(deployment(), { namespace: 'x' });
+  assert.equal((m.mutated as any).metadata.labels.expose, 'internal');
+  assert.equal((m.mutated as any).spec.template.spec.containers[0].resources.requests.cpu, '100m');
+  assert.deepEqual(e.mutate(m.mutated, { namespace: 'x' }).patch, []);
+});
+
 test('the index returns only the policies that can match a kind and namespace, in name order', () => {
   const many = Array.from({ length: 1000 }, (_, i) => policy(`p${String(i).padStart(4, '0')}`, `  match: {kinds: [StatefulSet], namespaces: [ns-${i}]}\n  labels: {a: {default: b}}`));
   const index = new PolicyIndex([...many, policy('any-ns', `  match: {kinds: [StatefulSet]}`), policy('wild', `  match: {namespaces: ['ns-4*']}`)]);

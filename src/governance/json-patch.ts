@@ -66,6 +66,10 @@ export class PatchRecorder {
   private readonly recorded: JsonPatchOp[] = [];
   /** Maps this recorder created: they are already inside a recorded op's value (the same objects). */
   private readonly created = new WeakSet<object>();
+  /** Values added so far (an add inside a map this recorder created extends an op instead of adding one). */
+  edits = 0;
+  /** Values added to the object's own metadata.labels or metadata.annotations: what selectors and exceptions read. */
+  tagEdits = 0;
 
   constructor(readonly doc: Record<string, unknown>) {}
 
@@ -96,6 +100,8 @@ export class PatchRecorder {
         // Inside a map an earlier op created, the op's value already carries the addition.
         if (!this.created.has(cur)) this.recorded.push({ op: 'add', path: toPointer(path.slice(0, i + 1)), value: built });
         cur[seg] = built;
+        this.edits++;
+        if (path[0] === 'metadata' && (path[1] === 'labels' || path[1] === 'annotations' || path.length === 1)) this.tagEdits++;
         return true;
       }
       if (last) return false; // present: never overwrite what the user set
