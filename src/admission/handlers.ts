@@ -6,6 +6,7 @@ import type { NamespaceLookup } from '../kube/namespaces.js';
 import type { Logger } from '../observability/log.js';
 import type { GovernorMetrics } from '../observability/metrics.js';
 import type { ReviewContext } from '../governance/types.js';
+import { workloadKind } from '../governance/pod-template.js';
 import { decodeAdmissionReview, encodeAdmissionReview, type AdmissionRequest, type AdmissionResponse, type AdmissionReviewResponse } from './review.js';
 
 export type WebhookName = 'mutate' | 'validate';
@@ -56,12 +57,15 @@ function warningsOf(results: readonly RuleResult[]): string[] | undefined {
 }
 
 function count(env: AdmissionEnvironment, webhook: WebhookName, req: AdmissionRequest, result: string, policies: readonly PolicySummary[]): void {
-  const m = env.metrics?.admissionRequests;
+  const m = env.metrics?.admissionRequestsBuffer;
   if (!m) return;
-  const base = { webhook, operation: req.operation, kind: req.kind.kind };
+  const operation = req.operation;
+  // The kind comes from the request: anything but a workload kind is counted as "other" so a client cannot grow the series.
+  const kind = workloadKind(req.kind.group, req.kind.kind) ?? 'other';
+  const one = (result: string, policy: string) => m.inc(`${webhook}|${operation}|${kind}|${result}|${policy}`, () => ({ webhook, operation, kind, result, policy }));
   // One sample per matched policy (with that policy's own result) so dashboards can break down by policy.
-  if (!policies.length) m.inc({ ...base, result, policy: '' });
-  for (const p of policies) m.inc({ ...base, result: p.result === 'fail' ? 'denied' : p.result === 'warn' ? 'warned' : result, policy: p.policy });
+  if (!policies.length) one(result, '');
+  for (const p of policies) one(p.result === 'fail' ? 'denied' : p.result === 'warn' ? 'warned' : result, p.policy);
 }
 
 /** A child logger made on first use: most reviews log nothing at info, and a pino child costs a few µs (BENCHMARKS.md). */
