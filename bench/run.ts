@@ -2,7 +2,7 @@
 // bench/results/<date>.json and .md (the summary tables BENCHMARKS.md quotes). Bounded: each load run has a fixed
 // duration, everything stays on loopback, load generators run in their own processes.
 //
-//   npm run bench -- [--only webhook,scaling,review,adapter,startup] [--repeats 3] [--duration 8] [--quick] [--profile]
+//   npm run bench -- [--only webhook,scaling,review,adapter,startup] [--variants bare,fast] [--repeats 3] [--duration 8] [--quick] [--profile]
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -46,7 +46,9 @@ const profDir = flag('--profile') ? join(RESULTS, `profiles-${stamp}`) : undefin
 // ---------------------------------------------------------------- 1. webhook
 if (only.has('webhook')) {
   log('\n== 1. webhook: HTTPS keep-alive, realistic Deployment, sample policies (/mutate then /validate, alternating)');
-  const variants: WebhookVariant[] = ['bare', 'fast', 'express', 'express-json', 'fast-allow', 'express-allow', 'express-json-allow'];
+  const all: WebhookVariant[] = ['bare', 'fast', 'express', 'express-json', 'fast-allow', 'express-allow', 'express-json-allow'];
+  // --variants bare,fast: a shorter run while working on one variant (the baseline should stay in the list).
+  const variants = all.filter((v) => opt('--variants', all.join(',')).split(',').includes(v));
   const { runs, requestBytes } = await benchWebhook({
     variants,
     allRates: ['bare', 'fast'],
