@@ -1,5 +1,5 @@
 // The governance engine: one pure pipeline (match → exclude → exceptions → evaluate) shared by the webhook and the CLI.
-import { matches, type Labels } from '../common/labels.js';
+import { matches, type Labels, type Requirement } from '../common/labels.js';
 import { formatPath } from '../policy/parse.js';
 import {
   EXCEPTION_ANNOTATION_PREFIX,
@@ -72,17 +72,24 @@ function labelsOf(obj: unknown): Labels {
   return out;
 }
 
+/**
+ * A policy whose match holds for a kind and namespace, with what is left to check on the object itself: its match
+ * selector, and its exclude's selector when the exclude's namespace part holds (an exclude without a selector is
+ * decided with the namespace).
+ */
+interface Candidate {
+  readonly policy: GovernancePolicy;
+  readonly selector?: readonly Requirement[];
+  readonly excludeSelector?: readonly Requirement[];
+  /** The match, the exclude or an exception reads the object's labels. */
+  readonly readsLabels: boolean;
+}
+
 /** The part of a match that depends on the kind and the namespace only, not on the object. */
 function matchNamespace(m: CompiledMatch, t: Target, nsLabels: Labels): boolean {
   if (m.kinds && !m.kinds.has(t.kind)) return false;
   if (m.namespaces && !m.namespaces.some((p) => p.test(t.namespace))) return false;
   if (m.namespaceSelector && !matches(m.namespaceSelector, nsLabels)) return false;
-  return true;
-}
-
-function matchBlock(m: CompiledMatch, t: Target, nsLabels: Labels, objLabels: Labels): boolean {
-  if (!matchNamespace(m, t, nsLabels)) return false;
-  if (m.selector && !matches(m.selector, objLabels)) return false;
   return true;
 }
 
@@ -122,12 +129,16 @@ export class GovernanceEngine {
    * cache replaces it when the namespace changes): namespaceSelectors are evaluated once per namespace version, not
    * per request. With 1,000 policies selected by namespace labels a review took 0.8 ms before (BENCHMARKS.md).
    */
-  private readonly byNamespaceLabels = new WeakMap<Labels, Map<string, GovernancePolicy[]>>();
+  private readonly byNamespaceLabels = new WeakMap<Labels, Map<string, readonly Candidate[]>>();
+
+  /** Some policy fills an exception annotation: then an annotation a mutation adds can excuse a rule. */
+  private readonly defaultsExceptionAnnotations: boolean;
 
   constructor(policies: readonly GovernancePolicy[], options: GovernanceEngineOptions = {}) {
     this.index = new PolicyIndex(policies);
     this.skipNamespaces = new Set(options.skipNamespaces ?? ['kube-system']);
     this.activeMigrationSource = options.activeMigrationSource ?? (() => undefined);
+    this.defaultsExceptionAnnotations = policies.some((p) => p.annotations.some((r) => r.key.startsWith(EXCEPTION_ANNOTATION_PREFIX)));
   }
 
   get policyCount(): number {
@@ -159,27 +170,38 @@ export class GovernanceEngine {
     return { 'kubernetes.io/metadata.name': t.namespace, ...t.namespaceInfo.labels };
   }
 
-  private namespaceCandidates(t: Target): readonly GovernancePolicy[] {
+  private namespaceCandidates(t: Target): readonly Candidate[] {
     let memo = this.byNamespaceLabels.get(t.namespaceInfo.labels);
     if (!memo) this.byNamespaceLabels.set(t.namespaceInfo.labels, (memo = new Map()));
     const key = `${t.kind}/${t.namespace}`;
     let list = memo.get(key);
     if (!list) {
       const ns = this.nsLabels(t);
-      list = this.index.candidates(t.kind, t.namespace).filter((p) => matchNamespace(p.match, t, ns));
+      const out: Candidate[] = [];
+      for (const p of this.index.candidates(t.kind, t.namespace)) {
+        if (!matchNamespace(p.match, t, ns)) continue;
+        const excludeHere = p.exclude !== undefined && matchNamespace(p.exclude, t, ns);
+        if (excludeHere && !p.exclude!.selector) continue;
+        const selector = p.match.selector;
+        const excludeSelector = excludeHere ? p.exclude!.selector : undefined;
+        out.push({ policy: p, ...(selector ? { selector } : {}), ...(excludeSelector ? { excludeSelector } : {}), readsLabels: Boolean(selector || excludeSelector || p.exceptions.some((e) => e.selector)) });
+      }
       if (memo.size >= MAX_NAMESPACE_MEMO) memo.clear();
-      memo.set(key, list);
+      memo.set(key, (list = out));
     }
     return list;
   }
 
   /** Policies whose match holds and whose exclude does not, in policy order. */
   private matching(t: Target): GovernancePolicy[] {
-    const candidates = this.namespaceCandidates(t);
-    if (!candidates.length) return [];
-    let ns: Labels | undefined;
-    const own = labelsOf(t.obj);
-    return candidates.filter((p) => (!p.match.selector || matches(p.match.selector, own)) && !(p.exclude && matchBlock(p.exclude, t, (ns ??= this.nsLabels(t)), own)));
+    const out: GovernancePolicy[] = [];
+    let own: Labels | undefined;
+    for (const c of this.namespaceCandidates(t)) {
+      if (c.selector && !matches(c.selector, (own ??= labelsOf(t.obj)))) continue;
+      if (c.excludeSelector && matches(c.excludeSelector, (own ??= labelsOf(t.obj)))) continue;
+      out.push(c.policy);
+    }
+    return out;
   }
 
   /** The exception that excuses `rule` of `policy` for this object: the policy's list first, then an allowed annotation. */
@@ -187,13 +209,13 @@ export class GovernanceEngine {
     const family = GOVERNANCE_RULES[rule];
     if (rule === 'protect-migration-source') return undefined;
     if (policy.exceptions.length) {
-      const own = labelsOf(t.obj);
+      let own: Labels | undefined;
       for (const e of policy.exceptions) {
         if (e.rules && !e.rules.has(rule) && !e.rules.has(family)) continue;
         if (e.namespace && !e.namespace.test(t.namespace)) continue;
         if (e.name && !e.name.test(t.name)) continue;
         if (e.kinds && !e.kinds.has(t.kind)) continue;
-        if (e.selector && !matches(e.selector, own)) continue;
+        if (e.selector && !matches(e.selector, (own ??= labelsOf(t.obj)))) continue;
         return { via: 'policy', reason: e.reason };
       }
     }
@@ -230,7 +252,8 @@ export class GovernanceEngine {
     let matched = this.matching(t);
     for (let pass = 0; pass < MAX_MUTATION_PASSES; pass++) {
       const before = rec.edits;
-      const tagsBefore = rec.tagEdits;
+      const labelsBefore = rec.labelEdits;
+      const annotationsBefore = rec.annotationEdits;
       for (const p of matched) {
         seen.set(p.name, p);
         const allowed = (rule: RuleName) => {
@@ -255,7 +278,9 @@ export class GovernanceEngine {
       // Every edit is "add where absent", so running the same policies with the same exceptions again adds nothing:
       // another pass is needed only when a label or annotation added here changes which policies match or which
       // exceptions apply. Deciding that costs a fraction of a pass.
-      if (rec.tagEdits === tagsBefore) break;
+      const labelsChanged = rec.labelEdits !== labelsBefore && this.namespaceCandidates(t).some((c) => c.readsLabels);
+      const exceptionAnnotationsChanged = this.defaultsExceptionAnnotations && rec.annotationEdits !== annotationsBefore && matched.some((p) => p.allowExceptionAnnotations.size > 0);
+      if (!labelsChanged && !exceptionAnnotationsChanged) break;
       const next = this.matching(t);
       const sameExceptions = [...excused].every(([key, skip]) => {
         const bar = key.indexOf('|');

@@ -68,8 +68,9 @@ export class PatchRecorder {
   private readonly created = new WeakSet<object>();
   /** Values added so far (an add inside a map this recorder created extends an op instead of adding one). */
   edits = 0;
-  /** Values added to the object's own metadata.labels or metadata.annotations: what selectors and exceptions read. */
-  tagEdits = 0;
+  /** Values added to the object's own metadata.labels, and to its metadata.annotations: what selectors and exceptions read. */
+  labelEdits = 0;
+  annotationEdits = 0;
 
   constructor(readonly doc: Record<string, unknown>) {}
 
@@ -101,7 +102,10 @@ export class PatchRecorder {
         if (!this.created.has(cur)) this.recorded.push({ op: 'add', path: toPointer(path.slice(0, i + 1)), value: built });
         cur[seg] = built;
         this.edits++;
-        if (path[0] === 'metadata' && (path[1] === 'labels' || path[1] === 'annotations' || path.length === 1)) this.tagEdits++;
+        if (path[0] === 'metadata') {
+          if (path[1] === 'labels' || path.length === 1) this.labelEdits++;
+          if (path[1] === 'annotations' || path.length === 1) this.annotationEdits++;
+        }
         return true;
       }
       if (last) return false; // present: never overwrite what the user set
