@@ -1,7 +1,10 @@
 // Servers under test, each in its own process (forked from the bench), so the load generator, the server and the
 // orchestrator never share a CPU queue or a heap. The child builds one variant, answers with its port, reports its
 // RSS on request and stops on "stop".
-import { fork, type ChildProcess } from 'node:child_process';
+import { execFileSync, fork, type ChildProcess } from 'node:child_process';
+import { copyFileSync, existsSync, mkdtempSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export type WebhookVariant =
@@ -61,12 +64,32 @@ export interface RunningServer {
   stop(): Promise<void>;
 }
 
-const CHILD = fileURLToPath(new URL('./server-child.ts', import.meta.url));
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+let compiled: string | undefined;
+
+/**
+ * The server child as JavaScript compiled by tsc, as the image runs it (dist/, no loader): tsx's esbuild output adds a
+ * `__name` call to every function it creates and a loader hook, which cost the webhook about a fifth of its CPU per
+ * request. Built once per bench run into a temporary directory (about 6 s); GOVERNOR_BENCH_TSX=1 runs the sources.
+ */
+function serverChild(): { file: string; execArgv: string[] } {
+  if (process.env.GOVERNOR_BENCH_TSX === '1') return { file: join(ROOT, 'bench/lib/server-child.ts'), execArgv: ['--import', 'tsx'] };
+  if (!compiled) {
+    const out = join(mkdtempSync(join(tmpdir(), 'kg-bench-build-')), 'out');
+    execFileSync(join(ROOT, 'node_modules/.bin/tsc'), ['-p', join(ROOT, 'tsconfig.json'), '--outDir', out, '--noEmit', 'false', '--sourceMap', 'false'], { stdio: 'inherit' });
+    for (const d of ['node_modules', 'policies']) symlinkSync(join(ROOT, d), join(out, d));
+    copyFileSync(join(ROOT, 'package.json'), join(out, 'package.json')); // "type": "module"
+    compiled = join(out, 'bench/lib/server-child.js');
+    if (!existsSync(compiled)) throw new Error(`tsc did not write ${compiled}`);
+  }
+  return { file: compiled, execArgv: [] };
+}
 
 export async function startServer(spec: ServerSpec, o: { cpuProfDir?: string; env?: NodeJS.ProcessEnv; execArgv?: readonly string[] } = {}): Promise<RunningServer> {
+  const child0 = serverChild();
   const t0 = performance.now();
-  const execArgv = ['--import', 'tsx', '--expose-gc', ...(o.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${o.cpuProfDir}`] : []), ...(o.execArgv ?? [])];
-  const child: ChildProcess = fork(CHILD, [], { execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'], env: { ...process.env, ...o.env } });
+  const execArgv = [...child0.execArgv, '--expose-gc', ...(o.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${o.cpuProfDir}`] : []), ...(o.execArgv ?? [])];
+  const child: ChildProcess = fork(child0.file, [], { execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'], env: { ...process.env, ...o.env } });
   const port = await new Promise<number>((resolve, reject) => {
     child.once('message', (m: any) => (m?.port ? resolve(m.port) : reject(new Error(`server child: ${JSON.stringify(m)}`))));
     child.once('exit', (code) => reject(new Error(`server child exited with ${code} before listening`)));
