@@ -31,13 +31,24 @@ export function parseQuantity(input: string | number): number {
 
 /** Returns the parsed quantity or undefined when the input is not a valid quantity. */
 export function tryParseQuantity(input: unknown): number | undefined {
-  if (typeof input !== 'string' && typeof input !== 'number') return undefined;
+  if (typeof input === 'number') return Number.isFinite(input) ? input : undefined;
+  if (typeof input !== 'string') return undefined;
+  // Admission reviews parse the same few quantities ("100m", "512Mi") over and over; the memo is bounded.
+  const known = PARSED.get(input);
+  if (known !== undefined || PARSED.has(input)) return known;
+  let value: number | undefined;
   try {
-    return parseQuantity(input);
+    value = parseQuantity(input);
   } catch {
-    return undefined;
+    value = undefined;
   }
+  if (PARSED.size >= MAX_PARSED) PARSED.clear();
+  PARSED.set(input, value);
+  return value;
 }
+
+const PARSED = new Map<string, number | undefined>();
+const MAX_PARSED = 4096;
 
 /**
  * Formats a value the way the metrics API expects: whole numbers plain ("3"), anything else rounded up to

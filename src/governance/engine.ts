@@ -12,7 +12,7 @@ import {
   type RuleName,
   type WorkloadKind,
 } from '../policy/governance-policy.js';
-import { cloneJson, getIn, isRecord, PatchRecorder, type JsonPatchOp } from './json-patch.js';
+import { getIn, isRecord, PatchRecorder, type JsonPatchOp } from './json-patch.js';
 import { checkDeleteOfMigrationSource, validateMigration } from './migration.js';
 import { groupOf, podLocation, workloadKind } from './pod-template.js';
 import { PolicyIndex } from './policy-index.js';
@@ -239,9 +239,9 @@ export class GovernanceEngine {
     const t0 = this.target(object, ctx);
     if (typeof t0 === 'string') return { patch: [], mutated: object, results: [], policies: [], skipped: t0 };
     if (getIn(t0.obj, ['metadata', 'deletionTimestamp'])) return { patch: [], mutated: object, results: [], policies: [], skipped: 'deleting' };
-    const working = cloneJson(t0.obj);
+    const rec = new PatchRecorder(t0.obj);
+    const working = rec.doc;
     const t: Target = { ...t0, obj: working };
-    const rec = new PatchRecorder(working);
     // Pod specs are immutable on UPDATE, and so is a Job's whole pod template.
     const specMutable = !(op === 'UPDATE' && (t.kind === 'Pod' || t.kind === 'Job'));
     const templateMutable = !(op === 'UPDATE' && t.kind === 'Job');

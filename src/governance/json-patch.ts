@@ -55,8 +55,24 @@ export function getIn(doc: unknown, path: Path): unknown {
   return cur;
 }
 
+/** A one-level copy of a map or array (the copy-on-write step); anything but a plain map goes through structuredClone. */
+function shallowCopy(v: object): object {
+  if (Array.isArray(v)) return v.slice();
+  if (Object.getPrototypeOf(v) !== Object.prototype) return structuredClone(v);
+  const out: Record<string, unknown> = {};
+  for (const k of Object.keys(v)) {
+    const value = (v as Record<string, unknown>)[k];
+    if (k === '__proto__') Object.defineProperty(out, k, { value, enumerable: true, writable: true, configurable: true });
+    else out[k] = value;
+  }
+  return out;
+}
+
 /**
- * Applies "add when absent" edits to a working document and records the matching patch operations.
+ * Applies "add when absent" edits to a copy-on-write view of a document and records the matching patch operations.
+ * - `doc` starts as a one-level copy of the source; an edit copies the maps and arrays on its path (once each), so
+ *   the source is never changed and unchanged subtrees are shared with it. A deep copy of every admission object
+ *   was a tenth of a review (BENCHMARKS.md).
  * - A value that is present (anything but undefined/null) is never overwritten.
  * - Missing maps along the path are created inside a single op; later adds under a map this recorder created
  *   extend that op's value instead of adding ops (the op's value is the same object as in the document).
@@ -66,13 +82,19 @@ export class PatchRecorder {
   private readonly recorded: JsonPatchOp[] = [];
   /** Maps this recorder created: they are already inside a recorded op's value (the same objects). */
   private readonly created = new WeakSet<object>();
+  /** Maps and arrays of `doc` that are this recorder's own (copied or created), so edits may go straight into them. */
+  private readonly owned = new WeakSet<object>();
   /** Values added so far (an add inside a map this recorder created extends an op instead of adding one). */
   edits = 0;
   /** Values added to the object's own metadata.labels, and to its metadata.annotations: what selectors and exceptions read. */
   labelEdits = 0;
   annotationEdits = 0;
+  readonly doc: Record<string, unknown>;
 
-  constructor(readonly doc: Record<string, unknown>) {}
+  constructor(source: Record<string, unknown>) {
+    this.doc = shallowCopy(source) as Record<string, unknown>;
+    this.owned.add(this.doc);
+  }
 
   /** Returns true when the value was added. */
   addIfAbsent(path: Path, value: unknown): boolean {
@@ -97,10 +119,12 @@ export class PatchRecorder {
         for (let j = path.length - 1; j > i; j--) {
           built = { [path[j] as string]: built };
           this.created.add(built as object);
+          this.owned.add(built as object);
         }
+        const target = this.own(path, i) as Record<string, unknown>;
         // Inside a map an earlier op created, the op's value already carries the addition.
-        if (!this.created.has(cur)) this.recorded.push({ op: 'add', path: toPointer(path.slice(0, i + 1)), value: built });
-        cur[seg] = built;
+        if (!this.created.has(target)) this.recorded.push({ op: 'add', path: toPointer(path.slice(0, i + 1)), value: built });
+        target[seg] = built;
         this.edits++;
         if (path[0] === 'metadata') {
           if (path[1] === 'labels' || path.length === 1) this.labelEdits++;
@@ -114,10 +138,27 @@ export class PatchRecorder {
     return false;
   }
 
+  /** The container at `path[0..depth)`, copying each map or array on the way that is still shared with the source. */
+  private own(path: Path, depth: number): object {
+    let parent = this.doc as Record<string | number, unknown>;
+    for (let j = 0; j < depth; j++) {
+      const seg = path[j]!;
+      let child = parent[seg] as object;
+      if (!this.owned.has(child)) {
+        child = shallowCopy(child);
+        this.owned.add(child);
+        parent[seg] = child;
+      }
+      parent = child as Record<string | number, unknown>;
+    }
+    return parent;
+  }
+
   /** Every map and array inside an added value belongs to its op: later adds under them extend that op. */
   private markCreated(v: unknown): void {
     if (typeof v !== 'object' || v === null) return;
     this.created.add(v);
+    this.owned.add(v);
     for (const x of Array.isArray(v) ? v : Object.values(v)) this.markCreated(x);
   }
 

@@ -51,3 +51,33 @@ test('ops() is detached from later edits of the document', () => {
   assert.deepEqual(ops[0]!.value, { labels: { a: '1' } });
   assert.deepEqual(rec.ops()[0]!.value, { labels: { a: '1', b: '2' } });
 });
+
+test('copy-on-write: the source is never changed, edited paths are copied once, untouched subtrees are shared', () => {
+  const source = { metadata: { name: 'a', labels: { keep: 'me' } }, spec: { containers: [{ name: 'c', env: [{ name: 'E' }] }, { name: 'd' }], volumes: [{ name: 'v' }] } };
+  const before = structuredClone(source);
+  const rec = new PatchRecorder(source);
+  rec.addIfAbsent(['spec', 'containers', 0, 'resources', 'requests', 'cpu'], '100m');
+  rec.addIfAbsent(['spec', 'containers', 0, 'resources', 'limits', 'memory'], '1Gi');
+  rec.addIfAbsent(['metadata', 'labels', 'team'], 'a');
+  assert.deepEqual(source, before, 'the source is unchanged');
+  const doc = rec.doc as any;
+  assert.notEqual(doc.spec.containers, source.spec.containers);
+  assert.notEqual(doc.spec.containers[0], source.spec.containers[0]);
+  assert.equal(doc.spec.containers[0].env, source.spec.containers[0].env, 'untouched subtrees are shared');
+  assert.equal(doc.spec.containers[1], source.spec.containers[1]);
+  assert.equal(doc.spec.volumes, source.spec.volumes);
+  assert.deepEqual(doc.spec.containers[0].resources, { requests: { cpu: '100m' }, limits: { memory: '1Gi' } });
+  assert.deepEqual(doc.metadata.labels, { keep: 'me', team: 'a' });
+  const applied = jsonpatch.applyPatch(structuredClone(before), jsonpatch.deepClone(rec.ops()), true).newDocument;
+  assert.deepEqual(applied, rec.doc);
+});
+
+test('copy-on-write keeps a "__proto__" key an own property and copies non-plain objects whole', () => {
+  const source = JSON.parse('{"metadata":{"labels":{"__proto__":"x"}}}');
+  const rec = new PatchRecorder(source);
+  rec.addIfAbsent(['metadata', 'labels', 'k'], 'v');
+  const labels = (rec.doc as any).metadata.labels;
+  assert.deepEqual(Object.keys(labels), ['__proto__', 'k']);
+  assert.equal(Object.getPrototypeOf(labels), Object.prototype);
+  assert.equal(source.metadata.labels.k, undefined);
+});

@@ -1,7 +1,7 @@
 // Rule family "resources": defaults filled per container, then required requests/limits, maximums and limit/request ratios.
 import { tryParseQuantity } from '../common/quantity.js';
 import type { CompiledResources, ResourceName } from '../policy/governance-policy.js';
-import { isRecord, type PatchRecorder } from './json-patch.js';
+import { getIn, isRecord, type PatchRecorder } from './json-patch.js';
 import { containersOf } from './pod-template.js';
 import type { Finding, Target } from './types.js';
 
@@ -24,12 +24,16 @@ function present(v: unknown): boolean {
  */
 export function mutateResources(res: CompiledResources, t: Target, rec: PatchRecorder): void {
   if (!res.defaults.requests.length && !res.defaults.limits.length) return;
-  for (const { path, container } of containersOf(rec.doc, t.kind)) {
+  for (const c of containersOf(rec.doc, t.kind)) {
+    const { path } = c;
+    let container = c.container;
     for (const d of res.defaults.requests) {
       const limit = section(container, 'limits')?.[d.resource];
       const value = present(limit) && tryParseQuantity(limit) !== undefined ? limit : d.text;
       rec.addIfAbsent([...path, 'resources', 'requests', d.resource], value);
     }
+    // The recorder copies what it edits (copy-on-write): read the container again to see the requests just added.
+    if (res.defaults.requests.length) container = getIn(rec.doc, path) as Record<string, unknown>;
     for (const d of res.defaults.limits) {
       const request = section(container, 'requests')?.[d.resource];
       const q = tryParseQuantity(request);
