@@ -39,7 +39,10 @@ export interface PolicySummary {
 
 export interface MutateOutcome {
   readonly patch: readonly JsonPatchOp[];
-  /** The object with the patch applied (the input itself when nothing changed). */
+  /**
+   * The object with the patch applied (the input itself when nothing changed). It shares unchanged subtrees with the
+   * input, and the patch's values with its own new maps: treat both as read-only.
+   */
   readonly mutated: unknown;
   /** Only skips (mutations excused by exceptions) and errors: a mutation has nothing to deny. */
   readonly results: readonly RuleResult[];
@@ -256,7 +259,9 @@ export class GovernanceEngine {
       const annotationsBefore = rec.annotationEdits;
       for (const p of matched) {
         seen.set(p.name, p);
+        const excusable = p.exceptions.length > 0 || p.allowExceptionAnnotations.size > 0;
         const allowed = (rule: RuleName) => {
+          if (!excusable) return true;
           const key = `${p.name}|${rule}`;
           let skip = excused.get(key);
           if (skip === undefined) {
@@ -290,7 +295,7 @@ export class GovernanceEngine {
       matched = next;
       excused = new Map();
     }
-    const patch = rec.ops();
+    const patch = rec.finish();
     const list = [...results.values()];
     return { patch, mutated: patch.length ? working : object, results: list, policies: [...seen.values()].map((p) => summarize(p, list)) };
   }

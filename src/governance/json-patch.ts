@@ -90,6 +90,7 @@ export class PatchRecorder {
   labelEdits = 0;
   annotationEdits = 0;
   readonly doc: Record<string, unknown>;
+  private finished = false;
 
   constructor(source: Record<string, unknown>) {
     this.doc = shallowCopy(source) as Record<string, unknown>;
@@ -98,6 +99,7 @@ export class PatchRecorder {
 
   /** Returns true when the value was added. */
   addIfAbsent(path: Path, value: unknown): boolean {
+    if (this.finished) throw new Error('PatchRecorder: edit after finish()');
     if (path.length === 0) return false;
     let cur: unknown = this.doc;
     for (let i = 0; i < path.length; i++) {
@@ -170,5 +172,14 @@ export class PatchRecorder {
   /** A detached copy of the operations (later edits to the document no longer leak into it). */
   ops(): JsonPatchOp[] {
     return this.recorded.length ? cloneJson(this.recorded) : [];
+  }
+
+  /**
+   * The operations without a copy, for a caller that is done editing: the recorder refuses edits from then on, so
+   * nothing leaks into them (their values share maps with `doc`, which stays as it is).
+   */
+  finish(): JsonPatchOp[] {
+    this.finished = true;
+    return this.recorded;
   }
 }

@@ -81,3 +81,11 @@ test('copy-on-write keeps a "__proto__" key an own property and copies non-plain
   assert.equal(Object.getPrototypeOf(labels), Object.prototype);
   assert.equal(source.metadata.labels.k, undefined);
 });
+
+test('finish() hands over the operations and refuses later edits', () => {
+  const rec = new PatchRecorder({});
+  rec.addIfAbsent(['metadata', 'labels', 'a'], '1');
+  const ops = rec.finish();
+  assert.deepEqual(ops, [{ op: 'add', path: '/metadata', value: { labels: { a: '1' } } }]);
+  assert.throws(() => rec.addIfAbsent(['metadata', 'labels', 'b'], '2'), /after finish/);
+});

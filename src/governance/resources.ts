@@ -12,6 +12,11 @@ function section(container: Record<string, unknown>, name: 'requests' | 'limits'
   return isRecord(s) ? s : undefined;
 }
 
+/** The recorder would find a value there (it never overwrites one): skipping the call spares building the path. */
+function has(s: Record<string, unknown> | undefined, key: string): boolean {
+  return s !== undefined && Object.prototype.hasOwnProperty.call(s, key) && s[key] !== undefined && s[key] !== null;
+}
+
 function present(v: unknown): boolean {
   return v !== undefined && v !== null && v !== '';
 }
@@ -28,6 +33,7 @@ export function mutateResources(res: CompiledResources, t: Target, rec: PatchRec
     const { path } = c;
     let container = c.container;
     for (const d of res.defaults.requests) {
+      if (has(section(container, 'requests'), d.resource)) continue;
       const limit = section(container, 'limits')?.[d.resource];
       const value = present(limit) && tryParseQuantity(limit) !== undefined ? limit : d.text;
       rec.addIfAbsent([...path, 'resources', 'requests', d.resource], value);
@@ -35,6 +41,7 @@ export function mutateResources(res: CompiledResources, t: Target, rec: PatchRec
     // The recorder copies what it edits (copy-on-write): read the container again to see the requests just added.
     if (res.defaults.requests.length) container = getIn(rec.doc, path) as Record<string, unknown>;
     for (const d of res.defaults.limits) {
+      if (has(section(container, 'limits'), d.resource)) continue;
       const request = section(container, 'requests')?.[d.resource];
       const q = tryParseQuantity(request);
       const value = q !== undefined && q > d.value ? request : d.text;

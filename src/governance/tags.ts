@@ -57,9 +57,12 @@ export function mutateTags(policy: GovernancePolicy, field: TagField, t: Target,
   }
   if (t.location.isPod || !templateMutable) return;
   const own = metadataMap(rec.doc, ['metadata'], field);
+  const template = metadataMap(rec.doc, t.location.metadata, field);
   for (const r of rules) {
     const v = stringValue(own, r.key);
-    if (v !== undefined) rec.addIfAbsent([...t.location.metadata, field, r.key], v);
+    // Present in the template already: the recorder would not overwrite it, so skip building the path.
+    if (v === undefined || (template?.[r.key] !== undefined && template[r.key] !== null && Object.prototype.hasOwnProperty.call(template, r.key))) continue;
+    rec.addIfAbsent([...t.location.metadata, field, r.key], v);
   }
 }
 
