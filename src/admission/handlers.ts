@@ -62,10 +62,9 @@ function count(env: AdmissionEnvironment, webhook: WebhookName, req: AdmissionRe
   const operation = req.operation;
   // The kind comes from the request: anything but a workload kind is counted as "other" so a client cannot grow the series.
   const kind = workloadKind(req.kind.group, req.kind.kind) ?? 'other';
-  const one = (result: string, policy: string) => m.inc(`${webhook}|${operation}|${kind}|${result}|${policy}`, () => ({ webhook, operation, kind, result, policy }));
   // One sample per matched policy (with that policy's own result) so dashboards can break down by policy.
-  if (!policies.length) one(result, '');
-  for (const p of policies) one(p.result === 'fail' ? 'denied' : p.result === 'warn' ? 'warned' : result, p.policy);
+  if (!policies.length) m.inc([webhook, operation, kind, result, '']);
+  for (const p of policies) m.inc([webhook, operation, kind, p.result === 'fail' ? 'denied' : p.result === 'warn' ? 'warned' : result, p.policy]);
 }
 
 /** A child logger made on first use: most reviews log nothing at info, and a pino child costs a few µs (BENCHMARKS.md). */

@@ -53,62 +53,73 @@ function jsonProblem(e: unknown): string {
   return at ? `${what} at position ${at}` : what;
 }
 
-/** Reads the body up to `limit` bytes; beyond it the rest is drained and a 400 follows. */
-function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const declared = Number(req.headers['content-length']);
-    const tooLarge = () => new HttpError(400, 'BadRequest', `request body is larger than ${limit} bytes (3 MiB); the API server never sends more`);
-    if (Number.isFinite(declared) && declared > limit) {
-      req.resume(); // drain so the connection stays usable
-      reject(tooLarge());
-      return;
-    }
-    const chunks: Buffer[] = [];
-    let size = 0;
-    let over = false;
-    req.on('data', (c: Buffer) => {
-      size += c.length;
-      if (size > limit) over = true;
-      if (!over) chunks.push(c);
-    });
-    req.on('end', () => (over ? reject(tooLarge()) : resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size))));
-    req.on('error', reject);
+/**
+ * Reads the body up to `limit` bytes, then calls `done` once (error first). Beyond the limit the rest is drained so
+ * the connection stays usable, and a 400 follows. Callbacks rather than a Promise: this runs for every review.
+ */
+function readBody(req: IncomingMessage, limit: number, done: (err: HttpError | Error | undefined, body?: Buffer) => void): void {
+  const declared = Number(req.headers['content-length']);
+  const tooLarge = () => new HttpError(400, 'BadRequest', `request body is larger than ${limit} bytes (3 MiB); the API server never sends more`);
+  if (Number.isFinite(declared) && declared > limit) {
+    req.resume();
+    done(tooLarge());
+    return;
+  }
+  const chunks: Buffer[] = [];
+  let size = 0;
+  let over = false;
+  let finished = false;
+  const finish = (err: Error | undefined, body?: Buffer) => {
+    if (finished) return;
+    finished = true;
+    done(err, body);
+  };
+  req.on('data', (c: Buffer) => {
+    size += c.length;
+    if (size > limit) over = true;
+    if (!over) chunks.push(c);
   });
+  req.on('end', () => (over ? finish(tooLarge()) : finish(undefined, chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size))));
+  req.on('error', (e) => finish(e));
 }
 
 /** One webhook route as a plain node:http handler: the same code whether the fast path or express calls it. */
 function reviewHandler(route: 'mutate' | 'validate', review: ReviewFunction, o: WebhookHttpOptions): (req: IncomingMessage, res: ServerResponse) => void {
   const limit = o.maxBodyBytes ?? MAX_BODY_BYTES;
-  const labels = { server: 'webhook', route };
+  const failed = (req: IncomingMessage, res: ServerResponse, e: unknown) => {
+    // Recursive code (JSON.parse, the engine's walk of the object) overflows the stack on an object nested a few
+    // thousand levels deep; the API server never sends one (its own decoder stops at 10,000 levels).
+    if (e instanceof RangeError && /call stack/i.test(e.message)) e = new HttpError(400, 'BadRequest', 'the AdmissionReview is nested too deeply to review');
+    if (e instanceof HttpError || e instanceof AdmissionDecodeError) {
+      o.log.warn({ route: `/${route}`, remote: req.socket.remoteAddress, err: (e as Error).message }, 'malformed admission request');
+      status(res, (e as HttpError | AdmissionDecodeError).status, 'BadRequest', (e as Error).message);
+      return;
+    }
+    // Details only in the log; the body stays generic.
+    o.log.error({ route: `/${route}`, err: (e as Error)?.stack ?? String(e) }, 'admission review failed');
+    if (!res.headersSent) status(res, 500, 'InternalError', 'internal error');
+    else res.destroy();
+  };
   return (req, res) => {
     const started = performance.now();
-    res.once('finish', () => o.metrics?.httpRequestDuration.observe({ ...labels, code: String(res.statusCode) }, (performance.now() - started) / 1000));
-    readBody(req, limit)
-      .then((buf) => {
+    readBody(req, limit, (err, buf) => {
+      try {
+        if (err) throw err;
         let body: unknown;
         try {
-          body = JSON.parse(buf.toString('utf8'));
+          body = JSON.parse(buf!.toString('utf8'));
         } catch (e) {
           throw new HttpError(400, 'BadRequest', `body is not valid JSON: ${jsonProblem(e)}`);
         }
         const out = JSON.stringify(review(body));
         res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(out) });
         res.end(out);
-      })
-      .catch((e: unknown) => {
-        // Recursive code (JSON.parse, the engine's copy of the object) overflows the stack on an object nested a few
-        // thousand levels deep; the API server never sends one (its own decoder stops at 10,000 levels).
-        if (e instanceof RangeError && /call stack/i.test(e.message)) e = new HttpError(400, 'BadRequest', 'the AdmissionReview is nested too deeply to review');
-        if (e instanceof HttpError || e instanceof AdmissionDecodeError) {
-          o.log.warn({ route: `/${route}`, remote: req.socket.remoteAddress, err: (e as Error).message }, 'malformed admission request');
-          status(res, (e as HttpError | AdmissionDecodeError).status, 'BadRequest', (e as Error).message);
-          return;
-        }
-        // Details only in the log; the body stays generic.
-        o.log.error({ route: `/${route}`, err: (e as Error)?.stack ?? String(e) }, 'admission review failed');
-        if (!res.headersSent) status(res, 500, 'InternalError', 'internal error');
-        else res.destroy();
-      });
+      } catch (e) {
+        failed(req, res, e);
+      }
+      // Observed when the answer is handed to the socket (not on 'finish': one listener less per request).
+      o.metrics?.httpRequestDuration.observe({ server: 'webhook', route, code: res.statusCode === 200 ? '200' : String(res.statusCode) }, (performance.now() - started) / 1000);
+    });
   };
 }
 

@@ -251,7 +251,7 @@ export class GovernanceEngine {
     const results = new Map<string, RuleResult>();
     const seen = new Map<string, GovernancePolicy>();
     // Whether an exception excuses a policy's rule, per pass: tag rules ask once per key.
-    let excused = new Map<string, boolean>();
+    let excused = new Map<GovernancePolicy, Map<RuleName, boolean>>();
     let matched = this.matching(t);
     for (let pass = 0; pass < MAX_MUTATION_PASSES; pass++) {
       const before = rec.edits;
@@ -260,13 +260,15 @@ export class GovernanceEngine {
       for (const p of matched) {
         seen.set(p.name, p);
         const excusable = p.exceptions.length > 0 || p.allowExceptionAnnotations.size > 0;
+        let mine: Map<RuleName, boolean> | undefined;
         const allowed = (rule: RuleName) => {
           if (!excusable) return true;
-          const key = `${p.name}|${rule}`;
-          let skip = excused.get(key);
+          if (!mine) excused.set(p, (mine = new Map()));
+          let skip = mine.get(rule);
           if (skip === undefined) {
             const e = this.exceptionFor(p, rule, t);
-            excused.set(key, (skip = e !== undefined));
+            mine.set(rule, (skip = e !== undefined));
+            const key = `${p.name}|${rule}`;
             if (e && !results.has(key)) results.set(key, { policy: p.name, rule, family: GOVERNANCE_RULES[rule], mode: p.mode, status: 'skip', path: '', message: `skipped by exception: ${e.reason}`, exception: e });
           }
           return !skip;
@@ -287,10 +289,7 @@ export class GovernanceEngine {
       const exceptionAnnotationsChanged = this.defaultsExceptionAnnotations && rec.annotationEdits !== annotationsBefore && matched.some((p) => p.allowExceptionAnnotations.size > 0);
       if (!labelsChanged && !exceptionAnnotationsChanged) break;
       const next = this.matching(t);
-      const sameExceptions = [...excused].every(([key, skip]) => {
-        const bar = key.indexOf('|');
-        return (this.exceptionFor(seen.get(key.slice(0, bar))!, key.slice(bar + 1) as RuleName, t) !== undefined) === skip;
-      });
+      const sameExceptions = [...excused].every(([p, rules]) => [...rules].every(([rule, skip]) => (this.exceptionFor(p, rule, t) !== undefined) === skip));
       if (sameExceptions && next.length === matched.length && next.every((p, i) => p === matched[i])) break;
       matched = next;
       excused = new Map();

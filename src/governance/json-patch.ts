@@ -55,6 +55,24 @@ export function getIn(doc: unknown, path: Path): unknown {
   return cur;
 }
 
+/**
+ * A set of objects by identity for the few maps one review creates or copies: a linear scan while small (no hashing;
+ * a WeakSet gives each object an identity hash on insert, which made the sets a fifth of a mutation), a Set beyond.
+ */
+class IdentitySet {
+  private readonly few: object[] = [];
+  private many: Set<object> | undefined;
+
+  has(o: object): boolean {
+    return this.many ? this.many.has(o) : this.few.includes(o);
+  }
+
+  add(o: object): void {
+    if (this.many) this.many.add(o);
+    else if (this.few.push(o) > 32) this.many = new Set(this.few);
+  }
+}
+
 /** A one-level copy of a map or array (the copy-on-write step); anything but a plain map goes through structuredClone. */
 function shallowCopy(v: object): object {
   if (Array.isArray(v)) return v.slice();
@@ -81,9 +99,9 @@ function shallowCopy(v: object): object {
 export class PatchRecorder {
   private readonly recorded: JsonPatchOp[] = [];
   /** Maps this recorder created: they are already inside a recorded op's value (the same objects). */
-  private readonly created = new WeakSet<object>();
+  private readonly created = new IdentitySet();
   /** Maps and arrays of `doc` that are this recorder's own (copied or created), so edits may go straight into them. */
-  private readonly owned = new WeakSet<object>();
+  private readonly owned = new IdentitySet();
   /** Values added so far (an add inside a map this recorder created extends an op instead of adding one). */
   edits = 0;
   /** Values added to the object's own metadata.labels, and to its metadata.annotations: what selectors and exceptions read. */

@@ -6,6 +6,8 @@ import type { Finding, Target } from './types.js';
 
 export type TagField = 'labels' | 'annotations';
 
+const METADATA: Path = ['metadata'];
+
 const RULES: Record<CompiledTagRule['family'], { default: RuleName; require: RuleName; values: RuleName }> = {
   labels: { default: 'default-labels', require: 'require-labels', values: 'label-values' },
   annotations: { default: 'default-annotations', require: 'require-annotations', values: 'annotation-values' },
@@ -49,14 +51,15 @@ function rulesOf(policy: GovernancePolicy, field: TagField): readonly CompiledTa
  */
 export function mutateTags(policy: GovernancePolicy, field: TagField, t: Target, rec: PatchRecorder, allowed: (rule: RuleName) => boolean, templateMutable: boolean): void {
   const rules = rulesOf(policy, field).filter((r) => allowed(RULES[r.family].default));
+  // Read again only after an edit: the recorder copies a map when it first edits it.
+  let own = metadataMap(rec.doc, METADATA, field);
   for (const r of rules) {
     if (r.default === undefined && !r.fromNamespace) continue;
-    if (stringValue(metadataMap(rec.doc, ['metadata'], field), r.key) !== undefined) continue;
+    if (stringValue(own, r.key) !== undefined) continue;
     const value = (r.fromNamespace ? fromNamespace(t, field, r.key) : undefined) ?? r.default;
-    if (value !== undefined) rec.addIfAbsent(['metadata', field, r.key], value);
+    if (value !== undefined && rec.addIfAbsent(['metadata', field, r.key], value)) own = metadataMap(rec.doc, METADATA, field);
   }
   if (t.location.isPod || !templateMutable) return;
-  const own = metadataMap(rec.doc, ['metadata'], field);
   const template = metadataMap(rec.doc, t.location.metadata, field);
   for (const r of rules) {
     const v = stringValue(own, r.key);

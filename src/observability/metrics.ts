@@ -2,24 +2,39 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics, type LabelValues } from 'prom-client';
 
 /**
- * Increments of a counter on a hot path, kept in a plain Map and added to the prom-client counter when it is collected
- * (each scrape, and `counter.get()`). prom-client hashes and validates the labels on every `inc` (about 2 µs with
- * five labels); a review counts once per matched policy, so this was a tenth of a review's cost (BENCHMARKS.md).
- * Cardinality is the counter's own: one entry per label set ever seen.
+ * Increments of a counter on a hot path, kept in nested Maps (one level per label, in `labelNames` order) and added
+ * to the prom-client counter when it is collected (each scrape, and `counter.get()`). prom-client hashes and
+ * validates the labels on every `inc` (about 2 µs with five labels), and a review counts once per matched policy:
+ * that was a tenth of a review's cost (BENCHMARKS.md). Cardinality is the counter's own: one entry per label set.
  */
 export class CounterBuffer<T extends string> {
-  private readonly pending = new Map<string, { readonly labels: LabelValues<T>; n: number }>();
+  private readonly root = new Map<string, unknown>();
+  private readonly entries: { readonly labels: LabelValues<T>; n: number }[] = [];
 
-  /** `key` identifies the label set (the caller joins the values); `labels` is called once per new key. */
-  inc(key: string, labels: () => LabelValues<T>): void {
-    const e = this.pending.get(key);
+  constructor(private readonly labelNames: readonly T[]) {}
+
+  /** `values` in the order of `labelNames`. */
+  inc(values: readonly string[]): void {
+    let node = this.root;
+    const last = this.labelNames.length - 1;
+    for (let i = 0; i < last; i++) {
+      let next = node.get(values[i]!) as Map<string, unknown> | undefined;
+      if (!next) node.set(values[i]!, (next = new Map()));
+      node = next;
+    }
+    const e = node.get(values[last]!) as { n: number } | undefined;
     if (e) e.n++;
-    else this.pending.set(key, { labels: labels(), n: 1 });
+    else {
+      const labels = Object.fromEntries(this.labelNames.map((name, i) => [name, values[i]!])) as LabelValues<T>;
+      const entry = { labels, n: 1 };
+      this.entries.push(entry);
+      node.set(values[last]!, entry);
+    }
   }
 
   /** Moves what accumulated into `counter` (its collect hook). */
   flush(counter: Counter<T>): void {
-    for (const e of this.pending.values()) {
+    for (const e of this.entries) {
       if (e.n) counter.inc(e.labels, e.n);
       e.n = 0;
     }
@@ -56,7 +71,8 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Governor
   if (opts.defaultMetrics ?? true) collectDefaultMetrics({ register: registry, prefix: 'governor_' });
   const fast = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
   const registers = [registry];
-  const admissionRequestsBuffer = new CounterBuffer<AdmissionLabel>();
+  const admissionLabels: AdmissionLabel[] = ['webhook', 'operation', 'kind', 'result', 'policy'];
+  const admissionRequestsBuffer = new CounterBuffer<AdmissionLabel>(admissionLabels);
   return {
     admissionRequestsBuffer,
     registry,
@@ -87,7 +103,7 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Governor
     admissionRequests: new Counter({
       name: 'governor_admission_requests_total',
       help: 'Admission reviews by webhook, operation, kind, result and policy',
-      labelNames: ['webhook', 'operation', 'kind', 'result', 'policy'],
+      labelNames: admissionLabels,
       registers,
       collect() {
         admissionRequestsBuffer.flush(this);
