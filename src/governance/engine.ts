@@ -75,6 +75,11 @@ function labelsOf(obj: unknown): Labels {
   return out;
 }
 
+/** The annotations that excuse a rule (when the policy allows it): by rule name, then by family. */
+const EXCEPTION_KEYS = Object.fromEntries(
+  (Object.keys(GOVERNANCE_RULES) as RuleName[]).map((r) => [r, [EXCEPTION_ANNOTATION_PREFIX + r, EXCEPTION_ANNOTATION_PREFIX + GOVERNANCE_RULES[r]]]),
+) as unknown as Record<RuleName, readonly [string, string]>;
+
 /**
  * A policy whose match holds for a kind and namespace, with what is left to check on the object itself: its match
  * selector, and its exclude's selector when the exclude's namespace part holds (an exclude without a selector is
@@ -207,30 +212,40 @@ export class GovernanceEngine {
     return out;
   }
 
-  /** The exception that excuses `rule` of `policy` for this object: the policy's list first, then an allowed annotation. */
-  private exceptionFor(policy: GovernancePolicy, rule: RuleName, t: Target): ExceptionUse | undefined {
-    const family = GOVERNANCE_RULES[rule];
-    if (rule === 'protect-migration-source') return undefined;
-    if (policy.exceptions.length) {
-      let own: Labels | undefined;
-      for (const e of policy.exceptions) {
-        if (e.rules && !e.rules.has(rule) && !e.rules.has(family)) continue;
-        if (e.namespace && !e.namespace.test(t.namespace)) continue;
-        if (e.name && !e.name.test(t.name)) continue;
-        if (e.kinds && !e.kinds.has(t.kind)) continue;
-        if (e.selector && !matches(e.selector, (own ??= labelsOf(t.obj)))) continue;
-        return { via: 'policy', reason: e.reason };
+  /**
+   * What excuses a rule of `policy` for this object: the policy's exceptions first, then an allowed annotation. The
+   * object-dependent part (namespace, name, kind, labels, annotations) is evaluated once, when the first rule asks;
+   * each rule then only checks which rules an exception names.
+   */
+  private excuser(policy: GovernancePolicy, t: Target): (rule: RuleName) => ExceptionUse | undefined {
+    let listed: GovernancePolicy['exceptions'] | undefined;
+    let annotations: Record<string, unknown> | undefined | null = null;
+    return (rule) => {
+      if (rule === 'protect-migration-source') return undefined;
+      const family = GOVERNANCE_RULES[rule];
+      if (policy.exceptions.length) {
+        if (!listed) {
+          let own: Labels | undefined;
+          listed = policy.exceptions.filter(
+            (e) =>
+              (!e.namespace || e.namespace.test(t.namespace)) &&
+              (!e.name || e.name.test(t.name)) &&
+              (!e.kinds || e.kinds.has(t.kind)) &&
+              (!e.selector || matches(e.selector, (own ??= labelsOf(t.obj)))),
+          );
+        }
+        for (const e of listed) if (!e.rules || e.rules.has(rule) || e.rules.has(family)) return { via: 'policy', reason: e.reason };
       }
-    }
-    const allow = policy.allowExceptionAnnotations;
-    if (allow.size && (allow.has(rule) || allow.has(family))) {
-      const annotations = metadataMap(t.obj, ['metadata'], 'annotations');
-      for (const n of [rule, family]) {
-        const reason = annotations?.[EXCEPTION_ANNOTATION_PREFIX + n];
-        if (typeof reason === 'string' && reason.trim()) return { via: 'annotation', reason: reason.trim() };
+      const allow = policy.allowExceptionAnnotations;
+      if (allow.size && (allow.has(rule) || allow.has(family))) {
+        if (annotations === null) annotations = metadataMap(t.obj, ['metadata'], 'annotations');
+        for (const key of EXCEPTION_KEYS[rule]) {
+          const reason = annotations?.[key];
+          if (typeof reason === 'string' && reason.trim()) return { via: 'annotation', reason: reason.trim() };
+        }
       }
-    }
-    return undefined;
+      return undefined;
+    };
   }
 
   // ------------------------------------------------------------------ mutate
@@ -261,12 +276,13 @@ export class GovernanceEngine {
         seen.set(p.name, p);
         const excusable = p.exceptions.length > 0 || p.allowExceptionAnnotations.size > 0;
         let mine: Map<RuleName, boolean> | undefined;
+        let excuse: ((rule: RuleName) => ExceptionUse | undefined) | undefined;
         const allowed = (rule: RuleName) => {
           if (!excusable) return true;
           if (!mine) excused.set(p, (mine = new Map()));
           let skip = mine.get(rule);
           if (skip === undefined) {
-            const e = this.exceptionFor(p, rule, t);
+            const e = (excuse ??= this.excuser(p, t))(rule);
             mine.set(rule, (skip = e !== undefined));
             const key = `${p.name}|${rule}`;
             if (e && !results.has(key)) results.set(key, { policy: p.name, rule, family: GOVERNANCE_RULES[rule], mode: p.mode, status: 'skip', path: '', message: `skipped by exception: ${e.reason}`, exception: e });
@@ -289,7 +305,10 @@ export class GovernanceEngine {
       const exceptionAnnotationsChanged = this.defaultsExceptionAnnotations && rec.annotationEdits !== annotationsBefore && matched.some((p) => p.allowExceptionAnnotations.size > 0);
       if (!labelsChanged && !exceptionAnnotationsChanged) break;
       const next = this.matching(t);
-      const sameExceptions = [...excused].every(([p, rules]) => [...rules].every(([rule, skip]) => (this.exceptionFor(p, rule, t) !== undefined) === skip));
+      const sameExceptions = [...excused].every(([p, rules]) => {
+        const excuse = this.excuser(p, t);
+        return [...rules].every(([rule, skip]) => (excuse(rule) !== undefined) === skip);
+      });
       if (sameExceptions && next.length === matched.length && next.every((p, i) => p === matched[i])) break;
       matched = next;
       excused = new Map();
@@ -345,10 +364,11 @@ export class GovernanceEngine {
           oldKeys = undefined;
         }
       }
+      const excuse = this.excuser(p, t);
       for (const f of found) {
         const path = formatPath(f.path);
         const base = { policy: p.name, rule: f.rule, family: GOVERNANCE_RULES[f.rule], mode: p.mode, path };
-        const exception = this.exceptionFor(p, f.rule, t);
+        const exception = excuse(f.rule);
         if (exception) results.push({ ...base, status: 'skip', message: f.message, exception });
         else if (f.status === 'error') results.push({ ...base, status: 'error', message: f.message });
         else if (oldKeys?.has(`${f.rule}|${path}`)) results.push({ ...base, status: 'warn', message: `${f.message} (pre-existing)` });

@@ -8,8 +8,17 @@ export function escapePointerSegment(seg: string | number): string {
   if (typeof seg === 'number') return String(seg);
   // Most keys need no escaping; skipping the two regex passes halves the cost of a mutation (BENCHMARKS.md).
   if (!seg.includes('~') && !seg.includes('/')) return seg;
-  return seg.replace(/~/g, '~0').replace(/\//g, '~1');
+  // Keys that need it are mostly the policies' own ("governor.io/migration"): escaped once, then remembered (bounded).
+  let escaped = ESCAPED.get(seg);
+  if (escaped === undefined) {
+    escaped = seg.replace(/~/g, '~0').replace(/\//g, '~1');
+    if (ESCAPED.size >= 1024) ESCAPED.clear();
+    ESCAPED.set(seg, escaped);
+  }
+  return escaped;
 }
+
+const ESCAPED = new Map<string, string>();
 
 export function toPointer(path: Path): string {
   let out = '';
