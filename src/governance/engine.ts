@@ -137,7 +137,7 @@ export class GovernanceEngine {
    * cache replaces it when the namespace changes): namespaceSelectors are evaluated once per namespace version, not
    * per request. With 1,000 policies selected by namespace labels a review took 0.8 ms before (BENCHMARKS.md).
    */
-  private readonly byNamespaceLabels = new WeakMap<Labels, Map<string, readonly Candidate[]>>();
+  private readonly byNamespaceLabels = new WeakMap<Labels, Map<WorkloadKind, Map<string, readonly Candidate[]>>>();
 
   /** Some policy fills an exception annotation: then an annotation a mutation adds can excuse a rule. */
   private readonly defaultsExceptionAnnotations: boolean;
@@ -179,10 +179,11 @@ export class GovernanceEngine {
   }
 
   private namespaceCandidates(t: Target): readonly Candidate[] {
-    let memo = this.byNamespaceLabels.get(t.namespaceInfo.labels);
-    if (!memo) this.byNamespaceLabels.set(t.namespaceInfo.labels, (memo = new Map()));
-    const key = `${t.kind}/${t.namespace}`;
-    let list = memo.get(key);
+    let byKind = this.byNamespaceLabels.get(t.namespaceInfo.labels);
+    if (!byKind) this.byNamespaceLabels.set(t.namespaceInfo.labels, (byKind = new Map()));
+    let memo = byKind.get(t.kind);
+    if (!memo) byKind.set(t.kind, (memo = new Map()));
+    let list = memo.get(t.namespace);
     if (!list) {
       const ns = this.nsLabels(t);
       const out: Candidate[] = [];
@@ -195,7 +196,7 @@ export class GovernanceEngine {
         out.push({ policy: p, ...(selector ? { selector } : {}), ...(excludeSelector ? { excludeSelector } : {}), readsLabels: Boolean(selector || excludeSelector || p.exceptions.some((e) => e.selector)) });
       }
       if (memo.size >= MAX_NAMESPACE_MEMO) memo.clear();
-      memo.set(key, (list = out));
+      memo.set(t.namespace, (list = out));
     }
     return list;
   }

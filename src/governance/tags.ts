@@ -32,11 +32,11 @@ export function stringValue(map: Record<string, unknown> | undefined, key: strin
 
 /** The namespace's value for fromNamespace: same kind of map first (labels for a label), then the other. */
 function fromNamespace(t: Target, field: TagField, key: string): string | undefined {
-  const [first, second] = field === 'labels' ? [t.namespaceInfo.labels, t.namespaceInfo.annotations] : [t.namespaceInfo.annotations, t.namespaceInfo.labels];
-  for (const m of [first, second]) {
-    const v = m[key];
-    if (typeof v === 'string' && (field === 'annotations' || isValidLabelValue(v))) return v;
-  }
+  const { labels, annotations } = t.namespaceInfo;
+  const first = field === 'labels' ? labels[key] : annotations[key];
+  if (typeof first === 'string' && (field === 'annotations' || isValidLabelValue(first))) return first;
+  const second = field === 'labels' ? annotations[key] : labels[key];
+  if (typeof second === 'string' && (field === 'annotations' || isValidLabelValue(second))) return second;
   return undefined;
 }
 
