@@ -30,15 +30,11 @@ const MAX_AUDIT_VALUE = 2000;
 function contextOf(req: AdmissionRequest, env: AdmissionEnvironment): ReviewContext {
   const namespace = req.namespace ?? '';
   const info = namespace ? env.namespaces.get(namespace) : undefined;
-  return {
-    group: req.kind.group,
-    kind: req.kind.kind,
-    namespace,
-    ...(req.name !== undefined ? { name: req.name } : {}),
-    operation: req.operation,
-    ...(info ? { namespaceInfo: info } : {}),
-    oldObject: req.oldObject,
-  };
+  // Built field by field: conditional spreads allocate a temporary object each, on every review.
+  const ctx: { -readonly [K in keyof ReviewContext]: ReviewContext[K] } = { group: req.kind.group, kind: req.kind.kind, namespace, operation: req.operation, oldObject: req.oldObject };
+  if (req.name !== undefined) ctx.name = req.name;
+  if (info) ctx.namespaceInfo = info;
+  return ctx;
 }
 
 function allow(uid: string): AdmissionResponse {

@@ -66,7 +66,7 @@ export function getIn(doc: unknown, path: Path): unknown {
 
 /**
  * A set of objects by identity for the few maps one review creates or copies: a linear scan while small (no hashing;
- * a WeakSet gives each object an identity hash on insert, which made the sets a fifth of a mutation), a Set beyond.
+ * a WeakSet gives each object an identity hash on insert: 16 → 13.7 µs per mutation of the bench Deployment), a Set beyond.
  */
 class IdentitySet {
   private readonly few: object[] = [];
