@@ -94,6 +94,10 @@ export class DecisionService {
     if (d.basis === 'load') {
       if (!prev || prev.replicas !== d.replicas || prev.basis !== 'load') this.o.log.info(fields, `decision: ${d.reason}`);
       else this.o.log.debug(fields, `decision: ${d.reason}`);
+    } else if (prev && prev.basis === d.basis && prev.replicas === d.replicas) {
+      // Still failing the same way: once per interval per policy is a flood during an outage (10,000 lines per interval
+      // with 10,000 policies on one source). governor_source_errors_total and the value age keep counting.
+      this.o.log.debug(fields, d.basis === 'unavailable' ? `still no value to publish: ${d.reason}` : `load source still failing: ${d.reason}`);
     } else if (d.basis === 'unavailable') {
       this.o.log.error({ ...fields, target: `${policy.target.kind}/${policy.target.name}` }, `no value to publish: ${d.reason}`);
     } else {

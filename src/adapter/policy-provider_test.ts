@@ -171,3 +171,35 @@ test('a reloaded policy with new thresholds is evaluated at once, not at the nex
   assert.equal(store.offer(changed.policies, []).applied, true);
   assert.equal((await values('shop', 'governor.io/policy=checkout'))[0]!.value, '20');
 });
+
+test('an outage is logged when it starts, changes and ends, not on every interval', async () => {
+  const { Writable } = await import('node:stream');
+  const { createLogger } = await import('../observability/log.js');
+  const lines: { level: string; msg: string }[] = [];
+  const destination = new Writable({ write: (c, _e, cb) => (lines.push(JSON.parse(String(c))), cb()) });
+  const log = createLogger({ level: 'info', destination });
+  let now = 2_000 * I + 1_000;
+  const store = new PolicyStore();
+  store.offer(parsePolicyText(POLICIES, 'test.yaml').policies, []);
+  const source = new FakeMetricSource().set('rps_checkout', 450);
+  const cache = new LoadCache(source, { now: () => now });
+  const decisions = new DecisionService({ cache, now: () => now, log });
+  const checkout = store.current().scaling.find((p) => p.name === 'checkout' && p.namespace === 'shop')!;
+  await decisions.decide(checkout);
+  source.set('rps_checkout', new SourceUnavailableError('down', 'rps_checkout'));
+  for (let i = 0; i < 6; i++) {
+    now += I;
+    await decisions.decide(checkout);
+  }
+  source.set('rps_checkout', 450);
+  now += I;
+  await decisions.decide(checkout);
+  await new Promise((r) => setImmediate(r));
+  const failing = lines.filter((l) => /load source (still )?failing/.test(l.msg));
+  // Six failed intervals (onSourceFailure: hold, after: 2): a line when the failure starts (last good decision kept)
+  // and one when the hold begins; the four intervals after that are debug.
+  assert.equal(failing.length, 2, JSON.stringify(lines.map((l) => l.msg)));
+  assert.ok(failing.every((l) => l.level === 'warn'));
+  assert.match(failing[1]!.msg, /holding the last published value/);
+  assert.ok(lines.some((l) => l.level === 'info' && /^decision:/.test(l.msg) && lines.indexOf(l) > lines.indexOf(failing[0]!)), 'recovery is logged');
+});
