@@ -40,6 +40,8 @@ export interface GovernorOptions {
   /** Also load governor.io policy objects from the cluster when a kubeconfig or in-cluster config exists. */
   readonly clusterPolicies?: boolean;
   readonly shutdownGraceMs: number;
+  /** How often the adapter re-reads kube-system/extension-apiserver-authentication (default 60 s). */
+  readonly authRefreshMs?: number;
 }
 
 /** Everything a server component may need; built once here and passed down. */

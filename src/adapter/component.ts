@@ -16,11 +16,13 @@ import { PolicyMetricsProvider } from './policy-provider.js';
 import { MigrationMetricsProvider } from './migration-provider.js';
 import { withMigrations } from './migration-wiring.js';
 
-/** Resolves the authentication settings: flags first, then the cluster's extension-apiserver-authentication ConfigMap. */
-async function authnConfig(ctx: GovernorContext, kc: ReturnType<typeof loadKubeConfig>): Promise<AuthnConfig> {
+/**
+ * Resolves the authentication settings: flags first, then the cluster's extension-apiserver-authentication ConfigMap.
+ * `fromCluster` is false when the ConfigMap was not consulted or could not be read (the error is in `error`).
+ */
+async function authnConfig(ctx: GovernorContext, kc: ReturnType<typeof loadKubeConfig>): Promise<{ config: AuthnConfig; fromCluster: boolean; error?: string }> {
   const o = ctx.options;
-  const log = ctx.log;
-  let c: AuthnConfig = {
+  const c: AuthnConfig = {
     ...(o.requestheaderClientCaFile ? { requestheaderClientCa: await readFile(o.requestheaderClientCaFile, 'utf8') } : {}),
     ...(o.clientCaFile ? { clientCa: await readFile(o.clientCaFile, 'utf8') } : {}),
     requestheaderAllowedNames: o.requestheaderAllowedNames,
@@ -28,23 +30,23 @@ async function authnConfig(ctx: GovernorContext, kc: ReturnType<typeof loadKubeC
     requestheaderGroupHeaders: o.requestheaderGroupHeaders,
     requestheaderExtraHeadersPrefix: o.requestheaderExtraHeadersPrefix,
   };
-  if (kc && !o.requestheaderClientCaFile) {
-    try {
-      const cm = await readExtensionAuthConfig(kc);
-      c = {
+  if (!kc || o.requestheaderClientCaFile) return { config: c, fromCluster: false };
+  try {
+    const cm = await readExtensionAuthConfig(kc);
+    return {
+      fromCluster: true,
+      config: {
         ...(cm.requestheaderClientCa ? { requestheaderClientCa: cm.requestheaderClientCa } : {}),
         ...(c.clientCa ? { clientCa: c.clientCa } : cm.clientCa ? { clientCa: cm.clientCa } : {}),
         requestheaderAllowedNames: o.requestheaderAllowedNames.length ? o.requestheaderAllowedNames : cm.requestheaderAllowedNames,
         requestheaderUsernameHeaders: cm.requestheaderUsernameHeaders,
         requestheaderGroupHeaders: cm.requestheaderGroupHeaders,
         requestheaderExtraHeadersPrefix: cm.requestheaderExtraHeadersPrefix,
-      };
-      log.info({ allowedNames: c.requestheaderAllowedNames, clientCa: Boolean(c.clientCa) }, 'authentication settings read from kube-system/extension-apiserver-authentication');
-    } catch (e) {
-      log.error({ err: (e as Error).message }, 'cannot read the request-header CA from the cluster');
-    }
+      },
+    };
+  } catch (e) {
+    return { config: c, fromCluster: false, error: (e as Error).message };
   }
-  return c;
 }
 
 /** The adapter component; `fastPath: false` serves every route through express (benches and parity tests only). */
@@ -61,13 +63,18 @@ async function startAdapter(ctx: GovernorContext, certFiles: { certFile: string;
   if (!kc) log.info('no kubeconfig and not in a cluster: no SubjectAccessReview, no scale reads (overload steps from the last decision)');
 
   let authenticator: RequestAuthenticator | undefined;
+  let authSettings = '';
   let authorizer: Authorizer | undefined;
   if (o.insecureDev) {
     log.warn(
       '!!! --insecure-dev: the external metrics API is served WITHOUT authentication or authorization. Local development only; never in a cluster. !!!',
     );
   } else {
-    authenticator = new RequestAuthenticator(await authnConfig(ctx, kc));
+    const first = await authnConfig(ctx, kc);
+    if (first.error) log.error({ err: first.error }, 'cannot read the request-header CA from the cluster; retrying every refresh interval');
+    else if (first.fromCluster) log.info({ allowedNames: first.config.requestheaderAllowedNames, clientCa: Boolean(first.config.clientCa) }, 'authentication settings read from kube-system/extension-apiserver-authentication');
+    authenticator = new RequestAuthenticator(first.config);
+    authSettings = JSON.stringify(first.config);
     if (!authenticator.configured) {
       log.error(
         'no request-header CA and no client CA: every metrics API request will get 401. Pass --requestheader-client-ca-file, --kubeconfig (in a cluster: automatic), or --insecure-dev for local runs',
@@ -101,14 +108,46 @@ async function startAdapter(ctx: GovernorContext, certFiles: { certFile: string;
   const app = createAdapterListener({
     fastPath,
     provider: served.provider,
-    ...(authenticator ? { authenticate: (req) => authenticator.authenticate(req) } : {}),
+    ...(authenticator ? { authenticate: (req) => authenticator!.authenticate(req) } : {}),
     ...(authorizer ? { authorizer } : {}),
     metrics: m,
     log,
   });
 
   const tls = await readTlsMaterial(certFiles);
-  const server = createSecureServer(app, { tls, ...(authenticator?.trustBundle ? { clientCA: authenticator.trustBundle } : {}) });
+  const server = createSecureServer(app, { tls, ...(authenticator ? { requestCert: true } : {}), ...(authenticator?.trustBundle ? { clientCA: authenticator.trustBundle } : {}) });
+  // The cluster rotates its front-proxy and client CAs in the ConfigMap (and a first read can fail while RBAC or the
+  // API server comes up): re-read it, as the Kubernetes apiserver library's ConfigMap CA controller does, and swap the
+  // authenticator and the TLS trust for new connections when it changed. A failed read keeps what is in force.
+  let refresh: NodeJS.Timeout | undefined;
+  let refreshFailing = false;
+  if (authenticator && kc && !o.requestheaderClientCaFile) {
+    refresh = setInterval(() => {
+      void authnConfig(ctx, kc).then(({ config, fromCluster, error }) => {
+        if (!fromCluster) {
+          // Once when reads start failing, not every interval.
+          if (!refreshFailing) log.warn({ err: error }, 'cannot re-read kube-system/extension-apiserver-authentication; keeping the authentication settings in force');
+          refreshFailing = true;
+          return;
+        }
+        refreshFailing = false;
+        const key = JSON.stringify(config);
+        if (key === authSettings) return;
+        let next: RequestAuthenticator;
+        try {
+          next = new RequestAuthenticator(config);
+        } catch (e) {
+          log.error({ err: (e as Error).message }, 'the new authentication settings are invalid; keeping the ones in force');
+          return;
+        }
+        authenticator = next;
+        authSettings = key;
+        server.setClientCA(next.trustBundle);
+        log.info({ allowedNames: config.requestheaderAllowedNames, clientCa: Boolean(config.clientCa) }, 'authentication settings changed in kube-system/extension-apiserver-authentication; applied to new requests');
+      });
+    }, o.authRefreshMs ?? 60_000);
+    refresh.unref();
+  }
   // Requests Node rejects before express sees them (a 1 MB query string overflows the 64 KiB header limit) are
   // answered with a Status by createSecureServer.
   const port = await listen(server.server, o.securePort, o.bindAddress);
@@ -119,6 +158,7 @@ async function startAdapter(ctx: GovernorContext, certFiles: { certFile: string;
     server,
     port,
     async stop() {
+      clearInterval(refresh);
       provider.close();
       served.close();
     },

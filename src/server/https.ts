@@ -10,6 +10,8 @@ export interface SecureServerOptions {
   readonly tls: TlsMaterial;
   /** CA bundle for client certificates (front-proxy / client CA). When set, clients are asked for a certificate. */
   readonly clientCA?: string;
+  /** Ask clients for a certificate even without a CA yet (one may come later through setClientCA). */
+  readonly requestCert?: boolean;
   /** Header and body limits: slow or endless requests are cut off. */
   readonly requestTimeoutMs?: number;
   readonly headersTimeoutMs?: number;
@@ -22,7 +24,8 @@ export function tlsServerOptions(o: SecureServerOptions): ServerOptions {
     key: o.tls.key,
     minVersion: 'TLSv1.2',
     // Ask for a client cert but let the request through: the adapter answers probes without one and decides per request.
-    ...(o.clientCA ? { ca: o.clientCA, requestCert: true, rejectUnauthorized: false } : {}),
+    ...(o.clientCA ? { ca: o.clientCA } : {}),
+    ...(o.clientCA || o.requestCert ? { requestCert: true, rejectUnauthorized: false } : {}),
     requestTimeout: o.requestTimeoutMs ?? 30_000,
     headersTimeout: o.headersTimeoutMs ?? 10_000,
     keepAliveTimeout: o.keepAliveTimeoutMs ?? 65_000,
@@ -40,6 +43,8 @@ export interface ClosableServer {
   close(graceMs?: number): Promise<void>;
   /** Replaces the serving certificate for new connections. */
   setTls(m: TlsMaterial): void;
+  /** Replaces the client-certificate CA bundle for new connections. */
+  setClientCA(bundle: string | undefined): void;
 }
 
 export function createSecureServer(handler: RequestListener, o: SecureServerOptions): ClosableServer {
@@ -96,11 +101,19 @@ export function createSecureServer(handler: RequestListener, o: SecureServerOpti
       if (drained && inFlight === 0) destroyAll();
     });
   });
-  const clientCA = o.clientCA;
+  // What the secure context is made of, so a new certificate keeps the client CA and a new client CA keeps the certificate.
+  let tls = o.tls;
+  let clientCA = o.clientCA;
+  const apply = () => server.setSecureContext({ cert: tls.cert, key: tls.key, minVersion: 'TLSv1.2', ...(clientCA ? { ca: clientCA } : {}) } as any);
   return {
     server,
     setTls(m) {
-      server.setSecureContext({ cert: m.cert, key: m.key, minVersion: 'TLSv1.2', ...(clientCA ? { ca: clientCA } : {}) } as any);
+      tls = m;
+      apply();
+    },
+    setClientCA(bundle) {
+      clientCA = bundle;
+      apply();
     },
     close(graceMs = 10_000) {
       return new Promise<void>((resolve) => {

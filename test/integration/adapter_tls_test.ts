@@ -211,7 +211,7 @@ describe('adapter over TLS with the request-header CA from kube-system/extension
     };
     mkdirSync(join(dir, 'policies'));
     writeFileSync(join(dir, 'policies', 'shop.yaml'), policyYaml('http://127.0.0.1:9/'));
-    gov = await startAdapter(governorOptions(dir, { kubeconfig: kube.kubeconfigFile }));
+    gov = await startAdapter(governorOptions(dir, { kubeconfig: kube.kubeconfigFile, authRefreshMs: 200 }));
   });
   after(async () => {
     await gov?.stop();
@@ -232,6 +232,78 @@ describe('adapter over TLS with the request-header CA from kube-system/extension
     assert.equal(values.status, 503);
     assert.equal(values.json.reason, 'ServiceUnavailable');
     assert.match(values.json.message, /load endpoint http:\/\/127\.0\.0\.1:9\/ unreachable/);
+  });
+});
+
+describe('adapter: the authentication ConfigMap is re-read', () => {
+  let dir: string;
+  let pki: Pki;
+  let kube: FakeKubeApi;
+  let gov: RunningGovernor;
+  const authData = (frontProxyCaPem: string) => ({
+    'requestheader-client-ca-file': frontProxyCaPem,
+    'requestheader-allowed-names': '["front-proxy-client"]',
+    'requestheader-username-headers': '["X-Remote-User"]',
+    'requestheader-group-headers': '["X-Remote-Group"]',
+    'requestheader-extra-headers-prefix': '["X-Remote-Extra-"]',
+  });
+  /** Polls until `path` answers `status` for `cert`, or gives up after 5 s. */
+  async function until(status: number, cert: Pki['aggregator']): Promise<number> {
+    const ca = readFileSync(join(dir, 'certs', 'ca.crt'), 'utf8');
+    const deadline = Date.now() + 5000;
+    let last = 0;
+    while (Date.now() < deadline) {
+      last = (await httpsGet(gov.ports.adapter!, BASE, { ca, cert, headers: AGGREGATOR })).status;
+      if (last === status) return last;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    return last;
+  }
+
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'kg-adapter-cm-refresh-'));
+    pki = makePki();
+    kube = await startFakeKubeApi(dir, () => true);
+    kube.authConfigMap = undefined; // not readable yet (RBAC or the API server still coming up)
+    mkdirSync(join(dir, 'policies'));
+    writeFileSync(join(dir, 'policies', 'shop.yaml'), policyYaml('http://127.0.0.1:9/'));
+    gov = await startAdapter(governorOptions(dir, { kubeconfig: kube.kubeconfigFile, authRefreshMs: 200 }));
+  });
+  after(async () => {
+    await gov?.stop();
+    await kube?.close();
+    pki?.cleanup();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('a ConfigMap that could not be read at start is picked up once it can be', async () => {
+    assert.equal(await until(401, pki.aggregator), 401, 'nothing trusted before the ConfigMap is readable');
+    kube.authConfigMap = authData(pki.frontProxyCa.certPem);
+    assert.equal(await until(200, pki.aggregator), 200);
+  });
+
+  let rotated: Pki['aggregator'] | undefined;
+  test('a rotated front-proxy CA applies to new connections; the old one stops working', async () => {
+    const { generateCA, generateClientCert } = await import('../../src/tls/certs.js');
+    const newCa = generateCA({ commonName: 'front-proxy-ca-2' });
+    rotated = generateClientCert(newCa, { commonName: 'front-proxy-client' });
+    assert.equal(await until(401, rotated), 401, 'the new CA is not trusted yet');
+    kube.authConfigMap = authData(newCa.certPem);
+    assert.equal(await until(200, rotated), 200);
+    assert.equal(await until(401, pki.aggregator), 401, 'the old CA is no longer trusted');
+  });
+
+  test('an unreadable or broken ConfigMap later keeps the settings in force', async () => {
+    assert.ok(rotated, 'runs after the rotation test');
+    const ca = readFileSync(join(dir, 'certs', 'ca.crt'), 'utf8');
+    const good = kube.authConfigMap;
+    kube.authConfigMap = undefined; // 404 on the next reads
+    await new Promise((r) => setTimeout(r, 600));
+    assert.equal((await httpsGet(gov.ports.adapter!, BASE, { ca, cert: rotated, headers: AGGREGATOR })).status, 200);
+    kube.authConfigMap = { ...good!, 'requestheader-client-ca-file': 'not a certificate' };
+    await new Promise((r) => setTimeout(r, 600));
+    assert.equal((await httpsGet(gov.ports.adapter!, BASE, { ca, cert: rotated, headers: AGGREGATOR })).status, 200);
+    kube.authConfigMap = good;
   });
 });
 
