@@ -211,7 +211,7 @@ describe('adapter over TLS with the request-header CA from kube-system/extension
     };
     mkdirSync(join(dir, 'policies'));
     writeFileSync(join(dir, 'policies', 'shop.yaml'), policyYaml('http://127.0.0.1:9/'));
-    gov = await startAdapter(governorOptions(dir, { kubeconfig: kube.kubeconfigFile, authRefreshMs: 200 }));
+    gov = await startAdapter(governorOptions(dir, { kubeconfig: kube.kubeconfigFile }));
   });
   after(async () => {
     await gov?.stop();
