@@ -18,36 +18,14 @@ import type { MetricSource } from '../../src/sources/source.js';
 import { closedPort } from '../../src/sources/testing.js';
 import { generateCA, generateServingCert } from '../../src/tls/certs.js';
 import { CertFileReloader, readTlsMaterial } from '../../src/tls/serving.js';
-import { httpsGet } from '../integration/adapter_helpers.js';
+import { governorOptions, httpsGet } from '../integration/adapter_helpers.js';
 import { admissionReview, realisticDeployment } from '../integration/webhook_fixtures.js';
 import { capturingLogger } from './helpers.js';
 
 const VALUES = '/apis/external.metrics.k8s.io/v1beta1/namespaces';
 
 function options(dir: string, policies: string, o: Partial<GovernorOptions> = {}): GovernorOptions {
-  return {
-    policies: [policies],
-    bindAddress: '127.0.0.1',
-    securePort: 0,
-    webhookPort: 0,
-    metricsPort: 0,
-    certDir: join(dir, 'certs'),
-    serviceName: 'kube-governor',
-    serviceNamespace: 'kube-governor',
-    requestheaderAllowedNames: [],
-    requestheaderUsernameHeaders: ['X-Remote-User'],
-    requestheaderGroupHeaders: ['X-Remote-Group'],
-    requestheaderExtraHeadersPrefix: ['X-Remote-Extra-'],
-    prometheusUrl: 'http://127.0.0.1:9',
-    allowedSourceHosts: ['127.0.0.1'],
-    insecureDev: true,
-    enableAdapter: true,
-    enableWebhook: true,
-    policyPollMs: 60_000,
-    clusterPolicies: false,
-    shutdownGraceMs: 1000,
-    ...o,
-  };
+  return governorOptions(dir, { policies: [policies], allowedSourceHosts: ['127.0.0.1'], insecureDev: true, enableWebhook: true, clusterPolicies: false, ...o });
 }
 
 const scalingPolicy = (name: string, load: string, extra = '') => `apiVersion: governor.io/v1alpha1

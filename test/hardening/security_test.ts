@@ -10,10 +10,10 @@ import { join } from 'node:path';
 import { connect, type ConnectionOptions, type SecureVersion, type TLSSocket } from 'node:tls';
 import { createAdapterComponent } from '../../src/adapter/component.js';
 import { createWebhookComponent } from '../../src/admission/webhook.js';
-import { startGovernor, type GovernorOptions, type RunningGovernor } from '../../src/main.js';
+import { startGovernor, type RunningGovernor } from '../../src/main.js';
 import { createSecureServer, listen } from '../../src/server/https.js';
 import { generateCA, generateServingCert } from '../../src/tls/certs.js';
-import { httpsGet, makePki, type Pki } from '../integration/adapter_helpers.js';
+import { governorOptions, httpsGet, makePki, type Pki } from '../integration/adapter_helpers.js';
 import { admissionReview, realisticDeployment } from '../integration/webhook_fixtures.js';
 import { capturingLogger } from './helpers.js';
 
@@ -70,30 +70,16 @@ describe('governor serve (adapter with the front-proxy CA, and the webhook)', ()
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'kg-security-'));
     pki = makePki();
-    const o: GovernorOptions = {
+    const o = governorOptions(dir, {
       policies: [join(ROOT, 'policies/governance'), join(ROOT, 'policies/scaling/shop.yaml')],
-      bindAddress: '127.0.0.1',
-      securePort: 0,
-      webhookPort: 0,
-      metricsPort: 0,
-      certDir: join(dir, 'certs'),
-      serviceName: 'kube-governor',
-      serviceNamespace: 'kube-governor',
       requestheaderClientCaFile: pki.files.frontProxyCa,
       clientCaFile: pki.files.clientCa,
       requestheaderAllowedNames: ['front-proxy-client'],
-      requestheaderUsernameHeaders: ['X-Remote-User'],
-      requestheaderGroupHeaders: ['X-Remote-Group'],
-      requestheaderExtraHeadersPrefix: ['X-Remote-Extra-'],
-      prometheusUrl: 'http://127.0.0.1:9',
       allowedSourceHosts: ['127.0.0.1'],
-      insecureDev: false,
-      enableAdapter: true,
       enableWebhook: true,
-      policyPollMs: 60_000,
       clusterPolicies: false,
       shutdownGraceMs: 500,
-    };
+    });
     running = await startGovernor(o, [createAdapterComponent(), createWebhookComponent()], captured.log);
     ca = readFileSync(join(dir, 'certs', 'ca.crt'), 'utf8');
   });

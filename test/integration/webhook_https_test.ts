@@ -8,28 +8,10 @@ import { createWebhookComponent } from '../../src/admission/webhook.js';
 import { startGovernor, type GovernorOptions } from '../../src/main.js';
 import { silentLogger } from '../../src/observability/log.js';
 import { admissionReview, POLICY_DIR, realisticDeployment } from './webhook_fixtures.js';
+import { governorOptions } from './adapter_helpers.js';
 
 function options(dir: string): GovernorOptions {
-  return {
-    policies: [POLICY_DIR],
-    bindAddress: '127.0.0.1',
-    securePort: 0,
-    webhookPort: 0,
-    metricsPort: 0,
-    certDir: join(dir, 'certs'),
-    serviceName: 'kube-governor',
-    serviceNamespace: 'governor-system',
-    requestheaderAllowedNames: [],
-    requestheaderUsernameHeaders: ['X-Remote-User'],
-    requestheaderGroupHeaders: ['X-Remote-Group'],
-    requestheaderExtraHeadersPrefix: ['X-Remote-Extra-'],
-    prometheusUrl: 'http://127.0.0.1:9',
-    insecureDev: false,
-    enableAdapter: false,
-    enableWebhook: true,
-    policyPollMs: 60_000,
-    shutdownGraceMs: 1000,
-  };
+  return governorOptions(dir, { policies: [POLICY_DIR], serviceNamespace: 'governor-system', enableAdapter: false, enableWebhook: true });
 }
 
 function post(port: number, ca: string, path: string, body: unknown): Promise<{ status: number; json: any }> {
