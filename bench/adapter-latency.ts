@@ -9,7 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { adapterComponent } from '../src/adapter/component.js';
-import { startGovernor, type GovernorOptions } from '../src/main.js';
+import { startGovernor } from '../src/main.js';
+import { governorOptions } from '../test/integration/adapter_helpers.js';
 import { silentLogger } from '../src/observability/log.js';
 import { generateCA, generateClientCert } from '../src/tls/certs.js';
 
@@ -124,27 +125,7 @@ spec:
   staleAfter: 10m
 `,
   );
-  const options: GovernorOptions = {
-    policies: [join(dir, 'policies')],
-    bindAddress: '127.0.0.1',
-    securePort: 0,
-    webhookPort: 0,
-    metricsPort: 0,
-    certDir: join(dir, 'certs'),
-    serviceName: 'kube-governor',
-    serviceNamespace: 'kube-governor',
-    requestheaderClientCaFile: join(dir, 'front-proxy-ca.crt'),
-    requestheaderAllowedNames: ['front-proxy-client'],
-    requestheaderUsernameHeaders: ['X-Remote-User'],
-    requestheaderGroupHeaders: ['X-Remote-Group'],
-    requestheaderExtraHeadersPrefix: ['X-Remote-Extra-'],
-    prometheusUrl: 'http://127.0.0.1:9',
-    insecureDev: false,
-    enableAdapter: true,
-    enableWebhook: false,
-    policyPollMs: 60_000,
-    shutdownGraceMs: 1000,
-  };
+  const options = governorOptions(dir, { requestheaderClientCaFile: join(dir, 'front-proxy-ca.crt'), requestheaderAllowedNames: ['front-proxy-client'] });
   const gov = await startGovernor(options, [adapterComponent], silentLogger);
   const ca = readFileSync(join(dir, 'certs', 'ca.crt'), 'utf8');
   const port = gov.ports.adapter!;

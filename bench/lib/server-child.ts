@@ -11,7 +11,8 @@ import { decodeAdmissionReview, encodeAdmissionReview } from '../../src/admissio
 import { GovernanceEngine } from '../../src/governance/engine.js';
 import { policy } from '../../src/governance/testing.js';
 import { noopEventRecorder } from '../../src/kube/events.js';
-import { startGovernor, type GovernorOptions } from '../../src/main.js';
+import { startGovernor } from '../../src/main.js';
+import { governorOptions } from '../../test/integration/adapter_helpers.js';
 import { createLogger } from '../../src/observability/log.js';
 import { createMetrics } from '../../src/observability/metrics.js';
 import { createSecureServer, listen } from '../../src/server/https.js';
@@ -111,29 +112,15 @@ async function adapter(spec: AdapterServerSpec): Promise<number> {
     stop = () => new Promise((r) => server.close(() => r()));
     return port;
   }
-  const options: GovernorOptions = {
+  const options = governorOptions(spec.certDir, {
     policies: [spec.policyDir],
-    bindAddress: '127.0.0.1',
-    securePort: 0,
-    webhookPort: 0,
-    metricsPort: 0,
     certDir: spec.certDir,
-    serviceName: 'kube-governor',
-    serviceNamespace: 'kube-governor',
     requestheaderClientCaFile: spec.frontProxyCaFile,
     requestheaderAllowedNames: ['front-proxy-client'],
-    requestheaderUsernameHeaders: ['X-Remote-User'],
-    requestheaderGroupHeaders: ['X-Remote-Group'],
-    requestheaderExtraHeadersPrefix: ['X-Remote-Extra-'],
-    prometheusUrl: 'http://127.0.0.1:9',
     allowedSourceHosts: ['127.0.0.1'],
-    insecureDev: false,
-    enableAdapter: true,
-    enableWebhook: false,
     policyPollMs: 600_000,
     clusterPolicies: false,
-    shutdownGraceMs: 1000,
-  };
+  });
   const gov = await startGovernor(options, [createAdapterComponent({ fastPath: spec.variant === 'fast' })], log);
   stop = () => gov.stop();
   return gov.ports.adapter!;
