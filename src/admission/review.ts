@@ -86,31 +86,47 @@ export function decodeAdmissionReview(body: unknown): AdmissionRequest {
     if (typeof v !== 'string') throw new AdmissionDecodeError(`request.${name} must be a string`);
     return v;
   };
-  const resource = isObject(r.resource) ? { group: String(r.resource.group ?? ''), version: String(r.resource.version ?? ''), resource: String(r.resource.resource ?? '') } : undefined;
-  const userInfo = isObject(r.userInfo)
-    ? {
-        ...(typeof r.userInfo.username === 'string' ? { username: r.userInfo.username } : {}),
-        ...(Array.isArray(r.userInfo.groups) ? { groups: r.userInfo.groups.filter((g): g is string => typeof g === 'string') } : {}),
-      }
-    : undefined;
   const subResource = optionalString('subResource');
   const name = optionalString('name');
   const namespace = optionalString('namespace');
-  return {
+  // Built field by field: each conditional spread allocates a temporary object, on every review.
+  const out: { -readonly [K in keyof AdmissionRequest]: AdmissionRequest[K] } = {
     uid: r.uid,
     kind: { group: String(k.group ?? ''), version: String(k.version ?? ''), kind: k.kind },
-    ...(resource ? { resource } : {}),
-    ...(subResource ? { subResource } : {}),
-    ...(name !== undefined ? { name } : {}),
-    ...(namespace !== undefined ? { namespace } : {}),
     operation: r.operation as Operation,
-    ...(userInfo ? { userInfo } : {}),
     object: r.object ?? null,
     oldObject: r.oldObject ?? null,
     dryRun: r.dryRun === true,
   };
+  if (isObject(r.resource)) out.resource = { group: String(r.resource.group ?? ''), version: String(r.resource.version ?? ''), resource: String(r.resource.resource ?? '') };
+  if (subResource) out.subResource = subResource;
+  if (name !== undefined) out.name = name;
+  if (namespace !== undefined) out.namespace = namespace;
+  const u = r.userInfo;
+  if (isObject(u)) {
+    const userInfo: { username?: string; groups?: string[] } = {};
+    if (typeof u.username === 'string') userInfo.username = u.username;
+    if (Array.isArray(u.groups)) userInfo.groups = u.groups.filter((g): g is string => typeof g === 'string');
+    out.userInfo = userInfo;
+  }
+  return out;
 }
 
 export function encodeAdmissionReview(response: AdmissionResponse): AdmissionReviewResponse {
   return { apiVersion: ADMISSION_API_VERSION, kind: 'AdmissionReview', response };
+}
+
+/**
+ * The AdmissionReview as JSON text: the same value as JSON.stringify gives (the patch comes last). A mutation's patch (1–2 KB of base64, which
+ * needs no escaping) is spliced in rather than scanned again by JSON.stringify: part of the answer's cost on every
+ * patched review (BENCHMARKS.md).
+ */
+export function admissionReviewText(review: AdmissionReviewResponse): string {
+  const { patch, ...rest } = review.response;
+  // The handlers set it from Buffer's base64, which never holds a character JSON escapes; the two cheap checks keep a
+  // stray caller from writing broken JSON (a regex over the whole string would cost what the splice saves).
+  if (patch === undefined || patch.includes('"') || patch.includes('\\')) return JSON.stringify(review);
+  const head = JSON.stringify(rest);
+  if (head === '{}') return JSON.stringify(review);
+  return `{"apiVersion":${JSON.stringify(review.apiVersion)},"kind":"AdmissionReview","response":${head.slice(0, -1)},"patch":"${patch}"}}`;
 }
