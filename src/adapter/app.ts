@@ -138,7 +138,7 @@ function adapterCore(o: AdapterAppOptions) {
     const started = process.hrtime.bigint();
     res.once('finish', () => {
       const s = Number(process.hrtime.bigint() - started) / 1e9;
-      o.metrics!.httpRequestDuration.observe({ server: 'adapter', route: route(), code: String(res.statusCode) }, s);
+      o.metrics!.httpRequestDurationBuffer.observe(['adapter', route(), String(res.statusCode)], s);
     });
   };
 

@@ -170,13 +170,14 @@ export function validateHandler(env: AdmissionEnvironment): AdmissionHandler {
 /** Decoding and timing around a handler: body (already parsed JSON) in, AdmissionReview out; throws AdmissionDecodeError. */
 export function reviewFunction(name: WebhookName, handler: AdmissionHandler, env: Pick<AdmissionEnvironment, 'metrics' | 'now'>): (body: unknown) => AdmissionReviewResponse {
   const now = env.now ?? (() => performance.now() / 1000);
+  const labels = [name] as const;
   return (body) => {
     const req = decodeAdmissionReview(body);
     const start = now();
     try {
       return encodeAdmissionReview(handler(req));
     } finally {
-      env.metrics?.admissionDuration.observe({ webhook: name }, now() - start);
+      env.metrics?.admissionDurationBuffer.observe(labels, now() - start);
     }
   };
 }

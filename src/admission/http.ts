@@ -6,7 +6,7 @@ import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http
 import type { Logger } from '../observability/log.js';
 import type { GovernorMetrics } from '../observability/metrics.js';
 import { withFastPath } from '../server/fast-path.js';
-import { AdmissionDecodeError, type AdmissionReviewResponse } from './review.js';
+import { AdmissionDecodeError, admissionReviewText, type AdmissionReviewResponse } from './review.js';
 
 /** The API server never sends more than this (its own request limit is 3 MiB). */
 export const MAX_BODY_BYTES = 3 * 1024 * 1024;
@@ -86,6 +86,7 @@ function readBody(req: IncomingMessage, limit: number, done: (err: HttpError | E
 /** One webhook route as a plain node:http handler: the same code whether the fast path or express calls it. */
 function reviewHandler(route: 'mutate' | 'validate', review: ReviewFunction, o: WebhookHttpOptions): (req: IncomingMessage, res: ServerResponse) => void {
   const limit = o.maxBodyBytes ?? MAX_BODY_BYTES;
+  const ok = ['webhook', route, '200'] as const;
   const failed = (req: IncomingMessage, res: ServerResponse, e: unknown) => {
     // Recursive code (JSON.parse, the engine's walk of the object) overflows the stack on an object nested a few
     // thousand levels deep; the API server never sends one (its own decoder stops at 10,000 levels).
@@ -111,14 +112,14 @@ function reviewHandler(route: 'mutate' | 'validate', review: ReviewFunction, o: 
         } catch (e) {
           throw new HttpError(400, 'BadRequest', `body is not valid JSON: ${jsonProblem(e)}`);
         }
-        const out = JSON.stringify(review(body));
+        const out = admissionReviewText(review(body));
         res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(out) });
         res.end(out);
       } catch (e) {
         failed(req, res, e);
       }
       // Observed when the answer is handed to the socket (not on 'finish': one listener less per request).
-      o.metrics?.httpRequestDuration.observe({ server: 'webhook', route, code: res.statusCode === 200 ? '200' : String(res.statusCode) }, (performance.now() - started) / 1000);
+      o.metrics?.httpRequestDurationBuffer.observe(res.statusCode === 200 ? ok : ['webhook', route, String(res.statusCode)], (performance.now() - started) / 1000);
     });
   };
 }

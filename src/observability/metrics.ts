@@ -2,19 +2,20 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics, type LabelValues } from 'prom-client';
 
 /**
- * Increments of a counter on a hot path, kept in nested Maps (one level per label, in `labelNames` order) and added
- * to the prom-client counter when it is collected (each scrape, and `counter.get()`). prom-client hashes and
- * validates the labels on every `inc` (about 2 µs with five labels), and a review counts once per matched policy:
- * that was a tenth of a review's cost (BENCHMARKS.md). Cardinality is the counter's own: one entry per label set.
+ * One entry per label set, found through nested Maps (one level per label, in `labelNames` order): no string is
+ * built or hashed per lookup. Cardinality is the metric's own.
  */
-export class CounterBuffer<T extends string> {
+class LabelTree<T extends string, E> {
   private readonly root = new Map<string, unknown>();
-  private readonly entries: { readonly labels: LabelValues<T>; n: number }[] = [];
+  readonly entries: E[] = [];
 
-  constructor(private readonly labelNames: readonly T[]) {}
+  constructor(
+    readonly labelNames: readonly T[],
+    private readonly create: (labels: LabelValues<T>) => E,
+  ) {}
 
   /** `values` in the order of `labelNames`. */
-  inc(values: readonly string[]): void {
+  get(values: readonly string[]): E {
     let node = this.root;
     const last = this.labelNames.length - 1;
     for (let i = 0; i < last; i++) {
@@ -22,22 +23,105 @@ export class CounterBuffer<T extends string> {
       if (!next) node.set(values[i]!, (next = new Map()));
       node = next;
     }
-    const e = node.get(values[last]!) as { n: number } | undefined;
-    if (e) e.n++;
-    else {
-      const labels = Object.fromEntries(this.labelNames.map((name, i) => [name, values[i]!])) as LabelValues<T>;
-      const entry = { labels, n: 1 };
-      this.entries.push(entry);
-      node.set(values[last]!, entry);
+    let e = node.get(values[last]!) as E | undefined;
+    if (e === undefined) {
+      e = this.create(Object.fromEntries(this.labelNames.map((name, i) => [name, values[i]!])) as LabelValues<T>);
+      this.entries.push(e);
+      node.set(values[last]!, e);
     }
+    return e;
+  }
+}
+
+/**
+ * Increments of a counter on a hot path, added to the prom-client counter when it is collected (each scrape, and
+ * `counter.get()`). prom-client hashes and validates the labels on every `inc` (about 2 µs with five labels), and a
+ * review counts once per matched policy: that was a tenth of a review's cost (BENCHMARKS.md).
+ */
+export class CounterBuffer<T extends string> {
+  private readonly tree: LabelTree<T, { readonly labels: LabelValues<T>; n: number }>;
+
+  constructor(labelNames: readonly T[]) {
+    this.tree = new LabelTree(labelNames, (labels) => ({ labels, n: 0 }));
+  }
+
+  /** `values` in the order of `labelNames`. */
+  inc(values: readonly string[]): void {
+    this.tree.get(values).n++;
   }
 
   /** Moves what accumulated into `counter` (its collect hook). */
   flush(counter: Counter<T>): void {
-    for (const e of this.entries) {
+    for (const e of this.tree.entries) {
       if (e.n) counter.inc(e.labels, e.n);
       e.n = 0;
     }
+  }
+}
+
+/** prom-client's own record of one label set of a histogram (lib/histogram.js createBaseValues, 13 to 15). */
+interface PromHistogramEntry {
+  labels: Record<string, string | number>;
+  bucketValues: Record<string, number>;
+  sum: number;
+  count: number;
+}
+
+/**
+ * Observations of a histogram on a hot path (two per admission review), counted per bucket and label set and added
+ * to the prom-client histogram when it is collected. prom-client validates and hashes the labels on every observe.
+ * prom-client has no call to add counts in bulk, so the flush adds them to its record of the label set (made with
+ * `zero()` the first time); a test reads the result back through the registry, so a change there fails loudly.
+ */
+export class HistogramBuffer<T extends string> {
+  private readonly tree: LabelTree<T, { readonly labels: LabelValues<T>; counts: number[]; sum: number; count: number; prom?: PromHistogramEntry }>;
+
+  constructor(
+    labelNames: readonly T[],
+    private readonly bounds: readonly number[],
+  ) {
+    this.tree = new LabelTree(labelNames, (labels) => ({ labels, counts: new Array<number>(bounds.length).fill(0), sum: 0, count: 0 }));
+  }
+
+  /** `values` in the order of `labelNames`; non-finite values are dropped (prom-client throws on them). */
+  observe(values: readonly string[], v: number): void {
+    if (!Number.isFinite(v)) return;
+    const e = this.tree.get(values);
+    const b = this.bounds;
+    let i = 0;
+    while (i < b.length && v > b[i]!) i++;
+    if (i < b.length) e.counts[i]!++; // above every bound: only in +Inf, which is the count
+    e.sum += v;
+    e.count++;
+  }
+
+  /** Moves what accumulated into `histogram` (its collect hook). */
+  flush(histogram: Histogram<T>): void {
+    const map = (histogram as unknown as { hashMap: Record<string, PromHistogramEntry> }).hashMap;
+    for (const e of this.tree.entries) {
+      if (!e.count) continue;
+      // Found again when the histogram was reset since (its records are then new objects).
+      if (!e.prom || !Object.values(map).includes(e.prom)) e.prom = this.record(histogram, map, e.labels);
+      for (let i = 0; i < this.bounds.length; i++) {
+        if (e.counts[i]) e.prom.bucketValues[this.bounds[i]!]! += e.counts[i]!;
+        e.counts[i] = 0;
+      }
+      e.prom.sum += e.sum;
+      e.prom.count += e.count;
+      e.sum = 0;
+      e.count = 0;
+    }
+  }
+
+  private record(histogram: Histogram<T>, map: Record<string, PromHistogramEntry>, labels: LabelValues<T>): PromHistogramEntry {
+    const same = (r: PromHistogramEntry) => this.tree.labelNames.every((n) => String(r.labels[n]) === String(labels[n]));
+    let r = Object.values(map).find(same);
+    if (!r) {
+      histogram.zero(labels);
+      r = Object.values(map).find(same);
+    }
+    if (!r || typeof r.bucketValues !== 'object' || typeof r.sum !== 'number') throw new Error('prom-client Histogram internals changed: HistogramBuffer cannot flush');
+    return r;
   }
 }
 
@@ -45,6 +129,8 @@ export interface GovernorMetrics {
   readonly registry: Registry;
   // adapter
   readonly httpRequestDuration: Histogram<'server' | 'route' | 'code'>;
+  /** The hot-path side of httpRequestDuration: values server, route, code (see HistogramBuffer). */
+  readonly httpRequestDurationBuffer: HistogramBuffer<'server' | 'route' | 'code'>;
   /** By source only: a histogram per policy was 13 series each, 16 MB and a 0.6 s event-loop stall per scrape at 10,000 policies (BENCHMARKS.md). */
   readonly sourceQueryDuration: Histogram<'source'>;
   readonly sourceErrors: Counter<'source' | 'policy' | 'reason'>;
@@ -57,6 +143,8 @@ export interface GovernorMetrics {
   /** The hot-path side of admissionRequests (see CounterBuffer). */
   readonly admissionRequestsBuffer: CounterBuffer<AdmissionLabel>;
   readonly admissionDuration: Histogram<'webhook'>;
+  /** The hot-path side of admissionDuration (see HistogramBuffer). */
+  readonly admissionDurationBuffer: HistogramBuffer<'webhook'>;
   readonly ruleViolations: Counter<'policy' | 'rule' | 'mode'>;
   readonly exceptionsUsed: Counter<'policy' | 'rule' | 'via'>;
   // policies
@@ -73,8 +161,13 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Governor
   const registers = [registry];
   const admissionLabels: AdmissionLabel[] = ['webhook', 'operation', 'kind', 'result', 'policy'];
   const admissionRequestsBuffer = new CounterBuffer<AdmissionLabel>(admissionLabels);
+  const httpRequestDurationBuffer = new HistogramBuffer<'server' | 'route' | 'code'>(['server', 'route', 'code'], fast);
+  const reviewBuckets = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1];
+  const admissionDurationBuffer = new HistogramBuffer<'webhook'>(['webhook'], reviewBuckets);
   return {
     admissionRequestsBuffer,
+    httpRequestDurationBuffer,
+    admissionDurationBuffer,
     registry,
     httpRequestDuration: new Histogram({
       name: 'governor_http_request_duration_seconds',
@@ -82,6 +175,9 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Governor
       labelNames: ['server', 'route', 'code'],
       buckets: fast,
       registers,
+      collect() {
+        httpRequestDurationBuffer.flush(this);
+      },
     }),
     sourceQueryDuration: new Histogram({
       name: 'governor_source_query_duration_seconds',
@@ -113,8 +209,11 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Governor
       name: 'governor_admission_review_duration_seconds',
       help: 'Time to evaluate one admission review',
       labelNames: ['webhook'],
-      buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1],
+      buckets: reviewBuckets,
       registers,
+      collect() {
+        admissionDurationBuffer.flush(this);
+      },
     }),
     ruleViolations: new Counter({ name: 'governor_rule_violations_total', help: 'Rule violations by policy, rule and mode', labelNames: ['policy', 'rule', 'mode'], registers }),
     exceptionsUsed: new Counter({

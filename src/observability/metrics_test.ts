@@ -21,3 +21,40 @@ test('buffered admission counts reach governor_admission_requests_total at scrap
   const values = (await m.admissionRequests.get()).values;
   assert.equal(values.reduce((s, v) => s + v.value, 0), 5);
 });
+
+test('buffered histogram observations reach the prom-client histogram at scrape time: buckets, +Inf, sum, count, after a reset too', async () => {
+  const m = createMetrics({ defaultMetrics: false });
+  const b = m.admissionDurationBuffer;
+  b.observe(['mutate'], 0.00005); // first bucket (le 0.0001)
+  b.observe(['mutate'], 0.0003); // le 0.0005
+  b.observe(['mutate'], 7); // above every bound: +Inf only
+  b.observe(['mutate'], Number.NaN); // dropped
+  b.observe(['validate'], 0.001); // exactly on a bound counts in it
+  m.admissionDuration.observe({ webhook: 'mutate' }, 0.0002); // a direct observe still adds up with the buffered ones
+  const series = async () => new Map((await m.admissionDuration.get()).values.map((v) => [`${v.metricName}${JSON.stringify(v.labels)}`, v.value]));
+  let s = await series();
+  assert.equal(s.get('governor_admission_review_duration_seconds_bucket{"le":0.0001,"webhook":"mutate"}'), 1);
+  assert.equal(s.get('governor_admission_review_duration_seconds_bucket{"le":0.00025,"webhook":"mutate"}'), 2);
+  assert.equal(s.get('governor_admission_review_duration_seconds_bucket{"le":0.0005,"webhook":"mutate"}'), 3);
+  assert.equal(s.get('governor_admission_review_duration_seconds_bucket{"le":0.1,"webhook":"mutate"}'), 3);
+  assert.equal(s.get('governor_admission_review_duration_seconds_bucket{"le":"+Inf","webhook":"mutate"}'), 4);
+  assert.equal(s.get('governor_admission_review_duration_seconds_count{"webhook":"mutate"}'), 4);
+  assert.ok(Math.abs(s.get('governor_admission_review_duration_seconds_sum{"webhook":"mutate"}')! - 7.00055) < 1e-9);
+  assert.equal(s.get('governor_admission_review_duration_seconds_bucket{"le":0.0005,"webhook":"validate"}'), 0);
+  assert.equal(s.get('governor_admission_review_duration_seconds_bucket{"le":0.001,"webhook":"validate"}'), 1);
+  // A second collect adds only what came since.
+  b.observe(['mutate'], 0.00005);
+  s = await series();
+  assert.equal(s.get('governor_admission_review_duration_seconds_count{"webhook":"mutate"}'), 5);
+  assert.equal(s.get('governor_admission_review_duration_seconds_bucket{"le":0.0001,"webhook":"mutate"}'), 2);
+  // After a reset prom-client has new records: the buffer finds them again.
+  m.admissionDuration.reset();
+  b.observe(['mutate'], 0.02);
+  s = await series();
+  assert.equal(s.get('governor_admission_review_duration_seconds_count{"webhook":"mutate"}'), 1);
+  assert.equal(s.get('governor_admission_review_duration_seconds_bucket{"le":0.025,"webhook":"mutate"}'), 1);
+  assert.match(await m.registry.metrics(), /governor_admission_review_duration_seconds_count\{webhook="mutate"\} 1\n/);
+  // The HTTP duration histogram goes the same way.
+  m.httpRequestDurationBuffer.observe(['webhook', 'mutate', '200'], 0.0007);
+  assert.match(await m.registry.metrics(), /governor_http_request_duration_seconds_bucket\{le="0.001",server="webhook",route="mutate",code="200"\} 1\n/);
+});
