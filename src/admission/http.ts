@@ -11,6 +11,7 @@ import { AdmissionDecodeError, admissionReviewText, type AdmissionReviewResponse
 /** The API server never sends more than this (its own request limit is 3 MiB). */
 export const MAX_BODY_BYTES = 3 * 1024 * 1024;
 
+/** Takes the parsed body over: the mutate review fills defaults into its request.object in place. */
 export type ReviewFunction = (body: unknown) => AdmissionReviewResponse;
 
 export interface WebhookHttpOptions {

@@ -251,14 +251,18 @@ export class GovernanceEngine {
 
   // ------------------------------------------------------------------ mutate
 
-  /** Fills defaults. Never throws; the patch is empty when the object is already complete (idempotent). */
-  mutate(object: unknown, ctx: ReviewContext): MutateOutcome {
+  /**
+   * Fills defaults. Never throws; the patch is empty when the object is already complete (idempotent).
+   * `inPlace`: the defaults go into `object` itself (a caller that owns it, like the webhook with the object it just
+   * parsed); otherwise `object` is left as it was and `mutated` shares its unchanged parts.
+   */
+  mutate(object: unknown, ctx: ReviewContext, opts: { readonly inPlace?: boolean } = {}): MutateOutcome {
     const op: Operation = ctx.operation ?? 'CREATE';
     if (op !== 'CREATE' && op !== 'UPDATE') return { patch: [], mutated: object, results: [], policies: [], skipped: 'operation' };
     const t0 = this.target(object, ctx);
     if (typeof t0 === 'string') return { patch: [], mutated: object, results: [], policies: [], skipped: t0 };
     if (getIn(t0.obj, ['metadata', 'deletionTimestamp'])) return { patch: [], mutated: object, results: [], policies: [], skipped: 'deleting' };
-    const rec = new PatchRecorder(t0.obj);
+    const rec = new PatchRecorder(t0.obj, opts);
     const working = rec.doc;
     const t: Target = { ...t0, obj: working };
     // Pod specs are immutable on UPDATE, and so is a Job's whole pod template.

@@ -103,6 +103,11 @@ test('property: mutation is idempotent and its patch, applied by fast-json-patch
         const applied = jsonpatch.applyPatch(structuredClone(obj), jsonpatch.deepClone(first.patch), true, false).newDocument;
         assert.deepEqual(applied, first.mutated);
         assert.deepEqual(e.mutate(first.mutated, ctx).patch, [], 'a second review adds nothing');
+        // In place (the webhook): the same patch, and the object itself becomes the mutated one.
+        const own = JSON.parse(JSON.stringify(obj));
+        const inPlace = e.mutate(own, ctx, { inPlace: true });
+        assert.deepEqual(inPlace.patch, first.patch);
+        assert.deepEqual(own, first.mutated);
       }
     }),
     { numRuns: Number(process.env.PROPERTY_RUNS ?? 1500) },

@@ -20,9 +20,10 @@ export function escapePointerSegment(seg: string | number): string {
 
 const ESCAPED = new Map<string, string>();
 
-export function toPointer(path: Path): string {
+/** The JSON Pointer of `path[0..length)` (default: all of it). */
+export function toPointer(path: Path, length = path.length): string {
   let out = '';
-  for (const seg of path) out += `/${escapePointerSegment(seg)}`;
+  for (let i = 0; i < length; i++) out += `/${escapePointerSegment(path[i]!)}`;
   return out;
 }
 
@@ -102,6 +103,8 @@ function shallowCopy(v: object): object {
  */
 export class PatchRecorder {
   private readonly recorded: JsonPatchOp[] = [];
+  /** The source is the document: edits go straight into it (see the constructor). */
+  private readonly inPlace: boolean;
   /** Maps this recorder created: they are already inside a recorded op's value (the same objects). */
   private readonly created = new IdentitySet();
   /** Maps and arrays of `doc` that are this recorder's own (copied or created), so edits may go straight into them. */
@@ -114,8 +117,13 @@ export class PatchRecorder {
   readonly doc: Record<string, unknown>;
   private finished = false;
 
-  constructor(source: Record<string, unknown>) {
-    this.doc = shallowCopy(source) as Record<string, unknown>;
+  /**
+   * `inPlace`: edit the source itself, for a caller that owns it and will not read it again as it was (the webhook
+   * parses a fresh object per request): no map or array on an edited path is copied, and none is tracked.
+   */
+  constructor(source: Record<string, unknown>, opts: { readonly inPlace?: boolean } = {}) {
+    this.inPlace = opts.inPlace === true;
+    this.doc = this.inPlace ? source : (shallowCopy(source) as Record<string, unknown>);
     this.owned.add(this.doc);
   }
 
@@ -145,12 +153,12 @@ export class PatchRecorder {
           map[path[j] as string] = built;
           built = map;
           this.created.add(built as object);
-          this.owned.add(built as object);
+          if (!this.inPlace) this.owned.add(built as object);
         }
         // An owned map's ancestors are owned too (copies are made top-down), so only a shared one needs the walk.
-        const target = (this.owned.has(cur) ? cur : this.own(path, i)) as Record<string, unknown>;
+        const target = (this.inPlace || this.owned.has(cur) ? cur : this.own(path, i)) as Record<string, unknown>;
         // Inside a map an earlier op created, the op's value already carries the addition.
-        if (!this.created.has(target)) this.recorded.push({ op: 'add', path: toPointer(path.slice(0, i + 1)), value: built });
+        if (!this.created.has(target)) this.recorded.push({ op: 'add', path: toPointer(path, i + 1), value: built });
         target[seg] = built;
         this.edits++;
         if (path[0] === 'metadata') {
@@ -185,7 +193,7 @@ export class PatchRecorder {
   private markCreated(v: unknown): void {
     if (typeof v !== 'object' || v === null) return;
     this.created.add(v);
-    this.owned.add(v);
+    if (!this.inPlace) this.owned.add(v);
     for (const x of Array.isArray(v) ? v : Object.values(v)) this.markCreated(x);
   }
 

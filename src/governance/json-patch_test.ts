@@ -89,3 +89,19 @@ test('finish() hands over the operations and refuses later edits', () => {
   assert.deepEqual(ops, [{ op: 'add', path: '/metadata', value: { labels: { a: '1' } } }]);
   assert.throws(() => rec.addIfAbsent(['metadata', 'labels', 'b'], '2'), /after finish/);
 });
+
+test('in place: edits go into the source itself, with the same ops as copy-on-write', () => {
+  const make = () => ({ metadata: { labels: { app: 'a' } }, spec: { template: { spec: { containers: [{ name: 'c' }] } } } });
+  const cow = new PatchRecorder(make());
+  const source = make();
+  const own = new PatchRecorder(source, { inPlace: true });
+  for (const r of [cow, own]) {
+    r.addIfAbsent(['metadata', 'labels', 'team'], 'x');
+    r.addIfAbsent(['spec', 'template', 'spec', 'containers', 0, 'resources', 'requests', 'cpu'], '100m');
+    r.addIfAbsent(['spec', 'template', 'spec', 'containers', 0, 'resources', 'limits', 'cpu'], '1');
+  }
+  assert.equal(own.doc, source);
+  assert.deepEqual(source, cow.doc);
+  assert.deepEqual(own.finish(), cow.finish());
+  assert.equal(own.size, 2, 'the limit extends the op that created resources');
+});
