@@ -105,3 +105,28 @@ test('in place: edits go into the source itself, with the same ops as copy-on-wr
   assert.deepEqual(own.finish(), cow.finish());
   assert.equal(own.size, 2, 'the limit extends the op that created resources');
 });
+
+test('in place: edits that share, leave and re-enter a path (and ones that fail midway) give the copy-on-write ops', () => {
+  const make = () => ({ a: { b: { c: 1 }, list: [{ x: {} }, 'str'] }, m: { 'k/1': {} } });
+  const edits: [(string | number)[], unknown][] = [
+    [['a', 'b', 'd'], 1],
+    [['a', 'list', 1, 'y'], 2], // through a string: refused
+    [['a', 'list', 0, 'x', 'p', 'q'], 3],
+    [['a', 'list', 0, 'x', 'p', 'r'], 4], // extends the map the previous op created
+    [['a', 'list', 5, 'z'], 5], // no such element
+    [['m', 'k/1', 'v~'], 6],
+    [['a', 'b', 'c'], 7], // present
+    [['a', 'b', 'e'], 8],
+    [['m', 'k/1', 'w'], 9],
+  ];
+  const cow = new PatchRecorder(make());
+  const source = make();
+  const own = new PatchRecorder(source, { inPlace: true });
+  const results = edits.map(([p, v]) => [cow.addIfAbsent(p, v), own.addIfAbsent(p, v)]);
+  for (const [a, b] of results) assert.equal(a, b);
+  assert.deepEqual(results.map(([a]) => a), [true, false, true, true, false, true, false, true, true]);
+  assert.deepEqual(source, cow.doc);
+  const ops = own.finish();
+  assert.deepEqual(ops, cow.finish());
+  assert.deepEqual(ops.map((o) => o.path), ['/a/b/d', '/a/list/0/x/p', '/m/k~11/v~0', '/a/b/e', '/m/k~11/w']);
+});
