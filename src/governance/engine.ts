@@ -332,9 +332,9 @@ export class GovernanceEngine {
 
   private findings(p: GovernancePolicy, t: Target): Finding[] {
     const out: Finding[] = [];
-    if (p.resources) out.push(...validateResources(p.resources, t));
-    if (p.labels.length) out.push(...validateTags(p, 'labels', t));
-    if (p.annotations.length) out.push(...validateTags(p, 'annotations', t));
+    if (p.resources) validateResources(p.resources, t, out);
+    if (p.labels.length) validateTags(p, 'labels', t, out);
+    if (p.annotations.length) validateTags(p, 'annotations', t, out);
     if (p.migration) out.push(...validateMigration(p, t));
     return out;
   }

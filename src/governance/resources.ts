@@ -1,7 +1,7 @@
 // Rule family "resources": defaults filled per container, then required requests/limits, maximums and limit/request ratios.
 import { tryParseQuantity } from '../common/quantity.js';
 import type { CompiledResources, ResourceName } from '../policy/governance-policy.js';
-import { getIn, isRecord, type PatchRecorder } from './json-patch.js';
+import { getIn, isRecord, type Path, type PatchRecorder } from './json-patch.js';
 import { containersOf } from './pod-template.js';
 import type { Finding, Target } from './types.js';
 
@@ -54,28 +54,31 @@ function ratioText(x: number): string {
   return String(+x.toFixed(2));
 }
 
-/** require-requests, require-limits, max-resources, max-limit-request-ratio. */
-export function validateResources(res: CompiledResources, t: Target): Finding[] {
-  const out: Finding[] = [];
+/** The container's value of a resource, parsed; an unparsable one is reported (once per call) and counts as unset. */
+function parsedValue(container: Record<string, unknown>, s: 'requests' | 'limits', r: ResourceName, path: Path, out: Finding[]): number | undefined {
+  const v = section(container, s)?.[r];
+  if (!present(v)) return undefined;
+  const q = tryParseQuantity(v);
+  if (q === undefined) out.push({ rule: 'max-resources', path: [...path, 'resources', s, r], message: `is not a valid quantity (${JSON.stringify(v)})`, status: 'error' });
+  return q;
+}
+
+/**
+ * require-requests, require-limits, max-resources, max-limit-request-ratio. Findings go into `out` (returned); paths
+ * are built only for findings: this runs for every policy on every review.
+ */
+export function validateResources(res: CompiledResources, t: Target, out: Finding[] = []): Finding[] {
   for (const { path, container } of containersOf(t.obj, t.kind)) {
-    const at = (s: 'requests' | 'limits', r: ResourceName) => [...path, 'resources', s, r];
     for (const req of res.require) {
       if (!present(section(container, req.section)?.[req.resource])) {
-        out.push({ rule: req.section === 'requests' ? 'require-requests' : 'require-limits', path: at(req.section, req.resource), message: 'is required' });
+        out.push({ rule: req.section === 'requests' ? 'require-requests' : 'require-limits', path: [...path, 'resources', req.section, req.resource], message: 'is required' });
       }
     }
-    const parsed = (s: 'requests' | 'limits', r: ResourceName): number | undefined => {
-      const v = section(container, s)?.[r];
-      if (!present(v)) return undefined;
-      const q = tryParseQuantity(v);
-      if (q === undefined) out.push({ rule: 'max-resources', path: at(s, r), message: `is not a valid quantity (${JSON.stringify(v)})`, status: 'error' });
-      return q;
-    };
     for (const m of res.max) {
-      for (const s of ['requests', 'limits'] as const) {
-        const q = parsed(s, m.resource);
+      for (const s of SECTIONS) {
+        const q = parsedValue(container, s, m.resource, path, out);
         if (q !== undefined && q > m.value) {
-          out.push({ rule: 'max-resources', path: at(s, m.resource), message: `must be at most ${m.text} (is ${String(section(container, s)![m.resource])})` });
+          out.push({ rule: 'max-resources', path: [...path, 'resources', s, m.resource], message: `must be at most ${m.text} (is ${String(section(container, s)![m.resource])})` });
         }
       }
     }
@@ -87,7 +90,7 @@ export function validateResources(res: CompiledResources, t: Target): Finding[] 
       if (ratio > r.value) {
         out.push({
           rule: 'max-limit-request-ratio',
-          path: at('limits', r.resource),
+          path: [...path, 'resources', 'limits', r.resource],
           message: `must be at most ${ratioText(r.value)}x the request (is ${req > 0 ? `${ratioText(ratio)}x` : 'unbounded: request is 0'})`,
         });
       }
@@ -95,3 +98,5 @@ export function validateResources(res: CompiledResources, t: Target): Finding[] 
   }
   return out;
 }
+
+const SECTIONS = ['requests', 'limits'] as const;

@@ -81,19 +81,24 @@ function checkValue(r: CompiledTagRule, v: string, path: Path, out: Finding[]): 
   else if (r.pattern && !r.pattern.test(v)) out.push({ rule, path, message: `must match ${r.pattern.source} (is ${JSON.stringify(v)})` });
 }
 
-/** require-* and *-values on the object's metadata; *-values also on the pod template's values when present. */
-export function validateTags(policy: GovernancePolicy, field: TagField, t: Target): Finding[] {
-  const out: Finding[] = [];
-  const own = metadataMap(t.obj, ['metadata'], field);
+/**
+ * require-* and *-values on the object's metadata; *-values also on the pod template's values when present. Findings
+ * go into `out` (returned); paths are built only for findings: this runs for every policy on every review.
+ */
+export function validateTags(policy: GovernancePolicy, field: TagField, t: Target, out: Finding[] = []): Finding[] {
+  const own = metadataMap(t.obj, METADATA, field);
   const template = t.location.isPod ? undefined : metadataMap(t.obj, t.location.metadata, field);
   for (const r of rulesOf(policy, field)) {
-    const path: Path = ['metadata', field, r.key];
     const v = stringValue(own, r.key);
     if (v === undefined) {
-      if (r.required) out.push({ rule: RULES[r.family].require, path, message: `is required${hint(r)}` });
-    } else checkValue(r, v, path, out);
+      if (r.required) out.push({ rule: RULES[r.family].require, path: ['metadata', field, r.key], message: `is required${hint(r)}` });
+    } else if (!valueOk(r, v)) checkValue(r, v, ['metadata', field, r.key], out);
     const tv = stringValue(template, r.key);
-    if (tv !== undefined) checkValue(r, tv, [...t.location.metadata, field, r.key], out);
+    if (tv !== undefined && !valueOk(r, tv)) checkValue(r, tv, [...t.location.metadata, field, r.key], out);
   }
   return out;
+}
+
+function valueOk(r: CompiledTagRule, v: string): boolean {
+  return r.allowed ? r.allowed.includes(v) : r.pattern ? r.pattern.test(v) : true;
 }
