@@ -48,7 +48,13 @@ export interface ClosableServer {
 }
 
 export function createSecureServer(handler: RequestListener, o: SecureServerOptions): ClosableServer {
-  const server = createServer(tlsServerOptions(o), handler);
+  // Connections that have sent at least one request are marked (see clientError below) by the listener itself: a second
+  // 'request' listener makes every emit copy the listener array.
+  const server = createServer(tlsServerOptions(o), (req, res) => {
+    const s = req.socket as Socket & { kgRequested?: boolean };
+    if (s.kgRequested !== true) s.kgRequested = true;
+    handler(req, res);
+  });
   // Raw TCP sockets, tracked from connect on: a client that connects but never finishes its handshake must not
   // hold shutdown open until the grace period ends.
   const sockets = new Set<Socket>();
@@ -59,9 +65,6 @@ export function createSecureServer(handler: RequestListener, o: SecureServerOpti
   // What a client certificate proves is cached per connection (src/adapter/authn.ts): a TLS 1.2 client must not
   // renegotiate another certificate into an established connection (TLS 1.3 cannot renegotiate at all).
   server.on('secureConnection', (s: TLSSocket) => s.disableRenegotiation());
-  // Connections that have sent at least one request (see clientError below).
-  const requested = new WeakSet<object>();
-  server.on('request', (req) => requested.add(req.socket));
   // Requests Node rejects before any handler sees them get a metav1.Status and a lingering close, so the answer is not
   // lost to a reset. One exception: a connection that never sent a request and reached headersTimeout is closed
   // quietly. Node would write an unsolicited 408 on it, which a Go client (the API server, the aggregator) that
@@ -72,7 +75,7 @@ export function createSecureServer(handler: RequestListener, o: SecureServerOpti
     socket.kgAnswered = true;
     if (!socket.writable || err.code === 'ECONNRESET') return void socket.destroy();
     const timedOut = err.code === 'ERR_HTTP_REQUEST_TIMEOUT';
-    if (timedOut && !requested.has(socket)) return void socket.destroy();
+    if (timedOut && (socket as { kgRequested?: boolean }).kgRequested !== true) return void socket.destroy();
     const [code, reason, text, message] =
       err.code === 'HPE_HEADER_OVERFLOW'
         ? [431, 'RequestHeaderFieldsTooLarge', 'Request Header Fields Too Large', 'request line and headers exceed the 64 KiB limit']
