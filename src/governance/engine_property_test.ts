@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import jsonpatch from 'fast-json-patch';
 import { GovernanceEngine } from './engine.js';
+import { patchText } from './json-patch.js';
 import { policiesFrom } from './testing.js';
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -107,6 +108,7 @@ test('property: mutation is idempotent and its patch, applied by fast-json-patch
         const own = JSON.parse(JSON.stringify(obj));
         const inPlace = e.mutate(own, ctx, { inPlace: true });
         assert.deepEqual(inPlace.patch, first.patch);
+        assert.equal(patchText(inPlace.patch), JSON.stringify(inPlace.patch), 'the webhook writes the patch as JSON.stringify would');
         assert.deepEqual(own, first.mutated);
       }
     }),

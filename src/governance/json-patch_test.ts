@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import jsonpatch from 'fast-json-patch';
-import { escapePointerSegment, getIn, PatchRecorder, toPointer } from './json-patch.js';
+import fc from 'fast-check';
+import { escapePointerSegment, getIn, patchText, PatchRecorder, toPointer, type JsonPatchOp } from './json-patch.js';
 
 test('pointer segments escape ~ before / (RFC 6901)', () => {
   assert.equal(escapePointerSegment('governor.io/migration'), 'governor.io~1migration');
@@ -129,4 +130,18 @@ test('in place: edits that share, leave and re-enter a path (and ones that fail 
   const ops = own.finish();
   assert.deepEqual(ops, cow.finish());
   assert.deepEqual(ops.map((o) => o.path), ['/a/b/d', '/a/list/0/x/p', '/m/k~11/v~0', '/a/b/e', '/m/k~11/w']);
+});
+
+test('patchText writes what JSON.stringify writes, for any strings (quotes, controls, lone surrogates) and JSON values', () => {
+  const anyString = fc.string({ unit: fc.integer({ min: 0, max: 0xffff }).map((c) => String.fromCharCode(c)) });
+  const value = fc.oneof(anyString, fc.jsonValue(), fc.dictionary(anyString, fc.oneof(anyString, fc.dictionary(anyString, anyString))), fc.constant(undefined));
+  fc.assert(
+    fc.property(fc.array(fc.record({ path: anyString, value }), { maxLength: 8 }), (raw) => {
+      const ops = raw.map((o) => ({ op: 'add', path: o.path, value: o.value }) as JsonPatchOp);
+      assert.equal(patchText(ops), JSON.stringify(ops));
+    }),
+    { numRuns: 2000 },
+  );
+  const proto = JSON.parse('{"__proto__": {"a": "b"}, "x": "\\u0000\\"\\\\"}');
+  assert.equal(patchText([{ op: 'add', path: '/a~1b', value: proto }]), JSON.stringify([{ op: 'add', path: '/a~1b', value: proto }]));
 });
