@@ -117,6 +117,7 @@ function controllerOwner(obj: Record<string, unknown>): { kind: string; name: st
 }
 
 function summarize(policy: GovernancePolicy, results: readonly RuleResult[]): PolicySummary {
+  if (!results.length) return { policy: policy.name, mode: policy.mode, result: 'pass' };
   const mine = results.filter((r) => r.policy === policy.name);
   const result = mine.some((r) => r.status === 'fail' && r.mode === 'enforce')
     ? 'fail'
@@ -264,7 +265,7 @@ export class GovernanceEngine {
     if (getIn(t0.obj, ['metadata', 'deletionTimestamp'])) return { patch: [], mutated: object, results: [], policies: [], skipped: 'deleting' };
     const rec = new PatchRecorder(t0.obj, opts);
     const working = rec.doc;
-    const t: Target = { ...t0, obj: working };
+    const t: Target = working === t0.obj ? t0 : { ...t0, obj: working };
     // Pod specs are immutable on UPDATE, and so is a Job's whole pod template.
     const specMutable = !(op === 'UPDATE' && (t.kind === 'Pod' || t.kind === 'Job'));
     const templateMutable = !(op === 'UPDATE' && t.kind === 'Job');
@@ -381,7 +382,7 @@ export class GovernanceEngine {
         else results.push({ ...base, status: 'fail', message: f.message });
       }
     }
-    return { results, policies: policies.map((p) => summarize(p, results)), decision: decide(results) };
+    return { results, policies: policies.map((p) => summarize(p, results)), decision: results.length ? decide(results) : EMPTY };
   }
 
   private validateDelete(ctx: ReviewContext): ValidateOutcome {
