@@ -18,7 +18,7 @@ import { groupOf, podLocation, workloadKind } from './pod-template.js';
 import { PolicyIndex } from './policy-index.js';
 import { mutateResources, validateResources } from './resources.js';
 import { decide, type Decision, type ExceptionUse, type RuleResult } from './result.js';
-import { metadataMap, mutateTags, validateTags } from './tags.js';
+import { ALL_ALLOWED, metadataMap, mutateTags, validateTags } from './tags.js';
 import type { ActiveMigrationSource, Finding, NamespaceInfo, Operation, ReviewContext, Target } from './types.js';
 
 export interface GovernanceEngineOptions {
@@ -269,29 +269,29 @@ export class GovernanceEngine {
     // Pod specs are immutable on UPDATE, and so is a Job's whole pod template.
     const specMutable = !(op === 'UPDATE' && (t.kind === 'Pod' || t.kind === 'Job'));
     const templateMutable = !(op === 'UPDATE' && t.kind === 'Job');
-    const results = new Map<string, RuleResult>();
-    const seen = new Map<string, GovernancePolicy>();
+    // Made when first needed: most reviews have no exception and no error (a review's Maps are part of its cost).
+    let results: Map<string, RuleResult> | undefined;
+    const seen: GovernancePolicy[] = [];
     // Whether an exception excuses a policy's rule, per pass: tag rules ask once per key.
-    let excused = new Map<GovernancePolicy, Map<RuleName, boolean>>();
+    let excused: Map<GovernancePolicy, Map<RuleName, boolean>> | undefined;
     let matched = this.matching(t);
     for (let pass = 0; pass < MAX_MUTATION_PASSES; pass++) {
       const before = rec.edits;
       const labelsBefore = rec.labelEdits;
       const annotationsBefore = rec.annotationEdits;
       for (const p of matched) {
-        seen.set(p.name, p);
+        if (!seen.includes(p)) seen.push(p);
         const excusable = p.exceptions.length > 0 || p.allowExceptionAnnotations.size > 0;
         let mine: Map<RuleName, boolean> | undefined;
         let excuse: ((rule: RuleName) => ExceptionUse | undefined) | undefined;
-        const allowed = (rule: RuleName) => {
-          if (!excusable) return true;
-          if (!mine) excused.set(p, (mine = new Map()));
+        const allowed = !excusable ? ALL_ALLOWED : (rule: RuleName) => {
+          if (!mine) (excused ??= new Map()).set(p, (mine = new Map()));
           let skip = mine.get(rule);
           if (skip === undefined) {
             const e = (excuse ??= this.excuser(p, t))(rule);
             mine.set(rule, (skip = e !== undefined));
             const key = `${p.name}|${rule}`;
-            if (e && !results.has(key)) results.set(key, { policy: p.name, rule, family: GOVERNANCE_RULES[rule], mode: p.mode, status: 'skip', path: '', message: `skipped by exception: ${e.reason}`, exception: e });
+            if (e && !(results ??= new Map()).has(key)) results.set(key, { policy: p.name, rule, family: GOVERNANCE_RULES[rule], mode: p.mode, status: 'skip', path: '', message: `skipped by exception: ${e.reason}`, exception: e });
           }
           return !skip;
         };
@@ -300,7 +300,7 @@ export class GovernanceEngine {
           if (p.labels.length) mutateTags(p, 'labels', t, rec, allowed, templateMutable);
           if (p.annotations.length) mutateTags(p, 'annotations', t, rec, allowed, templateMutable);
         } catch (e) {
-          results.set(`${p.name}|error`, this.internalError(p, e));
+          (results ??= new Map()).set(`${p.name}|error`, this.internalError(p, e));
         }
       }
       if (rec.edits === before) break;
@@ -311,17 +311,17 @@ export class GovernanceEngine {
       const exceptionAnnotationsChanged = this.defaultsExceptionAnnotations && rec.annotationEdits !== annotationsBefore && matched.some((p) => p.allowExceptionAnnotations.size > 0);
       if (!labelsChanged && !exceptionAnnotationsChanged) break;
       const next = this.matching(t);
-      const sameExceptions = [...excused].every(([p, rules]) => {
+      const sameExceptions = [...(excused ?? [])].every(([p, rules]) => {
         const excuse = this.excuser(p, t);
         return [...rules].every(([rule, skip]) => (excuse(rule) !== undefined) === skip);
       });
       if (sameExceptions && next.length === matched.length && next.every((p, i) => p === matched[i])) break;
       matched = next;
-      excused = new Map();
+      excused = undefined;
     }
     const patch = rec.finish();
-    const list = [...results.values()];
-    return { patch, mutated: patch.length ? working : object, results: list, policies: [...seen.values()].map((p) => summarize(p, list)) };
+    const list = results ? [...results.values()] : [];
+    return { patch, mutated: patch.length ? working : object, results: list, policies: seen.map((p) => summarize(p, list)) };
   }
 
   private internalError(p: GovernancePolicy, e: unknown): RuleResult {

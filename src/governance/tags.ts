@@ -14,6 +14,9 @@ const RULES: Record<CompiledTagRule['family'], { default: RuleName; require: Rul
   migration: { default: 'default-migration-labels', require: 'require-migration-labels', values: 'migration-label-values' },
 };
 
+/** The `allowed` of a policy without exceptions: every rule applies (mutateTags then skips filtering its rules). */
+export const ALL_ALLOWED = (_rule: RuleName): boolean => true;
+
 export function tagRuleNames(family: CompiledTagRule['family']) {
   return RULES[family];
 }
@@ -50,7 +53,8 @@ function rulesOf(policy: GovernancePolicy, field: TagField): readonly CompiledTa
  * metadata when absent there, so pods carry the workload's migration labels and compliance tags too.
  */
 export function mutateTags(policy: GovernancePolicy, field: TagField, t: Target, rec: PatchRecorder, allowed: (rule: RuleName) => boolean, templateMutable: boolean): void {
-  const rules = rulesOf(policy, field).filter((r) => allowed(RULES[r.family].default));
+  const all = rulesOf(policy, field);
+  const rules = allowed === ALL_ALLOWED ? all : all.filter((r) => allowed(RULES[r.family].default));
   // Read again only after an edit: the recorder copies a map when it first edits it.
   let own = metadataMap(rec.doc, METADATA, field);
   for (const r of rules) {
