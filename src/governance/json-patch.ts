@@ -22,9 +22,12 @@ const ESCAPED = new Map<string, string>();
 
 /** The JSON Pointer of `path[0..length)` (default: all of it). */
 export function toPointer(path: Path, length = path.length): string {
-  let out = '';
-  for (let i = 0; i < length; i++) out += `/${escapePointerSegment(path[i]!)}`;
-  return out;
+  if (length === 0) return '';
+  // join makes one flat string; `+=` made a rope of 2n pieces that the patch writer's regex and Buffer had to flatten.
+  const parts = new Array<string>(length + 1);
+  parts[0] = '';
+  for (let i = 0; i < length; i++) parts[i + 1] = escapePointerSegment(path[i]!);
+  return parts.join('/');
 }
 
 export function isRecord(v: unknown): v is Record<string, unknown> {
