@@ -146,3 +146,15 @@ test('patchText writes what JSON.stringify writes, for any strings (quotes, cont
   const proto = JSON.parse('{"__proto__": {"a": "b"}, "x": "\\u0000\\"\\\\"}');
   assert.equal(patchText([{ op: 'add', path: '/a~1b', value: proto }]), JSON.stringify([{ op: 'add', path: '/a~1b', value: proto }]));
 });
+
+test('toPointer gives the same string for the same path however often it is asked, numbers and strings alike', () => {
+  const a = toPointer(['spec', 'template', 'metadata', 'labels', 'governor.io/migration']);
+  assert.equal(a, '/spec/template/metadata/labels/governor.io~1migration');
+  assert.equal(toPointer(['spec', 'template', 'metadata', 'labels', 'governor.io/migration']), a);
+  assert.equal(toPointer(['spec', 'containers', 0, 'resources'], 3), '/spec/containers/0');
+  assert.equal(toPointer(['spec', 'containers', '0']), '/spec/containers/0');
+  assert.equal(toPointer(['a~b', '']), '/a~0b/');
+  // Past its bound the memo starts over; pointers stay right.
+  for (let i = 0; i < 12_000; i++) assert.equal(toPointer(['many', `k/${i}`]), `/many/k~1${i}`);
+  assert.equal(toPointer(['spec', 'template', 'metadata', 'labels', 'governor.io/migration']), a);
+});
