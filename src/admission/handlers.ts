@@ -6,7 +6,7 @@ import type { NamespaceLookup } from '../kube/namespaces.js';
 import type { Logger } from '../observability/log.js';
 import type { GovernorMetrics } from '../observability/metrics.js';
 import type { ReviewContext } from '../governance/types.js';
-import { patchBytes } from '../governance/json-patch.js';
+import { patchBase64 } from '../governance/json-patch.js';
 import { workloadKind } from '../governance/pod-template.js';
 import { decodeAdmissionReview, encodeAdmissionReview, type AdmissionRequest, type AdmissionResponse, type AdmissionReviewResponse } from './review.js';
 
@@ -100,7 +100,7 @@ export function mutateHandler(env: AdmissionEnvironment): AdmissionHandler {
       uid: req.uid,
       allowed: true,
       patchType: 'JSONPatch',
-      patch: patchBytes(out.patch).toString('base64'),
+      patch: patchBase64(out.patch),
       auditAnnotations: { 'mutated-by': out.policies.map((p) => p.policy).join(',') },
     };
   };
