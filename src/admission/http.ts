@@ -114,8 +114,10 @@ function reviewHandler(route: 'mutate' | 'validate', review: ReviewFunction, o: 
           throw new HttpError(400, 'BadRequest', `body is not valid JSON: ${jsonProblem(e)}`);
         }
         const out = admissionReviewText(review(body));
-        res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(out) });
-        res.end(out);
+        const bytes = Buffer.byteLength(out);
+        res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': bytes });
+        // As many bytes as characters: all ASCII, so its latin1 is its UTF-8, copied without encoding.
+        res.end(out, bytes === out.length ? 'latin1' : 'utf8');
       } catch (e) {
         failed(req, res, e);
       }

@@ -280,3 +280,19 @@ test('exceptions used are counted, logged as audit annotations and recorded as N
   assert.ok(events.events.some((e) => e.reason === 'PolicyException' && e.type === 'Normal'));
   assert.match(await metrics.registry.metrics(), /governor_exceptions_used_total\{policy="team-defaults",rule="max-resources",via="annotation"\} 1/);
 });
+
+test('answers carrying non-ASCII text (a denial quoting the value, a patch copying it) arrive intact, Content-Length in bytes', async () => {
+  const { app } = setup();
+  const dep = realisticDeployment() as any;
+  dep.metadata.labels.owner = 'équipe-ü';
+  dep.metadata.annotations['cost-center'] = 'CC-ñ';
+  const mutated = await request(app).post('/mutate').send(admissionReview({ kind: 'Deployment', namespace: 'shop', name: 'checkout', object: dep })).expect(200);
+  assert.equal(Number(mutated.headers['content-length']), Buffer.byteLength(mutated.text));
+  const m = mutated.body.response as Resp;
+  // The template copies the object's own tags, non-ASCII ones included.
+  assert.equal(applyPatch(dep, m).spec.template.metadata.annotations['cost-center'], 'CC-ñ');
+  const res = await request(app).post('/validate').send(admissionReview({ kind: 'Deployment', namespace: 'shop', name: 'checkout', object: applyPatch(dep, m) })).expect(200);
+  assert.equal(Number(res.headers['content-length']), Buffer.byteLength(res.text));
+  assert.equal(res.body.response.allowed, false);
+  assert.match(res.body.response.status.message, /metadata\.labels\.owner must match .* \(is "équipe-ü"\)/);
+});
