@@ -12,6 +12,7 @@ import { APISERVICE_NAME, WEBHOOK_CONFIGURATION_NAME } from '../../src/kube/cabu
 import { TLS_SECRET } from '../../src/cli/certs.js';
 import { POLICY_GROUP, POLICY_PLURALS, POLICY_VERSION } from '../../src/policy/load-cluster.js';
 import { DESIRED_REPLICAS } from '../../src/adapter/policy-provider.js';
+import { WORKLOAD_CONTROLLER_USERNAMES } from '../../src/governance/workload-controllers.js';
 
 const repo = fileURLToPath(new URL('../..', import.meta.url));
 const manifests = join(repo, 'manifests');
@@ -162,6 +163,14 @@ function checkWebhooks(objs: Obj[]): void {
       assert.ok(servicePorts(objs, svc).includes(svc.port), `${at}: port ${svc.port} is not a port of Service ${svc.name}`);
       assert.ok(['/mutate', '/validate'].includes(svc.path), `${at}: path ${svc.path}`);
       assert.equal(w.clientConfig.caBundle, undefined, `${at}: caBundle belongs to governor certs, not to the manifests`);
+      for (const m of w.matchConditions ?? []) {
+        // An ownerReference is written by the creator: skipping on it lets a forged owner bypass validation.
+        assert.doesNotMatch(m.expression, /ownerReferences/, `${at}: matchCondition ${m.name} trusts ownerReferences`);
+        const names = [...m.expression.matchAll(/'([^']+)'/g)].map((x: RegExpMatchArray) => x[1]).sort();
+        assert.match(m.expression, /^!\(request\.userInfo\.username in \[/, `${at}: matchCondition ${m.name} skips by requester`);
+        assert.deepEqual(names, [...WORKLOAD_CONTROLLER_USERNAMES].sort(), `${at}: matchCondition ${m.name} names the workload controllers of src/governance/workload-controllers.ts`);
+      }
+      if (w.rules.some((r: any) => r.operations.includes('CREATE'))) assert.ok(w.matchConditions?.length, `${at}: CREATE webhooks skip the workload controllers (scaling fast path)`);
       for (const r of w.rules) {
         for (const f of ['apiGroups', 'apiVersions', 'resources', 'operations']) {
           assert.ok(!r[f].includes('*'), `${at}: wildcard in rules.${f}`);
