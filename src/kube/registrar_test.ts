@@ -22,9 +22,8 @@ import {
 
 const CA1 = generateCA({ commonName: 'ca-1' });
 const CA2 = generateCA({ commonName: 'ca-2' });
-// As the registrar splits them (the generator ends lines with CRLF; a bundle entry ends with one LF).
-const P1 = pemCertificates(CA1.certPem)[0]!;
-const P2 = pemCertificates(CA2.certPem)[0]!;
+const P1 = CA1.certPem;
+const P2 = CA2.certPem;
 const OWNER = { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRole', name: 'kube-governor' };
 const b64 = (pems: string[]) => Buffer.from(pems.join(''), 'utf8').toString('base64');
 const silent = pino({ level: 'silent' });
@@ -57,6 +56,12 @@ function registrar(store: FakeObjectStore, o: Partial<RegistrarOptions> = {}): R
 
 const results = (out: { kind: string; result: string }[]) => out.map((r) => `${r.kind}:${r.result}`).sort();
 const ALL = ['APIService', 'MutatingWebhookConfiguration', 'ValidatingWebhookConfiguration'];
+
+test('a bundle is split into its certificates byte for byte (CRLF kept), so republishing it changes nothing', () => {
+  assert.equal(pemCertificates(P1 + P2).join(''), P1 + P2);
+  assert.deepEqual(pemCertificates('x\n' + P1.trimEnd()), [P1.trimEnd() + '\n']);
+  assert.deepEqual(pemCertificates('garbage'), []);
+});
 
 test('the shipped templates parse: two webhook configurations and the APIService, without caBundle', () => {
   assert.deepEqual(TEMPLATES.map((t) => t.kind).sort(), ALL);

@@ -67,8 +67,9 @@ export function parseRegistrationTemplates(text: string, source: string): Regist
   return out;
 }
 
+/** The PEM certificates of a bundle, each with its own line ending kept, so a bundle file is republished byte for byte. */
 export function pemCertificates(text: string | undefined): string[] {
-  return (text ?? '').match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g)?.map((p) => `${p}\n`) ?? [];
+  return (text ?? '').match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----(\r?\n)?/g)?.map((p) => (p.endsWith('\n') ? p : `${p}\n`)) ?? [];
 }
 
 function certOf(pem: string): X509Certificate | undefined {

@@ -90,7 +90,7 @@ export async function waitRegistered(cluster: LocalCluster, timeoutMs = 60_000):
   );
 }
 
-function tokenKubeconfig(cluster: LocalCluster, file: string, user: string, token: string): void {
+export function tokenKubeconfig(cluster: LocalCluster, file: string, user: string, token: string): void {
   writeFileSync(
     file,
     JSON.stringify({
@@ -106,7 +106,7 @@ function tokenKubeconfig(cluster: LocalCluster, file: string, user: string, toke
 }
 
 /** A previous run's `delete --wait=false` may still be finishing: apply into a Terminating namespace fails. */
-async function waitNamespaceGone(cluster: LocalCluster, ns: string, timeoutMs: number): Promise<void> {
+export async function waitNamespaceGone(cluster: LocalCluster, ns: string, timeoutMs: number): Promise<void> {
   await waitFor(
     `namespace ${ns} of an earlier run to finish terminating`,
     async () => {
