@@ -311,8 +311,8 @@ describe('install and uninstall never block writes; the webhook cannot be skippe
     assert.equal(podReviews.reduce((a, b) => a + b, 0), 2, `Pod reviews (mutate + validate of the forged Pod only):\n${reviews.join('\n')}`);
   });
 
-  it('kubectl delete -k: the garbage collector removes the registrations; SIGTERM of the server deletes nothing', async () => {
-    // The server's SIGTERM alone leaves the registrations (an upgrade must not leave a gap).
+  it('kubectl delete -k: the garbage collector removes the registrations while the server still answers', async () => {
+    // (That the server's own SIGTERM deletes nothing is src/kube/registrar_test.ts: here no second replica would answer.)
     assert.equal((await registered()).length, 3);
     writer.phase = 'uninstalling';
     const t0 = Date.now();
