@@ -137,7 +137,16 @@ export async function startGovernor(
     log,
   );
 
+  // Registration options are checked before any server listens (a bad flag must not leave half a server running).
   let registrar: Registrar | undefined;
+  const registration = options.registrationManifests?.length
+    ? { caBundleFile: options.caBundleFile ?? certs.caFile, kc: kc ?? loadKubeConfig(options.kubeconfig) }
+    : undefined;
+  if (registration && (!registration.caBundleFile || !registration.kc)) {
+    watcher.stop();
+    await clusterLoader?.stop();
+    throw new Error('--registration-manifests needs --ca-bundle-file (or a generated certificate) and cluster access');
+  }
   const started: ServerComponent[] = [];
   for (const make of components) started.push(await make(ctx, certs));
 
@@ -165,14 +174,11 @@ export async function startGovernor(
   log.info({ ports, certFile: certs.certFile, caFile: certs.caFile }, 'kube-governor serving');
 
   // ---- registration (src/kube/registrar.ts): our webhook configurations and APIService, once ready; never deleted here.
-  if (options.registrationManifests?.length) {
-    const caBundleFile = options.caBundleFile ?? certs.caFile;
-    const registrationKc = kc ?? loadKubeConfig(options.kubeconfig);
-    if (!caBundleFile || !registrationKc) throw new Error('--registration-manifests needs --ca-bundle-file (or a generated certificate) and cluster access');
+  if (registration?.caBundleFile && registration.kc && options.registrationManifests) {
     registrar = createRegistrar({
-      store: new KubeObjectStore(registrationKc, 'kube-governor'),
+      store: new KubeObjectStore(registration.kc, 'kube-governor'),
       manifests: options.registrationManifests,
-      caBundleFile,
+      caBundleFile: registration.caBundleFile,
       ownerClusterRole: options.registrationOwner ?? 'kube-governor',
       serviceName: options.serviceName,
       serviceNamespace: options.serviceNamespace,
