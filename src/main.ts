@@ -11,6 +11,8 @@ import { formatPolicyError } from './policy/types.js';
 import { CertFileReloader, ensureServingCert, readTlsMaterial } from './tls/serving.js';
 import { serviceDnsNames } from './tls/certs.js';
 import { listen, type ClosableServer } from './server/https.js';
+import { KubeObjectStore } from './kube/cabundle.js';
+import { createRegistrar, type Registrar } from './kube/registrar.js';
 
 export interface GovernorOptions {
   readonly policies: readonly string[];
@@ -42,6 +44,13 @@ export interface GovernorOptions {
   readonly shutdownGraceMs: number;
   /** How often the adapter re-reads kube-system/extension-apiserver-authentication (default 60 s). */
   readonly authRefreshMs?: number;
+  /** Webhook configuration / APIService templates the server registers itself once ready (none: no registration). */
+  readonly registrationManifests?: readonly string[];
+  /** CA bundle published as caBundle; default: the generated CA when the server made its own certificate. */
+  readonly caBundleFile?: string;
+  /** ClusterRole of the install that owns the registrations (uninstall garbage-collects them). */
+  readonly registrationOwner?: string;
+  readonly registrationIntervalMs?: number;
 }
 
 /** Everything a server component may need; built once here and passed down. */
@@ -128,10 +137,23 @@ export async function startGovernor(
     log,
   );
 
+  // Registration options are checked before any server listens (a bad flag must not leave half a server running).
+  let registrar: Registrar | undefined;
+  const registration = options.registrationManifests?.length
+    ? { caBundleFile: options.caBundleFile ?? certs.caFile, kc: kc ?? loadKubeConfig(options.kubeconfig) }
+    : undefined;
+  if (registration && (!registration.caBundleFile || !registration.kc)) {
+    watcher.stop();
+    await clusterLoader?.stop();
+    throw new Error('--registration-manifests needs --ca-bundle-file (or a generated certificate) and cluster access');
+  }
   const started: ServerComponent[] = [];
   for (const make of components) started.push(await make(ctx, certs));
 
-  const reloader = new CertFileReloader(certs, (m) => started.forEach((c) => c.server.setTls(m)), log);
+  const reloader = new CertFileReloader(certs, (m) => {
+    started.forEach((c) => c.server.setTls(m));
+    void registrar?.trigger(); // a rotated CA reaches the caBundle now, not at the next pass
+  }, log);
   await reloader.start();
 
   const metricsServer: HttpServer = createHttpServer(async (req, res) => {
@@ -151,10 +173,31 @@ export async function startGovernor(
   for (const c of started) (ports as any)[c.name] = c.port;
   log.info({ ports, certFile: certs.certFile, caFile: certs.caFile }, 'kube-governor serving');
 
+  // ---- registration (src/kube/registrar.ts): our webhook configurations and APIService, once ready; never deleted here.
+  if (registration?.caBundleFile && registration.kc && options.registrationManifests) {
+    registrar = createRegistrar({
+      store: new KubeObjectStore(registration.kc, 'kube-governor'),
+      manifests: options.registrationManifests,
+      caBundleFile: registration.caBundleFile,
+      ownerClusterRole: options.registrationOwner ?? 'kube-governor',
+      serviceName: options.serviceName,
+      serviceNamespace: options.serviceNamespace,
+      bindAddress: options.bindAddress,
+      ports: { ...(ports.adapter !== undefined ? { adapter: ports.adapter } : {}), ...(ports.webhook !== undefined ? { webhook: ports.webhook } : {}) },
+      // Until the readiness aggregate of policy loading is wired here: ready once the servers listen.
+      isReady: () => true,
+      intervalMs: options.registrationIntervalMs ?? 30_000,
+      log: log.child({ component: 'registrar' }),
+    });
+    registrar.start();
+  }
+  // ---- end registration
+
   return {
     ports,
     context: ctx,
     async stop() {
+      await registrar?.stop();
       watcher.stop();
       reloader.stop();
       await clusterLoader?.stop();

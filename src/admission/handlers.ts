@@ -36,6 +36,8 @@ function contextOf(req: AdmissionRequest, env: AdmissionEnvironment): ReviewCont
   const ctx: { -readonly [K in keyof ReviewContext]: ReviewContext[K] } = { group: req.kind.group, kind: req.kind.kind, namespace, operation: req.operation, oldObject: req.oldObject };
   if (req.name !== undefined) ctx.name = req.name;
   if (info) ctx.namespaceInfo = info;
+  const user = req.userInfo?.username;
+  if (user !== undefined) ctx.requestedBy = user;
   return ctx;
 }
 

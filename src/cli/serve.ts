@@ -4,6 +4,11 @@ import { createLogger } from '../observability/log.js';
 import { startGovernor, type ComponentFactory, type GovernorOptions } from '../main.js';
 
 const list = (v: string, prev: string[] = []) => [...prev, ...v.split(',').map((s) => s.trim()).filter(Boolean)];
+const millis = (v: string) => {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 100) throw new Error(`"${v}" is not a whole number of milliseconds >= 100`);
+  return n;
+};
 const int = (v: string) => {
   const n = Number(v);
   if (!Number.isInteger(n) || n < 0 || n > 65535) throw new Error(`"${v}" is not a port number`);
@@ -42,6 +47,10 @@ export function registerServe(program: Command): void {
     .option('--no-cluster-policies', 'do not load governor.io policy objects from the cluster')
     .option('--policy-poll <ms>', 'how often policy files are checked for changes (ms)', int, 2000)
     .option('--shutdown-grace <ms>', 'time in-flight requests get on SIGTERM (ms)', int, 10000)
+    .option('--registration-manifests <files>', 'webhook configuration / APIService templates to register once ready (repeatable, comma-separated; default: none)', list)
+    .option('--ca-bundle-file <file>', 'CA bundle of the serving certificate, published as caBundle (default: the generated CA)')
+    .option('--registration-owner <clusterrole>', 'ClusterRole whose deletion garbage-collects the registrations', 'kube-governor')
+    .option('--registration-interval <ms>', 'how often the registrations are checked and repaired (ms)', millis, 30000)
     .option('--log-level <level>', 'trace, debug, info, warn, error', 'info')
     .action(async (o) => {
       const log = createLogger({ level: o.logLevel });
@@ -72,6 +81,10 @@ export function registerServe(program: Command): void {
         policyPollMs: o.policyPoll,
         clusterPolicies: o.clusterPolicies !== false,
         shutdownGraceMs: o.shutdownGrace,
+        registrationManifests: o.registrationManifests ?? [],
+        caBundleFile: o.caBundleFile,
+        registrationOwner: o.registrationOwner,
+        registrationIntervalMs: o.registrationInterval,
       };
       const components: ComponentFactory[] = [];
       if (options.enableAdapter && serveComponents.adapter) components.push(serveComponents.adapter);

@@ -20,6 +20,7 @@ import { mutateResources, validateResources } from './resources.js';
 import { decide, type Decision, type ExceptionUse, type RuleResult } from './result.js';
 import { ALL_ALLOWED, metadataMap, mutateTags, validateTags } from './tags.js';
 import type { ActiveMigrationSource, Finding, NamespaceInfo, Operation, ReviewContext, Target } from './types.js';
+import { isWorkloadController } from './workload-controllers.js';
 
 export interface GovernanceEngineOptions {
   /** Namespaces never evaluated, so the cluster cannot be locked out (default kube-system; the webhook adds its own). */
@@ -350,7 +351,9 @@ export class GovernanceEngine {
     // Updates of an object being deleted (finalizer removal) must always pass, or it could never go away.
     if (getIn(t.obj, ['metadata', 'deletionTimestamp'])) return { results: [], policies: [], decision: EMPTY, skipped: 'deleting' };
     const policies = this.matching(t);
-    const owner = controllerOwner(t.obj);
+    // A controller ownerReference is written by the creator and proves nothing (a user may forge one); only an object
+    // that a workload controller itself creates or updates is let through with a warning.
+    const owner = isWorkloadController(ctx.requestedBy) ? controllerOwner(t.obj) : undefined;
     const old = op === 'UPDATE' && isRecord(ctx.oldObject) ? { ...t, obj: ctx.oldObject } : undefined;
     const results: RuleResult[] = [];
     for (const p of policies) {

@@ -131,7 +131,7 @@ test('UPDATE: a violation the stored object already had warns instead of denying
   assert.deepEqual(fresh.results.map((r) => `${r.policy}:${r.status}`), ['p:fail', 'strict:fail'], 'a new violation denies');
 });
 
-test('objects owned by a controller are warned about, not blocked; objects being deleted are not evaluated', () => {
+test('objects a workload controller makes from an admitted template are warned about; a forged owner is enforced', () => {
   const e = new GovernanceEngine([needsOwner('p')]);
   const pod = yamlObject(`
 apiVersion: v1
@@ -139,9 +139,26 @@ kind: Pod
 metadata: {name: web-abc, ownerReferences: [{apiVersion: apps/v1, kind: ReplicaSet, name: web-5d8, uid: u1, controller: true}]}
 spec: {containers: [{name: a, image: b}]}
 `);
-  const v = e.validate(pod, { namespace: 'x' });
-  assert.equal(v.decision.allowed, true);
-  assert.match(v.results[0]!.message, /owned by ReplicaSet web-5d8/);
+  const byController = e.validate(pod, { namespace: 'x', requestedBy: 'system:serviceaccount:kube-system:replicaset-controller' });
+  assert.equal(byController.decision.allowed, true);
+  assert.match(byController.results[0]!.message, /owned by ReplicaSet web-5d8/);
+  assert.equal(e.validate(pod, { namespace: 'x', requestedBy: 'system:kube-controller-manager' }).decision.allowed, true);
+  // The same ownerReference sent by anyone else (or by nobody known: the CLI) proves nothing.
+  for (const requestedBy of [undefined, 'alice', 'system:serviceaccount:team-a:replicaset-controller', 'system:serviceaccount:kube-system:default']) {
+    const v = e.validate(pod, { namespace: 'x', ...(requestedBy ? { requestedBy } : {}) });
+    assert.equal(v.decision.allowed, false, `requested by ${requestedBy}`);
+    assert.deepEqual(v.results.map((r) => r.status), ['fail']);
+  }
+  const forgedRs = yamlObject(`
+apiVersion: apps/v1
+kind: ReplicaSet
+metadata: {name: web-1, ownerReferences: [{apiVersion: apps/v1, kind: Deployment, name: does-not-exist, uid: u2, controller: true}]}
+spec: {selector: {matchLabels: {a: b}}, template: {metadata: {labels: {a: b}}, spec: {containers: [{name: a, image: b}]}}}
+`);
+  assert.equal(e.validate(forgedRs, { namespace: 'x', requestedBy: 'mallory' }).decision.allowed, false);
+  // A controller's object without a controller ownerReference is judged as any other.
+  const bare = yamlObject('{apiVersion: v1, kind: Pod, metadata: {name: p}, spec: {containers: [{name: a, image: b}]}}');
+  assert.equal(e.validate(bare, { namespace: 'x', requestedBy: 'system:serviceaccount:kube-system:job-controller' }).decision.allowed, false);
   const deleting = deployment(`{name: web, deletionTimestamp: '2026-01-01T00:00:00Z', finalizers: [x]}`);
   assert.equal(e.validate(deleting, { namespace: 'x', operation: 'UPDATE', oldObject: deleting }).skipped, 'deleting');
   assert.equal(e.validate(deployment(), { namespace: 'x', operation: 'CONNECT' }).skipped, 'operation');

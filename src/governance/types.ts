@@ -26,6 +26,11 @@ export interface ReviewContext {
   readonly namespaceInfo?: NamespaceInfo;
   /** The stored object, on UPDATE and DELETE. */
   readonly oldObject?: unknown;
+  /**
+   * Who sent the request (request.userInfo.username). Only a workload controller (workload-controllers.ts) makes a
+   * violation of a controller-owned object a warning: its template was checked when its owner was admitted.
+   */
+  readonly requestedBy?: string;
 }
 
 /**
