@@ -6,7 +6,8 @@
 FROM node:24-bookworm-slim AS build
 WORKDIR /src
 COPY package.json package-lock.json ./
-RUN npm ci --no-audit --no-fund
+# --ignore-scripts: the package's `prepare` (the same build, for a checkout) would run before src/ is copied.
+RUN npm ci --ignore-scripts --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
 RUN npm run build \
@@ -17,7 +18,8 @@ FROM node:24-bookworm-slim AS deps
 WORKDIR /app
 COPY package.json package-lock.json ./
 # Type declarations and source maps of dependencies are never read at runtime (about 40 MB, mostly client-node).
-RUN npm ci --omit=dev --no-audit --no-fund \
+# --ignore-scripts: `prepare` needs tsc, a dev dependency; no production dependency has an install script.
+RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund \
  && find node_modules -type f \( -name '*.map' -o -name '*.d.ts' -o -name '*.d.mts' -o -name '*.d.cts' \) -delete
 
 # ---- runtime: Node 24 LTS (the release CI tests on: hack/ensure-node.sh)
