@@ -54,10 +54,10 @@ app.kubernetes.io/component: server
 
 {{/* cainjector annotation (certificates.mode=cert-manager) for the APIService and the webhook configurations. */}}
 {{- define "kube-governor.caInjection" -}}
-{{- if eq .Values.certificates.mode "cert-manager" }}
+{{- if eq .Values.certificates.mode "cert-manager" -}}
 annotations:
   cert-manager.io/inject-ca-from: {{ .Release.Namespace }}/{{ include "kube-governor.fullname" . }}-serving
-{{- end }}
+{{- end -}}
 {{- end -}}
 
 {{/* Pod and container hardening shared by the server and the certificate job (Pod Security "restricted"). */}}
