@@ -151,6 +151,11 @@ pid=$("${podman[@]}" inspect --format '{{.State.Pid}}' "$name")
 uid=$(awk '/^Uid:/ {print $2}' "/proc/$pid/status")
 [ "$uid" != 0 ] || die "the server runs as root"
 log "process $pid runs as uid $uid"
+# The runtime is the Node major the Dockerfile names (node:<major>-…), whichever base provided it.
+want_major=${base_ref#*node:}; want_major=${want_major%%-*}
+image_node=$("${podman[@]}" exec "$name" node --version)
+[[ "$image_node" == "v$want_major."* ]] || die "the image runs node $image_node, expected Node $want_major"
+log "the server runs on node $image_node"
 # Read-only: the container cannot write outside the tmpfs.
 # /home/node belongs to the server's user, so only the read-only mount can refuse the write.
 erofs=$("${podman[@]}" exec "$name" node -e 'try { require("fs").writeFileSync("/home/node/x", "x"); console.log("written") } catch (e) { console.log(e.code) }')
