@@ -13,9 +13,10 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseAllDocuments } from 'yaml';
+import { CHART_DIR, helmBinary, localImageArgs } from '../lib/helm.js';
 
 const repo = fileURLToPath(new URL('../..', import.meta.url));
-const chart = join(repo, 'charts', 'kube-governor');
+const chart = CHART_DIR;
 const RELEASE = 'kube-governor';
 const NAMESPACE = 'kube-governor';
 
@@ -32,15 +33,6 @@ const CHART_ONLY: Record<string, string> = {
   'Job/kube-governor/kube-governor-certs-1': 'first governor certs run of revision 1',
 };
 
-/** helm from the cache (hack/build-helm.sh builds it once; hack/test.sh exports KG_HELM). */
-function findHelm(): string {
-  if (process.env.KG_HELM) return process.env.KG_HELM;
-  const r = spawnSync('bash', [join(repo, 'hack', 'build-helm.sh')], { encoding: 'utf8', timeout: 1_800_000 });
-  const path = /^HELM=(.+)$/m.exec(r.stdout ?? '')?.[1];
-  assert.ok(r.status === 0 && path, `hack/build-helm.sh failed:\n${r.stderr}`);
-  return path;
-}
-
 /** kubectl from the control-plane cache (hack/build-control-plane.sh), $KUBECTL, or PATH. */
 function findKubectl(): string {
   if (process.env.KUBECTL) return process.env.KUBECTL;
@@ -51,7 +43,7 @@ function findKubectl(): string {
   return cached ?? 'kubectl';
 }
 
-const helm = findHelm();
+const helm = helmBinary();
 
 function parse(text: string, source: string): Obj[] {
   return parseAllDocuments(text).flatMap((d, i) => {
@@ -154,10 +146,12 @@ test('the CRDs in the chart are the files of manifests/base/crds', () => {
 });
 
 test('image values: a local tag with pullPolicy Never reaches the server and the certificate pods', () => {
-  const objs = render({ 'image.repository': 'localhost/kube-governor', 'image.tag': 'test', 'image.pullPolicy': 'Never' });
+  const args = localImageArgs('localhost:5000/team/kube-governor:test');
+  assert.deepEqual(args, ['--set', 'image.repository=localhost:5000/team/kube-governor', '--set', 'image.tag=test', '--set', 'image.pullPolicy=Never']);
+  const objs = render(Object.fromEntries(args.filter((_, i) => i % 2 === 1).map((a) => a.split(/=(.*)/s).slice(0, 2) as [string, string])));
   const pods = [one(objs, 'Deployment').spec.template.spec, one(objs, 'CronJob').spec.jobTemplate.spec.template.spec, one(objs, 'Job').spec.template.spec];
   for (const spec of pods) {
-    assert.equal(spec.containers[0].image, 'localhost/kube-governor:test');
+    assert.equal(spec.containers[0].image, 'localhost:5000/team/kube-governor:test');
     assert.equal(spec.containers[0].imagePullPolicy, 'Never');
   }
   assert.equal(container(render({ 'image.digest': 'sha256:' + 'a'.repeat(64) })).image, `kube-governor@sha256:${'a'.repeat(64)}`);
