@@ -18,6 +18,12 @@ bash hack/ensure-deps.sh
 # Servers started by tests contact load sources on loopback only (policies may name cluster DNS names).
 export GOVERNOR_ALLOWED_SOURCE_HOSTS="${GOVERNOR_ALLOWED_SOURCE_HOSTS:-127.0.0.1,localhost,::1}"
 
+# helm for test/manifests/chart_test.ts (helm lint, helm template), built from hack/tools/helm once, then cached.
+echo "== helm (built once, then cached)"
+KG_HELM=$(bash hack/build-helm.sh | sed -n 's/^HELM=//p')
+[ -n "$KG_HELM" ] || { echo "hack/build-helm.sh gave no HELM path" >&2; exit 1; }
+export KG_HELM
+
 echo "== typecheck"
 npx tsc -p tsconfig.json --noEmit
 
