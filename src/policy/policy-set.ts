@@ -73,12 +73,12 @@ export function buildPolicySet(policies: readonly AnyPolicy[], generation: numbe
     else targets.set(key, s);
   }
   // References last: a migration whose ScalingPolicy was left out above is left out too.
-  const scaling = all.filter((i) => policies[i]!.kind === 'ScalingPolicy' && !out.has(i)).map((i) => policies[i] as ScalingPolicy);
+  const scaling = new Set(all.filter((i) => policies[i]!.kind === 'ScalingPolicy' && !out.has(i)).map((i) => policyId(policies[i]!)));
   for (const i of all) {
     const m = policies[i]!;
     if (m.kind !== 'MigrationPolicy' || out.has(i) || !m.capacity || !('scalingPolicy' in m.capacity)) continue;
     const ref = m.capacity.scalingPolicy;
-    if (!scaling.some((s) => s.namespace === m.namespace && s.name === ref)) {
+    if (!scaling.has(`ScalingPolicy/${m.namespace}/${ref}`)) {
       exclude(i, 'spec.capacity.scalingPolicy', `no ScalingPolicy "${ref}" in namespace ${m.namespace}`);
     }
   }

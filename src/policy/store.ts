@@ -26,38 +26,50 @@ export interface SourceState {
   readonly lastSuccessMs?: number;
 }
 
-/** kind/namespace/name as an error names it (`ScalingPolicy/shop/x`, `ScalingPolicy/x` for the default namespace). */
-function errorTargets(e: PolicyError, p: AnyPolicy): boolean {
-  if (!e.policy) return false;
+/**
+ * The policyId() of the policy an error names (`ScalingPolicy/shop/x`; `ScalingPolicy/x` is in the default namespace;
+ * GovernancePolicy is cluster-scoped), or undefined when it names none.
+ */
+function namedPolicy(e: PolicyError): string | undefined {
+  if (!e.policy) return undefined;
   const parts = e.policy.split('/');
-  const [kind, name] = [parts[0], parts[parts.length - 1]];
-  if (p.kind !== kind || p.name !== name || name === '?') return false;
-  if (p.kind === 'GovernancePolicy') return true;
-  return p.namespace === (parts.length === 3 ? parts[1] : 'default');
+  const [kind, name] = [parts[0]!, parts[parts.length - 1]!];
+  if (parts.length < 2 || name === '?') return undefined;
+  return kind === 'GovernancePolicy' ? `${kind}/${name}` : `${kind}/${parts.length === 3 ? parts[1] : 'default'}/${name}`;
 }
 
-/** Whether an error names its policy (otherwise only its file is known: YAML syntax, unknown kind, unreadable file). */
-function identifies(e: PolicyError): boolean {
-  return Boolean(e.policy) && !e.policy!.endsWith('/?');
-}
-
-/** Whether `file` is the file or directory an error is about. */
-function under(file: string, errorFile: string): boolean {
-  return file === errorFile || file.startsWith(errorFile.endsWith('/') ? errorFile : `${errorFile}/`);
+/** A problem with a whole file or directory (cannot read or list it), not with one of its documents. */
+function wholeFile(e: PolicyError): boolean {
+  return e.document === undefined && !e.policy;
 }
 
 /**
  * The last good versions that stay in force: for each invalid document, the previous policy it names; when it names
- * none (a syntax error, an unreadable file), every previous policy of its file that the candidate does not redefine.
+ * none (a syntax error, an unknown kind), every previous policy of its file; for an unreadable file or directory,
+ * every previous policy under it. A policy the candidate defines again is never kept. Indexed: linear in the sizes.
  */
 function keepPrevious(previous: readonly AnyPolicy[], candidate: readonly AnyPolicy[], errors: readonly PolicyError[]): AnyPolicy[] {
+  if (!errors.length || !previous.length) return [];
   const offered = new Set(candidate.map(policyId));
+  const byId = new Map<string, AnyPolicy>();
+  const byFile = new Map<string, AnyPolicy[]>();
+  for (const p of previous) {
+    byId.set(policyId(p), p);
+    const list = byFile.get(p.origin.file);
+    if (list) list.push(p);
+    else byFile.set(p.origin.file, [p]);
+  }
   const kept = new Map<string, AnyPolicy>();
+  const keep = (p: AnyPolicy | undefined) => {
+    if (p && !offered.has(policyId(p))) kept.set(policyId(p), p);
+  };
   for (const e of errors) {
-    for (const p of previous) {
-      const id = policyId(p);
-      if (offered.has(id) || kept.has(id)) continue;
-      if (identifies(e) ? errorTargets(e, p) : under(p.origin.file, e.file)) kept.set(id, p);
+    const id = namedPolicy(e);
+    if (id) keep(byId.get(id));
+    else if (!wholeFile(e)) byFile.get(e.file)?.forEach(keep);
+    else {
+      const dir = e.file.endsWith('/') ? e.file : `${e.file}/`;
+      for (const [file, list] of byFile) if (file === e.file || file.startsWith(dir)) list.forEach(keep);
     }
   }
   return [...kept.values()];

@@ -231,3 +231,28 @@ test('property: across random reloads of good, invalid and broken documents, eve
     { numRuns: 100 },
   );
 });
+
+test('bounded: 10,000 policies in force, then 5,000 of them invalid and 5,000 broken documents, reloads in linear time', () => {
+  const store = new PolicyStore();
+  const N = 10_000;
+  const good = Array.from({ length: N }, (_, i) => ({
+    kind: 'ScalingPolicy' as const,
+    name: `p${i}`,
+    namespace: `ns${i % 100}`,
+    origin: { file: `cluster:ScalingPolicy/ns${i % 100}/p${i}`, document: 1 },
+    target: { apiVersion: 'apps/v1', kind: 'Deployment', name: `p${i}` },
+  })) as unknown as AnyPolicy[];
+  let t = performance.now();
+  store.offer(good, [], 'cluster');
+  const first = performance.now() - t;
+  const errors: PolicyError[] = [];
+  for (let i = 0; i < N / 2; i++) errors.push({ file: `cluster:ScalingPolicy/ns${i % 100}/p${i}`, document: 1, policy: `ScalingPolicy/ns${i % 100}/p${i}`, path: 'spec', message: 'bad' });
+  for (let i = 0; i < N / 2; i++) errors.push({ file: `other-${i}.yaml`, document: 1, path: '', message: 'YAML syntax: x' });
+  t = performance.now();
+  const out = store.offer(good.slice(N / 2), errors, 'cluster');
+  const second = performance.now() - t;
+  assert.equal(out.kept.length, N / 2);
+  assert.equal(store.current().scaling.length, N);
+  // Linear: tens of ms on an idle machine; the bound is loose for shared CI, far below a quadratic keep (1e8 steps).
+  assert.ok(first < 5000 && second < 5000, `offer took ${first.toFixed(0)} ms and ${second.toFixed(0)} ms`);
+});
