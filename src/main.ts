@@ -100,6 +100,8 @@ export async function startGovernor(
   }
   const policyReadiness = new PolicyReadiness(store, policySources);
   readiness.add('policies', () => policyReadiness.check());
+  // Evaluated on every change too, not only when probed: a break right after a clean start is still after it.
+  store.onChange(() => void policyReadiness.check());
   await watcher.reload();
   watcher.start();
   await clusterLoader?.start();

@@ -122,8 +122,9 @@ export class PolicyFileWatcher {
   async reload(): Promise<ReloadOutcome> {
     this.last = await fingerprint(this.opts.paths);
     const r = await loadPolicyFiles(this.opts.paths);
-    const outcome = this.opts.store.offer(r.policies, r.errors);
+    // Read before the offer, so that what listens to the store (readiness) sees the source as read with its content.
     this.read = true;
+    const outcome = this.opts.store.offer(r.policies, r.errors);
     this.opts.onReload?.(outcome, r.files);
     return outcome;
   }
