@@ -9,7 +9,7 @@ import { ClusterPolicyLoader } from './policy/load-cluster.js';
 import { loadKubeConfig } from './kube/client.js';
 import { PolicyReadiness, type PolicySourceProbe } from './policy/readiness.js';
 import { Readiness, wantsVerbose } from './observability/readiness.js';
-import { recordPolicyState, reportReload } from './observability/policy-state.js';
+import { policyReloadReporter, recordPolicyState } from './observability/policy-state.js';
 import { CertFileReloader, ensureServingCert, readTlsMaterial } from './tls/serving.js';
 import { serviceDnsNames } from './tls/certs.js';
 import { listen, type ClosableServer } from './server/https.js';
@@ -84,17 +84,18 @@ export async function startGovernor(
 
   // --- policy sources: every document stands alone; readiness waits for a first complete, valid read of each.
   store.onChange(() => recordPolicyState(metrics, store));
+  const reportReload = policyReloadReporter(log, metrics);
   const watcher = new PolicyFileWatcher({
     paths: options.policies,
     store,
     intervalMs: options.policyPollMs,
-    onReload: (outcome, files) => reportReload(log, metrics, 'files', outcome, files.length),
+    onReload: (outcome, files) => reportReload('files', outcome, files.length),
   });
   const policySources: PolicySourceProbe[] = [{ name: 'files', synced: () => watcher.loaded() || 'policy files not read yet' }];
   let clusterLoader: ClusterPolicyLoader | undefined;
   const kc = options.clusterPolicies === false ? undefined : loadKubeConfig(options.kubeconfig);
   if (kc) {
-    const loader = new ClusterPolicyLoader({ kubeConfig: kc, store, log, onReload: (outcome) => reportReload(log, metrics, 'cluster', outcome) });
+    const loader = new ClusterPolicyLoader({ kubeConfig: kc, store, log, onReload: (outcome) => reportReload('cluster', outcome) });
     clusterLoader = loader;
     policySources.push({ name: 'cluster', synced: () => loader.synced() });
   }

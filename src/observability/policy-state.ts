@@ -28,20 +28,44 @@ export function recordPolicyState(metrics: GovernorMetrics, store: PolicyStore):
 }
 
 /**
- * After a source's read: one log line per invalid document (file, line, path), one for the last good versions kept,
- * one summary; the reload counter (applied: everything in force as offered; partial: some documents held back).
+ * Reports each read of a source: one log line per invalid document (file, line, path) the first time it is seen
+ * (a source is re-read on every change, and a watch sees many), one for the last good versions kept when that list
+ * changes, a summary; the reload counter (applied: everything in force as offered; partial: some documents held back).
  */
-export function reportReload(log: Logger, metrics: GovernorMetrics, source: string, outcome: ReloadOutcome, files?: number): void {
-  metrics.policyReloads.inc({ result: outcome.applied ? 'applied' : 'partial' });
-  for (const e of outcome.errors) {
-    log.error(
-      { source, file: e.file, ...(e.line !== undefined ? { line: e.line } : {}), ...(e.document !== undefined ? { document: e.document } : {}), path: e.path, ...(e.policy ? { policy: e.policy } : {}) },
-      `invalid policy: ${formatPolicyError(e)}`,
-    );
-  }
-  if (outcome.kept.length) log.warn({ source, policies: outcome.kept.slice(0, 50), count: outcome.kept.length }, 'the last good version of these policies stays in force');
-  const set = outcome.set;
-  const summary = { source, generation: set.generation, ...(files !== undefined ? { files } : {}), scaling: set.scaling.length, migration: set.migration.length, governance: set.governance.length, invalid: outcome.errors.length };
-  if (outcome.errors.length) log.error(summary, 'policies loaded; invalid documents left out');
-  else log.info(summary, 'policies loaded');
+export function policyReloadReporter(log: Logger, metrics: GovernorMetrics): (source: string, outcome: ReloadOutcome, files?: number) => void {
+  const logged = new Map<string, { errors: Set<string>; kept: string }>();
+  return (source, outcome, files) => {
+    metrics.policyReloads.inc({ result: outcome.applied ? 'applied' : 'partial' });
+    const before = logged.get(source) ?? { errors: new Set<string>(), kept: '' };
+    const now = new Set<string>();
+    let fresh = 0;
+    for (const e of outcome.errors) {
+      const text = formatPolicyError(e);
+      now.add(text);
+      if (before.errors.has(text)) continue;
+      fresh++;
+      log.error(
+        { source, file: e.file, ...(e.line !== undefined ? { line: e.line } : {}), ...(e.document !== undefined ? { document: e.document } : {}), path: e.path, ...(e.policy ? { policy: e.policy } : {}) },
+        `invalid policy: ${text}`,
+      );
+    }
+    const fixed = [...before.errors].filter((t) => !now.has(t)).length;
+    const kept = outcome.kept.join(',');
+    if (outcome.kept.length && kept !== before.kept) log.warn({ source, policies: outcome.kept.slice(0, 50), count: outcome.kept.length }, 'the last good version of these policies stays in force');
+    logged.set(source, { errors: now, kept });
+    const set = outcome.set;
+    const summary = {
+      source,
+      generation: set.generation,
+      ...(files !== undefined ? { files } : {}),
+      scaling: set.scaling.length,
+      migration: set.migration.length,
+      governance: set.governance.length,
+      invalid: outcome.errors.length,
+      ...(fixed ? { fixed } : {}),
+    };
+    if (fresh) log.error(summary, 'policies loaded; invalid documents left out');
+    else if (outcome.errors.length) log.warn(summary, 'policies loaded; invalid documents still left out');
+    else log.info(summary, 'policies loaded');
+  };
 }
