@@ -256,3 +256,35 @@ test('bounded: 10,000 policies in force, then 5,000 of them invalid and 5,000 br
   // Linear: tens of ms on an idle machine; the bound is loose for shared CI, far below a quadratic keep (1e8 steps).
   assert.ok(first < 5000 && second < 5000, `offer took ${first.toFixed(0)} ms and ${second.toFixed(0)} ms`);
 });
+
+test('property: across random reloads with clashing names and targets, the set in force never has two policies for one name or workload, and every claimed workload stays scaled', () => {
+  type Spec = { name: number; target: number; file: number; v: number };
+  const spec = fc.record({ name: fc.integer({ min: 0, max: 5 }), target: fc.integer({ min: 0, max: 4 }), file: fc.integer({ min: 0, max: 2 }), v: fc.integer({ min: 0, max: 3 }) });
+  const compiled = (s: Spec, i: number) =>
+    ({
+      kind: 'ScalingPolicy',
+      name: `p${s.name}`,
+      namespace: 'shop',
+      origin: { file: `f${s.file}.yaml`, document: i + 1 },
+      target: { apiVersion: 'apps/v1', kind: 'Deployment', name: `w${s.target}` },
+      thresholds: { low: 100, high: 200 + s.v },
+    }) as unknown as ScalingPolicy;
+  fc.assert(
+    fc.property(fc.array(fc.array(spec, { maxLength: 8 }), { minLength: 1, maxLength: 8 }), (steps) => {
+      const store = new PolicyStore();
+      let previous: readonly ScalingPolicy[] = [];
+      for (const step of steps) {
+        // Names unique within a candidate (duplicates have their own test): any workload may be claimed twice.
+        const candidate = step.filter((s, i) => step.findIndex((o) => o.name === s.name) === i).map(compiled);
+        store.offer(candidate, []);
+        const now = store.current().scaling;
+        assert.equal(new Set(now.map((p) => p.name)).size, now.length, 'one policy per name');
+        assert.equal(new Set(now.map((p) => p.target.name)).size, now.length, 'one policy per workload');
+        for (const t of new Set(candidate.map((p) => p.target.name))) assert.ok(now.some((p) => p.target.name === t), `${t} is claimed but not scaled`);
+        for (const p of now) assert.ok(candidate.includes(p) || previous.includes(p), `${p.name} is neither offered nor the version in force`);
+        previous = now;
+      }
+    }),
+    { numRuns: 200 },
+  );
+});
