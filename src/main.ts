@@ -7,7 +7,9 @@ import { PolicyStore } from './policy/store.js';
 import { PolicyFileWatcher } from './policy/load-files.js';
 import { ClusterPolicyLoader } from './policy/load-cluster.js';
 import { loadKubeConfig } from './kube/client.js';
-import { formatPolicyError } from './policy/types.js';
+import { PolicyReadiness, type PolicySourceProbe } from './policy/readiness.js';
+import { Readiness, wantsVerbose } from './observability/readiness.js';
+import { policyReloadReporter, recordPolicyState } from './observability/policy-state.js';
 import { CertFileReloader, ensureServingCert, readTlsMaterial } from './tls/serving.js';
 import { serviceDnsNames } from './tls/certs.js';
 import { listen, type ClosableServer } from './server/https.js';
@@ -59,6 +61,8 @@ export interface GovernorContext {
   readonly log: Logger;
   readonly metrics: GovernorMetrics;
   readonly store: PolicyStore;
+  /** Named readiness checks; every server's /readyz answers all of them (components add their own). */
+  readonly readiness: Readiness;
 }
 
 export interface RunningGovernor {
@@ -84,47 +88,34 @@ export async function startGovernor(
 ): Promise<RunningGovernor> {
   const metrics = createMetrics();
   const store = new PolicyStore();
-  const ctx: GovernorContext = { options, log, metrics, store };
+  const readiness = new Readiness();
+  const ctx: GovernorContext = { options, log, metrics, store, readiness };
 
+  // --- policy sources: every document stands alone; readiness waits for a first complete, valid read of each.
+  store.onChange(() => recordPolicyState(metrics, store));
+  const reportReload = policyReloadReporter(log, metrics);
   const watcher = new PolicyFileWatcher({
     paths: options.policies,
     store,
     intervalMs: options.policyPollMs,
-    onReload(outcome, files) {
-      if (outcome.applied) {
-        metrics.policyReloads.inc({ result: 'applied' });
-        metrics.policiesLoaded.set({ kind: 'ScalingPolicy' }, outcome.set.scaling.length);
-        metrics.policiesLoaded.set({ kind: 'MigrationPolicy' }, outcome.set.migration.length);
-        metrics.policiesLoaded.set({ kind: 'GovernancePolicy' }, outcome.set.governance.length);
-        log.info(
-          { generation: outcome.set.generation, files: files.length, scaling: outcome.set.scaling.length, migration: outcome.set.migration.length, governance: outcome.set.governance.length },
-          'policies loaded',
-        );
-      } else {
-        metrics.policyReloads.inc({ result: 'rejected' });
-        for (const e of outcome.errors) log.error({ file: e.file, document: e.document, path: e.path }, `invalid policy: ${formatPolicyError(e)}`);
-        log.error({ errors: outcome.errors.length, keptGeneration: outcome.set.generation }, 'policy set rejected; the last good set stays in force');
-      }
-    },
+    onReload: (outcome, files) => reportReload('files', outcome, files.length),
   });
-  await watcher.reload();
-  watcher.start();
-
+  const policySources: PolicySourceProbe[] = [{ name: 'files', synced: () => watcher.loaded() || 'policy files not read yet' }];
   let clusterLoader: ClusterPolicyLoader | undefined;
   const kc = options.clusterPolicies === false ? undefined : loadKubeConfig(options.kubeconfig);
   if (kc) {
-    clusterLoader = new ClusterPolicyLoader({
-      kubeConfig: kc,
-      store,
-      log,
-      onReload(outcome) {
-        metrics.policyReloads.inc({ result: outcome.applied ? 'applied' : 'rejected' });
-        if (outcome.applied) log.info({ generation: outcome.set.generation, source: 'cluster' }, 'policies loaded from the cluster');
-        else for (const e of outcome.errors) log.error({ file: e.file, path: e.path }, `invalid policy object: ${formatPolicyError(e)}; the last good set stays in force`);
-      },
-    });
-    await clusterLoader.start();
+    const loader = new ClusterPolicyLoader({ kubeConfig: kc, store, log, onReload: (outcome) => reportReload('cluster', outcome) });
+    clusterLoader = loader;
+    policySources.push({ name: 'cluster', synced: () => loader.synced() });
   }
+  const policyReadiness = new PolicyReadiness(store, policySources);
+  readiness.add('policies', () => policyReadiness.check());
+  // Evaluated on every change too, not only when probed: a break right after a clean start is still after it.
+  store.onChange(() => void policyReadiness.check());
+  await watcher.reload();
+  watcher.start();
+  await clusterLoader?.start();
+  // --- end policy sources
 
   const certs = await ensureServingCert(
     {
@@ -149,6 +140,7 @@ export async function startGovernor(
   }
   const started: ServerComponent[] = [];
   for (const make of components) started.push(await make(ctx, certs));
+  for (const c of started) readiness.add(c.name, () => c.server.server.listening || `${c.name} server not listening`);
 
   const reloader = new CertFileReloader(certs, (m) => {
     started.forEach((c) => c.server.setTls(m));
@@ -157,10 +149,17 @@ export async function startGovernor(
   await reloader.start();
 
   const metricsServer: HttpServer = createHttpServer(async (req, res) => {
-    if (req.url === '/metrics') {
+    const path = req.url?.split('?', 1)[0];
+    if (path === '/metrics') {
       res.setHeader('Content-Type', metrics.registry.contentType);
       res.end(await metrics.registry.metrics());
-    } else if (req.url === '/healthz' || req.url === '/livez' || req.url === '/readyz') {
+    } else if (path === '/readyz') {
+      // The pod's readiness: both servers listening, the namespace cache synced, policies read and valid.
+      const a = readiness.answer(wantsVerbose(req.url));
+      res.writeHead(a.status, { 'Content-Type': 'text/plain; charset=utf-8', 'Cache-Control': 'no-store' });
+      res.end(a.body);
+    } else if (path === '/healthz' || path === '/livez') {
+      // Liveness never depends on policies: a bad policy must not get pods restarted.
       res.end('ok');
     } else {
       res.statusCode = 404;

@@ -112,6 +112,7 @@ async function startAdapter(ctx: GovernorContext, certFiles: { certFile: string;
     ...(authorizer ? { authorizer } : {}),
     metrics: m,
     log,
+    readyz: (verbose) => ctx.readiness.answer(verbose),
   });
 
   const tls = await readTlsMaterial(certFiles);

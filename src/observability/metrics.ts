@@ -150,6 +150,9 @@ export interface GovernorMetrics {
   // policies
   readonly policyReloads: Counter<'result'>;
   readonly policiesLoaded: Gauge<'kind'>;
+  /** Invalid documents (and policies left out by cross-checks) per source and kind, as of each source's last read. */
+  readonly policyLoadErrors: Gauge<'source' | 'kind'>;
+  readonly policyLastLoadSuccess: Gauge<'source'>;
 }
 
 type AdmissionLabel = 'webhook' | 'operation' | 'kind' | 'result' | 'policy';
@@ -222,7 +225,19 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Governor
       labelNames: ['policy', 'rule', 'via'],
       registers,
     }),
-    policyReloads: new Counter({ name: 'governor_policy_reloads_total', help: 'Policy reloads by result (applied, rejected)', labelNames: ['result'], registers }),
+    policyReloads: new Counter({ name: 'governor_policy_reloads_total', help: 'Policy source reads by result (applied: every document in force as offered; partial: invalid ones held back)', labelNames: ['result'], registers }),
     policiesLoaded: new Gauge({ name: 'governor_policies_loaded', help: 'Policies in force by kind', labelNames: ['kind'], registers }),
+    policyLoadErrors: new Gauge({
+      name: 'governor_policy_load_errors',
+      help: 'Invalid policy documents by source and kind as of the last read (the last good version of each stays in force)',
+      labelNames: ['source', 'kind'],
+      registers,
+    }),
+    policyLastLoadSuccess: new Gauge({
+      name: 'governor_policy_last_load_success_timestamp_seconds',
+      help: 'When each policy source was last read with every document valid (Unix time)',
+      labelNames: ['source'],
+      registers,
+    }),
   };
 }

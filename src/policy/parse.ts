@@ -1,7 +1,7 @@
 // Parses policy text (multi-document YAML or JSON) into compiled policies, with errors that name file, document, path and line.
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import addFormatsModule from 'ajv-formats';
-import { LineCounter, parseAllDocuments, isNode } from 'yaml';
+import { LineCounter, parseAllDocuments, isMap, isNode, isScalar } from 'yaml';
 import commonSchema from './schemas/common.schema.json' with { type: 'json' };
 import type { PolicyKindSpec } from './kind.js';
 import { scalingPolicyKind } from './scaling-policy.js';
@@ -139,6 +139,15 @@ export function parsePolicyText(text: string, file: string): ParseResult {
   docs.forEach((doc, i) => {
     const document = i + 1;
     const at = (path: readonly (string | number)[]) => {
+      // A field is shown at its key (`resorces:`), not at its value, which may start on a later line.
+      if (path.length) {
+        const parent = path.length > 1 ? doc.getIn(path.slice(0, -1), true) : doc.contents;
+        const pair = isMap(parent) ? parent.items.find((it) => isScalar(it.key) && it.key.value === path[path.length - 1]) : undefined;
+        if (isScalar(pair?.key) && pair.key.range) {
+          const pos = lc.linePos(pair.key.range[0]);
+          return { line: pos.line, column: pos.col };
+        }
+      }
       let node: unknown = path.length ? doc.getIn(path, true) : doc.contents;
       // Missing fields point at their parent.
       for (let n = path.length - 1; !isNode(node) && n >= 0; n--) node = n ? doc.getIn(path.slice(0, n), true) : doc.contents;

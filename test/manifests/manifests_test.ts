@@ -273,6 +273,11 @@ test('the server Deployment is highly available, probed, and mounts what governo
   for (const [k, v] of Object.entries(svc.spec.selector)) assert.equal(d.spec.template.metadata.labels[k], v, `Service selector ${k}`);
   const c = d.spec.template.spec.containers[0];
   assert.ok(c.readinessProbe?.httpGet && c.livenessProbe?.httpGet, 'readiness and liveness probes');
+  // The aggregated readiness (servers, namespace cache, policies) on the plain-HTTP metrics port; liveness apart from it.
+  const metricsPort = c.ports.find((p: any) => p.name === 'metrics');
+  assert.ok(metricsPort && c.args.includes(`--metrics-port=${metricsPort.containerPort}`));
+  assert.deepEqual(c.readinessProbe.httpGet, { path: '/readyz', port: 'metrics' });
+  assert.deepEqual(c.livenessProbe.httpGet, { path: '/livez', port: 'metrics' });
   const named = new Set(c.ports.map((p: any) => p.name));
   for (const p of svc.spec.ports) assert.ok(named.has(p.targetPort), `Service targetPort ${p.targetPort} is not a container port`);
   const volumes = d.spec.template.spec.volumes;

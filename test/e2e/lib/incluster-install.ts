@@ -155,7 +155,7 @@ export async function installInCluster(o: InClusterInstallOptions): Promise<InCl
     const certsOutput = certs.stdout + certs.stderr;
     if (certs.code !== 0) throw new Error(`governor certs failed (exit ${certs.code}):\n${certsOutput}`);
 
-    // 3. The server pods: two replicas of the image, ready once they serve (readinessProbe /readyz on the adapter).
+    // 3. The server pods: two replicas of the image, ready once they serve and enforce (readinessProbe /readyz on the metrics port).
     await waitDeploymentAvailable(cluster, NAMESPACE, DEPLOYMENT, o.availableTimeoutMs ?? 240_000);
     // 4. The aggregator's availability check (discovery through the Service with the front-proxy certificate).
     await waitFor(
