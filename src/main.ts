@@ -183,8 +183,8 @@ export async function startGovernor(
       serviceNamespace: options.serviceNamespace,
       bindAddress: options.bindAddress,
       ports: { ...(ports.adapter !== undefined ? { adapter: ports.adapter } : {}), ...(ports.webhook !== undefined ? { webhook: ports.webhook } : {}) },
-      // Until the readiness aggregate of policy loading is wired here: ready once the servers listen.
-      isReady: () => true,
+      // Registered only once the pod would be Ready: policies read and valid, servers listening, caches synced.
+      isReady: () => readiness.ready(),
       intervalMs: options.registrationIntervalMs ?? 30_000,
       log: log.child({ component: 'registrar' }),
     });
