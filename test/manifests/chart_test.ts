@@ -252,7 +252,7 @@ test('adapter and webhook switches: the objects and the flags of the other compo
   assert.ok(!one(noAdapter, 'ClusterRole', 'kube-governor').rules.some((r: any) => r.resources.includes('apiservices')), 'no APIService rights');
   assert.equal(noAdapter.filter((o) => o.metadata.name.includes('external-metrics')).length, 0, 'no HPA reader RBAC');
   assert.ok(container(noAdapter).args.includes('--no-adapter'));
-  assert.equal(container(noAdapter).readinessProbe.httpGet.port, 'webhook', 'readiness follows the component that runs');
+  assert.equal(container(noAdapter).readinessProbe.httpGet.port, 'metrics', 'readiness is the pod aggregate on the metrics port, whichever component runs');
 
   const noWebhook = render({ 'certificates.mode': 'cert-manager', 'webhook.enabled': 'false' });
   assert.deepEqual(registered(noWebhook).map((o) => o.kind), ['APIService']);
