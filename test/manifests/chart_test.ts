@@ -259,7 +259,7 @@ test('adapter and webhook switches: the objects and the flags of the other compo
   assert.ok(container(noWebhook).args.includes('--registration-manifests=/etc/governor/registration/apiservice.yaml'));
   assert.ok(!one(noWebhook, 'ClusterRole', 'kube-governor').rules.some((r: any) => r.resources.includes('validatingwebhookconfigurations')), 'no webhook rights');
   assert.ok(container(noWebhook).args.includes('--no-webhook'));
-  assert.equal(container(noWebhook).readinessProbe.httpGet.port, 'https');
+  assert.equal(container(noWebhook).readinessProbe.httpGet.port, 'metrics');
 
   assert.match(renderError({ 'adapter.enabled': false, 'webhook.enabled': false, 'certificates.mode': 'cert-manager' }), /nothing would be served/);
   // governor certs leaves objects that are not registered to the server: one component with self-managed certificates.
