@@ -150,6 +150,13 @@ export interface GovernorMetrics {
   // policies
   readonly policyReloads: Counter<'result'>;
   readonly policiesLoaded: Gauge<'kind'>;
+  // policy status (src/status): the same information as the governor.io status subresource, for file policies too
+  readonly policyReady: Gauge<'kind' | 'policy'>;
+  readonly decisionRegime: Gauge<'policy' | 'regime'>;
+  readonly sourceConsecutiveFailures: Gauge<'policy'>;
+  readonly migrationPhase: Gauge<'policy' | 'phase'>;
+  readonly statusWrites: Counter<'result'>;
+  readonly statusLeader: Gauge<string>;
 }
 
 type AdmissionLabel = 'webhook' | 'operation' | 'kind' | 'result' | 'policy';
@@ -224,5 +231,16 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Governor
     }),
     policyReloads: new Counter({ name: 'governor_policy_reloads_total', help: 'Policy reloads by result (applied, rejected)', labelNames: ['result'], registers }),
     policiesLoaded: new Gauge({ name: 'governor_policies_loaded', help: 'Policies in force by kind', labelNames: ['kind'], registers }),
+    policyReady: new Gauge({
+      name: 'governor_policy_ready',
+      help: 'Per policy (namespace/name; the name for GovernancePolicy): 1 when in force, 0 when not (the Ready condition)',
+      labelNames: ['kind', 'policy'],
+      registers,
+    }),
+    decisionRegime: new Gauge({ name: 'governor_decision_regime', help: 'Formula regime of the current decision per policy: 1 for the current regime, 0 for the others', labelNames: ['policy', 'regime'], registers }),
+    sourceConsecutiveFailures: new Gauge({ name: 'governor_source_consecutive_failures', help: 'Consecutive failed load evaluations per policy (0: the source is healthy)', labelNames: ['policy'], registers }),
+    migrationPhase: new Gauge({ name: 'governor_migration_phase', help: 'Phase of each MigrationPolicy: 1 for the current phase, 0 for the others', labelNames: ['policy', 'phase'], registers }),
+    statusWrites: new Counter({ name: 'governor_policy_status_writes_total', help: 'Status subresource writes of governor.io objects by result (ok, error)', labelNames: ['result'], registers }),
+    statusLeader: new Gauge({ name: 'governor_policy_status_leader', help: '1 while this replica holds the status Lease and writes policy status', registers }),
   };
 }
