@@ -11,6 +11,8 @@ import { formatPolicyError } from './policy/types.js';
 import { CertFileReloader, ensureServingCert, readTlsMaterial } from './tls/serving.js';
 import { serviceDnsNames } from './tls/certs.js';
 import { listen, type ClosableServer } from './server/https.js';
+import { PolicyObservations } from './status/observations.js';
+import { startPolicyStatus } from './status/wiring.js';
 
 export interface GovernorOptions {
   readonly policies: readonly string[];
@@ -50,6 +52,8 @@ export interface GovernorContext {
   readonly log: Logger;
   readonly metrics: GovernorMetrics;
   readonly store: PolicyStore;
+  /** What the adapter knows per policy (decisions, migration states), for policy status. */
+  readonly observations?: PolicyObservations;
 }
 
 export interface RunningGovernor {
@@ -75,7 +79,8 @@ export async function startGovernor(
 ): Promise<RunningGovernor> {
   const metrics = createMetrics();
   const store = new PolicyStore();
-  const ctx: GovernorContext = { options, log, metrics, store };
+  const observations = new PolicyObservations();
+  const ctx: GovernorContext = { options, log, metrics, store, observations };
 
   const watcher = new PolicyFileWatcher({
     paths: options.policies,
@@ -131,6 +136,11 @@ export async function startGovernor(
   const started: ServerComponent[] = [];
   for (const make of components) started.push(await make(ctx, certs));
 
+  // ---- policy status (status subresource of governor.io objects; metrics and logs for every policy). The Lease lives
+  // in the governor namespace; only its holder writes.
+  const policyStatus = await startPolicyStatus({ ...(kc ? { kubeConfig: kc } : {}), namespace: options.serviceNamespace, store, observations, log, metrics });
+  // ---- end policy status
+
   const reloader = new CertFileReloader(certs, (m) => started.forEach((c) => c.server.setTls(m)), log);
   await reloader.start();
 
@@ -157,6 +167,7 @@ export async function startGovernor(
     async stop() {
       watcher.stop();
       reloader.stop();
+      await policyStatus.stop();
       await clusterLoader?.stop();
       await Promise.all(started.map(async (c) => {
         await c.server.close(options.shutdownGraceMs);
