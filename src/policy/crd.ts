@@ -214,29 +214,33 @@ const AGE = { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp'
 
 // ------------------------------------------------------------------------------------------------------- CEL rules
 // Each message is the one `governor lint` prints for the same problem (parse.ts describeAjvError, <kind>.ts compile).
+// Numbers go through format(): the API server's cost estimate of string(<number>) is unbounded and refuses the CRD.
 
 const thresholdRules = (at: string[]): CelRule[] => [
-  { at, rule: 'self.high > self.low', messageExpression: "'must be greater than thresholds.low (' + string(self.low) + ')'", fieldPath: '.high' },
+  { at, rule: 'self.high > self.low', messageExpression: "'must be greater than thresholds.low (%s)'.format([self.low])", fieldPath: '.high' },
 ];
+
+// A value that fails the duration pattern is reported by the schema; the guard keeps CEL from adding a conversion error.
+const isDuration = (field: string) => `self.${field}.matches(${JSON.stringify(commonSchema.definitions.duration.pattern).replace(/^"|"$/g, "'")})`;
 
 const intervalRule = (at: string[] = []): CelRule => ({
   at,
-  rule: "!has(self.interval) || duration(self.interval) >= duration('1s')",
+  rule: `!has(self.interval) || !${isDuration('interval')} || duration(self.interval) >= duration('1s')`,
   message: 'interval must be at least 1s',
   fieldPath: '.interval',
 });
 
 const scalingRules: CelRule[] = [
   ...thresholdRules(['thresholds']),
-  { at: ['replicas'], rule: '!has(self.base) || !has(self.min) || self.base >= self.min', messageExpression: "'must be >= ' + string(self.min)", fieldPath: '.base' },
-  { at: ['replicas'], rule: '!has(self.cap) || self.cap >= self.max', messageExpression: "'must be >= ' + string(self.max)", fieldPath: '.cap' },
-  { at: ['replicas'], rule: '!has(self.base) || self.base <= self.max', messageExpression: "'base (' + string(self.base) + ') must not exceed max (' + string(self.max) + ')'", fieldPath: '.base' },
-  { at: ['replicas'], rule: '!has(self.min) || self.min <= self.max', messageExpression: "'min (' + string(self.min) + ') must not exceed max (' + string(self.max) + ')'", fieldPath: '.min' },
+  { at: ['replicas'], rule: '!has(self.base) || !has(self.min) || self.base >= self.min', messageExpression: "'must be >= %d'.format([self.min])", fieldPath: '.base' },
+  { at: ['replicas'], rule: '!has(self.cap) || self.cap >= self.max', messageExpression: "'must be >= %d'.format([self.max])", fieldPath: '.cap' },
+  { at: ['replicas'], rule: '!has(self.base) || self.base <= self.max', messageExpression: "'base (%d) must not exceed max (%d)'.format([self.base, self.max])", fieldPath: '.base' },
+  { at: ['replicas'], rule: '!has(self.min) || self.min <= self.max', messageExpression: "'min (%d) must not exceed max (%d)'.format([self.min, self.max])", fieldPath: '.min' },
   { at: ['onSourceFailure'], rule: "self.action != 'fixed' || has(self.replicas)", message: 'is required', fieldPath: '.replicas' },
   intervalRule(),
   {
     at: [],
-    rule: '!has(self.interval) || !has(self.staleAfter) || duration(self.staleAfter) >= duration(self.interval)',
+    rule: `!has(self.interval) || !has(self.staleAfter) || !${isDuration('interval')} || !${isDuration('staleAfter')} || duration(self.staleAfter) >= duration(self.interval)`,
     messageExpression: "'staleAfter (' + self.staleAfter + ') must be at least the interval (' + self.interval + ')'",
     fieldPath: '.staleAfter',
   },
@@ -247,8 +251,8 @@ const scalingRules: CelRule[] = [
       '(self.onSourceFailure.replicas >= (has(self.replicas.min) ? self.replicas.min : 1) && ' +
       'self.onSourceFailure.replicas <= (has(self.replicas.cap) ? self.replicas.cap : self.replicas.max))',
     messageExpression:
-      "'fixed replicas (' + string(self.onSourceFailure.replicas) + ') must lie within min..cap (' + " +
-      "string(has(self.replicas.min) ? self.replicas.min : 1) + '..' + string(has(self.replicas.cap) ? self.replicas.cap : self.replicas.max) + ')'",
+      "'fixed replicas (%d) must lie within min..cap (%d..%d)'.format([self.onSourceFailure.replicas, " +
+      'has(self.replicas.min) ? self.replicas.min : 1, has(self.replicas.cap) ? self.replicas.cap : self.replicas.max])',
     fieldPath: '.onSourceFailure.replicas',
   },
 ];
@@ -258,7 +262,7 @@ const migrationRules: CelRule[] = [
   {
     at: ['target'],
     rule: '!has(self.maxReplicas) || !has(self.minReplicas) || self.minReplicas <= self.maxReplicas',
-    messageExpression: "'minReplicas (' + string(self.minReplicas) + ') must not exceed maxReplicas (' + string(self.maxReplicas) + ')'",
+    messageExpression: "'minReplicas (%d) must not exceed maxReplicas (%d)'.format([self.minReplicas, self.maxReplicas])",
     fieldPath: '.minReplicas',
   },
   { at: [], rule: '!(self.source.kind == self.target.kind && self.source.name == self.target.name)', message: 'source and target must be different workloads', fieldPath: '.target.name' },
@@ -266,7 +270,7 @@ const migrationRules: CelRule[] = [
   {
     at: [],
     rule: '!has(self.capacity) || !has(self.capacity.replicas) || !has(self.target.maxReplicas) || self.capacity.replicas <= self.target.maxReplicas',
-    messageExpression: "'capacity (' + string(self.capacity.replicas) + ') exceeds target.maxReplicas (' + string(self.target.maxReplicas) + '): the source could never drain'",
+    messageExpression: "'capacity (%d) exceeds target.maxReplicas (%d): the source could never drain'.format([self.capacity.replicas, self.target.maxReplicas])",
     fieldPath: '.capacity.replicas',
   },
 ];
