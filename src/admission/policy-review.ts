@@ -9,6 +9,8 @@ import type { AdmissionRequest } from './review.js';
 export const POLICY_API_GROUP = 'governor.io';
 /** The denial lists at most this many problems (the API server shows the whole message to the user). */
 export const MAX_POLICY_ERRORS = 20;
+/** Each line is cut here: a message may quote the user's value (an unknown rule name of any length). */
+export const MAX_LINE = 2048;
 
 /** The "file" of a cluster object in messages, as the cluster loader names it: cluster:<Kind>/<namespace>/<name>. */
 export function clusterObjectFile(kind: string, namespace: string | undefined, name: string | undefined): string {
@@ -40,7 +42,10 @@ export function reviewPolicyObject(req: AdmissionRequest): { code: number; messa
   // compileObject applies schema defaults in place: validate a copy of what the API server will store.
   const r = compileObject(structuredClone(policyDocument(o, req)), { file, document: 1 });
   if (!r.errors.length) return undefined;
-  const lines = r.errors.slice(0, MAX_POLICY_ERRORS).map(formatPolicyError);
+  const lines = r.errors.slice(0, MAX_POLICY_ERRORS).map((e) => {
+    const l = formatPolicyError(e);
+    return l.length > MAX_LINE ? `${l.slice(0, MAX_LINE - 3)}...` : l;
+  });
   if (r.errors.length > MAX_POLICY_ERRORS) lines.push(`... and ${r.errors.length - MAX_POLICY_ERRORS} more`);
   return { code: 422, message: `invalid ${req.kind.kind}:\n${lines.join('\n')}` };
 }

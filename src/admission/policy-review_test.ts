@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { parse as parseYaml } from 'yaml';
 import { parsePolicyText } from '../policy/parse.js';
 import { decodeAdmissionReview, type AdmissionRequest } from './review.js';
-import { MAX_POLICY_ERRORS, withPolicyValidation } from './policy-review.js';
+import { MAX_LINE, MAX_POLICY_ERRORS, withPolicyValidation } from './policy-review.js';
 import type { AdmissionHandler } from './handlers.js';
 
 const BAD_GOVERNANCE = `apiVersion: governor.io/v1alpha1
@@ -109,4 +109,14 @@ test('an object with generateName and no name yet is checked on its spec', () =>
   assert.equal(handler(review(obj)).allowed, true);
   obj.spec.thresholds.high = 0;
   assert.match(handler(review(obj)).status!.message, /spec\.thresholds\.high: must be greater than thresholds\.low \(1\)/);
+});
+
+test('a huge user value quoted in a message is cut: the denial stays small', () => {
+  const obj = { apiVersion: 'governor.io/v1alpha1', kind: 'GovernancePolicy', metadata: { name: 'big' }, spec: { exceptions: [{ reason: 'r', rules: ['x'.repeat(1_000_000)] }] } };
+  const r = handler(review(obj));
+  assert.equal(r.allowed, false);
+  const lines = r.status!.message.split('\n');
+  assert.equal(lines.length, 2);
+  assert.equal(lines[1]!.length, MAX_LINE);
+  assert.match(lines[1]!, /spec\.exceptions\[0\]\.rules\[0\]: unknown rule "xxx/);
 });

@@ -54,6 +54,7 @@ export class LeaseElector {
   private leadingNow = false;
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<unknown> | undefined;
+  private lastError: string | undefined;
 
   constructor(private readonly o: LeaseElectorOptions) {
     this.leaseMs = o.leaseDurationMs ?? 15_000;
@@ -71,8 +72,13 @@ export class LeaseElector {
   async tryAcquireOrRenew(): Promise<boolean> {
     try {
       await this.round();
+      if (this.lastError) this.o.log?.info('status lease: the Lease is readable and writable again');
+      this.lastError = undefined;
     } catch (e) {
-      if (!(e instanceof LeaseConflictError)) this.o.log?.warn({ err: (e as Error).message }, 'status lease: cannot read or write the Lease');
+      const msg = (e as Error).message;
+      // Once per distinct error, not every retry period.
+      if (!(e instanceof LeaseConflictError) && msg !== this.lastError) this.o.log?.warn({ err: msg }, 'status lease: cannot read or write the Lease');
+      if (!(e instanceof LeaseConflictError)) this.lastError = msg;
     }
     this.report();
     return this.isLeader();
