@@ -93,6 +93,17 @@ function manifestRules(): { cluster: unknown[]; lease: unknown[] } {
 before(async () => {
   cluster = await startLocalCluster();
   workDir = mkdtempSync(join(tmpdir(), 'kg-crd-e2e-'));
+  // governor_test.ts's uninstall deletes the CRDs without waiting: let an earlier deletion finish first.
+  for (const crd of ['scalingpolicies', 'migrationpolicies', 'governancepolicies']) {
+    await waitFor(
+      `CRD ${crd}.governor.io of an earlier run to finish deleting`,
+      async () => {
+        const r = await cluster.kubectl(['get', 'crd', `${crd}.governor.io`, '-o', 'jsonpath={.metadata.deletionTimestamp}', '--ignore-not-found']);
+        return { done: r.code === 0 && r.stdout.trim() === '', seen: r.stdout.trim() || r.stderr.trim() };
+      },
+      { timeoutMs: 90_000, intervalMs: 500 },
+    );
+  }
   await kubectlOk(['apply', '-f', join(REPO_ROOT, 'manifests', 'base', 'crds')]);
   for (const crd of ['scalingpolicies', 'migrationpolicies', 'governancepolicies']) await kubectlOk(['wait', '--for=condition=Established', `crd/${crd}.governor.io`, '--timeout=30s']);
 
