@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { LeaseElector } from './lease-elector.js';
 import { FakeLeaseApi } from './lease-elector_fake.js';
+import { checkLeaseApiContract } from './lease-api_contract.js';
 
 function clock(start = 1_000_000) {
   const c = { t: start, now: () => c.t };
@@ -99,4 +100,8 @@ test('stop() releases a held Lease so another replica takes over at once', async
   assert.equal(api.record?.holderIdentity, '');
   c.t += 100;
   assert.equal(await b.tryAcquireOrRenew(), true);
+});
+
+test('FakeLeaseApi keeps the LeaseApi contract (the same suite runs on the API server in test/e2e/crd_test.ts)', async () => {
+  await checkLeaseApiContract(async () => new FakeLeaseApi());
 });

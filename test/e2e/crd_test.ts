@@ -19,6 +19,9 @@ import { governorCli, startGovernorServe, waitServing, type GovernorProcess } fr
 import { formulaReplicas, runNames } from './lib/fixtures.js';
 import { waitFor } from './lib/wait.js';
 import { STATUS_LEASE_NAME } from '../../src/status/wiring.js';
+import { KubeLeaseApi } from '../../src/kube/lease-elector.js';
+import { checkLeaseApiContract } from '../../src/kube/lease-api_contract.js';
+import { loadKubeConfig } from '../../src/kube/client.js';
 
 const id = runNames().id;
 const NS = `kg-crd-${id}`;
@@ -350,5 +353,13 @@ describe('governor serve writes status', () => {
       },
       { timeoutMs: 60_000, intervalMs: 1000 },
     );
+  });
+});
+
+describe('the status Lease on the API server', () => {
+  it('KubeLeaseApi keeps the LeaseApi contract the fake is tested with', async () => {
+    const kc = loadKubeConfig(cluster.kubeconfig)!;
+    let n = 0;
+    await checkLeaseApiContract(async () => new KubeLeaseApi(kc, NS, `contract-${id}-${n++}`));
   });
 });
