@@ -52,10 +52,14 @@ function problems(errors: readonly PolicyError[]): string {
   return clip(errors.map((e) => (e.path ? `${e.path}: ${e.message}` : e.message)).join('; '));
 }
 
+/**
+ * Stable on purpose: a condition changes when the policy's state does, not with every load value (that would make
+ * every evaluation an urgent write and a log line). The decision itself is in the other status fields.
+ */
 function scalingReadyMessage(d: Decision | undefined): string {
   if (!d) return 'in force; not evaluated yet on this replica (the next HPA request or status refresh evaluates it)';
-  if (d.replicas === undefined) return clip(`in force, but no value to publish: ${d.reason}`);
-  return clip(`publishing ${d.replicas} replicas: ${d.reason}`);
+  if (d.replicas === undefined) return 'in force, but no value to publish (see status.source)';
+  return 'in force';
 }
 
 /** The status to write (or log), keeping each condition's lastTransitionTime from `previous` while it holds. */
@@ -119,11 +123,16 @@ export function computeStatus(e: PolicyEntry, facts: PolicyFacts, previous: Part
 // Fields that change on every evaluation without saying anything new.
 const VOLATILE = new Set(['decisionTime', 'loadTime']);
 
-/** 'conditions' when a condition changed (written first), 'fields' when only other fields did, 'none' otherwise. */
-export function statusChange(prev: Partial<PolicyStatus> | undefined, next: PolicyStatus): 'none' | 'fields' | 'conditions' {
+/**
+ * 'urgent' when a condition, the source's health or the decision's basis changed (written first, without waiting),
+ * 'fields' when only other fields did (a new load or replica count: written at most every minWriteInterval),
+ * 'none' otherwise.
+ */
+export function statusChange(prev: Partial<PolicyStatus> | undefined, next: PolicyStatus): 'none' | 'fields' | 'urgent' {
   const cond = (s: Partial<PolicyStatus> | undefined) =>
     JSON.stringify(((s?.conditions ?? []) as Condition[]).map((c) => [c.type, c.status, c.reason, c.message, c.observedGeneration]).sort());
-  if (cond(prev) !== cond(next)) return 'conditions';
+  const health = (s: Partial<PolicyStatus> | undefined) => JSON.stringify([(s?.source as { healthy?: boolean } | undefined)?.healthy, s?.basis, s?.phase, s?.inForce]);
+  if (cond(prev) !== cond(next) || health(prev) !== health(next)) return 'urgent';
   const rest = (s: Partial<PolicyStatus> | undefined) =>
     JSON.stringify(Object.entries(s ?? {}).filter(([k]) => k !== 'conditions' && !VOLATILE.has(k)).sort(([a], [b]) => a.localeCompare(b)));
   return rest(prev) === rest(next) ? 'none' : 'fields';

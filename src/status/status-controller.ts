@@ -155,7 +155,7 @@ export class PolicyStatusController {
       // The informer may not show our last write yet: do not write the same status again.
       if (last && statusChange(last.status, next) === 'none' && nowMs - last.atMs < (this.o.minWriteIntervalMs ?? 30_000)) return;
       if (change === 'fields' && last && nowMs - last.atMs < (this.o.minWriteIntervalMs ?? 30_000)) return;
-      pending.push({ ref: { kind: e.kind, ...(e.namespace ? { namespace: e.namespace } : {}), name: e.name }, uid: object.uid, body: statusPatch(previous, next), next, urgent: change === 'conditions' });
+      pending.push({ ref: { kind: e.kind, ...(e.namespace ? { namespace: e.namespace } : {}), name: e.name }, uid: object.uid, body: statusPatch(previous, next), next, urgent: change === 'urgent' });
     };
 
     const clusterFiles = new Set<string>();
@@ -202,7 +202,7 @@ export class PolicyStatusController {
     if (m && e.kind === 'MigrationPolicy' && typeof next.phase === 'string') for (const ph of MIGRATION_PHASES) m.migrationPhase.set({ policy: id, phase: ph }, ph === next.phase ? 1 : 0);
     const before = this.logged.get(logKey);
     this.logged.set(logKey, next);
-    if (before && statusChange(before, next) !== 'conditions') return;
+    if (before && statusChange(before, next) !== 'urgent') return;
     const fields = { kind: e.kind, ...describeStatus(id, next), message: ready?.message };
     if (ready?.status === 'True') this.o.log.info(fields, 'policy status');
     else this.o.log.warn(fields, 'policy status');
