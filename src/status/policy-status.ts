@@ -124,25 +124,35 @@ export function computeStatus(e: PolicyEntry, facts: PolicyFacts, previous: Part
 const VOLATILE = new Set(['decisionTime', 'loadTime']);
 
 /**
- * 'urgent' when a condition, the source's health or the decision's basis changed (written first, without waiting),
- * 'fields' when only other fields did (a new load or replica count: written at most every minWriteInterval),
+ * 'urgent' when a condition, the decided replicas, the regime, the basis, the source's health or a phase changed
+ * (written first, without waiting), 'fields' when only other fields did (a new load value, which changes on every
+ * evaluation: written at most every minWriteInterval),
  * 'none' otherwise.
  */
 export function statusChange(prev: Partial<PolicyStatus> | undefined, next: PolicyStatus): 'none' | 'fields' | 'urgent' {
   const cond = (s: Partial<PolicyStatus> | undefined) =>
     JSON.stringify(((s?.conditions ?? []) as Condition[]).map((c) => [c.type, c.status, c.reason, c.message, c.observedGeneration]).sort());
-  const health = (s: Partial<PolicyStatus> | undefined) => JSON.stringify([(s?.source as { healthy?: boolean } | undefined)?.healthy, s?.basis, s?.phase, s?.inForce]);
+  const health = (s: Partial<PolicyStatus> | undefined) =>
+    JSON.stringify([(s?.source as { healthy?: boolean } | undefined)?.healthy, s?.replicas, s?.regime, s?.basis, s?.phase, s?.sourceReplicas, s?.targetReplicas, s?.inForce]);
   if (cond(prev) !== cond(next) || health(prev) !== health(next)) return 'urgent';
   const rest = (s: Partial<PolicyStatus> | undefined) =>
     JSON.stringify(Object.entries(s ?? {}).filter(([k]) => k !== 'conditions' && !VOLATILE.has(k)).sort(([a], [b]) => a.localeCompare(b)));
   return rest(prev) === rest(next) ? 'none' : 'fields';
 }
 
-/** The merge patch body that makes `prev` into `next` (fields `next` lacks are set to null, which removes them). */
+const isPlainObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** RFC 7386: what `next` lacks but `prev` has becomes null (removed), nested objects included; arrays are replaced. */
+function mergeDiff(prev: Record<string, unknown>, next: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(next)) out[k] = isPlainObject(v) && isPlainObject(prev[k]) ? mergeDiff(prev[k] as Record<string, unknown>, v) : v;
+  for (const k of Object.keys(prev)) if (!(k in next)) out[k] = null;
+  return out;
+}
+
+/** The JSON merge patch body that makes `prev` into `next`. */
 export function statusPatch(prev: Partial<PolicyStatus> | undefined, next: PolicyStatus): { status: Record<string, unknown> } {
-  const status: Record<string, unknown> = { ...next };
-  for (const k of Object.keys(prev ?? {})) if (!(k in next)) status[k] = null;
-  return { status };
+  return { status: mergeDiff((prev ?? {}) as Record<string, unknown>, next) };
 }
 
 /** One line for the log: the same information the status carries. */

@@ -27,6 +27,17 @@ const badGovernance = {
   spec: { labels: { team: { required: true, pattern: '([a-z' } } },
 };
 
+/** RFC 7386 JSON merge patch, as the API server applies it. */
+function mergePatch(target: any, patch: any): any {
+  if (typeof patch !== 'object' || patch === null || Array.isArray(patch)) return patch;
+  const out = typeof target === 'object' && target !== null && !Array.isArray(target) ? { ...target } : {};
+  for (const [k, v] of Object.entries(patch)) {
+    if (v === null) delete out[k];
+    else out[k] = mergePatch(out[k], v);
+  }
+  return out;
+}
+
 class FakePatcher {
   readonly calls: { ref: StatusRef; body: any }[] = [];
   fail: Error | undefined;
@@ -36,10 +47,7 @@ class FakePatcher {
     this.calls.push({ ref, body });
     // As the API server would: merge into the stored status (null removes), visible to the informer.
     const o = this.objects.find((x: any) => x.kind === ref.kind && x.metadata.name === ref.name && (x.metadata.namespace ?? undefined) === ref.namespace) as any;
-    const status = { ...(o.status ?? {}) };
-    for (const [k, v] of Object.entries(body.status)) if (v === null) delete status[k];
-    else status[k] = v;
-    o.status = status;
+    o.status = mergePatch(o.status ?? {}, body.status);
   }
 }
 
@@ -176,8 +184,18 @@ test('ScalingPolicy status: decided replicas, regime, load and source health; a 
   assert.equal(s.basis, 'last-good');
   assert.equal(s.load, 60, 'with the latest fields');
 
+  now += 5_000;
+  observations.recordDecision('shop/web', { ...good(), replicas: 7 });
+  await round();
+  assert.equal(patcher.calls.length, 3, 'new decided replicas are written at once');
+  assert.equal(objs[0].status.replicas, 7);
+  assert.deepEqual(objs[0].status.source, { healthy: true, consecutiveFailures: 0 }, 'the source message is gone (merge patch null)');
+
   // Nothing stays behind that the decision no longer says: the merge patch removes it.
   assert.deepEqual(statusPatch({ conditions: [], regime: 'below' } as any, { conditions: [] } as PolicyStatus), { status: { conditions: [], regime: null } });
+  assert.deepEqual(statusPatch({ conditions: [], source: { healthy: false, message: 'x' } } as any, { conditions: [], source: { healthy: true } } as any), {
+    status: { conditions: [], source: { healthy: true, message: null } },
+  });
 });
 
 test('a valid object that is not in force says why (another policy already scales the same workload)', async () => {
