@@ -96,7 +96,7 @@ export class DecisionService {
       if (d.regime) for (const r of REGIMES) m.decisionRegime.set({ policy: id, regime: r }, r === d.regime ? 1 : 0);
       m.sourceConsecutiveFailures.set({ policy: id }, d.failures);
     }
-    this.o.observations?.recordDecision(id, d);
+    this.o.observations?.recordDecision(id, d, policy);
     if (prev === d) return;
     const fields = { policy: id, replicas: d.replicas, basis: d.basis, regime: d.regime, load: d.load, failures: d.failures, stale: d.stale, bucket: d.bucket };
     if (d.basis === 'load') {

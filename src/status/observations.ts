@@ -7,17 +7,23 @@ import type { MigrationState } from '../scaling/migration.js';
 export const scalingKey = (p: Pick<ScalingPolicy, 'namespace' | 'name'>) => `${p.namespace}/${p.name}`;
 
 export class PolicyObservations {
-  private readonly decisions = new Map<string, Decision>();
+  private readonly decisions = new Map<string, { decision: Decision; policy?: ScalingPolicy }>();
   private evaluator: ((p: ScalingPolicy) => Promise<Decision>) | undefined;
   private migrationStates: ((p: MigrationPolicy) => MigrationState | undefined) | undefined;
 
-  /** The adapter records every decision it makes (namespace/name). */
-  recordDecision(key: string, d: Decision): void {
-    this.decisions.set(key, d);
+  /** The adapter records every decision it makes (namespace/name), with the policy version it decided for. */
+  recordDecision(key: string, d: Decision, policy?: ScalingPolicy): void {
+    this.decisions.set(key, policy ? { decision: d, policy } : { decision: d });
   }
 
   decision(key: string): Decision | undefined {
-    return this.decisions.get(key);
+    return this.decisions.get(key)?.decision;
+  }
+
+  /** False when the last decision was made for another version of the policy (before a reload). */
+  decidedFor(key: string, policy: ScalingPolicy): boolean {
+    const e = this.decisions.get(key);
+    return e !== undefined && (e.policy === undefined || e.policy === policy);
   }
 
   forget(key: string): void {

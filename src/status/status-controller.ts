@@ -52,6 +52,8 @@ export interface StatusControllerOptions {
   readonly burst?: number;
   /** Evaluations of ScalingPolicies no HPA asked this replica about, started per round (default 20). */
   readonly maxEvaluationsPerRound?: number;
+  /** A policy without a decision for this long (and two intervals) is evaluated by the leader (default 30 s). */
+  readonly idleEvaluationMs?: number;
 }
 
 const MIGRATION_PHASES: readonly MigrationPhase[] = ['Pending', 'Migrating', 'Paused', 'RollingBack', 'Completed', 'RolledBack'];
@@ -130,11 +132,13 @@ export class PolicyStatusController {
       const logKey = `${e.kind}/${id}`;
       seen.add(logKey);
       let decision = e.kind === 'ScalingPolicy' ? this.o.observations.decision(`${e.namespace}/${e.name}`) : undefined;
-      // The leader evaluates policies no HPA asked it about, once per interval (shared with HPA requests), so their
-      // status shows a decision whichever replica the HPA reached.
+      // The leader evaluates policies no HPA asked it about lately, so their status shows a decision whichever replica
+      // the HPA reached. Only those: an evaluation fixes this replica's decision for its interval, and the HPA's own
+      // requests should be what does that for the policies it polls here.
       if (leader && object && e.inForce?.kind === 'ScalingPolicy' && evaluations < (this.o.maxEvaluationsPerRound ?? 20)) {
         const p = e.inForce;
-        const stale = !decision || nowMs - decision.atMs >= p.intervalMs;
+        const stale =
+          !decision || !this.o.observations.decidedFor(scalingKey(p), p) || nowMs - decision.atMs >= Math.max(2 * p.intervalMs, this.o.idleEvaluationMs ?? 30_000);
         if (stale && !this.evaluating.has(logKey)) {
           const run = this.o.observations.evaluate(p);
           if (run) {

@@ -64,7 +64,7 @@ function setup(objects: any[], o: { leader?: boolean; now?: () => number; files?
     observations.setScalingEvaluator(async (p) => {
       evaluated.push(p.name);
       const d = o.decide!(p);
-      observations.recordDecision(`${p.namespace}/${p.name}`, d);
+      observations.recordDecision(`${p.namespace}/${p.name}`, d, p);
       return d;
     });
   }
@@ -152,7 +152,7 @@ test('ScalingPolicy status: decided replicas, regime, load and source health; a 
   let load = 50;
   const good = (): Decision => ({ bucket: 1, atMs: now, replicas: 5, basis: 'load', regime: 'proportional', load, loadAtMs: now, stale: false, failures: 0, reason: `load ${load}` });
   const objs = [scalingObject('web')];
-  const { c, patcher, evaluated, observations } = setup(objs, { now: () => now, decide: good, minWriteIntervalMs: 60_000 });
+  const { c, patcher, evaluated, observations } = setup(objs, { now: () => now, decide: good, minWriteIntervalMs: 120_000 });
   const round = async () => {
     await c.reconcile(); // starts the evaluation when due
     await new Promise((r) => setImmediate(r));
@@ -168,11 +168,14 @@ test('ScalingPolicy status: decided replicas, regime, load and source health; a 
   assert.equal(cond(s, 'Ready').message, 'in force');
   assert.equal(patcher.calls.length, 1);
 
-  now += 30_000;
+  now += 45_000;
+  await round();
+  assert.deepEqual(evaluated, ['web'], 'a decision 45 s old is recent enough (an HPA polls this policy here)');
+  now += 15_000;
   load = 60;
   await round();
-  assert.deepEqual(evaluated, ['web', 'web'], 'evaluated again in the next interval');
-  assert.equal(patcher.calls.length, 1, 'a new load 30 s after the last write waits for minWriteInterval (60 s)');
+  assert.deepEqual(evaluated, ['web', 'web'], 'no decision for two intervals (60 s): the leader evaluates it');
+  assert.equal(patcher.calls.length, 1, 'a new load 60 s after the last write waits for minWriteInterval (120 s)');
   assert.equal(objs[0].status.load, 50);
 
   now += 10_000;
@@ -247,4 +250,24 @@ test('a failing status write is logged once, counted, and retried', async () => 
   assert.equal(patcher.calls.length, 1);
   const writes = await metrics.statusWrites.get();
   assert.deepEqual(Object.fromEntries(writes.values.map((v) => [v.labels.result, v.value])), { error: 2, ok: 1 });
+});
+
+test('after a spec change the leader evaluates the new version at once, not when the old decision ages', async () => {
+  const now = 1_000_000;
+  const objs = [scalingObject('web')];
+  const decide = (p: any): Decision => ({ bucket: 1, atMs: now, replicas: p.replicas.max, basis: 'load', regime: 'overload', load: 1000, loadAtMs: now, stale: false, failures: 0, reason: 'x' });
+  const { c, evaluated, store } = setup(objs, { now: () => now, decide });
+  await c.reconcile();
+  await new Promise((r) => setImmediate(r));
+  await c.reconcile();
+  assert.equal(objs[0].status.replicas, 10);
+  objs[0].spec.replicas.max = 4;
+  objs[0].metadata.generation = 2;
+  store.offer(compileClusterObjects(objs).policies, [], 'cluster');
+  await c.reconcile();
+  await new Promise((r) => setImmediate(r));
+  await c.reconcile();
+  assert.deepEqual(evaluated, ['web', 'web']);
+  assert.equal(objs[0].status.replicas, 4);
+  assert.equal(objs[0].status.observedGeneration, 2);
 });
