@@ -52,6 +52,8 @@ export interface StatusControllerOptions {
   readonly burst?: number;
   /** Evaluations of ScalingPolicies no HPA asked this replica about, started per round (default 20). */
   readonly maxEvaluationsPerRound?: number;
+  /** Objects compiled per round at most (default 200); the rest wait for the next round. */
+  readonly maxCompilesPerRound?: number;
   /** A policy without a decision for this long (and two intervals) is evaluated by the leader (default 30 s). */
   readonly idleEvaluationMs?: number;
 }
@@ -96,7 +98,8 @@ export class PolicyStatusController {
     this.lastRefillMs = this.now();
   }
 
-  private compile(obj: PolicyObject, kind: PolicyKindName, name: string, seen: Set<string>): readonly PolicyError[] {
+  /** undefined when the object needs compiling and this round's budget is spent (it is compiled in a later round). */
+  private compile(obj: PolicyObject, kind: PolicyKindName, name: string, seen: Set<string>, budget: { left: number }): readonly PolicyError[] | undefined {
     const m = obj.metadata ?? {};
     // Compiled once per spec: the generation changes with the spec, the uid when the object is recreated.
     const cacheKey = `${m.uid ?? ''}/${m.generation ?? ''}/${JSON.stringify(m.labels ?? {})}`;
@@ -104,6 +107,8 @@ export class PolicyStatusController {
     seen.add(id);
     const hit = this.compiled.get(id);
     if (hit && hit.key === cacheKey && m.generation !== undefined) return hit.errors;
+    if (budget.left <= 0) return hit?.errors;
+    budget.left--;
     const doc = structuredClone({
       apiVersion: obj.apiVersion,
       kind: obj.kind,
@@ -172,6 +177,9 @@ export class PolicyStatusController {
 
     const clusterFiles = new Set<string>();
     const compiledSeen = new Set<string>();
+    // Compiling is the expensive step (ajv and the policy checks, ~0.2 ms each): bounded per round so a cluster with
+    // thousands of new objects does not hold the event loop (the webhook and adapter share it) for seconds.
+    const budget = { left: this.o.maxCompilesPerRound ?? 200 };
     for (const obj of this.o.objects?.list() ?? []) {
       const m = obj.metadata ?? {};
       if (!isKind(obj.kind) || !m.name) continue;
@@ -179,7 +187,11 @@ export class PolicyStatusController {
       const namespace = kind === 'GovernancePolicy' ? undefined : m.namespace;
       const file = clusterFile(kind, namespace, m.name);
       clusterFiles.add(file);
-      const errors = this.compile(obj, kind, m.name, compiledSeen);
+      const errors = this.compile(obj, kind, m.name, compiledSeen, budget);
+      if (!errors) {
+        seen.add(`${kind}/${policyId(kind, namespace, m.name)}`);
+        continue;
+      }
       const p = inForce.get(`${kind}/${namespace ?? ''}/${m.name}`);
       visit(
         {

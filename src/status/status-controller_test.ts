@@ -271,3 +271,15 @@ test('after a spec change the leader evaluates the new version at once, not when
   assert.equal(objs[0].status.replicas, 4);
   assert.equal(objs[0].status.observedGeneration, 2);
 });
+
+test('compiling is bounded per round: thousands of new objects get their status over several rounds', async () => {
+  const objs = Array.from({ length: 450 }, (_, i) => scalingObject(`w${i}`));
+  const { c, patcher, metrics } = setup(objs, { leader: false });
+  await c.reconcile();
+  assert.equal((await metrics.policyReady.get()).values.length, 200, 'round 1: the first 200');
+  await c.reconcile();
+  assert.equal((await metrics.policyReady.get()).values.length, 400);
+  await c.reconcile();
+  assert.equal((await metrics.policyReady.get()).values.length, 450);
+  assert.equal(patcher.calls.length, 0);
+});
