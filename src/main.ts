@@ -15,6 +15,8 @@ import { serviceDnsNames } from './tls/certs.js';
 import { listen, type ClosableServer } from './server/https.js';
 import { KubeObjectStore } from './kube/cabundle.js';
 import { createRegistrar, type Registrar } from './kube/registrar.js';
+import { PolicyObservations } from './status/observations.js';
+import { startPolicyStatus } from './status/wiring.js';
 
 export interface GovernorOptions {
   readonly policies: readonly string[];
@@ -63,6 +65,8 @@ export interface GovernorContext {
   readonly store: PolicyStore;
   /** Named readiness checks; every server's /readyz answers all of them (components add their own). */
   readonly readiness: Readiness;
+  /** What the adapter knows per policy (decisions, migration states), for policy status. */
+  readonly observations?: PolicyObservations;
 }
 
 export interface RunningGovernor {
@@ -89,7 +93,8 @@ export async function startGovernor(
   const metrics = createMetrics();
   const store = new PolicyStore();
   const readiness = new Readiness();
-  const ctx: GovernorContext = { options, log, metrics, store, readiness };
+  const observations = new PolicyObservations();
+  const ctx: GovernorContext = { options, log, metrics, store, readiness, observations };
 
   // --- policy sources: every document stands alone; readiness waits for a first complete, valid read of each.
   store.onChange(() => recordPolicyState(metrics, store));
@@ -141,6 +146,11 @@ export async function startGovernor(
   const started: ServerComponent[] = [];
   for (const make of components) started.push(await make(ctx, certs));
   for (const c of started) readiness.add(c.name, () => c.server.server.listening || `${c.name} server not listening`);
+
+  // ---- policy status (status subresource of governor.io objects; metrics and logs for every policy). The Lease lives
+  // in the governor namespace; only its holder writes.
+  const policyStatus = await startPolicyStatus({ ...(kc ? { kubeConfig: kc } : {}), namespace: options.serviceNamespace, store, observations, log, metrics });
+  // ---- end policy status
 
   const reloader = new CertFileReloader(certs, (m) => {
     started.forEach((c) => c.server.setTls(m));
@@ -199,6 +209,7 @@ export async function startGovernor(
       await registrar?.stop();
       watcher.stop();
       reloader.stop();
+      await policyStatus.stop();
       await clusterLoader?.stop();
       await Promise.all(started.map(async (c) => {
         await c.server.close(options.shutdownGraceMs);

@@ -99,7 +99,9 @@ async function startAdapter(ctx: GovernorContext, certFiles: { certFile: string;
     },
   });
   const scale = kc ? new KubeScaleReader(kc) : undefined;
-  const decisions = new DecisionService({ cache, ...(scale ? { scale } : {}), log, metrics: m });
+  const decisions = new DecisionService({ cache, ...(scale ? { scale } : {}), log, metrics: m, ...(ctx.observations ? { observations: ctx.observations } : {}) });
+  // The status writer evaluates policies no HPA asked this replica about (shared with HPA requests: one per interval).
+  ctx.observations?.setScalingEvaluator((p) => decisions.decide(p));
   const provider = new PolicyMetricsProvider(ctx.store, decisions, (set) =>
     cache.retain(new Set([...set.scaling.map((p) => `${p.namespace}/${p.name}`), ...MigrationMetricsProvider.cacheKeys(set)])),
   );
@@ -160,6 +162,7 @@ async function startAdapter(ctx: GovernorContext, certFiles: { certFile: string;
     port,
     async stop() {
       clearInterval(refresh);
+      ctx.observations?.setScalingEvaluator(undefined);
       provider.close();
       served.close();
     },

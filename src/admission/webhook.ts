@@ -10,6 +10,7 @@ import { createSecureServer, listen } from '../server/https.js';
 import { readTlsMaterial } from '../tls/serving.js';
 import { mutateHandler, reviewFunction, validateHandler, type AdmissionEnvironment } from './handlers.js';
 import { createWebhookListener } from './http.js';
+import { withPolicyValidation } from './policy-review.js';
 
 /** Namespaces the webhook never evaluates besides its own (--service-namespace), so the cluster cannot be locked out. */
 export const ALWAYS_SKIPPED_NAMESPACES = ['kube-system'] as const;
@@ -62,7 +63,8 @@ export function createWebhookComponent(hooks: WebhookHooks = {}): ComponentFacto
     const env: AdmissionEnvironment = { engine: () => engineFor(ctx.store.current()), namespaces, events, log, metrics: ctx.metrics };
     const listener = createWebhookListener({
       mutate: reviewFunction('mutate', mutateHandler(env), env),
-      validate: reviewFunction('validate', validateHandler(env), env),
+      // governor.io policy objects (webhook validate-policies.governor.io) share the path with workloads.
+      validate: reviewFunction('validate', withPolicyValidation(validateHandler(env), log), env),
       readyz: (verbose) => ctx.readiness.answer(verbose),
       log,
       metrics: ctx.metrics,

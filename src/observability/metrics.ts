@@ -153,6 +153,13 @@ export interface GovernorMetrics {
   /** Invalid documents (and policies left out by cross-checks) per source and kind, as of each source's last read. */
   readonly policyLoadErrors: Gauge<'source' | 'kind'>;
   readonly policyLastLoadSuccess: Gauge<'source'>;
+  // policy status (src/status): the same information as the governor.io status subresource, for file policies too
+  readonly policyReady: Gauge<'kind' | 'policy'>;
+  readonly decisionRegime: Gauge<'policy' | 'regime'>;
+  readonly sourceConsecutiveFailures: Gauge<'policy'>;
+  readonly migrationPhase: Gauge<'policy' | 'phase'>;
+  readonly statusWrites: Counter<'result'>;
+  readonly statusLeader: Gauge<string>;
 }
 
 type AdmissionLabel = 'webhook' | 'operation' | 'kind' | 'result' | 'policy';
@@ -239,5 +246,16 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Governor
       labelNames: ['source'],
       registers,
     }),
+    policyReady: new Gauge({
+      name: 'governor_policy_ready',
+      help: 'Per policy (namespace/name; the name for GovernancePolicy): 1 when in force, 0 when not (the Ready condition)',
+      labelNames: ['kind', 'policy'],
+      registers,
+    }),
+    decisionRegime: new Gauge({ name: 'governor_decision_regime', help: 'Formula regime of the current decision per policy: 1 for the current regime, 0 for the others', labelNames: ['policy', 'regime'], registers }),
+    sourceConsecutiveFailures: new Gauge({ name: 'governor_source_consecutive_failures', help: 'Consecutive failed load evaluations per policy (0: the source is healthy)', labelNames: ['policy'], registers }),
+    migrationPhase: new Gauge({ name: 'governor_migration_phase', help: 'Phase of each MigrationPolicy: 1 for the current phase, 0 for the others', labelNames: ['policy', 'phase'], registers }),
+    statusWrites: new Counter({ name: 'governor_policy_status_writes_total', help: 'Status subresource writes of governor.io objects by result (ok, error)', labelNames: ['result'], registers }),
+    statusLeader: new Gauge({ name: 'governor_policy_status_leader', help: '1 while this replica holds the status Lease and writes policy status', registers }),
   };
 }

@@ -219,7 +219,7 @@ test('webhook values: failure policies, timeouts and extra excluded namespaces; 
   const reg = registered(objs);
   const hooks = [...one(reg, 'MutatingWebhookConfiguration').webhooks, ...one(reg, 'ValidatingWebhookConfiguration').webhooks];
   const settings = Object.fromEntries(hooks.map((w: any) => [w.name, [w.failurePolicy, w.timeoutSeconds]]));
-  assert.deepEqual(settings, { 'mutate.governor.io': ['Ignore', 2], 'validate.governor.io': ['Ignore', 4], 'protect-migration-source.governor.io': ['Fail', 6] });
+  assert.deepEqual(settings, { 'mutate.governor.io': ['Ignore', 2], 'validate.governor.io': ['Ignore', 4], 'protect-migration-source.governor.io': ['Fail', 6], 'validate-policies.governor.io': ['Fail', 5] });
   for (const w of hooks) assert.deepEqual(w.namespaceSelector.matchExpressions[0].values, ['kube-system', 'monitoring', NAMESPACE]);
   // The schema refuses what the API server would refuse at install time.
   assert.match(renderError({ 'webhook.validate.failurePolicy': 'Sometimes' }), /failurePolicy/);

@@ -13,6 +13,7 @@ import { TLS_SECRET } from '../../src/cli/certs.js';
 import { POLICY_GROUP, POLICY_PLURALS, POLICY_VERSION } from '../../src/policy/load-cluster.js';
 import { DESIRED_REPLICAS } from '../../src/adapter/policy-provider.js';
 import { WORKLOAD_CONTROLLER_USERNAMES } from '../../src/governance/workload-controllers.js';
+import { STATUS_LEASE_NAME } from '../../src/status/wiring.js';
 
 const repo = fileURLToPath(new URL('../..', import.meta.url));
 const manifests = join(repo, 'manifests');
@@ -106,6 +107,15 @@ function checkRbac(objs: Obj[]): void {
       `the server may not list/watch ${plural}.${POLICY_GROUP}`,
     );
   }
+  // Policy status: patch on each status subresource and nothing more on it; the status Lease in our namespace only.
+  for (const plural of POLICY_PLURALS) {
+    const verbs = serverRules.filter((r: any) => r.apiGroups.includes(POLICY_GROUP) && r.resources.includes(`${plural}/status`)).flatMap((r: any) => r.verbs);
+    assert.deepEqual(verbs, ['patch'], `${plural}/status verbs`);
+  }
+  assert.ok(!serverRules.some((r: any) => r.apiGroups.includes('coordination.k8s.io')), 'Leases are granted in our namespace only, not cluster-wide');
+  const leaseRules = objs.filter((o) => o.kind === 'Role' && o.metadata.namespace === NAMESPACE).flatMap((r) => r.rules).filter((r: any) => r.apiGroups.includes('coordination.k8s.io'));
+  assert.deepEqual(leaseRules.flatMap((r: any) => r.verbs).sort(), ['create', 'get', 'update']);
+  assert.ok(leaseRules.filter((r: any) => r.verbs.some((v: string) => v !== 'create')).every((r: any) => JSON.stringify(r.resourceNames) === JSON.stringify([STATUS_LEASE_NAME])), 'get/update only on the status Lease');
   const bindings = objs.filter((o) => o.kind === 'RoleBinding' || o.kind === 'ClusterRoleBinding');
   const bound = (roleKind: string, role: string, ns?: string) =>
     bindings.some(
