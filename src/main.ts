@@ -7,7 +7,7 @@ import { PolicyStore } from './policy/store.js';
 import { PolicyFileWatcher } from './policy/load-files.js';
 import { ClusterPolicyLoader } from './policy/load-cluster.js';
 import { loadKubeConfig } from './kube/client.js';
-import { formatPolicyError } from './policy/types.js';
+import { formatPolicyError, type SourceAuth } from './policy/types.js';
 import { CertFileReloader, ensureServingCert, readTlsMaterial } from './tls/serving.js';
 import { serviceDnsNames } from './tls/certs.js';
 import { listen, type ClosableServer } from './server/https.js';
@@ -34,6 +34,12 @@ export interface GovernorOptions {
   readonly prometheusUrl: string;
   /** Hosts load sources may contact (`*`, exact, `*.suffix`); empty: any. */
   readonly allowedSourceHosts?: readonly string[];
+  /** The --prometheus-* credentials, TLS and headers, sent to --prometheus-url only. */
+  readonly prometheusAuth?: SourceAuth;
+  /** Directories under which files named by a policy's load block must lie; empty: policies may not name files. */
+  readonly sourceCredentialDirs?: readonly string[];
+  /** Let policies set tls.insecureSkipVerify. */
+  readonly allowInsecureSourceTls?: boolean;
   readonly kubeconfig?: string;
   readonly insecureDev: boolean;
   readonly enableAdapter: boolean;
