@@ -10,7 +10,7 @@ import { KubeScaleReader } from '../kube/scale.js';
 import { LoadCache } from '../sources/cache.js';
 import { LoadSourceRouter } from '../sources/router.js';
 import { CredentialResolver } from '../sources/credentials.js';
-import { displayUrl } from '../sources/prometheus.js';
+import { displayUrl } from '../sources/source.js';
 import { createAdapterListener } from './app.js';
 import { RequestAuthenticator, type AuthnConfig } from './authn.js';
 import { DecisionService } from './decisions.js';

@@ -57,6 +57,23 @@ export function redactSourceError<E>(e: E, secrets: readonly string[]): E {
   return e;
 }
 
+/** The password (and user) of a URL's user info, as secrets: fetch refuses such URLs with a message that quotes them. */
+export function urlSecrets(url: string): string[] {
+  const m = /^[a-z][a-z0-9+.-]*:\/\/([^/?#@]*)@/i.exec(url);
+  if (!m) return [];
+  const out = [m[1]!];
+  for (const part of m[1]!.split(':')) {
+    if (part.length >= MIN_REDACT_LENGTH) out.push(part);
+    try {
+      const d = decodeURIComponent(part);
+      if (d.length >= MIN_REDACT_LENGTH) out.push(d);
+    } catch {
+      /* not percent-encoded */
+    }
+  }
+  return out;
+}
+
 export class CredentialResolver {
   private readonly files = new Map<string, FileEntry>();
   private readonly reading = new Map<string, Promise<FileEntry>>();
@@ -71,9 +88,9 @@ export class CredentialResolver {
    * settings replace the defaults; headers are merged, the policy's winning.
    */
   async resolve(url: string, policy: SourceAuth | undefined, defaults: SourceAuth | undefined, c: Ctx): Promise<ResolvedCredentials> {
-    if (!policy && !defaults) return { headers: {}, secrets: [] };
+    if (!policy && !defaults) return { headers: {}, secrets: urlSecrets(url) };
     const headers: Record<string, string> = {};
-    const secrets: string[] = [];
+    const secrets: string[] = urlSecrets(url);
     const byLower = new Map<string, string>();
     for (const h of [defaults?.headers, policy?.headers]) {
       for (const [k, v] of Object.entries(h ?? {})) {

@@ -3,7 +3,7 @@ import type { LoadSource } from '../policy/types.js';
 import { CredentialResolver, redactSourceError } from './credentials.js';
 import { SourceResponseError, SourceUnavailableError } from './errors.js';
 import { fetchText } from './fetch.js';
-import { DEFAULT_SOURCE_TIMEOUT_MS, describeLoad, type MetricSource } from './source.js';
+import { DEFAULT_SOURCE_TIMEOUT_MS, describeLoad, displayUrl, type MetricSource } from './source.js';
 
 export class ValuePathError extends Error {
   override name = 'ValuePathError';
@@ -65,7 +65,7 @@ export class HttpJsonSource implements MetricSource {
     if (load.type !== 'http') throw new TypeError(`HttpJsonSource cannot run a ${load.type} load`);
     const q = describeLoad(load);
     const steps = this.steps(load.valuePath, q);
-    const what = `load endpoint ${load.url}`;
+    const what = `load endpoint ${displayUrl(load.url)}`;
     const cred = await this.credentials.resolve(load.url, load.auth, undefined, { query: q, what });
     try {
       return await this.run(load, steps, q, what, cred.headers, cred.dispatcher, signal);

@@ -3,7 +3,7 @@ import type { LoadSource, SourceAuth } from '../policy/types.js';
 import { CredentialResolver, redactSourceError } from './credentials.js';
 import { SourceResponseError, SourceTimeoutError, SourceUnavailableError } from './errors.js';
 import { fetchText } from './fetch.js';
-import { DEFAULT_SOURCE_TIMEOUT_MS, type MetricSource } from './source.js';
+import { DEFAULT_SOURCE_TIMEOUT_MS, displayUrl, type MetricSource } from './source.js';
 
 export interface PrometheusSourceOptions {
   /** Base URL used when a policy names none (the server's --prometheus-url). */
@@ -17,10 +17,6 @@ export interface PrometheusSourceOptions {
 /** The base URL without a trailing slash. */
 const baseOf = (url: string) => url.replace(/\/+$/, '');
 
-/** The URL as shown in messages: user info (user:password@) removed. */
-export function displayUrl(url: string): string {
-  return url.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/?#]*@/i, '$1');
-}
 
 type PromLoad = Extract<LoadSource, { type: 'prometheus' }>;
 
