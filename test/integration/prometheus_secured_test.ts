@@ -204,8 +204,15 @@ test('a wrong password: "authentication failed (HTTP 401)", and the password app
 
 test('a wrong CA gives a TLS error', async () => {
   const e = await failure(source().query(load({ ...rightAuth(), tls: { ...rightAuth().tls, caFile: f('other-ca.crt') } })));
-  assert.match(e.message, /TLS error/);
+  assert.match(e.message, /TLS error UNABLE_TO_VERIFY_LEAF_SIGNATURE/);
   assert.doesNotMatch(e.message, new RegExp(PASSWORD));
+});
+
+test('insecureSkipVerify: refused by default; with --allow-insecure-source-tls a wrong CA no longer matters', async () => {
+  const insecure = { ...rightAuth(), tls: { ...rightAuth().tls, caFile: f('other-ca.crt'), insecureSkipVerify: true } };
+  assert.match((await failure(source().query(load(insecure)))).message, /insecureSkipVerify is refused/);
+  const allowed = new PrometheusSource({ defaultUrl: promUrl, credentials: new CredentialResolver({ policyFileDirs: [creds], allowInsecureTls: true }) });
+  assert.equal(await allowed.query(load(insecure)), 42);
 });
 
 test('serverName is what the certificate is checked against: without it, 127.0.0.1 does not match', async () => {
@@ -319,4 +326,22 @@ test('through the adapter: --prometheus-* defaults, a policy with its own gatewa
     assert.ok(!denied.text.includes(secret), `503 body holds a secret: ${denied.text}`);
     assert.ok(!log.includes(secret), `the log holds a secret (${secret.slice(0, 6)}…)`);
   }
+});
+
+test('governor serve refuses contradictory --prometheus-* flags before anything listens, without quoting a header value', async () => {
+  const { execFile } = await import('node:child_process');
+  const run = (args: string[]) =>
+    new Promise<{ code: number | null; stderr: string }>((resolve) => {
+      const c = execFile(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'serve', '--insecure-dev', '--no-webhook', ...args], { timeout: 20_000 }, () => undefined);
+      let stderr = '';
+      c.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
+      c.on('exit', (code) => resolve({ code, stderr }));
+    });
+  const tls = await run(['--prometheus-url', 'http://127.0.0.1:9', '--prometheus-ca-file', f('ca.crt')]);
+  assert.equal(tls.code, 2, tls.stderr);
+  assert.match(tls.stderr, /need an https --prometheus-url/);
+  const hdr = await run(['--prometheus-bearer-token-file', f('token'), '--prometheus-header', 'Authorization=Bearer flag-secret-123']);
+  assert.equal(hdr.code, 2, hdr.stderr);
+  assert.match(hdr.stderr, /Authorization conflicts/);
+  assert.ok(!hdr.stderr.includes('flag-secret-123'));
 });
