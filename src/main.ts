@@ -7,12 +7,13 @@ import { PolicyStore } from './policy/store.js';
 import { PolicyFileWatcher } from './policy/load-files.js';
 import { ClusterPolicyLoader } from './policy/load-cluster.js';
 import { loadKubeConfig } from './kube/client.js';
-import { formatPolicyError, type SourceAuth } from './policy/types.js';
+import { formatPolicyError } from './policy/types.js';
 import { CertFileReloader, ensureServingCert, readTlsMaterial } from './tls/serving.js';
 import { serviceDnsNames } from './tls/certs.js';
 import { listen, type ClosableServer } from './server/https.js';
 import { KubeObjectStore } from './kube/cabundle.js';
 import { createRegistrar, type Registrar } from './kube/registrar.js';
+import type { SourceAuth } from './policy/types.js';
 
 export interface GovernorOptions {
   readonly policies: readonly string[];
