@@ -17,6 +17,7 @@ import { KubeObjectStore } from './kube/cabundle.js';
 import { createRegistrar, type Registrar } from './kube/registrar.js';
 import { PolicyObservations } from './status/observations.js';
 import { startPolicyStatus } from './status/wiring.js';
+import type { SourceAuth } from './policy/types.js';
 
 export interface GovernorOptions {
   readonly policies: readonly string[];
@@ -38,6 +39,12 @@ export interface GovernorOptions {
   readonly prometheusUrl: string;
   /** Hosts load sources may contact (`*`, exact, `*.suffix`); empty: any. */
   readonly allowedSourceHosts?: readonly string[];
+  /** The --prometheus-* credentials, TLS and headers, sent to --prometheus-url only. */
+  readonly prometheusAuth?: SourceAuth;
+  /** Directories under which files named by a policy's load block must lie; empty: policies may not name files. */
+  readonly sourceCredentialDirs?: readonly string[];
+  /** Let policies set tls.insecureSkipVerify. */
+  readonly allowInsecureSourceTls?: boolean;
   readonly kubeconfig?: string;
   readonly insecureDev: boolean;
   readonly enableAdapter: boolean;

@@ -2,6 +2,7 @@
 import type { Command } from 'commander';
 import { createLogger } from '../observability/log.js';
 import { startGovernor, type ComponentFactory, type GovernorOptions } from '../main.js';
+import { prometheusDefaults } from '../sources/prometheus-defaults.js';
 
 const list = (v: string, prev: string[] = []) => [...prev, ...v.split(',').map((s) => s.trim()).filter(Boolean)];
 const millis = (v: string) => {
@@ -40,6 +41,16 @@ export function registerServe(program: Command): void {
     .option('--client-ca-file <file>', 'CA for ordinary client certificates')
     .option('--prometheus-url <url>', 'default Prometheus base URL', 'http://127.0.0.1:9090')
     .option('--allowed-source-hosts <hosts>', 'hosts load sources may contact: exact names/IPs or *.suffix (default: any)', list)
+    .option('--prometheus-bearer-token-file <file>', 'bearer token for --prometheus-url, re-read when it changes (e.g. a projected ServiceAccount token)')
+    .option('--prometheus-basic-auth-username-file <file>', 'basic auth user name for --prometheus-url, read from a file')
+    .option('--prometheus-basic-auth-password-file <file>', 'basic auth password for --prometheus-url, read from a file')
+    .option('--prometheus-ca-file <file>', 'CA bundle (PEM) that signs the certificate of --prometheus-url')
+    .option('--prometheus-cert-file <file>', 'client certificate (PEM) for --prometheus-url')
+    .option('--prometheus-key-file <file>', 'key of --prometheus-cert-file (PEM)')
+    .option('--prometheus-server-name <name>', 'name expected in the certificate of --prometheus-url (default: its host)')
+    .option('--prometheus-header <name=value>', 'extra header for --prometheus-url, e.g. X-Scope-OrgID=tenant (repeatable)', (v: string, prev: string[] = []) => [...prev, v])
+    .option('--source-credential-dirs <dirs>', 'directories under which credential and TLS files named by policies must lie (default: none, policies may not name files)', list)
+    .option('--allow-insecure-source-tls', 'let policies set tls.insecureSkipVerify (certificates of sources not verified)', false)
     .option('--kubeconfig <file>', 'kubeconfig for SubjectAccessReview, scale reads and Events (in-cluster config when running in a pod)')
     .option('--insecure-dev', 'local development only: serve the metrics API without client authentication', false)
     .option('--no-adapter', 'do not run the external metrics adapter')
@@ -54,6 +65,19 @@ export function registerServe(program: Command): void {
     .option('--log-level <level>', 'trace, debug, info, warn, error', 'info')
     .action(async (o) => {
       const log = createLogger({ level: o.logLevel });
+      const prometheusAuth = prometheusDefaults(
+        {
+          bearerTokenFile: o.prometheusBearerTokenFile,
+          basicAuthUsernameFile: o.prometheusBasicAuthUsernameFile,
+          basicAuthPasswordFile: o.prometheusBasicAuthPasswordFile,
+          caFile: o.prometheusCaFile,
+          certFile: o.prometheusCertFile,
+          keyFile: o.prometheusKeyFile,
+          serverName: o.prometheusServerName,
+          headers: o.prometheusHeader ?? [],
+        },
+        o.prometheusUrl,
+      );
       const options: GovernorOptions = {
         policies: o.policies?.length ? o.policies : ['./policies'],
         bindAddress: o.bindAddress,
@@ -74,6 +98,9 @@ export function registerServe(program: Command): void {
         prometheusUrl: o.prometheusUrl,
         // The environment variable lets a test run or a dev shell fence every server it starts to loopback.
         allowedSourceHosts: o.allowedSourceHosts ?? list(process.env.GOVERNOR_ALLOWED_SOURCE_HOSTS ?? ''),
+        ...(prometheusAuth ? { prometheusAuth } : {}),
+        sourceCredentialDirs: o.sourceCredentialDirs ?? [],
+        allowInsecureSourceTls: Boolean(o.allowInsecureSourceTls),
         kubeconfig: o.kubeconfig,
         insecureDev: Boolean(o.insecureDev),
         enableAdapter: o.adapter !== false,
