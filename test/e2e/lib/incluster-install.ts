@@ -83,7 +83,7 @@ export async function waitDeploymentAvailable(cluster: LocalCluster, ns: string,
     `Deployment ${ns}/${name} Available with every replica updated and available`,
     async () => {
       const s = await deploymentState(cluster, ns, name);
-      const done = typeof s !== 'string' && s.replicas > 0 && s.updated === s.replicas && s.available === s.replicas && s.conditions.includes('Available=True');
+      const done = typeof s !== 'string' && s.replicas > 0 && s.updated === s.replicas && s.available === s.replicas && s.conditions.some((c) => c.startsWith('Available=True'));
       return { done, seen: s };
     },
     { timeoutMs, intervalMs: 1000 },
