@@ -210,3 +210,26 @@ export function writeInstallKustomization(dir: string, o: InstallKustomizationOp
   writeFileSync(join(dir, 'kustomization.yaml'), JSON.stringify(installKustomization(dir, o), null, 2));
   return dir;
 }
+
+/** Parameters of the in-cluster MigrationPolicy `move` (old → new), as the local suite's MIG. */
+export const IN_CLUSTER_MIG = { low: 10, high: 50, base: 4, capacity: 4, targetMax: 6, step: 1, intervalMs: 2000 } as const;
+
+/** The MigrationPolicy `move` in `ns`: Deployment old drains into new as the load from that namespace's loadgen rises. */
+export function inClusterMigrationPolicy(ns: string, host: string = loadgenHost(ns)): string {
+  const p = IN_CLUSTER_MIG;
+  return `# e2e (in cluster): a migration moving real pods, load from the loadgen Service over HTTP JSON
+apiVersion: governor.io/v1alpha1
+kind: MigrationPolicy
+metadata: {name: move, namespace: ${ns}}
+spec:
+  source: {apiVersion: apps/v1, kind: Deployment, name: old}
+  target: {apiVersion: apps/v1, kind: Deployment, name: new, minReplicas: 1, maxReplicas: ${p.targetMax}}
+  load: {http: {url: '${loadgenUrl(ns, host)}', valuePath: ${LOADGEN.valuePath}, timeout: 2s}}
+  thresholds: {low: ${p.low}, high: ${p.high}}
+  base: ${p.base}
+  minDrain: 0
+  step: ${p.step}
+  interval: ${p.intervalMs / 1000}s
+  capacity: {replicas: ${p.capacity}}
+`;
+}
