@@ -1,7 +1,8 @@
 # shellcheck shell=bash
 # The node of the local cluster (hack/local-cluster.sh up --node): containerd + runc (Debian), the CNI bridge,
 # kube-scheduler, kubelet and kube-proxy, all on this machine only. Sourced by hack/local-cluster.sh, which provides
-# STATE, LOGS, PIDS, PKI, log, die, new_cert, start_component, live_pid, stop_group, kubectl_admin, write_kubeconfig.
+# STATE, LOGS, PIDS, PKI, log, die, new_cert, start_component, live_pid, stop_group, stop_all, kubectl_admin,
+# write_kubeconfig.
 #
 # Traffic stays on the machine:
 # - the node address (NODE_IP, a documentation range) sits on a bridge with no ports (`kg-node0`; this kernel has no
@@ -369,6 +370,9 @@ node_down() {
   done
   stop_group containerd
   for pid in "${shims[@]}"; do kill -KILL "$pid" 2>/dev/null || true; done
+  # The control plane before the network: the API server's shutdown calls itself on the node address, and hung for
+  # its 10 s once that address was gone.
+  stop_all
   # 3. Mounts: sandbox /dev/shm and rootfs overlays under containerd's dirs, volumes under the kubelet root, the pods'
   #    network namespaces (only those created since `up`).
   unmount_under "$CONTAINERD_STATE" "$NODE_DIR/containerd/root" "$NODE_DIR/kubelet/root"
