@@ -42,6 +42,8 @@ export interface GovernorOptions {
   readonly shutdownGraceMs: number;
   /** How often the adapter re-reads kube-system/extension-apiserver-authentication (default 60 s). */
   readonly authRefreshMs?: number;
+  /** How long one admission review may run (--review-timeout; default DEFAULT_REVIEW_BUDGET_MS). */
+  readonly reviewTimeoutMs?: number;
 }
 
 /** Everything a server component may need; built once here and passed down. */

@@ -1,6 +1,7 @@
 // `governor serve`: flags named as Kubernetes extension API servers name them, mapped onto GovernorOptions.
 import type { Command } from 'commander';
 import { createLogger } from '../observability/log.js';
+import { parseDuration } from '../common/duration.js';
 import { startGovernor, type ComponentFactory, type GovernorOptions } from '../main.js';
 
 const list = (v: string, prev: string[] = []) => [...prev, ...v.split(',').map((s) => s.trim()).filter(Boolean)];
@@ -8,6 +9,13 @@ const int = (v: string) => {
   const n = Number(v);
   if (!Number.isInteger(n) || n < 0 || n > 65535) throw new Error(`"${v}" is not a port number`);
   return n;
+};
+
+/** A Go duration ("500ms", "1s"), in ms; above zero and below the webhooks' timeoutSeconds. */
+const reviewTimeout = (v: string) => {
+  const ms = parseDuration(v);
+  if (!(ms > 0 && ms <= 10_000)) throw new Error(`--review-timeout "${v}" must be above 0 and at most 10s (the API server waits at most 30s, our webhooks 3-5s)`);
+  return ms;
 };
 
 /** Server components, registered by the adapter and the webhook modules. */
@@ -42,6 +50,7 @@ export function registerServe(program: Command): void {
     .option('--no-cluster-policies', 'do not load governor.io policy objects from the cluster')
     .option('--policy-poll <ms>', 'how often policy files are checked for changes (ms)', int, 2000)
     .option('--shutdown-grace <ms>', 'time in-flight requests get on SIGTERM (ms)', int, 10000)
+    .option('--review-timeout <duration>', 'how long one admission review may run before it is cut off (validate then denies if an enforce policy was not evaluated; mutate allows without a patch)', reviewTimeout, 500)
     .option('--log-level <level>', 'trace, debug, info, warn, error', 'info')
     .action(async (o) => {
       const log = createLogger({ level: o.logLevel });
@@ -72,6 +81,7 @@ export function registerServe(program: Command): void {
         policyPollMs: o.policyPoll,
         clusterPolicies: o.clusterPolicies !== false,
         shutdownGraceMs: o.shutdownGrace,
+        reviewTimeoutMs: o.reviewTimeout,
       };
       const components: ComponentFactory[] = [];
       if (options.enableAdapter && serveComponents.adapter) components.push(serveComponents.adapter);

@@ -26,6 +26,14 @@ export interface GovernanceEngineOptions {
   readonly skipNamespaces?: readonly string[];
   /** Default: no migration is running anywhere. */
   readonly activeMigrationSource?: ActiveMigrationSource;
+  /** The clock ReviewContext.deadline is read on (ms); default performance.now. */
+  readonly now?: () => number;
+}
+
+/** A policy the review did not get to evaluate before its deadline. */
+export interface UnfinishedPolicy {
+  readonly policy: string;
+  readonly mode: GovernanceMode;
 }
 
 export type SkipReason = 'namespace' | 'kind' | 'operation' | 'deleting' | 'not-an-object';
@@ -48,6 +56,8 @@ export interface MutateOutcome {
   readonly results: readonly RuleResult[];
   readonly policies: readonly PolicySummary[];
   readonly skipped?: SkipReason;
+  /** The deadline passed: no patch (a partial one could break another policy's rule), these were not applied. */
+  readonly unfinished?: readonly UnfinishedPolicy[];
 }
 
 export interface ValidateOutcome {
@@ -55,6 +65,8 @@ export interface ValidateOutcome {
   readonly policies: readonly PolicySummary[];
   readonly decision: Decision;
   readonly skipped?: SkipReason;
+  /** The deadline passed before these were evaluated: the caller decides by their mode (enforce fails closed). */
+  readonly unfinished?: readonly UnfinishedPolicy[];
 }
 
 export interface ReviewOutcome {
@@ -66,6 +78,12 @@ const NO_NAMESPACE_INFO: NamespaceInfo = { labels: {}, annotations: {} };
 const EMPTY: Decision = decide([]);
 // Mutation runs to a fixed point (a default can make another policy's selector match); this bounds the passes.
 const MAX_MUTATION_PASSES = 4;
+// The deadline is read every this many policies: a clock read costs about what a small policy's evaluation does.
+const DEADLINE_EVERY = 8;
+
+function unfinished(policies: readonly GovernancePolicy[]): UnfinishedPolicy[] {
+  return policies.map((p) => ({ policy: p.name, mode: p.mode }));
+}
 
 function labelsOf(obj: unknown): Labels {
   const m = metadataMap(obj, ['metadata'], 'labels');
@@ -133,6 +151,7 @@ export class GovernanceEngine {
   private readonly index: PolicyIndex;
   private readonly skipNamespaces: ReadonlySet<string>;
   private readonly activeMigrationSource: ActiveMigrationSource;
+  private readonly now: () => number;
   /**
    * Candidates whose match holds for a kind and namespace, keyed by the namespace's labels object (the namespace
    * cache replaces it when the namespace changes): namespaceSelectors are evaluated once per namespace version, not
@@ -147,6 +166,7 @@ export class GovernanceEngine {
     this.index = new PolicyIndex(policies);
     this.skipNamespaces = new Set(options.skipNamespaces ?? ['kube-system']);
     this.activeMigrationSource = options.activeMigrationSource ?? (() => undefined);
+    this.now = options.now ?? (() => performance.now());
     this.defaultsExceptionAnnotations = policies.some((p) => p.annotations.some((r) => r.key.startsWith(EXCEPTION_ANNOTATION_PREFIX)));
   }
 
@@ -275,11 +295,19 @@ export class GovernanceEngine {
     // Whether an exception excuses a policy's rule, per pass: tag rules ask once per key.
     let excused: Map<GovernancePolicy, Map<RuleName, boolean>> | undefined;
     let matched = this.matching(t);
+    const deadline = ctx.deadline;
+    let steps = 0;
     for (let pass = 0; pass < MAX_MUTATION_PASSES; pass++) {
       const before = rec.edits;
       const labelsBefore = rec.labelEdits;
       const annotationsBefore = rec.annotationEdits;
       for (const p of matched) {
+        if (deadline !== undefined && steps++ % DEADLINE_EVERY === 0 && this.now() >= deadline) {
+          // No patch at all, so none of the matched policies' defaults are applied.
+          const list = results ? [...results.values()] : [];
+          const all = [...seen, ...matched.filter((q) => !seen.includes(q))];
+          return { patch: [], mutated: object, results: list, policies: all.map((q) => summarize(q, list)), unfinished: unfinished(all) };
+        }
         if (!seen.includes(p)) seen.push(p);
         const excusable = p.exceptions.length > 0 || p.allowExceptionAnnotations.size > 0;
         let mine: Map<RuleName, boolean> | undefined;
@@ -353,7 +381,13 @@ export class GovernanceEngine {
     const owner = controllerOwner(t.obj);
     const old = op === 'UPDATE' && isRecord(ctx.oldObject) ? { ...t, obj: ctx.oldObject } : undefined;
     const results: RuleResult[] = [];
-    for (const p of policies) {
+    const deadline = ctx.deadline;
+    for (let i = 0; i < policies.length; i++) {
+      const p = policies[i]!;
+      if (deadline !== undefined && i % DEADLINE_EVERY === 0 && this.now() >= deadline) {
+        const done = policies.slice(0, i);
+        return { results, policies: done.map((q) => summarize(q, results)), decision: results.length ? decide(results) : EMPTY, unfinished: unfinished(policies.slice(i)) };
+      }
       let found: Finding[];
       try {
         found = this.findings(p, t);

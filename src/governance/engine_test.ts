@@ -193,3 +193,29 @@ test('decide: only enforce failures block; audit failures, warnings and errors w
   assert.equal(d.denials.length, 1);
   assert.equal(d.warnings.length, 3);
 });
+
+test('deadline: validate stops between policies once the clock passes ctx.deadline and names what it did not evaluate', () => {
+  let t = 0;
+  // Each clock read advances one tick: the engine reads it every 8 policies, so a deadline of 1 stops at the 9th.
+  const policies = Array.from({ length: 20 }, (_, i) => needsOwner(`p${String(i).padStart(2, '0')}`, i % 2 ? '  mode: audit\n' : ''));
+  const e = new GovernanceEngine(policies, { now: () => t++ });
+  const out = e.validate(deployment(), { namespace: 'shop', deadline: 1 });
+  assert.deepEqual(out.policies.map((p) => p.policy), policies.slice(0, 8).map((p) => p.name));
+  assert.equal(out.results.length, 8);
+  assert.deepEqual(out.unfinished, policies.slice(8).map((p) => ({ policy: p.name, mode: p.mode })));
+  // No deadline, or one not reached: every policy is evaluated and nothing is unfinished.
+  assert.equal(e.validate(deployment(), { namespace: 'shop' }).unfinished, undefined);
+  t = 0;
+  assert.equal(e.validate(deployment(), { namespace: 'shop', deadline: 1000 }).results.length, 20);
+});
+
+test('deadline: mutate past its deadline returns no patch and lists every matched policy as unfinished', () => {
+  const defaults = (name: string) => policy(name, `  labels: {owner: {default: team-a}}\n`);
+  const e = new GovernanceEngine([defaults('a'), defaults('b')], { now: () => 5 });
+  const late = e.mutate(deployment(), { namespace: 'shop', deadline: 5 });
+  assert.deepEqual(late.patch, []);
+  assert.deepEqual(late.unfinished?.map((p) => p.policy), ['a', 'b']);
+  const inTime = e.mutate(deployment(), { namespace: 'shop', deadline: 6 });
+  assert.equal(inTime.unfinished, undefined);
+  assert.equal(inTime.patch.length > 0, true);
+});

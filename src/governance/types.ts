@@ -26,6 +26,11 @@ export interface ReviewContext {
   readonly namespaceInfo?: NamespaceInfo;
   /** The stored object, on UPDATE and DELETE. */
   readonly oldObject?: unknown;
+  /**
+   * When the review must stop, in ms on the engine's clock (GovernanceEngineOptions.now, default performance.now).
+   * Checked between policies; past it, the policies not yet evaluated are reported as `unfinished`. Absent: no limit.
+   */
+  readonly deadline?: number;
 }
 
 /**
