@@ -19,7 +19,7 @@ import { PolicyIndex } from './policy-index.js';
 import { mutateResources, validateResources } from './resources.js';
 import { decide, type Decision, type ExceptionUse, type RuleResult } from './result.js';
 import { ALL_ALLOWED, metadataMap, mutateTags, validateTags } from './tags.js';
-import type { ActiveMigrationSource, Finding, NamespaceInfo, Operation, ReviewContext, Target } from './types.js';
+import { ReviewDeadlineExceeded, type ActiveMigrationSource, type Finding, type NamespaceInfo, type Operation, type ReviewContext, type Target } from './types.js';
 
 export interface GovernanceEngineOptions {
   /** Namespaces never evaluated, so the cluster cannot be locked out (default kube-system; the webhook adds its own). */
@@ -182,7 +182,7 @@ export class GovernanceEngine {
     if (!kind) return 'kind';
     if (!o) return 'not-an-object';
     const name = ctx.name ?? getIn(o, ['metadata', 'name']);
-    return {
+    const t: { -readonly [K in keyof Target]: Target[K] } = {
       kind,
       namespace: ctx.namespace,
       name: typeof name === 'string' ? name : '',
@@ -192,6 +192,8 @@ export class GovernanceEngine {
       namespaceInfo: ctx.namespaceInfo ?? NO_NAMESPACE_INFO,
       activeMigrationSource: this.activeMigrationSource,
     };
+    if (ctx.deadline !== undefined) t.deadline = { at: ctx.deadline, now: this.now };
+    return t;
   }
 
   private nsLabels(t: Target): Labels {
@@ -297,17 +299,18 @@ export class GovernanceEngine {
     let matched = this.matching(t);
     const deadline = ctx.deadline;
     let steps = 0;
+    // No patch at all (a partial one could break another policy's rule), so no matched policy's defaults apply.
+    const cutOff = (): MutateOutcome => {
+      const list = results ? [...results.values()] : [];
+      const all = [...seen, ...matched.filter((q) => !seen.includes(q))];
+      return { patch: [], mutated: object, results: list, policies: all.map((q) => summarize(q, list)), unfinished: unfinished(all) };
+    };
     for (let pass = 0; pass < MAX_MUTATION_PASSES; pass++) {
       const before = rec.edits;
       const labelsBefore = rec.labelEdits;
       const annotationsBefore = rec.annotationEdits;
       for (const p of matched) {
-        if (deadline !== undefined && steps++ % DEADLINE_EVERY === 0 && this.now() >= deadline) {
-          // No patch at all, so none of the matched policies' defaults are applied.
-          const list = results ? [...results.values()] : [];
-          const all = [...seen, ...matched.filter((q) => !seen.includes(q))];
-          return { patch: [], mutated: object, results: list, policies: all.map((q) => summarize(q, list)), unfinished: unfinished(all) };
-        }
+        if (deadline !== undefined && steps++ % DEADLINE_EVERY === 0 && this.now() >= deadline) return cutOff();
         if (!seen.includes(p)) seen.push(p);
         const excusable = p.exceptions.length > 0 || p.allowExceptionAnnotations.size > 0;
         let mine: Map<RuleName, boolean> | undefined;
@@ -328,6 +331,7 @@ export class GovernanceEngine {
           if (p.labels.length) mutateTags(p, 'labels', t, rec, allowed, templateMutable);
           if (p.annotations.length) mutateTags(p, 'annotations', t, rec, allowed, templateMutable);
         } catch (e) {
+          if (e instanceof ReviewDeadlineExceeded) return cutOff();
           (results ??= new Map()).set(`${p.name}|error`, this.internalError(p, e));
         }
       }
@@ -382,16 +386,21 @@ export class GovernanceEngine {
     const old = op === 'UPDATE' && isRecord(ctx.oldObject) ? { ...t, obj: ctx.oldObject } : undefined;
     const results: RuleResult[] = [];
     const deadline = ctx.deadline;
+    // Policies from i on were not (fully) evaluated; what was found so far still counts.
+    const cutOff = (i: number): ValidateOutcome => ({
+      results,
+      policies: policies.slice(0, i).map((q) => summarize(q, results)),
+      decision: results.length ? decide(results) : EMPTY,
+      unfinished: unfinished(policies.slice(i)),
+    });
     for (let i = 0; i < policies.length; i++) {
       const p = policies[i]!;
-      if (deadline !== undefined && i % DEADLINE_EVERY === 0 && this.now() >= deadline) {
-        const done = policies.slice(0, i);
-        return { results, policies: done.map((q) => summarize(q, results)), decision: results.length ? decide(results) : EMPTY, unfinished: unfinished(policies.slice(i)) };
-      }
+      if (deadline !== undefined && i % DEADLINE_EVERY === 0 && this.now() >= deadline) return cutOff(i);
       let found: Finding[];
       try {
         found = this.findings(p, t);
       } catch (e) {
+        if (e instanceof ReviewDeadlineExceeded) return cutOff(i);
         results.push(this.internalError(p, e));
         continue;
       }
@@ -400,12 +409,15 @@ export class GovernanceEngine {
       if (old && p.allowExistingViolations) {
         try {
           oldKeys = new Set(this.findings(p, old).map((f) => `${f.rule}|${formatPath(f.path)}`));
-        } catch {
+        } catch (e) {
+          if (e instanceof ReviewDeadlineExceeded) return cutOff(i);
           oldKeys = undefined;
         }
       }
       const excuse = this.excuser(p, t);
-      for (const f of found) {
+      for (let k = 0; k < found.length; k++) {
+        if (deadline !== undefined && (k & 255) === 255 && this.now() >= deadline) return cutOff(i);
+        const f = found[k]!;
         const path = formatPath(f.path);
         const base = { policy: p.name, rule: f.rule, family: GOVERNANCE_RULES[f.rule], mode: p.mode, path };
         const exception = excuse(f.rule);

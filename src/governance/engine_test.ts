@@ -219,3 +219,21 @@ test('deadline: mutate past its deadline returns no patch and lists every matche
   assert.equal(inTime.unfinished, undefined);
   assert.equal(inTime.patch.length > 0, true);
 });
+
+test('deadline: the loops over containers read it too, so one policy over a huge pod spec is cut off midway', () => {
+  let t = 0;
+  const requests = policy('requests', `  resources: {require: [requests.cpu], defaults: {requests: {memory: 64Mi}}}\n`);
+  const e = new GovernanceEngine([requests], { now: () => t++ });
+  const obj = deployment() as any;
+  obj.spec.template.spec.containers = Array.from({ length: 10_000 }, (_, i) => ({ name: `c${i}`, image: 'x' }));
+  // Policy check reads 0; the container walk reads every 64 containers: 1, 2, 3 → past a deadline of 3.
+  const v = e.validate(obj, { namespace: 'shop', deadline: 3 });
+  assert.deepEqual(v.unfinished, [{ policy: 'requests', mode: 'enforce' }]);
+  assert.ok(v.results.length < 10_000, `${v.results.length} results`);
+  t = 0;
+  const m = e.mutate(obj, { namespace: 'shop', deadline: 3 });
+  assert.deepEqual(m.patch, []);
+  assert.deepEqual(m.unfinished, [{ policy: 'requests', mode: 'enforce' }]);
+  // Without a deadline the same review runs to the end.
+  assert.equal(e.validate(obj, { namespace: 'shop' }).results.length, 10_000);
+});

@@ -98,10 +98,11 @@ function client(port: number, ca: string) {
   return { send, close: () => agent.destroy() };
 }
 
-async function withServer(over: { reviewTimeoutMs?: number; log?: Logger }, f: (s: { running: RunningGovernor; send: ReturnType<typeof client>['send'] }) => Promise<void>): Promise<void> {
+async function withServer(over: { reviewTimeoutMs?: number; log?: Logger; files?: Record<string, string> }, f: (s: { running: RunningGovernor; send: ReturnType<typeof client>['send'] }) => Promise<void>): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'hostile-'));
   mkdirSync(join(dir, 'policies'));
   writeFileSync(join(dir, 'policies', 'hostile.yaml'), hostilePolicyYaml());
+  for (const [name, text] of Object.entries(over.files ?? {})) writeFileSync(join(dir, 'policies', name), text);
   const saved = process.env.KUBERNETES_SERVICE_HOST;
   delete process.env.KUBERNETES_SERVICE_HOST; // no cluster: static namespaces, no Events
   const options = governorOptions(dir, { enableAdapter: false, enableWebhook: true, serviceNamespace: 'governor-system', ...(over.reviewTimeoutMs !== undefined ? { reviewTimeoutMs: over.reviewTimeoutMs } : {}) });
@@ -148,6 +149,8 @@ test('HTTPS webhook: a benign review and the probes sent alongside hostile ones 
   const log = capturingLogger();
   await withServer({ log: log.log }, async ({ running, send }) => {
     const metricsPort = running.ports.metrics;
+    // Warm-up: open the keep-alive TLS connections (a handshake each) and compile the hot code first.
+    await Promise.all(Array.from({ length: 8 }, (_, i) => send('POST', '/validate', benignReview(`warm-${i}`))));
     let worstBenign = 0;
     let worstProbe = 0;
     for (const i of HOSTILE_CASES.keys()) {
@@ -168,9 +171,11 @@ test('HTTPS webhook: a benign review and the probes sent alongside hostile ones 
       assert.equal(metricsLivez.status, 200);
       worstBenign = Math.max(worstBenign, b.ms);
       worstProbe = Math.max(worstProbe, probeMs);
-      // Two 256 KiB hostile reviews ahead of them: each < 100 ms, plus TLS and JSON for half a megabyte.
-      assert.ok(b.ms < 2 * LIMIT_MS + 100, `benign review after ${HOSTILE_CASES[i]!.name}: ${b.ms.toFixed(1)} ms`);
-      assert.ok(probeMs < 2 * LIMIT_MS + 100, `probes after ${HOSTILE_CASES[i]!.name}: ${probeMs.toFixed(1)} ms`);
+      // Two 256 KiB hostile reviews ahead of them (each < 100 ms, plus TLS and JSON for half a megabyte): a backtracking
+      // engine held them for seconds to minutes. The bound leaves slack for a loaded machine (on 2 cores shared by a
+      // dozen processes the worst seen was under half of it); the worst is reported.
+      assert.ok(b.ms < 1000, `benign review after ${HOSTILE_CASES[i]!.name}: ${b.ms.toFixed(1)} ms`);
+      assert.ok(probeMs < 1000, `probes after ${HOSTILE_CASES[i]!.name}: ${probeMs.toFixed(1)} ms`);
     }
     t.diagnostic(`worst benign review answered alongside two 256 KiB hostile ones: ${worstBenign.toFixed(1)} ms; worst probe: ${worstProbe.toFixed(1)} ms`);
     assert.ok(!log.lines().some((l) => l.includes('review deadline exceeded')), 'no hostile review needed the deadline');
@@ -206,5 +211,32 @@ test('HTTPS webhook: a review past its budget is cut off: /validate denies (enfo
       ],
     );
     assert.equal(lines[0].level, 'warn');
+  });
+});
+
+test('HTTPS webhook: an object that is slow to review by sheer size (50,000 containers, 1.5 MB) is cut off at the budget, and the probes still answer', async (t) => {
+  const log = capturingLogger();
+  const requests = 'apiVersion: governor.io/v1alpha1\nkind: GovernancePolicy\nmetadata: {name: requests}\nspec:\n  resources: {require: [requests.cpu], defaults: {requests: {memory: 64Mi}}}\n';
+  await withServer({ reviewTimeoutMs: 200, log: log.log, files: { 'requests.yaml': requests } }, async ({ send }) => {
+    const obj = realisticDeployment('shop') as any;
+    // Object and old object: just under the webhook's 3 MiB body limit (the API server's own request limit).
+    obj.spec.template.spec.containers = Array.from({ length: 50_000 }, (_, i) => ({ name: `c${i}`, image: 'x' }));
+    const body = admissionReview({ uid: 'huge', kind: 'Deployment', namespace: 'shop', name: 'checkout', operation: 'UPDATE', object: obj, oldObject: obj });
+    const validate = send('POST', '/validate', body);
+    const mutate = send('POST', '/mutate', { ...body, request: { ...body.request, uid: 'huge-m' } });
+    const probe = send('GET', '/livez');
+    const [v, m, p] = await Promise.all([validate, mutate, probe]);
+    assert.equal(v.status, 200, JSON.stringify(v.json).slice(0, 300));
+    assert.equal(v.json.response.allowed, false);
+    assert.match(v.json.response.status.message, /the review stopped at its 200 ms budget before enforce policies requests were evaluated/);
+    assert.equal(m.json.response.allowed, true);
+    assert.equal(m.json.response.patch, undefined);
+    assert.equal(p.status, 200);
+    // Without the budget this object took 9-12 s to validate on the development machine; with it, the budget plus
+    // reading 1.5 MB twice over TLS (generous slack for a loaded machine).
+    assert.ok(v.ms < 2000, `validate answered after ${v.ms.toFixed(0)} ms`);
+    assert.ok(p.ms < 2000, `probe answered after ${p.ms.toFixed(0)} ms`);
+    t.diagnostic(`50,000 containers: /validate ${v.ms.toFixed(0)} ms, /mutate ${m.ms.toFixed(0)} ms, /livez alongside ${p.ms.toFixed(0)} ms`);
+    assert.equal(log.lines().filter((l) => l.includes('review deadline exceeded')).length, 2);
   });
 });
