@@ -67,5 +67,24 @@ export function compilePattern(source: string): Pattern {
     const m = ((e as Error)?.message ?? String(e)).replace(/^error parsing regexp: /, '');
     throw new PatternError(/repeat count/.test(m) ? `${m}: RE2 allows at most 1000 repetitions (including nested ones)` : m);
   }
-  return { source, test: (s) => re.test(s) };
+  // Label and annotation values repeat from one review to the next (owner: payments): a small memo of recent short
+  // values answers most tests without running the matcher (BENCHMARKS.md). Bounded: cleared when full.
+  let memo: Map<string, boolean> | undefined;
+  return {
+    source,
+    test(s) {
+      if (s.length > MEMO_MAX_LENGTH) return re.test(s);
+      let hit = memo?.get(s);
+      if (hit === undefined) {
+        hit = re.test(s);
+        if (memo === undefined) memo = new Map();
+        else if (memo.size >= MEMO_ENTRIES) memo.clear();
+        memo.set(s, hit);
+      }
+      return hit;
+    },
+  };
 }
+
+const MEMO_MAX_LENGTH = 64;
+const MEMO_ENTRIES = 256;

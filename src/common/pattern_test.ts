@@ -72,3 +72,15 @@ test('catastrophic patterns run in linear time on long hostile values', () => {
     assert.ok(ms < 1000, `${source}: ${ms.toFixed(1)} ms`);
   }
 });
+
+test('the memo of recent short values never changes an answer, across its clearing and for long values', () => {
+  const p = compilePattern('^team-[0-9]+$');
+  for (let round = 0; round < 3; round++) {
+    for (let i = 0; i < 1000; i++) {
+      assert.equal(p.test(`team-${i}`), true);
+      assert.equal(p.test(`team-${i}x`), false);
+    }
+  }
+  assert.equal(p.test(`team-${'1'.repeat(100)}`), true);
+  assert.equal(p.test(`team-${'1'.repeat(100)}x`), false);
+});
