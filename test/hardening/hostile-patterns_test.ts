@@ -240,3 +240,50 @@ test('HTTPS webhook: an object that is slow to review by sheer size (50,000 cont
     assert.equal(log.lines().filter((l) => l.includes('review deadline exceeded')).length, 2);
   });
 });
+
+// ---------------------------------------------------------------- every other path from user input
+
+test('every other user-controlled evaluation is linear: label keys and values, selectors, wildcards, JSON Pointer escaping, durations (256 KiB inputs)', async () => {
+  const { isValidLabelKey, isValidLabelValue, parseSelector } = await import('../../src/common/labels.js');
+  const { compileNamePattern } = await import('../../src/policy/governance-policy.js');
+  const { escapePointerSegment } = await import('../../src/governance/json-patch.js');
+  const { parseDuration } = await import('../../src/common/duration.js');
+  const n = 256 * 1024;
+  const shapes = ['a'.repeat(n) + '!', `${'a'.repeat(61)}.`.repeat(n / 62) + '!', 'a-'.repeat(n / 2) + '/!', `a/${'a-'.repeat(n / 2)}!`, 'a.'.repeat(n / 2) + '/' + 'a'.repeat(64)];
+  const checks: [string, () => unknown][] = [
+    ...shapes.map((s, i): [string, () => unknown] => [`label key shape ${i}`, () => isValidLabelKey(s)]),
+    ...shapes.map((s, i): [string, () => unknown] => [`label value shape ${i}`, () => isValidLabelValue(s)]),
+    ...shapes.map((s, i): [string, () => unknown] => [`selector shape ${i}`, () => assert.throws(() => parseSelector(s))]),
+    ['selector of 4096 characters', () => parseSelector(Array.from({ length: 400 }, (_, i) => `k${i} in (a,b)`).join(',').slice(0, 4000).replace(/,[^,]*$/, ''))],
+    ['wildcard with seven stars', () => assert.equal(compileNamePattern('*a*a*a*a*a*a*b').test('a'.repeat(n)), false)],
+    ['wildcard with ?', () => assert.equal(compileNamePattern('?'.repeat(64) + '*x').test('a'.repeat(n)), false)],
+    ['JSON Pointer escaping', () => assert.equal(escapePointerSegment('~/'.repeat(n / 2)).length, 2 * n)],
+    ['duration', () => assert.throws(() => parseDuration(`${'1s'.repeat(n / 2)}x`))],
+  ];
+  for (const [what, f] of checks) {
+    const { min } = fastest(() => void f());
+    assert.ok(min < LIMIT_MS, `${what}: ${min.toFixed(1)} ms`);
+  }
+});
+
+test('engine: exception wildcards against a 256 KiB object name, and the object itself, review in < 100 ms', () => {
+  const engine = new GovernanceEngine(
+    policiesFrom(`apiVersion: governor.io/v1alpha1
+kind: GovernancePolicy
+metadata: {name: names}
+spec:
+  match: {namespaces: ['*a*a*a*a*a*a*b', 'ten*']}
+  labels: {owner: {required: true}}
+  exceptions: [{name: '*a*a*a*a*a*a*b', namespace: 't*t*t*t*t*x', reason: legacy}]
+`),
+  );
+  const name = 'a'.repeat(256 * 1024);
+  const obj = hostileDeployment(0, 'ok') as any;
+  obj.metadata.name = name;
+  let denied = false;
+  const { min } = fastest(() => {
+    denied = !engine.review(obj, { namespace: 'tenant', name }).validation.decision.allowed;
+  });
+  assert.equal(denied, true, 'no exception matches, owner is missing');
+  assert.ok(min < LIMIT_MS, `${min.toFixed(1)} ms`);
+});
