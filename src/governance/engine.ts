@@ -85,6 +85,18 @@ function unfinished(policies: readonly GovernancePolicy[]): UnfinishedPolicy[] {
   return policies.map((p) => ({ policy: p.name, mode: p.mode }));
 }
 
+/** A mutation past its deadline: no patch at all (a partial one could break another policy's rule), so no matched policy's defaults apply. */
+function mutationCutOff(object: unknown, results: Map<string, RuleResult> | undefined, seen: readonly GovernancePolicy[], matched: readonly GovernancePolicy[]): MutateOutcome {
+  const list = results ? [...results.values()] : [];
+  const all = [...seen, ...matched.filter((q) => !seen.includes(q))];
+  return { patch: [], mutated: object, results: list, policies: all.map((q) => summarize(q, list)), unfinished: unfinished(all) };
+}
+
+/** A validation past its deadline: policies from `i` on were not (fully) evaluated; what was found so far still counts. */
+function validationCutOff(results: RuleResult[], policies: readonly GovernancePolicy[], i: number): ValidateOutcome {
+  return { results, policies: policies.slice(0, i).map((q) => summarize(q, results)), decision: results.length ? decide(results) : EMPTY, unfinished: unfinished(policies.slice(i)) };
+}
+
 function labelsOf(obj: unknown): Labels {
   const m = metadataMap(obj, ['metadata'], 'labels');
   if (!m) return {};
@@ -299,18 +311,12 @@ export class GovernanceEngine {
     let matched = this.matching(t);
     const deadline = ctx.deadline;
     let steps = 0;
-    // No patch at all (a partial one could break another policy's rule), so no matched policy's defaults apply.
-    const cutOff = (): MutateOutcome => {
-      const list = results ? [...results.values()] : [];
-      const all = [...seen, ...matched.filter((q) => !seen.includes(q))];
-      return { patch: [], mutated: object, results: list, policies: all.map((q) => summarize(q, list)), unfinished: unfinished(all) };
-    };
     for (let pass = 0; pass < MAX_MUTATION_PASSES; pass++) {
       const before = rec.edits;
       const labelsBefore = rec.labelEdits;
       const annotationsBefore = rec.annotationEdits;
       for (const p of matched) {
-        if (deadline !== undefined && steps++ % DEADLINE_EVERY === 0 && this.now() >= deadline) return cutOff();
+        if (deadline !== undefined && steps++ % DEADLINE_EVERY === 0 && this.now() >= deadline) return mutationCutOff(object, results, seen, matched);
         if (!seen.includes(p)) seen.push(p);
         const excusable = p.exceptions.length > 0 || p.allowExceptionAnnotations.size > 0;
         let mine: Map<RuleName, boolean> | undefined;
@@ -331,7 +337,7 @@ export class GovernanceEngine {
           if (p.labels.length) mutateTags(p, 'labels', t, rec, allowed, templateMutable);
           if (p.annotations.length) mutateTags(p, 'annotations', t, rec, allowed, templateMutable);
         } catch (e) {
-          if (e instanceof ReviewDeadlineExceeded) return cutOff();
+          if (e instanceof ReviewDeadlineExceeded) return mutationCutOff(object, results, seen, matched);
           (results ??= new Map()).set(`${p.name}|error`, this.internalError(p, e));
         }
       }
@@ -386,21 +392,14 @@ export class GovernanceEngine {
     const old = op === 'UPDATE' && isRecord(ctx.oldObject) ? { ...t, obj: ctx.oldObject } : undefined;
     const results: RuleResult[] = [];
     const deadline = ctx.deadline;
-    // Policies from i on were not (fully) evaluated; what was found so far still counts.
-    const cutOff = (i: number): ValidateOutcome => ({
-      results,
-      policies: policies.slice(0, i).map((q) => summarize(q, results)),
-      decision: results.length ? decide(results) : EMPTY,
-      unfinished: unfinished(policies.slice(i)),
-    });
     for (let i = 0; i < policies.length; i++) {
       const p = policies[i]!;
-      if (deadline !== undefined && i % DEADLINE_EVERY === 0 && this.now() >= deadline) return cutOff(i);
+      if (deadline !== undefined && i % DEADLINE_EVERY === 0 && this.now() >= deadline) return validationCutOff(results, policies, i);
       let found: Finding[];
       try {
         found = this.findings(p, t);
       } catch (e) {
-        if (e instanceof ReviewDeadlineExceeded) return cutOff(i);
+        if (e instanceof ReviewDeadlineExceeded) return validationCutOff(results, policies, i);
         results.push(this.internalError(p, e));
         continue;
       }
@@ -410,13 +409,13 @@ export class GovernanceEngine {
         try {
           oldKeys = new Set(this.findings(p, old).map((f) => `${f.rule}|${formatPath(f.path)}`));
         } catch (e) {
-          if (e instanceof ReviewDeadlineExceeded) return cutOff(i);
+          if (e instanceof ReviewDeadlineExceeded) return validationCutOff(results, policies, i);
           oldKeys = undefined;
         }
       }
       const excuse = this.excuser(p, t);
       for (let k = 0; k < found.length; k++) {
-        if (deadline !== undefined && (k & 255) === 255 && this.now() >= deadline) return cutOff(i);
+        if (deadline !== undefined && (k & 255) === 255 && this.now() >= deadline) return validationCutOff(results, policies, i);
         const f = found[k]!;
         const path = formatPath(f.path);
         const base = { policy: p.name, rule: f.rule, family: GOVERNANCE_RULES[f.rule], mode: p.mode, path };
