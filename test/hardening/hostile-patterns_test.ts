@@ -41,6 +41,7 @@ function fastest(f: () => void): { min: number; max: number } {
 test('engine: every catastrophic pattern answers each hostile value (28 and 40 characters, 256 KiB) in < 100 ms', (t) => {
   const engine = new GovernanceEngine(policiesFrom(hostilePolicyYaml()));
   let worst = { ms: 0, what: '' };
+  let worstFastest = 0;
   for (const [i, c] of HOSTILE_CASES.entries()) {
     for (const length of HOSTILE_LENGTHS) {
       for (const where of ['annotations', 'labels'] as const) {
@@ -54,10 +55,11 @@ test('engine: every catastrophic pattern answers each hostile value (28 and 40 c
         assert.ok(denied, `${what}: the hostile value does not match, so the review denies`);
         assert.ok(min < LIMIT_MS, `${what}: ${min.toFixed(1)} ms`);
         if (max > worst.ms) worst = { ms: max, what };
+        worstFastest = Math.max(worstFastest, min);
       }
     }
   }
-  t.diagnostic(`worst engine review: ${worst.ms.toFixed(1)} ms (${worst.what})`);
+  t.diagnostic(`engine: worst of the asserted (fastest of ${RUNS}) times ${worstFastest.toFixed(1)} ms; worst single run ${worst.ms.toFixed(1)} ms (${worst.what})`);
 });
 
 // ---------------------------------------------------------------- through the HTTPS server `governor serve` builds
@@ -125,6 +127,7 @@ const benignReview = (uid: string) => admissionReview({ uid, kind: 'Deployment',
 test('HTTPS webhook: each hostile review is answered in < 100 ms on /mutate and /validate', async (t) => {
   await withServer({}, async ({ send }) => {
     let worst = { ms: 0, what: '' };
+    let worstFastest = 0;
     for (const i of HOSTILE_CASES.keys()) {
       for (const length of HOSTILE_LENGTHS) {
         for (const route of ['/mutate', '/validate']) {
@@ -138,10 +141,11 @@ test('HTTPS webhook: each hostile review is answered in < 100 ms on /mutate and 
             if (a.ms > worst.ms) worst = { ms: a.ms, what };
           }
           assert.ok(min < LIMIT_MS, `${what}: ${min.toFixed(1)} ms`);
+          worstFastest = Math.max(worstFastest, min);
         }
       }
     }
-    t.diagnostic(`worst HTTPS review (request sent to answer read, 256 KiB bodies included): ${worst.ms.toFixed(1)} ms (${worst.what})`);
+    t.diagnostic(`HTTPS (request sent to answer read): worst of the asserted times ${worstFastest.toFixed(1)} ms; worst single run ${worst.ms.toFixed(1)} ms (${worst.what})`);
   });
 });
 
