@@ -11,8 +11,8 @@ const int = (v: string) => {
   return n;
 };
 
-/** A Go duration ("500ms", "1s"), in ms; above zero and below the webhooks' timeoutSeconds. */
-const reviewTimeout = (v: string) => {
+/** --review-timeout: a Go duration ("500ms", "1s"), in ms; above zero and at most 10 s. */
+export const parseReviewTimeout = (v: string): number => {
   const ms = parseDuration(v);
   if (!(ms > 0 && ms <= 10_000)) throw new Error(`--review-timeout "${v}" must be above 0 and at most 10s (the API server waits at most 30s, our webhooks 3-5s)`);
   return ms;
@@ -50,7 +50,7 @@ export function registerServe(program: Command): void {
     .option('--no-cluster-policies', 'do not load governor.io policy objects from the cluster')
     .option('--policy-poll <ms>', 'how often policy files are checked for changes (ms)', int, 2000)
     .option('--shutdown-grace <ms>', 'time in-flight requests get on SIGTERM (ms)', int, 10000)
-    .option('--review-timeout <duration>', 'how long one admission review may run before it is cut off (validate then denies if an enforce policy was not evaluated; mutate allows without a patch)', reviewTimeout, 500)
+    .option('--review-timeout <duration>', 'how long one admission review may run before it is cut off: validate then denies if an enforce policy was not evaluated, mutate allows without a patch (default 500ms)', parseReviewTimeout)
     .option('--log-level <level>', 'trace, debug, info, warn, error', 'info')
     .action(async (o) => {
       const log = createLogger({ level: o.logLevel });
@@ -81,7 +81,7 @@ export function registerServe(program: Command): void {
         policyPollMs: o.policyPoll,
         clusterPolicies: o.clusterPolicies !== false,
         shutdownGraceMs: o.shutdownGrace,
-        reviewTimeoutMs: o.reviewTimeout,
+        ...(o.reviewTimeout !== undefined ? { reviewTimeoutMs: o.reviewTimeout } : {}),
       };
       const components: ComponentFactory[] = [];
       if (options.enableAdapter && serveComponents.adapter) components.push(serveComponents.adapter);
