@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { createWebhookComponent } from '../../src/admission/webhook.js';
 import { GovernanceEngine } from '../../src/governance/engine.js';
 import { policiesFrom } from '../../src/governance/testing.js';
+import type { GovernancePolicy } from '../../src/policy/governance-policy.js';
 import { startGovernor, type RunningGovernor } from '../../src/main.js';
 import { silentLogger, type Logger } from '../../src/observability/log.js';
 import { governorOptions } from '../integration/adapter_helpers.js';
@@ -290,4 +291,31 @@ spec:
   });
   assert.equal(denied, true, 'no exception matches, owner is missing');
   assert.ok(min < LIMIT_MS, `${min.toFixed(1)} ms`);
+});
+
+test('handlers past the budget: audit policies only warn, enforce ones deny; findings made before the cut-off still deny', async () => {
+  const { validateHandler } = await import('../../src/admission/handlers.js');
+  const { FakeEventRecorder } = await import('../../src/kube/events.js');
+  const { StaticNamespaces } = await import('../../src/kube/namespaces.js');
+  const { createMetrics } = await import('../../src/observability/metrics.js');
+  const { policy } = await import('../../src/governance/testing.js');
+  const audit = policy('audit-owner', '  mode: audit\n  labels: {owner: {required: true}}\n');
+  const enforce = policy('enforce-owner', '  labels: {owner: {required: true}}\n');
+  const handler = (policies: GovernancePolicy[], budget: number) => {
+    const engine = new GovernanceEngine(policies);
+    return validateHandler({ engine: () => engine, namespaces: new StaticNamespaces(), events: new FakeEventRecorder(), log: silentLogger, metrics: createMetrics({ defaultMetrics: false }), reviewBudgetMs: budget });
+  };
+  const req = (uid: string) => ({ uid, kind: { group: 'apps', version: 'v1', kind: 'Deployment' }, namespace: 'tenant', name: 'hostile', operation: 'CREATE' as const, object: hostileDeployment(0, 'ok') });
+
+  const auditOnly = handler([audit], 0)(req('a'));
+  assert.equal(auditOnly.allowed, true);
+  assert.deepEqual(auditOnly.warnings, ['governor: audit policies not evaluated: the review stopped at its 0 ms budget (audit-owner)']);
+
+  const both = handler([audit, enforce], 0)(req('b'));
+  assert.equal(both.allowed, false);
+  assert.equal(both.status?.message, 'the review stopped at its 0 ms budget before enforce policies enforce-owner were evaluated: denied so that nothing unchecked is admitted; retry, or simplify the object');
+  assert.equal(both.warnings?.length, 1);
+
+  // With time to spare the same review is decided by the rules themselves.
+  assert.equal(handler([audit], 500)(req('c')).warnings?.[0]?.includes('owner is required'), true);
 });
