@@ -316,6 +316,16 @@ test('handlers past the budget: audit policies only warn, enforce ones deny; fin
   assert.equal(both.status?.message, 'the review stopped at its 0 ms budget before enforce policies enforce-owner were evaluated: denied so that nothing unchecked is admitted; retry, or simplify the object');
   assert.equal(both.warnings?.length, 1);
 
+  // Cut off at the 9th policy (the engine reads its clock every 8): the 8 enforce policies before it were evaluated
+  // and deny; the unfinished one is audit, so it only adds a warning.
+  const nine = [...Array.from({ length: 8 }, (_, i) => policy(`e${i}`, '  labels: {owner: {required: true}}\n')), policy('z-audit', '  mode: audit\n  labels: {owner: {required: true}}\n')];
+  let reads = 0;
+  const late = new GovernanceEngine(nine, { now: () => performance.now() + (reads++ === 0 ? 0 : 1e9) });
+  const partial = validateHandler({ engine: () => late, namespaces: new StaticNamespaces(), events: new FakeEventRecorder(), log: silentLogger, reviewBudgetMs: 500 })(req('d'));
+  assert.equal(partial.allowed, false);
+  assert.deepEqual(partial.status?.message.split('\n'), Array.from({ length: 8 }, (_, i) => `metadata.labels.owner is required (policy e${i}, rule require-labels)`));
+  assert.deepEqual(partial.warnings, ['governor: audit policies not evaluated: the review stopped at its 500 ms budget (z-audit)']);
+
   // With time to spare the same review is decided by the rules themselves.
   assert.equal(handler([audit], 500)(req('c')).warnings?.[0]?.includes('owner is required'), true);
 });
