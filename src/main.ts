@@ -62,6 +62,8 @@ export interface GovernorOptions {
   /** ClusterRole of the install that owns the registrations (uninstall garbage-collects them). */
   readonly registrationOwner?: string;
   readonly registrationIntervalMs?: number;
+  /** How long one admission review may run (--review-timeout; default DEFAULT_REVIEW_BUDGET_MS). */
+  readonly reviewTimeoutMs?: number;
 }
 
 /** Everything a server component may need; built once here and passed down. */

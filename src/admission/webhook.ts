@@ -60,7 +60,7 @@ export function createWebhookComponent(hooks: WebhookHooks = {}): ComponentFacto
     ctx.readiness.add('webhook-namespace-cache', () => namespaces.ready() || 'the namespace cache has not synced yet');
     const skip = [...new Set([...ALWAYS_SKIPPED_NAMESPACES, o.serviceNamespace])];
     const engineFor = engineCache(skip, hooks.activeMigrationSourceFor ? (set) => hooks.activeMigrationSourceFor!(set, ctx) : undefined);
-    const env: AdmissionEnvironment = { engine: () => engineFor(ctx.store.current()), namespaces, events, log, metrics: ctx.metrics };
+    const env: AdmissionEnvironment = { engine: () => engineFor(ctx.store.current()), namespaces, events, log, metrics: ctx.metrics, ...(o.reviewTimeoutMs !== undefined ? { reviewBudgetMs: o.reviewTimeoutMs } : {}) };
     const listener = createWebhookListener({
       mutate: reviewFunction('mutate', mutateHandler(env), env),
       // governor.io policy objects (webhook validate-policies.governor.io) share the path with workloads.

@@ -9,6 +9,7 @@ import { isIP } from 'node:net';
 import type { Command } from 'commander';
 import { generateCA, generateServingCert, serviceDnsNames } from '../tls/certs.js';
 import { parseDuration } from '../common/duration.js';
+import { pemCertificates } from '../common/pem.js';
 import { loadKubeConfig } from '../kube/client.js';
 import {
   APISERVICE_NAME,
@@ -66,7 +67,7 @@ export class CertOptionsError extends Error {
 }
 
 export function splitPem(text: string | undefined): string[] {
-  return (text ?? '').match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g)?.map((p) => `${p}\n`) ?? [];
+  return pemCertificates(text ?? '').map((p) => `${p}\n`);
 }
 
 function parse(pem: string): X509Certificate | undefined {

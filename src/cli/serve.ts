@@ -1,6 +1,7 @@
 // `governor serve`: flags named as Kubernetes extension API servers name them, mapped onto GovernorOptions.
 import type { Command } from 'commander';
 import { createLogger } from '../observability/log.js';
+import { parseDuration } from '../common/duration.js';
 import { startGovernor, type ComponentFactory, type GovernorOptions } from '../main.js';
 import { prometheusDefaults } from '../sources/prometheus-defaults.js';
 
@@ -14,6 +15,13 @@ const int = (v: string) => {
   const n = Number(v);
   if (!Number.isInteger(n) || n < 0 || n > 65535) throw new Error(`"${v}" is not a port number`);
   return n;
+};
+
+/** --review-timeout: a Go duration ("500ms", "1s"), in ms; above zero and at most 10 s. */
+export const parseReviewTimeout = (v: string): number => {
+  const ms = parseDuration(v);
+  if (!(ms > 0 && ms <= 10_000)) throw new Error(`--review-timeout "${v}" must be above 0 and at most 10s (the API server waits at most 30s, our webhooks 3-5s)`);
+  return ms;
 };
 
 /** Server components, registered by the adapter and the webhook modules. */
@@ -62,6 +70,7 @@ export function registerServe(program: Command): void {
     .option('--ca-bundle-file <file>', 'CA bundle of the serving certificate, published as caBundle (default: the generated CA)')
     .option('--registration-owner <clusterrole>', 'ClusterRole whose deletion garbage-collects the registrations', 'kube-governor')
     .option('--registration-interval <ms>', 'how often the registrations are checked and repaired (ms)', millis, 30000)
+    .option('--review-timeout <duration>', 'how long one admission review may run before it is cut off: validate then denies if an enforce policy was not evaluated, mutate allows without a patch (default 500ms)', parseReviewTimeout)
     .option('--log-level <level>', 'trace, debug, info, warn, error', 'info')
     .action(async (o) => {
       const log = createLogger({ level: o.logLevel });
@@ -112,6 +121,7 @@ export function registerServe(program: Command): void {
         caBundleFile: o.caBundleFile,
         registrationOwner: o.registrationOwner,
         registrationIntervalMs: o.registrationInterval,
+        ...(o.reviewTimeout !== undefined ? { reviewTimeoutMs: o.reviewTimeout } : {}),
       };
       const components: ComponentFactory[] = [];
       if (options.enableAdapter && serveComponents.adapter) components.push(serveComponents.adapter);

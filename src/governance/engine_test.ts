@@ -210,3 +210,47 @@ test('decide: only enforce failures block; audit failures, warnings and errors w
   assert.equal(d.denials.length, 1);
   assert.equal(d.warnings.length, 3);
 });
+
+test('deadline: validate stops between policies once the clock passes ctx.deadline and names what it did not evaluate', () => {
+  let t = 0;
+  // Each clock read advances one tick: the engine reads it every 8 policies, so a deadline of 1 stops at the 9th.
+  const policies = Array.from({ length: 20 }, (_, i) => needsOwner(`p${String(i).padStart(2, '0')}`, i % 2 ? '  mode: audit\n' : ''));
+  const e = new GovernanceEngine(policies, { now: () => t++ });
+  const out = e.validate(deployment(), { namespace: 'shop', deadline: 1 });
+  assert.deepEqual(out.policies.map((p) => p.policy), policies.slice(0, 8).map((p) => p.name));
+  assert.equal(out.results.length, 8);
+  assert.deepEqual(out.unfinished, policies.slice(8).map((p) => ({ policy: p.name, mode: p.mode })));
+  // No deadline, or one not reached: every policy is evaluated and nothing is unfinished.
+  assert.equal(e.validate(deployment(), { namespace: 'shop' }).unfinished, undefined);
+  t = 0;
+  assert.equal(e.validate(deployment(), { namespace: 'shop', deadline: 1000 }).results.length, 20);
+});
+
+test('deadline: mutate past its deadline returns no patch and lists every matched policy as unfinished', () => {
+  const defaults = (name: string) => policy(name, `  labels: {owner: {default: team-a}}\n`);
+  const e = new GovernanceEngine([defaults('a'), defaults('b')], { now: () => 5 });
+  const late = e.mutate(deployment(), { namespace: 'shop', deadline: 5 });
+  assert.deepEqual(late.patch, []);
+  assert.deepEqual(late.unfinished?.map((p) => p.policy), ['a', 'b']);
+  const inTime = e.mutate(deployment(), { namespace: 'shop', deadline: 6 });
+  assert.equal(inTime.unfinished, undefined);
+  assert.equal(inTime.patch.length > 0, true);
+});
+
+test('deadline: the loops over containers read it too, so one policy over a huge pod spec is cut off midway', () => {
+  let t = 0;
+  const requests = policy('requests', `  resources: {require: [requests.cpu], defaults: {requests: {memory: 64Mi}}}\n`);
+  const e = new GovernanceEngine([requests], { now: () => t++ });
+  const obj = deployment() as any;
+  obj.spec.template.spec.containers = Array.from({ length: 10_000 }, (_, i) => ({ name: `c${i}`, image: 'x' }));
+  // Policy check reads 0; the container walk reads every 64 containers: 1, 2, 3 → past a deadline of 3.
+  const v = e.validate(obj, { namespace: 'shop', deadline: 3 });
+  assert.deepEqual(v.unfinished, [{ policy: 'requests', mode: 'enforce' }]);
+  assert.ok(v.results.length < 10_000, `${v.results.length} results`);
+  t = 0;
+  const m = e.mutate(obj, { namespace: 'shop', deadline: 3 });
+  assert.deepEqual(m.patch, []);
+  assert.deepEqual(m.unfinished, [{ policy: 'requests', mode: 'enforce' }]);
+  // Without a deadline the same review runs to the end.
+  assert.equal(e.validate(obj, { namespace: 'shop' }).results.length, 10_000);
+});

@@ -1,6 +1,7 @@
 // Pod-controller autogen: where each workload kind keeps its pod spec and pod metadata, so pod rules apply to what the user applied.
 import { WORKLOAD_KINDS, type WorkloadKind } from '../policy/governance-policy.js';
 import { isRecord, type Path } from './json-patch.js';
+import { checkDeadline, type Deadline } from './types.js';
 
 export interface PodLocation {
   /** Path of the PodSpec inside the object. */
@@ -58,7 +59,27 @@ export interface ContainerRef {
  * Containers and init containers of the pod spec (ephemeral containers cannot declare resources and are left out).
  * Entries that are not objects are skipped: the API server's own validation reports them.
  */
-export function containersOf(obj: unknown, kind: WorkloadKind): ContainerRef[] {
+export function containersOf(obj: unknown, kind: WorkloadKind): ContainerRef[];
+/**
+ * With a deadline, a long list (more than a pod needs, up to the tens of thousands a 3 MiB object holds) is walked
+ * lazily and throws ReviewDeadlineExceeded once the deadline passes.
+ */
+export function containersOf(obj: unknown, kind: WorkloadKind, deadline: Deadline | undefined): Iterable<ContainerRef>;
+export function containersOf(obj: unknown, kind: WorkloadKind, deadline?: Deadline): Iterable<ContainerRef> {
+  const all = allContainers(obj, kind);
+  return deadline === undefined || all.length < LAZY_FROM ? all : checked(all, deadline);
+}
+
+const LAZY_FROM = 64;
+
+function* checked(list: readonly ContainerRef[], deadline: Deadline): Generator<ContainerRef> {
+  for (let i = 0; i < list.length; i++) {
+    checkDeadline(deadline, i);
+    yield list[i]!;
+  }
+}
+
+function allContainers(obj: unknown, kind: WorkloadKind): ContainerRef[] {
   const out: ContainerRef[] = [];
   let spec: unknown = obj;
   for (const seg of LOCATIONS[kind].spec) spec = isRecord(spec) ? spec[seg as string] : undefined;

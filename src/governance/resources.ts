@@ -29,7 +29,7 @@ function present(v: unknown): boolean {
  */
 export function mutateResources(res: CompiledResources, t: Target, rec: PatchRecorder): void {
   if (!res.defaults.requests.length && !res.defaults.limits.length) return;
-  for (const c of containersOf(rec.doc, t.kind)) {
+  for (const c of containersOf(rec.doc, t.kind, t.deadline)) {
     const { path } = c;
     let container = c.container;
     for (const d of res.defaults.requests) {
@@ -68,7 +68,7 @@ function parsedValue(container: Record<string, unknown>, s: 'requests' | 'limits
  * are built only for findings: this runs for every policy on every review.
  */
 export function validateResources(res: CompiledResources, t: Target, out: Finding[] = []): Finding[] {
-  for (const { path, container } of containersOf(t.obj, t.kind)) {
+  for (const { path, container } of containersOf(t.obj, t.kind, t.deadline)) {
     for (const req of res.require) {
       if (!present(section(container, req.section)?.[req.resource])) {
         out.push({ rule: req.section === 'requests' ? 'require-requests' : 'require-limits', path: [...path, 'resources', req.section, req.resource], message: 'is required' });

@@ -147,6 +147,8 @@ export interface GovernorMetrics {
   readonly admissionDurationBuffer: HistogramBuffer<'webhook'>;
   readonly ruleViolations: Counter<'policy' | 'rule' | 'mode'>;
   readonly exceptionsUsed: Counter<'policy' | 'rule' | 'via'>;
+  /** Reviews cut off at their budget (--review-timeout) and answered per the unfinished policies' mode. */
+  readonly reviewDeadlineExceeded: Counter<'webhook'>;
   // policies
   readonly policyReloads: Counter<'result'>;
   readonly policiesLoaded: Gauge<'kind'>;
@@ -230,6 +232,12 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Governor
       name: 'governor_exceptions_used_total',
       help: 'Exceptions applied, by policy, rule and how (policy list or annotation)',
       labelNames: ['policy', 'rule', 'via'],
+      registers,
+    }),
+    reviewDeadlineExceeded: new Counter({
+      name: 'governor_review_deadline_exceeded_total',
+      help: 'Admission reviews cut off at the review budget (validate: denied if an enforce policy was not evaluated; mutate: allowed without a patch)',
+      labelNames: ['webhook'],
       registers,
     }),
     policyReloads: new Counter({ name: 'governor_policy_reloads_total', help: 'Policy source reads by result (applied: every document in force as offered; partial: invalid ones held back)', labelNames: ['result'], registers }),

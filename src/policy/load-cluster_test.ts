@@ -105,3 +105,18 @@ test('the cluster loader is synced only when every resource listed once, and off
   assert.equal(store.lastErrors()[0]!.file, 'cluster:ScalingPolicy/shop/a');
   await loader.stop();
 });
+
+test('a cluster GovernancePolicy with a lookahead pattern is refused with the same message as a file', () => {
+  const r = compileClusterObjects([
+    {
+      apiVersion: 'governor.io/v1alpha1',
+      kind: 'GovernancePolicy',
+      metadata: { name: 'tags', uid: 'u', resourceVersion: '1' },
+      spec: { labels: { team: { pattern: '^(?=.*[a-z])[a-z0-9]+$' } } },
+    },
+  ]);
+  assert.equal(r.policies.length, 0);
+  assert.equal(r.errors[0]!.file, 'cluster:GovernancePolicy/tags');
+  assert.equal(r.errors[0]!.path, 'spec.labels.team.pattern');
+  assert.match(r.errors[0]!.message, /lookahead \(\?=…\) is not supported: patterns run on RE2 \(linear time\); use an allowed list or split the rule/);
+});

@@ -3,6 +3,7 @@ import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import addFormatsModule from 'ajv-formats';
 import { LineCounter, parseAllDocuments, isMap, isNode, isScalar } from 'yaml';
 import commonSchema from './schemas/common.schema.json' with { type: 'json' };
+import { compilePattern } from '../common/pattern.js';
 import type { PolicyKindSpec } from './kind.js';
 import { scalingPolicyKind } from './scaling-policy.js';
 import { migrationPolicyKind } from './migration-policy.js';
@@ -19,11 +20,23 @@ export const NON_POLICY_KINDS: ReadonlySet<unknown> = new Set(['GovernanceTest']
 // ajv-formats is CommonJS; its default export arrives wrapped under ESM.
 const addFormats = ((addFormatsModule as any).default ?? addFormatsModule) as (ajv: Ajv) => Ajv;
 
+/**
+ * The schemas' `pattern`s run on RE2 too: every string of a policy document is user input, and a backtracking
+ * RegExp is quadratic on some of them (the quantity pattern on a long run of digits). `toString` is ajv's cache key.
+ */
+const schemaRegExp = Object.assign(
+  (source: string) => {
+    const p = compilePattern(source);
+    return { test: (s: string) => p.test(s), toString: () => source };
+  },
+  { code: 'schemaRegExp' },
+);
+
 /** Compiled once per process: schemas are validated at start-up, never on the request path. */
 class Validators {
   private readonly byKind = new Map<string, { spec: PolicyKindSpec<AnyPolicy>; validate: ValidateFunction }>();
   constructor(kinds: readonly PolicyKindSpec<AnyPolicy>[]) {
-    const ajv = new Ajv({ allErrors: true, $data: true, useDefaults: true, strict: true, strictRequired: false, allowUnionTypes: true });
+    const ajv = new Ajv({ allErrors: true, $data: true, useDefaults: true, strict: true, strictRequired: false, allowUnionTypes: true, code: { regExp: schemaRegExp } });
     addFormats(ajv);
     ajv.addSchema(commonSchema);
     for (const spec of kinds) this.byKind.set(spec.kind, { spec, validate: ajv.compile(spec.schema) });
