@@ -42,7 +42,24 @@ export interface GovernorOptions {
   readonly shutdownGraceMs: number;
   /** How often the adapter re-reads kube-system/extension-apiserver-authentication (default 60 s). */
   readonly authRefreshMs?: number;
+  /** Per server: time for a whole request to arrive, for its headers, open connections (src/server/https.ts defaults). */
+  readonly requestTimeoutMs?: number;
+  readonly requestHeadersTimeoutMs?: number;
+  readonly maxConnections?: number;
+  /** The webhook's budget for request bodies being received (src/server/budget.ts defaults). */
+  readonly maxRequestBytesInflight?: number;
+  readonly maxReviewsInflight?: number;
+  /** CA for the webhook's client certificates: when set, the webhook port refuses clients without one from it. */
+  readonly webhookClientCaFile?: string;
+  /**
+   * When the webhook writes Events: `authenticated` (default) only when it requires client certificates, `always`,
+   * or `never`. docs/security.md says why.
+   */
+  readonly webhookEvents?: WebhookEventsMode;
 }
+
+export type WebhookEventsMode = 'authenticated' | 'always' | 'never';
+export const WEBHOOK_EVENTS_MODES: readonly WebhookEventsMode[] = ['authenticated', 'always', 'never'];
 
 /** Everything a server component may need; built once here and passed down. */
 export interface GovernorContext {

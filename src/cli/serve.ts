@@ -1,13 +1,25 @@
 // `governor serve`: flags named as Kubernetes extension API servers name them, mapped onto GovernorOptions.
 import type { Command } from 'commander';
 import { createLogger } from '../observability/log.js';
-import { startGovernor, type ComponentFactory, type GovernorOptions } from '../main.js';
+import { startGovernor, WEBHOOK_EVENTS_MODES, type ComponentFactory, type GovernorOptions, type WebhookEventsMode } from '../main.js';
+import { DEFAULT_MAX_INFLIGHT_BYTES, DEFAULT_MAX_INFLIGHT_REVIEWS } from '../server/budget.js';
+import { HEADERS_TIMEOUT_MS, MAX_CONNECTIONS, REQUEST_TIMEOUT_MS } from '../server/https.js';
 
 const list = (v: string, prev: string[] = []) => [...prev, ...v.split(',').map((s) => s.trim()).filter(Boolean)];
 const int = (v: string) => {
   const n = Number(v);
   if (!Number.isInteger(n) || n < 0 || n > 65535) throw new Error(`"${v}" is not a port number`);
   return n;
+};
+
+const positive = (v: string) => {
+  const n = Number(v);
+  if (!Number.isSafeInteger(n) || n <= 0) throw new Error(`"${v}" is not a positive whole number`);
+  return n;
+};
+const eventsMode = (v: string): WebhookEventsMode => {
+  if (!(WEBHOOK_EVENTS_MODES as readonly string[]).includes(v)) throw new Error(`--webhook-events is one of ${WEBHOOK_EVENTS_MODES.join(', ')} (got "${v}")`);
+  return v as WebhookEventsMode;
 };
 
 /** Server components, registered by the adapter and the webhook modules. */
@@ -33,6 +45,13 @@ export function registerServe(program: Command): void {
     .option('--requestheader-group-headers <h>', 'group headers', list)
     .option('--requestheader-extra-headers-prefix <p>', 'extra header prefixes', list)
     .option('--client-ca-file <file>', 'CA for ordinary client certificates')
+    .option('--webhook-client-ca-file <file>', 'require client certificates signed by this CA on the webhook port (the API server presents one through its admission kubeconfig; docs/security.md)')
+    .option('--webhook-events <mode>', 'when the webhook writes Events: authenticated (only with --webhook-client-ca-file), always, never', eventsMode, 'authenticated')
+    .option('--request-timeout <ms>', 'time a client has to send a whole request, headers and body (ms)', positive, REQUEST_TIMEOUT_MS)
+    .option('--request-headers-timeout <ms>', 'time a client has to send the request headers (ms)', positive, HEADERS_TIMEOUT_MS)
+    .option('--max-connections <n>', 'open connections per server at most', positive, MAX_CONNECTIONS)
+    .option('--max-request-bytes-inflight <bytes>', 'webhook: bytes of request bodies buffered at once; beyond, the oldest request still receiving gets 503', positive, DEFAULT_MAX_INFLIGHT_BYTES)
+    .option('--max-reviews-inflight <n>', 'webhook: requests receiving their body at once; beyond, the oldest gets 503', positive, DEFAULT_MAX_INFLIGHT_REVIEWS)
     .option('--prometheus-url <url>', 'default Prometheus base URL', 'http://127.0.0.1:9090')
     .option('--allowed-source-hosts <hosts>', 'hosts load sources may contact: exact names/IPs or *.suffix (default: any)', list)
     .option('--kubeconfig <file>', 'kubeconfig for SubjectAccessReview, scale reads and Events (in-cluster config when running in a pod)')
@@ -72,6 +91,13 @@ export function registerServe(program: Command): void {
         policyPollMs: o.policyPoll,
         clusterPolicies: o.clusterPolicies !== false,
         shutdownGraceMs: o.shutdownGrace,
+        requestTimeoutMs: o.requestTimeout,
+        requestHeadersTimeoutMs: o.requestHeadersTimeout,
+        maxConnections: o.maxConnections,
+        maxRequestBytesInflight: o.maxRequestBytesInflight,
+        maxReviewsInflight: o.maxReviewsInflight,
+        webhookClientCaFile: o.webhookClientCaFile,
+        webhookEvents: o.webhookEvents,
       };
       const components: ComponentFactory[] = [];
       if (options.enableAdapter && serveComponents.adapter) components.push(serveComponents.adapter);

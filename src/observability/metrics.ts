@@ -147,6 +147,10 @@ export interface GovernorMetrics {
   readonly admissionDurationBuffer: HistogramBuffer<'webhook'>;
   readonly ruleViolations: Counter<'policy' | 'rule' | 'mode'>;
   readonly exceptionsUsed: Counter<'policy' | 'rule' | 'via'>;
+  /** Requests the server's budget shed (answered 503) to stay within its limits (src/server/budget.ts). */
+  readonly requestsShed: Counter<'server' | 'reason'>;
+  /** Events not written: rate-limited, not authenticated, or naming something the object does not carry (src/kube/events.ts). */
+  readonly eventsSuppressed: Counter<'reason'>;
   // policies
   readonly policyReloads: Counter<'result'>;
   readonly policiesLoaded: Gauge<'kind'>;
@@ -220,6 +224,18 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Governor
       name: 'governor_exceptions_used_total',
       help: 'Exceptions applied, by policy, rule and how (policy list or annotation)',
       labelNames: ['policy', 'rule', 'via'],
+      registers,
+    }),
+    requestsShed: new Counter({
+      name: 'governor_http_requests_shed_total',
+      help: 'Requests answered 503 to keep request bodies in flight within the budget, by server and reason (bytes, requests)',
+      labelNames: ['server', 'reason'],
+      registers,
+    }),
+    eventsSuppressed: new Counter({
+      name: 'governor_events_suppressed_total',
+      help: 'Kubernetes Events not written, by reason (unauthenticated, subject, rate-limited, in-flight)',
+      labelNames: ['reason'],
       registers,
     }),
     policyReloads: new Counter({ name: 'governor_policy_reloads_total', help: 'Policy reloads by result (applied, rejected)', labelNames: ['result'], registers }),
