@@ -28,9 +28,9 @@ export const DEFAULT_MAX_INFLIGHT_BYTES = 16 * 1024 * 1024;
 export const DEFAULT_MAX_INFLIGHT_REVIEWS = 400;
 
 /**
- * Counters and an intrusive list, nothing allocated per request: entering, growing and leaving are O(1). When a new
- * request or new bytes would go over a limit, the requests that started earliest are shed (answered 503) until it
- * fits. Oldest first, because a body the API server sends arrives within milliseconds: a request still reading after
+ * Counters and an intrusive list, nothing allocated per request: entering, growing and leaving are O(1) (shedding
+ * walks from the oldest, and only when over a limit). When a new request or new bytes would go over a limit, the
+ * requests that started earliest (holding bytes, for the byte limit) are shed (answered 503) until it fits. Oldest first, because a body the API server sends arrives within milliseconds: a request still reading after
  * every newer one is the one most likely stalled, and a fresh small review always finds room. Memory stays bounded
  * whatever clients do; under a flood, answers degrade to 503s, which the API server treats per failurePolicy.
  */
@@ -72,8 +72,12 @@ export class RequestBudget {
     if (!h.held) return false;
     h.bytes += n;
     this.bytes += n;
-    while (this.bytes > this.maxBytes && this.head) {
-      const oldest = this.head;
+    // The oldest holding bytes go first: shedding one that holds none would free nothing.
+    let next = this.head;
+    while (this.bytes > this.maxBytes && next) {
+      const oldest = next;
+      next = oldest.next;
+      if (oldest.bytes === 0) continue;
       this.shed(oldest, 'bytes');
       if (oldest === h) return false;
     }

@@ -9,7 +9,17 @@ import { mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TLSSocket } from 'node:tls';
+import { connect } from 'node:net';
+import { createServer } from 'node:http';
 import { normalReview, rssMiB, stalledUpload, startServe } from '../../bench/slow-uploads.js';
+import { mutateHandler, reviewFunction, validateHandler, type AdmissionEnvironment } from '../../src/admission/handlers.js';
+import { createWebhookListener } from '../../src/admission/http.js';
+import { FakeEventRecorder } from '../../src/kube/events.js';
+import { silentLogger } from '../../src/observability/log.js';
+import { createMetrics } from '../../src/observability/metrics.js';
+import { RequestBudget } from '../../src/server/budget.js';
+import { admissionReview, realisticDeployment, sampleEngine, sampleNamespaces } from '../integration/webhook_fixtures.js';
+import { assertCleanStatus } from './helpers.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 /** manifests/base/deployment.yaml: resources.limits.memory. */
@@ -81,5 +91,54 @@ test('300 stalled 3 MiB uploads: RSS stays under the pod limit, a normal review 
     for (const s of sockets) s.destroy();
     await server.stop();
     rmSync(build, { recursive: true, force: true });
+  }
+});
+
+test('the budget in the webhook listener: a stalled body is shed with a 503 Status when a review needs room; a body abandoned midway gives its bytes back', { timeout: 30_000 }, async () => {
+  const engine = sampleEngine();
+  const metrics = createMetrics({ defaultMetrics: false });
+  const env: AdmissionEnvironment = { engine: () => engine, namespaces: sampleNamespaces(), events: new FakeEventRecorder(), log: silentLogger, metrics };
+  const budget = new RequestBudget({ maxBytes: 64 * 1024, maxRequests: 8, onShed: (reason) => metrics.requestsShed.inc({ server: 'webhook', reason }) });
+  const listener = createWebhookListener({ mutate: reviewFunction('mutate', mutateHandler(env), env), validate: reviewFunction('validate', validateHandler(env), env), log: silentLogger, metrics, budget });
+  const server = createServer(listener);
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as { port: number }).port;
+  const raw = (head: string, body: string) => {
+    const s = connect(port, '127.0.0.1');
+    let text = '';
+    s.on('data', (c) => (text += c));
+    s.on('error', () => undefined);
+    s.write(head + body);
+    return { s, text: () => text, closed: new Promise<void>((r) => s.on('close', () => r())) };
+  };
+  const waitFor = async (what: string, cond: () => boolean) => {
+    const end = Date.now() + 5000;
+    while (!cond() && Date.now() < end) await sleep(20);
+    assert.ok(cond(), what);
+  };
+  try {
+    // Stalled: declares 1 MiB, sends 63 KiB, waits.
+    const stalled = raw('POST /validate HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1048576\r\n\r\n', ' '.repeat(63 * 1024));
+    await waitFor('the stalled body is buffered', () => budget.bytes === 63 * 1024);
+    // A normal review needs more room than is left: the stalled one (the oldest) is shed, the review answers.
+    const review = JSON.stringify(admissionReview({ uid: 'fits', kind: 'Deployment', namespace: 'shop', name: 'checkout', object: realisticDeployment() }));
+    const res = await fetch(`http://127.0.0.1:${port}/validate`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: review });
+    assert.equal(res.status, 200);
+    assert.equal(((await res.json()) as { response: { uid: string } }).response.uid, 'fits');
+    await stalled.closed;
+    const [head, body] = stalled.text().split('\r\n\r\n');
+    assert.match(head!, /^HTTP\/1\.1 503 /);
+    assert.match(head!, /connection: close/i);
+    assertCleanStatus({ status: 503, text: body! }, 'shed upload');
+    assert.doesNotMatch(body!, /\d{4,}/, 'no budget figures in the body');
+    assert.match(await metrics.registry.metrics(), /governor_http_requests_shed_total\{server="webhook",reason="bytes"\} 1/);
+    // Abandoned midway: the connection closes, the bytes come back at once.
+    const abandoned = raw('POST /mutate HTTP/1.1\r\nHost: x\r\nContent-Length: 50000\r\n\r\n', 'x'.repeat(30_000));
+    await waitFor('the abandoned body is buffered', () => budget.bytes === 30_000);
+    abandoned.s.destroy();
+    await waitFor('its bytes are given back', () => budget.bytes === 0 && budget.requests === 0);
+  } finally {
+    server.closeAllConnections();
+    await new Promise<void>((r) => server.close(() => r()));
   }
 });
