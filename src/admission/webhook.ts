@@ -4,7 +4,7 @@ import type { ActiveMigrationSource } from '../governance/types.js';
 import { kubeEventRecorder, noopEventRecorder, type EventRecorder } from '../kube/events.js';
 import { loadKubeConfig } from '../kube/client.js';
 import { NamespaceCache, namespaceInformer, StaticNamespaces, type NamespaceLookup } from '../kube/namespaces.js';
-import type { ComponentFactory, GovernorContext, ServerComponent } from '../main.js';
+import type { ComponentFactory, GovernorContext, ServerComponent, WebhookEventsMode } from '../main.js';
 import type { PolicySet } from '../policy/policy-set.js';
 import { readFile } from 'node:fs/promises';
 import { RequestBudget } from '../server/budget.js';
@@ -37,6 +37,15 @@ export function engineCache(skipNamespaces: readonly string[], lookupFor?: (set:
   };
 }
 
+/**
+ * Whether the webhook writes Events. A caller of /validate chooses everything in the request, and an Event is a write
+ * our ServiceAccount makes: by default only when the port requires client certificates, so only the API server can
+ * cause one. `always` is for clusters that fence the port otherwise (a NetworkPolicy their network plugin enforces).
+ */
+export function eventsEnabled(mode: WebhookEventsMode, clientCertificatesRequired: boolean): boolean {
+  return mode === 'always' || (mode === 'authenticated' && clientCertificatesRequired);
+}
+
 export function createWebhookComponent(hooks: WebhookHooks = {}): ComponentFactory {
   return async (ctx, certFiles): Promise<ServerComponent> => {
     const o = ctx.options;
@@ -47,7 +56,7 @@ export function createWebhookComponent(hooks: WebhookHooks = {}): ComponentFacto
     let events: EventRecorder = noopEventRecorder;
     const clientAuth = Boolean(o.webhookClientCaFile);
     const mode = o.webhookEvents ?? 'authenticated';
-    const eventsOn = mode === 'always' || (mode === 'authenticated' && clientAuth);
+    const eventsOn = eventsEnabled(mode, clientAuth);
     if (kc) {
       cache = new NamespaceCache(namespaceInformer(kc), { log });
       namespaces = cache;

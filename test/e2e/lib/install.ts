@@ -172,6 +172,9 @@ export async function installGovernor(o: InstallOptions): Promise<Installation> 
       '--allowed-source-hosts=127.0.0.1',
       '--policy-poll=500',
       '--shutdown-grace=2000',
+      // The local API server presents no client certificate to the webhook, so Events (checked by the suite) are
+      // opted into; by default they need --webhook-client-ca-file (docs/security.md).
+      '--webhook-events=always',
     ],
     logFile,
   );
