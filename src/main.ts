@@ -10,7 +10,7 @@ import { loadKubeConfig } from './kube/client.js';
 import { formatPolicyError } from './policy/types.js';
 import { CertFileReloader, ensureServingCert, readTlsMaterial } from './tls/serving.js';
 import { serviceDnsNames } from './tls/certs.js';
-import { listen, type ClosableServer } from './server/https.js';
+import { listen, MAX_CONNECTIONS, serverLimits, timeoutOptions, type ClosableServer } from './server/https.js';
 
 export interface GovernorOptions {
   readonly policies: readonly string[];
@@ -151,7 +151,8 @@ export async function startGovernor(
   const reloader = new CertFileReloader(certs, (m) => started.forEach((c) => c.server.setTls(m)), log);
   await reloader.start();
 
-  const metricsServer: HttpServer = createHttpServer(async (req, res) => {
+  // The same connection limits as the HTTPS servers: a scraper or a probe never needs more.
+  const metricsServer: HttpServer = createHttpServer(timeoutOptions(serverLimits(options)), async (req, res) => {
     if (req.url === '/metrics') {
       res.setHeader('Content-Type', metrics.registry.contentType);
       res.end(await metrics.registry.metrics());
@@ -162,6 +163,7 @@ export async function startGovernor(
       res.end('not found');
     }
   });
+  metricsServer.maxConnections = options.maxConnections ?? MAX_CONNECTIONS;
   const metricsPort = await listen(metricsServer as any, options.metricsPort, options.bindAddress);
 
   const ports: RunningGovernor['ports'] = { metrics: metricsPort };

@@ -234,7 +234,7 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Governor
     }),
     eventsSuppressed: new Counter({
       name: 'governor_events_suppressed_total',
-      help: 'Kubernetes Events not written, by reason (unauthenticated, subject, rate-limited, in-flight)',
+      help: 'Kubernetes Events not written, by reason (subject: names the object does not carry; rate-limited; in-flight)',
       labelNames: ['reason'],
       registers,
     }),

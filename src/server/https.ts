@@ -48,12 +48,19 @@ export function tlsServerOptions(o: SecureServerOptions): ServerOptions {
       : o.clientCA || o.requestCert
         ? { requestCert: true, rejectUnauthorized: false }
         : {}),
+    ...timeoutOptions(o),
+    handshakeTimeout: 5_000,
+    maxHeaderSize: 64 * 1024,
+  };
+}
+
+/** Node's timeout options for a server (plain or TLS) from ours. */
+export function timeoutOptions(o: Pick<SecureServerOptions, 'requestTimeoutMs' | 'headersTimeoutMs' | 'keepAliveTimeoutMs'>) {
+  return {
     requestTimeout: o.requestTimeoutMs ?? REQUEST_TIMEOUT_MS,
     headersTimeout: Math.min(o.headersTimeoutMs ?? HEADERS_TIMEOUT_MS, o.requestTimeoutMs ?? REQUEST_TIMEOUT_MS),
     connectionsCheckingInterval: TIMEOUT_CHECK_MS,
     keepAliveTimeout: o.keepAliveTimeoutMs ?? 65_000,
-    handshakeTimeout: 5_000,
-    maxHeaderSize: 64 * 1024,
   };
 }
 

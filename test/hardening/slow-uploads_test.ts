@@ -142,3 +142,43 @@ test('the budget in the webhook listener: a stalled body is shed with a 503 Stat
     await new Promise<void>((r) => server.close(() => r()));
   }
 });
+
+test('--request-timeout and --request-headers-timeout cut off slow requests on the webhook and metrics ports within a second of the limit', { timeout: 30_000 }, async () => {
+  const { mkdtempSync: mk, readFileSync } = await import('node:fs');
+  const { connect: tlsConnect } = await import('node:tls');
+  const { startGovernor } = await import('../../src/main.js');
+  const { createWebhookComponent } = await import('../../src/admission/webhook.js');
+  const { governorOptions } = await import('../integration/adapter_helpers.js');
+  const { POLICY_DIR } = await import('../integration/webhook_fixtures.js');
+  const dir = mk(join(tmpdir(), 'kg-timeouts-'));
+  const saved = process.env.KUBERNETES_SERVICE_HOST;
+  delete process.env.KUBERNETES_SERVICE_HOST;
+  const running = await startGovernor(governorOptions(dir, { policies: [POLICY_DIR], enableAdapter: false, enableWebhook: true, requestTimeoutMs: 1500, requestHeadersTimeoutMs: 1000 }), [createWebhookComponent()], silentLogger);
+  try {
+    const ca = readFileSync(join(dir, 'certs', 'ca.crt'), 'utf8');
+    const started = Date.now();
+    // Webhook: headers, then part of the body, then nothing: 408 and closed.
+    const webhook = new Promise<{ text: string; ms: number }>((resolve) => {
+      const s = tlsConnect({ host: '127.0.0.1', port: running.ports.webhook!, ca, servername: 'localhost' }, () => s.write('POST /validate HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n{"apiVersion":'));
+      let text = '';
+      s.on('data', (c) => (text += c));
+      s.on('error', () => undefined);
+      s.on('close', () => resolve({ text, ms: Date.now() - started }));
+    });
+    // Metrics: half a request line, then nothing: closed.
+    const metrics = new Promise<number>((resolve) => {
+      const s = connect(running.ports.metrics, '127.0.0.1', () => s.write('GET /metr'));
+      s.resume(); // 'close' comes after 'end', which needs the answer read
+      s.on('error', () => undefined);
+      s.on('close', () => resolve(Date.now() - started));
+    });
+    const [m, w] = await Promise.all([metrics, webhook]);
+    assert.match(w.text, /^HTTP\/1\.1 408 /);
+    assert.ok(w.ms >= 1400 && w.ms < 4000, `webhook request cut after ${w.ms} ms`);
+    assert.ok(m >= 900 && m < 4000, `metrics request cut after ${m} ms`);
+  } finally {
+    await running.stop();
+    if (saved !== undefined) process.env.KUBERNETES_SERVICE_HOST = saved;
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
