@@ -12,7 +12,7 @@ import { Readiness, wantsVerbose } from './observability/readiness.js';
 import { policyReloadReporter, recordPolicyState } from './observability/policy-state.js';
 import { CertFileReloader, ensureServingCert, readTlsMaterial } from './tls/serving.js';
 import { serviceDnsNames } from './tls/certs.js';
-import { listen, type ClosableServer } from './server/https.js';
+import { listen, MAX_CONNECTIONS, serverLimits, timeoutOptions, type ClosableServer } from './server/https.js';
 import { KubeObjectStore } from './kube/cabundle.js';
 import { createRegistrar, type Registrar } from './kube/registrar.js';
 import { PolicyObservations } from './status/observations.js';
@@ -64,7 +64,24 @@ export interface GovernorOptions {
   readonly registrationIntervalMs?: number;
   /** How long one admission review may run (--review-timeout; default DEFAULT_REVIEW_BUDGET_MS). */
   readonly reviewTimeoutMs?: number;
+  /** Per server: time for a whole request to arrive, for its headers, open connections (src/server/https.ts defaults). */
+  readonly requestTimeoutMs?: number;
+  readonly requestHeadersTimeoutMs?: number;
+  readonly maxConnections?: number;
+  /** The webhook's budget for request bodies being received (src/server/budget.ts defaults). */
+  readonly maxRequestBytesInflight?: number;
+  readonly maxReviewsInflight?: number;
+  /** CA for the webhook's client certificates: when set, the webhook port refuses clients without one from it. */
+  readonly webhookClientCaFile?: string;
+  /**
+   * When the webhook writes Events: `authenticated` (default) only when it requires client certificates, `always`,
+   * or `never`. docs/security.md says why.
+   */
+  readonly webhookEvents?: WebhookEventsMode;
 }
+
+export type WebhookEventsMode = 'authenticated' | 'always' | 'never';
+export const WEBHOOK_EVENTS_MODES: readonly WebhookEventsMode[] = ['authenticated', 'always', 'never'];
 
 /** Everything a server component may need; built once here and passed down. */
 export interface GovernorContext {
@@ -167,7 +184,8 @@ export async function startGovernor(
   }, log);
   await reloader.start();
 
-  const metricsServer: HttpServer = createHttpServer(async (req, res) => {
+  // The same connection limits as the HTTPS servers: a scraper or a probe never needs more.
+  const metricsServer: HttpServer = createHttpServer(timeoutOptions(serverLimits(options)), async (req, res) => {
     const path = req.url?.split('?', 1)[0];
     if (path === '/metrics') {
       res.setHeader('Content-Type', metrics.registry.contentType);
@@ -185,6 +203,7 @@ export async function startGovernor(
       res.end('not found');
     }
   });
+  metricsServer.maxConnections = options.maxConnections ?? MAX_CONNECTIONS;
   const metricsPort = await listen(metricsServer as any, options.metricsPort, options.bindAddress);
 
   const ports: RunningGovernor['ports'] = { metrics: metricsPort };

@@ -1,7 +1,7 @@
 // Builds the external metrics adapter for `governor serve`: sources, cache, decisions, provider, authn/authz, HTTPS server.
 import { readFile } from 'node:fs/promises';
 import type { ComponentFactory, GovernorContext, ServerComponent } from '../main.js';
-import { createSecureServer, listen } from '../server/https.js';
+import { createSecureServer, listen, serverLimits } from '../server/https.js';
 import { readTlsMaterial } from '../tls/serving.js';
 import { loadKubeConfig } from '../kube/client.js';
 import { AllowAllAuthorizer, SubjectAccessReviewAuthorizer, type Authorizer } from '../kube/authorization.js';
@@ -126,7 +126,7 @@ async function startAdapter(ctx: GovernorContext, certFiles: { certFile: string;
   });
 
   const tls = await readTlsMaterial(certFiles);
-  const server = createSecureServer(app, { tls, ...(authenticator ? { requestCert: true } : {}), ...(authenticator?.trustBundle ? { clientCA: authenticator.trustBundle } : {}) });
+  const server = createSecureServer(app, { tls, ...serverLimits(o), ...(authenticator ? { requestCert: true } : {}), ...(authenticator?.trustBundle ? { clientCA: authenticator.trustBundle } : {}) });
   // The cluster rotates its front-proxy and client CAs in the ConfigMap (and a first read can fail while RBAC or the
   // API server comes up): re-read it, as the Kubernetes apiserver library's ConfigMap CA controller does, and swap the
   // authenticator and the TLS trust for new connections when it changed. A failed read keeps what is in force.

@@ -1,7 +1,7 @@
 // The admission handlers: plain functions from AdmissionRequest to AdmissionResponse over the governance engine (Kyverno style).
 import type { GovernanceEngine, PolicySummary, UnfinishedPolicy } from '../governance/engine.js';
 import { denialMessage, formatViolation, formatWarning, MAX_WARNING_LENGTH, type Decision, type RuleResult } from '../governance/result.js';
-import type { EventRecorder } from '../kube/events.js';
+import type { EventRecorder, EventSubject } from '../kube/events.js';
 import type { NamespaceLookup } from '../kube/namespaces.js';
 import type { Logger } from '../observability/log.js';
 import type { GovernorMetrics } from '../observability/metrics.js';
@@ -176,16 +176,16 @@ export function validateHandler(env: AdmissionEnvironment): AdmissionHandler {
     if (exceptions.length) auditAnnotations.exceptions = clip(exceptions.map((r) => `${r.policy}/${r.rule}: ${r.exception!.reason}`).join('; '));
     if (decision.warnings.length) auditAnnotations.warnings = clip(decision.warnings.map(formatViolation).join('; '));
     const warnings = warningsOf(decision.warnings);
-    const subject = { apiVersion: req.kind.group ? `${req.kind.group}/${req.kind.version}` : req.kind.version, kind: req.kind.kind, namespace: req.namespace ?? '', name: req.name ?? '' };
-    const uidOf = (o: unknown) => ((o as any)?.metadata?.uid as string | undefined) ?? undefined;
-    const regarding = { ...subject, ...(uidOf(req.oldObject ?? req.object) ? { uid: uidOf(req.oldObject ?? req.object)! } : {}) };
-    // dryRun: no side effects (sideEffects: NoneOnDryRun); metrics and logs are not side effects on the cluster.
-    const events = req.dryRun ? undefined : env.events;
+    // dryRun: no side effects (sideEffects: NoneOnDryRun); metrics and logs are not side effects on the cluster. An
+    // Event is only about the object the request carries, named by its own metadata (eventSubject).
+    const regarding = req.dryRun ? undefined : eventSubject(req);
+    if (!req.dryRun && !regarding) m?.eventsSuppressed.inc({ reason: 'subject' });
+    const events = regarding ? env.events : undefined;
     if (!decision.allowed) {
       const message = denialMessage(decision.denials);
       count(env, 'validate', req, 'denied', out.policies);
       log.info({ ...who, rules: decision.denials.map((r) => `${r.policy}/${r.rule}`) }, 'denied');
-      events?.record({ regarding, type: 'Warning', reason: 'PolicyViolation', message: `${req.operation} denied: ${message}` });
+      events?.record({ regarding: regarding!, type: 'Warning', reason: 'PolicyViolation', message: `${req.operation} denied: ${message}` });
       return {
         uid: req.uid,
         allowed: false,
@@ -197,10 +197,10 @@ export function validateHandler(env: AdmissionEnvironment): AdmissionHandler {
     count(env, 'validate', req, decision.warnings.length ? 'warned' : out.skipped ? 'skipped' : 'allowed', out.policies);
     if (decision.warnings.length) {
       log.info({ ...who, rules: decision.warnings.map((r) => `${r.policy}/${r.rule}`) }, 'admitted with warnings');
-      events?.record({ regarding, type: 'Warning', reason: 'PolicyAudit', message: decision.warnings.map(formatViolation).join('\n') });
+      events?.record({ regarding: regarding!, type: 'Warning', reason: 'PolicyAudit', message: decision.warnings.map(formatViolation).join('\n') });
     } else log.debug({ ...who, skipped: out.skipped }, 'allowed');
     if (exceptions.length) {
-      events?.record({ regarding, type: 'Normal', reason: 'PolicyException', message: exceptions.map((r) => `${r.policy}/${r.rule} excused: ${r.exception!.reason}`).join('\n') });
+      events?.record({ regarding: regarding!, type: 'Normal', reason: 'PolicyException', message: exceptions.map((r) => `${r.policy}/${r.rule} excused: ${r.exception!.reason}`).join('\n') });
     }
     return {
       uid: req.uid,
@@ -228,6 +228,25 @@ function unfinishedValidation(env: AdmissionEnvironment, req: AdmissionRequest, 
   if (enforce.length) lines.push(`${why} before enforce policies ${policyList(enforce)} were evaluated: denied so that nothing unchecked is admitted; retry, or simplify the object`);
   count(env, 'validate', req, 'denied', []);
   return { uid: req.uid, allowed: false, status: { code: 403, reason: 'Forbidden', message: lines.join('\n') }, ...(warnings ? { warnings } : {}) };
+}
+
+/**
+ * What an Event about this request may name: the object it carries (oldObject on DELETE), by the object's own
+ * metadata. Undefined, so no Event, when the object has no name yet (generateName), when the request's name,
+ * namespace or kind disagree with the object's, or when the object names another namespace: a caller of /validate
+ * chooses everything in the request, and the Event is a write our ServiceAccount makes.
+ */
+export function eventSubject(req: AdmissionRequest): EventSubject | undefined {
+  const obj = (req.operation === 'DELETE' ? req.oldObject : req.object) as { apiVersion?: unknown; kind?: unknown; metadata?: { name?: unknown; namespace?: unknown; uid?: unknown } } | null | undefined;
+  const meta = obj?.metadata;
+  if (!meta || typeof meta.name !== 'string' || !meta.name) return undefined;
+  const namespace = req.namespace ?? '';
+  if (!namespace || (meta.namespace !== undefined && meta.namespace !== namespace)) return undefined;
+  if (req.name && req.name !== meta.name) return undefined;
+  if (obj!.kind !== undefined && obj!.kind !== req.kind.kind) return undefined;
+  const apiVersion = req.kind.group ? `${req.kind.group}/${req.kind.version}` : req.kind.version;
+  if (obj!.apiVersion !== undefined && obj!.apiVersion !== apiVersion) return undefined;
+  return { apiVersion, kind: req.kind.kind, namespace, name: meta.name, ...(typeof meta.uid === 'string' && meta.uid ? { uid: meta.uid } : {}) };
 }
 
 /** Decoding and timing around a handler: body (already parsed JSON) in, AdmissionReview out; throws AdmissionDecodeError. */

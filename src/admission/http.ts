@@ -5,6 +5,7 @@ import express, { type NextFunction, type Request, type Response } from 'express
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import type { Logger } from '../observability/log.js';
 import type { GovernorMetrics } from '../observability/metrics.js';
+import { RequestBudget, type BudgetHolder } from '../server/budget.js';
 import { withFastPath } from '../server/fast-path.js';
 import { AdmissionDecodeError, admissionReviewText, type AdmissionReviewResponse } from './review.js';
 import { wantsVerbose, type ReadinessAnswer } from '../observability/readiness.js';
@@ -25,6 +26,11 @@ export interface WebhookHttpOptions {
   readonly log: Logger;
   readonly metrics?: GovernorMetrics;
   readonly maxBodyBytes?: number;
+  /**
+   * Bodies being received, bounded in bytes and requests for the whole server (src/server/budget.ts); default: one
+   * with the default limits, counted in governor_http_requests_shed_total.
+   */
+  readonly budget?: RequestBudget;
   /** false: every request goes through express (for comparison in benches and tests); default true. */
   readonly fastPath?: boolean;
 }
@@ -58,10 +64,12 @@ function jsonProblem(e: unknown): string {
 }
 
 /**
- * Reads the body up to `limit` bytes, then calls `done` once (error first). Beyond the limit the rest is drained so
- * the connection stays usable, and a 400 follows. Callbacks rather than a Promise: this runs for every review.
+ * Reads the body up to `limit` bytes, then calls `done` once (error first). Beyond the limit the rest is drained (and
+ * what was buffered is dropped at once) so the connection stays usable, and a 400 follows. Every buffered byte counts
+ * against the server's budget, which may shed this request (503) to make room; a connection that closes mid-body gives
+ * its bytes back at once. Callbacks rather than a Promise: this runs for every review.
  */
-function readBody(req: IncomingMessage, limit: number, done: (err: HttpError | Error | undefined, body?: Buffer) => void): void {
+function readBody(req: IncomingMessage, limit: number, budget: RequestBudget, done: (err: HttpError | Error | undefined, body?: Buffer) => void): void {
   const declared = Number(req.headers['content-length']);
   const tooLarge = () => new HttpError(400, 'BadRequest', `request body is larger than ${limit} bytes (3 MiB); the API server never sends more`);
   if (Number.isFinite(declared) && declared > limit) {
@@ -69,35 +77,62 @@ function readBody(req: IncomingMessage, limit: number, done: (err: HttpError | E
     done(tooLarge());
     return;
   }
-  const chunks: Buffer[] = [];
+  let chunks: Buffer[] = [];
   let size = 0;
   let over = false;
   let finished = false;
   const finish = (err: Error | undefined, body?: Buffer) => {
     if (finished) return;
     finished = true;
+    budget.leave(holder);
+    chunks = [];
     done(err, body);
   };
+  const holder: BudgetHolder = { bytes: 0, prev: null, next: null, held: false, shed: () => finish(new HttpError(503, 'ServiceUnavailable', SHED_MESSAGE)) };
+  budget.enter(holder);
+  if (finished) return; // shed at once: too many requests reading
   req.on('data', (c: Buffer) => {
+    if (finished || over) return;
     size += c.length;
-    if (size > limit) over = true;
-    if (!over) chunks.push(c);
+    if (size > limit) {
+      over = true;
+      chunks = [];
+      budget.leave(holder);
+      return;
+    }
+    if (budget.add(holder, c.length)) chunks.push(c);
   });
   req.on('end', () => (over ? finish(tooLarge()) : finish(undefined, chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size))));
   req.on('error', (e) => finish(e));
 }
 
+/** What a shed request is told: generic (no figures an attacker could tune to), and the API server may retry. */
+const SHED_MESSAGE = 'the webhook is receiving too many requests at once; retry';
+
 /** One webhook route as a plain node:http handler: the same code whether the fast path or express calls it. */
-function reviewHandler(route: 'mutate' | 'validate', review: ReviewFunction, o: WebhookHttpOptions): (req: IncomingMessage, res: ServerResponse) => void {
+function reviewHandler(route: 'mutate' | 'validate', review: ReviewFunction, o: WebhookHttpOptions, budget: RequestBudget): (req: IncomingMessage, res: ServerResponse) => void {
   const limit = o.maxBodyBytes ?? MAX_BODY_BYTES;
   const ok = ['webhook', route, '200'] as const;
   const failed = (req: IncomingMessage, res: ServerResponse, e: unknown) => {
     // Recursive code (JSON.parse, the engine's walk of the object) overflows the stack on an object nested a few
     // thousand levels deep; the API server never sends one (its own decoder stops at 10,000 levels).
     if (e instanceof RangeError && /call stack/i.test(e.message)) e = new HttpError(400, 'BadRequest', 'the AdmissionReview is nested too deeply to review');
+    if (e instanceof HttpError && e.status === 503) {
+      // Shed by the budget: counted in a metric, not logged per request (a flood would flood the log too). The
+      // connection closes after the answer, so the rest of the body is never read; a client that does not read the
+      // answer either is cut off shortly after.
+      status(res, 503, e.reason, e.message, { Connection: 'close', 'Retry-After': '1' });
+      setTimeout(() => req.socket.destroy(), 2000).unref();
+      return;
+    }
+    if (!(e instanceof HttpError) && req.destroyed) {
+      // The client went away mid-body (reset, timeout): nobody is left to answer; its buffers are already released.
+      o.log.debug({ route: `/${route}`, err: (e as Error)?.message }, 'admission request aborted by the client');
+      return;
+    }
     if (e instanceof HttpError || e instanceof AdmissionDecodeError) {
       o.log.warn({ route: `/${route}`, remote: req.socket.remoteAddress, err: (e as Error).message }, 'malformed admission request');
-      status(res, (e as HttpError | AdmissionDecodeError).status, 'BadRequest', (e as Error).message);
+      status(res, (e as HttpError | AdmissionDecodeError).status, e instanceof HttpError ? e.reason : 'BadRequest', (e as Error).message);
       return;
     }
     // Details only in the log; the body stays generic.
@@ -107,7 +142,7 @@ function reviewHandler(route: 'mutate' | 'validate', review: ReviewFunction, o: 
   };
   return (req, res) => {
     const started = performance.now();
-    readBody(req, limit, (err, buf) => {
+    readBody(req, limit, budget, (err, buf) => {
       try {
         if (err) throw err;
         let body: unknown;
@@ -131,7 +166,13 @@ function reviewHandler(route: 'mutate' | 'validate', review: ReviewFunction, o: 
 }
 
 /** The webhook as an express app: probes, the two review routes, 405/404 as Status bodies, one error handler. */
-export function createWebhookApp(o: WebhookHttpOptions, handlers = { mutate: reviewHandler('mutate', o.mutate, o), validate: reviewHandler('validate', o.validate, o) }): express.Express {
+/** Both review routes over one budget. */
+function reviewHandlers(o: WebhookHttpOptions) {
+  const budget = o.budget ?? new RequestBudget({ onShed: (reason) => o.metrics?.requestsShed.inc({ server: 'webhook', reason }) });
+  return { mutate: reviewHandler('mutate', o.mutate, o, budget), validate: reviewHandler('validate', o.validate, o, budget) };
+}
+
+export function createWebhookApp(o: WebhookHttpOptions, handlers = reviewHandlers(o)): express.Express {
   const app = express();
   app.disable('x-powered-by');
   app.disable('etag');
@@ -178,7 +219,7 @@ function observe(o: WebhookHttpOptions, res: ServerResponse, route: string) {
 
 /** What the webhook server serves: the fast path for POST /mutate and /validate, express for everything else. */
 export function createWebhookListener(o: WebhookHttpOptions): RequestListener {
-  const handlers = { mutate: reviewHandler('mutate', o.mutate, o), validate: reviewHandler('validate', o.validate, o) };
+  const handlers = reviewHandlers(o);
   const app = createWebhookApp(o, handlers);
   if (o.fastPath === false) return app;
   return withFastPath(

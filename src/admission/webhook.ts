@@ -4,10 +4,13 @@ import type { ActiveMigrationSource } from '../governance/types.js';
 import { kubeEventRecorder, noopEventRecorder, type EventRecorder } from '../kube/events.js';
 import { loadKubeConfig } from '../kube/client.js';
 import { NamespaceCache, namespaceInformer, StaticNamespaces, type NamespaceLookup } from '../kube/namespaces.js';
-import type { ComponentFactory, GovernorContext, ServerComponent } from '../main.js';
+import type { ComponentFactory, GovernorContext, ServerComponent, WebhookEventsMode } from '../main.js';
 import type { PolicySet } from '../policy/policy-set.js';
-import { createSecureServer, listen } from '../server/https.js';
-import { readTlsMaterial } from '../tls/serving.js';
+import { readFile } from 'node:fs/promises';
+import { RequestBudget } from '../server/budget.js';
+import { createSecureServer, listen, serverLimits } from '../server/https.js';
+import { parseCaBundle } from '../tls/certs.js';
+import { PemFileReloader, readTlsMaterial } from '../tls/serving.js';
 import { mutateHandler, reviewFunction, validateHandler, type AdmissionEnvironment } from './handlers.js';
 import { createWebhookListener } from './http.js';
 import { withPolicyValidation } from './policy-review.js';
@@ -37,6 +40,15 @@ export function engineCache(skipNamespaces: readonly string[], lookupFor?: (set:
   };
 }
 
+/**
+ * Whether the webhook writes Events. A caller of /validate chooses everything in the request, and an Event is a write
+ * our ServiceAccount makes: by default only when the port requires client certificates, so only the API server can
+ * cause one. `always` is for clusters that fence the port otherwise (a NetworkPolicy their network plugin enforces).
+ */
+export function eventsEnabled(mode: WebhookEventsMode, clientCertificatesRequired: boolean): boolean {
+  return mode === 'always' || (mode === 'authenticated' && clientCertificatesRequired);
+}
+
 export function createWebhookComponent(hooks: WebhookHooks = {}): ComponentFactory {
   return async (ctx, certFiles): Promise<ServerComponent> => {
     const o = ctx.options;
@@ -45,12 +57,19 @@ export function createWebhookComponent(hooks: WebhookHooks = {}): ComponentFacto
     let namespaces: NamespaceLookup;
     let cache: NamespaceCache | undefined;
     let events: EventRecorder = noopEventRecorder;
+    const clientAuth = Boolean(o.webhookClientCaFile);
+    const mode = o.webhookEvents ?? 'authenticated';
+    const eventsOn = eventsEnabled(mode, clientAuth);
     if (hooks.namespaces) {
       namespaces = hooks.namespaces;
     } else if (kc) {
       cache = new NamespaceCache(namespaceInformer(kc), { log });
       namespaces = cache;
-      events = kubeEventRecorder(kc, log);
+      if (eventsOn) events = kubeEventRecorder(kc, log, (reason) => ctx.metrics.eventsSuppressed.inc({ reason }));
+      else {
+        // Without client certificates anyone who reaches the port could have the ServiceAccount write Events: docs/security.md.
+        log.info({ webhookEvents: mode }, 'no Events: the webhook does not authenticate its callers (--webhook-client-ca-file), or --webhook-events=never');
+      }
       void cache.start();
     } else {
       namespaces = new StaticNamespaces();
@@ -61,6 +80,11 @@ export function createWebhookComponent(hooks: WebhookHooks = {}): ComponentFacto
     const skip = [...new Set([...ALWAYS_SKIPPED_NAMESPACES, o.serviceNamespace])];
     const engineFor = engineCache(skip, hooks.activeMigrationSourceFor ? (set) => hooks.activeMigrationSourceFor!(set, ctx) : undefined);
     const env: AdmissionEnvironment = { engine: () => engineFor(ctx.store.current()), namespaces, events, log, metrics: ctx.metrics, ...(o.reviewTimeoutMs !== undefined ? { reviewBudgetMs: o.reviewTimeoutMs } : {}) };
+    const budget = new RequestBudget({
+      ...(o.maxRequestBytesInflight ? { maxBytes: o.maxRequestBytesInflight } : {}),
+      ...(o.maxReviewsInflight ? { maxRequests: o.maxReviewsInflight } : {}),
+      onShed: (reason) => ctx.metrics.requestsShed.inc({ server: 'webhook', reason }),
+    });
     const listener = createWebhookListener({
       mutate: reviewFunction('mutate', mutateHandler(env), env),
       // governor.io policy objects (webhook validate-policies.governor.io) share the path with workloads.
@@ -68,15 +92,24 @@ export function createWebhookComponent(hooks: WebhookHooks = {}): ComponentFacto
       readyz: (verbose) => ctx.readiness.answer(verbose),
       log,
       metrics: ctx.metrics,
+      budget,
     });
-    const server = createSecureServer(listener, { tls: await readTlsMaterial(certFiles) });
+    const clientCA = o.webhookClientCaFile ? parseCaBundle(await readFile(o.webhookClientCaFile, 'utf8'), o.webhookClientCaFile) : undefined;
+    const server = createSecureServer(listener, { tls: await readTlsMaterial(certFiles), ...serverLimits(o), ...(clientCA ? { clientCA, requireClientCert: true } : {}) });
+    // A rotated client CA (a ConfigMap or Secret update) reaches new connections without a restart.
+    const caReloader = o.webhookClientCaFile ? new PemFileReloader(o.webhookClientCaFile, (pem) => server.setClientCA(parseCaBundle(pem, o.webhookClientCaFile!)), log) : undefined;
+    await caReloader?.start();
     const port = await listen(server.server, o.webhookPort, o.bindAddress);
-    log.info({ port, policies: ctx.store.current().governance.length, skipNamespaces: skip, namespaceCache: Boolean(cache) }, 'admission webhook serving');
+    log.info(
+      { port, policies: ctx.store.current().governance.length, skipNamespaces: skip, namespaceCache: Boolean(cache), clientCertificates: clientAuth ? 'required' : 'not required', events: eventsOn && kc ? 'on' : 'off', maxRequestBytesInflight: budget.maxBytes, maxReviewsInflight: budget.maxRequests },
+      'admission webhook serving',
+    );
     return {
       name: 'webhook',
       server,
       port,
       async stop() {
+        caReloader?.stop();
         await cache?.stop();
       },
     };

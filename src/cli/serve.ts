@@ -2,8 +2,10 @@
 import type { Command } from 'commander';
 import { createLogger } from '../observability/log.js';
 import { parseDuration } from '../common/duration.js';
-import { startGovernor, type ComponentFactory, type GovernorOptions } from '../main.js';
+import { startGovernor, WEBHOOK_EVENTS_MODES, type ComponentFactory, type GovernorOptions, type WebhookEventsMode } from '../main.js';
 import { prometheusDefaults } from '../sources/prometheus-defaults.js';
+import { DEFAULT_MAX_INFLIGHT_BYTES, DEFAULT_MAX_INFLIGHT_REVIEWS } from '../server/budget.js';
+import { HEADERS_TIMEOUT_MS, MAX_CONNECTIONS, REQUEST_TIMEOUT_MS } from '../server/https.js';
 
 const list = (v: string, prev: string[] = []) => [...prev, ...v.split(',').map((s) => s.trim()).filter(Boolean)];
 const millis = (v: string) => {
@@ -22,6 +24,15 @@ export const parseReviewTimeout = (v: string): number => {
   const ms = parseDuration(v);
   if (!(ms > 0 && ms <= 10_000)) throw new Error(`--review-timeout "${v}" must be above 0 and at most 10s (the API server waits at most 30s, our webhooks 3-5s)`);
   return ms;
+};
+const positive = (v: string) => {
+  const n = Number(v);
+  if (!Number.isSafeInteger(n) || n <= 0) throw new Error(`"${v}" is not a positive whole number`);
+  return n;
+};
+const eventsMode = (v: string): WebhookEventsMode => {
+  if (!(WEBHOOK_EVENTS_MODES as readonly string[]).includes(v)) throw new Error(`--webhook-events is one of ${WEBHOOK_EVENTS_MODES.join(', ')} (got "${v}")`);
+  return v as WebhookEventsMode;
 };
 
 /** Server components, registered by the adapter and the webhook modules. */
@@ -47,6 +58,13 @@ export function registerServe(program: Command): void {
     .option('--requestheader-group-headers <h>', 'group headers', list)
     .option('--requestheader-extra-headers-prefix <p>', 'extra header prefixes', list)
     .option('--client-ca-file <file>', 'CA for ordinary client certificates')
+    .option('--webhook-client-ca-file <file>', 'require client certificates signed by this CA on the webhook port (the API server presents one through its admission kubeconfig; docs/security.md)')
+    .option('--webhook-events <mode>', 'when the webhook writes Events: authenticated (only with --webhook-client-ca-file), always, never', eventsMode, 'authenticated')
+    .option('--request-timeout <ms>', 'time a client has to send a whole request, headers and body (ms)', positive, REQUEST_TIMEOUT_MS)
+    .option('--request-headers-timeout <ms>', 'time a client has to send the request headers (ms)', positive, HEADERS_TIMEOUT_MS)
+    .option('--max-connections <n>', 'open connections per server at most', positive, MAX_CONNECTIONS)
+    .option('--max-request-bytes-inflight <bytes>', 'webhook: bytes of request bodies buffered at once; beyond, the oldest request still receiving gets 503', positive, DEFAULT_MAX_INFLIGHT_BYTES)
+    .option('--max-reviews-inflight <n>', 'webhook: requests receiving their body at once; beyond, the oldest gets 503', positive, DEFAULT_MAX_INFLIGHT_REVIEWS)
     .option('--prometheus-url <url>', 'default Prometheus base URL', 'http://127.0.0.1:9090')
     .option('--allowed-source-hosts <hosts>', 'hosts load sources may contact: exact names/IPs or *.suffix (default: any)', list)
     .option('--prometheus-bearer-token-file <file>', 'bearer token for --prometheus-url, re-read when it changes (e.g. a projected ServiceAccount token)')
@@ -122,6 +140,13 @@ export function registerServe(program: Command): void {
         registrationOwner: o.registrationOwner,
         registrationIntervalMs: o.registrationInterval,
         ...(o.reviewTimeout !== undefined ? { reviewTimeoutMs: o.reviewTimeout } : {}),
+        requestTimeoutMs: o.requestTimeout,
+        requestHeadersTimeoutMs: o.requestHeadersTimeout,
+        maxConnections: o.maxConnections,
+        maxRequestBytesInflight: o.maxRequestBytesInflight,
+        maxReviewsInflight: o.maxReviewsInflight,
+        webhookClientCaFile: o.webhookClientCaFile,
+        webhookEvents: o.webhookEvents,
       };
       const components: ComponentFactory[] = [];
       if (options.enableAdapter && serveComponents.adapter) components.push(serveComponents.adapter);

@@ -149,6 +149,10 @@ export interface GovernorMetrics {
   readonly exceptionsUsed: Counter<'policy' | 'rule' | 'via'>;
   /** Reviews cut off at their budget (--review-timeout) and answered per the unfinished policies' mode. */
   readonly reviewDeadlineExceeded: Counter<'webhook'>;
+  /** Requests the server's budget shed (answered 503) to stay within its limits (src/server/budget.ts). */
+  readonly requestsShed: Counter<'server' | 'reason'>;
+  /** Events not written: rate-limited, not authenticated, or naming something the object does not carry (src/kube/events.ts). */
+  readonly eventsSuppressed: Counter<'reason'>;
   // policies
   readonly policyReloads: Counter<'result'>;
   readonly policiesLoaded: Gauge<'kind'>;
@@ -238,6 +242,18 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Governor
       name: 'governor_review_deadline_exceeded_total',
       help: 'Admission reviews cut off at the review budget (validate: denied if an enforce policy was not evaluated; mutate: allowed without a patch)',
       labelNames: ['webhook'],
+      registers,
+    }),
+    requestsShed: new Counter({
+      name: 'governor_http_requests_shed_total',
+      help: 'Requests answered 503 to keep request bodies in flight within the budget, by server and reason (bytes, requests)',
+      labelNames: ['server', 'reason'],
+      registers,
+    }),
+    eventsSuppressed: new Counter({
+      name: 'governor_events_suppressed_total',
+      help: 'Kubernetes Events not written, by reason (subject: names the object does not carry; rate-limited; in-flight)',
+      labelNames: ['reason'],
       registers,
     }),
     policyReloads: new Counter({ name: 'governor_policy_reloads_total', help: 'Policy source reads by result (applied: every document in force as offered; partial: invalid ones held back)', labelNames: ['result'], registers }),

@@ -12,11 +12,29 @@ export interface SecureServerOptions {
   readonly clientCA?: string;
   /** Ask clients for a certificate even without a CA yet (one may come later through setClientCA). */
   readonly requestCert?: boolean;
-  /** Header and body limits: slow or endless requests are cut off. */
+  /**
+   * Refuse the TLS handshake unless the client presents a certificate that chains to clientCA (the webhook with
+   * --webhook-client-ca-file). Without it, a certificate is asked for but the decision is left to the handler.
+   */
+  readonly requireClientCert?: boolean;
+  /** Header and body limits: slow or endless requests are cut off (defaults: REQUEST_TIMEOUT_MS, HEADERS_TIMEOUT_MS). */
   readonly requestTimeoutMs?: number;
   readonly headersTimeoutMs?: number;
   readonly keepAliveTimeoutMs?: number;
+  /** Open connections at most; more are closed at accept (default MAX_CONNECTIONS). */
+  readonly maxConnections?: number;
 }
+
+/**
+ * A whole request (headers and body) must arrive within this: the API server gives up on a webhook after its
+ * timeoutSeconds (5 s in our manifests, 30 at most) and sends a body of at most 3 MiB on a local network.
+ */
+export const REQUEST_TIMEOUT_MS = 10_000;
+export const HEADERS_TIMEOUT_MS = 5_000;
+/** How often Node checks the two timeouts above (its default, 30 s, let a stalled upload live 30 s past its timeout). */
+const TIMEOUT_CHECK_MS = 1_000;
+/** Far above what the API servers open to one webhook pod; each connection costs memory even when idle. */
+export const MAX_CONNECTIONS = 500;
 
 export function tlsServerOptions(o: SecureServerOptions): ServerOptions {
   return {
@@ -25,12 +43,24 @@ export function tlsServerOptions(o: SecureServerOptions): ServerOptions {
     minVersion: 'TLSv1.2',
     // Ask for a client cert but let the request through: the adapter answers probes without one and decides per request.
     ...(o.clientCA ? { ca: o.clientCA } : {}),
-    ...(o.clientCA || o.requestCert ? { requestCert: true, rejectUnauthorized: false } : {}),
-    requestTimeout: o.requestTimeoutMs ?? 30_000,
-    headersTimeout: o.headersTimeoutMs ?? 10_000,
-    keepAliveTimeout: o.keepAliveTimeoutMs ?? 65_000,
+    ...(o.requireClientCert
+      ? { requestCert: true, rejectUnauthorized: true }
+      : o.clientCA || o.requestCert
+        ? { requestCert: true, rejectUnauthorized: false }
+        : {}),
+    ...timeoutOptions(o),
     handshakeTimeout: 5_000,
     maxHeaderSize: 64 * 1024,
+  };
+}
+
+/** Node's timeout options for a server (plain or TLS) from ours. */
+export function timeoutOptions(o: Pick<SecureServerOptions, 'requestTimeoutMs' | 'headersTimeoutMs' | 'keepAliveTimeoutMs'>) {
+  return {
+    requestTimeout: o.requestTimeoutMs ?? REQUEST_TIMEOUT_MS,
+    headersTimeout: Math.min(o.headersTimeoutMs ?? HEADERS_TIMEOUT_MS, o.requestTimeoutMs ?? REQUEST_TIMEOUT_MS),
+    connectionsCheckingInterval: TIMEOUT_CHECK_MS,
+    keepAliveTimeout: o.keepAliveTimeoutMs ?? 65_000,
   };
 }
 
@@ -48,6 +78,7 @@ export interface ClosableServer {
 }
 
 export function createSecureServer(handler: RequestListener, o: SecureServerOptions): ClosableServer {
+  if (o.requireClientCert && !o.clientCA) throw new Error('requiring client certificates needs a client CA');
   // Connections that have sent at least one request are marked (see clientError below) by the listener itself: a second
   // 'request' listener makes every emit copy the listener array.
   const server = createServer(tlsServerOptions(o), (req, res) => {
@@ -55,6 +86,7 @@ export function createSecureServer(handler: RequestListener, o: SecureServerOpti
     if (s.kgRequested !== true) s.kgRequested = true;
     handler(req, res);
   });
+  server.maxConnections = o.maxConnections ?? MAX_CONNECTIONS;
   // Raw TCP sockets, tracked from connect on: a client that connects but never finishes its handshake must not
   // hold shutdown open until the grace period ends.
   const sockets = new Set<Socket>();
@@ -115,6 +147,8 @@ export function createSecureServer(handler: RequestListener, o: SecureServerOpti
       apply();
     },
     setClientCA(bundle) {
+      // Without a CA of its own, TLS would check client certificates against the public roots: never when required.
+      if (o.requireClientCert && !bundle) throw new Error('requiring client certificates needs a client CA');
       clientCA = bundle;
       apply();
     },
@@ -142,6 +176,21 @@ export function createSecureServer(handler: RequestListener, o: SecureServerOpti
         drain.unref();
       });
     },
+  };
+}
+
+/** The limits every server of `governor serve` takes from its options (flags of the same names). */
+export interface ServerLimitOptions {
+  readonly requestTimeoutMs?: number;
+  readonly requestHeadersTimeoutMs?: number;
+  readonly maxConnections?: number;
+}
+
+export function serverLimits(o: ServerLimitOptions): Pick<SecureServerOptions, 'requestTimeoutMs' | 'headersTimeoutMs' | 'maxConnections'> {
+  return {
+    ...(o.requestTimeoutMs !== undefined ? { requestTimeoutMs: o.requestTimeoutMs } : {}),
+    ...(o.requestHeadersTimeoutMs !== undefined ? { headersTimeoutMs: o.requestHeadersTimeoutMs } : {}),
+    ...(o.maxConnections !== undefined ? { maxConnections: o.maxConnections } : {}),
   };
 }
 

@@ -1,5 +1,5 @@
 // Certificate authority and leaf certificates with node-forge (keys come from node:crypto, which is native and fast).
-import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { generateKeyPairSync, randomBytes, X509Certificate } from 'node:crypto';
 import forge from 'node-forge';
 
 const { pki } = forge;
@@ -105,4 +105,21 @@ export function describeCert(pem: string): CertInfo {
     notAfter: c.validity.notAfter,
     dnsNames: (san?.altNames ?? []).filter((a) => a.type === 2).map((a) => a.value),
   };
+}
+
+/**
+ * A CA bundle to verify client certificates with: every PEM block must be a certificate that parses, and there must be
+ * one at least. TLS would otherwise skip what it cannot read, or fall back to the public roots on an empty bundle.
+ */
+export function parseCaBundle(pem: string, source: string): string {
+  const blocks = pem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
+  if (!blocks.length) throw new Error(`${source}: no PEM certificate in the CA bundle`);
+  for (const [i, b] of blocks.entries()) {
+    try {
+      new X509Certificate(b);
+    } catch (e) {
+      throw new Error(`${source}: certificate ${i + 1} of the CA bundle does not parse: ${(e as Error).message}`);
+    }
+  }
+  return blocks.join('\n');
 }

@@ -105,3 +105,48 @@ export class CertFileReloader {
     if (this.timer) clearInterval(this.timer);
   }
 }
+
+/**
+ * Polls one PEM file (a client CA bundle) and hands new contents to onChange, like CertFileReloader: a rotated CA
+ * reaches new connections without a restart; contents that do not parse keep the bundle in force.
+ */
+export class PemFileReloader {
+  private timer: NodeJS.Timeout | undefined;
+  private last = '';
+  constructor(
+    private readonly file: string,
+    private readonly onChange: (pem: string) => void,
+    private readonly log: Logger,
+    private readonly intervalMs = 5000,
+  ) {}
+
+  private async stamp(): Promise<string> {
+    const a = await stat(this.file);
+    return `${a.mtimeMs}:${a.size}`;
+  }
+
+  async start(): Promise<void> {
+    this.last = await this.stamp();
+    this.timer = setInterval(() => void this.check(), this.intervalMs);
+    this.timer.unref();
+  }
+
+  async check(): Promise<boolean> {
+    try {
+      const s = await this.stamp();
+      if (s === this.last) return false;
+      const pem = await readFile(this.file, 'utf8');
+      this.onChange(pem); // throws on a bundle that does not parse: keep the old one
+      this.last = s;
+      this.log.info({ file: this.file }, 'client CA bundle reloaded');
+      return true;
+    } catch (e) {
+      this.log.error({ err: (e as Error).message, file: this.file }, 'changed client CA bundle could not be loaded; still using the previous one');
+      return false;
+    }
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+  }
+}

@@ -189,6 +189,54 @@ for (const fastPath of [true, false]) {
       }
     });
 
+    test('slow bodies: dribbled in chunks with pauses, declared or chunked, get the same decision; bodies abandoned midway cost nothing after', async () => {
+      const text = JSON.stringify(review());
+      const whole = await post('/validate', text);
+      /** Sends `text` in pieces split at `cuts` (fractions), pausing between them; stops after `abandonAfter` pieces. */
+      const dribble = (route: string, cuts: number[], pauseMs: number, chunked: boolean, abandonAfter?: number) =>
+        new Promise<{ out: string; abandoned: boolean }>((resolve) => {
+          const at = [...new Set(cuts.map((c) => Math.floor(c * text.length)))].filter((n) => n > 0 && n < text.length).sort((a, b) => a - b);
+          const pieces = [0, ...at, text.length].slice(1).map((end, i, ends) => text.slice(i ? ends[i - 1] : 0, end));
+          const sock = connect(s.port, '127.0.0.1');
+          let out = '';
+          sock.on('data', (d) => (out += d));
+          let abandoned = false;
+          sock.on('close', () => resolve({ out, abandoned }));
+          sock.on('error', () => undefined);
+          const headers = chunked ? 'Transfer-Encoding: chunked' : `Content-Length: ${Buffer.byteLength(text)}`;
+          sock.write(`POST ${route} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n${headers}\r\nConnection: close\r\n\r\n`);
+          let i = 0;
+          const next = () => {
+            if (i === pieces.length) return void (chunked ? sock.write('0\r\n\r\n') : undefined);
+            if (abandonAfter !== undefined && i === abandonAfter) return void ((abandoned = true), sock.destroy());
+            const p = pieces[i++]!;
+            sock.write(chunked ? `${Buffer.byteLength(p).toString(16)}\r\n${p}\r\n` : p);
+            setTimeout(next, pauseMs);
+          };
+          next();
+        });
+      await fc.assert(
+        fc.asyncProperty(
+          fc.array(fc.double({ min: 0, max: 1, noNaN: true }), { maxLength: 8 }),
+          fc.integer({ min: 0, max: 15 }),
+          fc.boolean(),
+          fc.option(fc.integer({ min: 0, max: 4 }), { nil: undefined }),
+          async (cuts, pauseMs, chunked, abandonAfter) => {
+            const { out, abandoned } = await dribble('/validate', cuts, pauseMs, chunked, abandonAfter);
+            if (abandoned) {
+              // Abandoned: nothing may be half-answered, and the next review is served as usual.
+              assert.ok(out === '' || /^HTTP\/1\.1 \d{3} /.test(out), out.slice(0, 200));
+              assertDecision(await post('/validate', text), review(), 'after an abandoned body');
+              return;
+            }
+            assert.match(out, /^HTTP\/1\.1 200 /, out.slice(0, 200));
+            assert.equal(out.slice(out.indexOf('\r\n\r\n') + 4).replace(/^[0-9a-f]+\r\n|\r\n0\r\n\r\n$/g, ''), whole.text, 'the same answer as sent at once');
+          },
+        ),
+        { numRuns: 30, seed: SEED },
+      );
+    });
+
     test('bodies over 3 MiB: 400, declared or chunked, and the server keeps serving', async () => {
       const big = JSON.stringify({ ...review(), pad: 'x'.repeat(MAX_BODY_BYTES) });
       const declared = await post('/mutate', big);

@@ -299,6 +299,35 @@ test('the server Deployment is highly available, probed, and mounts what governo
   assert.ok(d.spec.template.spec.serviceAccountName === 'kube-governor');
 });
 
+/**
+ * The NetworkPolicy selects exactly the server pods, isolates their ingress, and opens each container port to one
+ * kind of caller: the API server ports only to address blocks (it is not a pod; no pod or namespace selector may open
+ * them to in-cluster workloads), metrics only to selected namespaces.
+ */
+function checkNetworkPolicy(objs: Obj[]) {
+  const [np] = find(objs, 'NetworkPolicy', 'kube-governor');
+  assert.ok(np, 'a NetworkPolicy for the server');
+  const [d] = find(objs, 'Deployment', 'kube-governor');
+  const podLabels = d?.spec.template.metadata.labels ?? { 'app.kubernetes.io/name': 'kube-governor', 'app.kubernetes.io/component': 'server' };
+  for (const [k, v] of Object.entries(np.spec.podSelector.matchLabels)) assert.equal(podLabels[k], v, `podSelector ${k}`);
+  assert.deepEqual(np.spec.policyTypes, ['Ingress']);
+  const rules: any[] = np.spec.ingress;
+  const portsOf = (r: any) => r.ports.map((p: any) => p.port).sort();
+  const apiserver = rules.find((r) => portsOf(r).includes('webhook'));
+  assert.ok(apiserver, 'a rule for the webhook port');
+  assert.deepEqual(portsOf(apiserver), ['https', 'webhook']);
+  assert.ok(apiserver.from.length > 0 && apiserver.from.every((f: any) => f.ipBlock && !f.podSelector && !f.namespaceSelector), 'the API server ports open to address blocks only');
+  const metrics = rules.find((r) => portsOf(r).includes('metrics'));
+  assert.ok(metrics?.from.length > 0 && metrics.from.every((f: any) => f.namespaceSelector), 'metrics open to selected namespaces only');
+  assert.equal(rules.length, 2, 'no other rule');
+  if (d) {
+    const named = new Set(d.spec.template.spec.containers[0].ports.map((p: any) => p.name));
+    for (const r of rules) for (const p of r.ports) assert.ok(named.has(p.port), `NetworkPolicy port ${p.port} is not a container port`);
+  }
+}
+
+test('a NetworkPolicy admits the API server ports from address blocks only and metrics from monitoring namespaces', () => checkNetworkPolicy(baseObjects()));
+
 test('the CRDs are the governor.io kinds the server loads', () => {
   const crds = find(baseObjects(), 'CustomResourceDefinition');
   assert.deepEqual(crds.map((c) => c.spec.names.plural).sort(), [...POLICY_PLURALS].sort());
@@ -341,6 +370,7 @@ test('kubectl kustomize renders the base and the local overlay, and the rendered
   const templates = TEMPLATE_FILES.flatMap((t) => parseYaml(cm.data[t], t));
   checkWebhooks([...templates, ...base]);
   checkApiService([...templates, ...base]);
+  checkNetworkPolicy(base);
 
   const local = render('overlays/local');
   assert.deepEqual(podSpecs(local), [], 'the local overlay runs no pods (no kubelet)');
