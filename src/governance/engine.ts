@@ -17,7 +17,8 @@ import { checkDeleteOfMigrationSource, validateMigration } from './migration.js'
 import { groupOf, podLocation, workloadKind } from './pod-template.js';
 import { PolicyIndex } from './policy-index.js';
 import { mutateResources, validateResources } from './resources.js';
-import { decide, type Decision, type ExceptionUse, type RuleResult } from './result.js';
+import { findingKey, indexFindings, notWorse } from './existing.js';
+import { clip, decide, MAX_REPORTED, type Decision, type ExceptionUse, type Omitted, type RuleResult } from './result.js';
 import { ALL_ALLOWED, metadataMap, mutateTags, validateTags } from './tags.js';
 import type { ActiveMigrationSource, Finding, NamespaceInfo, Operation, ReviewContext, Target } from './types.js';
 
@@ -100,6 +101,9 @@ function matchNamespace(m: CompiledMatch, t: Target, nsLabels: Labels): boolean 
   if (m.namespaceSelector && !matches(m.namespaceSelector, nsLabels)) return false;
   return true;
 }
+
+/** Longest exception reason taken from an annotation (annotation values may be 256 KiB). */
+const MAX_REASON_LENGTH = 256;
 
 /** Bounds the per-namespace memo (entries are per kind and namespace name; a cluster has far fewer). */
 const MAX_NAMESPACE_MEMO = 10_000;
@@ -243,7 +247,8 @@ export class GovernanceEngine {
         if (annotations === null) annotations = metadataMap(t.obj, ['metadata'], 'annotations');
         for (const key of EXCEPTION_KEYS[rule]) {
           const reason = annotations?.[key];
-          if (typeof reason === 'string' && reason.trim()) return { via: 'annotation', reason: reason.trim() };
+          // The reason is the user's text (logged, shown, annotated): kept to its start.
+          if (typeof reason === 'string' && reason.trim()) return { via: 'annotation', reason: clip(reason.trim(), MAX_REASON_LENGTH) };
         }
       }
       return undefined;
@@ -353,6 +358,12 @@ export class GovernanceEngine {
     const owner = controllerOwner(t.obj);
     const old = op === 'UPDATE' && isRecord(ctx.oldObject) ? { ...t, obj: ctx.oldObject } : undefined;
     const results: RuleResult[] = [];
+    // Bounded answer: at most MAX_REPORTED results of each kind are kept (denials, warnings, exceptions); the rest
+    // are counted. Counters only: a review without findings allocates nothing for this.
+    let denied = 0;
+    let warned = 0;
+    let excused = 0;
+    let omitted: Omitted | undefined;
     for (const p of policies) {
       let found: Finding[];
       try {
@@ -362,27 +373,44 @@ export class GovernanceEngine {
         continue;
       }
       if (!found.length) continue;
-      let oldKeys: Set<string> | undefined;
+      let before: Map<string, Finding> | undefined;
       if (old && p.allowExistingViolations) {
         try {
-          oldKeys = new Set(this.findings(p, old).map((f) => `${f.rule}|${formatPath(f.path)}`));
+          before = indexFindings(this.findings(p, old));
         } catch {
-          oldKeys = undefined;
+          before = undefined;
         }
       }
       const excuse = this.excuser(p, t);
       for (const f of found) {
-        const path = formatPath(f.path);
-        const base = { policy: p.name, rule: f.rule, family: GOVERNANCE_RULES[f.rule], mode: p.mode, path };
         const exception = excuse(f.rule);
-        if (exception) results.push({ ...base, status: 'skip', message: f.message, exception });
-        else if (f.status === 'error') results.push({ ...base, status: 'error', message: f.message });
-        else if (oldKeys?.has(`${f.rule}|${path}`)) results.push({ ...base, status: 'warn', message: `${f.message} (pre-existing)` });
-        else if (owner) results.push({ ...base, status: 'warn', message: `${f.message} (owned by ${owner.kind} ${owner.name})` });
-        else results.push({ ...base, status: 'fail', message: f.message });
+        let status: RuleResult['status'];
+        let message = f.message;
+        if (exception) status = 'skip';
+        else if (f.status === 'error') status = 'error';
+        else {
+          // Grandfathered only when the old object had the same violation (same container name) and it is not worse.
+          const was = before?.get(findingKey(f));
+          if (was && notWorse(f, was)) {
+            status = 'warn';
+            message = `${message} (pre-existing)`;
+          } else {
+            if (was) message = `${message} (made worse by this update: was ${was.degree?.text ?? 'already in violation'})`;
+            status = owner ? 'warn' : 'fail';
+            if (owner) message = `${message} (owned by ${owner.kind} ${owner.name})`;
+          }
+        }
+        const kind = status === 'skip' ? 'exceptions' : status === 'fail' && p.mode === 'enforce' ? 'denials' : 'warnings';
+        const n = kind === 'denials' ? denied++ : kind === 'warnings' ? warned++ : excused++;
+        if (n >= MAX_REPORTED) {
+          (omitted ??= { denials: 0, warnings: 0, exceptions: 0 })[kind]++;
+          continue;
+        }
+        const base = { policy: p.name, rule: f.rule, family: GOVERNANCE_RULES[f.rule], mode: p.mode, path: formatPath(f.path) };
+        results.push(exception ? { ...base, status, message, exception } : { ...base, status, message });
       }
     }
-    return { results, policies: policies.map((p) => summarize(p, results)), decision: results.length ? decide(results) : EMPTY };
+    return { results, policies: policies.map((p) => summarize(p, results)), decision: results.length ? decide(results, omitted) : EMPTY };
   }
 
   private validateDelete(ctx: ReviewContext): ValidateOutcome {

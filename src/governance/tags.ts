@@ -2,6 +2,7 @@
 import { isValidLabelValue } from '../common/labels.js';
 import type { CompiledTagRule, GovernancePolicy, RuleName } from '../policy/governance-policy.js';
 import { isRecord, type Path, type PatchRecorder } from './json-patch.js';
+import { quoteValue } from './result.js';
 import type { Finding, Target } from './types.js';
 
 export type TagField = 'labels' | 'annotations';
@@ -81,9 +82,12 @@ function hint(r: CompiledTagRule): string {
 
 function checkValue(r: CompiledTagRule, v: string, path: Path, out: Finding[]): void {
   const rule = RULES[r.family].values;
-  if (r.allowed && !r.allowed.includes(v)) out.push({ rule, path, message: `must be one of ${r.allowed.join(', ')} (is ${JSON.stringify(v)})` });
-  else if (r.pattern && !r.pattern.test(v)) out.push({ rule, path, message: `must match ${r.pattern.source} (is ${JSON.stringify(v)})` });
+  // The value is the user's (up to 256 KiB for an annotation): quoted clipped, compared whole on UPDATE.
+  if (r.allowed && !r.allowed.includes(v)) out.push({ rule, path, message: `must be one of ${r.allowed.join(', ')} (is ${quoteValue(v)})`, degree: { kind: 'same', value: v, text: quoteValue(v) } });
+  else if (r.pattern && !r.pattern.test(v)) out.push({ rule, path, message: `must match ${r.pattern.source} (is ${quoteValue(v)})`, degree: { kind: 'same', value: v, text: quoteValue(v) } });
 }
+
+const ABSENT = { kind: 'same', value: undefined, text: 'absent' } as const;
 
 /**
  * require-* and *-values on the object's metadata; *-values also on the pod template's values when present. Findings
@@ -95,7 +99,7 @@ export function validateTags(policy: GovernancePolicy, field: TagField, t: Targe
   for (const r of rulesOf(policy, field)) {
     const v = stringValue(own, r.key);
     if (v === undefined) {
-      if (r.required) out.push({ rule: RULES[r.family].require, path: ['metadata', field, r.key], message: `is required${hint(r)}` });
+      if (r.required) out.push({ rule: RULES[r.family].require, path: ['metadata', field, r.key], message: `is required${hint(r)}`, degree: ABSENT });
     } else if (!valueOk(r, v)) checkValue(r, v, ['metadata', field, r.key], out);
     const tv = stringValue(template, r.key);
     if (tv !== undefined && !valueOk(r, tv)) checkValue(r, tv, [...t.location.metadata, field, r.key], out);

@@ -1,5 +1,6 @@
 // The inputs of one review: what the engine knows about the request besides the object itself.
 import type { Labels } from '../common/labels.js';
+import type { Quantity } from '../common/quantity.js';
 import type { GovernancePolicy, RuleName, WorkloadKind } from '../policy/governance-policy.js';
 import type { Path } from './json-patch.js';
 import type { PodLocation } from './pod-template.js';
@@ -41,7 +42,25 @@ export interface Finding {
   readonly message: string;
   /** error: the value could not be evaluated (e.g. an unparseable quantity); default fail. */
   readonly status?: 'fail' | 'error';
+  /**
+   * Names the violation across an UPDATE whatever the list positions (rule, container field and name, resource);
+   * absent: the rule and the path.
+   */
+  readonly key?: string;
+  /** How far out of bounds: on UPDATE a violation the old object had passes only if this is not worse (existing.ts). */
+  readonly degree?: Degree;
 }
+
+/** What "not worse" compares, per kind of rule. */
+export type Degree =
+  /** max-resources: the new value must be at most the old one. */
+  | { readonly kind: 'quantity'; readonly value: Quantity; readonly text: string }
+  /** max-limit-request-ratio: the new limit/request at most the old one (request 0: unbounded). */
+  | { readonly kind: 'ratio'; readonly limit: Quantity; readonly request: Quantity; readonly text: string }
+  /** required and allowed-value rules, unreadable values: the same value as before (undefined: still absent). */
+  | { readonly kind: 'same'; readonly value: string | undefined; readonly text: string }
+  /** Too many containers to check: at most as many as before. */
+  | { readonly kind: 'count'; readonly value: number; readonly text: string };
 
 /** What the rule families see of the object under review. */
 export interface Target {
