@@ -1,8 +1,6 @@
 // Writes src/common/testdata/quantities.json: inputs and apimachinery's exact reading of each (ParseQuantity, then
 // AsDec), from the Go program beside this file. The quantity tests compare our parser with it, without Go.
-// Usage (Go and the k8s.io/apimachinery module in the module cache):
-//   cd hack/quantity-reference && GOPROXY=off GOSUMDB=off GOFLAGS=-mod=mod go mod init qref && go mod edit -require k8s.io/apimachinery@v0.37.2 \
-//     && GOPROXY=off GOSUMDB=off GOFLAGS=-mod=mod go mod tidy && go build -o /tmp/qref . && cd ../.. && node --import tsx hack/quantity-reference/generate.ts /tmp/qref
+// Usage: (cd hack/quantity-reference && go build -o /tmp/qref .) && node --import tsx hack/quantity-reference/generate.ts /tmp/qref
 import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
