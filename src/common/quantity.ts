@@ -95,7 +95,7 @@ export function quantityToNumber(q: Quantity): number {
  * (so "1E3" is 1000, "1e309" is a very large number, "+" and "k" are zero, "1 " is an error), in one linear scan.
  * Returns the quantity, or why it is not one.
  */
-function parseText(str: string): Quantity | string {
+function parseText(str: string, roundToNano = true): Quantity | string {
   const end = str.length;
   if (end === 0) return 'is empty';
   if (end > MAX_QUANTITY_LENGTH) return `is longer than ${MAX_QUANTITY_LENGTH} characters`;
@@ -148,7 +148,7 @@ function parseText(str: string): Quantity | string {
   let e = denom.length ? -denom.length : 0;
   if (base === 10) e += exponent;
   else m *= 1n << BigInt(exponent);
-  if (e < NANO) {
+  if (e < NANO && roundToNano) {
     // Rounded away from zero to a whole nano-unit: "you asked for some, you get some".
     const shift = NANO - e;
     if (shift > digits.length + 1) m = 1n;
@@ -164,6 +164,16 @@ function parseText(str: string): Quantity | string {
 }
 
 const CAP: Quantity = make(1, MAX_BINARY, 0);
+
+/**
+ * A number of our own (a policy's limit/request ratio) as an exact decimal: its shortest text ("1.5", "1e-10"),
+ * not rounded to nano-units as a quantity would be.
+ */
+export function exactNumber(n: number): Quantity {
+  const q = Number.isFinite(n) ? parseText(String(n), false) : 'is not finite';
+  if (typeof q === 'string') throw new QuantityError(`${n} ${q}`);
+  return q;
+}
 
 /** A JSON number as the API server reads it (Quantity's UnmarshalJSON takes the number's text). */
 function numberText(n: number): string | undefined {

@@ -1,6 +1,6 @@
 // Rule family "resources": defaults filled per container, then required requests/limits, maximums and limit/request ratios.
 import { compareQuantities, multiplyQuantities, quantityToNumber, readQuantity, tryParseQuantity, type Quantity } from '../common/quantity.js';
-import type { CompiledResources, ResourceName } from '../policy/governance-policy.js';
+import type { CompiledResources, RatioLimit, ResourceName } from '../policy/governance-policy.js';
 import { getIn, isRecord, type Path, type PatchRecorder } from './json-patch.js';
 import { containerCount, containersOf, MAX_CONTAINERS, podLocation } from './pod-template.js';
 import { quoteValue } from './result.js';
@@ -61,6 +61,20 @@ function ratioText(x: number): string {
 function containerKey(path: Path, container: Record<string, unknown>): string {
   const name = container.name;
   return `${String(path[path.length - 2])}/${typeof name === 'string' ? name : `#${String(path[path.length - 1])}`}`;
+}
+
+/**
+ * limit / request > ratio for a positive request. Nearly always decided by one float division of two exact nano
+ * counts (relative error below 2^-52, far inside the margin); only a ratio within 1e-9 of the bound, or amounts
+ * without a nano count, take the exact product (BigInt work, on every review otherwise).
+ */
+export function overRatio(lim: Quantity, req: Quantity, r: RatioLimit): boolean {
+  if (lim.nanos !== undefined && req.nanos !== undefined) {
+    const x = lim.nanos / req.nanos;
+    if (x > r.value * (1 + 1e-9)) return true;
+    if (x < r.value * (1 - 1e-9)) return false;
+  }
+  return compareQuantities(lim, multiplyQuantities(r.exact, req)) > 0;
 }
 
 /**
@@ -127,7 +141,7 @@ export function validateResources(res: CompiledResources, t: Target, out: Findin
       const req = tryParseQuantity(section(container, 'requests')?.[r.resource]);
       if (lim === undefined || req === undefined || lim.sign <= 0) continue;
       // limit / request > ratio, exactly: limit > ratio × request (a request of 0 makes any limit unbounded).
-      if (req.sign > 0 && compareQuantities(lim, multiplyQuantities(r.exact, req)) <= 0) continue;
+      if (req.sign > 0 && !overRatio(lim, req, r)) continue;
       const shown = req.sign > 0 ? `${ratioText(quantityToNumber(lim) / quantityToNumber(req))}x` : 'unbounded: request is 0';
       out.push({
         rule: 'max-limit-request-ratio',

@@ -4,6 +4,9 @@ import { GovernanceEngine } from './engine.js';
 import { applyAddPatch, policy, yamlObject } from './testing.js';
 import { formatViolation } from './result.js';
 import { MAX_CONTAINERS } from './pod-template.js';
+import { overRatio } from './resources.js';
+import { exactNumber, parseQuantity } from '../common/quantity.js';
+import fc from 'fast-check';
 
 const RES = policy(
   'res',
@@ -155,4 +158,20 @@ spec:
 `);
   assert.equal(engine.validate(pod, ctx).decision.allowed, true);
   assert.deepEqual(engine.mutate(pod, ctx).patch, []);
+});
+
+test('property: the ratio fast path (one float division with a margin) agrees with the exact product', () => {
+  const ratios = [1, 1.5, 2, 3.3, 4, 10, 1.0000000001].map((value) => ({ resource: 'cpu' as const, value, exact: exactNumber(value) }));
+  fc.assert(
+    fc.property(fc.bigInt({ min: 1n, max: 10n ** 15n }), fc.bigInt({ min: 1n, max: 10n ** 15n }), fc.constantFrom(...ratios), fc.boolean(), (lim, req, r, near) => {
+      // near: a limit within a few nano-units of ratio × request, where the margin must hand over to the exact check.
+      if (near) lim = (req * BigInt(Math.round(r.value * 1e10))) / 10n ** 10n + BigInt(Number(lim % 3n) - 1);
+      if (lim <= 0n) return;
+      const l = parseQuantity(`${lim}n`);
+      const q = parseQuantity(`${req}n`);
+      const [num, den] = [BigInt(Math.round(r.value * 1e10)), 10n ** 10n];
+      assert.equal(overRatio(l, q, r), lim * den > num * req, `${lim}n / ${req}n vs ${r.value}`);
+    }),
+    { numRuns: 3000 },
+  );
 });

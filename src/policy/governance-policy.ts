@@ -1,6 +1,6 @@
 // GovernancePolicy: schema plus the compile step (regexes, quantities, selectors, rule names) so the admission path only reads compiled values.
 import schema from './schemas/governance-policy.schema.json' with { type: 'json' };
-import { compareQuantities, multiplyQuantities, parseQuantity, quantityToNumber, readQuantity, tryParseQuantity, type Quantity } from '../common/quantity.js';
+import { compareQuantities, exactNumber, multiplyQuantities, parseQuantity, quantityToNumber, readQuantity, tryParseQuantity, type Quantity } from '../common/quantity.js';
 import { isValidLabelKey, isValidLabelValue, selectorRequirements, type LabelSelector, type Requirement } from '../common/labels.js';
 import type { Issue, PolicyKindSpec } from './kind.js';
 import type { PolicyOrigin } from './types.js';
@@ -282,7 +282,7 @@ function compileResources(spec: GovernancePolicySpec['resources'], issues: Issue
     .map((r) => {
       const value = spec.maxLimitRequestRatio![r]!;
       // The schema makes it a number >= 1; its shortest decimal text ("1.5", "1e+21") reads exactly.
-      return { resource: r, value, exact: tryParseQuantity(value) ?? UNUSED };
+      return { resource: r, value, exact: exactNumber(value) };
     });
   // Defaults that the policy itself would reject make every defaulted object fail: catch them at load time.
   for (const section of ['requests', 'limits'] as const) {
