@@ -10,7 +10,8 @@ import { request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-const ROOT = join(import.meta.dirname, '..');
+// GOVERNOR_ROOT: another checkout to measure (e.g. the commit before a fix), built there with npm run build.
+const ROOT = process.env.GOVERNOR_ROOT ?? join(import.meta.dirname, '..');
 const containers = Number(process.argv[2] ?? 40_000);
 const concurrencies = (process.argv[3] ?? '1,4').split(',').map(Number);
 
