@@ -60,3 +60,10 @@ test('quoteValue shows strings clipped and other values by their type', () => {
   assert.equal(quoteValue({ a: 'z'.repeat(1e6) }), 'a object');
   assert.equal(quoteValue(['a']), 'a list');
 });
+
+test('a long migration label value is quoted clipped too', () => {
+  const e = new GovernanceEngine([policy('mig', `  labels:\n    governor.io/migration: {required: true}`)]);
+  const v = e.validate(dep(0, { 'governor.io/migration': 'm'.repeat(100_000) }), { namespace: 'shop' });
+  assert.equal(v.decision.allowed, false);
+  assert.match(v.decision.denials[0]!.message, /^must be one of live, restart, pinned \(is "m{63}…"\)$/);
+});
