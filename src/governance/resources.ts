@@ -103,6 +103,8 @@ function parsedValue(container: Record<string, unknown>, s: 'requests' | 'limits
  * spec with more is itself a violation.
  */
 export function validateResources(res: CompiledResources, t: Target, out: Finding[] = []): Finding[] {
+  // A policy with defaults only checks nothing here (nor does it deny a pod spec for its size).
+  if (!res.require.length && !res.max.length && !res.maxLimitRequestRatio.length) return out;
   const count = containerCount(t.obj, t.kind);
   if (count > MAX_CONTAINERS) {
     out.push({

@@ -145,6 +145,8 @@ test('a pod spec with more than MAX_CONTAINERS is one clear violation, walked no
   assert.deepEqual(engine.mutate(many(MAX_CONTAINERS + 1), ctx).patch, []);
   assert.ok(engine.mutate(many(MAX_CONTAINERS), ctx).patch.length > 0);
   assert.equal(engine.validate(many(MAX_CONTAINERS), ctx).results.some((r) => /per pod spec/.test(r.message)), false);
+  const defaultsOnly = new GovernanceEngine([policy('defaults', `  resources:\n    defaults: {limits: {memory: 1Gi}}`)]);
+  assert.equal(defaultsOnly.validate(many(MAX_CONTAINERS + 1), ctx).decision.allowed, true, 'a defaults-only policy checks nothing');
 });
 
 test('ephemeral containers are not required to declare resources', () => {
