@@ -177,3 +177,18 @@ test('property: the ratio fast path (one float division with a margin) agrees wi
     { numRuns: 3000 },
   );
 });
+
+test('default limits compare the request exactly: a request above the default limit (however written) becomes the limit', () => {
+  const limitFor = (memory: string) => {
+    const d = deployment(`        - {name: app, image: x, resources: {requests: {cpu: 100m, memory: "${memory}"}}}`);
+    const op = engine.mutate(d, ctx).patch.find((o) => o.path.endsWith('/limits') || o.path.endsWith('/limits/memory'));
+    const v = op!.value as Record<string, unknown> | string;
+    return typeof v === 'string' ? v : v.memory;
+  };
+  assert.equal(limitFor('1e309'), '1e309');
+  assert.equal(limitFor('999999999999999999999999Ei'), '999999999999999999999999Ei');
+  assert.equal(limitFor('536870913'), '536870913', 'one byte over 512Mi');
+  assert.equal(limitFor('0.5Gi'), '512Mi', 'equal: the default');
+  assert.equal(limitFor('536870912'), '512Mi');
+  assert.equal(limitFor('1e-3'), '512Mi');
+});
