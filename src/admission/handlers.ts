@@ -151,7 +151,7 @@ export function validateHandler(env: AdmissionEnvironment): AdmissionHandler {
     if (!decision.allowed) {
       const message = denialMessage(decision.denials, decision.omitted?.denials);
       count(env, 'validate', req, 'denied', out.policies);
-      log.info({ ...who, rules: [...new Set(decision.denials.map((r) => `${r.policy}/${r.rule}`))], violations: decision.denials.length + (decision.omitted?.denials ?? 0) }, 'denied');
+      log.info({ ...who, rules: decision.denials.map((r) => `${r.policy}/${r.rule}`), violations: decision.denials.length + (decision.omitted?.denials ?? 0) }, 'denied');
       events?.record({ regarding, type: 'Warning', reason: 'PolicyViolation', message: `${req.operation} denied: ${message}` });
       return {
         uid: req.uid,
@@ -163,7 +163,7 @@ export function validateHandler(env: AdmissionEnvironment): AdmissionHandler {
     }
     count(env, 'validate', req, decision.warnings.length ? 'warned' : out.skipped ? 'skipped' : 'allowed', out.policies);
     if (decision.warnings.length) {
-      log.info({ ...who, rules: [...new Set(decision.warnings.map((r) => `${r.policy}/${r.rule}`))], violations: decision.warnings.length + (decision.omitted?.warnings ?? 0) }, 'admitted with warnings');
+      log.info({ ...who, rules: decision.warnings.map((r) => `${r.policy}/${r.rule}`), violations: decision.warnings.length + (decision.omitted?.warnings ?? 0) }, 'admitted with warnings');
       events?.record({ regarding, type: 'Warning', reason: 'PolicyAudit', message: decision.warnings.map(formatViolation).join('\n') });
     } else log.debug({ ...who, skipped: out.skipped }, 'allowed');
     if (exceptions.length) {
