@@ -17,7 +17,7 @@ import { checkDeleteOfMigrationSource, validateMigration } from './migration.js'
 import { groupOf, podLocation, workloadKind } from './pod-template.js';
 import { PolicyIndex } from './policy-index.js';
 import { mutateResources, validateResources } from './resources.js';
-import { findingKey, indexFindings, notWorse } from './existing.js';
+import { describeBefore, findingKey, indexFindings, notWorse } from './existing.js';
 import { clip, decide, MAX_REPORTED, type Decision, type ExceptionUse, type Omitted, type RuleResult } from './result.js';
 import { ALL_ALLOWED, metadataMap, mutateTags, validateTags } from './tags.js';
 import type { ActiveMigrationSource, Finding, NamespaceInfo, Operation, ReviewContext, Target } from './types.js';
@@ -395,7 +395,7 @@ export class GovernanceEngine {
             status = 'warn';
             message = `${message} (pre-existing)`;
           } else {
-            if (was) message = `${message} (made worse by this update: was ${was.degree?.text ?? 'already in violation'})`;
+            if (was) message = `${message} (made worse by this update: was ${describeBefore(was)})`;
             status = owner ? 'warn' : 'fail';
             if (owner) message = `${message} (owned by ${owner.kind} ${owner.name})`;
           }

@@ -57,12 +57,6 @@ function ratioText(x: number): string {
   return Number.isFinite(x) ? String(+x.toFixed(2)) : 'too large to show';
 }
 
-/** Names a container across an UPDATE: its list and its name (its index only when it has no name). */
-function containerKey(path: Path, container: Record<string, unknown>): string {
-  const name = container.name;
-  return `${String(path[path.length - 2])}/${typeof name === 'string' ? name : `#${String(path[path.length - 1])}`}`;
-}
-
 /**
  * limit / request > ratio for a positive request. Nearly always decided by one float division of two exact nano
  * counts (relative error below 2^-52, far inside the margin); only a ratio within 1e-9 of the bound, or amounts
@@ -86,14 +80,7 @@ function parsedValue(container: Record<string, unknown>, s: 'requests' | 'limits
   if (!present(v)) return undefined;
   const q = readQuantity(v);
   if (typeof q !== 'string') return q;
-  const shown = quoteValue(v);
-  out.push({
-    rule: 'max-resources',
-    path: [...path, 'resources', s, r],
-    message: `is not a quantity this policy can check: it ${q} (is ${shown})`,
-    key: `max-resources|${containerKey(path, container)}|${s}.${r}`,
-    degree: { kind: 'same', value: typeof v === 'string' ? v : shown, text: shown },
-  });
+  out.push({ rule: 'max-resources', path: [...path, 'resources', s, r], message: `is not a quantity this policy can check: it ${q} (is ${quoteValue(v)})`, container, value: v });
   return undefined;
 }
 
@@ -111,29 +98,23 @@ export function validateResources(res: CompiledResources, t: Target, out: Findin
       rule: 'max-resources',
       path: [...podLocation(t.kind).spec, 'containers'],
       message: `lists ${count} containers and init containers: this policy checks at most ${MAX_CONTAINERS} per pod spec`,
-      key: 'max-resources|container-count',
-      degree: { kind: 'count', value: count, text: `${count} containers` },
+      value: count,
     });
   }
   for (const { path, container } of containersOf(t.obj, t.kind, MAX_CONTAINERS)) {
     for (const req of res.require) {
       if (!present(section(container, req.section)?.[req.resource])) {
         const rule = req.section === 'requests' ? 'require-requests' : 'require-limits';
-        out.push({ rule, path: [...path, 'resources', req.section, req.resource], message: 'is required', key: `${rule}|${containerKey(path, container)}|${req.section}.${req.resource}`, degree: ABSENT });
+        out.push({ rule, path: [...path, 'resources', req.section, req.resource], message: 'is required', container });
       }
     }
     for (const m of res.max) {
       for (const s of SECTIONS) {
         const q = parsedValue(container, s, m.resource, path, out);
         if (q !== undefined && compareQuantities(q, m.value) > 0) {
-          const shown = quoteValue(section(container, s)![m.resource]);
-          out.push({
-            rule: 'max-resources',
-            path: [...path, 'resources', s, m.resource],
-            message: `must be at most ${m.text} (is ${shown.startsWith('"') ? shown.slice(1, -1) : shown})`,
-            key: `max-resources|${containerKey(path, container)}|${s}.${m.resource}`,
-            degree: { kind: 'quantity', value: q, text: shown },
-          });
+          const v = section(container, s)![m.resource];
+          // A readable quantity is at most 128 characters: shown as written.
+          out.push({ rule: 'max-resources', path: [...path, 'resources', s, m.resource], message: `must be at most ${m.text} (is ${String(v)})`, container, value: v });
         }
       }
     }
@@ -149,8 +130,8 @@ export function validateResources(res: CompiledResources, t: Target, out: Findin
         rule: 'max-limit-request-ratio',
         path: [...path, 'resources', 'limits', r.resource],
         message: `must be at most ${ratioText(r.value)}x the request (is ${shown})`,
-        key: `max-limit-request-ratio|${containerKey(path, container)}|${r.resource}`,
-        degree: { kind: 'ratio', limit: lim, request: req, text: shown },
+        container,
+        value: limText,
       });
     }
   }
@@ -158,4 +139,3 @@ export function validateResources(res: CompiledResources, t: Target, out: Findin
 }
 
 const SECTIONS = ['requests', 'limits'] as const;
-const ABSENT = { kind: 'same', value: undefined, text: 'absent' } as const;

@@ -83,11 +83,10 @@ function hint(r: CompiledTagRule): string {
 function checkValue(r: CompiledTagRule, v: string, path: Path, out: Finding[]): void {
   const rule = RULES[r.family].values;
   // The value is the user's (up to 256 KiB for an annotation): quoted clipped, compared whole on UPDATE.
-  if (r.allowed && !r.allowed.includes(v)) out.push({ rule, path, message: `must be one of ${r.allowed.join(', ')} (is ${quoteValue(v)})`, degree: { kind: 'same', value: v, text: quoteValue(v) } });
-  else if (r.pattern && !r.pattern.test(v)) out.push({ rule, path, message: `must match ${r.pattern.source} (is ${quoteValue(v)})`, degree: { kind: 'same', value: v, text: quoteValue(v) } });
+  if (r.allowed && !r.allowed.includes(v)) out.push({ rule, path, message: `must be one of ${r.allowed.join(', ')} (is ${quoteValue(v)})`, value: v });
+  else if (r.pattern && !r.pattern.test(v)) out.push({ rule, path, message: `must match ${r.pattern.source} (is ${quoteValue(v)})`, value: v });
 }
 
-const ABSENT = { kind: 'same', value: undefined, text: 'absent' } as const;
 
 /**
  * require-* and *-values on the object's metadata; *-values also on the pod template's values when present. Findings
@@ -99,7 +98,7 @@ export function validateTags(policy: GovernancePolicy, field: TagField, t: Targe
   for (const r of rulesOf(policy, field)) {
     const v = stringValue(own, r.key);
     if (v === undefined) {
-      if (r.required) out.push({ rule: RULES[r.family].require, path: ['metadata', field, r.key], message: `is required${hint(r)}`, degree: ABSENT });
+      if (r.required) out.push({ rule: RULES[r.family].require, path: ['metadata', field, r.key], message: `is required${hint(r)}` });
     } else if (!valueOk(r, v)) checkValue(r, v, ['metadata', field, r.key], out);
     const tv = stringValue(template, r.key);
     if (tv !== undefined && !valueOk(r, tv)) checkValue(r, tv, [...t.location.metadata, field, r.key], out);

@@ -1,6 +1,5 @@
 // The inputs of one review: what the engine knows about the request besides the object itself.
 import type { Labels } from '../common/labels.js';
-import type { Quantity } from '../common/quantity.js';
 import type { GovernancePolicy, RuleName, WorkloadKind } from '../policy/governance-policy.js';
 import type { Path } from './json-patch.js';
 import type { PodLocation } from './pod-template.js';
@@ -42,25 +41,15 @@ export interface Finding {
   readonly message: string;
   /** error: the value could not be evaluated (e.g. an unparseable quantity); default fail. */
   readonly status?: 'fail' | 'error';
+  /** The container a resources finding is about: UPDATE matches it by list and name, not by index (existing.ts). */
+  readonly container?: Record<string, unknown>;
   /**
-   * Names the violation across an UPDATE whatever the list positions (rule, container field and name, resource);
-   * absent: the rule and the path.
+   * The offending value as the object holds it (absent where a value is missing; the count for too many
+   * containers): on UPDATE a violation the old object had passes only if this is not worse (existing.ts).
+   * References only: a finding allocates nothing for UPDATE unless an UPDATE asks.
    */
-  readonly key?: string;
-  /** How far out of bounds: on UPDATE a violation the old object had passes only if this is not worse (existing.ts). */
-  readonly degree?: Degree;
+  readonly value?: unknown;
 }
-
-/** What "not worse" compares, per kind of rule. */
-export type Degree =
-  /** max-resources: the new value must be at most the old one. */
-  | { readonly kind: 'quantity'; readonly value: Quantity; readonly text: string }
-  /** max-limit-request-ratio: the new limit/request at most the old one (request 0: unbounded). */
-  | { readonly kind: 'ratio'; readonly limit: Quantity; readonly request: Quantity; readonly text: string }
-  /** required and allowed-value rules, unreadable values: the same value as before (undefined: still absent). */
-  | { readonly kind: 'same'; readonly value: string | undefined; readonly text: string }
-  /** Too many containers to check: at most as many as before. */
-  | { readonly kind: 'count'; readonly value: number; readonly text: string };
 
 /** What the rule families see of the object under review. */
 export interface Target {
