@@ -56,6 +56,12 @@ function warningsOf(results: readonly RuleResult[], more = 0): string[] | undefi
   return [...shown, `... and ${all.length - shown.length + more} more policy warnings`];
 }
 
+/** "policy/rule" per result for the log line; deduplicated when there are many (up to 50, often one rule). */
+function ruleNames(results: readonly RuleResult[]): string[] {
+  const names = results.map((r) => `${r.policy}/${r.rule}`);
+  return names.length > 4 ? [...new Set(names)] : names;
+}
+
 /** Names and user names come from the request: the API server bounds them, a direct caller need not. */
 const MAX_LOGGED_NAME = 253;
 const name = (s: string | undefined): string | undefined => (s === undefined || s.length <= MAX_LOGGED_NAME ? s : clipText(s, MAX_LOGGED_NAME));
@@ -151,7 +157,7 @@ export function validateHandler(env: AdmissionEnvironment): AdmissionHandler {
     if (!decision.allowed) {
       const message = denialMessage(decision.denials, decision.omitted?.denials);
       count(env, 'validate', req, 'denied', out.policies);
-      log.info({ ...who, rules: decision.denials.map((r) => `${r.policy}/${r.rule}`), violations: decision.denials.length + (decision.omitted?.denials ?? 0) }, 'denied');
+      log.info({ ...who, rules: ruleNames(decision.denials), violations: decision.denials.length + (decision.omitted?.denials ?? 0) }, 'denied');
       events?.record({ regarding, type: 'Warning', reason: 'PolicyViolation', message: `${req.operation} denied: ${message}` });
       return {
         uid: req.uid,
@@ -163,7 +169,7 @@ export function validateHandler(env: AdmissionEnvironment): AdmissionHandler {
     }
     count(env, 'validate', req, decision.warnings.length ? 'warned' : out.skipped ? 'skipped' : 'allowed', out.policies);
     if (decision.warnings.length) {
-      log.info({ ...who, rules: decision.warnings.map((r) => `${r.policy}/${r.rule}`), violations: decision.warnings.length + (decision.omitted?.warnings ?? 0) }, 'admitted with warnings');
+      log.info({ ...who, rules: ruleNames(decision.warnings), violations: decision.warnings.length + (decision.omitted?.warnings ?? 0) }, 'admitted with warnings');
       events?.record({ regarding, type: 'Warning', reason: 'PolicyAudit', message: decision.warnings.map(formatViolation).join('\n') });
     } else log.debug({ ...who, skipped: out.skipped }, 'allowed');
     if (exceptions.length) {
