@@ -3,25 +3,27 @@
 # clean runtime stage. hack/image-test.sh builds and runs it with podman (no Docker engine needed).
 
 # ---- build: tsc -> dist/ (JSON schemas are copied by tsc because they are imported with `with { type: 'json' }`)
-FROM node:20-bookworm-slim AS build
+FROM node:24-bookworm-slim AS build
 WORKDIR /src
 COPY package.json package-lock.json ./
-RUN npm ci --no-audit --no-fund
+# --ignore-scripts: the package's `prepare` (the same build, for a checkout) would run before src/ is copied.
+RUN npm ci --ignore-scripts --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
 RUN npm run build \
  && mkdir -p /empty/etc/governor/policies
 
 # ---- deps: production node_modules only, in their own stage so npm's cache never reaches the runtime image
-FROM node:20-bookworm-slim AS deps
+FROM node:24-bookworm-slim AS deps
 WORKDIR /app
 COPY package.json package-lock.json ./
 # Type declarations and source maps of dependencies are never read at runtime (about 40 MB, mostly client-node).
-RUN npm ci --omit=dev --no-audit --no-fund \
+# --ignore-scripts: `prepare` needs tsc, a dev dependency; no production dependency has an install script.
+RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund \
  && find node_modules -type f \( -name '*.map' -o -name '*.d.ts' -o -name '*.d.mts' -o -name '*.d.cts' \) -delete
 
-# ---- runtime
-FROM node:20-bookworm-slim
+# ---- runtime: Node 24 LTS (the release CI tests on: hack/ensure-node.sh)
+FROM node:24-bookworm-slim
 ENV NODE_ENV=production
 WORKDIR /app
 COPY --from=deps /app/node_modules ./node_modules

@@ -3,6 +3,9 @@
 # cluster: kube-apiserver, kube-controller-manager and kubectl at the release
 # pinned in hack/tools/go.mod, and etcd at the release pinned in
 # hack/tools/etcd/go.mod. Also installs Debian's prometheus if it is missing.
+# With KG_NODE=1 (hack/local-cluster.sh up --node) also the node: kube-scheduler, kubelet and kube-proxy from the
+# same module, and the sandbox (pause) image: hack/tools/pause built static into a FROM scratch image with podman,
+# saved as an archive for `ctr images import` (no registry is reachable).
 #
 # Binaries go to a cache outside the repo, keyed by version:
 #   ${KUBE_GOVERNOR_CACHE:-$HOME/.cache/kube-governor}/k8s-v1.N.M/{kube-apiserver,kube-controller-manager,kubectl}
@@ -14,10 +17,14 @@
 #   KUBE_GOVERNOR_CACHE   cache root (default $HOME/.cache/kube-governor)
 #   KG_SKIP_PROMETHEUS=1  do not install prometheus
 #   KG_BUILD_JOBS         go build -p (default 2)
+#   KG_NODE=1             also build the node binaries and the pause image
 #
-# Output: progress on stderr; the last two stdout lines are
+# Output: progress on stderr; the last stdout lines are
 #   K8S_BIN_DIR=<dir>
 #   ETCD_BIN_DIR=<dir>
+# and with KG_NODE=1
+#   PAUSE_IMAGE=<image reference>
+#   PAUSE_IMAGE_TAR=<docker archive of it>
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -98,6 +105,35 @@ for b in kube-apiserver kube-controller-manager kubectl; do
   build_one "$TOOLS" "k8s.io/kubernetes/cmd/$b" "$K8S_DIR/$b" "$k8s_ldflags"
 done
 
+pause_ref="" pause_tar=""
+if [[ "${KG_NODE:-}" == 1 ]]; then
+  for b in kube-scheduler kube-proxy kubelet; do
+    build_one "$TOOLS" "k8s.io/kubernetes/cmd/$b" "$K8S_DIR/$b" "$k8s_ldflags"
+  done
+  # The tag follows the source, so an edited pause program is a new image (containerd keeps the old one apart).
+  pause_sum="$(sha256sum "$TOOLS/pause/main.go" | cut -c1-12)"
+  pause_ref="localhost/kube-governor-pause:$pause_sum"
+  pause_tar="$CACHE/pause-$pause_sum.tar"
+  if [[ -f "$pause_tar" ]]; then
+    log "pause image: cached ($pause_tar)"
+  else
+    command -v podman >/dev/null || die "podman is not installed (hack/ensure-deps.sh installs it)"
+    t0=$SECONDS
+    pctx="$(mktemp -d "$CACHE/.pause.XXXXXX")"
+    build_one "$TOOLS" ./pause "$pctx/pause"
+    printf 'FROM scratch\nCOPY pause /pause\nUSER 65535:65535\nENTRYPOINT ["/pause"]\n' >"$pctx/Containerfile"
+    # --network none: FROM scratch needs nothing; the archive is renamed into place only when complete.
+    if ! podman --runtime runc build --network none -q -t "$pause_ref" -f "$pctx/Containerfile" "$pctx" >/dev/null \
+      || ! podman save --format docker-archive -o "$pctx/pause.tar" "$pause_ref" >/dev/null; then
+      rm -rf "$pctx"
+      die "pause image: podman build/save failed"
+    fi
+    mv -f "$pctx/pause.tar" "$pause_tar"
+    rm -rf "$pctx"
+    log "pause image: $pause_ref built in $(elapsed "$t0") -> $pause_tar"
+  fi
+fi
+
 # Prometheus (Debian package) for the metrics e2e tests.
 if [[ "${KG_SKIP_PROMETHEUS:-}" != 1 ]] && ! command -v prometheus >/dev/null; then
   if [[ "$(id -u)" != 0 ]]; then
@@ -124,3 +160,7 @@ log "done in $(elapsed)"
 "$K8S_DIR/kubectl" version --client 2>/dev/null | head -1 >&2 || true
 echo "K8S_BIN_DIR=$K8S_DIR"
 echo "ETCD_BIN_DIR=$ETCD_DIR"
+if [[ -n "$pause_ref" ]]; then
+  echo "PAUSE_IMAGE=$pause_ref"
+  echo "PAUSE_IMAGE_TAR=$pause_tar"
+fi

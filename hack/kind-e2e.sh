@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs the in-cluster e2e suite (test/e2e/incluster_test.ts) against a kind cluster, for machines with Docker:
 # kube-governor runs as pods from the image built from the Dockerfile, installed from manifests/base.
-# (Without Docker, `npm test` runs test/e2e/governor_test.ts against hack/local-cluster.sh instead.)
+# (Without Docker, `npm test` runs the same file against hack/local-cluster.sh up --node: a local node with containerd.)
 #
 #   hack/kind-e2e.sh           create the cluster, build + load the image, run the suite, delete the cluster
 #   KEEP=1 hack/kind-e2e.sh    keep the cluster afterwards (a later run reuses it)
@@ -23,7 +23,7 @@ for tool in docker kind kubectl node npm; do
 done
 if [ ${#missing[@]} -gt 0 ]; then
   echo "kind-e2e: missing ${missing[*]} (needs Docker, kind (https://kind.sigs.k8s.io), kubectl, Node.js 20+ and npm)." >&2
-  echo "kind-e2e: without Docker, run 'npm test': its e2e suite uses the local control plane (hack/local-cluster.sh)." >&2
+  echo "kind-e2e: without Docker, run 'npm test': it runs this suite on the local control plane with a node (hack/local-cluster.sh up --node)." >&2
   exit 1
 fi
 if ! docker info >/dev/null 2>&1; then

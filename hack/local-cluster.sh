@@ -2,8 +2,14 @@
 # A real, local Kubernetes control plane for e2e tests, without Docker:
 # etcd + kube-apiserver + kube-controller-manager as host processes on
 # 127.0.0.1 (no kubelet, no kube-proxy, no scheduler).
+# With --node (or KG_NODE=1) also a real node: containerd, the CNI bridge,
+# kube-scheduler, kubelet and kube-proxy (hack/lib/local-node.sh); the API
+# server then listens on the node address instead of 127.0.0.1. One node
+# cluster per machine (containerd's socket, iptables); `up --node` refuses
+# while another is up.
 #
-#   hack/local-cluster.sh up       start (builds binaries first if needed; no-op if healthy)
+#   hack/local-cluster.sh up [--node]  start (builds binaries first if needed; no-op if healthy)
+#   hack/local-cluster.sh load-image <ref>  import a podman image into the node's containerd
 #   hack/local-cluster.sh down     stop the processes started by `up` and remove the state dir
 #   hack/local-cluster.sh env      print the env file (source it: eval "$(hack/local-cluster.sh env)")
 #   hack/local-cluster.sh status   exit 0 if the cluster is up and healthy
@@ -15,6 +21,10 @@
 #   KG_KCM_PORT           kube-controller-manager secure port (default 16257)
 #   KG_SERVICE_CIDR       --service-cluster-ip-range (default 127.96.0.0/16, see below)
 #   KG_UP_TIMEOUT         seconds to wait for readiness (default 120)
+#   KG_NODE=1             same as up --node. Node settings (hack/lib/local-node.sh): KG_NODE_IP (198.51.100.10),
+#                         KG_POD_CIDR (10.244.77.0/24), KG_NODE_SERVICE_CIDR (10.245.0.0/24), KG_KUBELET_PORT
+#                         (16250), KG_KUBELET_HEALTHZ_PORT (16248), KG_PROXY_HEALTHZ_PORT (16256),
+#                         KG_PROXY_METRICS_PORT (16249), KG_SCHEDULER_PORT (16259)
 #   KUBE_GOVERNOR_CACHE   binary cache root, see hack/build-control-plane.sh
 #
 # `up` prints KG_CLUSTER_STATUS=started|reused as its last stdout line.
@@ -33,11 +43,22 @@ KCM_PORT="${KG_KCM_PORT:-16257}"
 # fast with "connection refused" instead of sending packets to a private range.
 SERVICE_CIDR="${KG_SERVICE_CIDR:-127.96.0.0/16}"
 UP_TIMEOUT="${KG_UP_TIMEOUT:-120}"
+NODE=0
+[[ "${KG_NODE:-}" == 1 || "${2:-}" == --node ]] && NODE=1
+API_HOST=127.0.0.1
 MARKER="$STATE/.kube-governor-cluster"
 PKI="$STATE/pki"
 LOGS="$STATE/logs"
 PIDS="$STATE/pids"
 COMPONENTS=(etcd kube-apiserver kube-controller-manager)
+# shellcheck source=hack/lib/local-node.sh
+source "$ROOT/hack/lib/local-node.sh"
+if ((NODE)); then
+  # ClusterIPs must be reachable from pods (loopback ones are not), and the pods reach the API server through the
+  # `kubernetes` Service on the node address.
+  SERVICE_CIDR="$NODE_SERVICE_CIDR"
+  API_HOST="$NODE_IP"
+fi
 
 log() { printf '[local-cluster %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
@@ -68,10 +89,13 @@ healthy() {
   [[ -f "$MARKER" && -f "$STATE/env" && -f "$STATE/kubeconfig" ]] || return 1
   local c
   for c in "${COMPONENTS[@]}"; do live_pid "$c" >/dev/null || return 1; done
+  # The same mode as asked for: a node cluster is not reused as a node-less one, nor the reverse.
+  if ((NODE)); then [[ -f "$NODE_DIR/enabled" ]] || return 1; else [[ ! -f "$NODE_DIR/enabled" ]] || return 1; fi
   KUBECTL="$(sed -n "s/^export KG_BIN_DIR='\(.*\)'$/\1/p" "$STATE/env")/kubectl"
   [[ -x "$KUBECTL" ]] || return 1
   [[ "$(kubectl_admin get --raw /readyz 2>/dev/null)" == ok ]] || return 1
   kubectl_admin -n default get serviceaccount default >/dev/null 2>&1 || return 1
+  if ((NODE)); then node_healthy || return 1; fi
 }
 
 # stop_group <component...>: SIGTERM them together, wait up to 10 s, SIGKILL the rest.
@@ -156,7 +180,7 @@ make_pki() {
   log "creating certificates in $PKI"
   new_ca ca "kube-governor-e2e-ca"
   new_cert ca apiserver "/CN=kube-apiserver" serverAuth \
-    "IP:127.0.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local,IP:$(first_service_ip "$SERVICE_CIDR")"
+    "IP:127.0.0.1,IP:$API_HOST,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local,IP:$(first_service_ip "$SERVICE_CIDR")"
   new_cert ca admin "/O=system:masters/CN=kubernetes-admin" clientAuth
   new_cert ca kube-controller-manager "/CN=system:kube-controller-manager" clientAuth
   # The aggregation layer has its own CA: the apiserver presents
@@ -166,6 +190,7 @@ make_pki() {
   new_cert front-proxy-ca front-proxy-client "/CN=front-proxy-client" clientAuth
   gen_key "$PKI/sa.key"
   openssl rsa -in "$PKI/sa.key" -pubout -out "$PKI/sa.pub" 2>/dev/null
+  if ((NODE)); then node_make_pki; fi
 }
 
 # write_kubeconfig <file> <user> <cert name>
@@ -176,7 +201,7 @@ kind: Config
 clusters:
 - name: kube-governor-e2e
   cluster:
-    server: https://127.0.0.1:$APISERVER_PORT
+    server: https://$API_HOST:$APISERVER_PORT
     certificate-authority: $PKI/ca.crt
 users:
 - name: $2
@@ -235,15 +260,24 @@ cmd_up() {
   fi
   if [[ -e "$STATE" ]]; then
     log "found a stale or unhealthy cluster in $STATE; recreating it"
+    [[ -f "$MARKER" ]] || die "$STATE exists but was not created by $0 (no $MARKER); not touching it"
+    node_down
     stop_all
     remove_state
   fi
 
   local out k8s_bin etcd_bin p t0=$SECONDS
-  out="$("$ROOT/hack/build-control-plane.sh")"
+  out="$(KG_NODE=$NODE "$ROOT/hack/build-control-plane.sh")"
   k8s_bin="$(sed -n 's/^K8S_BIN_DIR=//p' <<<"$out")"
   etcd_bin="$(sed -n 's/^ETCD_BIN_DIR=//p' <<<"$out")"
   [[ -x "$k8s_bin/kube-apiserver" && -x "$etcd_bin/etcd" ]] || die "build-control-plane.sh did not report usable bin dirs"
+  if ((NODE)); then
+    PAUSE_IMAGE="$(sed -n 's/^PAUSE_IMAGE=//p' <<<"$out")"
+    PAUSE_IMAGE_TAR="$(sed -n 's/^PAUSE_IMAGE_TAR=//p' <<<"$out")"
+    [[ -x "$k8s_bin/kubelet" && -f "$PAUSE_IMAGE_TAR" ]] || die "build-control-plane.sh did not build the node (kubelet, pause image)"
+    node_preflight
+  fi
+  t0=$SECONDS
   KUBECTL="$k8s_bin/kubectl"
 
   for p in "$APISERVER_PORT" "$ETCD_PORT" "$ETCD_PEER_PORT" "$KCM_PORT"; do
@@ -253,10 +287,15 @@ cmd_up() {
   mkdir -p "$STATE"
   touch "$MARKER"
   # On any failure from here on: stop what was started, keep the logs.
-  trap 'if [[ ! -f "$STATE/env" ]]; then stop_all; log "up failed; logs kept in $LOGS (next up or down removes them)"; fi' EXIT
+  trap 'if [[ ! -f "$STATE/env" ]]; then node_down; stop_all; log "up failed; logs kept in $LOGS (next up or down removes them)"; fi' EXIT
   mkdir -p "$LOGS" "$PIDS" "$STATE/etcd" "$STATE/kcm"
   chmod 700 "$STATE/etcd"
   make_pki
+  if ((NODE)); then
+    node_record
+    node_net_up
+    node_write_config
+  fi
   write_kubeconfig "$STATE/kubeconfig" kubernetes-admin admin
   write_kubeconfig "$STATE/kube-controller-manager.kubeconfig" system:kube-controller-manager kube-controller-manager
 
@@ -278,10 +317,27 @@ cmd_up() {
   if "$k8s_bin/kube-apiserver" --help 2>/dev/null | grep -q 'HPAConfigurableTolerance='; then
     gates=(--feature-gates=HPAConfigurableTolerance=true)
   fi
+  # Without a node: nothing reaches the API server but host processes, and no endpoint is published. With a node:
+  # pods reach it through the `kubernetes` Service (lease reconciler: with `none` pods get connection refused), and
+  # it reaches the kubelet (logs, exec, port-forward) on the node address.
+  local node_flags=(--endpoint-reconciler-type=none)
+  local controllers=horizontalpodautoscaling,deployment,replicaset,serviceaccount,serviceaccount-token,namespace,garbagecollector,clusterrole-aggregation,root-ca-cert-publisher
+  if ((NODE)); then
+    node_flags=(
+      --endpoint-reconciler-type=lease
+      --kubelet-preferred-address-types=InternalIP,Hostname
+      --kubelet-certificate-authority="$PKI/ca.crt"
+      --kubelet-client-certificate="$PKI/apiserver-kubelet-client.crt"
+      --kubelet-client-key="$PKI/apiserver-kubelet-client.key"
+    )
+    # nodelifecycle (else pods stay Pending on the not-ready taint), endpoints for Services, and what Jobs,
+    # CronJobs, PodDisruptionBudgets and finished pods need.
+    controllers+=,nodelifecycle,endpoint,endpointslice,endpointslicemirroring,job,cronjob,ttl-after-finished,podgc,daemonset,statefulset,disruption,replicationcontroller,ttl
+  fi
 
   start_component kube-apiserver "$k8s_bin/kube-apiserver" \
-    --bind-address=127.0.0.1 \
-    --advertise-address=127.0.0.1 \
+    --bind-address="$API_HOST" \
+    --advertise-address="$API_HOST" \
     --secure-port="$APISERVER_PORT" \
     --etcd-servers="http://127.0.0.1:$ETCD_PORT" \
     --tls-cert-file="$PKI/apiserver.crt" \
@@ -300,7 +356,7 @@ cmd_up() {
     --service-account-issuer=https://kubernetes.default.svc.cluster.local \
     --service-account-key-file="$PKI/sa.pub" \
     --service-account-signing-key-file="$PKI/sa.key" \
-    --endpoint-reconciler-type=none \
+    "${node_flags[@]}" \
     --allow-privileged=true \
     --profiling=false \
     "${gates[@]}"
@@ -315,7 +371,7 @@ cmd_up() {
     --cert-dir="$STATE/kcm" \
     --leader-elect=false \
     --use-service-account-credentials=true \
-    --controllers=horizontalpodautoscaling,deployment,replicaset,serviceaccount,serviceaccount-token,namespace,garbagecollector,clusterrole-aggregation,root-ca-cert-publisher \
+    --controllers="$controllers" \
     --service-account-private-key-file="$PKI/sa.key" \
     --root-ca-file="$PKI/ca.crt" \
     --horizontal-pod-autoscaler-sync-period=1s \
@@ -327,6 +383,11 @@ cmd_up() {
   wait_for kube-controller-manager "the default ServiceAccount in namespace default" \
     kubectl_admin -n default get serviceaccount default
 
+  if ((NODE)); then
+    node_start "$k8s_bin"
+    touch "$NODE_DIR/enabled"
+  fi
+
   local version
   version="$("$KUBECTL" version --client -o yaml 2>/dev/null | sed -n 's/^ *gitVersion: //p' | head -1)"
   cat >"$STATE/env.tmp" <<EOF
@@ -337,7 +398,7 @@ export KG_BIN_DIR='$k8s_bin'
 export KG_ETCD_BIN_DIR='$etcd_bin'
 export PATH="$k8s_bin:\$PATH"
 export KG_K8S_VERSION='$version'
-export KG_APISERVER_URL='https://127.0.0.1:$APISERVER_PORT'
+export KG_APISERVER_URL='https://$API_HOST:$APISERVER_PORT'
 export KG_CLUSTER_CA='$PKI/ca.crt'
 export KG_ADMIN_CERT='$PKI/admin.crt'
 export KG_ADMIN_KEY='$PKI/admin.key'
@@ -348,10 +409,19 @@ export KG_SERVICE_ACCOUNT_ISSUER='https://kubernetes.default.svc.cluster.local'
 export KG_SERVICE_CIDR='$SERVICE_CIDR'
 export KG_ETCD_URL='http://127.0.0.1:$ETCD_PORT'
 export KG_KCM_URL='https://127.0.0.1:$KCM_PORT'
+export KG_NODE='$NODE'
 EOF
+  if ((NODE)); then
+    cat >>"$STATE/env.tmp" <<EOF
+export KG_NODE_NAME='$NODE_NAME'
+export KG_NODE_IP='$NODE_IP'
+export KG_POD_CIDR='$POD_CIDR'
+export KG_PAUSE_IMAGE='$PAUSE_IMAGE'
+EOF
+  fi
   mv "$STATE/env.tmp" "$STATE/env"
   trap - EXIT
-  log "cluster up in $((SECONDS - t0))s: $version at https://127.0.0.1:$APISERVER_PORT (env: $STATE/env)"
+  log "cluster up in $((SECONDS - t0))s: $version at https://$API_HOST:$APISERVER_PORT$( ((NODE)) && echo " with node $NODE_NAME") (env: $STATE/env)"
   echo "KG_CLUSTER_STATUS=started"
 }
 
@@ -361,6 +431,7 @@ cmd_down() {
     return 0
   fi
   [[ -f "$MARKER" ]] || die "$STATE was not created by $0 (no $MARKER); not touching it"
+  node_down
   stop_all
   remove_state
   log "cluster in $STATE removed"
@@ -394,12 +465,19 @@ with_lock() {
 }
 
 case "${1:-}" in
-  up) with_lock cmd_up ;;
+  up)
+    [[ -z "${2:-}" || "${2:-}" == --node ]] || { echo "usage: $0 up [--node]" >&2; exit 2; }
+    with_lock cmd_up
+    ;;
+  load-image)
+    [[ -n "${2:-}" ]] || { echo "usage: $0 load-image <podman image>" >&2; exit 2; }
+    with_lock node_load_image "$2"
+    ;;
   down) with_lock cmd_down ;;
   env) cmd_env ;;
   status) with_lock cmd_status ;;
   *)
-    echo "usage: $0 up|down|env|status" >&2
+    echo "usage: $0 up [--node]|down|env|status|load-image <ref>" >&2
     exit 2
     ;;
 esac

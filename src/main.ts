@@ -7,10 +7,17 @@ import { PolicyStore } from './policy/store.js';
 import { PolicyFileWatcher } from './policy/load-files.js';
 import { ClusterPolicyLoader } from './policy/load-cluster.js';
 import { loadKubeConfig } from './kube/client.js';
-import { formatPolicyError } from './policy/types.js';
+import { PolicyReadiness, type PolicySourceProbe } from './policy/readiness.js';
+import { Readiness, wantsVerbose } from './observability/readiness.js';
+import { policyReloadReporter, recordPolicyState } from './observability/policy-state.js';
 import { CertFileReloader, ensureServingCert, readTlsMaterial } from './tls/serving.js';
 import { serviceDnsNames } from './tls/certs.js';
 import { listen, type ClosableServer } from './server/https.js';
+import { KubeObjectStore } from './kube/cabundle.js';
+import { createRegistrar, type Registrar } from './kube/registrar.js';
+import { PolicyObservations } from './status/observations.js';
+import { startPolicyStatus } from './status/wiring.js';
+import type { SourceAuth } from './policy/types.js';
 
 export interface GovernorOptions {
   readonly policies: readonly string[];
@@ -32,6 +39,12 @@ export interface GovernorOptions {
   readonly prometheusUrl: string;
   /** Hosts load sources may contact (`*`, exact, `*.suffix`); empty: any. */
   readonly allowedSourceHosts?: readonly string[];
+  /** The --prometheus-* credentials, TLS and headers, sent to --prometheus-url only. */
+  readonly prometheusAuth?: SourceAuth;
+  /** Directories under which files named by a policy's load block must lie; empty: policies may not name files. */
+  readonly sourceCredentialDirs?: readonly string[];
+  /** Let policies set tls.insecureSkipVerify. */
+  readonly allowInsecureSourceTls?: boolean;
   readonly kubeconfig?: string;
   readonly insecureDev: boolean;
   readonly enableAdapter: boolean;
@@ -42,6 +55,15 @@ export interface GovernorOptions {
   readonly shutdownGraceMs: number;
   /** How often the adapter re-reads kube-system/extension-apiserver-authentication (default 60 s). */
   readonly authRefreshMs?: number;
+  /** Webhook configuration / APIService templates the server registers itself once ready (none: no registration). */
+  readonly registrationManifests?: readonly string[];
+  /** CA bundle published as caBundle; default: the generated CA when the server made its own certificate. */
+  readonly caBundleFile?: string;
+  /** ClusterRole of the install that owns the registrations (uninstall garbage-collects them). */
+  readonly registrationOwner?: string;
+  readonly registrationIntervalMs?: number;
+  /** How long one admission review may run (--review-timeout; default DEFAULT_REVIEW_BUDGET_MS). */
+  readonly reviewTimeoutMs?: number;
 }
 
 /** Everything a server component may need; built once here and passed down. */
@@ -50,6 +72,10 @@ export interface GovernorContext {
   readonly log: Logger;
   readonly metrics: GovernorMetrics;
   readonly store: PolicyStore;
+  /** Named readiness checks; every server's /readyz answers all of them (components add their own). */
+  readonly readiness: Readiness;
+  /** What the adapter knows per policy (decisions, migration states), for policy status. */
+  readonly observations?: PolicyObservations;
 }
 
 export interface RunningGovernor {
@@ -75,47 +101,35 @@ export async function startGovernor(
 ): Promise<RunningGovernor> {
   const metrics = createMetrics();
   const store = new PolicyStore();
-  const ctx: GovernorContext = { options, log, metrics, store };
+  const readiness = new Readiness();
+  const observations = new PolicyObservations();
+  const ctx: GovernorContext = { options, log, metrics, store, readiness, observations };
 
+  // --- policy sources: every document stands alone; readiness waits for a first complete, valid read of each.
+  store.onChange(() => recordPolicyState(metrics, store));
+  const reportReload = policyReloadReporter(log, metrics);
   const watcher = new PolicyFileWatcher({
     paths: options.policies,
     store,
     intervalMs: options.policyPollMs,
-    onReload(outcome, files) {
-      if (outcome.applied) {
-        metrics.policyReloads.inc({ result: 'applied' });
-        metrics.policiesLoaded.set({ kind: 'ScalingPolicy' }, outcome.set.scaling.length);
-        metrics.policiesLoaded.set({ kind: 'MigrationPolicy' }, outcome.set.migration.length);
-        metrics.policiesLoaded.set({ kind: 'GovernancePolicy' }, outcome.set.governance.length);
-        log.info(
-          { generation: outcome.set.generation, files: files.length, scaling: outcome.set.scaling.length, migration: outcome.set.migration.length, governance: outcome.set.governance.length },
-          'policies loaded',
-        );
-      } else {
-        metrics.policyReloads.inc({ result: 'rejected' });
-        for (const e of outcome.errors) log.error({ file: e.file, document: e.document, path: e.path }, `invalid policy: ${formatPolicyError(e)}`);
-        log.error({ errors: outcome.errors.length, keptGeneration: outcome.set.generation }, 'policy set rejected; the last good set stays in force');
-      }
-    },
+    onReload: (outcome, files) => reportReload('files', outcome, files.length),
   });
-  await watcher.reload();
-  watcher.start();
-
+  const policySources: PolicySourceProbe[] = [{ name: 'files', synced: () => watcher.loaded() || 'policy files not read yet' }];
   let clusterLoader: ClusterPolicyLoader | undefined;
   const kc = options.clusterPolicies === false ? undefined : loadKubeConfig(options.kubeconfig);
   if (kc) {
-    clusterLoader = new ClusterPolicyLoader({
-      kubeConfig: kc,
-      store,
-      log,
-      onReload(outcome) {
-        metrics.policyReloads.inc({ result: outcome.applied ? 'applied' : 'rejected' });
-        if (outcome.applied) log.info({ generation: outcome.set.generation, source: 'cluster' }, 'policies loaded from the cluster');
-        else for (const e of outcome.errors) log.error({ file: e.file, path: e.path }, `invalid policy object: ${formatPolicyError(e)}; the last good set stays in force`);
-      },
-    });
-    await clusterLoader.start();
+    const loader = new ClusterPolicyLoader({ kubeConfig: kc, store, log, onReload: (outcome) => reportReload('cluster', outcome) });
+    clusterLoader = loader;
+    policySources.push({ name: 'cluster', synced: () => loader.synced() });
   }
+  const policyReadiness = new PolicyReadiness(store, policySources);
+  readiness.add('policies', () => policyReadiness.check());
+  // Evaluated on every change too, not only when probed: a break right after a clean start is still after it.
+  store.onChange(() => void policyReadiness.check());
+  await watcher.reload();
+  watcher.start();
+  await clusterLoader?.start();
+  // --- end policy sources
 
   const certs = await ensureServingCert(
     {
@@ -128,17 +142,43 @@ export async function startGovernor(
     log,
   );
 
+  // Registration options are checked before any server listens (a bad flag must not leave half a server running).
+  let registrar: Registrar | undefined;
+  const registration = options.registrationManifests?.length
+    ? { caBundleFile: options.caBundleFile ?? certs.caFile, kc: kc ?? loadKubeConfig(options.kubeconfig) }
+    : undefined;
+  if (registration && (!registration.caBundleFile || !registration.kc)) {
+    watcher.stop();
+    await clusterLoader?.stop();
+    throw new Error('--registration-manifests needs --ca-bundle-file (or a generated certificate) and cluster access');
+  }
   const started: ServerComponent[] = [];
   for (const make of components) started.push(await make(ctx, certs));
+  for (const c of started) readiness.add(c.name, () => c.server.server.listening || `${c.name} server not listening`);
 
-  const reloader = new CertFileReloader(certs, (m) => started.forEach((c) => c.server.setTls(m)), log);
+  // ---- policy status (status subresource of governor.io objects; metrics and logs for every policy). The Lease lives
+  // in the governor namespace; only its holder writes.
+  const policyStatus = await startPolicyStatus({ ...(kc ? { kubeConfig: kc } : {}), namespace: options.serviceNamespace, store, observations, log, metrics });
+  // ---- end policy status
+
+  const reloader = new CertFileReloader(certs, (m) => {
+    started.forEach((c) => c.server.setTls(m));
+    void registrar?.trigger(); // a rotated CA reaches the caBundle now, not at the next pass
+  }, log);
   await reloader.start();
 
   const metricsServer: HttpServer = createHttpServer(async (req, res) => {
-    if (req.url === '/metrics') {
+    const path = req.url?.split('?', 1)[0];
+    if (path === '/metrics') {
       res.setHeader('Content-Type', metrics.registry.contentType);
       res.end(await metrics.registry.metrics());
-    } else if (req.url === '/healthz' || req.url === '/livez' || req.url === '/readyz') {
+    } else if (path === '/readyz') {
+      // The pod's readiness: both servers listening, the namespace cache synced, policies read and valid.
+      const a = readiness.answer(wantsVerbose(req.url));
+      res.writeHead(a.status, { 'Content-Type': 'text/plain; charset=utf-8', 'Cache-Control': 'no-store' });
+      res.end(a.body);
+    } else if (path === '/healthz' || path === '/livez') {
+      // Liveness never depends on policies: a bad policy must not get pods restarted.
       res.end('ok');
     } else {
       res.statusCode = 404;
@@ -151,12 +191,34 @@ export async function startGovernor(
   for (const c of started) (ports as any)[c.name] = c.port;
   log.info({ ports, certFile: certs.certFile, caFile: certs.caFile }, 'kube-governor serving');
 
+  // ---- registration (src/kube/registrar.ts): our webhook configurations and APIService, once ready; never deleted here.
+  if (registration?.caBundleFile && registration.kc && options.registrationManifests) {
+    registrar = createRegistrar({
+      store: new KubeObjectStore(registration.kc, 'kube-governor'),
+      manifests: options.registrationManifests,
+      caBundleFile: registration.caBundleFile,
+      ownerClusterRole: options.registrationOwner ?? 'kube-governor',
+      serviceName: options.serviceName,
+      serviceNamespace: options.serviceNamespace,
+      bindAddress: options.bindAddress,
+      ports: { ...(ports.adapter !== undefined ? { adapter: ports.adapter } : {}), ...(ports.webhook !== undefined ? { webhook: ports.webhook } : {}) },
+      // Registered only once the pod would be Ready: policies read and valid, servers listening, caches synced.
+      isReady: () => readiness.ready(),
+      intervalMs: options.registrationIntervalMs ?? 30_000,
+      log: log.child({ component: 'registrar' }),
+    });
+    registrar.start();
+  }
+  // ---- end registration
+
   return {
     ports,
     context: ctx,
     async stop() {
+      await registrar?.stop();
       watcher.stop();
       reloader.stop();
+      await policyStatus.stop();
       await clusterLoader?.stop();
       await Promise.all(started.map(async (c) => {
         await c.server.close(options.shutdownGraceMs);

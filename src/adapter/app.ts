@@ -21,6 +21,7 @@ import {
   toStatus,
 } from './errors.js';
 import type { ExternalMetricsProvider } from './provider.js';
+import { wantsVerbose, type ReadinessAnswer } from '../observability/readiness.js';
 
 export const GROUP = 'external.metrics.k8s.io';
 export const VERSION = 'v1beta1';
@@ -38,6 +39,8 @@ export interface AdapterAppOptions {
   readonly log: Logger;
   /** createAdapterListener only: false sends every request through express (benches, parity tests); default true. */
   readonly fastPath?: boolean;
+  /** /readyz: the process's aggregated readiness (absent: always ok). /healthz and /livez never depend on it. */
+  readonly readyz?: (verbose: boolean) => ReadinessAnswer;
 }
 
 const NAMESPACE_RE = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
@@ -166,9 +169,10 @@ export function createAdapterApp(o: AdapterAppOptions): express.Express {
 
   // Probes answer without a client certificate (kubelet has none).
   for (const path of ['/healthz', '/livez', '/readyz']) {
-    app.get(path, (_req, res) => {
+    app.get(path, (req, res) => {
       locals(res).route = 'probe';
-      res.type('text/plain').send('ok');
+      const a = path === '/readyz' && o.readyz ? o.readyz(wantsVerbose(req.originalUrl)) : { status: 200, body: 'ok' };
+      res.status(a.status).type('text/plain').send(a.body);
     });
   }
 

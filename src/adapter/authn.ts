@@ -4,6 +4,7 @@ import type { IncomingMessage } from 'node:http';
 import type { TLSSocket, DetailedPeerCertificate } from 'node:tls';
 import type { UserInfo } from '../kube/authorization.js';
 import type { ExtensionAuthConfig } from '../kube/extension-auth.js';
+import { pemCertificates } from '../common/pem.js';
 
 /** The same trust settings the extension-apiserver-authentication ConfigMap carries (one shape for both). */
 export type AuthnConfig = ExtensionAuthConfig;
@@ -33,7 +34,7 @@ export class AuthnConfigError extends Error {
 
 /** Splits a PEM bundle into certificates (throws AuthnConfigError naming the bundle when one is not a certificate). */
 export function parseBundle(pem: string, what: string): X509Certificate[] {
-  const blocks = pem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
+  const blocks = pemCertificates(pem);
   if (blocks.length === 0) throw new AuthnConfigError(`${what} contains no PEM certificate`);
   return blocks.map((b, i) => {
     try {

@@ -9,6 +9,8 @@ import { readExtensionAuthConfig } from '../kube/extension-auth.js';
 import { KubeScaleReader } from '../kube/scale.js';
 import { LoadCache } from '../sources/cache.js';
 import { LoadSourceRouter } from '../sources/router.js';
+import { CredentialResolver } from '../sources/credentials.js';
+import { displayUrl } from '../sources/source.js';
 import { createAdapterListener } from './app.js';
 import { RequestAuthenticator, type AuthnConfig } from './authn.js';
 import { DecisionService } from './decisions.js';
@@ -88,7 +90,13 @@ async function startAdapter(ctx: GovernorContext, certFiles: { certFile: string;
   }
 
   const allowedHosts = o.allowedSourceHosts?.length ? o.allowedSourceHosts : (process.env.GOVERNOR_ALLOWED_SOURCE_HOSTS ?? '').split(',').filter(Boolean);
-  const source = LoadSourceRouter.create({ prometheusUrl: o.prometheusUrl, ...(allowedHosts.length ? { allowedHosts } : {}) });
+  const credentials = new CredentialResolver({ policyFileDirs: o.sourceCredentialDirs ?? [], allowInsecureTls: Boolean(o.allowInsecureSourceTls) });
+  const source = LoadSourceRouter.create({
+    prometheusUrl: o.prometheusUrl,
+    credentials,
+    ...(o.prometheusAuth ? { prometheusAuth: o.prometheusAuth } : {}),
+    ...(allowedHosts.length ? { allowedHosts } : {}),
+  });
   const m = ctx.metrics;
   const cache = new LoadCache(source, {
     onQuery(q) {
@@ -99,7 +107,9 @@ async function startAdapter(ctx: GovernorContext, certFiles: { certFile: string;
     },
   });
   const scale = kc ? new KubeScaleReader(kc) : undefined;
-  const decisions = new DecisionService({ cache, ...(scale ? { scale } : {}), log, metrics: m });
+  const decisions = new DecisionService({ cache, ...(scale ? { scale } : {}), log, metrics: m, ...(ctx.observations ? { observations: ctx.observations } : {}) });
+  // The status writer evaluates policies no HPA asked this replica about (shared with HPA requests: one per interval).
+  ctx.observations?.setScalingEvaluator((p) => decisions.decide(p));
   const provider = new PolicyMetricsProvider(ctx.store, decisions, (set) =>
     cache.retain(new Set([...set.scaling.map((p) => `${p.namespace}/${p.name}`), ...MigrationMetricsProvider.cacheKeys(set)])),
   );
@@ -112,6 +122,7 @@ async function startAdapter(ctx: GovernorContext, certFiles: { certFile: string;
     ...(authorizer ? { authorizer } : {}),
     metrics: m,
     log,
+    readyz: (verbose) => ctx.readiness.answer(verbose),
   });
 
   const tls = await readTlsMaterial(certFiles);
@@ -151,7 +162,7 @@ async function startAdapter(ctx: GovernorContext, certFiles: { certFile: string;
   // Requests Node rejects before express sees them (a 1 MB query string overflows the 64 KiB header limit) are
   // answered with a Status by createSecureServer.
   const port = await listen(server.server, o.securePort, o.bindAddress);
-  log.info({ port, policies: ctx.store.current().scaling.length, prometheusUrl: o.prometheusUrl, auth: o.insecureDev ? 'none' : authenticator?.configured ? 'client-certificates' : 'unconfigured' }, 'external metrics API serving');
+  log.info({ port, policies: ctx.store.current().scaling.length, prometheusUrl: displayUrl(o.prometheusUrl), prometheusCredentials: o.prometheusAuth?.bearerTokenFile ? 'bearer-token-file' : o.prometheusAuth?.basicAuth ? 'basic-auth-files' : 'none', auth: o.insecureDev ? 'none' : authenticator?.configured ? 'client-certificates' : 'unconfigured' }, 'external metrics API serving');
   void provider.warmUp();
   return {
     name: 'adapter',
@@ -159,8 +170,10 @@ async function startAdapter(ctx: GovernorContext, certFiles: { certFile: string;
     port,
     async stop() {
       clearInterval(refresh);
+      ctx.observations?.setScalingEvaluator(undefined);
       provider.close();
       served.close();
+      await credentials.close();
     },
   };
 }

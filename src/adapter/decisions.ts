@@ -5,6 +5,9 @@ import type { ScalingPolicy } from '../policy/types.js';
 import type { ScaleReader } from '../kube/scale.js';
 import type { LoadCache } from '../sources/cache.js';
 import { bucketOf, plan, type Decision } from '../scaling/planner.js';
+import type { PolicyObservations } from '../status/observations.js';
+
+const REGIMES = ['below', 'proportional', 'overload'] as const;
 
 export const policyId = (p: Pick<ScalingPolicy, 'namespace' | 'name'>) => `${p.namespace}/${p.name}`;
 
@@ -22,6 +25,8 @@ export interface DecisionServiceOptions {
   readonly now?: () => number;
   readonly log: Logger;
   readonly metrics?: GovernorMetrics;
+  /** Receives every decision, for policy status (src/status). */
+  readonly observations?: PolicyObservations;
 }
 
 export class DecisionService {
@@ -88,7 +93,10 @@ export class DecisionService {
       if (d.load !== undefined) m.decisionLoad.set({ policy: id }, d.load);
       const age = this.o.cache.ageMs(id);
       if (age !== undefined) m.valueAge.set({ policy: id }, age / 1000);
+      if (d.regime) for (const r of REGIMES) m.decisionRegime.set({ policy: id, regime: r }, r === d.regime ? 1 : 0);
+      m.sourceConsecutiveFailures.set({ policy: id }, d.failures);
     }
+    this.o.observations?.recordDecision(id, d, policy);
     if (prev === d) return;
     const fields = { policy: id, replicas: d.replicas, basis: d.basis, regime: d.regime, load: d.load, failures: d.failures, stale: d.stale, bucket: d.bucket };
     if (d.basis === 'load') {
@@ -118,6 +126,9 @@ export class DecisionService {
         this.o.metrics?.decisionReplicas.remove({ policy: k, role: 'scale' });
         this.o.metrics?.decisionLoad.remove({ policy: k });
         this.o.metrics?.valueAge.remove({ policy: k });
+        for (const r of REGIMES) this.o.metrics?.decisionRegime.remove({ policy: k, regime: r });
+        this.o.metrics?.sourceConsecutiveFailures.remove({ policy: k });
+        this.o.observations?.forget(k);
       }
     }
   }

@@ -40,6 +40,8 @@ export function migrationStatesFor(ctx: GovernorContext, kc: KubeConfig | undefi
     log.warn('no Kubernetes API: migration state is kept in memory only and does not survive a restart (local runs only)');
   }
   s = { store, states, persistent: Boolean(kc) };
+  // Policy status shows each migration's phase from the same cache.
+  ctx.observations?.setMigrationStates((p) => states.get(p.namespace, p.source.kind, p.source.name));
   shared.set(ctx, s);
   return s;
 }

@@ -1,6 +1,6 @@
 // The admission handlers: plain functions from AdmissionRequest to AdmissionResponse over the governance engine (Kyverno style).
-import type { GovernanceEngine, PolicySummary } from '../governance/engine.js';
-import { clip as clipText, denialMessage, formatViolation, formatWarning, type RuleResult } from '../governance/result.js';
+import type { GovernanceEngine, PolicySummary, UnfinishedPolicy } from '../governance/engine.js';
+import { clip as clipText, denialMessage, formatViolation, formatWarning, MAX_WARNING_LENGTH, type Decision, type RuleResult } from '../governance/result.js';
 import type { EventRecorder } from '../kube/events.js';
 import type { NamespaceLookup } from '../kube/namespaces.js';
 import type { Logger } from '../observability/log.js';
@@ -23,7 +23,19 @@ export interface AdmissionEnvironment {
   readonly metrics?: GovernorMetrics;
   /** Injected clock for the duration histogram (seconds). */
   readonly now?: () => number;
+  /**
+   * How long the engine may evaluate one review (ms, default DEFAULT_REVIEW_BUDGET_MS; --review-timeout): past it,
+   * validate denies if an enforce policy was not evaluated and mutate allows without a patch. The engine reads its
+   * deadline on performance.now.
+   */
+  readonly reviewBudgetMs?: number;
 }
+
+/**
+ * Below the webhook's timeoutSeconds (3–5 s) so the API server gets our answer, not its failurePolicy, and below a
+ * probe's default 1 s timeout: the review runs on the event loop that answers /livez and /readyz.
+ */
+export const DEFAULT_REVIEW_BUDGET_MS = 500;
 
 /** The API server shows at most this many warnings usefully; the rest is summarised. */
 export const MAX_WARNINGS = 20;
@@ -32,10 +44,13 @@ const MAX_AUDIT_VALUE = 2000;
 function contextOf(req: AdmissionRequest, env: AdmissionEnvironment): ReviewContext {
   const namespace = req.namespace ?? '';
   const info = namespace ? env.namespaces.get(namespace) : undefined;
+  const deadline = performance.now() + (env.reviewBudgetMs ?? DEFAULT_REVIEW_BUDGET_MS);
   // Built field by field: conditional spreads allocate a temporary object each, on every review.
-  const ctx: { -readonly [K in keyof ReviewContext]: ReviewContext[K] } = { group: req.kind.group, kind: req.kind.kind, namespace, operation: req.operation, oldObject: req.oldObject };
+  const ctx: { -readonly [K in keyof ReviewContext]: ReviewContext[K] } = { group: req.kind.group, kind: req.kind.kind, namespace, operation: req.operation, oldObject: req.oldObject, deadline };
   if (req.name !== undefined) ctx.name = req.name;
   if (info) ctx.namespaceInfo = info;
+  const user = req.userInfo?.username;
+  if (user !== undefined) ctx.requestedBy = user;
   return ctx;
 }
 
@@ -90,6 +105,22 @@ function passThrough(req: AdmissionRequest): boolean {
 
 const IN_PLACE = { inPlace: true } as const;
 
+function policyList(unfinished: readonly UnfinishedPolicy[]): string {
+  const names = unfinished.map((p) => p.policy);
+  return names.length <= 5 ? names.join(', ') : `${names.slice(0, 5).join(', ')} and ${names.length - 5} more`;
+}
+
+/** A review cut off at its budget: counted, logged in one line; the answer depends on the webhook (see callers). */
+function deadlineExceeded(env: AdmissionEnvironment, webhook: WebhookName, req: AdmissionRequest, unfinished: readonly UnfinishedPolicy[]): string {
+  const budget = env.reviewBudgetMs ?? DEFAULT_REVIEW_BUDGET_MS;
+  env.metrics?.reviewDeadlineExceeded.inc({ webhook });
+  env.log.warn(
+    { uid: req.uid, webhook, operation: req.operation, kind: name(req.kind.kind), namespace: name(req.namespace), name: name(req.name), budgetMs: budget, unfinished: unfinished.slice(0, 20).map((p) => p.policy) },
+    'review deadline exceeded',
+  );
+  return `the review stopped at its ${budget} ms budget`;
+}
+
 export function mutateHandler(env: AdmissionEnvironment): AdmissionHandler {
   return (req) => {
     if (passThrough(req) || (req.operation !== 'CREATE' && req.operation !== 'UPDATE')) {
@@ -98,6 +129,13 @@ export function mutateHandler(env: AdmissionEnvironment): AdmissionHandler {
     }
     // The object was parsed for this request and nothing reads it after: defaults go straight into it (no copies).
     const out = env.engine().mutate(req.object, contextOf(req, env), IN_PLACE);
+    if (out.unfinished) {
+      // Fail open: a missing default is caught by /validate (which fails closed), a refused write is an outage.
+      const why = deadlineExceeded(env, 'mutate', req, out.unfinished);
+      count(env, 'mutate', req, 'unchanged', out.policies);
+      const warning = `governor: defaults not applied: ${why} (policies ${policyList(out.unfinished)})`;
+      return { uid: req.uid, allowed: true, warnings: [warning.length <= MAX_WARNING_LENGTH ? warning : `${warning.slice(0, MAX_WARNING_LENGTH - 3)}...`] };
+    }
     const log = lazyChild(env.log, { uid: req.uid, webhook: 'mutate' });
     const debug = env.log.isLevelEnabled('debug');
     for (const r of out.results) if (r.status === 'error') log().warn({ policy: r.policy, rule: r.rule }, formatViolation(r));
@@ -126,6 +164,7 @@ export function validateHandler(env: AdmissionEnvironment): AdmissionHandler {
     }
     const ctx = contextOf(req, env);
     const out = env.engine().validate(req.operation === 'DELETE' ? null : req.object, ctx);
+    if (out.unfinished) return unfinishedValidation(env, req, out.decision, out.unfinished);
     const { decision } = out;
     const m = env.metrics;
     // The common answer (allowed, nothing to report) builds nothing else.
@@ -182,6 +221,25 @@ export function validateHandler(env: AdmissionEnvironment): AdmissionHandler {
       ...(Object.keys(auditAnnotations).length ? { auditAnnotations } : {}),
     };
   };
+}
+
+/**
+ * /validate past its budget: fail closed for enforce policies (denied, saying which were not evaluated), open for
+ * audit ones (a warning); what was found before the cut-off still counts.
+ */
+function unfinishedValidation(env: AdmissionEnvironment, req: AdmissionRequest, decision: Decision, unfinished: readonly UnfinishedPolicy[]): AdmissionResponse {
+  const why = deadlineExceeded(env, 'validate', req, unfinished);
+  const enforce = unfinished.filter((p) => p.mode === 'enforce');
+  const audit = unfinished.filter((p) => p.mode === 'audit');
+  const warnings = audit.length ? [`governor: audit policies not evaluated: ${why} (${policyList(audit)})`.slice(0, MAX_WARNING_LENGTH)] : undefined;
+  if (!enforce.length && decision.allowed) {
+    count(env, 'validate', req, 'warned', []);
+    return { uid: req.uid, allowed: true, ...(warnings ? { warnings } : {}) };
+  }
+  const lines = decision.denials.map(formatViolation);
+  if (enforce.length) lines.push(`${why} before enforce policies ${policyList(enforce)} were evaluated: denied so that nothing unchecked is admitted; retry, or simplify the object`);
+  count(env, 'validate', req, 'denied', []);
+  return { uid: req.uid, allowed: false, status: { code: 403, reason: 'Forbidden', message: lines.join('\n') }, ...(warnings ? { warnings } : {}) };
 }
 
 /** Decoding and timing around a handler: body (already parsed JSON) in, AdmissionReview out; throws AdmissionDecodeError. */

@@ -7,6 +7,7 @@ import type { Logger } from '../observability/log.js';
 import type { GovernorMetrics } from '../observability/metrics.js';
 import { withFastPath } from '../server/fast-path.js';
 import { AdmissionDecodeError, admissionReviewText, type AdmissionReviewResponse } from './review.js';
+import { wantsVerbose, type ReadinessAnswer } from '../observability/readiness.js';
 
 /** The API server never sends more than this (its own request limit is 3 MiB). */
 export const MAX_BODY_BYTES = 3 * 1024 * 1024;
@@ -19,6 +20,8 @@ export interface WebhookHttpOptions {
   readonly validate: ReviewFunction;
   /** /readyz answers 503 until this is true (policies loaded, namespace cache synced). */
   readonly ready?: () => boolean;
+  /** /readyz from the process's aggregated readiness (takes precedence over `ready`). /healthz and /livez never depend on it. */
+  readonly readyz?: (verbose: boolean) => ReadinessAnswer;
   readonly log: Logger;
   readonly metrics?: GovernorMetrics;
   readonly maxBodyBytes?: number;
@@ -135,7 +138,12 @@ export function createWebhookApp(o: WebhookHttpOptions, handlers = { mutate: rev
   app.set('query parser', false);
 
   for (const path of ['/healthz', '/livez', '/readyz']) {
-    app.all(path, (_req, res) => {
+    app.all(path, (req, res) => {
+      if (path === '/readyz' && o.readyz) {
+        const a = o.readyz(wantsVerbose(req.originalUrl));
+        res.writeHead(a.status, { 'Content-Type': 'text/plain; charset=utf-8' });
+        return void res.end(a.body);
+      }
       const ok = path !== '/readyz' || (o.ready?.() ?? true);
       res.writeHead(ok ? 200 : 503, { 'Content-Type': 'text/plain' });
       res.end(ok ? 'ok' : 'not ready');

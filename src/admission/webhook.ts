@@ -10,6 +10,7 @@ import { createSecureServer, listen } from '../server/https.js';
 import { readTlsMaterial } from '../tls/serving.js';
 import { mutateHandler, reviewFunction, validateHandler, type AdmissionEnvironment } from './handlers.js';
 import { createWebhookListener } from './http.js';
+import { withPolicyValidation } from './policy-review.js';
 
 /** Namespaces the webhook never evaluates besides its own (--service-namespace), so the cluster cannot be locked out. */
 export const ALWAYS_SKIPPED_NAMESPACES = ['kube-system'] as const;
@@ -20,6 +21,8 @@ export interface WebhookHooks {
    * (e.g. activeMigrationSourceLookup(set.migration, states)). Absent: no migration is running.
    */
   activeMigrationSourceFor?: (set: PolicySet, ctx: GovernorContext) => ActiveMigrationSource;
+  /** The namespace lookup to use instead of a watch-backed cache (tests); its ready() gates readiness. */
+  namespaces?: NamespaceLookup;
 }
 
 /** Compiles the engine once per policy set; requests only read it. */
@@ -42,7 +45,9 @@ export function createWebhookComponent(hooks: WebhookHooks = {}): ComponentFacto
     let namespaces: NamespaceLookup;
     let cache: NamespaceCache | undefined;
     let events: EventRecorder = noopEventRecorder;
-    if (kc) {
+    if (hooks.namespaces) {
+      namespaces = hooks.namespaces;
+    } else if (kc) {
       cache = new NamespaceCache(namespaceInformer(kc), { log });
       namespaces = cache;
       events = kubeEventRecorder(kc, log);
@@ -51,13 +56,16 @@ export function createWebhookComponent(hooks: WebhookHooks = {}): ComponentFacto
       namespaces = new StaticNamespaces();
       log.warn('no kubeconfig and not in a cluster: namespaceSelector and fromNamespace see no namespace labels; no Events');
     }
+    // Without its namespace cache the webhook cannot evaluate namespaceSelector or fromNamespace: not ready until synced.
+    ctx.readiness.add('webhook-namespace-cache', () => namespaces.ready() || 'the namespace cache has not synced yet');
     const skip = [...new Set([...ALWAYS_SKIPPED_NAMESPACES, o.serviceNamespace])];
     const engineFor = engineCache(skip, hooks.activeMigrationSourceFor ? (set) => hooks.activeMigrationSourceFor!(set, ctx) : undefined);
-    const env: AdmissionEnvironment = { engine: () => engineFor(ctx.store.current()), namespaces, events, log, metrics: ctx.metrics };
+    const env: AdmissionEnvironment = { engine: () => engineFor(ctx.store.current()), namespaces, events, log, metrics: ctx.metrics, ...(o.reviewTimeoutMs !== undefined ? { reviewBudgetMs: o.reviewTimeoutMs } : {}) };
     const listener = createWebhookListener({
       mutate: reviewFunction('mutate', mutateHandler(env), env),
-      validate: reviewFunction('validate', validateHandler(env), env),
-      ready: () => namespaces.ready(),
+      // governor.io policy objects (webhook validate-policies.governor.io) share the path with workloads.
+      validate: reviewFunction('validate', withPolicyValidation(validateHandler(env), log), env),
+      readyz: (verbose) => ctx.readiness.answer(verbose),
       log,
       metrics: ctx.metrics,
     });

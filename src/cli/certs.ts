@@ -9,6 +9,7 @@ import { isIP } from 'node:net';
 import type { Command } from 'commander';
 import { generateCA, generateServingCert, serviceDnsNames } from '../tls/certs.js';
 import { parseDuration } from '../common/duration.js';
+import { pemCertificates } from '../common/pem.js';
 import { loadKubeConfig } from '../kube/client.js';
 import {
   APISERVICE_NAME,
@@ -66,7 +67,7 @@ export class CertOptionsError extends Error {
 }
 
 export function splitPem(text: string | undefined): string[] {
-  return (text ?? '').match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g)?.map((p) => `${p}\n`) ?? [];
+  return pemCertificates(text ?? '').map((p) => `${p}\n`);
 }
 
 function parse(pem: string): X509Certificate | undefined {
@@ -302,10 +303,12 @@ export async function runCerts(o: CertsOptions, store: ObjectStore | undefined, 
   if (store && o.patch) {
     patches = await publishCaBundle(store, caBundleTargets(o.webhookConfiguration, o.apiService), bundle);
     for (const p of patches) {
-      out(`${p.target.kind} ${p.target.name}: caBundle ${p.result}${p.result === 'failed' ? `: ${p.message}` : ''}${p.result === 'not-found' ? ' (apply manifests/ first)' : ''}`);
+      out(`${p.target.kind} ${p.target.name}: caBundle ${p.result}${p.result === 'failed' ? `: ${p.message}` : ''}${p.result === 'not-found' ? ' (not registered yet: the server registers it with this bundle once it serves)' : ''}`);
     }
   }
-  const published = patches.every((p) => p.result === 'patched' || p.result === 'unchanged');
+  // A missing target trusts nothing yet: the server registers it itself, with the bundle of the Secret written below
+  // (src/kube/registrar.ts). Only a target that exists and could not be updated holds the Secret back.
+  const published = patches.every((p) => p.result !== 'failed');
 
   if (store && o.secret) {
     const servingTrusted = !o.patch || published;

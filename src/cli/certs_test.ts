@@ -216,6 +216,16 @@ test('runCerts works offline with --out-dir and renews from the files it wrote',
   assert.equal(next.plan.ca, 'kept', 'the current CA is found in the bundle by its key, wherever it sits');
 });
 
+test('runCerts on a fresh install (nothing registered yet) writes the Secrets: the server registers with their bundle', async () => {
+  const store = new FakeObjectStore();
+  const lines: string[] = [];
+  const r = await runCerts(OPTIONS, store, T0, (l) => lines.push(l));
+  assert.equal(r.ok, true);
+  assert.deepEqual(r.patches.map((p) => p.result), ['not-found', 'not-found', 'not-found']);
+  assert.ok(secretData(store, 'kube-governor-tls')['tls.crt']);
+  assert.ok(lines.some((l) => /not registered yet/.test(l)));
+});
+
 test('runCerts refuses to run without cluster access unless Secrets and patches are off', async () => {
   await assert.rejects(runCerts(OPTIONS, undefined, T0, () => {}), CertOptionsError);
   await assert.rejects(runCerts({ ...OPTIONS, secret: undefined, patch: false }, undefined, T0, () => {}), CertOptionsError);

@@ -1,13 +1,27 @@
 // `governor serve`: flags named as Kubernetes extension API servers name them, mapped onto GovernorOptions.
 import type { Command } from 'commander';
 import { createLogger } from '../observability/log.js';
+import { parseDuration } from '../common/duration.js';
 import { startGovernor, type ComponentFactory, type GovernorOptions } from '../main.js';
+import { prometheusDefaults } from '../sources/prometheus-defaults.js';
 
 const list = (v: string, prev: string[] = []) => [...prev, ...v.split(',').map((s) => s.trim()).filter(Boolean)];
+const millis = (v: string) => {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 100) throw new Error(`"${v}" is not a whole number of milliseconds >= 100`);
+  return n;
+};
 const int = (v: string) => {
   const n = Number(v);
   if (!Number.isInteger(n) || n < 0 || n > 65535) throw new Error(`"${v}" is not a port number`);
   return n;
+};
+
+/** --review-timeout: a Go duration ("500ms", "1s"), in ms; above zero and at most 10 s. */
+export const parseReviewTimeout = (v: string): number => {
+  const ms = parseDuration(v);
+  if (!(ms > 0 && ms <= 10_000)) throw new Error(`--review-timeout "${v}" must be above 0 and at most 10s (the API server waits at most 30s, our webhooks 3-5s)`);
+  return ms;
 };
 
 /** Server components, registered by the adapter and the webhook modules. */
@@ -35,6 +49,16 @@ export function registerServe(program: Command): void {
     .option('--client-ca-file <file>', 'CA for ordinary client certificates')
     .option('--prometheus-url <url>', 'default Prometheus base URL', 'http://127.0.0.1:9090')
     .option('--allowed-source-hosts <hosts>', 'hosts load sources may contact: exact names/IPs or *.suffix (default: any)', list)
+    .option('--prometheus-bearer-token-file <file>', 'bearer token for --prometheus-url, re-read when it changes (e.g. a projected ServiceAccount token)')
+    .option('--prometheus-basic-auth-username-file <file>', 'basic auth user name for --prometheus-url, read from a file')
+    .option('--prometheus-basic-auth-password-file <file>', 'basic auth password for --prometheus-url, read from a file')
+    .option('--prometheus-ca-file <file>', 'CA bundle (PEM) that signs the certificate of --prometheus-url')
+    .option('--prometheus-cert-file <file>', 'client certificate (PEM) for --prometheus-url')
+    .option('--prometheus-key-file <file>', 'key of --prometheus-cert-file (PEM)')
+    .option('--prometheus-server-name <name>', 'name expected in the certificate of --prometheus-url (default: its host)')
+    .option('--prometheus-header <name=value>', 'extra header for --prometheus-url, e.g. X-Scope-OrgID=tenant (repeatable)', (v: string, prev: string[] = []) => [...prev, v])
+    .option('--source-credential-dirs <dirs>', 'directories under which credential and TLS files named by policies must lie (default: none, policies may not name files)', list)
+    .option('--allow-insecure-source-tls', 'let policies set tls.insecureSkipVerify (certificates of sources not verified)', false)
     .option('--kubeconfig <file>', 'kubeconfig for SubjectAccessReview, scale reads and Events (in-cluster config when running in a pod)')
     .option('--insecure-dev', 'local development only: serve the metrics API without client authentication', false)
     .option('--no-adapter', 'do not run the external metrics adapter')
@@ -42,9 +66,27 @@ export function registerServe(program: Command): void {
     .option('--no-cluster-policies', 'do not load governor.io policy objects from the cluster')
     .option('--policy-poll <ms>', 'how often policy files are checked for changes (ms)', int, 2000)
     .option('--shutdown-grace <ms>', 'time in-flight requests get on SIGTERM (ms)', int, 10000)
+    .option('--registration-manifests <files>', 'webhook configuration / APIService templates to register once ready (repeatable, comma-separated; default: none)', list)
+    .option('--ca-bundle-file <file>', 'CA bundle of the serving certificate, published as caBundle (default: the generated CA)')
+    .option('--registration-owner <clusterrole>', 'ClusterRole whose deletion garbage-collects the registrations', 'kube-governor')
+    .option('--registration-interval <ms>', 'how often the registrations are checked and repaired (ms)', millis, 30000)
+    .option('--review-timeout <duration>', 'how long one admission review may run before it is cut off: validate then denies if an enforce policy was not evaluated, mutate allows without a patch (default 500ms)', parseReviewTimeout)
     .option('--log-level <level>', 'trace, debug, info, warn, error', 'info')
     .action(async (o) => {
       const log = createLogger({ level: o.logLevel });
+      const prometheusAuth = prometheusDefaults(
+        {
+          bearerTokenFile: o.prometheusBearerTokenFile,
+          basicAuthUsernameFile: o.prometheusBasicAuthUsernameFile,
+          basicAuthPasswordFile: o.prometheusBasicAuthPasswordFile,
+          caFile: o.prometheusCaFile,
+          certFile: o.prometheusCertFile,
+          keyFile: o.prometheusKeyFile,
+          serverName: o.prometheusServerName,
+          headers: o.prometheusHeader ?? [],
+        },
+        o.prometheusUrl,
+      );
       const options: GovernorOptions = {
         policies: o.policies?.length ? o.policies : ['./policies'],
         bindAddress: o.bindAddress,
@@ -65,6 +107,9 @@ export function registerServe(program: Command): void {
         prometheusUrl: o.prometheusUrl,
         // The environment variable lets a test run or a dev shell fence every server it starts to loopback.
         allowedSourceHosts: o.allowedSourceHosts ?? list(process.env.GOVERNOR_ALLOWED_SOURCE_HOSTS ?? ''),
+        ...(prometheusAuth ? { prometheusAuth } : {}),
+        sourceCredentialDirs: o.sourceCredentialDirs ?? [],
+        allowInsecureSourceTls: Boolean(o.allowInsecureSourceTls),
         kubeconfig: o.kubeconfig,
         insecureDev: Boolean(o.insecureDev),
         enableAdapter: o.adapter !== false,
@@ -72,6 +117,11 @@ export function registerServe(program: Command): void {
         policyPollMs: o.policyPoll,
         clusterPolicies: o.clusterPolicies !== false,
         shutdownGraceMs: o.shutdownGrace,
+        registrationManifests: o.registrationManifests ?? [],
+        caBundleFile: o.caBundleFile,
+        registrationOwner: o.registrationOwner,
+        registrationIntervalMs: o.registrationInterval,
+        ...(o.reviewTimeout !== undefined ? { reviewTimeoutMs: o.reviewTimeout } : {}),
       };
       const components: ComponentFactory[] = [];
       if (options.enableAdapter && serveComponents.adapter) components.push(serveComponents.adapter);

@@ -20,13 +20,22 @@ import { mutateResources, validateResources } from './resources.js';
 import { describeBefore, findingKey, indexFindings, notWorse } from './existing.js';
 import { clip, decide, MAX_REPORTED, type Decision, type ExceptionUse, type Omitted, type RuleResult } from './result.js';
 import { ALL_ALLOWED, metadataMap, mutateTags, validateTags } from './tags.js';
-import type { ActiveMigrationSource, Finding, NamespaceInfo, Operation, ReviewContext, Target } from './types.js';
+import { ReviewDeadlineExceeded, type ActiveMigrationSource, type Finding, type NamespaceInfo, type Operation, type ReviewContext, type Target } from './types.js';
+import { isWorkloadController } from './workload-controllers.js';
 
 export interface GovernanceEngineOptions {
   /** Namespaces never evaluated, so the cluster cannot be locked out (default kube-system; the webhook adds its own). */
   readonly skipNamespaces?: readonly string[];
   /** Default: no migration is running anywhere. */
   readonly activeMigrationSource?: ActiveMigrationSource;
+  /** The clock ReviewContext.deadline is read on (ms); default performance.now. */
+  readonly now?: () => number;
+}
+
+/** A policy the review did not get to evaluate before its deadline. */
+export interface UnfinishedPolicy {
+  readonly policy: string;
+  readonly mode: GovernanceMode;
 }
 
 export type SkipReason = 'namespace' | 'kind' | 'operation' | 'deleting' | 'not-an-object';
@@ -49,6 +58,8 @@ export interface MutateOutcome {
   readonly results: readonly RuleResult[];
   readonly policies: readonly PolicySummary[];
   readonly skipped?: SkipReason;
+  /** The deadline passed: no patch (a partial one could break another policy's rule), these were not applied. */
+  readonly unfinished?: readonly UnfinishedPolicy[];
 }
 
 export interface ValidateOutcome {
@@ -56,6 +67,8 @@ export interface ValidateOutcome {
   readonly policies: readonly PolicySummary[];
   readonly decision: Decision;
   readonly skipped?: SkipReason;
+  /** The deadline passed before these were evaluated: the caller decides by their mode (enforce fails closed). */
+  readonly unfinished?: readonly UnfinishedPolicy[];
 }
 
 export interface ReviewOutcome {
@@ -67,6 +80,24 @@ const NO_NAMESPACE_INFO: NamespaceInfo = { labels: {}, annotations: {} };
 const EMPTY: Decision = decide([]);
 // Mutation runs to a fixed point (a default can make another policy's selector match); this bounds the passes.
 const MAX_MUTATION_PASSES = 4;
+// The deadline is read every this many policies: a clock read costs about what a small policy's evaluation does.
+const DEADLINE_EVERY = 8;
+
+function unfinished(policies: readonly GovernancePolicy[]): UnfinishedPolicy[] {
+  return policies.map((p) => ({ policy: p.name, mode: p.mode }));
+}
+
+/** A mutation past its deadline: no patch at all (a partial one could break another policy's rule), so no matched policy's defaults apply. */
+function mutationCutOff(object: unknown, results: Map<string, RuleResult> | undefined, seen: readonly GovernancePolicy[], matched: readonly GovernancePolicy[]): MutateOutcome {
+  const list = results ? [...results.values()] : [];
+  const all = [...seen, ...matched.filter((q) => !seen.includes(q))];
+  return { patch: [], mutated: object, results: list, policies: all.map((q) => summarize(q, list)), unfinished: unfinished(all) };
+}
+
+/** A validation past its deadline: policies from `i` on were not (fully) evaluated; what was found so far still counts. */
+function validationCutOff(results: RuleResult[], policies: readonly GovernancePolicy[], i: number, omitted?: Omitted): ValidateOutcome {
+  return { results, policies: policies.slice(0, i).map((q) => summarize(q, results)), decision: results.length ? decide(results, omitted) : EMPTY, unfinished: unfinished(policies.slice(i)) };
+}
 
 function labelsOf(obj: unknown): Labels {
   const m = metadataMap(obj, ['metadata'], 'labels');
@@ -137,6 +168,7 @@ export class GovernanceEngine {
   private readonly index: PolicyIndex;
   private readonly skipNamespaces: ReadonlySet<string>;
   private readonly activeMigrationSource: ActiveMigrationSource;
+  private readonly now: () => number;
   /**
    * Candidates whose match holds for a kind and namespace, keyed by the namespace's labels object (the namespace
    * cache replaces it when the namespace changes): namespaceSelectors are evaluated once per namespace version, not
@@ -151,6 +183,7 @@ export class GovernanceEngine {
     this.index = new PolicyIndex(policies);
     this.skipNamespaces = new Set(options.skipNamespaces ?? ['kube-system']);
     this.activeMigrationSource = options.activeMigrationSource ?? (() => undefined);
+    this.now = options.now ?? (() => performance.now());
     this.defaultsExceptionAnnotations = policies.some((p) => p.annotations.some((r) => r.key.startsWith(EXCEPTION_ANNOTATION_PREFIX)));
   }
 
@@ -166,7 +199,7 @@ export class GovernanceEngine {
     if (!kind) return 'kind';
     if (!o) return 'not-an-object';
     const name = ctx.name ?? getIn(o, ['metadata', 'name']);
-    return {
+    const t: { -readonly [K in keyof Target]: Target[K] } = {
       kind,
       namespace: ctx.namespace,
       name: typeof name === 'string' ? name : '',
@@ -176,6 +209,8 @@ export class GovernanceEngine {
       namespaceInfo: ctx.namespaceInfo ?? NO_NAMESPACE_INFO,
       activeMigrationSource: this.activeMigrationSource,
     };
+    if (ctx.deadline !== undefined) t.deadline = { at: ctx.deadline, now: this.now };
+    return t;
   }
 
   private nsLabels(t: Target): Labels {
@@ -280,11 +315,14 @@ export class GovernanceEngine {
     // Whether an exception excuses a policy's rule, per pass: tag rules ask once per key.
     let excused: Map<GovernancePolicy, Map<RuleName, boolean>> | undefined;
     let matched = this.matching(t);
+    const deadline = ctx.deadline;
+    let steps = 0;
     for (let pass = 0; pass < MAX_MUTATION_PASSES; pass++) {
       const before = rec.edits;
       const labelsBefore = rec.labelEdits;
       const annotationsBefore = rec.annotationEdits;
       for (const p of matched) {
+        if (deadline !== undefined && steps++ % DEADLINE_EVERY === 0 && this.now() >= deadline) return mutationCutOff(object, results, seen, matched);
         if (!seen.includes(p)) seen.push(p);
         const excusable = p.exceptions.length > 0 || p.allowExceptionAnnotations.size > 0;
         let mine: Map<RuleName, boolean> | undefined;
@@ -305,6 +343,7 @@ export class GovernanceEngine {
           if (p.labels.length) mutateTags(p, 'labels', t, rec, allowed, templateMutable);
           if (p.annotations.length) mutateTags(p, 'annotations', t, rec, allowed, templateMutable);
         } catch (e) {
+          if (e instanceof ReviewDeadlineExceeded) return mutationCutOff(object, results, seen, matched);
           (results ??= new Map()).set(`${p.name}|error`, this.internalError(p, e));
         }
       }
@@ -355,7 +394,9 @@ export class GovernanceEngine {
     // Updates of an object being deleted (finalizer removal) must always pass, or it could never go away.
     if (getIn(t.obj, ['metadata', 'deletionTimestamp'])) return { results: [], policies: [], decision: EMPTY, skipped: 'deleting' };
     const policies = this.matching(t);
-    const owner = controllerOwner(t.obj);
+    // A controller ownerReference is written by the creator and proves nothing (a user may forge one); only an object
+    // that a workload controller itself creates or updates is let through with a warning.
+    const owner = isWorkloadController(ctx.requestedBy) ? controllerOwner(t.obj) : undefined;
     const old = op === 'UPDATE' && isRecord(ctx.oldObject) ? { ...t, obj: ctx.oldObject } : undefined;
     const results: RuleResult[] = [];
     // Bounded answer: at most MAX_REPORTED results of each kind are kept (denials, warnings, exceptions); the rest
@@ -364,11 +405,15 @@ export class GovernanceEngine {
     let warned = 0;
     let excused = 0;
     let omitted: Omitted | undefined;
-    for (const p of policies) {
+    const deadline = ctx.deadline;
+    for (let i = 0; i < policies.length; i++) {
+      const p = policies[i]!;
+      if (deadline !== undefined && i % DEADLINE_EVERY === 0 && this.now() >= deadline) return validationCutOff(results, policies, i, omitted);
       let found: Finding[];
       try {
         found = this.findings(p, t);
       } catch (e) {
+        if (e instanceof ReviewDeadlineExceeded) return validationCutOff(results, policies, i, omitted);
         results.push(this.internalError(p, e));
         continue;
       }
@@ -377,12 +422,15 @@ export class GovernanceEngine {
       if (old && p.allowExistingViolations) {
         try {
           before = indexFindings(this.findings(p, old));
-        } catch {
+        } catch (e) {
+          if (e instanceof ReviewDeadlineExceeded) return validationCutOff(results, policies, i, omitted);
           before = undefined;
         }
       }
       const excuse = this.excuser(p, t);
-      for (const f of found) {
+      for (let k = 0; k < found.length; k++) {
+        if (deadline !== undefined && (k & 255) === 255 && this.now() >= deadline) return validationCutOff(results, policies, i, omitted);
+        const f = found[k]!;
         const exception = excuse(f.rule);
         let status: RuleResult['status'];
         let message = f.message;

@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { GovernanceEngine } from './engine.js';
 import { blocks, decide, formatWarning, MAX_WARNING_LENGTH, type RuleResult } from './result.js';
+import { MAX_CONTAINERS } from './pod-template.js';
 import { PolicyIndex } from './policy-index.js';
 import { policy, yamlObject } from './testing.js';
 
@@ -131,7 +132,7 @@ test('UPDATE: a violation the stored object already had warns instead of denying
   assert.deepEqual(fresh.results.map((r) => `${r.policy}:${r.status}`), ['p:fail', 'strict:fail'], 'a new violation denies');
 });
 
-test('objects owned by a controller are warned about, not blocked; objects being deleted are not evaluated', () => {
+test('objects a workload controller makes from an admitted template are warned about; a forged owner is enforced', () => {
   const e = new GovernanceEngine([needsOwner('p')]);
   const pod = yamlObject(`
 apiVersion: v1
@@ -139,9 +140,26 @@ kind: Pod
 metadata: {name: web-abc, ownerReferences: [{apiVersion: apps/v1, kind: ReplicaSet, name: web-5d8, uid: u1, controller: true}]}
 spec: {containers: [{name: a, image: b}]}
 `);
-  const v = e.validate(pod, { namespace: 'x' });
-  assert.equal(v.decision.allowed, true);
-  assert.match(v.results[0]!.message, /owned by ReplicaSet web-5d8/);
+  const byController = e.validate(pod, { namespace: 'x', requestedBy: 'system:serviceaccount:kube-system:replicaset-controller' });
+  assert.equal(byController.decision.allowed, true);
+  assert.match(byController.results[0]!.message, /owned by ReplicaSet web-5d8/);
+  assert.equal(e.validate(pod, { namespace: 'x', requestedBy: 'system:kube-controller-manager' }).decision.allowed, true);
+  // The same ownerReference sent by anyone else (or by nobody known: the CLI) proves nothing.
+  for (const requestedBy of [undefined, 'alice', 'system:serviceaccount:team-a:replicaset-controller', 'system:serviceaccount:kube-system:default']) {
+    const v = e.validate(pod, { namespace: 'x', ...(requestedBy ? { requestedBy } : {}) });
+    assert.equal(v.decision.allowed, false, `requested by ${requestedBy}`);
+    assert.deepEqual(v.results.map((r) => r.status), ['fail']);
+  }
+  const forgedRs = yamlObject(`
+apiVersion: apps/v1
+kind: ReplicaSet
+metadata: {name: web-1, ownerReferences: [{apiVersion: apps/v1, kind: Deployment, name: does-not-exist, uid: u2, controller: true}]}
+spec: {selector: {matchLabels: {a: b}}, template: {metadata: {labels: {a: b}}, spec: {containers: [{name: a, image: b}]}}}
+`);
+  assert.equal(e.validate(forgedRs, { namespace: 'x', requestedBy: 'mallory' }).decision.allowed, false);
+  // A controller's object without a controller ownerReference is judged as any other.
+  const bare = yamlObject('{apiVersion: v1, kind: Pod, metadata: {name: p}, spec: {containers: [{name: a, image: b}]}}');
+  assert.equal(e.validate(bare, { namespace: 'x', requestedBy: 'system:serviceaccount:kube-system:job-controller' }).decision.allowed, false);
   const deleting = deployment(`{name: web, deletionTimestamp: '2026-01-01T00:00:00Z', finalizers: [x]}`);
   assert.equal(e.validate(deleting, { namespace: 'x', operation: 'UPDATE', oldObject: deleting }).skipped, 'deleting');
   assert.equal(e.validate(deployment(), { namespace: 'x', operation: 'CONNECT' }).skipped, 'operation');
@@ -192,4 +210,50 @@ test('decide: only enforce failures block; audit failures, warnings and errors w
   assert.equal(d.allowed, false);
   assert.equal(d.denials.length, 1);
   assert.equal(d.warnings.length, 3);
+});
+
+test('deadline: validate stops between policies once the clock passes ctx.deadline and names what it did not evaluate', () => {
+  let t = 0;
+  // Each clock read advances one tick: the engine reads it every 8 policies, so a deadline of 1 stops at the 9th.
+  const policies = Array.from({ length: 20 }, (_, i) => needsOwner(`p${String(i).padStart(2, '0')}`, i % 2 ? '  mode: audit\n' : ''));
+  const e = new GovernanceEngine(policies, { now: () => t++ });
+  const out = e.validate(deployment(), { namespace: 'shop', deadline: 1 });
+  assert.deepEqual(out.policies.map((p) => p.policy), policies.slice(0, 8).map((p) => p.name));
+  assert.equal(out.results.length, 8);
+  assert.deepEqual(out.unfinished, policies.slice(8).map((p) => ({ policy: p.name, mode: p.mode })));
+  // No deadline, or one not reached: every policy is evaluated and nothing is unfinished.
+  assert.equal(e.validate(deployment(), { namespace: 'shop' }).unfinished, undefined);
+  t = 0;
+  assert.equal(e.validate(deployment(), { namespace: 'shop', deadline: 1000 }).results.length, 20);
+});
+
+test('deadline: mutate past its deadline returns no patch and lists every matched policy as unfinished', () => {
+  const defaults = (name: string) => policy(name, `  labels: {owner: {default: team-a}}\n`);
+  const e = new GovernanceEngine([defaults('a'), defaults('b')], { now: () => 5 });
+  const late = e.mutate(deployment(), { namespace: 'shop', deadline: 5 });
+  assert.deepEqual(late.patch, []);
+  assert.deepEqual(late.unfinished?.map((p) => p.policy), ['a', 'b']);
+  const inTime = e.mutate(deployment(), { namespace: 'shop', deadline: 6 });
+  assert.equal(inTime.unfinished, undefined);
+  assert.equal(inTime.patch.length > 0, true);
+});
+
+test('deadline: the loops over containers read it too, so one policy over a huge pod spec is cut off midway', () => {
+  let t = 0;
+  const requests = policy('requests', `  resources: {require: [requests.cpu], defaults: {requests: {memory: 64Mi}}}\n`);
+  const e = new GovernanceEngine([requests], { now: () => t++ });
+  const obj = deployment() as any;
+  // The largest pod spec the resource rules walk (a longer one is reported, or left undefaulted, without a walk).
+  obj.spec.template.spec.containers = Array.from({ length: MAX_CONTAINERS }, (_, i) => ({ name: `c${i}`, image: 'x' }));
+  // Policy check reads 0; the container walk reads every 64 containers: 1, 2, 3 → past a deadline of 3.
+  const v = e.validate(obj, { namespace: 'shop', deadline: 3 });
+  assert.deepEqual(v.unfinished, [{ policy: 'requests', mode: 'enforce' }]);
+  assert.ok(v.results.length < MAX_CONTAINERS, `${v.results.length} results`);
+  t = 0;
+  const m = e.mutate(obj, { namespace: 'shop', deadline: 3 });
+  assert.deepEqual(m.patch, []);
+  assert.deepEqual(m.unfinished, [{ policy: 'requests', mode: 'enforce' }]);
+  // Without a deadline the same review runs to the end.
+  const all = e.validate(obj, { namespace: 'shop' });
+  assert.equal(all.results.length + (all.decision.omitted?.denials ?? 0), MAX_CONTAINERS);
 });

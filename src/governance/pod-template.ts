@@ -1,6 +1,7 @@
 // Pod-controller autogen: where each workload kind keeps its pod spec and pod metadata, so pod rules apply to what the user applied.
 import { WORKLOAD_KINDS, type WorkloadKind } from '../policy/governance-policy.js';
 import { isRecord, type Path } from './json-patch.js';
+import { checkDeadline, type Deadline } from './types.js';
 
 export interface PodLocation {
   /** Path of the PodSpec inside the object. */
@@ -78,9 +79,31 @@ function podSpec(obj: unknown, kind: WorkloadKind): Record<string, unknown> | un
 
 /**
  * Containers and init containers of the pod spec (ephemeral containers cannot declare resources and are left out).
- * Entries that are not objects are skipped: the API server's own validation reports them.
+ * Entries that are not objects are skipped: the API server's own validation reports them. At most MAX_CONTAINERS
+ * entries are walked.
  */
-export function containersOf(obj: unknown, kind: WorkloadKind, limit = Infinity): ContainerRef[] {
+export function containersOf(obj: unknown, kind: WorkloadKind): ContainerRef[];
+/**
+ * With a deadline, a long list (more than a pod needs, up to MAX_CONTAINERS) is walked
+ * lazily and throws ReviewDeadlineExceeded once the deadline passes.
+ */
+export function containersOf(obj: unknown, kind: WorkloadKind, deadline: Deadline | undefined): Iterable<ContainerRef>;
+export function containersOf(obj: unknown, kind: WorkloadKind, deadline?: Deadline): Iterable<ContainerRef> {
+  const all = allContainers(obj, kind);
+  return deadline === undefined || all.length < LAZY_FROM ? all : checked(all, deadline);
+}
+
+const LAZY_FROM = 64;
+
+function* checked(list: readonly ContainerRef[], deadline: Deadline): Generator<ContainerRef> {
+  for (let i = 0; i < list.length; i++) {
+    checkDeadline(deadline, i);
+    yield list[i]!;
+  }
+}
+
+/** At most MAX_CONTAINERS entries are walked: a longer list is reported by the caller, not turned into refs. */
+function allContainers(obj: unknown, kind: WorkloadKind): ContainerRef[] {
   const out: ContainerRef[] = [];
   const spec = podSpec(obj, kind);
   if (!spec) return out;
@@ -88,7 +111,7 @@ export function containersOf(obj: unknown, kind: WorkloadKind, limit = Infinity)
   for (const field of ['containers', 'initContainers'] as const) {
     const list = spec[field];
     if (!Array.isArray(list)) continue;
-    for (let i = 0; i < list.length && seen < limit; i++, seen++) {
+    for (let i = 0; i < list.length && seen < MAX_CONTAINERS; i++, seen++) {
       const c = list[i];
       if (isRecord(c)) out.push({ path: [...LOCATIONS[kind].spec, field, i], container: c });
     }

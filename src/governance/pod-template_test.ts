@@ -68,7 +68,7 @@ spec:
 for (const c of cases) {
   test(`${c.kind}: containers and init containers at ${c.prefix}, ephemeral containers left out`, () => {
     const obj = yamlObject(c.yaml);
-    const found = containersOf(obj, c.kind).map((r) => `${formatPath(r.path)}=${r.container.name}`);
+    const found = [...containersOf(obj, c.kind)].map((r) => `${formatPath(r.path)}=${r.container.name}`);
     assert.deepEqual(found, [`${c.prefix}.containers[0]=app`, `${c.prefix}.containers[1]=sidecar`, `${c.prefix}.initContainers[0]=init`]);
     assert.equal(workloadKind(groupOf(obj.apiVersion), c.kind), c.kind);
     assert.equal(formatPath(podLocation(c.kind).spec), c.prefix);

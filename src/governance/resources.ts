@@ -32,7 +32,7 @@ function present(v: unknown): boolean {
 export function mutateResources(res: CompiledResources, t: Target, rec: PatchRecorder): void {
   if (!res.defaults.requests.length && !res.defaults.limits.length) return;
   if (containerCount(rec.doc, t.kind) > MAX_CONTAINERS) return;
-  for (const c of containersOf(rec.doc, t.kind)) {
+  for (const c of containersOf(rec.doc, t.kind, t.deadline)) {
     const { path } = c;
     let container = c.container;
     for (const d of res.defaults.requests) {
@@ -101,7 +101,7 @@ export function validateResources(res: CompiledResources, t: Target, out: Findin
       value: count,
     });
   }
-  for (const { path, container } of containersOf(t.obj, t.kind, MAX_CONTAINERS)) {
+  for (const { path, container } of containersOf(t.obj, t.kind, t.deadline)) {
     for (const req of res.require) {
       if (!present(section(container, req.section)?.[req.resource])) {
         const rule = req.section === 'requests' ? 'require-requests' : 'require-limits';

@@ -3,7 +3,7 @@ import type { GovernanceMode, RuleFamily, RuleName } from '../policy/governance-
 
 /**
  * pass: evaluated and satisfied (only reported in summaries); fail: violated; warn: violated but never blocking
- * (pre-existing on UPDATE, owned by a controller); skip: excused by an exception; error: could not be evaluated.
+ * (pre-existing on UPDATE, made by a workload controller from an admitted template); skip: excused by an exception; error: could not be evaluated.
  */
 export type RuleStatus = 'pass' | 'fail' | 'warn' | 'skip' | 'error';
 

@@ -26,6 +26,16 @@ export interface ReviewContext {
   readonly namespaceInfo?: NamespaceInfo;
   /** The stored object, on UPDATE and DELETE. */
   readonly oldObject?: unknown;
+  /**
+   * Who sent the request (request.userInfo.username). Only a workload controller (workload-controllers.ts) makes a
+   * violation of a controller-owned object a warning: its template was checked when its owner was admitted.
+   */
+  readonly requestedBy?: string;
+  /**
+   * When the review must stop, in ms on the engine's clock (GovernanceEngineOptions.now, default performance.now).
+   * Checked between policies; past it, the policies not yet evaluated are reported as `unfinished`. Absent: no limit.
+   */
+  readonly deadline?: number;
 }
 
 /**
@@ -51,6 +61,22 @@ export interface Finding {
   readonly value?: unknown;
 }
 
+/** When a review must stop (ms on `now`), for the loops over an object's parts (containers, findings). */
+export interface Deadline {
+  readonly at: number;
+  readonly now: () => number;
+}
+
+/** Thrown by a loop that finds its deadline passed; the engine turns it into `unfinished` policies. */
+export class ReviewDeadlineExceeded extends Error {
+  override name = 'ReviewDeadlineExceeded';
+}
+
+/** Reads the clock every 64 steps (`step` counts from 0): a clock read costs about what one step does. */
+export function checkDeadline(deadline: Deadline | undefined, step: number): void {
+  if (deadline !== undefined && (step & 63) === 63 && deadline.now() >= deadline.at) throw new ReviewDeadlineExceeded('review deadline exceeded');
+}
+
 /** What the rule families see of the object under review. */
 export interface Target {
   readonly kind: WorkloadKind;
@@ -61,6 +87,8 @@ export interface Target {
   readonly location: PodLocation;
   readonly namespaceInfo: NamespaceInfo;
   readonly activeMigrationSource: ActiveMigrationSource;
+  /** Set when the review has a deadline: loops over the object's containers check it (an object may hold thousands). */
+  readonly deadline?: Deadline;
 }
 
 export type RuleAllowed = (policy: GovernancePolicy, rule: RuleName) => boolean;

@@ -203,4 +203,9 @@ export class KubeObjectStore implements ObjectStore {
   async replace(obj: KubernetesObject): Promise<void> {
     await this.objects.replace(obj, undefined, undefined, this.fieldManager);
   }
+
+  /** Server-side apply with force (src/kube/registrar.ts: creates under RBAC restricted by resourceNames). */
+  async apply(obj: KubernetesObject): Promise<void> {
+    await this.objects.patch(obj, undefined, undefined, this.fieldManager, true, PatchStrategy.ServerSideApply);
+  }
 }

@@ -14,7 +14,7 @@ export class FakeApiError extends Error {
   }
 }
 
-type Verb = 'read' | 'jsonPatch' | 'create' | 'replace';
+type Verb = 'read' | 'jsonPatch' | 'create' | 'replace' | 'apply';
 
 export class FakeObjectStore implements ObjectStore {
   private readonly objects = new Map<string, KubernetesObject>();
@@ -70,6 +70,27 @@ export class FakeObjectStore implements ObjectStore {
     const ref = FakeObjectStore.refOf(obj);
     this.enter('create', ref);
     if (this.get(ref)) throw new FakeApiError(409, `${FakeObjectStore.key(ref)} already exists`);
+    this.put(structuredClone(obj));
+  }
+
+  /** Server-side apply, simplified: creates, or sets every top-level field the object gives (metadata merged). */
+  async apply(obj: KubernetesObject): Promise<void> {
+    const ref = FakeObjectStore.refOf(obj);
+    this.enter('apply', ref);
+    const current = this.get(ref);
+    const next = structuredClone(obj) as any;
+    if (current) next.metadata = { ...current.metadata, ...next.metadata };
+    else next.metadata = { ...next.metadata, uid: `uid-${this.version}` };
+    this.put(next);
+  }
+
+  /** Deletes an object, as a user or the garbage collector would (tests only). */
+  remove(ref: { kind: string; name: string; namespace?: string }): void {
+    this.objects.delete(FakeObjectStore.key(ref));
+  }
+
+  /** Stores an object as another client would (tests only). */
+  set(obj: KubernetesObject): void {
     this.put(structuredClone(obj));
   }
 

@@ -60,30 +60,44 @@ export class NamespaceCache implements NamespaceLookup {
   private stopped = false;
   private timer: NodeJS.Timeout | undefined;
 
+  /** Set by the informer's error callback: client-node's start() resolves even when its first list failed. */
+  private errored = false;
+
   constructor(
     private readonly informer: NamespaceInformer,
     private readonly opts: NamespaceCacheOptions,
   ) {
     informer.on('error', (err) => {
       if (this.stopped) return;
+      this.errored = true;
       opts.log.warn({ err: (err as Error)?.message ?? String(err) }, 'namespace watch failed; restarting');
-      this.timer = setTimeout(() => void this.start(), opts.restartDelayMs ?? 5000);
-      this.timer.unref();
+      this.retry();
     });
   }
 
-  /** Resolves after the first list; a failure is logged and retried, never thrown. */
+  private retry(): void {
+    if (this.timer || this.stopped) return;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      void this.start();
+    }, this.opts.restartDelayMs ?? 5000);
+    this.timer.unref();
+  }
+
+  /** Resolves after the first list attempt; a failure is logged and retried, never thrown. */
   async start(): Promise<void> {
     if (this.stopped) return;
+    this.errored = false;
     try {
       await this.informer.start();
-      if (!this.synced) this.opts.log.info('namespace cache synced');
-      this.synced = true;
     } catch (e) {
       this.opts.log.warn({ err: (e as Error).message }, 'namespace list failed; retrying');
-      this.timer = setTimeout(() => void this.start(), this.opts.restartDelayMs ?? 5000);
-      this.timer.unref();
+      this.retry();
+      return;
     }
+    if (this.errored || this.stopped) return;
+    if (!this.synced) this.opts.log.info('namespace cache synced');
+    this.synced = true;
   }
 
   get(name: string): NamespaceInfo | undefined {

@@ -9,6 +9,8 @@ class FakeInformer implements NamespaceInformer {
   private onError: ((err?: unknown) => void) | undefined;
   starts = 0;
   failNextStart = false;
+  /** As client-node does: the failed list is reported through 'error' and start() resolves. */
+  failNextListQuietly = false;
   get(name: string) {
     return this.objects.get(name);
   }
@@ -20,6 +22,10 @@ class FakeInformer implements NamespaceInformer {
     if (this.failNextStart) {
       this.failNextStart = false;
       throw new Error('connection refused');
+    }
+    if (this.failNextListQuietly) {
+      this.failNextListQuietly = false;
+      this.onError?.(new Error('namespaces is forbidden'));
     }
   }
   async stop() {}
@@ -66,4 +72,16 @@ test('NamespaceCache: not ready until the first list; a failed list and a watch 
   await new Promise((r) => setTimeout(r, 20));
   assert.equal(inf.starts, 3, 'no restart after stop');
   assert.deepEqual(c.get('missing'), undefined);
+});
+
+test('NamespaceCache: a first list that fails through the error callback (start() resolving) is not a sync', async () => {
+  const inf = new FakeInformer();
+  inf.failNextListQuietly = true;
+  const c = new NamespaceCache(inf, { log: silentLogger, restartDelayMs: 1 });
+  await c.start();
+  assert.equal(c.ready(), false);
+  await new Promise((r) => setTimeout(r, 20));
+  assert.equal(c.ready(), true);
+  assert.equal(inf.starts, 2);
+  await c.stop();
 });

@@ -147,9 +147,21 @@ export interface GovernorMetrics {
   readonly admissionDurationBuffer: HistogramBuffer<'webhook'>;
   readonly ruleViolations: Counter<'policy' | 'rule' | 'mode'>;
   readonly exceptionsUsed: Counter<'policy' | 'rule' | 'via'>;
+  /** Reviews cut off at their budget (--review-timeout) and answered per the unfinished policies' mode. */
+  readonly reviewDeadlineExceeded: Counter<'webhook'>;
   // policies
   readonly policyReloads: Counter<'result'>;
   readonly policiesLoaded: Gauge<'kind'>;
+  /** Invalid documents (and policies left out by cross-checks) per source and kind, as of each source's last read. */
+  readonly policyLoadErrors: Gauge<'source' | 'kind'>;
+  readonly policyLastLoadSuccess: Gauge<'source'>;
+  // policy status (src/status): the same information as the governor.io status subresource, for file policies too
+  readonly policyReady: Gauge<'kind' | 'policy'>;
+  readonly decisionRegime: Gauge<'policy' | 'regime'>;
+  readonly sourceConsecutiveFailures: Gauge<'policy'>;
+  readonly migrationPhase: Gauge<'policy' | 'phase'>;
+  readonly statusWrites: Counter<'result'>;
+  readonly statusLeader: Gauge<string>;
 }
 
 type AdmissionLabel = 'webhook' | 'operation' | 'kind' | 'result' | 'policy';
@@ -222,7 +234,36 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Governor
       labelNames: ['policy', 'rule', 'via'],
       registers,
     }),
-    policyReloads: new Counter({ name: 'governor_policy_reloads_total', help: 'Policy reloads by result (applied, rejected)', labelNames: ['result'], registers }),
+    reviewDeadlineExceeded: new Counter({
+      name: 'governor_review_deadline_exceeded_total',
+      help: 'Admission reviews cut off at the review budget (validate: denied if an enforce policy was not evaluated; mutate: allowed without a patch)',
+      labelNames: ['webhook'],
+      registers,
+    }),
+    policyReloads: new Counter({ name: 'governor_policy_reloads_total', help: 'Policy source reads by result (applied: every document in force as offered; partial: invalid ones held back)', labelNames: ['result'], registers }),
     policiesLoaded: new Gauge({ name: 'governor_policies_loaded', help: 'Policies in force by kind', labelNames: ['kind'], registers }),
+    policyLoadErrors: new Gauge({
+      name: 'governor_policy_load_errors',
+      help: 'Invalid policy documents by source and kind as of the last read (the last good version of each stays in force)',
+      labelNames: ['source', 'kind'],
+      registers,
+    }),
+    policyLastLoadSuccess: new Gauge({
+      name: 'governor_policy_last_load_success_timestamp_seconds',
+      help: 'When each policy source was last read with every document valid (Unix time)',
+      labelNames: ['source'],
+      registers,
+    }),
+    policyReady: new Gauge({
+      name: 'governor_policy_ready',
+      help: 'Per policy (namespace/name; the name for GovernancePolicy): 1 when in force, 0 when not (the Ready condition)',
+      labelNames: ['kind', 'policy'],
+      registers,
+    }),
+    decisionRegime: new Gauge({ name: 'governor_decision_regime', help: 'Formula regime of the current decision per policy: 1 for the current regime, 0 for the others', labelNames: ['policy', 'regime'], registers }),
+    sourceConsecutiveFailures: new Gauge({ name: 'governor_source_consecutive_failures', help: 'Consecutive failed load evaluations per policy (0: the source is healthy)', labelNames: ['policy'], registers }),
+    migrationPhase: new Gauge({ name: 'governor_migration_phase', help: 'Phase of each MigrationPolicy: 1 for the current phase, 0 for the others', labelNames: ['policy', 'phase'], registers }),
+    statusWrites: new Counter({ name: 'governor_policy_status_writes_total', help: 'Status subresource writes of governor.io objects by result (ok, error)', labelNames: ['result'], registers }),
+    statusLeader: new Gauge({ name: 'governor_policy_status_leader', help: '1 while this replica holds the status Lease and writes policy status', registers }),
   };
 }

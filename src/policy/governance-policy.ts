@@ -2,6 +2,7 @@
 import schema from './schemas/governance-policy.schema.json' with { type: 'json' };
 import { compareQuantities, exactNumber, multiplyQuantities, parseQuantity, quantityToNumber, readQuantity, tryParseQuantity, type Quantity } from '../common/quantity.js';
 import { isValidLabelKey, isValidLabelValue, selectorRequirements, type LabelSelector, type Requirement } from '../common/labels.js';
+import { compilePattern, type Pattern } from '../common/pattern.js';
 import type { Issue, PolicyKindSpec } from './kind.js';
 import type { PolicyOrigin } from './types.js';
 
@@ -124,7 +125,8 @@ export interface CompiledTagRule {
   readonly family: 'labels' | 'annotations' | 'migration';
   readonly required: boolean;
   readonly allowed?: readonly string[];
-  readonly pattern?: RegExp;
+  /** RE2 (linear time): a value of any length is tested in time proportional to its length. */
+  readonly pattern?: Pattern;
   readonly default?: string;
   readonly fromNamespace: boolean;
 }
@@ -184,9 +186,35 @@ export interface GovernancePolicy {
 // ---------------------------------------------------------------- compile
 
 export function compileNamePattern(text: string): NamePattern {
-  if (!/[*?]/.test(text)) return { text, exact: true, test: (n) => n === text };
-  const re = new RegExp(`^${text.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`);
-  return { text, exact: false, test: (n) => re.test(n) };
+  if (!text.includes('*') && !text.includes('?')) return { text, exact: true, test: (n) => n === text };
+  return { text, exact: false, test: (n) => globMatch(text, n) };
+}
+
+/**
+ * Whether `name` matches a wildcard pattern (* any run, ? one character). A regex built from the pattern (`^a.*b.*c$`)
+ * backtracks in time growing with the power of the number of stars; this keeps only the last star's position, so a
+ * test takes at most pattern × name steps.
+ */
+export function globMatch(pattern: string, name: string): boolean {
+  let p = 0;
+  let n = 0;
+  let star = -1;
+  let resume = 0;
+  while (n < name.length) {
+    const c = pattern[p];
+    if (c === '*') {
+      star = p++;
+      resume = n;
+    } else if (p < pattern.length && (c === '?' || c === name[n])) {
+      p++;
+      n++;
+    } else if (star >= 0) {
+      p = star + 1;
+      n = ++resume;
+    } else return false;
+  }
+  while (pattern[p] === '*') p++;
+  return p === pattern.length;
 }
 
 const POD_CONTROLLERS: readonly WorkloadKind[] = ['Deployment', 'StatefulSet', 'DaemonSet', 'ReplicaSet', 'Job', 'CronJob'];
@@ -231,10 +259,10 @@ function compileTags(rules: Record<string, TagRuleSpec> | undefined, field: 'lab
     const at = ['spec', field, key];
     const before = issues.length;
     if (!isValidLabelKey(key)) issues.push({ path: at, message: `"${key}" is not a valid ${field === 'labels' ? 'label' : 'annotation'} key (optional DNS prefix/, then up to 63 of [A-Za-z0-9-_.])` });
-    let pattern: RegExp | undefined;
+    let pattern: Pattern | undefined;
     if (r.pattern !== undefined) {
       try {
-        pattern = new RegExp(r.pattern);
+        pattern = compilePattern(r.pattern);
       } catch (e) {
         issues.push({ path: [...at, 'pattern'], message: `invalid regular expression: ${(e as Error).message}` });
       }

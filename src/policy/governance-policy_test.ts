@@ -93,3 +93,51 @@ test('unknown fields and wrong modes are schema errors; allowExistingViolations 
   assert.equal(p.allowExistingViolations, false);
   assert.equal(p.exclude, undefined, 'an empty exclude excludes nothing');
 });
+
+test('patterns RE2 cannot run are refused at parse, naming the path and what to use instead', () => {
+  const r = parsePolicyText(
+    doc(`  labels:
+    team: {pattern: '^(?!default$)[a-z-]+$'}
+  annotations:
+    owner: {pattern: '^(\\w+)@\\1$'}
+    email: {pattern: '(?<=@)example\\.com$'}
+`),
+    'lookaround.yaml',
+  );
+  const msgs = r.errors.map(formatPolicyError);
+  assert.equal(r.policies.length, 0);
+  assert.ok(
+    msgs.some((m) => m.includes('spec.labels.team.pattern: invalid regular expression: lookahead (?!…) is not supported: patterns run on RE2 (linear time); use an allowed list or split the rule')),
+    msgs.join('\n'),
+  );
+  assert.ok(msgs.some((m) => m.includes('spec.annotations.owner.pattern: invalid regular expression: backreference \\1 is not supported')), msgs.join('\n'));
+  assert.ok(msgs.some((m) => m.includes('spec.annotations.email.pattern: invalid regular expression: lookbehind (?<=…) is not supported')), msgs.join('\n'));
+  assert.ok(r.errors.every((e) => e.file === 'lookaround.yaml' && e.line !== undefined));
+});
+
+test('compiled patterns are RE2: the kebab-case pattern of issue 11 answers at once on a hostile value', () => {
+  const r = parsePolicyText(doc(`  annotations:\n    cost-center: {required: true, pattern: '^([a-z0-9]+-?)*$'}\n`), 'p.yaml');
+  const p = r.policies[0] as GovernancePolicy;
+  const started = performance.now();
+  assert.equal(p.annotations[0]!.pattern!.test(`${'a'.repeat(40)}!`), false);
+  assert.equal(p.annotations[0]!.pattern!.test('team-a-42'), true);
+  assert.ok(performance.now() - started < 100);
+});
+
+test('namespace and name wildcards match like the regexes they replace, in linear time', async () => {
+  const { compileNamePattern, globMatch } = await import('./governance-policy.js');
+  const toRegExp = (p: string) => new RegExp(`^${p.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`);
+  const fc = (await import('fast-check')).default;
+  const unit = fc.constantFrom('a', 'b', '-', '.');
+  fc.assert(
+    fc.property(fc.string({ unit: fc.oneof(unit, fc.constantFrom('*', '?')), maxLength: 8 }), fc.string({ unit, maxLength: 12 }), (p, n) => globMatch(p, n) === toRegExp(p).test(n)),
+    { numRuns: 2000 },
+  );
+  assert.equal(compileNamePattern('team-*').test('team-a'), true);
+  assert.equal(compileNamePattern('team-?').test('team-ab'), false);
+  assert.equal(compileNamePattern('kube-system').exact, true);
+  // Seven stars against a 253-character name: a regex backtracks through 253^7 ways; this takes pattern × name steps.
+  const started = performance.now();
+  assert.equal(compileNamePattern('*a*a*a*a*a*a*b').test('a'.repeat(253)), false);
+  assert.ok(performance.now() - started < 50);
+});

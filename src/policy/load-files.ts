@@ -21,7 +21,15 @@ export async function listPolicyFiles(paths: readonly string[]): Promise<{ files
       return;
     }
     if (st.isDirectory()) {
-      const entries = (await readdir(p)).filter((n) => !n.startsWith('.')).sort();
+      let names: string[];
+      try {
+        names = await readdir(p);
+      } catch (e) {
+        errors.push({ file: p, path: '', message: `cannot list: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}` });
+        return;
+      }
+      // Hidden entries include a ConfigMap volume's ..data and timestamped directories; the visible names are links into them.
+      const entries = names.filter((n) => !n.startsWith('.')).sort();
       for (const name of entries) await walk(join(p, name), false);
     } else if (explicit || POLICY_FILE.test(p)) {
       files.push(p);
@@ -37,13 +45,23 @@ export interface LoadResult {
   readonly errors: PolicyError[];
 }
 
-/** Reads and parses every policy file; error file names are relative to cwd for readability. */
+/** A file name as errors and origins show it: relative to cwd when under it. */
+function shownName(file: string): string {
+  const rel = relative(process.cwd(), file);
+  return rel && !rel.startsWith('..') ? rel : file;
+}
+
+/**
+ * Reads and parses every policy file; error file names are relative to cwd for readability. Never throws: an unreadable
+ * path or file is an error naming it (and the store keeps what that path gave before).
+ */
 export async function loadPolicyFiles(paths: readonly string[]): Promise<LoadResult> {
-  const { files, errors } = await listPolicyFiles(paths);
+  const listed = await listPolicyFiles(paths);
+  const files = listed.files;
+  const errors: PolicyError[] = listed.errors.map((e) => ({ ...e, file: shownName(e.file) }));
   const policies: AnyPolicy[] = [];
   for (const file of files) {
-    const rel = relative(process.cwd(), file);
-    const shown = rel && !rel.startsWith('..') ? rel : file;
+    const shown = shownName(file);
     let text: string;
     try {
       const st = await stat(file);
@@ -93,11 +111,19 @@ export class PolicyFileWatcher {
   private timer: NodeJS.Timeout | undefined;
   private last = '';
   private running = false;
+  private read = false;
   constructor(private readonly opts: PolicyFileWatcherOptions) {}
+
+  /** True once the files have been listed and parsed (and offered to the store) at least once. */
+  loaded(): boolean {
+    return this.read;
+  }
 
   async reload(): Promise<ReloadOutcome> {
     this.last = await fingerprint(this.opts.paths);
     const r = await loadPolicyFiles(this.opts.paths);
+    // Read before the offer, so that what listens to the store (readiness) sees the source as read with its content.
+    this.read = true;
     const outcome = this.opts.store.offer(r.policies, r.errors);
     this.opts.onReload?.(outcome, r.files);
     return outcome;
@@ -114,6 +140,9 @@ export class PolicyFileWatcher {
     this.running = true;
     try {
       if ((await fingerprint(this.opts.paths)) !== this.last) await this.reload();
+    } catch {
+      // Listing and reading never throw (errors are reported through the store); nothing else is expected here, and
+      // a rejected timer callback would end the process.
     } finally {
       this.running = false;
     }

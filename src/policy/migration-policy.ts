@@ -2,7 +2,7 @@
 import schema from './schemas/migration-policy.schema.json' with { type: 'json' };
 import { parseDuration } from '../common/duration.js';
 import type { Issue, PolicyKindSpec } from './kind.js';
-import { compileLoad } from './load-source.js';
+import { compileLoad, loadIssues } from './load-source.js';
 import type { MigrationPolicy } from './types.js';
 
 export const migrationPolicyKind: PolicyKindSpec<MigrationPolicy> = {
@@ -26,6 +26,7 @@ export const migrationPolicyKind: PolicyKindSpec<MigrationPolicy> = {
         message: `capacity (${spec.capacity.replicas}) exceeds target.maxReplicas (${t.maxReplicas}): the source could never drain`,
       });
     }
+    issues.push(...loadIssues(spec.load));
     if (issues.length) return { issues };
     return {
       value: {

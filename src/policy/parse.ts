@@ -1,8 +1,9 @@
 // Parses policy text (multi-document YAML or JSON) into compiled policies, with errors that name file, document, path and line.
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import addFormatsModule from 'ajv-formats';
-import { LineCounter, parseAllDocuments, isNode } from 'yaml';
+import { LineCounter, parseAllDocuments, isMap, isNode, isScalar } from 'yaml';
 import commonSchema from './schemas/common.schema.json' with { type: 'json' };
+import { compilePattern } from '../common/pattern.js';
 import type { PolicyKindSpec } from './kind.js';
 import { scalingPolicyKind } from './scaling-policy.js';
 import { migrationPolicyKind } from './migration-policy.js';
@@ -19,11 +20,23 @@ export const NON_POLICY_KINDS: ReadonlySet<unknown> = new Set(['GovernanceTest']
 // ajv-formats is CommonJS; its default export arrives wrapped under ESM.
 const addFormats = ((addFormatsModule as any).default ?? addFormatsModule) as (ajv: Ajv) => Ajv;
 
+/**
+ * The schemas' `pattern`s run on RE2 too: every string of a policy document is user input, and a backtracking
+ * RegExp is quadratic on some of them (the quantity pattern on a long run of digits). `toString` is ajv's cache key.
+ */
+const schemaRegExp = Object.assign(
+  (source: string) => {
+    const p = compilePattern(source);
+    return { test: (s: string) => p.test(s), toString: () => source };
+  },
+  { code: 'schemaRegExp' },
+);
+
 /** Compiled once per process: schemas are validated at start-up, never on the request path. */
 class Validators {
   private readonly byKind = new Map<string, { spec: PolicyKindSpec<AnyPolicy>; validate: ValidateFunction }>();
   constructor(kinds: readonly PolicyKindSpec<AnyPolicy>[]) {
-    const ajv = new Ajv({ allErrors: true, $data: true, useDefaults: true, strict: true, strictRequired: false, allowUnionTypes: true });
+    const ajv = new Ajv({ allErrors: true, $data: true, useDefaults: true, strict: true, strictRequired: false, allowUnionTypes: true, code: { regExp: schemaRegExp } });
     addFormats(ajv);
     ajv.addSchema(commonSchema);
     for (const spec of kinds) this.byKind.set(spec.kind, { spec, validate: ajv.compile(spec.schema) });
@@ -139,6 +152,15 @@ export function parsePolicyText(text: string, file: string): ParseResult {
   docs.forEach((doc, i) => {
     const document = i + 1;
     const at = (path: readonly (string | number)[]) => {
+      // A field is shown at its key (`resorces:`), not at its value, which may start on a later line.
+      if (path.length) {
+        const parent = path.length > 1 ? doc.getIn(path.slice(0, -1), true) : doc.contents;
+        const pair = isMap(parent) ? parent.items.find((it) => isScalar(it.key) && it.key.value === path[path.length - 1]) : undefined;
+        if (isScalar(pair?.key) && pair.key.range) {
+          const pos = lc.linePos(pair.key.range[0]);
+          return { line: pos.line, column: pos.col };
+        }
+      }
       let node: unknown = path.length ? doc.getIn(path, true) : doc.contents;
       // Missing fields point at their parent.
       for (let n = path.length - 1; !isNode(node) && n >= 0; n--) node = n ? doc.getIn(path.slice(0, n), true) : doc.contents;

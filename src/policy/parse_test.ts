@@ -91,7 +91,7 @@ test('the store keeps the last good set when a candidate has errors', () => {
   const broken = parsePolicyText('kind: Nope', 'p.yaml');
   const out = store.offer(broken.policies, broken.errors);
   assert.equal(out.applied, false);
-  assert.equal(store.current().generation, 1);
+  assert.deepEqual(out.kept, ['ScalingPolicy/shop/checkout']);
   assert.equal(store.current().scaling[0]!.name, 'checkout');
   assert.equal(store.lastErrors().length, 1);
   const dup = store.offer([...good.policies, ...good.policies], []);

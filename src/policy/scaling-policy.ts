@@ -2,7 +2,7 @@
 import schema from './schemas/scaling-policy.schema.json' with { type: 'json' };
 import { parseDuration } from '../common/duration.js';
 import type { Issue, PolicyKindSpec } from './kind.js';
-import { compileLoad } from './load-source.js';
+import { compileLoad, loadIssues } from './load-source.js';
 import type { ScalingPolicy } from './types.js';
 
 export const scalingPolicyKind: PolicyKindSpec<ScalingPolicy> = {
@@ -27,6 +27,7 @@ export const scalingPolicyKind: PolicyKindSpec<ScalingPolicy> = {
     if (f.action === 'fixed' && (f.replicas < min || f.replicas > cap)) {
       issues.push({ path: ['spec', 'onSourceFailure', 'replicas'], message: `fixed replicas (${f.replicas}) must lie within min..cap (${min}..${cap})` });
     }
+    issues.push(...loadIssues(spec.load));
     if (issues.length) return { issues };
     return {
       value: {

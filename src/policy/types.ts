@@ -12,9 +12,27 @@ export interface WorkloadRef {
   readonly name: string;
 }
 
+/** TLS towards a load source; file paths, read by the source (src/sources), never by the parser. */
+export interface SourceTls {
+  readonly caFile?: string;
+  readonly certFile?: string;
+  readonly keyFile?: string;
+  readonly serverName?: string;
+  readonly insecureSkipVerify?: boolean;
+}
+
+/** How a load source request authenticates: credentials are named by file, never written in a policy. */
+export interface SourceAuth {
+  readonly bearerTokenFile?: string;
+  readonly basicAuth?: { readonly username?: string; readonly usernameFile?: string; readonly passwordFile: string };
+  readonly tls?: SourceTls;
+  /** Extra request headers (e.g. X-Scope-OrgID), names as written. */
+  readonly headers?: Readonly<Record<string, string>>;
+}
+
 export type LoadSource =
-  | { readonly type: 'prometheus'; readonly query: string; readonly url?: string; readonly timeoutMs?: number }
-  | { readonly type: 'http'; readonly url: string; readonly valuePath: string; readonly timeoutMs?: number };
+  | { readonly type: 'prometheus'; readonly query: string; readonly url?: string; readonly timeoutMs?: number; readonly auth?: SourceAuth }
+  | { readonly type: 'http'; readonly url: string; readonly valuePath: string; readonly timeoutMs?: number; readonly auth?: SourceAuth };
 
 export interface Thresholds {
   /** Tmin */

@@ -1,4 +1,5 @@
 // fetch (undici) with a timeout, a caller signal and a response size limit, mapping transport failures to SourceErrors.
+import { fetch as undiciFetch, type Dispatcher } from 'undici';
 import { SourceResponseError, SourceTimeoutError, SourceUnavailableError } from './errors.js';
 
 export const MAX_RESPONSE_BYTES = 1024 * 1024;
@@ -11,7 +12,10 @@ export interface FetchedText {
 
 function transportDetail(e: unknown): string {
   const err = e as { cause?: { code?: string; message?: string }; message?: string };
-  return err.cause?.code ?? err.cause?.message ?? err.message ?? String(e);
+  const code = err.cause?.code;
+  // Certificate problems name themselves (wrong CA, wrong name), so the operator sees it is TLS and not the network.
+  if (code && /CERT|TLS|SSL|SIGNATURE|ISSUER|ALTNAME|EPROTO/.test(code)) return `TLS error ${code}${err.cause?.message ? `: ${err.cause.message}` : ''}`;
+  return code ?? err.cause?.message ?? err.message ?? String(e);
 }
 
 /**
@@ -21,13 +25,16 @@ function transportDetail(e: unknown): string {
 export async function fetchText(
   url: string,
   init: RequestInit,
-  o: { timeoutMs: number; signal?: AbortSignal; query: string; what: string },
+  o: { timeoutMs: number; signal?: AbortSignal; query: string; what: string; dispatcher?: Dispatcher },
 ): Promise<FetchedText> {
   const timeout = AbortSignal.timeout(o.timeoutMs);
   const signal = o.signal ? AbortSignal.any([timeout, o.signal]) : timeout;
   const timedOut = () => timeout.aborted && !o.signal?.aborted;
   try {
-    const res = await fetch(url, { ...init, signal, redirect: 'error' });
+    // TLS options need a dispatcher; undici's own fetch is used with it (the one built into Node may be another major).
+    const res = o.dispatcher
+      ? ((await undiciFetch(url, { ...(init as object), signal, redirect: 'error', dispatcher: o.dispatcher })) as unknown as Response)
+      : await fetch(url, { ...init, signal, redirect: 'error' });
     const text = await readLimited(res, o.query, o.what);
     return { status: res.status, contentType: res.headers.get('content-type') ?? '', text };
   } catch (e) {

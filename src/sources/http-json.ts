@@ -1,8 +1,9 @@
 // HTTP JSON load source: GET a URL and read one number at a dotted value path (data.rps, items[0].value).
 import type { LoadSource } from '../policy/types.js';
+import { CredentialResolver, redactSourceError } from './credentials.js';
 import { SourceResponseError, SourceUnavailableError } from './errors.js';
 import { fetchText } from './fetch.js';
-import { DEFAULT_SOURCE_TIMEOUT_MS, describeLoad, type MetricSource } from './source.js';
+import { DEFAULT_SOURCE_TIMEOUT_MS, describeLoad, displayUrl, type MetricSource } from './source.js';
 
 export class ValuePathError extends Error {
   override name = 'ValuePathError';
@@ -42,7 +43,10 @@ export function followPath(doc: unknown, steps: readonly PathStep[]): unknown {
 
 export class HttpJsonSource implements MetricSource {
   private readonly paths = new Map<string, PathStep[]>();
-  constructor(private readonly o: { defaultTimeoutMs?: number } = {}) {}
+  private readonly credentials: CredentialResolver;
+  constructor(private readonly o: { defaultTimeoutMs?: number; credentials?: CredentialResolver } = {}) {
+    this.credentials = o.credentials ?? new CredentialResolver();
+  }
 
   private steps(path: string, query: string): PathStep[] {
     let s = this.paths.get(path);
@@ -61,12 +65,37 @@ export class HttpJsonSource implements MetricSource {
     if (load.type !== 'http') throw new TypeError(`HttpJsonSource cannot run a ${load.type} load`);
     const q = describeLoad(load);
     const steps = this.steps(load.valuePath, q);
-    const what = `load endpoint ${load.url}`;
+    const what = `load endpoint ${displayUrl(load.url)}`;
+    const cred = await this.credentials.resolve(load.url, load.auth, undefined, { query: q, what });
+    try {
+      return await this.run(load, steps, q, what, cred.headers, cred.dispatcher, signal);
+    } catch (e) {
+      throw redactSourceError(e, cred.secrets);
+    }
+  }
+
+  private async run(
+    load: Extract<LoadSource, { type: 'http' }>,
+    steps: PathStep[],
+    q: string,
+    what: string,
+    extra: Record<string, string>,
+    dispatcher: Parameters<typeof fetchText>[2]['dispatcher'],
+    signal?: AbortSignal,
+  ): Promise<number> {
     const res = await fetchText(
       load.url,
-      { method: 'GET', headers: { accept: 'application/json' } },
-      { timeoutMs: load.timeoutMs ?? this.o.defaultTimeoutMs ?? DEFAULT_SOURCE_TIMEOUT_MS, query: q, what, ...(signal ? { signal } : {}) },
+      { method: 'GET', headers: { ...extra, accept: 'application/json' } },
+      {
+        timeoutMs: load.timeoutMs ?? this.o.defaultTimeoutMs ?? DEFAULT_SOURCE_TIMEOUT_MS,
+        query: q,
+        what,
+        ...(signal ? { signal } : {}),
+        ...(dispatcher ? { dispatcher } : {}),
+      },
     );
+    if (res.status === 401) throw new SourceUnavailableError(`${what}: authentication failed (HTTP 401): check the source's credentials`, q);
+    if (res.status === 403) throw new SourceUnavailableError(`${what}: access denied (HTTP 403): check the source's credentials`, q);
     if (res.status >= 500) throw new SourceUnavailableError(`${what} answered HTTP ${res.status}`, q);
     if (res.status !== 200) throw new SourceResponseError(`${what} answered HTTP ${res.status}`, q);
     let doc: unknown;

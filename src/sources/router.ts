@@ -1,5 +1,6 @@
 // Routes each LoadSource to the source of its type: the MetricSource the adapter uses.
-import type { LoadSource } from '../policy/types.js';
+import type { LoadSource, SourceAuth } from '../policy/types.js';
+import { CredentialResolver } from './credentials.js';
 import { HttpJsonSource } from './http-json.js';
 import { PrometheusSource } from './prometheus.js';
 import { describeLoad, type MetricSource } from './source.js';
@@ -12,10 +13,22 @@ export class LoadSourceRouter implements MetricSource {
     private readonly guard: { prometheusUrl?: string; allowedHosts?: readonly string[] } = {},
   ) {}
 
-  static create(o: { prometheusUrl: string; defaultTimeoutMs?: number; allowedHosts?: readonly string[] }): LoadSourceRouter {
+  static create(o: {
+    prometheusUrl: string;
+    defaultTimeoutMs?: number;
+    allowedHosts?: readonly string[];
+    /** The server's --prometheus-* credentials, TLS and headers (for --prometheus-url only). */
+    prometheusAuth?: SourceAuth;
+    /** One resolver for both sources: files read once, one TLS pool per setting. */
+    credentials?: CredentialResolver;
+  }): LoadSourceRouter {
     const t = o.defaultTimeoutMs !== undefined ? { defaultTimeoutMs: o.defaultTimeoutMs } : {};
+    const credentials = o.credentials ?? new CredentialResolver();
     return new LoadSourceRouter(
-      { prometheus: new PrometheusSource({ defaultUrl: o.prometheusUrl, ...t }), http: new HttpJsonSource(t) },
+      {
+        prometheus: new PrometheusSource({ defaultUrl: o.prometheusUrl, ...t, credentials, ...(o.prometheusAuth ? { defaults: o.prometheusAuth } : {}) }),
+        http: new HttpJsonSource({ ...t, credentials }),
+      },
       { prometheusUrl: o.prometheusUrl, ...(o.allowedHosts ? { allowedHosts: o.allowedHosts } : {}) },
     );
   }

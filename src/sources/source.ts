@@ -13,7 +13,12 @@ export interface MetricSource {
   query(load: LoadSource, signal?: AbortSignal): Promise<number>;
 }
 
+/** The URL as shown in messages: user info (user:password@) removed. */
+export function displayUrl(url: string): string {
+  return url.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/?#]*@/i, '$1');
+}
+
 /** The query text used in errors and logs. */
 export function describeLoad(load: LoadSource): string {
-  return load.type === 'prometheus' ? load.query : `GET ${load.url}${load.valuePath ? ` → ${load.valuePath}` : ''}`;
+  return load.type === 'prometheus' ? load.query : `GET ${displayUrl(load.url)}${load.valuePath ? ` → ${load.valuePath}` : ''}`;
 }

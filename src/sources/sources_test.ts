@@ -3,7 +3,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { SourceResponseError, SourceTimeoutError, SourceUnavailableError } from './errors.js';
 import { followPath, HttpJsonSource, parseValuePath, ValuePathError } from './http-json.js';
-import { PrometheusSource } from './prometheus.js';
+import { PrometheusSource, trimTrailingSlashes } from './prometheus.js';
 import { LoadSourceRouter } from './router.js';
 import { startScriptedServer, type ScriptedServer } from './testing.js';
 
@@ -76,4 +76,20 @@ test('the router sends each load type to its source', async () => {
   const r = LoadSourceRouter.create({ prometheusUrl: s.url });
   assert.equal(await r.query(q('value')), 42.5);
   assert.equal(await r.query({ type: 'http', url: `${s.url}/json/value`, valuePath: 'data.rps' }), 42.5);
+});
+
+test('prometheus: trailing slashes of the URL are trimmed in linear time (a regex took seconds on a run of slashes)', async () => {
+  assert.equal(trimTrailingSlashes('http://p:9090///'), 'http://p:9090');
+  assert.equal(trimTrailingSlashes('http://p:9090/api'), 'http://p:9090/api');
+  assert.equal(trimTrailingSlashes('///'), '');
+  const hostile = `http://p${'/'.repeat(1 << 18)}x`;
+  const trailing = `${hostile}${'/'.repeat(1 << 18)}`;
+  const started = performance.now();
+  const kept = trimTrailingSlashes(hostile);
+  const trimmed = trimTrailingSlashes(trailing);
+  const ms = performance.now() - started;
+  assert.equal(kept, hostile);
+  assert.equal(trimmed, hostile);
+  assert.ok(ms < 100, `${ms.toFixed(1)} ms`);
+  assert.equal(await new PrometheusSource({ defaultUrl: `${s.url}////` }).query({ type: 'prometheus', query: 'value' }), 42.5);
 });

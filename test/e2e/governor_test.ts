@@ -172,7 +172,10 @@ describe('install from manifests/ with governor certs', () => {
     // governor certs stored the material in the Secrets of manifests/base and a second run kept it.
     await kubectlOk(['-n', NAMESPACE, 'get', 'secret', 'kube-governor-tls', 'kube-governor-ca']);
     assert.match(inst.certsOutput[1] ?? '', /CA: kept/);
-    assert.match(inst.certsOutput[1] ?? '', /APIService v1beta1\.external\.metrics\.k8s\.io: caBundle patched/);
+    // The server registered everything with the bundle `governor certs` wrote: a second run has nothing to patch.
+    assert.match(inst.certsOutput[0] ?? '', /APIService v1beta1\.external\.metrics\.k8s\.io: caBundle not-found \(not registered yet/);
+    assert.match(inst.certsOutput[1] ?? '', /APIService v1beta1\.external\.metrics\.k8s\.io: caBundle unchanged/);
+    assert.match(inst.certsOutput[1] ?? '', /ValidatingWebhookConfiguration kube-governor: caBundle unchanged/);
   });
 
   it('runs the server with least privilege: what it needs and nothing more', async () => {
@@ -183,6 +186,12 @@ describe('install from manifests/ with governor certs', () => {
     assert.equal(await can('get', 'deployments.apps', '--subresource=scale', '-n', names.scale), 'yes');
     assert.equal(await can('list', 'secrets', '-A'), 'no');
     assert.equal(await can('patch', 'apiservices.apiregistration.k8s.io'), 'no');
+    // Self-registration: its own objects by name, nothing else, never delete.
+    assert.equal(await can('update', `apiservices.apiregistration.k8s.io/${APISERVICE}`), 'yes');
+    assert.equal(await can('update', 'apiservices.apiregistration.k8s.io/v1beta1.metrics.k8s.io'), 'no');
+    assert.equal(await can('create', `validatingwebhookconfigurations.admissionregistration.k8s.io/${WEBHOOK_CONFIGURATION}`), 'yes');
+    assert.equal(await can('create', 'validatingwebhookconfigurations.admissionregistration.k8s.io'), 'no');
+    assert.equal(await can('delete', `validatingwebhookconfigurations.admissionregistration.k8s.io/${WEBHOOK_CONFIGURATION}`), 'no');
     assert.equal(await can('patch', 'validatingwebhookconfigurations.admissionregistration.k8s.io'), 'no');
     // It really ran with that token: the front-proxy CA came from the ConfigMap the auth-reader Role opens.
     assert.match(inst!.governor.log(), /authentication settings read from kube-system\/extension-apiserver-authentication/);

@@ -220,21 +220,27 @@ test('the policy directory turns invalid mid-run: the last good set stays in for
     // Broken mid-run: a schema error in one file and YAML that does not parse in the other.
     writeFileSync(scaling, scalingPolicy('checkout', `{http: {url: '${loadUrl}', valuePath: rps}}`).replace('low: 100, high: 800', 'low: 900, high: 800'));
     writeFileSync(governance, 'apiVersion: governor.io/v1alpha1\nkind: GovernancePolicy\nmetadata: {name: owners\n');
-    const rejected = async () => (await running.context.metrics.registry.getSingleMetricAsString('governor_policy_reloads_total')).match(/result="rejected"\} (\d+)/)?.[1];
-    for (let i = 0; i < 200 && !(await rejected()); i++) await new Promise((r) => setTimeout(r, 25));
-    assert.ok(Number(await rejected()) >= 1, 'the reload was rejected');
-    assert.equal(running.context.store.current().generation, generation, 'the last good set is still in force');
+    const partial = async () => (await running.context.metrics.registry.getSingleMetricAsString('governor_policy_reloads_total')).match(/result="partial"\} (\d+)/)?.[1];
+    for (let i = 0; i < 200 && running.context.store.lastErrors().length < 2; i++) await new Promise((r) => setTimeout(r, 25));
+    assert.ok(Number(await partial()) >= 1, 'the reload held documents back');
+    const inForce = running.context.store.current();
+    assert.deepEqual([inForce.scaling.map((p) => p.name), inForce.governance.map((p) => p.name)], [['checkout'], ['owners']], 'the last good versions are still in force');
+    assert.equal(inForce.scaling[0]!.thresholds.low, 100);
     assert.equal((await value()).status, 200);
     assert.ok((await mutate()).includes('/metadata/labels/team'));
     const errors = captured.lines().filter((l) => /"level":"error"/.test(l));
-    assert.ok(errors.some((l) => l.includes('scaling.yaml')), errors.join('\n'));
-    assert.ok(errors.some((l) => l.includes('governance.yaml')), errors.join('\n'));
-    assert.ok(errors.some((l) => /last good set stays in force/.test(l)));
+    assert.ok(errors.some((l) => l.includes('scaling.yaml') && l.includes('"path":"spec.thresholds.high"')), errors.join('\n'));
+    assert.ok(errors.some((l) => l.includes('governance.yaml') && /"line":\d+/.test(l)), errors.join('\n'));
+    assert.ok(captured.lines().some((l) => /last good version of these policies stays in force/.test(l)));
+    const loadErrors = await running.context.metrics.registry.getSingleMetricAsString('governor_policy_load_errors');
+    assert.match(loadErrors, /governor_policy_load_errors\{source="files",kind="ScalingPolicy"\} 1/);
+    assert.match(loadErrors, /governor_policy_load_errors\{source="files",kind="unknown"\} 1/);
 
     // Fixed: the new set applies.
     writeFileSync(scaling, scalingPolicy('checkout', `{http: {url: '${loadUrl}', valuePath: rps}}`, '  step: 3\n'));
     writeFileSync(governance, `apiVersion: governor.io/v1alpha1\nkind: GovernancePolicy\nmetadata: {name: owners}\nspec:\n  match: {kinds: [Deployment]}\n  labels: {tier: {default: web}}\n`);
-    for (let i = 0; i < 200 && running.context.store.current().generation === generation; i++) await new Promise((r) => setTimeout(r, 25));
+    for (let i = 0; i < 200 && running.context.store.lastErrors().length; i++) await new Promise((r) => setTimeout(r, 25));
+    assert.deepEqual(running.context.store.lastErrors(), []);
     assert.ok(running.context.store.current().generation > generation);
     const paths = await mutate();
     assert.ok(paths.includes('/metadata/labels/tier') && !paths.includes('/metadata/labels/team'), paths.join(','));

@@ -126,6 +126,12 @@ export async function startFakeKubeApi(dir: string, allow: (spec: any) => boolea
       if (v === undefined) return json(404, { kind: 'Status', code: 404, message: 'not found' });
       return json(200, { kind: 'Scale', apiVersion: 'autoscaling/v1', spec: { replicas: v }, status: { replicas: v } });
     }
+    // governor.io policy resources: empty lists, and watches that stay open with nothing to say (the cluster policy
+    // source syncs, so readiness does not wait for it).
+    if (url.startsWith('/apis/governor.io/v1alpha1/')) {
+      if (/[?&]watch=(true|1)/.test(url)) return void res.writeHead(200, { 'content-type': 'application/json' }).flushHeaders();
+      return json(200, { kind: 'List', apiVersion: 'governor.io/v1alpha1', metadata: { resourceVersion: '1' }, items: [] });
+    }
     if (url === '/api/v1/namespaces/kube-system/configmaps/extension-apiserver-authentication' && api.authConfigMap) {
       return json(200, { kind: 'ConfigMap', data: api.authConfigMap });
     }

@@ -1,4 +1,5 @@
-// The pieces of the in-cluster e2e suite (test/e2e/incluster_test.ts, run on kind only) that run without a cluster:
+// The pieces of the in-cluster e2e suite (test/e2e/incluster_test.ts, on the local node cluster or kind) that run
+// without a cluster:
 // the loadgen script served on loopback and read by the real HTTP JSON source, the set-load script the suite runs
 // through kubectl exec, and the policy / --allowed-source-hosts pair the governor pods get.
 import assert from 'node:assert/strict';
@@ -6,8 +7,10 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { after, before, describe, it } from 'node:test';
 import { run } from '../e2e/harness/cluster.js';
+import { installMethod } from '../e2e/lib/incluster-install.js';
 import {
   E2E_IMAGE,
+  inClusterMigrationPolicy,
   installKustomization,
   inClusterScalingPolicy,
   LOADGEN,
@@ -117,5 +120,25 @@ describe('in-cluster e2e policy and fence', () => {
     assert.deepEqual(splitImage('kube-governor:e2e'), { newName: 'kube-governor', newTag: 'e2e' });
     assert.deepEqual(splitImage('localhost:5000/kube-governor'), { newName: 'localhost:5000/kube-governor' });
     assert.deepEqual(splitImage('localhost:5000/kube-governor:1.2'), { newName: 'localhost:5000/kube-governor', newTag: '1.2' });
+  });
+});
+
+describe('in-cluster e2e: policies by ClusterIP and the install method', () => {
+  it('points the scaling and migration policies at the host given (a ClusterIP where there is no DNS), and they parse', () => {
+    const scaling = parsePolicyText(inClusterScalingPolicy('shop', 'web', '10.245.0.7'), 'scaling.yaml');
+    assert.deepEqual(scaling.errors, []);
+    assert.match(inClusterScalingPolicy('shop', 'web', '10.245.0.7'), /url: 'http:\/\/10\.245\.0\.7:8080\/load'/);
+    const migration = parsePolicyText(inClusterMigrationPolicy('shop', '10.245.0.8'), 'migration.yaml');
+    assert.deepEqual(migration.errors, []);
+    assert.equal(migration.policies[0]?.kind, 'MigrationPolicy');
+    assert.equal(migration.policies[0]?.name, 'move');
+    assert.match(inClusterMigrationPolicy('shop', '10.245.0.8'), /url: 'http:\/\/10\.245\.0\.8:8080\/load'/);
+    assert.equal(loadgenUrl('shop', '10.245.0.7'), 'http://10.245.0.7:8080/load');
+  });
+
+  it('installs with kustomize by default and names the known methods for an unknown E2E_INSTALL', () => {
+    assert.equal(installMethod('kustomize'), 'kustomize');
+    assert.throws(() => installMethod('nope'), /E2E_INSTALL=nope: known install methods are kustomize/);
+    assert.throws(() => installMethod('toString'), /known install methods/);
   });
 });

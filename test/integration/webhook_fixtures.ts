@@ -47,6 +47,8 @@ export interface ReviewOptions {
   readonly oldObject?: unknown;
   readonly subResource?: string;
   readonly dryRun?: boolean;
+  /** request.userInfo.username (default alice). */
+  readonly username?: string;
 }
 
 /** An AdmissionReview v1 request as the API server sends it. */
@@ -65,7 +67,7 @@ export function admissionReview(o: ReviewOptions) {
       name: o.name,
       namespace: o.namespace,
       operation: o.operation ?? 'CREATE',
-      userInfo: { username: 'alice', uid: 'u-1', groups: ['system:authenticated'] },
+      userInfo: { username: o.username ?? 'alice', uid: 'u-1', groups: ['system:authenticated'] },
       object: o.object === undefined ? null : o.object,
       oldObject: o.oldObject === undefined ? null : o.oldObject,
       dryRun: o.dryRun ?? false,

@@ -56,3 +56,22 @@ test('governor serve wiring: the webhook component serves HTTPS on --webhook-por
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('governor serve refuses --registration-manifests without cluster access, before any server listens', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'webhook-https-'));
+  const saved = { host: process.env.KUBERNETES_SERVICE_HOST };
+  delete process.env.KUBERNETES_SERVICE_HOST;
+  try {
+    const o = { ...options(dir), clusterPolicies: false, registrationManifests: [join(dir, 'webhooks.yaml')] };
+    let listened = false;
+    const component = async () => {
+      listened = true;
+      throw new Error('must not start');
+    };
+    await assert.rejects(startGovernor(o, [component], silentLogger), /--registration-manifests needs --ca-bundle-file \(or a generated certificate\) and cluster access/);
+    assert.equal(listened, false);
+  } finally {
+    if (saved.host !== undefined) process.env.KUBERNETES_SERVICE_HOST = saved.host;
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -102,6 +102,29 @@ test('Deployment CREATE without tags: 403 with one line per violation, path and 
   assert.match(text, /governor_admission_review_duration_seconds_count\{webhook="validate"\} 1/);
 });
 
+test('a forged controller ownerReference skips nothing: denied from a user, only warned from the ReplicaSet controller', async () => {
+  const { app } = setup();
+  const dep = realisticDeployment() as any;
+  delete dep.metadata.labels.owner;
+  const rs = {
+    apiVersion: 'apps/v1',
+    kind: 'ReplicaSet',
+    metadata: { ...dep.metadata, name: 'checkout-5d8', ownerReferences: [{ apiVersion: 'apps/v1', kind: 'Deployment', name: 'no-such-deployment', uid: 'u-x', controller: true }] },
+    spec: { replicas: 1, selector: dep.spec.selector, template: dep.spec.template },
+  };
+  const review = (username: string) => {
+    const r = admissionReview({ kind: 'Deployment', namespace: 'shop', name: 'checkout-5d8', object: rs, username });
+    Object.assign(r.request, { kind: { group: 'apps', version: 'v1', kind: 'ReplicaSet' }, resource: { group: 'apps', version: 'v1', resource: 'replicasets' } });
+    return r;
+  };
+  const byUser = await post(app, '/validate', review('alice'));
+  assert.equal(byUser.allowed, false);
+  assert.match(byUser.status!.message, /metadata\.labels\.owner is required/);
+  const byController = await post(app, '/validate', review('system:serviceaccount:kube-system:replicaset-controller'));
+  assert.equal(byController.allowed, true);
+  assert.ok(byController.warnings?.some((w) => /owned by Deployment no-such-deployment/.test(w)), byController.warnings?.join('\n'));
+});
+
 test('StatefulSet: migration labels defaulted; pinned + source denied; a pinned source of a running migration denied', async () => {
   const { app } = setup();
   const sts = {

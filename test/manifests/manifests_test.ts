@@ -12,6 +12,8 @@ import { APISERVICE_NAME, WEBHOOK_CONFIGURATION_NAME } from '../../src/kube/cabu
 import { TLS_SECRET } from '../../src/cli/certs.js';
 import { POLICY_GROUP, POLICY_PLURALS, POLICY_VERSION } from '../../src/policy/load-cluster.js';
 import { DESIRED_REPLICAS } from '../../src/adapter/policy-provider.js';
+import { WORKLOAD_CONTROLLER_USERNAMES } from '../../src/governance/workload-controllers.js';
+import { STATUS_LEASE_NAME } from '../../src/status/wiring.js';
 
 const repo = fileURLToPath(new URL('../..', import.meta.url));
 const manifests = join(repo, 'manifests');
@@ -38,11 +40,19 @@ function parseYaml(text: string, source: string): Obj[] {
   });
 }
 
-/** Every object in the base, straight from the files (kustomization.yaml itself excluded). */
+/** Templates the server registers itself (kustomization.yaml puts them in a ConfigMap; never applied as objects). */
+const TEMPLATE_FILES = ['webhooks.yaml', 'apiservice.yaml'];
+const REGISTRATION_CONFIGMAP = 'kube-governor-registration';
+
+/** Every object in the base, straight from the files (kustomization.yaml and the registration templates excluded). */
 function baseObjects(): Obj[] {
   return yamlFiles(join(manifests, 'base'))
-    .filter((f) => !f.endsWith('kustomization.yaml'))
+    .filter((f) => !f.endsWith('kustomization.yaml') && !TEMPLATE_FILES.some((t) => f === join(manifests, 'base', t)))
     .flatMap((f) => parseYaml(readFileSync(f, 'utf8'), relative(repo, f)));
+}
+
+function templateObjects(): Obj[] {
+  return TEMPLATE_FILES.flatMap((t) => parseYaml(readFileSync(join(manifests, 'base', t), 'utf8'), `manifests/base/${t}`));
 }
 
 const id = (o: Obj) => `${o.kind}/${o.metadata.namespace ? `${o.metadata.namespace}/` : ''}${o.metadata.name}`;
@@ -74,6 +84,22 @@ function checkRbac(objs: Obj[]): void {
     }
   }
   const serverRules = find(objs, 'ClusterRole', 'kube-governor')[0]?.rules ?? [];
+  // Self-registration: exactly our objects by name, never delete (uninstall is the garbage collector's).
+  const registration: Record<string, string[]> = {
+    mutatingwebhookconfigurations: [WEBHOOK_CONFIGURATION_NAME],
+    validatingwebhookconfigurations: [WEBHOOK_CONFIGURATION_NAME],
+    apiservices: [APISERVICE_NAME],
+    clusterroles: ['kube-governor'],
+  };
+  for (const [resource, names] of Object.entries(registration)) {
+    const rules = serverRules.filter((r: any) => (r.resources ?? []).includes(resource));
+    assert.ok(rules.length, `the server cannot read ${resource}`);
+    for (const r of rules) {
+      assert.deepEqual(r.resourceNames, names, `server rule on ${resource} is limited to ${names}`);
+      assert.ok(!r.verbs.includes('delete') && !r.verbs.includes('deletecollection') && !r.verbs.includes('list'), `server rule on ${resource}: ${r.verbs}`);
+      assert.ok(r.verbs.every((v: string) => (resource === 'clusterroles' ? ['get'] : ['get', 'create', 'patch', 'update']).includes(v)), `server rule on ${resource}: ${r.verbs}`);
+    }
+  }
   assert.ok(!serverRules.some((r: any) => (r.resources ?? []).includes('secrets')), 'the server must not read Secrets through its ClusterRole');
   for (const plural of POLICY_PLURALS) {
     assert.ok(
@@ -81,6 +107,15 @@ function checkRbac(objs: Obj[]): void {
       `the server may not list/watch ${plural}.${POLICY_GROUP}`,
     );
   }
+  // Policy status: patch on each status subresource and nothing more on it; the status Lease in our namespace only.
+  for (const plural of POLICY_PLURALS) {
+    const verbs = serverRules.filter((r: any) => r.apiGroups.includes(POLICY_GROUP) && r.resources.includes(`${plural}/status`)).flatMap((r: any) => r.verbs);
+    assert.deepEqual(verbs, ['patch'], `${plural}/status verbs`);
+  }
+  assert.ok(!serverRules.some((r: any) => r.apiGroups.includes('coordination.k8s.io')), 'Leases are granted in our namespace only, not cluster-wide');
+  const leaseRules = objs.filter((o) => o.kind === 'Role' && o.metadata.namespace === NAMESPACE).flatMap((r) => r.rules).filter((r: any) => r.apiGroups.includes('coordination.k8s.io'));
+  assert.deepEqual(leaseRules.flatMap((r: any) => r.verbs).sort(), ['create', 'get', 'update']);
+  assert.ok(leaseRules.filter((r: any) => r.verbs.some((v: string) => v !== 'create')).every((r: any) => JSON.stringify(r.resourceNames) === JSON.stringify([STATUS_LEASE_NAME])), 'get/update only on the status Lease');
   const bindings = objs.filter((o) => o.kind === 'RoleBinding' || o.kind === 'ClusterRoleBinding');
   const bound = (roleKind: string, role: string, ns?: string) =>
     bindings.some(
@@ -162,6 +197,18 @@ function checkWebhooks(objs: Obj[]): void {
       assert.ok(servicePorts(objs, svc).includes(svc.port), `${at}: port ${svc.port} is not a port of Service ${svc.name}`);
       assert.ok(['/mutate', '/validate'].includes(svc.path), `${at}: path ${svc.path}`);
       assert.equal(w.clientConfig.caBundle, undefined, `${at}: caBundle belongs to governor certs, not to the manifests`);
+      for (const m of w.matchConditions ?? []) {
+        // An ownerReference is written by the creator: skipping on it lets a forged owner bypass validation.
+        assert.doesNotMatch(m.expression, /ownerReferences/, `${at}: matchCondition ${m.name} trusts ownerReferences`);
+        const names = [...m.expression.matchAll(/'([^']+)'/g)].map((x: RegExpMatchArray) => x[1]).sort();
+        assert.match(m.expression, /^!\(request\.userInfo\.username in \[/, `${at}: matchCondition ${m.name} skips by requester`);
+        assert.deepEqual(names, [...WORKLOAD_CONTROLLER_USERNAMES].sort(), `${at}: matchCondition ${m.name} names the workload controllers of src/governance/workload-controllers.ts`);
+      }
+      // Webhooks on what the workload controllers create skip them (scaling fast path); webhooks on other kinds need not.
+      const controllerMade = ['pods', 'replicasets', 'jobs'];
+      if (w.rules.some((r: any) => r.operations.includes('CREATE') && r.resources.some((x: string) => controllerMade.includes(x)))) {
+        assert.ok(w.matchConditions?.length, `${at}: webhooks on Pods, ReplicaSets and Jobs skip the workload controllers (scaling fast path)`);
+      }
       for (const r of w.rules) {
         for (const f of ['apiGroups', 'apiVersions', 'resources', 'operations']) {
           assert.ok(!r[f].includes('*'), `${at}: wildcard in rules.${f}`);
@@ -201,9 +248,28 @@ test('every container runs non-root, read-only, without privilege escalation or 
   checkContainers(baseObjects()));
 
 test('webhooks exclude system namespaces and our own, with short timeouts, explicit failure policies and sideEffects', () =>
-  checkWebhooks(baseObjects()));
+  checkWebhooks([...templateObjects(), ...baseObjects()]));
 
-test('the APIService is verified by caBundle, never insecureSkipTLSVerify', () => checkApiService(baseObjects()));
+test('the APIService is verified by caBundle, never insecureSkipTLSVerify', () => checkApiService([...templateObjects(), ...baseObjects()]));
+
+test('registration templates are registered by the server, which mounts them, never applied by kustomize', () => {
+  const k = parseYaml(readFileSync(join(manifests, 'base', 'kustomization.yaml'), 'utf8'), 'kustomization.yaml')[0]!;
+  for (const t of TEMPLATE_FILES) assert.ok(!k.resources.includes(t), `${t} must not be a kustomize resource (a Fail webhook before the server serves)`);
+  const gen = k.configMapGenerator.find((g: any) => g.name === REGISTRATION_CONFIGMAP);
+  assert.deepEqual(gen.files, TEMPLATE_FILES);
+  assert.equal(gen.options?.disableNameSuffixHash, true, 'a fixed name: an upgrade updates the mounted files in place');
+  const [d] = find(baseObjects(), 'Deployment', 'kube-governor');
+  const spec = d!.spec.template.spec;
+  const vol = spec.volumes.find((v: any) => v.configMap?.name === REGISTRATION_CONFIGMAP);
+  assert.ok(vol, 'the Deployment mounts the registration templates');
+  const c = spec.containers[0];
+  const mount = c.volumeMounts.find((m: any) => m.name === vol.name);
+  const arg = (flag: string) => c.args.find((a: string) => a.startsWith(`--${flag}=`))?.slice(flag.length + 3);
+  assert.deepEqual(arg('registration-manifests')?.split(','), TEMPLATE_FILES.map((t) => `${mount.mountPath}/${t}`));
+  const tls = c.volumeMounts.find((m: any) => m.name === spec.volumes.find((v: any) => v.secret?.secretName === TLS_SECRET).name);
+  assert.equal(arg('ca-bundle-file'), `${tls.mountPath}/ca.crt`, 'caBundle comes from the serving Secret governor certs writes');
+  assert.ok(find(baseObjects(), 'ClusterRole', arg('registration-owner')).length === 1, 'the owner of the registrations is a ClusterRole of the install');
+});
 
 test('the server Deployment is highly available, probed, and mounts what governor certs and the policies provide', () => {
   const objs = baseObjects();
@@ -217,6 +283,11 @@ test('the server Deployment is highly available, probed, and mounts what governo
   for (const [k, v] of Object.entries(svc.spec.selector)) assert.equal(d.spec.template.metadata.labels[k], v, `Service selector ${k}`);
   const c = d.spec.template.spec.containers[0];
   assert.ok(c.readinessProbe?.httpGet && c.livenessProbe?.httpGet, 'readiness and liveness probes');
+  // The aggregated readiness (servers, namespace cache, policies) on the plain-HTTP metrics port; liveness apart from it.
+  const metricsPort = c.ports.find((p: any) => p.name === 'metrics');
+  assert.ok(metricsPort && c.args.includes(`--metrics-port=${metricsPort.containerPort}`));
+  assert.deepEqual(c.readinessProbe.httpGet, { path: '/readyz', port: 'metrics' });
+  assert.deepEqual(c.livenessProbe.httpGet, { path: '/livez', port: 'metrics' });
   const named = new Set(c.ports.map((p: any) => p.name));
   for (const p of svc.spec.ports) assert.ok(named.has(p.targetPort), `Service targetPort ${p.targetPort} is not a container port`);
   const volumes = d.spec.template.spec.volumes;
@@ -261,11 +332,15 @@ test('kubectl kustomize renders the base and the local overlay, and the rendered
   assert.ok(kubectl, 'kubectl not found: run hack/build-control-plane.sh');
   const render = (dir: string) => parseYaml(execFileSync(kubectl, ['kustomize', join(manifests, dir)], { encoding: 'utf8' }), dir);
   const base = render('base');
-  assert.equal(base.length, baseObjects().length, 'kustomize renders every object of the base');
+  assert.equal(base.length, baseObjects().length + 1, 'kustomize renders every object of the base, and the registration ConfigMap');
   checkRbac(base);
   checkContainers(base);
-  checkWebhooks(base);
-  checkApiService(base);
+  assert.equal(base.filter((o) => /WebhookConfiguration$|^APIService$/.test(o.kind)).length, 0, 'the base applies no webhook configuration or APIService');
+  const cm = find(base, 'ConfigMap', REGISTRATION_CONFIGMAP)[0]!;
+  for (const t of TEMPLATE_FILES) assert.equal(cm.data[t], readFileSync(join(manifests, 'base', t), 'utf8'), `ConfigMap ${REGISTRATION_CONFIGMAP} carries ${t} as is`);
+  const templates = TEMPLATE_FILES.flatMap((t) => parseYaml(cm.data[t], t));
+  checkWebhooks([...templates, ...base]);
+  checkApiService([...templates, ...base]);
 
   const local = render('overlays/local');
   assert.deepEqual(podSpecs(local), [], 'the local overlay runs no pods (no kubelet)');
@@ -274,14 +349,11 @@ test('kubectl kustomize renders the base and the local overlay, and the rendered
   assert.equal(svc.spec.type, 'ExternalName');
   assert.equal(svc.spec.externalName, 'localhost');
   assert.equal(svc.spec.clusterIP, undefined);
-  // For an ExternalName Service the apiserver dials the port named by the APIService / webhook: the host ports.
-  assert.equal(find(local, 'APIService')[0]!.spec.service.port, SERVE_SECURE_PORT);
-  for (const c of local.filter((o) => o.kind.endsWith('WebhookConfiguration'))) {
-    for (const w of c.webhooks) assert.equal(w.clientConfig.service.port, SERVE_WEBHOOK_PORT, `${c.kind} ${w.name}`);
-  }
+  // For an ExternalName Service the apiserver dials the port the APIService / webhook names: the e2e registers copies
+  // of the templates that name its host ports; the Service keeps the `governor serve` defaults for anyone else.
+  assert.deepEqual(svc.spec.ports.map((p: any) => p.port).sort(), [SERVE_SECURE_PORT, SERVE_WEBHOOK_PORT, 9100].sort());
+  assert.equal(local.filter((o) => /WebhookConfiguration$|^APIService$/.test(o.kind)).length, 0);
   checkRbac(local);
-  checkWebhooks(local);
-  checkApiService(local);
   // Everything but the pods is applied as users apply it.
   const kept = new Set(local.map(id));
   for (const o of base) if (!['Deployment', 'PodDisruptionBudget', 'CronJob'].includes(o.kind)) assert.ok(kept.has(id(o)), `${id(o)} missing from the local overlay`);

@@ -80,6 +80,10 @@ export interface StartOptions {
   apiserverPort?: number;
   /** Forward the script's progress lines to this process's stderr (default true unless KG_QUIET=1). */
   verbose?: boolean;
+  /** Start (or reuse) the cluster with its node: containerd, kubelet, kube-proxy, kube-scheduler (`up --node`). */
+  node?: boolean;
+  /** More variables for hack/local-cluster.sh (other ports: KG_ETCD_PORT, KG_KUBELET_PORT, …). */
+  env?: Record<string, string>;
 }
 
 /** Runs a command, collects output; never rejects on a non-zero exit. */
@@ -148,6 +152,8 @@ function scriptEnv(opts: StartOptions): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...process.env };
   if (opts.stateDir) env.KG_CLUSTER_DIR = opts.stateDir;
   if (opts.apiserverPort) env.KG_APISERVER_PORT = String(opts.apiserverPort);
+  Object.assign(env, opts.env);
+  env.KG_NODE = opts.node ? '1' : '0';
   return env;
 }
 

@@ -12,12 +12,13 @@ export interface DirectResult {
 export function directGet(
   port: number,
   path: string,
-  o: { ca: string; servername: string; cert?: string; key?: string; headers?: Record<string, string | string[]> },
+  o: { ca: string; servername: string; cert?: string; key?: string; headers?: Record<string, string | string[]>; host?: string },
 ): Promise<DirectResult> {
   return new Promise((resolve) => {
     const req = request(
       {
-        host: '127.0.0.1',
+        // A pod IP on the local node cluster (reachable from the host only); loopback otherwise.
+        host: o.host ?? '127.0.0.1',
         port,
         path,
         method: 'GET',

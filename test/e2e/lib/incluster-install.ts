@@ -83,7 +83,7 @@ export async function waitDeploymentAvailable(cluster: LocalCluster, ns: string,
     `Deployment ${ns}/${name} Available with every replica updated and available`,
     async () => {
       const s = await deploymentState(cluster, ns, name);
-      const done = typeof s !== 'string' && s.replicas > 0 && s.updated === s.replicas && s.available === s.replicas && s.conditions.includes('Available=True');
+      const done = typeof s !== 'string' && s.replicas > 0 && s.updated === s.replicas && s.available === s.replicas && s.conditions.some((c) => c.startsWith('Available=True'));
       return { done, seen: s };
     },
     { timeoutMs, intervalMs: 1000 },
@@ -102,6 +102,23 @@ async function waitNamespaceGone(cluster: LocalCluster, ns: string, timeoutMs: n
   );
 }
 
+/**
+ * How the suite installs kube-governor (E2E_INSTALL): each method yields the same installation (Secrets from
+ * `governor certs`, Deployment and APIService Available) so every test after the install runs unchanged. A method is
+ * one entry here (e.g. `helm install` of charts/kube-governor once the chart exists).
+ */
+export const INSTALL_METHODS = {
+  kustomize: (o: InClusterInstallOptions) => installInCluster(o),
+} as const satisfies Record<string, (o: InClusterInstallOptions) => Promise<InClusterInstallation>>;
+export type InstallMethod = keyof typeof INSTALL_METHODS;
+
+/** The method named by E2E_INSTALL (default kustomize); an unknown name is an error that lists the known ones. */
+export function installMethod(name: string = process.env.E2E_INSTALL ?? 'kustomize'): InstallMethod {
+  if (!Object.hasOwn(INSTALL_METHODS, name)) throw new Error(`E2E_INSTALL=${name}: known install methods are ${Object.keys(INSTALL_METHODS).join(', ')}`);
+  return name as InstallMethod;
+}
+
+/** `kubectl apply -k` of a kustomization over manifests/base, then `governor certs`. */
 export async function installInCluster(o: InClusterInstallOptions): Promise<InClusterInstallation> {
   const { cluster, workDir } = o;
   const kustomizationDir = join(workDir, 'kustomization');
@@ -155,7 +172,7 @@ export async function installInCluster(o: InClusterInstallOptions): Promise<InCl
     const certsOutput = certs.stdout + certs.stderr;
     if (certs.code !== 0) throw new Error(`governor certs failed (exit ${certs.code}):\n${certsOutput}`);
 
-    // 3. The server pods: two replicas of the image, ready once they serve (readinessProbe /readyz on the adapter).
+    // 3. The server pods: two replicas of the image, ready once they serve and enforce (readinessProbe /readyz on the metrics port).
     await waitDeploymentAvailable(cluster, NAMESPACE, DEPLOYMENT, o.availableTimeoutMs ?? 240_000);
     // 4. The aggregator's availability check (discovery through the Service with the front-proxy certificate).
     await waitFor(

@@ -7,16 +7,23 @@ import { join, relative } from 'node:path';
 import { REPO_ROOT } from '../harness/cluster.js';
 
 export const BASE_DIR = join(REPO_ROOT, 'manifests', 'base');
-/** The image hack/kind-e2e.sh builds from the Dockerfile and loads into the kind node. */
-export const E2E_IMAGE = process.env.E2E_IMAGE || 'kube-governor:e2e';
+/**
+ * The image under test: on kind, what hack/kind-e2e.sh builds from the Dockerfile and loads into the kind node; on the
+ * local node cluster (E2E_TARGET=local), what podman builds (hack/image-test.sh) and `local-cluster.sh load-image`
+ * imports into the node's containerd.
+ */
+export const E2E_IMAGE = process.env.E2E_IMAGE || ((process.env.E2E_TARGET ?? 'local') === 'local' ? 'localhost/kube-governor:e2e' : 'kube-governor:e2e');
 /** Name of the policies ConfigMap in manifests/base (mounted at /etc/governor/policies by the Deployment). */
 export const POLICIES_CONFIGMAP = 'kube-governor-policies';
 
 export const LOADGEN = { name: 'loadgen', port: 8080, valuePath: 'data.rps' } as const;
 
-/** The host the governor pods contact for the load: the loadgen Service by its namespace-qualified name. */
+/**
+ * The host the governor pods contact for the load: the loadgen Service by its namespace-qualified name, or its
+ * ClusterIP where the cluster has no DNS (the local node cluster runs no CoreDNS).
+ */
 export const loadgenHost = (ns: string) => `${LOADGEN.name}.${ns}.svc`;
-export const loadgenUrl = (ns: string) => `http://${loadgenHost(ns)}:${LOADGEN.port}/load`;
+export const loadgenUrl = (ns: string, host: string = loadgenHost(ns)) => `http://${host}:${LOADGEN.port}/load`;
 
 /**
  * The loadgen server, run as `node -e` in the kube-governor image (no second image to build or pull).
@@ -134,7 +141,7 @@ export function loadgenManifests(ns: string, o: { image?: string; initialLoad: n
 export const IN_CLUSTER_WEB = { low: 10, high: 50, min: 1, base: 2, max: 6, cap: 8, step: 1, intervalMs: 2000 } as const;
 
 /** The ScalingPolicy `web` in `ns`, its load read from the loadgen Service; the HPA holds while the source is down. */
-export function inClusterScalingPolicy(ns: string, name = 'web'): string {
+export function inClusterScalingPolicy(ns: string, name = 'web', host: string = loadgenHost(ns)): string {
   const p = IN_CLUSTER_WEB;
   return `# e2e (in cluster): load from the loadgen Service over HTTP JSON
 apiVersion: governor.io/v1alpha1
@@ -142,7 +149,7 @@ kind: ScalingPolicy
 metadata: {name: ${name}, namespace: ${ns}}
 spec:
   target: {apiVersion: apps/v1, kind: Deployment, name: ${name}}
-  load: {http: {url: '${loadgenUrl(ns)}', valuePath: ${LOADGEN.valuePath}, timeout: 2s}}
+  load: {http: {url: '${loadgenUrl(ns, host)}', valuePath: ${LOADGEN.valuePath}, timeout: 2s}}
   thresholds: {low: ${p.low}, high: ${p.high}}
   replicas: {min: ${p.min}, base: ${p.base}, max: ${p.max}, cap: ${p.cap}}
   step: ${p.step}
@@ -202,4 +209,27 @@ export function writeInstallKustomization(dir: string, o: InstallKustomizationOp
   }
   writeFileSync(join(dir, 'kustomization.yaml'), JSON.stringify(installKustomization(dir, o), null, 2));
   return dir;
+}
+
+/** Parameters of the in-cluster MigrationPolicy `move` (old → new), as the local suite's MIG. */
+export const IN_CLUSTER_MIG = { low: 10, high: 50, base: 4, capacity: 4, targetMax: 6, step: 1, intervalMs: 2000 } as const;
+
+/** The MigrationPolicy `move` in `ns`: Deployment old drains into new as the load from that namespace's loadgen rises. */
+export function inClusterMigrationPolicy(ns: string, host: string = loadgenHost(ns)): string {
+  const p = IN_CLUSTER_MIG;
+  return `# e2e (in cluster): a migration moving real pods, load from the loadgen Service over HTTP JSON
+apiVersion: governor.io/v1alpha1
+kind: MigrationPolicy
+metadata: {name: move, namespace: ${ns}}
+spec:
+  source: {apiVersion: apps/v1, kind: Deployment, name: old}
+  target: {apiVersion: apps/v1, kind: Deployment, name: new, minReplicas: 1, maxReplicas: ${p.targetMax}}
+  load: {http: {url: '${loadgenUrl(ns, host)}', valuePath: ${LOADGEN.valuePath}, timeout: 2s}}
+  thresholds: {low: ${p.low}, high: ${p.high}}
+  base: ${p.base}
+  minDrain: 0
+  step: ${p.step}
+  interval: ${p.intervalMs / 1000}s
+  capacity: {replicas: ${p.capacity}}
+`;
 }

@@ -1,8 +1,8 @@
 // Installs kube-governor on the e2e control plane the way users do (kubectl apply -k of the real manifests, then
 // `governor certs`), except that the server runs as a host process on loopback: the overlay manifests/overlays/local
-// swaps the Deployment for an ExternalName Service (localhost), and this module patches the ports it names to the free
-// ports the host process listens on.
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+// swaps the Deployment for an ExternalName Service (localhost), and the server registers copies of the webhook and
+// APIService templates that name the free ports it listens on.
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { REPO_ROOT, type LocalCluster } from '../harness/cluster.js';
@@ -48,39 +48,49 @@ async function kubectlOk(cluster: LocalCluster, args: string[], input?: string):
   return r.stdout;
 }
 
-/** A kustomization beside the test's files that uses the local overlay and points the apiserver at our ports. */
-async function writeOverlay(cluster: LocalCluster, dir: string, ports: { adapter: number; webhook: number }): Promise<void> {
-  // How many webhooks each configuration has decides the JSON patch paths; read it from the overlay itself.
-  const rendered = await kubectlOk(cluster, ['kustomize', OVERLAY]);
-  const webhookCounts = new Map<string, number>();
-  for (const doc of parseAllDocuments(rendered)) {
-    const o = doc.toJS() as { kind?: string; webhooks?: unknown[] } | null;
-    if (o?.kind === 'MutatingWebhookConfiguration' || o?.kind === 'ValidatingWebhookConfiguration') webhookCounts.set(o.kind, o.webhooks?.length ?? 0);
-  }
-  if (!webhookCounts.get('MutatingWebhookConfiguration') || !webhookCounts.get('ValidatingWebhookConfiguration')) {
-    throw new Error(`manifests/overlays/local renders no Mutating/ValidatingWebhookConfiguration:\n${rendered.slice(0, 2000)}`);
-  }
-  const portPatch = (kind: string) =>
-    Array.from({ length: webhookCounts.get(kind)! }, (_, i) => ({ op: 'replace', path: `/webhooks/${i}/clientConfig/service/port`, value: ports.webhook }));
-  const kustomization = {
-    apiVersion: 'kustomize.config.k8s.io/v1beta1',
-    kind: 'Kustomization',
-    // kustomize refuses absolute paths; a relative one may leave the kustomization root.
-    resources: [relative(dir, OVERLAY)],
-    patches: [
-      {
-        target: { kind: 'APIService', name: APISERVICE },
-        patch: JSON.stringify([{ op: 'replace', path: '/spec/service/port', value: ports.adapter }]),
-      },
-      { target: { kind: 'MutatingWebhookConfiguration', name: WEBHOOK_CONFIGURATION }, patch: JSON.stringify(portPatch('MutatingWebhookConfiguration')) },
-      { target: { kind: 'ValidatingWebhookConfiguration', name: WEBHOOK_CONFIGURATION }, patch: JSON.stringify(portPatch('ValidatingWebhookConfiguration')) },
-    ],
-  };
+/** A kustomization beside the test's files that uses the local overlay (kustomize refuses absolute paths). */
+function writeOverlay(dir: string): void {
   mkdirSync(dir, { recursive: true });
+  const kustomization = { apiVersion: 'kustomize.config.k8s.io/v1beta1', kind: 'Kustomization', resources: [relative(dir, OVERLAY)] };
   writeFileSync(join(dir, 'kustomization.yaml'), JSON.stringify(kustomization, null, 2));
 }
 
-function tokenKubeconfig(cluster: LocalCluster, file: string, user: string, token: string): void {
+/**
+ * Copies of the registration templates (manifests/base/webhooks.yaml, apiservice.yaml) that name the host process's
+ * ports: the API server dials the port of an ExternalName Service that the APIService / webhook names. Everything
+ * else is registered as shipped.
+ */
+export function writeRegistrationTemplates(dir: string, ports: { adapter: number; webhook: number }): string[] {
+  mkdirSync(dir, { recursive: true });
+  return ['webhooks.yaml', 'apiservice.yaml'].map((file) => {
+    const docs = parseAllDocuments(readFileSync(join(REPO_ROOT, 'manifests', 'base', file), 'utf8')).map((d) => d.toJS() as any);
+    for (const o of docs) {
+      if (o?.kind === 'APIService') o.spec.service.port = ports.adapter;
+      for (const w of o?.webhooks ?? []) w.clientConfig.service.port = ports.webhook;
+    }
+    const out = join(dir, file);
+    writeFileSync(out, docs.map((d) => JSON.stringify(d)).join('\n---\n'));
+    return out;
+  });
+}
+
+/** Waits until the server registered both webhook configurations with a caBundle (and the APIService). */
+export async function waitRegistered(cluster: LocalCluster, timeoutMs = 60_000): Promise<void> {
+  await waitFor(
+    'governor serve to register its webhook configurations and APIService',
+    async () => {
+      const r = await cluster.kubectl(['get', 'mutatingwebhookconfiguration,validatingwebhookconfiguration', WEBHOOK_CONFIGURATION, '-o', 'json']);
+      const a = await cluster.kubectl(['get', 'apiservice', APISERVICE, '-o', 'jsonpath={.spec.caBundle}']);
+      if (r.code !== 0 || a.code !== 0) return { done: false, seen: (r.stderr + a.stderr).trim() };
+      const items = JSON.parse(r.stdout).items ?? [];
+      const done = items.length === 2 && items.every((i: any) => i.webhooks.every((w: any) => w.clientConfig.caBundle)) && a.stdout.trim() !== '';
+      return { done, seen: `${items.length} configurations` };
+    },
+    { timeoutMs, intervalMs: 300 },
+  );
+}
+
+export function tokenKubeconfig(cluster: LocalCluster, file: string, user: string, token: string): void {
   writeFileSync(
     file,
     JSON.stringify({
@@ -96,7 +106,7 @@ function tokenKubeconfig(cluster: LocalCluster, file: string, user: string, toke
 }
 
 /** A previous run's `delete --wait=false` may still be finishing: apply into a Terminating namespace fails. */
-async function waitNamespaceGone(cluster: LocalCluster, ns: string, timeoutMs: number): Promise<void> {
+export async function waitNamespaceGone(cluster: LocalCluster, ns: string, timeoutMs: number): Promise<void> {
   await waitFor(
     `namespace ${ns} of an earlier run to finish terminating`,
     async () => {
@@ -129,7 +139,8 @@ export async function installGovernor(o: InstallOptions): Promise<Installation> 
   while (ports.metrics === ports.adapter || ports.metrics === ports.webhook) ports.metrics = await freePort();
 
   await waitNamespaceGone(cluster, NAMESPACE, 90_000);
-  await writeOverlay(cluster, overlayDir, ports);
+  writeOverlay(overlayDir);
+  const templates = writeRegistrationTemplates(join(workDir, 'registration'), ports);
   // 1. The manifests, as users apply them (through the overlay for the host process).
   await kubectlOk(cluster, ['apply', '-k', overlayDir]);
 
@@ -141,15 +152,15 @@ export async function installGovernor(o: InstallOptions): Promise<Installation> 
   tokenKubeconfig(cluster, kubeconfigs.server, SERVICE_ACCOUNT, await token(SERVICE_ACCOUNT));
   tokenKubeconfig(cluster, kubeconfigs.certs, CERTS_SERVICE_ACCOUNT, await token(CERTS_SERVICE_ACCOUNT));
 
-  // 3. Certificates: first without the caBundle patch (the server is not up yet), so the aggregator's first
-  //    availability check after the patch finds a serving process; the second run keeps the material and patches.
+  // 3. Certificates: first before anything is registered (the server registers with this bundle once it serves); the
+  //    second run, after registration, finds every caBundle as it would have written it.
   const certsOutput: string[] = [];
   const certs = async (extra: string[]) => {
     const r = await governorCli(['certs', `--kubeconfig=${kubeconfigs.certs}`, `--namespace=${NAMESPACE}`, `--service-name=${SERVICE}`, `--out-dir=${certDir}`, ...extra]);
     certsOutput.push(r.stdout + r.stderr);
     if (r.code !== 0) throw new Error(`governor certs ${extra.join(' ')} failed (exit ${r.code}):\n${r.stdout}\n${r.stderr}`);
   };
-  await certs(['--no-patch']);
+  await certs([]);
 
   // 4. The server, with the flags of manifests/base/deployment.yaml except for paths and ports. No
   //    --requestheader-client-ca-file: as in a pod, the front-proxy CA comes from the
@@ -172,6 +183,9 @@ export async function installGovernor(o: InstallOptions): Promise<Installation> 
       '--allowed-source-hosts=127.0.0.1',
       '--policy-poll=500',
       '--shutdown-grace=2000',
+      `--registration-manifests=${templates.join(',')}`,
+      `--ca-bundle-file=${join(certDir, 'ca.crt')}`,
+      '--registration-interval=1000',
     ],
     logFile,
   );
@@ -196,17 +210,18 @@ export async function installGovernor(o: InstallOptions): Promise<Installation> 
   const uninstall = async () => {
     if (uninstalled) return;
     uninstalled = true;
-    // Webhook configurations first: with failurePolicy Fail, a configuration pointing at a stopped server would block
-    // Deployment writes of every other test on this cluster.
+    // The server first (it would repair what is deleted), then the manifests: deleting the ClusterRole garbage-collects
+    // the registrations. The explicit deletes only make sure no other test on this cluster waits for the collector.
+    await governor.stop();
+    await cluster.kubectl(['delete', '-k', overlayDir, '--ignore-not-found', '--wait=false']);
     await cluster.kubectl(['delete', 'validatingwebhookconfiguration,mutatingwebhookconfiguration', WEBHOOK_CONFIGURATION, '--ignore-not-found']);
     await cluster.kubectl(['delete', 'apiservice', APISERVICE, '--ignore-not-found']);
-    await cluster.kubectl(['delete', '-k', overlayDir, '--ignore-not-found', '--wait=false']);
-    await governor.stop();
     rmSync(workDir, { recursive: true, force: true });
   };
 
   try {
     await waitServing(governor, ports.metrics);
+    await waitRegistered(cluster);
     await certs([]);
     await waitFor(
       `APIService ${APISERVICE} Available=True`,
