@@ -1,6 +1,6 @@
 // The admission handlers: plain functions from AdmissionRequest to AdmissionResponse over the governance engine (Kyverno style).
 import type { GovernanceEngine, PolicySummary, UnfinishedPolicy } from '../governance/engine.js';
-import { denialMessage, formatViolation, formatWarning, MAX_WARNING_LENGTH, type Decision, type RuleResult } from '../governance/result.js';
+import { clip as clipText, denialMessage, formatViolation, formatWarning, MAX_WARNING_LENGTH, type Decision, type RuleResult } from '../governance/result.js';
 import type { EventRecorder, EventSubject } from '../kube/events.js';
 import type { NamespaceLookup } from '../kube/namespaces.js';
 import type { Logger } from '../observability/log.js';
@@ -62,12 +62,24 @@ function clip(s: string): string {
   return s.length > MAX_AUDIT_VALUE ? `${s.slice(0, MAX_AUDIT_VALUE - 3)}...` : s;
 }
 
-function warningsOf(results: readonly RuleResult[]): string[] | undefined {
+/** `more`: warnings the engine counted past the ones it kept (Decision.omitted). */
+function warningsOf(results: readonly RuleResult[], more = 0): string[] | undefined {
   if (!results.length) return undefined;
   const all = [...new Set(results.map(formatWarning))];
-  if (all.length <= MAX_WARNINGS) return all;
-  return [...all.slice(0, MAX_WARNINGS - 1), `... and ${all.length - MAX_WARNINGS + 1} more policy warnings`];
+  if (all.length <= MAX_WARNINGS && !more) return all;
+  const shown = all.slice(0, MAX_WARNINGS - 1);
+  return [...shown, `... and ${all.length - shown.length + more} more policy warnings`];
 }
+
+/** "policy/rule" per result for the log line; deduplicated when there are many (up to 50, often one rule). */
+function ruleNames(results: readonly RuleResult[]): string[] {
+  const names = results.map((r) => `${r.policy}/${r.rule}`);
+  return names.length > 4 ? [...new Set(names)] : names;
+}
+
+/** Names and user names come from the request: the API server bounds them, a direct caller need not. */
+const MAX_LOGGED_NAME = 253;
+const name = (s: string | undefined): string | undefined => (s === undefined || s.length <= MAX_LOGGED_NAME ? s : clipText(s, MAX_LOGGED_NAME));
 
 function count(env: AdmissionEnvironment, webhook: WebhookName, req: AdmissionRequest, result: string, policies: readonly PolicySummary[]): void {
   const m = env.metrics?.admissionRequestsBuffer;
@@ -103,7 +115,7 @@ function deadlineExceeded(env: AdmissionEnvironment, webhook: WebhookName, req: 
   const budget = env.reviewBudgetMs ?? DEFAULT_REVIEW_BUDGET_MS;
   env.metrics?.reviewDeadlineExceeded.inc({ webhook });
   env.log.warn(
-    { uid: req.uid, webhook, operation: req.operation, kind: req.kind.kind, namespace: req.namespace, name: req.name, budgetMs: budget, unfinished: unfinished.slice(0, 20).map((p) => p.policy) },
+    { uid: req.uid, webhook, operation: req.operation, kind: name(req.kind.kind), namespace: name(req.namespace), name: name(req.name), budgetMs: budget, unfinished: unfinished.slice(0, 20).map((p) => p.policy) },
     'review deadline exceeded',
   );
   return `the review stopped at its ${budget} ms budget`;
@@ -162,7 +174,7 @@ export function validateHandler(env: AdmissionEnvironment): AdmissionHandler {
       return allow(req.uid);
     }
     const log = env.log.child({ uid: req.uid, webhook: 'validate' });
-    const who = { operation: req.operation, kind: req.kind.kind, namespace: req.namespace, name: req.name, user: req.userInfo?.username, dryRun: req.dryRun };
+    const who = { operation: req.operation, kind: name(req.kind.kind), namespace: name(req.namespace), name: name(req.name), user: name(req.userInfo?.username), dryRun: req.dryRun };
     for (const r of out.results) {
       if (r.status === 'fail' || r.status === 'warn') m?.ruleViolations.inc({ policy: r.policy, rule: r.rule, mode: r.status === 'warn' ? 'warn' : r.mode });
     }
@@ -175,16 +187,16 @@ export function validateHandler(env: AdmissionEnvironment): AdmissionHandler {
     const auditAnnotations: Record<string, string> = {};
     if (exceptions.length) auditAnnotations.exceptions = clip(exceptions.map((r) => `${r.policy}/${r.rule}: ${r.exception!.reason}`).join('; '));
     if (decision.warnings.length) auditAnnotations.warnings = clip(decision.warnings.map(formatViolation).join('; '));
-    const warnings = warningsOf(decision.warnings);
+    const warnings = warningsOf(decision.warnings, decision.omitted?.warnings);
     // dryRun: no side effects (sideEffects: NoneOnDryRun); metrics and logs are not side effects on the cluster. An
     // Event is only about the object the request carries, named by its own metadata (eventSubject).
     const regarding = req.dryRun ? undefined : eventSubject(req);
     if (!req.dryRun && !regarding) m?.eventsSuppressed.inc({ reason: 'subject' });
     const events = regarding ? env.events : undefined;
     if (!decision.allowed) {
-      const message = denialMessage(decision.denials);
+      const message = denialMessage(decision.denials, decision.omitted?.denials);
       count(env, 'validate', req, 'denied', out.policies);
-      log.info({ ...who, rules: decision.denials.map((r) => `${r.policy}/${r.rule}`) }, 'denied');
+      log.info({ ...who, rules: ruleNames(decision.denials), violations: decision.denials.length + (decision.omitted?.denials ?? 0) }, 'denied');
       events?.record({ regarding: regarding!, type: 'Warning', reason: 'PolicyViolation', message: `${req.operation} denied: ${message}` });
       return {
         uid: req.uid,
@@ -196,7 +208,7 @@ export function validateHandler(env: AdmissionEnvironment): AdmissionHandler {
     }
     count(env, 'validate', req, decision.warnings.length ? 'warned' : out.skipped ? 'skipped' : 'allowed', out.policies);
     if (decision.warnings.length) {
-      log.info({ ...who, rules: decision.warnings.map((r) => `${r.policy}/${r.rule}`) }, 'admitted with warnings');
+      log.info({ ...who, rules: ruleNames(decision.warnings), violations: decision.warnings.length + (decision.omitted?.warnings ?? 0) }, 'admitted with warnings');
       events?.record({ regarding: regarding!, type: 'Warning', reason: 'PolicyAudit', message: decision.warnings.map(formatViolation).join('\n') });
     } else log.debug({ ...who, skipped: out.skipped }, 'allowed');
     if (exceptions.length) {

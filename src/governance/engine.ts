@@ -17,7 +17,8 @@ import { checkDeleteOfMigrationSource, validateMigration } from './migration.js'
 import { groupOf, podLocation, workloadKind } from './pod-template.js';
 import { PolicyIndex } from './policy-index.js';
 import { mutateResources, validateResources } from './resources.js';
-import { decide, type Decision, type ExceptionUse, type RuleResult } from './result.js';
+import { describeBefore, findingKey, indexFindings, notWorse } from './existing.js';
+import { clip, decide, MAX_REPORTED, type Decision, type ExceptionUse, type Omitted, type RuleResult } from './result.js';
 import { ALL_ALLOWED, metadataMap, mutateTags, validateTags } from './tags.js';
 import { ReviewDeadlineExceeded, type ActiveMigrationSource, type Finding, type NamespaceInfo, type Operation, type ReviewContext, type Target } from './types.js';
 import { isWorkloadController } from './workload-controllers.js';
@@ -94,8 +95,8 @@ function mutationCutOff(object: unknown, results: Map<string, RuleResult> | unde
 }
 
 /** A validation past its deadline: policies from `i` on were not (fully) evaluated; what was found so far still counts. */
-function validationCutOff(results: RuleResult[], policies: readonly GovernancePolicy[], i: number): ValidateOutcome {
-  return { results, policies: policies.slice(0, i).map((q) => summarize(q, results)), decision: results.length ? decide(results) : EMPTY, unfinished: unfinished(policies.slice(i)) };
+function validationCutOff(results: RuleResult[], policies: readonly GovernancePolicy[], i: number, omitted?: Omitted): ValidateOutcome {
+  return { results, policies: policies.slice(0, i).map((q) => summarize(q, results)), decision: results.length ? decide(results, omitted) : EMPTY, unfinished: unfinished(policies.slice(i)) };
 }
 
 function labelsOf(obj: unknown): Labels {
@@ -131,6 +132,9 @@ function matchNamespace(m: CompiledMatch, t: Target, nsLabels: Labels): boolean 
   if (m.namespaceSelector && !matches(m.namespaceSelector, nsLabels)) return false;
   return true;
 }
+
+/** Longest exception reason taken from an annotation (annotation values may be 256 KiB). */
+const MAX_REASON_LENGTH = 256;
 
 /** Bounds the per-namespace memo (entries are per kind and namespace name; a cluster has far fewer). */
 const MAX_NAMESPACE_MEMO = 10_000;
@@ -278,7 +282,8 @@ export class GovernanceEngine {
         if (annotations === null) annotations = metadataMap(t.obj, ['metadata'], 'annotations');
         for (const key of EXCEPTION_KEYS[rule]) {
           const reason = annotations?.[key];
-          if (typeof reason === 'string' && reason.trim()) return { via: 'annotation', reason: reason.trim() };
+          // The reason is the user's text (logged, shown, annotated): kept to its start.
+          if (typeof reason === 'string' && reason.trim()) return { via: 'annotation', reason: clip(reason.trim(), MAX_REASON_LENGTH) };
         }
       }
       return undefined;
@@ -394,43 +399,66 @@ export class GovernanceEngine {
     const owner = isWorkloadController(ctx.requestedBy) ? controllerOwner(t.obj) : undefined;
     const old = op === 'UPDATE' && isRecord(ctx.oldObject) ? { ...t, obj: ctx.oldObject } : undefined;
     const results: RuleResult[] = [];
+    // Bounded answer: at most MAX_REPORTED results of each kind are kept (denials, warnings, exceptions); the rest
+    // are counted. Counters only: a review without findings allocates nothing for this.
+    let denied = 0;
+    let warned = 0;
+    let excused = 0;
+    let omitted: Omitted | undefined;
     const deadline = ctx.deadline;
     for (let i = 0; i < policies.length; i++) {
       const p = policies[i]!;
-      if (deadline !== undefined && i % DEADLINE_EVERY === 0 && this.now() >= deadline) return validationCutOff(results, policies, i);
+      if (deadline !== undefined && i % DEADLINE_EVERY === 0 && this.now() >= deadline) return validationCutOff(results, policies, i, omitted);
       let found: Finding[];
       try {
         found = this.findings(p, t);
       } catch (e) {
-        if (e instanceof ReviewDeadlineExceeded) return validationCutOff(results, policies, i);
+        if (e instanceof ReviewDeadlineExceeded) return validationCutOff(results, policies, i, omitted);
         results.push(this.internalError(p, e));
         continue;
       }
       if (!found.length) continue;
-      let oldKeys: Set<string> | undefined;
+      let before: Map<string, Finding> | undefined;
       if (old && p.allowExistingViolations) {
         try {
-          oldKeys = new Set(this.findings(p, old).map((f) => `${f.rule}|${formatPath(f.path)}`));
+          before = indexFindings(this.findings(p, old));
         } catch (e) {
-          if (e instanceof ReviewDeadlineExceeded) return validationCutOff(results, policies, i);
-          oldKeys = undefined;
+          if (e instanceof ReviewDeadlineExceeded) return validationCutOff(results, policies, i, omitted);
+          before = undefined;
         }
       }
       const excuse = this.excuser(p, t);
       for (let k = 0; k < found.length; k++) {
-        if (deadline !== undefined && (k & 255) === 255 && this.now() >= deadline) return validationCutOff(results, policies, i);
+        if (deadline !== undefined && (k & 255) === 255 && this.now() >= deadline) return validationCutOff(results, policies, i, omitted);
         const f = found[k]!;
-        const path = formatPath(f.path);
-        const base = { policy: p.name, rule: f.rule, family: GOVERNANCE_RULES[f.rule], mode: p.mode, path };
         const exception = excuse(f.rule);
-        if (exception) results.push({ ...base, status: 'skip', message: f.message, exception });
-        else if (f.status === 'error') results.push({ ...base, status: 'error', message: f.message });
-        else if (oldKeys?.has(`${f.rule}|${path}`)) results.push({ ...base, status: 'warn', message: `${f.message} (pre-existing)` });
-        else if (owner) results.push({ ...base, status: 'warn', message: `${f.message} (owned by ${owner.kind} ${owner.name})` });
-        else results.push({ ...base, status: 'fail', message: f.message });
+        let status: RuleResult['status'];
+        let message = f.message;
+        if (exception) status = 'skip';
+        else if (f.status === 'error') status = 'error';
+        else {
+          // Grandfathered only when the old object had the same violation (same container name) and it is not worse.
+          const was = before?.get(findingKey(f));
+          if (was && notWorse(f, was)) {
+            status = 'warn';
+            message = `${message} (pre-existing)`;
+          } else {
+            if (was) message = `${message} (made worse by this update: was ${describeBefore(was)})`;
+            status = owner ? 'warn' : 'fail';
+            if (owner) message = `${message} (owned by ${owner.kind} ${owner.name})`;
+          }
+        }
+        const kind = status === 'skip' ? 'exceptions' : status === 'fail' && p.mode === 'enforce' ? 'denials' : 'warnings';
+        const n = kind === 'denials' ? denied++ : kind === 'warnings' ? warned++ : excused++;
+        if (n >= MAX_REPORTED) {
+          (omitted ??= { denials: 0, warnings: 0, exceptions: 0 })[kind]++;
+          continue;
+        }
+        const base = { policy: p.name, rule: f.rule, family: GOVERNANCE_RULES[f.rule], mode: p.mode, path: formatPath(f.path) };
+        results.push(exception ? { ...base, status, message, exception } : { ...base, status, message });
       }
     }
-    return { results, policies: policies.map((p) => summarize(p, results)), decision: results.length ? decide(results) : EMPTY };
+    return { results, policies: policies.map((p) => summarize(p, results)), decision: results.length ? decide(results, omitted) : EMPTY };
   }
 
   private validateDelete(ctx: ReviewContext): ValidateOutcome {

@@ -7,6 +7,7 @@ import {
   MIGRATION_ROLES,
   type GovernancePolicy,
 } from '../policy/governance-policy.js';
+import { quoteValue } from './result.js';
 import { metadataMap, stringValue } from './tags.js';
 import type { Finding, Target } from './types.js';
 
@@ -18,10 +19,10 @@ export function validateMigration(policy: GovernancePolicy, t: Target): Finding[
   const role = stringValue(labels, MIGRATION_ROLE_LABEL);
   const declared = (key: string) => policy.labels.some((l) => l.key === key && (l.allowed || l.pattern));
   if (mode !== undefined && !declared(MIGRATION_LABEL) && !(MIGRATION_MODES as readonly string[]).includes(mode)) {
-    out.push({ rule: 'migration-label-values', path: ['metadata', 'labels', MIGRATION_LABEL], message: `must be one of ${MIGRATION_MODES.join(', ')} (is ${JSON.stringify(mode)})` });
+    out.push({ rule: 'migration-label-values', path: ['metadata', 'labels', MIGRATION_LABEL], message: `must be one of ${MIGRATION_MODES.join(', ')} (is ${quoteValue(mode)})`, value: mode });
   }
   if (role !== undefined && !declared(MIGRATION_ROLE_LABEL) && !(MIGRATION_ROLES as readonly string[]).includes(role)) {
-    out.push({ rule: 'migration-label-values', path: ['metadata', 'labels', MIGRATION_ROLE_LABEL], message: `must be one of ${MIGRATION_ROLES.join(', ')} (is ${JSON.stringify(role)})` });
+    out.push({ rule: 'migration-label-values', path: ['metadata', 'labels', MIGRATION_ROLE_LABEL], message: `must be one of ${MIGRATION_ROLES.join(', ')} (is ${quoteValue(role)})`, value: role });
   }
   if (mode === 'pinned' && role === 'source') {
     out.push({

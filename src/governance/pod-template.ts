@@ -56,12 +56,35 @@ export interface ContainerRef {
 }
 
 /**
+ * Containers and init containers per pod spec that the resource rules check. Kubernetes has no such limit of its own
+ * (only the object's size: about 25,000 minimal containers fit in etcd's 1.5 MiB), and real pods have a handful;
+ * beyond this a resources policy reports the pod spec instead of walking it, so a review's work and answer stay bounded.
+ */
+export const MAX_CONTAINERS = 1000;
+
+/** How many containers and init containers the pod spec lists (entries that are not objects included). */
+export function containerCount(obj: unknown, kind: WorkloadKind): number {
+  const spec = podSpec(obj, kind);
+  if (!spec) return 0;
+  const a = spec.containers;
+  const b = spec.initContainers;
+  return (Array.isArray(a) ? a.length : 0) + (Array.isArray(b) ? b.length : 0);
+}
+
+function podSpec(obj: unknown, kind: WorkloadKind): Record<string, unknown> | undefined {
+  let spec: unknown = obj;
+  for (const seg of LOCATIONS[kind].spec) spec = isRecord(spec) ? spec[seg as string] : undefined;
+  return isRecord(spec) ? spec : undefined;
+}
+
+/**
  * Containers and init containers of the pod spec (ephemeral containers cannot declare resources and are left out).
- * Entries that are not objects are skipped: the API server's own validation reports them.
+ * Entries that are not objects are skipped: the API server's own validation reports them. At most MAX_CONTAINERS
+ * entries are walked.
  */
 export function containersOf(obj: unknown, kind: WorkloadKind): ContainerRef[];
 /**
- * With a deadline, a long list (more than a pod needs, up to the tens of thousands a 3 MiB object holds) is walked
+ * With a deadline, a long list (more than a pod needs, up to MAX_CONTAINERS) is walked
  * lazily and throws ReviewDeadlineExceeded once the deadline passes.
  */
 export function containersOf(obj: unknown, kind: WorkloadKind, deadline: Deadline | undefined): Iterable<ContainerRef>;
@@ -79,17 +102,19 @@ function* checked(list: readonly ContainerRef[], deadline: Deadline): Generator<
   }
 }
 
+/** At most MAX_CONTAINERS entries are walked: a longer list is reported by the caller, not turned into refs. */
 function allContainers(obj: unknown, kind: WorkloadKind): ContainerRef[] {
   const out: ContainerRef[] = [];
-  let spec: unknown = obj;
-  for (const seg of LOCATIONS[kind].spec) spec = isRecord(spec) ? spec[seg as string] : undefined;
-  if (!isRecord(spec)) return out;
+  const spec = podSpec(obj, kind);
+  if (!spec) return out;
+  let seen = 0;
   for (const field of ['containers', 'initContainers'] as const) {
     const list = spec[field];
     if (!Array.isArray(list)) continue;
-    list.forEach((c, i) => {
+    for (let i = 0; i < list.length && seen < MAX_CONTAINERS; i++, seen++) {
+      const c = list[i];
       if (isRecord(c)) out.push({ path: [...LOCATIONS[kind].spec, field, i], container: c });
-    });
+    }
   }
   return out;
 }

@@ -1,8 +1,9 @@
 // Rule family "resources": defaults filled per container, then required requests/limits, maximums and limit/request ratios.
-import { tryParseQuantity } from '../common/quantity.js';
-import type { CompiledResources, ResourceName } from '../policy/governance-policy.js';
+import { compareQuantities, multiplyQuantities, quantityToNumber, readQuantity, tryParseQuantity, type Quantity } from '../common/quantity.js';
+import type { CompiledResources, RatioLimit, ResourceName } from '../policy/governance-policy.js';
 import { getIn, isRecord, type Path, type PatchRecorder } from './json-patch.js';
-import { containersOf } from './pod-template.js';
+import { containerCount, containersOf, MAX_CONTAINERS, podLocation } from './pod-template.js';
+import { quoteValue } from './result.js';
 import type { Finding, Target } from './types.js';
 
 function section(container: Record<string, unknown>, name: 'requests' | 'limits'): Record<string, unknown> | undefined {
@@ -26,9 +27,11 @@ function present(v: unknown): boolean {
  * - a missing request where the container sets a limit becomes that limit (what Kubernetes itself does for Pods,
  *   so a Guaranteed container stays Guaranteed);
  * - a missing limit where the container's request is above the default limit becomes that request.
+ * A pod spec with more than MAX_CONTAINERS is left as it is (validation reports it).
  */
 export function mutateResources(res: CompiledResources, t: Target, rec: PatchRecorder): void {
   if (!res.defaults.requests.length && !res.defaults.limits.length) return;
+  if (containerCount(rec.doc, t.kind) > MAX_CONTAINERS) return;
   for (const c of containersOf(rec.doc, t.kind, t.deadline)) {
     const { path } = c;
     let container = c.container;
@@ -44,56 +47,92 @@ export function mutateResources(res: CompiledResources, t: Target, rec: PatchRec
       if (has(section(container, 'limits'), d.resource)) continue;
       const request = section(container, 'requests')?.[d.resource];
       const q = tryParseQuantity(request);
-      const value = q !== undefined && q > d.value ? request : d.text;
+      const value = q !== undefined && compareQuantities(q, d.value) > 0 ? request : d.text;
       rec.addIfAbsent([...path, 'resources', 'limits', d.resource], value);
     }
   }
 }
 
 function ratioText(x: number): string {
-  return String(+x.toFixed(2));
+  return Number.isFinite(x) ? String(+x.toFixed(2)) : 'too large to show';
 }
 
-/** The container's value of a resource, parsed; an unparsable one is reported (once per call) and counts as unset. */
-function parsedValue(container: Record<string, unknown>, s: 'requests' | 'limits', r: ResourceName, path: Path, out: Finding[]): number | undefined {
+/**
+ * limit / request > ratio for a positive request. Nearly always decided by one float division of two exact nano
+ * counts (relative error below 2^-52, far inside the margin); only a ratio within 1e-9 of the bound, or amounts
+ * without a nano count, take the exact product (BigInt work, on every review otherwise).
+ */
+export function overRatio(lim: Quantity, req: Quantity, r: RatioLimit): boolean {
+  if (lim.nanos !== undefined && req.nanos !== undefined) {
+    const x = lim.nanos / req.nanos;
+    if (x > r.value * (1 + 1e-9)) return true;
+    if (x < r.value * (1 - 1e-9)) return false;
+  }
+  return compareQuantities(lim, multiplyQuantities(r.exact, req)) > 0;
+}
+
+/**
+ * The container's value of a resource, parsed. A value that is not a quantity this engine reads is a violation of
+ * max-resources (denied by an enforce policy, a warning in audit): passing it would let any value through.
+ */
+function parsedValue(container: Record<string, unknown>, s: 'requests' | 'limits', r: ResourceName, path: Path, out: Finding[]): Quantity | undefined {
   const v = section(container, s)?.[r];
   if (!present(v)) return undefined;
-  const q = tryParseQuantity(v);
-  if (q === undefined) out.push({ rule: 'max-resources', path: [...path, 'resources', s, r], message: `is not a valid quantity (${JSON.stringify(v)})`, status: 'error' });
-  return q;
+  const q = readQuantity(v);
+  if (typeof q !== 'string') return q;
+  out.push({ rule: 'max-resources', path: [...path, 'resources', s, r], message: `is not a quantity this policy can check: it ${q} (is ${quoteValue(v)})`, container, value: v });
+  return undefined;
 }
 
 /**
  * require-requests, require-limits, max-resources, max-limit-request-ratio. Findings go into `out` (returned); paths
- * are built only for findings: this runs for every policy on every review.
+ * are built only for findings: this runs for every policy on every review. At most MAX_CONTAINERS are checked; a pod
+ * spec with more is itself a violation.
  */
 export function validateResources(res: CompiledResources, t: Target, out: Finding[] = []): Finding[] {
+  // A policy with defaults only checks nothing here (nor does it deny a pod spec for its size).
+  if (!res.require.length && !res.max.length && !res.maxLimitRequestRatio.length) return out;
+  const count = containerCount(t.obj, t.kind);
+  if (count > MAX_CONTAINERS) {
+    out.push({
+      rule: 'max-resources',
+      path: [...podLocation(t.kind).spec, 'containers'],
+      message: `lists ${count} containers and init containers: this policy checks at most ${MAX_CONTAINERS} per pod spec`,
+      value: count,
+    });
+  }
   for (const { path, container } of containersOf(t.obj, t.kind, t.deadline)) {
     for (const req of res.require) {
       if (!present(section(container, req.section)?.[req.resource])) {
-        out.push({ rule: req.section === 'requests' ? 'require-requests' : 'require-limits', path: [...path, 'resources', req.section, req.resource], message: 'is required' });
+        const rule = req.section === 'requests' ? 'require-requests' : 'require-limits';
+        out.push({ rule, path: [...path, 'resources', req.section, req.resource], message: 'is required', container });
       }
     }
     for (const m of res.max) {
       for (const s of SECTIONS) {
         const q = parsedValue(container, s, m.resource, path, out);
-        if (q !== undefined && q > m.value) {
-          out.push({ rule: 'max-resources', path: [...path, 'resources', s, m.resource], message: `must be at most ${m.text} (is ${String(section(container, s)![m.resource])})` });
+        if (q !== undefined && compareQuantities(q, m.value) > 0) {
+          const v = section(container, s)![m.resource];
+          // A readable quantity is at most 128 characters: shown as written.
+          out.push({ rule: 'max-resources', path: [...path, 'resources', s, m.resource], message: `must be at most ${m.text} (is ${String(v)})`, container, value: v });
         }
       }
     }
     for (const r of res.maxLimitRequestRatio) {
-      const lim = tryParseQuantity(section(container, 'limits')?.[r.resource]);
+      const limText = section(container, 'limits')?.[r.resource];
+      const lim = tryParseQuantity(limText);
       const req = tryParseQuantity(section(container, 'requests')?.[r.resource]);
-      if (lim === undefined || req === undefined || lim <= 0) continue;
-      const ratio = req > 0 ? lim / req : Infinity;
-      if (ratio > r.value) {
-        out.push({
-          rule: 'max-limit-request-ratio',
-          path: [...path, 'resources', 'limits', r.resource],
-          message: `must be at most ${ratioText(r.value)}x the request (is ${req > 0 ? `${ratioText(ratio)}x` : 'unbounded: request is 0'})`,
-        });
-      }
+      if (lim === undefined || req === undefined || lim.sign <= 0) continue;
+      // limit / request > ratio, exactly: limit > ratio × request (a request of 0 makes any limit unbounded).
+      if (req.sign > 0 && !overRatio(lim, req, r)) continue;
+      const shown = req.sign > 0 ? `${ratioText(quantityToNumber(lim) / quantityToNumber(req))}x` : 'unbounded: request is 0';
+      out.push({
+        rule: 'max-limit-request-ratio',
+        path: [...path, 'resources', 'limits', r.resource],
+        message: `must be at most ${ratioText(r.value)}x the request (is ${shown})`,
+        container,
+        value: limText,
+      });
     }
   }
   return out;

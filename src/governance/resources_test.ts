@@ -3,6 +3,10 @@ import assert from 'node:assert/strict';
 import { GovernanceEngine } from './engine.js';
 import { applyAddPatch, policy, yamlObject } from './testing.js';
 import { formatViolation } from './result.js';
+import { MAX_CONTAINERS } from './pod-template.js';
+import { overRatio } from './resources.js';
+import { exactNumber, parseQuantity } from '../common/quantity.js';
+import fc from 'fast-check';
 
 const RES = policy(
   'res',
@@ -85,11 +89,64 @@ test('max-resources checks requests and limits per container; max-limit-request-
   assert.equal(ok.decision.allowed, true, 'equal to the maximum and to the ratio passes');
 });
 
-test('unparseable quantities are evaluation errors (warnings), not crashes or denials', () => {
-  const v = engine.validate(deployment(`        - {name: app, image: x, resources: {requests: {cpu: lots, memory: 1Gi}, limits: {memory: 1Gi}}}`), ctx);
-  assert.equal(v.decision.allowed, true);
-  assert.equal(v.results[0]!.status, 'error');
-  assert.match(v.results[0]!.message, /not a valid quantity/);
+test('a value the engine cannot read denies in an enforce policy and warns in an audit policy, with the reason', () => {
+  const d = deployment(`        - {name: app, image: x, resources: {requests: {cpu: lots, memory: 1Gi}, limits: {memory: 1Gi}}}`);
+  const v = engine.validate(d, ctx);
+  assert.equal(v.decision.allowed, false);
+  assert.equal(v.results[0]!.status, 'fail');
+  assert.match(v.results[0]!.message, /is not a quantity this policy can check: it does not match the quantity grammar .* \(is "lots"\)$/);
+  const audit = new GovernanceEngine([policy('res-audit', `\n  mode: audit\n  resources:\n    max: {cpu: "4"}\n`)]);
+  const a = audit.validate(d, ctx);
+  assert.equal(a.decision.allowed, true);
+  assert.equal(a.decision.warnings.length, 1);
+  assert.match(a.decision.warnings[0]!.message, /not a quantity this policy can check/);
+  // Too long to be a quantity anyone means: refused, and the value shown only by its start.
+  const long = engine.validate(deployment(`        - {name: app, image: x, resources: {requests: {cpu: "${'9'.repeat(5000)}", memory: 1Gi}, limits: {memory: 1Gi}}}`), ctx);
+  assert.equal(long.decision.allowed, false);
+  assert.match(long.decision.denials[0]!.message, /longer than 128 characters/);
+  assert.ok(formatViolation(long.decision.denials[0]!).length < 300);
+});
+
+test('values past the double range are compared exactly against max: 1e309 and 999999999999999999999999Ei deny, 0.0000000001 passes', () => {
+  const one = (cpu: string, memory: string) =>
+    engine.validate(deployment(`        - {name: app, image: x, resources: {requests: {cpu: "${cpu}", memory: "${memory}"}, limits: {cpu: "${cpu}", memory: "${memory}"}}}`), ctx);
+  for (const [cpu, memory] of [['1e309', '1Gi'], ['1', '1e309'], ['1E3', '1Gi'], ['1', '999999999999999999999999Ei'], ['4000001m', '1Gi'], ['1', '8589934593']]) {
+    const v = one(cpu, memory);
+    assert.equal(v.decision.allowed, false, `${cpu} / ${memory}`);
+    assert.ok(v.decision.denials.every((r) => r.rule === 'max-resources'), `${cpu} / ${memory}`);
+  }
+  for (const [cpu, memory] of [['0.0000000001', '1Gi'], ['4', '8Gi'], ['4000m', '8589934592'], ['-1e309', '1Gi'], ['1', '8.589934592G']]) {
+    assert.equal(one(cpu, memory).decision.allowed, true, `${cpu} / ${memory}`);
+  }
+});
+
+test('the limit/request ratio is exact, also with huge and tiny values', () => {
+  const ratio = (req: string, lim: string) =>
+    engine.validate(deployment(`        - {name: app, image: x, resources: {requests: {cpu: "${req}", memory: 1Gi}, limits: {cpu: "${lim}", memory: 1Gi}}}`), ctx).results.filter((r) => r.rule === 'max-limit-request-ratio');
+  assert.equal(ratio('1', '4').length, 0);
+  assert.equal(ratio('1', '4000000001n').length, 1);
+  assert.equal(ratio('1n', '4n').length, 0);
+  assert.equal(ratio('1n', '5n').length, 1);
+  assert.equal(ratio('0.0000000001', '4n').length, 0, '0.0000000001 is 1n');
+  assert.match(ratio('0', '1')[0]!.message, /unbounded/);
+});
+
+test('a pod spec with more than MAX_CONTAINERS is one clear violation, walked no further, and not defaulted', () => {
+  const many = (n: number) => ({
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: { name: 'web', namespace: 'shop' },
+    spec: { template: { spec: { containers: Array.from({ length: n }, (_, i) => ({ name: `c${i}`, image: 'x' })) } } },
+  });
+  const v = engine.validate(many(MAX_CONTAINERS + 1), ctx);
+  assert.equal(v.decision.allowed, false);
+  const cap = v.decision.denials.find((r) => r.path === 'spec.template.spec.containers')!;
+  assert.match(cap.message, /lists 1001 containers and init containers: this policy checks at most 1000 per pod spec/);
+  assert.deepEqual(engine.mutate(many(MAX_CONTAINERS + 1), ctx).patch, []);
+  assert.ok(engine.mutate(many(MAX_CONTAINERS), ctx).patch.length > 0);
+  assert.equal(engine.validate(many(MAX_CONTAINERS), ctx).results.some((r) => /per pod spec/.test(r.message)), false);
+  const defaultsOnly = new GovernanceEngine([policy('defaults', `  resources:\n    defaults: {limits: {memory: 1Gi}}`)]);
+  assert.equal(defaultsOnly.validate(many(MAX_CONTAINERS + 1), ctx).decision.allowed, true, 'a defaults-only policy checks nothing');
 });
 
 test('ephemeral containers are not required to declare resources', () => {
@@ -103,4 +160,35 @@ spec:
 `);
   assert.equal(engine.validate(pod, ctx).decision.allowed, true);
   assert.deepEqual(engine.mutate(pod, ctx).patch, []);
+});
+
+test('property: the ratio fast path (one float division with a margin) agrees with the exact product', () => {
+  const ratios = [1, 1.5, 2, 3.3, 4, 10, 1.0000000001].map((value) => ({ resource: 'cpu' as const, value, exact: exactNumber(value) }));
+  fc.assert(
+    fc.property(fc.bigInt({ min: 1n, max: 10n ** 15n }), fc.bigInt({ min: 1n, max: 10n ** 15n }), fc.constantFrom(...ratios), fc.boolean(), (lim, req, r, near) => {
+      // near: a limit within a few nano-units of ratio × request, where the margin must hand over to the exact check.
+      if (near) lim = (req * BigInt(Math.round(r.value * 1e10))) / 10n ** 10n + BigInt(Number(lim % 3n) - 1);
+      if (lim <= 0n) return;
+      const l = parseQuantity(`${lim}n`);
+      const q = parseQuantity(`${req}n`);
+      const [num, den] = [BigInt(Math.round(r.value * 1e10)), 10n ** 10n];
+      assert.equal(overRatio(l, q, r), lim * den > num * req, `${lim}n / ${req}n vs ${r.value}`);
+    }),
+    { numRuns: 3000 },
+  );
+});
+
+test('default limits compare the request exactly: a request above the default limit (however written) becomes the limit', () => {
+  const limitFor = (memory: string) => {
+    const d = deployment(`        - {name: app, image: x, resources: {requests: {cpu: 100m, memory: "${memory}"}}}`);
+    const op = engine.mutate(d, ctx).patch.find((o) => o.path.endsWith('/limits') || o.path.endsWith('/limits/memory'));
+    const v = op!.value as Record<string, unknown> | string;
+    return typeof v === 'string' ? v : v.memory;
+  };
+  assert.equal(limitFor('1e309'), '1e309');
+  assert.equal(limitFor('999999999999999999999999Ei'), '999999999999999999999999Ei');
+  assert.equal(limitFor('536870913'), '536870913', 'one byte over 512Mi');
+  assert.equal(limitFor('0.5Gi'), '512Mi', 'equal: the default');
+  assert.equal(limitFor('536870912'), '512Mi');
+  assert.equal(limitFor('1e-3'), '512Mi');
 });

@@ -41,16 +41,46 @@ export interface Decision {
   readonly denials: readonly RuleResult[];
   readonly warnings: readonly RuleResult[];
   readonly exceptions: readonly RuleResult[];
+  /** Results past MAX_REPORTED of their kind, counted instead of kept (absent: none). */
+  readonly omitted?: Omitted;
 }
 
-export function decide(results: readonly RuleResult[]): Decision {
+/** How many results of each kind a review counted but did not keep. */
+export interface Omitted {
+  denials: number;
+  warnings: number;
+  exceptions: number;
+}
+
+export function decide(results: readonly RuleResult[], omitted?: Omitted): Decision {
   const denials = results.filter(blocks);
-  return { allowed: denials.length === 0, denials, warnings: results.filter(warns), exceptions: results.filter((r) => r.status === 'skip' && r.exception) };
+  const d = { allowed: denials.length === 0 && !omitted?.denials, denials, warnings: results.filter(warns), exceptions: results.filter((r) => r.status === 'skip' && r.exception) };
+  return omitted ? { ...d, omitted } : d;
+}
+
+/** Longest value quoted in a message: a 2 MB label value is shown by its start, never whole. */
+export const MAX_QUOTED_LENGTH = 64;
+/** Longest violation line (path, message, policy, rule): messages, warnings, audit annotations, Events and logs. */
+export const MAX_VIOLATION_LENGTH = 512;
+/** Violations (and warnings, and exceptions used) reported per review; the rest are counted ("… and N more"). */
+export const MAX_REPORTED = 50;
+
+/** Clips text to `max` characters with an ellipsis. */
+export function clip(s: string, max: number): string {
+  return s.length <= max ? s : `${s.slice(0, max - 1)}…`;
+}
+
+/** A user's value as shown in a message: a string quoted and clipped; anything else by its type. */
+export function quoteValue(v: unknown): string {
+  if (typeof v === 'string') return JSON.stringify(v.length > MAX_QUOTED_LENGTH ? `${v.slice(0, MAX_QUOTED_LENGTH - 1)}…` : v);
+  if (typeof v === 'number' || typeof v === 'boolean' || v === null) return String(v);
+  return Array.isArray(v) ? 'a list' : `a ${typeof v}`;
 }
 
 /** "spec.template.spec.containers[0].resources.limits.memory is required (policy team-defaults, rule require-limits)" */
 export function formatViolation(r: RuleResult): string {
-  return `${r.path ? `${r.path} ` : ''}${r.message} (policy ${r.policy}, rule ${r.rule})`;
+  const text = `${r.path ? `${r.path} ` : ''}${r.message} (policy ${r.policy}, rule ${r.rule})`;
+  return text.length <= MAX_VIOLATION_LENGTH ? text : clip(text, MAX_VIOLATION_LENGTH);
 }
 
 export const MAX_WARNING_LENGTH = 120;
@@ -61,7 +91,9 @@ export function formatWarning(r: RuleResult): string {
   return text.length <= MAX_WARNING_LENGTH ? text : `${text.slice(0, MAX_WARNING_LENGTH - 3)}...`;
 }
 
-/** The denial message: every blocking violation, one per line. */
-export function denialMessage(denials: readonly RuleResult[]): string {
-  return denials.map(formatViolation).join('\n');
+/** The denial message: each blocking violation kept, one per line, then how many more there were. */
+export function denialMessage(denials: readonly RuleResult[], more = 0): string {
+  const lines = denials.map(formatViolation);
+  if (more > 0) lines.push(`… and ${more} more violation${more === 1 ? '' : 's'}`);
+  return lines.join('\n');
 }

@@ -2,6 +2,7 @@
 import { isValidLabelValue } from '../common/labels.js';
 import type { CompiledTagRule, GovernancePolicy, RuleName } from '../policy/governance-policy.js';
 import { isRecord, type Path, type PatchRecorder } from './json-patch.js';
+import { quoteValue } from './result.js';
 import type { Finding, Target } from './types.js';
 
 export type TagField = 'labels' | 'annotations';
@@ -81,9 +82,11 @@ function hint(r: CompiledTagRule): string {
 
 function checkValue(r: CompiledTagRule, v: string, path: Path, out: Finding[]): void {
   const rule = RULES[r.family].values;
-  if (r.allowed && !r.allowed.includes(v)) out.push({ rule, path, message: `must be one of ${r.allowed.join(', ')} (is ${JSON.stringify(v)})` });
-  else if (r.pattern && !r.pattern.test(v)) out.push({ rule, path, message: `must match ${r.pattern.source} (is ${JSON.stringify(v)})` });
+  // The value is the user's (up to 256 KiB for an annotation): quoted clipped, compared whole on UPDATE.
+  if (r.allowed && !r.allowed.includes(v)) out.push({ rule, path, message: `must be one of ${r.allowed.join(', ')} (is ${quoteValue(v)})`, value: v });
+  else if (r.pattern && !r.pattern.test(v)) out.push({ rule, path, message: `must match ${r.pattern.source} (is ${quoteValue(v)})`, value: v });
 }
+
 
 /**
  * require-* and *-values on the object's metadata; *-values also on the pod template's values when present. Findings

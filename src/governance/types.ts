@@ -51,6 +51,14 @@ export interface Finding {
   readonly message: string;
   /** error: the value could not be evaluated (e.g. an unparseable quantity); default fail. */
   readonly status?: 'fail' | 'error';
+  /** The container a resources finding is about: UPDATE matches it by list and name, not by index (existing.ts). */
+  readonly container?: Record<string, unknown>;
+  /**
+   * The offending value as the object holds it (absent where a value is missing; the count for too many
+   * containers): on UPDATE a violation the old object had passes only if this is not worse (existing.ts).
+   * References only: a finding allocates nothing for UPDATE unless an UPDATE asks.
+   */
+  readonly value?: unknown;
 }
 
 /** When a review must stop (ms on `now`), for the loops over an object's parts (containers, findings). */

@@ -1,6 +1,6 @@
 // GovernancePolicy: schema plus the compile step (regexes, quantities, selectors, rule names) so the admission path only reads compiled values.
 import schema from './schemas/governance-policy.schema.json' with { type: 'json' };
-import { tryParseQuantity } from '../common/quantity.js';
+import { compareQuantities, exactNumber, multiplyQuantities, parseQuantity, quantityToNumber, readQuantity, tryParseQuantity, type Quantity } from '../common/quantity.js';
 import { isValidLabelKey, isValidLabelValue, selectorRequirements, type LabelSelector, type Requirement } from '../common/labels.js';
 import { compilePattern, type Pattern } from '../common/pattern.js';
 import type { Issue, PolicyKindSpec } from './kind.js';
@@ -134,13 +134,22 @@ export interface CompiledTagRule {
 export interface ResourceAmount {
   readonly resource: ResourceName;
   readonly text: string;
+  /** Exact (compareQuantities): a float would turn "1e309" into Infinity. */
+  readonly value: Quantity;
+}
+
+export interface RatioLimit {
+  readonly resource: 'cpu' | 'memory';
+  /** As written, for messages. */
   readonly value: number;
+  /** The same ratio as an exact quantity: a limit is over it when limit > ratio × request. */
+  readonly exact: Quantity;
 }
 
 export interface CompiledResources {
   readonly require: readonly { readonly section: 'requests' | 'limits'; readonly resource: ResourceName }[];
   readonly max: readonly ResourceAmount[];
-  readonly maxLimitRequestRatio: readonly { readonly resource: 'cpu' | 'memory'; readonly value: number }[];
+  readonly maxLimitRequestRatio: readonly RatioLimit[];
   readonly defaults: { readonly requests: readonly ResourceAmount[]; readonly limits: readonly ResourceAmount[] };
 }
 
@@ -226,8 +235,11 @@ function isEmptyMatch(m: CompiledMatch | undefined): boolean {
   return !m || (m.kinds === undefined && m.namespaces === undefined && m.namespaceSelector === undefined && m.selector === undefined);
 }
 
+// An unreadable amount is reported by checkQuantities, and the policy is then refused: the zero is never used.
+const UNUSED = parseQuantity('0');
+
 function amount(resource: ResourceName, v: string | number): ResourceAmount {
-  return { resource, text: String(v), value: tryParseQuantity(v) ?? NaN };
+  return { resource, text: String(v), value: tryParseQuantity(v) ?? UNUSED };
 }
 
 function amounts(map: ResourceMap | undefined): ResourceAmount[] {
@@ -236,7 +248,8 @@ function amounts(map: ResourceMap | undefined): ResourceAmount[] {
 
 function checkQuantities(map: Record<string, unknown> | undefined, path: (string | number)[], issues: Issue[]): void {
   for (const [k, v] of Object.entries(map ?? {})) {
-    if (tryParseQuantity(v) === undefined) issues.push({ path: [...path, k], message: `"${String(v)}" is not a Kubernetes quantity` });
+    const q = readQuantity(v);
+    if (typeof q === 'string') issues.push({ path: [...path, k], message: `"${String(v).slice(0, 80)}" is not a Kubernetes quantity: it ${q}` });
   }
 }
 
@@ -292,21 +305,28 @@ function compileResources(spec: GovernancePolicySpec['resources'], issues: Issue
   const max = amounts(spec.max);
   const requests = amounts(spec.defaults?.requests);
   const limits = amounts(spec.defaults?.limits);
-  const ratio = (['cpu', 'memory'] as const).filter((r) => spec.maxLimitRequestRatio?.[r] !== undefined).map((r) => ({ resource: r, value: spec.maxLimitRequestRatio![r]! }));
+  const ratio: RatioLimit[] = (['cpu', 'memory'] as const)
+    .filter((r) => spec.maxLimitRequestRatio?.[r] !== undefined)
+    .map((r) => {
+      const value = spec.maxLimitRequestRatio![r]!;
+      // The schema makes it a number >= 1; its shortest decimal text ("1.5", "1e+21") reads exactly.
+      return { resource: r, value, exact: exactNumber(value) };
+    });
   // Defaults that the policy itself would reject make every defaulted object fail: catch them at load time.
   for (const section of ['requests', 'limits'] as const) {
     for (const d of section === 'requests' ? requests : limits) {
       const m = max.find((x) => x.resource === d.resource);
-      if (m && d.value > m.value) issues.push({ path: [...base, 'defaults', section, d.resource], message: `default ${d.text} is above spec.resources.max.${d.resource} (${m.text})` });
+      if (m && compareQuantities(d.value, m.value) > 0) issues.push({ path: [...base, 'defaults', section, d.resource], message: `default ${d.text} is above spec.resources.max.${d.resource} (${m.text})` });
     }
   }
   for (const req of requests) {
     const lim = limits.find((x) => x.resource === req.resource);
     if (!lim) continue;
-    if (req.value > lim.value) issues.push({ path: [...base, 'defaults', 'requests', req.resource], message: `default request ${req.text} is above the default limit ${lim.text}` });
+    if (compareQuantities(req.value, lim.value) > 0) issues.push({ path: [...base, 'defaults', 'requests', req.resource], message: `default request ${req.text} is above the default limit ${lim.text}` });
     const r = ratio.find((x) => x.resource === req.resource);
-    if (r && req.value > 0 && lim.value / req.value > r.value) {
-      issues.push({ path: [...base, 'defaults', 'limits', lim.resource], message: `default limit/request ratio ${+(lim.value / req.value).toFixed(3)} is above maxLimitRequestRatio.${lim.resource} (${r.value})` });
+    if (r && req.value.sign > 0 && compareQuantities(lim.value, multiplyQuantities(r.exact, req.value)) > 0) {
+      const shown = +(quantityToNumber(lim.value) / quantityToNumber(req.value)).toFixed(3);
+      issues.push({ path: [...base, 'defaults', 'limits', lim.resource], message: `default limit/request ratio ${shown} is above maxLimitRequestRatio.${lim.resource} (${r.value})` });
     }
   }
   const require = (spec.require ?? []).map((s) => {

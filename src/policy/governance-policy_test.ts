@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { parsePolicyText } from './parse.js';
 import { formatPolicyError } from './types.js';
 import type { GovernancePolicy } from './governance-policy.js';
+import { quantityToNumber } from '../common/quantity.js';
 
 const doc = (spec: string) => `apiVersion: governor.io/v1alpha1\nkind: GovernancePolicy\nmetadata: {name: p}\nspec:\n${spec}`;
 
@@ -33,7 +34,7 @@ test('the issue contract shape loads and compiles (selectors, quantities, regexe
   assert.equal(p.mode, 'enforce');
   assert.deepEqual([...p.match.kinds!].sort(), ['CronJob', 'DaemonSet', 'Deployment', 'Job', 'Pod', 'ReplicaSet', 'StatefulSet']);
   assert.deepEqual(p.match.namespaceSelector, [{ key: 'tier', operator: 'In', values: ['prod'] }]);
-  assert.equal(p.resources!.max.find((m) => m.resource === 'memory')!.value, 8 * 2 ** 30);
+  assert.equal(quantityToNumber(p.resources!.max.find((m) => m.resource === 'memory')!.value), 8 * 2 ** 30);
   assert.deepEqual(p.resources!.require, [
     { section: 'requests', resource: 'cpu' },
     { section: 'requests', resource: 'memory' },

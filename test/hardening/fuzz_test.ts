@@ -372,3 +372,82 @@ describe('slow and idle connections (production TLS options; timeouts checked ev
     await secure.close(100);
   });
 });
+
+// Issue 17: many containers and quantities of any size. The sample policies hold containers in prod namespaces
+// (shop) to max {cpu: "4", memory: 8Gi}: a value far above that must deny, however it is written, and the answer
+// stays bounded whatever the container count.
+describe('many containers, huge quantities and exponents (fast path)', () => {
+  let s: Served;
+  before(async () => (s = await serve(webhookListener())));
+  after(() => s.close());
+  const post = (path: string, body: string) => s.send({ method: 'POST', path, body });
+
+  /** A quantity text with its order of magnitude (log10, approximately), or undefined for text that is not one. */
+  const quantity = fc.oneof(
+    fc
+      .record({
+        digits: fc.stringMatching(/^[1-9][0-9]{0,40}$/),
+        frac: fc.stringMatching(/^[0-9]{0,12}$/),
+        exp: fc.oneof(fc.integer({ min: -40, max: 40 }), fc.integer({ min: -(2 ** 31), max: 2 ** 31 - 1 }), fc.constantFrom(308, 309, 400, -324, 2 ** 31 - 1)),
+        upper: fc.boolean(),
+      })
+      .map(({ digits, frac, exp, upper }) => ({ text: `${digits}${frac ? `.${frac}` : ''}${upper ? 'E' : 'e'}${exp}`, magnitude: digits.length - 1 + exp })),
+    fc
+      .record({ digits: fc.stringMatching(/^[1-9][0-9]{0,30}$/), suffix: fc.constantFrom('n', 'u', 'm', '', 'k', 'M', 'G', 'T', 'P', 'E', 'Ki', 'Mi', 'Gi', 'Ti', 'Pi', 'Ei') })
+      .map(({ digits, suffix }) => {
+        const scale = { n: -9, u: -6, m: -3, '': 0, k: 3, M: 6, G: 9, T: 12, P: 15, E: 18, Ki: 3, Mi: 6, Gi: 9, Ti: 12, Pi: 15, Ei: 18 }[suffix]!;
+        return { text: `${digits}${suffix}`, magnitude: digits.length - 1 + scale };
+      }),
+    fc.stringMatching(/^[0-9.eEkKMGTPinu+-]{1,200}$/).map((text) => ({ text, magnitude: undefined })),
+  );
+
+  const deployment = (containers: { cpu: string; memory: string }[]) => {
+    const d = realisticDeployment('shop');
+    return {
+      ...d,
+      spec: { ...d.spec, template: { ...d.spec.template, spec: { ...d.spec.template.spec, initContainers: [], containers: containers.map((c, i) => ({ name: `c${i}`, image: 'x', resources: { requests: { cpu: '100m', memory: '64Mi' }, limits: { cpu: c.cpu, memory: c.memory } } })) } } },
+    };
+  };
+
+  test('one container, any quantity: far above the max denies, far below passes, never a crash', async () => {
+    await fc.assert(
+      fc.asyncProperty(quantity, fc.constantFrom('cpu', 'memory'), async (q, resource) => {
+        const limits = resource === 'cpu' ? { cpu: q.text, memory: '1Gi' } : { cpu: '1', memory: q.text };
+        const body = admissionReview({ uid: 'fuzz-q', kind: 'Deployment', namespace: 'shop', name: 'checkout', object: deployment([limits]) });
+        const res = await post('/validate', JSON.stringify(body));
+        assertDecision(res, body, `${resource} ${q.text}`);
+        const r = JSON.parse(res.text).response;
+        // 8Gi is about 10^9.9: 10^11 and above is far over both maxima; 10^-12 and below is far under both. (The
+        // object is not mutated first, so other rules may deny it too: only the limit's own line counts.)
+        const limitDenied = !r.allowed && (r.status.message as string).includes(`resources.limits.${resource} `);
+        if (q.magnitude !== undefined && q.magnitude >= 11 && q.magnitude < 2 ** 31 - 50) assert.ok(limitDenied, `${resource}: ${q.text} admitted: ${r.status?.message}`);
+        if (q.magnitude !== undefined && q.magnitude <= -12 && q.magnitude > -(2 ** 31) + 50) assert.ok(!limitDenied, `${resource}: ${q.text} denied: ${r.status?.message}`);
+        if (!r.allowed) assert.ok(res.text.length < 4_000, `${res.text.length} bytes`);
+      }),
+      { numRuns: 300, seed: SEED },
+    );
+  });
+
+  test('many containers with any quantities: a bounded answer from both routes', { timeout: 120_000 }, async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.integer({ min: 0, max: 2_500 }), fc.array(quantity, { minLength: 1, maxLength: 8 }), async (n, qs) => {
+        const object = deployment(Array.from({ length: n }, (_, i) => ({ cpu: qs[i % qs.length]!.text, memory: qs[(i + 1) % qs.length]!.text })));
+        const body = admissionReview({ uid: 'fuzz-many', kind: 'Deployment', namespace: 'shop', name: 'checkout', object });
+        const text = JSON.stringify(body);
+        const validate = await post('/validate', text);
+        assertDecision(validate, body, `${n} containers`);
+        assert.ok(validate.text.length < 40_000, `/validate answered ${validate.text.length} bytes for ${n} containers`);
+        const r = JSON.parse(validate.text).response;
+        if (n > 1000) {
+          assert.equal(r.allowed, false);
+          assert.match(r.status.message, new RegExp(`lists ${n} containers and init containers`));
+        }
+        if (!r.allowed) assert.ok(r.status.message.split('\n').length <= 51);
+        const mutate = await post('/mutate', text);
+        assertDecision(mutate, body, `/mutate ${n} containers`);
+        assert.ok(mutate.text.length < 1_000_000, `/mutate answered ${mutate.text.length} bytes for ${n} containers`);
+      }),
+      { numRuns: 25, seed: SEED },
+    );
+  });
+});

@@ -1,0 +1,58 @@
+// A/B of the admission handlers in one process: two checkouts' handler chains (sample policies, realistic Deployment)
+// alternate in batches of 2,000 requests, so the machine's load weighs on both alike; CPU time per request.
+// "allowed": /mutate then /validate of the compliant Deployment; "denied": /validate with one limit over the max;
+// "denied, handler only": the same without JSON parsing and encoding (the engine and the handler's answer).
+// Usage: node --import tsx bench/ab-review.ts <checkout A> <checkout B> [namespace=shop]
+import { resolve } from 'node:path';
+
+const ns = process.argv[4] ?? 'shop';
+
+async function load(root: string) {
+  const fx = await import(`${root}/test/integration/webhook_fixtures.ts`);
+  const h = await import(`${root}/src/admission/handlers.ts`);
+  const { silentLogger } = await import(`${root}/src/observability/log.ts`);
+  const { noopEventRecorder } = await import(`${root}/src/kube/events.ts`);
+  const engine = fx.sampleEngine();
+  const env = { engine: () => engine, namespaces: fx.sampleNamespaces(), events: noopEventRecorder, log: silentLogger };
+  const mutate = h.reviewFunction('mutate', h.mutateHandler(env), env);
+  const validate = h.reviewFunction('validate', h.validateHandler(env), env);
+  const dep = fx.realisticDeployment(ns);
+  const mutated = engine.mutate(dep, { namespace: ns, namespaceInfo: fx.sampleNamespaces().get(ns) }).mutated;
+  const denied = structuredClone(mutated);
+  denied.spec.template.spec.containers[0].resources.limits.cpu = '64';
+  const text = (uid: string, object: unknown) => JSON.stringify(fx.admissionReview({ uid, kind: 'Deployment', namespace: ns, name: 'checkout', object }));
+  const [mt, vt, dt] = [text('m', dep), text('v', mutated), text('d', denied)];
+  const check = `${validate(JSON.parse(vt)).response.allowed}/${validate(JSON.parse(dt)).response.allowed}`;
+  const handler = h.validateHandler(env);
+  const request = JSON.parse(dt).request;
+  request.object = denied;
+  const run = (n: number, which: string) => {
+    for (let i = 0; i < n; i++) {
+      if (which === 'denied, handler only') handler(request);
+      else if (which === 'allowed') {
+        mutate(JSON.parse(mt));
+        validate(JSON.parse(vt));
+      } else validate(JSON.parse(dt));
+    }
+  };
+  return { name: root, check, run };
+}
+
+const a = await load(resolve(process.argv[2]!));
+const b = await load(resolve(process.argv[3]!));
+console.log(`allowed/denied: ${a.name} ${a.check}, ${b.name} ${b.check}`);
+for (const which of ['allowed', 'denied', 'denied, handler only']) {
+  const times = new Map<string, number[]>([[a.name, []], [b.name, []]]);
+  for (let r = 0; r < 40; r++) {
+    for (const x of r % 2 ? [a, b] : [b, a]) {
+      const c0 = process.cpuUsage();
+      x.run(2000, which);
+      const c = process.cpuUsage(c0);
+      times.get(x.name)!.push((c.user + c.system) / 2000);
+    }
+  }
+  for (const [name, t] of times) {
+    t.sort((p, q) => p - q);
+    console.log(`${which} ${name}: CPU µs/request p25 ${t[10]!.toFixed(1)}, median ${t[20]!.toFixed(1)}`);
+  }
+}
