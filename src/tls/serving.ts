@@ -62,22 +62,26 @@ export async function readTlsMaterial(files: { certFile: string; keyFile: string
 }
 
 /**
- * Polls the certificate and key files and hands a new pair to onChange (which calls server.setSecureContext), so a
- * rotated certificate (a Secret update, cert-manager) reaches new connections without a restart; existing ones go on.
+ * Polls files (by mtime and size) and hands what `read` makes of them to onChange when they change, so rotated
+ * material reaches new connections without a restart; if reading or onChange throws, what is in force stays.
  */
-export class CertFileReloader {
+abstract class PolledFiles<T> {
   private timer: NodeJS.Timeout | undefined;
   private last = '';
   constructor(
-    private readonly files: { certFile: string; keyFile: string },
-    private readonly onChange: (m: TlsMaterial) => void,
-    private readonly log: Logger,
-    private readonly intervalMs = 5000,
+    private readonly files: readonly string[],
+    private readonly onChange: (value: T) => void,
+    protected readonly log: Logger,
+    private readonly intervalMs: number,
   ) {}
 
+  protected abstract read(): Promise<T>;
+  protected abstract loaded(value: T): void;
+  protected abstract failed(err: Error): void;
+
   private async stamp(): Promise<string> {
-    const [a, b] = await Promise.all([stat(this.files.certFile), stat(this.files.keyFile)]);
-    return `${a.mtimeMs}:${a.size}:${b.mtimeMs}:${b.size}`;
+    const st = await Promise.all(this.files.map((f) => stat(f)));
+    return st.map((a) => `${a.mtimeMs}:${a.size}`).join(':');
   }
 
   async start(): Promise<void> {
@@ -90,13 +94,13 @@ export class CertFileReloader {
     try {
       const s = await this.stamp();
       if (s === this.last) return false;
-      const m = await readTlsMaterial(this.files);
-      this.onChange(m); // throws on a mismatched pair: keep serving the old one
+      const value = await this.read();
+      this.onChange(value);
       this.last = s;
-      this.log.info({ certFile: this.files.certFile, notAfter: describeCert(m.cert).notAfter }, 'serving certificate reloaded');
+      this.loaded(value);
       return true;
     } catch (e) {
-      this.log.error({ err: (e as Error).message, certFile: this.files.certFile }, 'rotated certificate could not be loaded; still serving the previous one');
+      this.failed(e as Error);
       return false;
     }
   }
@@ -107,46 +111,40 @@ export class CertFileReloader {
 }
 
 /**
- * Polls one PEM file (a client CA bundle) and hands new contents to onChange, like CertFileReloader: a rotated CA
- * reaches new connections without a restart; contents that do not parse keep the bundle in force.
+ * Polls the certificate and key files and hands a new pair to onChange (which calls server.setSecureContext), so a
+ * rotated certificate (a Secret update, cert-manager) reaches new connections without a restart; existing ones go on.
+ * A mismatched pair makes onChange throw: the old one keeps serving.
  */
-export class PemFileReloader {
-  private timer: NodeJS.Timeout | undefined;
-  private last = '';
-  constructor(
-    private readonly file: string,
-    private readonly onChange: (pem: string) => void,
-    private readonly log: Logger,
-    private readonly intervalMs = 5000,
-  ) {}
-
-  private async stamp(): Promise<string> {
-    const a = await stat(this.file);
-    return `${a.mtimeMs}:${a.size}`;
+export class CertFileReloader extends PolledFiles<TlsMaterial> {
+  constructor(private readonly pair: { certFile: string; keyFile: string }, onChange: (m: TlsMaterial) => void, log: Logger, intervalMs = 5000) {
+    super([pair.certFile, pair.keyFile], onChange, log, intervalMs);
   }
-
-  async start(): Promise<void> {
-    this.last = await this.stamp();
-    this.timer = setInterval(() => void this.check(), this.intervalMs);
-    this.timer.unref();
+  protected read(): Promise<TlsMaterial> {
+    return readTlsMaterial(this.pair);
   }
-
-  async check(): Promise<boolean> {
-    try {
-      const s = await this.stamp();
-      if (s === this.last) return false;
-      const pem = await readFile(this.file, 'utf8');
-      this.onChange(pem); // throws on a bundle that does not parse: keep the old one
-      this.last = s;
-      this.log.info({ file: this.file }, 'client CA bundle reloaded');
-      return true;
-    } catch (e) {
-      this.log.error({ err: (e as Error).message, file: this.file }, 'changed client CA bundle could not be loaded; still using the previous one');
-      return false;
-    }
+  protected loaded(m: TlsMaterial): void {
+    this.log.info({ certFile: this.pair.certFile, notAfter: describeCert(m.cert).notAfter }, 'serving certificate reloaded');
   }
+  protected failed(err: Error): void {
+    this.log.error({ err: err.message, certFile: this.pair.certFile }, 'rotated certificate could not be loaded; still serving the previous one');
+  }
+}
 
-  stop(): void {
-    if (this.timer) clearInterval(this.timer);
+/**
+ * Polls one PEM file (a client CA bundle) and hands new contents to onChange, like CertFileReloader: a rotated CA
+ * reaches new connections without a restart; contents that do not parse (onChange throws) keep the bundle in force.
+ */
+export class PemFileReloader extends PolledFiles<string> {
+  constructor(private readonly file: string, onChange: (pem: string) => void, log: Logger, intervalMs = 5000) {
+    super([file], onChange, log, intervalMs);
+  }
+  protected read(): Promise<string> {
+    return readFile(this.file, 'utf8');
+  }
+  protected loaded(): void {
+    this.log.info({ file: this.file }, 'client CA bundle reloaded');
+  }
+  protected failed(err: Error): void {
+    this.log.error({ err: err.message, file: this.file }, 'changed client CA bundle could not be loaded; still using the previous one');
   }
 }
