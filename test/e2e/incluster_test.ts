@@ -767,7 +767,7 @@ describe('helm install of charts/kube-governor (after the kustomize uninstall)',
     const t1 = Date.now();
     await helmInst.uninstall(); // helm uninstall --wait, then the garbage collector removes what the server registered
     const uninstallS = (Date.now() - t1) / 1000;
-    process.stdout.write(`helm: install to Deployment and APIService Available ${installS.toFixed(1)} s, uninstall until registrations gone ${uninstallS.toFixed(1)} s\n`);
+    process.stdout.write(`helm: install to Deployment and APIService Available ${installS.toFixed(1)} s (${JSON.stringify(helmInst.phases)}), uninstall until registrations gone ${uninstallS.toFixed(1)} s\n`);
     const hooks = JSON.parse(await kubectlOk(['get', 'validatingwebhookconfiguration,mutatingwebhookconfiguration', '-o', 'json']));
     assert.deepEqual(hooks.items.filter((h: any) => JSON.stringify(h).includes('governor')).map((h: any) => `${h.kind}/${h.metadata.name}`), []);
     assert.match((await cluster.kubectl(['get', 'apiservice', APISERVICE])).stderr, /NotFound/);

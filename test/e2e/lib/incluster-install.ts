@@ -30,6 +30,8 @@ export interface InClusterInstallation {
   readonly certsOutput: string;
   /** Names of the server pods once Available. */
   readonly pods: readonly string[];
+  /** Seconds per install phase, where the method records them (reported by the suite). */
+  readonly phases?: Readonly<Record<string, number>>;
   /** Pod and Deployment state, events and the server logs, for failure messages. */
   diagnostics(namespaces?: readonly string[]): Promise<string>;
   uninstall(): Promise<void>;
@@ -267,8 +269,15 @@ export async function installWithHelm(o: InClusterInstallOptions): Promise<InClu
     }
   };
 
+  const phases: Record<string, number> = {};
+  let mark = Date.now();
+  const phase = (name: string) => {
+    phases[name] = Math.round((Date.now() - mark) / 100) / 10;
+    mark = Date.now();
+  };
   try {
     await waitNamespaceGone(cluster, NAMESPACE, 120_000);
+    phase('namespace of the previous install gone');
     await kubectlOk(cluster, ['create', 'namespace', NAMESPACE]);
     await kubectlOk(cluster, ['label', 'namespace', NAMESPACE, 'pod-security.kubernetes.io/enforce=restricted']);
     const policyArgs: string[] = [];
@@ -284,6 +293,7 @@ export async function installWithHelm(o: InClusterInstallOptions): Promise<InClu
       ...policyArgs,
       ...(o.allowedSourceHosts?.length ? ['--set-json', `allowedSourceHosts=${JSON.stringify(o.allowedSourceHosts)}`] : []),
     ], 360_000);
+    phase('helm install --wait');
     await kubectlOk(cluster, ['-n', NAMESPACE, 'wait', '--for=condition=complete', `job/${HELM_RELEASE}-certs-1`, '--timeout=120s'], undefined, 130_000);
     const certsOutput = await kubectlOk(cluster, ['-n', NAMESPACE, 'logs', `job/${HELM_RELEASE}-certs-1`]);
     await waitDeploymentAvailable(cluster, NAMESPACE, DEPLOYMENT, o.availableTimeoutMs ?? 240_000);
@@ -295,6 +305,7 @@ export async function installWithHelm(o: InClusterInstallOptions): Promise<InClu
       },
       { timeoutMs: 120_000, intervalMs: 1000 },
     );
+    phase('certs Job, Deployment and APIService Available');
     const ca = (await kubectlOk(cluster, ['-n', NAMESPACE, 'get', 'secret', 'kube-governor-tls', '-o', "jsonpath={.data['ca\\.crt']}"])).trim();
     const caFile = join(certDir, 'ca.crt');
     writeFileSync(caFile, Buffer.from(ca, 'base64'));
@@ -302,7 +313,7 @@ export async function installWithHelm(o: InClusterInstallOptions): Promise<InClu
       .trim()
       .split(/\s+/)
       .filter(Boolean);
-    return { kustomizationDir: '', caFile, certsOutput, pods, diagnostics, uninstall };
+    return { kustomizationDir: '', caFile, certsOutput, pods, phases, diagnostics, uninstall };
   } catch (e) {
     const diag = await diagnostics().catch((d) => `(diagnostics failed: ${(d as Error).message})`);
     await uninstall().catch(() => undefined);
