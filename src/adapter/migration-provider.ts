@@ -10,7 +10,7 @@ import type { PolicySet } from '../policy/policy-set.js';
 import type { PolicyStore } from '../policy/store.js';
 import type { MigrationPolicy } from '../policy/types.js';
 import { ROLE_LABEL, type WorkloadRole } from '../scaling/hpa-manifest.js';
-import { evaluateMigration, type MigrationDecision, type MigrationStateStore, type PublishedReplicas } from '../scaling/migration.js';
+import { evaluateMigration, publishedReplicas, type MigrationDecision, type MigrationState, type MigrationStateStore, type PublishedReplicas } from '../scaling/migration.js';
 import { bucketOf } from '../scaling/planner.js';
 import type { LoadCache } from '../sources/cache.js';
 import type { DecisionService } from './decisions.js';
@@ -105,10 +105,11 @@ export class MigrationMetricsProvider implements ExternalMetricsProvider {
     if (!selected.length) throw new NoMatchingMigrationError(namespace, selectorText, entries.map((e) => e.policy.name));
     const decisions = await Promise.all(selected.map((s) => this.decide(s.entry.policy)));
     const values = await Promise.all(
-      selected.map((s, i) => {
+      selected.map(async (s, i) => {
         const d = decisions[i]!;
         if (!d.published) throw new ValueUnavailableError(`no desired-replicas value for MigrationPolicy ${migrationId(s.entry.policy)} (${s.role}): ${d.reason}`);
-        return this.makeBeforeBreak(s.entry.policy, s.role, d.published);
+        const pub = d.state ? await publishedWithReadiness(s.entry.policy, s.role, d.state, d.published, this.o.scale) : d.published;
+        return this.makeBeforeBreak(s.entry.policy, s.role, pub);
       }),
     );
     return selected.map((s, i) => {
@@ -213,6 +214,28 @@ export class MigrationMetricsProvider implements ExternalMetricsProvider {
   close(): void {
     this.unsubscribe();
   }
+}
+
+/**
+ * The source's value with the target's Ready pods taken into account (publishedReplicas, targetReady): the source drains
+ * only as the new pods become Ready. Read per poll so the source follows within one HPA sync; if the Ready count cannot
+ * be read the model's value stands (make-before-break on spec.replicas still applies).
+ */
+async function publishedWithReadiness(
+  p: MigrationPolicy,
+  role: WorkloadRole,
+  state: MigrationState,
+  published: PublishedReplicas,
+  scale: ScaleReader | undefined,
+): Promise<PublishedReplicas> {
+  if (role !== 'source' || !scale?.readReady) return published;
+  let ready: number;
+  try {
+    ready = await scale.readReady(p.namespace, p.target);
+  } catch {
+    return published;
+  }
+  return publishedReplicas(p, state, published.capacity, ready);
 }
 
 /** 404: no MigrationPolicy role in the namespace matches the selector. */

@@ -165,3 +165,23 @@ test('make before break: a role shrinks only once the other workload has grown, 
   scale.set('shop', b, 2).set('shop', a, 2);
   assert.equal(await target(), '4');
 });
+
+test('readiness: the source drains only as the target pods become Ready (status.readyReplicas), read per poll', async () => {
+  const a = { kind: 'Deployment', name: 'checkout-a' };
+  const b = { kind: 'Deployment', name: 'checkout-b' };
+  const scale = new FakeScaleReader().set('shop', a, 6).set('shop', b, { specReplicas: 1, statusReplicas: 1, readyReplicas: 1 });
+  const s = setup(YAML, scale);
+  const source = async () => (await s.get('governor.io/policy=move,governor.io/role=source'))[0]!.value;
+  const target = async () => (await s.get('governor.io/policy=move,governor.io/role=target'))[0]!.value;
+  assert.equal(await source(), '6');
+  s.clock.advance(30_000); // the model: source 4, target 2
+  assert.equal(await target(), '2');
+  // The target's HPA acted (2 pods) but the new pod is not Ready: the source still carries 6 − 1 = 5.
+  scale.set('shop', b, { specReplicas: 2, statusReplicas: 2, readyReplicas: 1 });
+  assert.equal(await source(), '5');
+  scale.set('shop', b, { specReplicas: 2, statusReplicas: 2, readyReplicas: 2 });
+  assert.equal(await source(), '4');
+  // A failed Ready read falls back to the model's value (with make-before-break on spec.replicas).
+  scale.set('shop', b, new ScaleReadError('apiserver down'));
+  assert.equal(await source(), '4');
+});

@@ -21,7 +21,9 @@ before(async () => {
       return json(200, { kind: 'Scale', apiVersion: 'autoscaling/v1', spec: { replicas: 7 }, status: { replicas: 6 } });
     }
     if (u === '/apis/apps/v1/namespaces/shop/statefulsets/db/scale') return json(200, { kind: 'Scale', spec: { replicas: 3 }, status: { replicas: 3 } });
-    if (u === '/apis/apps/v1/namespaces/shop/deployments/slow/scale') return; // never answers
+    if (u === '/apis/apps/v1/namespaces/shop/deployments/checkout') return json(200, { kind: 'Deployment', spec: { replicas: 7 }, status: { replicas: 7, readyReplicas: 5 } });
+    if (u === '/apis/apps/v1/namespaces/shop/statefulsets/db') return json(200, { kind: 'StatefulSet', spec: { replicas: 3 }, status: { replicas: 3 } });
+    if (u === '/apis/apps/v1/namespaces/shop/deployments/slow/scale' || u === '/apis/apps/v1/namespaces/shop/deployments/slow') return; // never answers
     if (u.startsWith('/apis/apps/v1/')) return json(404, { kind: 'Status', code: 404, message: 'deployments.apps "x" not found' });
     if (u === '/apis/authorization.k8s.io/v1/subjectaccessreviews' && req.method === 'POST') {
       const body = JSON.parse(Buffer.concat(chunks).toString()) as V1SubjectAccessReview;
@@ -70,6 +72,15 @@ test('scale reader: not found, unsupported kinds and timeouts are ScaleReadError
   await assert.rejects(r.read('shop', dep('missing')), (e: unknown) => e instanceof ScaleReadError && /Deployment shop\/missing failed \(HTTP 404\)/.test(e.message));
   await assert.rejects(r.read('shop', { apiVersion: 'batch/v1', kind: 'Job', name: 'j' }), /supported are apps\/v1 Deployment, StatefulSet, ReplicaSet/);
   await assert.rejects(r.read('shop', dep('slow')), /longer than 200 ms/);
+});
+
+test('scale reader: Ready pods from status.readyReplicas (none reported: 0); other kinds, 404 and timeouts reject', async () => {
+  const r = new KubeScaleReader(kc, 200);
+  assert.equal(await r.readReady('shop', dep('checkout')), 5);
+  assert.equal(await r.readReady('shop', { apiVersion: 'apps/v1', kind: 'StatefulSet', name: 'db' }), 0);
+  await assert.rejects(r.readReady('shop', { apiVersion: 'apps/v1', kind: 'ReplicaSet', name: 'rs' }), (e: unknown) => e instanceof ScaleReadError && /supported are apps\/v1 Deployment, StatefulSet/.test(e.message));
+  await assert.rejects(r.readReady('shop', dep('missing')), (e: unknown) => e instanceof ScaleReadError && /HTTP 404/.test(e.message));
+  await assert.rejects(r.readReady('shop', dep('slow')), /longer than 200 ms/);
 });
 
 test('fake scale reader', async () => {

@@ -7,6 +7,8 @@ export interface LiveScale {
   readonly specReplicas: number;
   /** status.replicas: pods the controller currently runs. */
   readonly statusReplicas: number;
+  /** status.readyReplicas (fakes only; the scale subresource has no such field, see ScaleReader.readReady). */
+  readonly readyReplicas?: number;
 }
 
 export class ScaleReadError extends Error {
@@ -16,6 +18,8 @@ export class ScaleReadError extends Error {
 /** Contract: resolves with the counts or rejects with ScaleReadError (unsupported kind, not found, API down, timeout). */
 export interface ScaleReader {
   read(namespace: string, target: WorkloadRef): Promise<LiveScale>;
+  /** The workload's Ready pods (status.readyReplicas of a Deployment or StatefulSet); rejects like read. */
+  readReady?(namespace: string, target: WorkloadRef): Promise<number>;
 }
 
 const SUPPORTED = ['Deployment', 'StatefulSet', 'ReplicaSet'] as const;
@@ -31,6 +35,35 @@ export class KubeScaleReader implements ScaleReader {
     private readonly timeoutMs = 2000,
   ) {
     this.apps = kc.makeApiClient(AppsV1Api);
+  }
+
+  async readReady(namespace: string, target: WorkloadRef): Promise<number> {
+    const what = `${target.kind} ${namespace}/${target.name}`;
+    // The server's RBAC has get on deployments and statefulsets (not replicasets): those are the kinds read here.
+    if (target.apiVersion !== 'apps/v1' || (target.kind !== 'Deployment' && target.kind !== 'StatefulSet')) {
+      throw new ScaleReadError(`cannot read the Ready pods of ${target.apiVersion} ${what}: supported are apps/v1 Deployment, StatefulSet`);
+    }
+    const param = { name: target.name, namespace };
+    const call = target.kind === 'Deployment' ? this.apps.readNamespacedDeployment(param) : this.apps.readNamespacedStatefulSet(param);
+    const o = await this.bounded(call, what);
+    return o.status?.readyReplicas ?? 0;
+  }
+
+  private async bounded<T>(call: Promise<T>, what: string): Promise<T> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new ScaleReadError(`reading ${what} took longer than ${this.timeoutMs} ms`)), this.timeoutMs);
+    });
+    try {
+      return await Promise.race([call, timeout]);
+    } catch (e) {
+      if (e instanceof ScaleReadError) throw e;
+      const code = (e as { code?: number }).code;
+      throw new ScaleReadError(`reading ${what} failed${code ? ` (HTTP ${code})` : ''}: ${(e as Error).message?.split('\n')[0]}`, { cause: e });
+    } finally {
+      clearTimeout(timer);
+      call.catch(() => {}); // the losing promise of the race must not become an unhandled rejection
+    }
   }
 
   async read(namespace: string, target: WorkloadRef): Promise<LiveScale> {
@@ -76,5 +109,9 @@ export class FakeScaleReader implements ScaleReader {
     if (v === undefined) throw new ScaleReadError(`${target.kind} ${namespace}/${target.name} not found`);
     if (v instanceof Error) throw v;
     return v;
+  }
+  async readReady(namespace: string, target: WorkloadRef): Promise<number> {
+    const v = await this.read(namespace, target);
+    return v.readyReplicas ?? v.statusReplicas;
   }
 }

@@ -83,12 +83,20 @@ export interface PublishedReplicas {
   readonly capacity: number;
 }
 
-/** The two values published on the external metrics API for a state and a capacity. */
-export function publishedReplicas(p: MigrationParams, state: MigrationState, capacity: number = state.capacity): PublishedReplicas {
+/**
+ * The two values published on the external metrics API for a state and a capacity.
+ *
+ * targetReady (the target workload's Ready pods; undefined: unknown, treated as "Ready at once", the old behaviour):
+ * the target grows with R′, but the source is drained only by as many replicas as the target has Ready, so that
+ * Ready source + Ready target never drops below the capacity while the new pods start.
+ */
+export function publishedReplicas(p: MigrationParams, state: MigrationState, capacity: number = state.capacity, targetReady?: number): PublishedReplicas {
   const tMax = p.target.maxReplicas ?? Number.POSITIVE_INFINITY;
   // When the target is full, the source keeps carrying the rest so that source + target >= capacity still holds.
-  const source = Math.max(roundSource(state.sourceExact), capacity - tMax, 0);
-  const target = Math.min(tMax, Math.max(p.target.minReplicas, capacity - source));
+  const planned = Math.max(roundSource(state.sourceExact), capacity - tMax, 0);
+  const target = Math.min(tMax, Math.max(p.target.minReplicas, capacity - planned));
+  const ready = targetReady !== undefined && Number.isFinite(targetReady) && targetReady >= 0 ? Math.floor(targetReady) : undefined;
+  const source = ready === undefined ? planned : Math.max(planned, capacity - ready);
   return { source, target, capacity };
 }
 
@@ -242,6 +250,8 @@ export interface MigrationDecision {
 export interface EvaluateInput extends StepInput {
   /** The source's live replica count, used as R′(0) when spec.base is not set. */
   readonly liveSourceReplicas?: number;
+  /** The target workload's Ready pods (status.readyReplicas); undefined: unknown (see publishedReplicas). */
+  readonly targetReady?: number;
 }
 
 export function migrationKey(p: Pick<MigrationPolicy, 'namespace' | 'name' | 'source'>): MigrationKey {
@@ -269,20 +279,20 @@ export async function evaluateMigration(p: MigrationParams & MigrationKey, store
     } else {
       const r = stepMigration(p, stored.state, input);
       if (!r.stepped) {
-        return { phase: stored.state.phase, bucket, state: stored.state, published: publishedReplicas(p, stored.state), reason: r.reason };
+        return { phase: stored.state.phase, bucket, state: stored.state, published: publishedReplicas(p, stored.state, stored.state.capacity, input.targetReady), reason: r.reason };
       }
       next = r.state;
       reason = r.reason;
       regime = r.regime;
     }
     if (await store.write(key, next, stored.version)) {
-      return { phase: next.phase, bucket, state: next, published: publishedReplicas(p, next), reason, ...(regime ? { regime } : {}) };
+      return { phase: next.phase, bucket, state: next, published: publishedReplicas(p, next, next.capacity, input.targetReady), reason, ...(regime ? { regime } : {}) };
     }
   }
   // Three conflicts in a row: publish what is stored rather than nothing.
   const stored = await store.read(key);
   if (!stored.state) return { phase: 'Pending', bucket, reason: 'state could not be written' };
-  return { phase: stored.state.phase, bucket, state: stored.state, published: publishedReplicas(p, stored.state), reason: 'state written by another replica' };
+  return { phase: stored.state.phase, bucket, state: stored.state, published: publishedReplicas(p, stored.state, stored.state.capacity, input.targetReady), reason: 'state written by another replica' };
 }
 
 /** An in-memory store for tests and offline use; `failNextWrites` simulates another replica winning. */

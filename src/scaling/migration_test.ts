@@ -296,3 +296,64 @@ test('property: published source + target >= capacity at every step, over random
     { numRuns: 300 },
   );
 });
+
+test('readiness: the source drains only by what the target has Ready; unknown Ready keeps the old values', () => {
+  const s = { ...started(), sourceExact: 2 }; // planned: source 2, target 4
+  assert.deepEqual(publishedReplicas(params, s, 6), { source: 2, target: 4, capacity: 6 });
+  assert.deepEqual(publishedReplicas(params, s, 6, 1), { source: 5, target: 4, capacity: 6 }); // target grows, source holds
+  assert.deepEqual(publishedReplicas(params, s, 6, 4), { source: 2, target: 4, capacity: 6 });
+  assert.deepEqual(publishedReplicas(params, s, 6, 9), { source: 2, target: 4, capacity: 6 }); // more Ready never drains past R′
+  for (const bad of [Number.NaN, -1, Number.POSITIVE_INFINITY]) assert.deepEqual(publishedReplicas(params, s, 6, bad), publishedReplicas(params, s, 6));
+});
+
+/**
+ * A cluster in miniature: each interval the HPAs set both workloads to the published values at once; source pods go
+ * away at once (the worst case), target pods become Ready k intervals after they are created.
+ */
+function runWithSlowTarget(p: MigrationParams, capacity: number, loads: readonly number[], k: number, readinessAware: boolean) {
+  let state = startMigration(p, { nowMs: 0, capacity });
+  let source = state.base;
+  let targetPods: number[] = []; // the interval at which each target pod is Ready
+  let lowest = Number.POSITIVE_INFINITY;
+  let finishedAt: number | undefined;
+  for (let t = 1; t <= loads.length; t++) {
+    state = stepMigration(p, state, { nowMs: t * p.intervalMs, load: loads[t - 1]! }).state;
+    const readyBefore = targetPods.filter((r) => r <= t).length;
+    const pub = publishedReplicas(p, state, capacity, readinessAware ? readyBefore : undefined);
+    source = pub.source;
+    if (pub.target > targetPods.length) targetPods = [...targetPods, ...Array.from({ length: pub.target - targetPods.length }, () => t + k)];
+    else targetPods = targetPods.slice(0, pub.target);
+    lowest = Math.min(lowest, source + targetPods.filter((r) => r <= t).length);
+    if (finishedAt === undefined && state.phase === 'Completed' && source === 0 && targetPods.filter((r) => r <= t).length >= capacity) finishedAt = t;
+  }
+  return { lowest, finishedAt };
+}
+
+test('readiness property: Ready source + Ready target never below capacity when target pods take k intervals; the migration finishes', () => {
+  fc.assert(
+    fc.property(
+      fc.integer({ min: 1, max: 12 }),
+      fc.integer({ min: 1, max: 8 }).map((x) => x / 2),
+      fc.integer({ min: 0, max: 4 }),
+      fc.array(fc.integer({ min: 0, max: 2000 }), { minLength: 0, maxLength: 30 }),
+      (base, step, k, loads) => {
+        const p: MigrationParams = { ...params, base, step, target: { minReplicas: 0, maxReplicas: 20 } };
+        // the random trace, then overload until done: ceil(base / step) drains, then k intervals for the last pods
+        const tail = Array.from({ length: Math.ceil(base / step) + k + 2 }, () => 5000);
+        const r = runWithSlowTarget(p, base, [...loads, ...tail], k, true);
+        assert.ok(r.lowest >= base, `lowest Ready ${r.lowest} < capacity ${base}`);
+        assert.notEqual(r.finishedAt, undefined, 'the migration did not finish');
+      },
+    ),
+    { numRuns: 300 },
+  );
+});
+
+test('readiness: without it, slow target pods dip below capacity (what the e2e saw: 3 of 4)', () => {
+  const p: MigrationParams = { ...params, base: 4, step: 1 };
+  const loads = Array.from({ length: 8 }, () => 5000);
+  assert.equal(runWithSlowTarget(p, 4, loads, 1, false).lowest, 3);
+  const aware = runWithSlowTarget(p, 4, loads, 1, true);
+  assert.equal(aware.lowest, 4);
+  assert.ok(aware.finishedAt !== undefined && aware.finishedAt <= 6, `finished at ${aware.finishedAt}`);
+});

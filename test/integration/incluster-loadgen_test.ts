@@ -138,7 +138,8 @@ describe('in-cluster e2e: policies by ClusterIP and the install method', () => {
 
   it('installs with kustomize by default and names the known methods for an unknown E2E_INSTALL', () => {
     assert.equal(installMethod('kustomize'), 'kustomize');
-    assert.throws(() => installMethod('nope'), /E2E_INSTALL=nope: known install methods are kustomize/);
+    assert.equal(installMethod('helm'), 'helm');
+    assert.throws(() => installMethod('nope'), /E2E_INSTALL=nope: known install methods are kustomize, helm/);
     assert.throws(() => installMethod('toString'), /known install methods/);
   });
 });

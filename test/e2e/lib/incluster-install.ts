@@ -4,10 +4,11 @@
 // token (real Secrets, real caBundle patches), then waits for the Deployment and the APIService to be Available.
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { LocalCluster } from '../harness/cluster.js';
+import { run, type LocalCluster } from '../harness/cluster.js';
+import { CHART_DIR, helmBinary, localImageArgs } from '../../lib/helm.js';
 import { governorCli } from './governor-process.js';
 import { apiServiceAvailable, APISERVICE, CERTS_SERVICE_ACCOUNT, NAMESPACE, SERVICE, WEBHOOK_CONFIGURATION } from './install.js';
-import { writeInstallKustomization, type InstallKustomizationOptions } from './incluster-manifests.js';
+import { E2E_IMAGE, writeInstallKustomization, type InstallKustomizationOptions } from './incluster-manifests.js';
 import { waitFor } from './wait.js';
 
 export const DEPLOYMENT = 'kube-governor';
@@ -29,6 +30,8 @@ export interface InClusterInstallation {
   readonly certsOutput: string;
   /** Names of the server pods once Available. */
   readonly pods: readonly string[];
+  /** Seconds per install phase, where the method records them (reported by the suite). */
+  readonly phases?: Readonly<Record<string, number>>;
   /** Pod and Deployment state, events and the server logs, for failure messages. */
   diagnostics(namespaces?: readonly string[]): Promise<string>;
   uninstall(): Promise<void>;
@@ -109,6 +112,7 @@ async function waitNamespaceGone(cluster: LocalCluster, ns: string, timeoutMs: n
  */
 export const INSTALL_METHODS = {
   kustomize: (o: InClusterInstallOptions) => installInCluster(o),
+  helm: (o: InClusterInstallOptions) => installWithHelm(o),
 } as const satisfies Record<string, (o: InClusterInstallOptions) => Promise<InClusterInstallation>>;
 export type InstallMethod = keyof typeof INSTALL_METHODS;
 
@@ -192,5 +196,127 @@ export async function installInCluster(o: InClusterInstallOptions): Promise<InCl
     const diag = await diagnostics().catch((d) => `(diagnostics failed: ${(d as Error).message})`);
     await uninstall().catch(() => undefined);
     throw new Error(`installing kube-governor in the cluster failed: ${(e as Error).message}\n${diag}`);
+  }
+}
+
+/** The release name that keeps the names of manifests/base (docs/install.md#helm). */
+export const HELM_RELEASE = 'kube-governor';
+
+/**
+ * `helm install` of charts/kube-governor, as docs/install.md#helm says: the namespace with its Pod Security label, the
+ * policies as inline files, the local image, certificates by the chart's certs Job (certificates.mode=self). Yields
+ * the same installation as the kustomize method; uninstall is `helm uninstall`, after which the garbage collector
+ * removes the webhook configurations and the APIService the server registered (owned by the ClusterRole).
+ */
+export async function installWithHelm(o: InClusterInstallOptions): Promise<InClusterInstallation> {
+  const { cluster, workDir } = o;
+  const certDir = join(workDir, 'certs');
+  const policyDir = join(workDir, 'policies');
+  mkdirSync(certDir, { recursive: true });
+  mkdirSync(policyDir, { recursive: true });
+  // helm's own cache and config stay in the scratch directory (nothing written to $HOME).
+  const env = {
+    ...process.env,
+    ...cluster.env,
+    KUBECONFIG: cluster.kubeconfig,
+    HELM_CACHE_HOME: join(workDir, 'helm', 'cache'),
+    HELM_CONFIG_HOME: join(workDir, 'helm', 'config'),
+    HELM_DATA_HOME: join(workDir, 'helm', 'data'),
+  };
+  const helm = async (args: string[], timeoutMs = 300_000) => {
+    const r = await run(helmBinary(), args, { env, timeoutMs });
+    if (r.code !== 0) throw new Error(`helm ${args.join(' ')} failed (exit ${r.code}):\n${r.stderr}${r.stdout}`);
+    return r.stdout;
+  };
+  const diagnostics = async (namespaces: readonly string[] = []): Promise<string> => {
+    const parts: string[] = [`--- APIService Available: ${JSON.stringify(await apiServiceAvailable(cluster))}`];
+    parts.push(`--- Deployment ${NAMESPACE}/${DEPLOYMENT}: ${JSON.stringify(await deploymentState(cluster, NAMESPACE, DEPLOYMENT))}`);
+    for (const [title, args] of [
+      [`pods and jobs in ${NAMESPACE}`, ['-n', NAMESPACE, 'get', 'pods,jobs', '-o', 'wide']],
+      [`events in ${NAMESPACE}`, ['-n', NAMESPACE, 'get', 'events', '--sort-by=.lastTimestamp']],
+      ['certs job logs', ['-n', NAMESPACE, 'logs', `job/${HELM_RELEASE}-certs-1`, '--tail=40']],
+      ['server logs', ['-n', NAMESPACE, 'logs', '-l', SERVER_SELECTOR, '--prefix', '--tail=40']],
+      ...namespaces.map((ns) => [`events in ${ns}`, ['-n', ns, 'get', 'events', '--sort-by=.lastTimestamp']] as const),
+    ] as const) {
+      const r = await cluster.kubectl([...args], { timeoutMs: 20_000 });
+      parts.push(`--- ${title} ---\n${(r.stdout + r.stderr).trim().split('\n').slice(-40).join('\n')}`);
+    }
+    return parts.join('\n');
+  };
+
+  let uninstalled = false;
+  const uninstall = async () => {
+    if (uninstalled) return;
+    uninstalled = true;
+    try {
+      await helm(['uninstall', HELM_RELEASE, '-n', NAMESPACE, '--wait', '--timeout=120s']);
+      await waitFor(
+        'the registered webhook configurations and APIService to be garbage-collected after helm uninstall',
+        async () => {
+          const hooks = await cluster.kubectl(['get', 'validatingwebhookconfiguration,mutatingwebhookconfiguration', WEBHOOK_CONFIGURATION, '-o', 'name', '--ignore-not-found']);
+          const api = await cluster.kubectl(['get', 'apiservice', APISERVICE, '-o', 'name', '--ignore-not-found']);
+          const left = (hooks.stdout + api.stdout).trim();
+          return { done: hooks.code === 0 && api.code === 0 && left === '', seen: left };
+        },
+        { timeoutMs: 120_000, intervalMs: 1000 },
+      );
+    } finally {
+      // Whatever happened above, never leave a webhook or APIService without a server behind it.
+      await cluster.kubectl(['delete', 'validatingwebhookconfiguration,mutatingwebhookconfiguration', WEBHOOK_CONFIGURATION, '--ignore-not-found']);
+      await cluster.kubectl(['delete', 'apiservice', APISERVICE, '--ignore-not-found']);
+      await cluster.kubectl(['delete', 'namespace', NAMESPACE, '--ignore-not-found', '--wait=false']);
+      rmSync(workDir, { recursive: true, force: true });
+    }
+  };
+
+  const phases: Record<string, number> = {};
+  let mark = Date.now();
+  const phase = (name: string) => {
+    phases[name] = Math.round((Date.now() - mark) / 100) / 10;
+    mark = Date.now();
+  };
+  try {
+    await waitNamespaceGone(cluster, NAMESPACE, 120_000);
+    phase('namespace of the previous install gone');
+    await kubectlOk(cluster, ['create', 'namespace', NAMESPACE]);
+    await kubectlOk(cluster, ['label', 'namespace', NAMESPACE, 'pod-security.kubernetes.io/enforce=restricted']);
+    const policyArgs: string[] = [];
+    for (const [name, text] of Object.entries(o.policyFiles ?? {})) {
+      if (!/^[\w.-]+$/.test(name)) throw new Error(`policy file name ${name}: letters, digits, . _ - only`);
+      writeFileSync(join(policyDir, name), text);
+      policyArgs.push('--set-file', `policies.files.${name.replaceAll('.', '\\.')}=${join(policyDir, name)}`);
+    }
+    // --wait: the Deployment Ready; the pods wait for the Secret the certs Job writes (no deadlock: docs/install.md).
+    await helm([
+      'install', HELM_RELEASE, CHART_DIR, '-n', NAMESPACE, '--wait', '--timeout=5m',
+      ...localImageArgs(o.image ?? E2E_IMAGE, 'IfNotPresent'),
+      ...policyArgs,
+      ...(o.allowedSourceHosts?.length ? ['--set-json', `allowedSourceHosts=${JSON.stringify(o.allowedSourceHosts)}`] : []),
+    ], 360_000);
+    phase('helm install --wait');
+    await kubectlOk(cluster, ['-n', NAMESPACE, 'wait', '--for=condition=complete', `job/${HELM_RELEASE}-certs-1`, '--timeout=120s'], undefined, 130_000);
+    const certsOutput = await kubectlOk(cluster, ['-n', NAMESPACE, 'logs', `job/${HELM_RELEASE}-certs-1`]);
+    await waitDeploymentAvailable(cluster, NAMESPACE, DEPLOYMENT, o.availableTimeoutMs ?? 240_000);
+    await waitFor(
+      `APIService ${APISERVICE} Available=True`,
+      async () => {
+        const a = await apiServiceAvailable(cluster);
+        return { done: a.status === 'True', seen: a };
+      },
+      { timeoutMs: 120_000, intervalMs: 1000 },
+    );
+    phase('certs Job, Deployment and APIService Available');
+    const ca = (await kubectlOk(cluster, ['-n', NAMESPACE, 'get', 'secret', 'kube-governor-tls', '-o', "jsonpath={.data['ca\\.crt']}"])).trim();
+    const caFile = join(certDir, 'ca.crt');
+    writeFileSync(caFile, Buffer.from(ca, 'base64'));
+    const pods = (await kubectlOk(cluster, ['-n', NAMESPACE, 'get', 'pods', '-l', SERVER_SELECTOR, '--field-selector=status.phase=Running', '-o', 'jsonpath={.items[*].metadata.name}']))
+      .trim()
+      .split(/\s+/)
+      .filter(Boolean);
+    return { kustomizationDir: '', caFile, certsOutput, pods, phases, diagnostics, uninstall };
+  } catch (e) {
+    const diag = await diagnostics().catch((d) => `(diagnostics failed: ${(d as Error).message})`);
+    await uninstall().catch(() => undefined);
+    throw new Error(`installing kube-governor with helm failed: ${(e as Error).message}\n${diag}`);
   }
 }
