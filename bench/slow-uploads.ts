@@ -55,7 +55,7 @@ export interface ServeChild {
  * `governor serve` (webhook only, loopback, generated certificates) in a child process. With `gcHook` the child is
  * test/hardening/serve-gc-child.ts: the same CLI, started with --expose-gc, that runs a full GC when asked over IPC.
  */
-export async function startServe(extraArgs: readonly string[] = [], o: { gcHook?: boolean; dist?: boolean | string } = {}): Promise<ServeChild> {
+export async function startServe(extraArgs: readonly string[] = [], o: { gcHook?: boolean; dist?: boolean | string; env?: Record<string, string> } = {}): Promise<ServeChild> {
   const dir = mkdtempSync(join(tmpdir(), 'kg-slow-'));
   // dist: the build (dist/cli.js, or the given cli.js), what the image runs; otherwise the sources through tsx.
   const cli = typeof o.dist === 'string' ? o.dist : o.dist ? join(ROOT, 'dist/cli.js') : 'src/cli.ts';
@@ -63,7 +63,7 @@ export async function startServe(extraArgs: readonly string[] = [], o: { gcHook?
   const child = spawn(
     process.execPath,
     [...(o.gcHook ? ['--expose-gc'] : []), ...(o.dist ? [] : ['--import', 'tsx']), o.gcHook ? 'test/hardening/serve-gc-child.mjs' : cli, 'serve', '--no-adapter', '--policies', 'policies/governance', '--bind-address', '127.0.0.1', '--webhook-port', '0', '--metrics-port', '0', '--cert-dir', join(dir, 'certs'), '--no-cluster-policies', ...extraArgs],
-    { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe', ...(o.gcHook ? (['ipc'] as const) : [])], env: { ...process.env, KUBERNETES_SERVICE_HOST: '', KG_SERVE_CLI: cli } },
+    { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe', ...(o.gcHook ? (['ipc'] as const) : [])], env: { ...process.env, ...o.env, KUBERNETES_SERVICE_HOST: '', KG_SERVE_CLI: cli } },
   );
   let stderr = '';
   child.stderr!.on('data', (c) => (stderr = (stderr + c).slice(-4000)));
