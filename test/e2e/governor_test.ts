@@ -56,6 +56,39 @@ function withDiagnostics(namespaces: readonly string[], body: () => Promise<void
   };
 }
 
+/**
+ * Plays the kubelet's part that the migration reads (the local control plane has no node): every pod of the namespace
+ * gets Ready=True `afterMs` after it is first seen, so ReplicaSet and Deployment status count it Ready. Bounded: it
+ * stops when asked or after 3 minutes.
+ */
+function markPodsReady(ns: string, afterMs: number): { stop(): Promise<void> } {
+  const seen = new Map<string, number>();
+  let stopped = false;
+  const until = Date.now() + 180_000;
+  const loop = (async () => {
+    while (!stopped && Date.now() < until) {
+      const r = await cluster.kubectl(['-n', ns, 'get', 'pods', '-o', 'json']);
+      if (r.code === 0) {
+        for (const p of JSON.parse(r.stdout).items as { metadata: { name: string }; status?: { conditions?: { type: string; status: string }[] } }[]) {
+          const name = p.metadata.name;
+          if (p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True')) continue;
+          const first = seen.get(name) ?? Date.now();
+          seen.set(name, first);
+          if (Date.now() - first < afterMs) continue;
+          await cluster.kubectl(['-n', ns, 'patch', 'pod', name, '--subresource=status', '--type=merge', '-p', JSON.stringify({ status: { conditions: [{ type: 'Ready', status: 'True' }] } })]);
+        }
+      }
+      await sleep(250);
+    }
+  })();
+  return {
+    async stop() {
+      stopped = true;
+      await loop;
+    },
+  };
+}
+
 async function kubectlOk(args: string[], input?: string): Promise<string> {
   const r = await cluster.kubectl(args, input !== undefined ? { input } : {});
   assert.equal(r.code, 0, `kubectl ${args.join(' ')} failed:\n${r.stderr}`);
@@ -525,10 +558,16 @@ describe('a MigrationPolicy moves replicas with two native HPAs', () => {
     assert.equal(src.body.items.length, 1);
     assert.equal(src.body.items[0].value, String(MIG.base));
 
-    // Overload: a full step per interval; the target grows by what the source gives up.
+    // Overload: a full step per interval; the target grows, and the source gives up only what the target's Ready
+    // pods replace. This cluster has no kubelet: the test plays it, marking each pod Ready a second after it appears.
     const t0 = Date.now();
+    const kubelet = markPodsReady(ns(), 1000);
     await setLoad('mig', 60);
-    await rec.waitFor({ old: 1, new: MIG.capacity }, 60_000);
+    try {
+      await rec.waitFor({ old: 1, new: MIG.capacity }, 90_000);
+    } finally {
+      await kubelet.stop();
+    }
     await sleep(2 * MIG.intervalMs);
     rec.stop();
     const samples = rec.since(t0);
@@ -538,8 +577,10 @@ describe('a MigrationPolicy moves replicas with two native HPAs', () => {
     const timeline = samples.map((s) => `${((s.atMs - t0) / 1000).toFixed(2)}s rv ${s.resourceVersion}: old ${s.replicas.old} new ${s.replicas.new}`).join('\n');
     process.stdout.write(`migration states (every committed change of spec.replicas):\n${timeline.replace(/^/gm, '  ')}\n`);
     assert.deepEqual(short, [], `source + target fell below the capacity ${MIG.capacity}:\n${timeline}`);
-    assert.deepEqual(oldSeq, [4, 3, 2, 1]);
-    assert.deepEqual(newSeq, [1, 2, 3, 4]);
+    // Steps of one per interval, or fewer while the target's pods are not Ready yet; never back.
+    const monotone = (seq: number[], dir: 1 | -1) => seq.every((v, i) => i === 0 || (v - seq[i - 1]!) * dir > 0);
+    assert.ok(oldSeq[0] === 4 && oldSeq.at(-1) === 1 && monotone(oldSeq, -1), `source steps ${JSON.stringify(oldSeq)}:\n${timeline}`);
+    assert.ok(newSeq[0] === 1 && newSeq.at(-1) === 4 && monotone(newSeq, 1), `target steps ${JSON.stringify(newSeq)}:\n${timeline}`);
 
     const status = await governorCli(['migrate', 'status', 'move', `--namespace=${ns()}`, `--kubeconfig=${cluster.kubeconfig}`, `--policies=${policies.migration}`, '--output=json']);
     assert.equal(status.code, 0, status.stderr);
