@@ -7,6 +7,7 @@ import { registerReview } from './cli/review.js';
 import { registerTest } from './cli/test.js';
 import './adapter/register.js'; // the `adapter` component of `governor serve`
 import './admission/register.js'; // the `webhook` component of `governor serve`
+import './keda/register.js'; // the `keda` component of `governor serve` (--keda-scaler-port)
 import { registerSimulate } from './cli/simulate.js';
 import { registerHpa } from './cli/hpa.js';
 import { registerMigrate } from './cli/migrate.js';

@@ -10,7 +10,7 @@ import { loadKubeConfig } from './kube/client.js';
 import { PolicyReadiness, type PolicySourceProbe } from './policy/readiness.js';
 import { Readiness, wantsVerbose } from './observability/readiness.js';
 import { policyReloadReporter, recordPolicyState } from './observability/policy-state.js';
-import { CertFileReloader, ensureServingCert, readTlsMaterial } from './tls/serving.js';
+import { CertFileReloader, ensureServingCert, readTlsMaterial, type TlsMaterial } from './tls/serving.js';
 import { serviceDnsNames } from './tls/certs.js';
 import { listen, MAX_CONNECTIONS, serverLimits, timeoutOptions, type ClosableServer } from './server/https.js';
 import { KubeObjectStore } from './kube/cabundle.js';
@@ -49,6 +49,12 @@ export interface GovernorOptions {
   readonly insecureDev: boolean;
   readonly enableAdapter: boolean;
   readonly enableWebhook: boolean;
+  /** Port of KEDA's external scaler (gRPC); absent: not served. */
+  readonly kedaScalerPort?: number;
+  /** Serve the KEDA scaler over TLS with the serving certificate. */
+  readonly kedaScalerTls?: boolean;
+  /** Require KEDA's client certificate, signed by this CA (implies TLS). */
+  readonly kedaScalerClientCaFile?: string;
   readonly policyPollMs: number;
   /** Also load governor.io policy objects from the cluster when a kubeconfig or in-cluster config exists. */
   readonly clusterPolicies?: boolean;
@@ -96,17 +102,34 @@ export interface GovernorContext {
 }
 
 export interface RunningGovernor {
-  readonly ports: { adapter?: number; webhook?: number; metrics: number };
+  readonly ports: { adapter?: number; webhook?: number; keda?: number; metrics: number };
   readonly context: GovernorContext;
   stop(): Promise<void>;
 }
 
-/** A component that owns an HTTPS server (the adapter or the webhook). */
+/** A component that owns a server: the adapter and the webhook (HTTPS), KEDA's external scaler (gRPC). */
 export interface ServerComponent {
   readonly name: string;
-  readonly server: ClosableServer;
   readonly port: number;
+  /** Accepting connections (part of readiness). */
+  listening(): boolean;
+  /** The rotated serving certificate, for new connections. */
+  setTls(m: TlsMaterial): void;
+  /** Stops accepting and lets in-flight requests finish, up to graceMs. */
+  close(graceMs: number): Promise<void>;
   stop?(): Promise<void>;
+}
+
+/** The ServerComponent of an HTTPS server. */
+export function httpsComponent(name: string, server: ClosableServer, port: number, stop?: () => Promise<void>): ServerComponent {
+  return {
+    name,
+    port,
+    listening: () => server.server.listening,
+    setTls: (m) => server.setTls(m),
+    close: (graceMs) => server.close(graceMs),
+    ...(stop ? { stop } : {}),
+  };
 }
 
 export type ComponentFactory = (ctx: GovernorContext, tls: { certFile: string; keyFile: string }) => Promise<ServerComponent>;
@@ -171,7 +194,7 @@ export async function startGovernor(
   }
   const started: ServerComponent[] = [];
   for (const make of components) started.push(await make(ctx, certs));
-  for (const c of started) readiness.add(c.name, () => c.server.server.listening || `${c.name} server not listening`);
+  for (const c of started) readiness.add(c.name, () => c.listening() || `${c.name} server not listening`);
 
   // ---- policy status (status subresource of governor.io objects; metrics and logs for every policy). The Lease lives
   // in the governor namespace; only its holder writes.
@@ -179,7 +202,7 @@ export async function startGovernor(
   // ---- end policy status
 
   const reloader = new CertFileReloader(certs, (m) => {
-    started.forEach((c) => c.server.setTls(m));
+    started.forEach((c) => c.setTls(m));
     void registrar?.trigger(); // a rotated CA reaches the caBundle now, not at the next pass
   }, log);
   await reloader.start();
@@ -240,7 +263,7 @@ export async function startGovernor(
       await policyStatus.stop();
       await clusterLoader?.stop();
       await Promise.all(started.map(async (c) => {
-        await c.server.close(options.shutdownGraceMs);
+        await c.close(options.shutdownGraceMs);
         await c.stop?.();
       }));
       await new Promise<void>((r) => metricsServer.close(() => r()));

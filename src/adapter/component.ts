@@ -1,22 +1,15 @@
 // Builds the external metrics adapter for `governor serve`: sources, cache, decisions, provider, authn/authz, HTTPS server.
 import { readFile } from 'node:fs/promises';
-import type { ComponentFactory, GovernorContext, ServerComponent } from '../main.js';
+import { httpsComponent, type ComponentFactory, type GovernorContext, type ServerComponent } from '../main.js';
 import { createSecureServer, listen, serverLimits } from '../server/https.js';
 import { readTlsMaterial } from '../tls/serving.js';
 import { loadKubeConfig } from '../kube/client.js';
 import { AllowAllAuthorizer, SubjectAccessReviewAuthorizer, type Authorizer } from '../kube/authorization.js';
 import { readExtensionAuthConfig } from '../kube/extension-auth.js';
-import { KubeScaleReader } from '../kube/scale.js';
-import { LoadCache } from '../sources/cache.js';
-import { LoadSourceRouter } from '../sources/router.js';
-import { CredentialResolver } from '../sources/credentials.js';
 import { displayUrl } from '../sources/source.js';
 import { createAdapterListener } from './app.js';
 import { RequestAuthenticator, type AuthnConfig } from './authn.js';
-import { DecisionService } from './decisions.js';
-import { PolicyMetricsProvider } from './policy-provider.js';
-import { MigrationMetricsProvider } from './migration-provider.js';
-import { withMigrations } from './migration-wiring.js';
+import { acquireReplicaValues } from './values.js';
 
 /**
  * Resolves the authentication settings: flags first, then the cluster's extension-apiserver-authentication ConfigMap.
@@ -89,38 +82,13 @@ async function startAdapter(ctx: GovernorContext, certFiles: { certFile: string;
     }
   }
 
-  const allowedHosts = o.allowedSourceHosts?.length ? o.allowedSourceHosts : (process.env.GOVERNOR_ALLOWED_SOURCE_HOSTS ?? '').split(',').filter(Boolean);
-  const credentials = new CredentialResolver({ policyFileDirs: o.sourceCredentialDirs ?? [], allowInsecureTls: Boolean(o.allowInsecureSourceTls) });
-  const source = LoadSourceRouter.create({
-    prometheusUrl: o.prometheusUrl,
-    credentials,
-    ...(o.prometheusAuth ? { prometheusAuth: o.prometheusAuth } : {}),
-    ...(allowedHosts.length ? { allowedHosts } : {}),
-  });
-  const m = ctx.metrics;
-  const cache = new LoadCache(source, {
-    onQuery(q) {
-      const labels = { source: q.load.type, policy: q.key };
-      m.sourceQueries.inc(labels);
-      m.sourceQueryDuration.observe({ source: q.load.type }, q.durationMs / 1000);
-      if (!q.ok) m.sourceErrors.inc({ ...labels, reason: q.reason ?? 'internal' });
-    },
-  });
-  const scale = kc ? new KubeScaleReader(kc) : undefined;
-  const decisions = new DecisionService({ cache, ...(scale ? { scale } : {}), log, metrics: m, ...(ctx.observations ? { observations: ctx.observations } : {}) });
-  // The status writer evaluates policies no HPA asked this replica about (shared with HPA requests: one per interval).
-  ctx.observations?.setScalingEvaluator((p) => decisions.decide(p));
-  const provider = new PolicyMetricsProvider(ctx.store, decisions, (set) =>
-    cache.retain(new Set([...set.scaling.map((p) => `${p.namespace}/${p.name}`), ...MigrationMetricsProvider.cacheKeys(set)])),
-  );
-  // MigrationPolicies (source/target values) are served next to ScalingPolicies.
-  const served = withMigrations(ctx, provider, { cache, decisions, ...(scale ? { scale } : {}), ...(kc ? { kc } : {}), log });
+  const values = acquireReplicaValues(ctx, kc, log);
   const app = createAdapterListener({
     fastPath,
-    provider: served.provider,
+    provider: values.provider,
     ...(authenticator ? { authenticate: (req) => authenticator!.authenticate(req) } : {}),
     ...(authorizer ? { authorizer } : {}),
-    metrics: m,
+    metrics: ctx.metrics,
     log,
     readyz: (verbose) => ctx.readiness.answer(verbose),
   });
@@ -163,17 +131,8 @@ async function startAdapter(ctx: GovernorContext, certFiles: { certFile: string;
   // answered with a Status by createSecureServer.
   const port = await listen(server.server, o.securePort, o.bindAddress);
   log.info({ port, policies: ctx.store.current().scaling.length, prometheusUrl: displayUrl(o.prometheusUrl), prometheusCredentials: o.prometheusAuth?.bearerTokenFile ? 'bearer-token-file' : o.prometheusAuth?.basicAuth ? 'basic-auth-files' : 'none', auth: o.insecureDev ? 'none' : authenticator?.configured ? 'client-certificates' : 'unconfigured' }, 'external metrics API serving');
-  void provider.warmUp();
-  return {
-    name: 'adapter',
-    server,
-    port,
-    async stop() {
-      clearInterval(refresh);
-      ctx.observations?.setScalingEvaluator(undefined);
-      provider.close();
-      served.close();
-      await credentials.close();
-    },
-  };
+  return httpsComponent('adapter', server, port, async () => {
+    clearInterval(refresh);
+    await values.release();
+  });
 }

@@ -4,7 +4,7 @@ import type { ActiveMigrationSource } from '../governance/types.js';
 import { kubeEventRecorder, noopEventRecorder, type EventRecorder } from '../kube/events.js';
 import { loadKubeConfig } from '../kube/client.js';
 import { NamespaceCache, namespaceInformer, StaticNamespaces, type NamespaceLookup } from '../kube/namespaces.js';
-import type { ComponentFactory, GovernorContext, ServerComponent, WebhookEventsMode } from '../main.js';
+import { httpsComponent, type ComponentFactory, type GovernorContext, type ServerComponent, type WebhookEventsMode } from '../main.js';
 import type { PolicySet } from '../policy/policy-set.js';
 import { readFile } from 'node:fs/promises';
 import { RequestBudget } from '../server/budget.js';
@@ -104,14 +104,9 @@ export function createWebhookComponent(hooks: WebhookHooks = {}): ComponentFacto
       { port, policies: ctx.store.current().governance.length, skipNamespaces: skip, namespaceCache: Boolean(cache), clientCertificates: clientAuth ? 'required' : 'not required', events: eventsOn && kc ? 'on' : 'off', maxRequestBytesInflight: budget.maxBytes, maxReviewsInflight: budget.maxRequests },
       'admission webhook serving',
     );
-    return {
-      name: 'webhook',
-      server,
-      port,
-      async stop() {
-        caReloader?.stop();
-        await cache?.stop();
-      },
-    };
+    return httpsComponent('webhook', server, port, async () => {
+      caReloader?.stop();
+      await cache?.stop();
+    });
   };
 }

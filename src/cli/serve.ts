@@ -36,7 +36,7 @@ const eventsMode = (v: string): WebhookEventsMode => {
 };
 
 /** Server components, registered by the adapter and the webhook modules. */
-export const serveComponents: { adapter?: ComponentFactory; webhook?: ComponentFactory } = {};
+export const serveComponents: { adapter?: ComponentFactory; webhook?: ComponentFactory; keda?: ComponentFactory } = {};
 
 export function registerServe(program: Command): void {
   program
@@ -79,7 +79,10 @@ export function registerServe(program: Command): void {
     .option('--allow-insecure-source-tls', 'let policies set tls.insecureSkipVerify (certificates of sources not verified)', false)
     .option('--kubeconfig <file>', 'kubeconfig for SubjectAccessReview, scale reads and Events (in-cluster config when running in a pod)')
     .option('--insecure-dev', 'local development only: serve the metrics API without client authentication', false)
-    .option('--no-adapter', 'do not run the external metrics adapter')
+    .option('--no-adapter', 'do not run the external metrics adapter (next to KEDA: its APIService stays KEDA\'s)')
+    .option('--keda-scaler-port <port>', 'serve KEDA\'s external scaler (gRPC) on this port (default: not served)', int)
+    .option('--keda-scaler-tls', 'serve the KEDA scaler over TLS with the serving certificate', false)
+    .option('--keda-scaler-client-ca-file <file>', 'require KEDA\'s client certificate signed by this CA on the scaler port (implies --keda-scaler-tls)')
     .option('--no-webhook', 'do not run the admission webhook')
     .option('--no-cluster-policies', 'do not load governor.io policy objects from the cluster')
     .option('--policy-poll <ms>', 'how often policy files are checked for changes (ms)', int, 2000)
@@ -132,6 +135,9 @@ export function registerServe(program: Command): void {
         insecureDev: Boolean(o.insecureDev),
         enableAdapter: o.adapter !== false,
         enableWebhook: o.webhook !== false,
+        ...(o.kedaScalerPort !== undefined ? { kedaScalerPort: o.kedaScalerPort } : {}),
+        kedaScalerTls: Boolean(o.kedaScalerTls),
+        ...(o.kedaScalerClientCaFile ? { kedaScalerClientCaFile: o.kedaScalerClientCaFile } : {}),
         policyPollMs: o.policyPoll,
         clusterPolicies: o.clusterPolicies !== false,
         shutdownGraceMs: o.shutdownGrace,
@@ -151,6 +157,7 @@ export function registerServe(program: Command): void {
       const components: ComponentFactory[] = [];
       if (options.enableAdapter && serveComponents.adapter) components.push(serveComponents.adapter);
       if (options.enableWebhook && serveComponents.webhook) components.push(serveComponents.webhook);
+      if (options.kedaScalerPort !== undefined && serveComponents.keda) components.push(serveComponents.keda);
       const running = await startGovernor(options, components, log);
       let stopping = false;
       const shutdown = (signal: string) => {

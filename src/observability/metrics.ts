@@ -166,6 +166,9 @@ export interface GovernorMetrics {
   readonly migrationPhase: Gauge<'policy' | 'phase'>;
   readonly statusWrites: Counter<'result'>;
   readonly statusLeader: Gauge<string>;
+  // KEDA external scaler (src/keda)
+  readonly kedaScalerRequests: Counter<'method' | 'code'>;
+  readonly kedaScalerStreams: Gauge<'method'>;
 }
 
 type AdmissionLabel = 'webhook' | 'operation' | 'kind' | 'result' | 'policy';
@@ -281,5 +284,12 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Governor
     migrationPhase: new Gauge({ name: 'governor_migration_phase', help: 'Phase of each MigrationPolicy: 1 for the current phase, 0 for the others', labelNames: ['policy', 'phase'], registers }),
     statusWrites: new Counter({ name: 'governor_policy_status_writes_total', help: 'Status subresource writes of governor.io objects by result (ok, error)', labelNames: ['result'], registers }),
     statusLeader: new Gauge({ name: 'governor_policy_status_leader', help: '1 while this replica holds the status Lease and writes policy status', registers }),
+    kedaScalerRequests: new Counter({
+      name: 'governor_keda_scaler_requests_total',
+      help: "Calls of the KEDA external scaler by method and gRPC status code name (streams count when they end)",
+      labelNames: ['method', 'code'],
+      registers,
+    }),
+    kedaScalerStreams: new Gauge({ name: 'governor_keda_scaler_streams', help: 'Open KEDA scaler streams by method (StreamIsActive, StreamMetricSpec)', labelNames: ['method'], registers }),
   };
 }
