@@ -10,6 +10,7 @@ import './admission/register.js'; // the `webhook` component of `governor serve`
 import './keda/register.js'; // the `keda` component of `governor serve` (--keda-scaler-port)
 import { registerSimulate } from './cli/simulate.js';
 import { registerHpa } from './cli/hpa.js';
+import { registerKeda } from './cli/keda.js';
 import { registerMigrate } from './cli/migrate.js';
 import { registerCerts } from './cli/certs.js';
 
@@ -22,6 +23,7 @@ export function buildProgram(): Command {
   registerTest(program);
   registerSimulate(program);
   registerHpa(program);
+  registerKeda(program);
   registerMigrate(program);
   registerCerts(program);
   return program;

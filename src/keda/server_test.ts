@@ -22,14 +22,14 @@ const ref = (policy: string, namespace = 'shop') => ({ name: 'checkout', namespa
 
 /** A provider whose answer per policy name the test sets (value or error). */
 class SettableProvider extends FakeMetricsProvider {
-  readonly answers = new Map<string, string | Error>();
+  readonly byPolicy = new Map<string, string | Error>();
   constructor() {
     super(['desired-replicas']);
   }
   override async getValues(namespace: string, metric: string, selector: Any): Promise<ExternalMetricValue[]> {
     await super.getValues(namespace, metric, selector);
     const name = selector[0].values[0] as string;
-    const a = this.answers.get(name);
+    const a = this.byPolicy.get(name);
     if (a === undefined) throw new NoMatchingPolicyError(namespace, name, []);
     if (a instanceof Error) throw a;
     return [value(a)];
@@ -96,13 +96,13 @@ describe('plaintext server', () => {
   });
 
   test('IsActive, GetMetricSpec and GetMetrics give R with target 1', async () => {
-    provider.answers.set('checkout', '6');
+    provider.byPolicy.set('checkout', '6');
     assert.deepEqual(await call(client, 'IsActive', ref('checkout')), { result: true });
     const spec: Any = await call(client, 'GetMetricSpec', ref('checkout'));
     assert.deepEqual(spec.metricSpecs, [{ metricName: 'desired-replicas', targetSize: 1, targetSizeFloat: 1 }]);
     const m: Any = await call(client, 'GetMetrics', { scaledObjectRef: ref('checkout'), metricName: 'desired-replicas' });
     assert.deepEqual(m.metricValues, [{ metricName: 'desired-replicas', metricValue: 6, metricValueFloat: 6 }]);
-    provider.answers.set('checkout', '0');
+    provider.byPolicy.set('checkout', '0');
     assert.deepEqual(await call(client, 'IsActive', ref('checkout')), { result: false });
   });
 
@@ -120,10 +120,10 @@ describe('plaintext server', () => {
     assert.match(e.details, /"policy" is required/);
     e = await code('IsActive', ref('unknown'));
     assert.equal(e.code, grpc.status.NOT_FOUND);
-    provider.answers.set('down', new ValueUnavailableError('no desired-replicas value: source failing'));
+    provider.byPolicy.set('down', new ValueUnavailableError('no desired-replicas value: source failing'));
     e = await code('GetMetrics', { scaledObjectRef: ref('down'), metricName: 'desired-replicas' });
     assert.equal(e.code, grpc.status.UNAVAILABLE);
-    provider.answers.set('bug', new TypeError('secret internals at /app/dist/x.js'));
+    provider.byPolicy.set('bug', new TypeError('secret internals at /app/dist/x.js'));
     e = await code('IsActive', ref('bug'));
     assert.equal(e.code, grpc.status.INTERNAL);
     assert.doesNotMatch(e.details, /secret|\/app/);
@@ -144,11 +144,11 @@ describe('plaintext server', () => {
   });
 
   test('StreamIsActive sends the activity at once and each change, nothing in between', async () => {
-    provider.answers.set('checkout', '0');
+    provider.byPolicy.set('checkout', '0');
     const stream = client.StreamIsActive(ref('checkout'));
-    setTimeout(() => provider.answers.set('checkout', '3'), 1_500);
-    setTimeout(() => provider.answers.set('checkout', '4'), 2_600); // still active: no message
-    setTimeout(() => provider.answers.set('checkout', '0'), 3_700);
+    setTimeout(() => provider.byPolicy.set('checkout', '3'), 1_500);
+    setTimeout(() => provider.byPolicy.set('checkout', '4'), 2_600); // still active: no message
+    setTimeout(() => provider.byPolicy.set('checkout', '0'), 3_700);
     const r = await readStream<{ result: boolean }>(stream, 4, 6_000);
     assert.equal(r.error, undefined);
     assert.deepEqual(r.items.map((i) => i.result), [false, true, false]);
@@ -159,10 +159,10 @@ describe('plaintext server', () => {
   });
 
   test('StreamIsActive keeps going through a source outage and ends on bad metadata', async () => {
-    provider.answers.set('flaky', '2');
+    provider.byPolicy.set('flaky', '2');
     const stream = client.StreamIsActive(ref('flaky'));
-    setTimeout(() => provider.answers.set('flaky', new ValueUnavailableError('down')), 300);
-    setTimeout(() => provider.answers.set('flaky', '0'), 2_300);
+    setTimeout(() => provider.byPolicy.set('flaky', new ValueUnavailableError('down')), 300);
+    setTimeout(() => provider.byPolicy.set('flaky', '0'), 2_300);
     const r = await readStream<{ result: boolean }>(stream, 2, 5_000);
     assert.equal(r.error, undefined);
     assert.deepEqual(r.items.map((i) => i.result), [true, false]);
@@ -184,7 +184,7 @@ describe('plaintext server', () => {
 
   test('close ends open streams at once', async () => {
     const p2 = new SettableProvider();
-    p2.answers.set('checkout', '1');
+    p2.byPolicy.set('checkout', '1');
     const s2 = await startKedaScalerServer({ scaler: new ExternalScaler(p2), log: silentLogger }, 0, '127.0.0.1');
     const c2: Any = new Client(`127.0.0.1:${s2.port}`, grpc.credentials.createInsecure());
     const stream = c2.StreamMetricSpec(ref('checkout'));
@@ -214,7 +214,7 @@ describe('TLS', () => {
 
   test('with the serving certificate: KEDA with caCert connects, a plaintext client does not; rotation reaches new connections', async () => {
     const provider = new SettableProvider();
-    provider.answers.set('checkout', '2');
+    provider.byPolicy.set('checkout', '2');
     const first = serving(ca, 'first');
     const s = await startKedaScalerServer({ scaler: new ExternalScaler(provider), log: silentLogger, tls: { cert: first.certPem, key: first.keyPem } }, 0, '127.0.0.1');
     try {
@@ -267,7 +267,7 @@ describe('TLS', () => {
 
   test('with a client CA: no certificate or a foreign one is refused, KEDA\'s is served', async () => {
     const provider = new SettableProvider();
-    provider.answers.set('checkout', '5');
+    provider.byPolicy.set('checkout', '5');
     const cert = serving(ca, 'governor');
     const s = await startKedaScalerServer({ scaler: new ExternalScaler(provider), log: silentLogger, tls: { cert: cert.certPem, key: cert.keyPem, clientCa: clientCa.certPem } }, 0, '127.0.0.1');
     try {
