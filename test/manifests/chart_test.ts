@@ -308,3 +308,33 @@ test('server values: replicas, resources, Prometheus URL, allowed hosts, PodDisr
   assert.equal(render().filter((o) => o.kind === 'ServiceMonitor').length, 0, 'no ServiceMonitor by default (needs prometheus-operator CRDs)');
   assert.equal(render({}, { setJson: { 'crds.install': false } }).filter((o) => o.kind === 'CustomResourceDefinition').length, 0);
 });
+
+test('next to KEDA: the chart (adapter off, scaler on) renders what manifests/overlays/keda does, and neither takes the APIService', () => {
+  const overlay = byKey(parse(execFileSync(findKubectl(), ['kustomize', join(repo, 'manifests', 'overlays', 'keda')], { encoding: 'utf8', timeout: 60_000 }), 'kubectl kustomize'));
+  const charted = byKey(render({ 'adapter.enabled': 'false', 'keda.scaler.enabled': 'true' }));
+  // The server's objects agree; RBAC may not: the chart also drops the adapter's rules when it is off, the overlay keeps
+  // the base's (more than needed, never less), and the chart leaves the unused APIService template out of its ConfigMap.
+  for (const k of [...overlay.keys()].filter((k) => charted.has(k) && /^(Deployment|Service|NetworkPolicy)\//.test(k))) {
+    assert.deepEqual(comparable(charted.get(k)), comparable(overlay.get(k)), `${k} differs between the chart (actual) and manifests/overlays/keda (expected)`);
+  }
+  for (const objs of [overlay, charted]) {
+    const d = [...objs.values()].find((o) => o.kind === 'Deployment')!;
+    const c = d.spec.template.spec.containers[0];
+    assert.ok(c.args.includes('--no-adapter'));
+    assert.ok(c.args.includes('--keda-scaler-port=9090'));
+    const reg = c.args.find((a: string) => a.startsWith('--registration-manifests='));
+    assert.equal(reg, '--registration-manifests=/etc/governor/registration/webhooks.yaml', 'the APIService stays KEDA\'s: not registered');
+    assert.ok(c.ports.some((p: any) => p.name === 'keda' && p.containerPort === 9090));
+    const svc = [...objs.values()].find((o) => o.kind === 'Service')!;
+    assert.ok(svc.spec.ports.some((p: any) => p.name === 'keda' && p.port === 9090 && p.targetPort === 'keda'));
+    const np = [...objs.values()].find((o) => o.kind === 'NetworkPolicy')!;
+    const rule = np.spec.ingress.find((r: any) => r.ports.some((p: any) => p.port === 'keda'));
+    assert.deepEqual(rule.from[0].namespaceSelector.matchExpressions[0].values, ['keda']);
+  }
+  // TLS on the scaler is one value.
+  const tls = [...byKey(render({ 'adapter.enabled': 'false', 'keda.scaler.enabled': 'true', 'keda.scaler.tls': 'true' })).values()].find((o) => o.kind === 'Deployment')!;
+  assert.ok(tls.spec.template.spec.containers[0].args.includes('--keda-scaler-tls'));
+  // Off by default: no scaler port anywhere.
+  const d = [...byKey(render()).values()].find((o) => o.kind === 'Deployment')!;
+  assert.ok(!d.spec.template.spec.containers[0].args.some((a: string) => a.startsWith('--keda-scaler')));
+});
