@@ -26,6 +26,8 @@ export const SERVED_METHODS = ['IsActive', 'StreamIsActive', 'GetMetricSpec', 'G
 export const MAX_MESSAGE_BYTES = 64 * 1024;
 /** Streams per connection (KEDA opens two per external-push trigger on one pooled connection). */
 export const MAX_CONCURRENT_STREAMS = 1000;
+/** Open streams in all (each holds a timer and re-reads once per interval): beyond, new ones get RESOURCE_EXHAUSTED. */
+export const MAX_OPEN_STREAMS = 10_000;
 
 export interface ScalerTls {
   readonly cert: string;
@@ -42,6 +44,8 @@ export interface KedaScalerServerOptions {
   readonly tls?: ScalerTls;
   /** How often an open StreamIsActive re-reads when the policy's interval is unknown (tests shorten it). */
   readonly fallbackPollMs?: number;
+  /** Default MAX_OPEN_STREAMS. */
+  readonly maxOpenStreams?: number;
 }
 
 export interface RunningScalerServer {
@@ -158,9 +162,15 @@ export async function startKedaScalerServer(o: KedaScalerServerOptions, port: nu
     };
 
   const closing = new Set<() => void>();
+  const maxOpenStreams = o.maxOpenStreams ?? MAX_OPEN_STREAMS;
   /** A server stream held open until the client cancels or the server closes; `loop` runs until then. */
   const stream = <Res>(method: string, loop: (call: grpc.ServerWritableStream<ScaledObjectRef, Res>, stopped: () => boolean, sleep: (ms: number) => Promise<void>) => Promise<void>) => {
     return (call: grpc.ServerWritableStream<ScaledObjectRef, Res>) => {
+      if (closing.size >= maxOpenStreams) {
+        count(method, grpc.status.RESOURCE_EXHAUSTED);
+        call.emit('error', { code: grpc.status.RESOURCE_EXHAUSTED, details: `this server holds ${maxOpenStreams} open streams already; retry later or on another replica` });
+        return;
+      }
       let done = false;
       let wake: (() => void) | undefined;
       const stop = () => {

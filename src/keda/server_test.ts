@@ -182,6 +182,32 @@ describe('plaintext server', () => {
     assert.match(g, /method="StreamMetricSpec"\} 0/);
   });
 
+  test('open streams are bounded in all: one over the limit is refused, the others keep going', async () => {
+    const p3 = new SettableProvider();
+    p3.byPolicy.set('checkout', '1');
+    const s3 = await startKedaScalerServer({ scaler: new ExternalScaler(p3), log: silentLogger, maxOpenStreams: 3 }, 0, '127.0.0.1');
+    const c3: Any = new Client(`127.0.0.1:${s3.port}`, grpc.credentials.createInsecure());
+    try {
+      const open = [0, 1, 2].map(() => c3.StreamIsActive(ref('checkout')));
+      const firsts = await Promise.all(open.map((st: Any) => new Promise((res) => st.once('data', res))));
+      assert.equal(firsts.length, 3);
+      const over = await readStream(c3.StreamIsActive(ref('checkout')), 1, 3_000);
+      assert.equal(over.error?.code, grpc.status.RESOURCE_EXHAUSTED);
+      assert.deepEqual(await call(c3, 'IsActive', ref('checkout')), { result: true }); // unary calls still served
+      for (const st of open) {
+        st.on('error', () => {});
+        st.cancel();
+      }
+      await new Promise((res) => setTimeout(res, 300));
+      const again = await readStream(c3.StreamIsActive(ref('checkout')), 1, 3_000);
+      assert.equal(again.error, undefined);
+      assert.equal(again.items.length, 1);
+    } finally {
+      c3.close();
+      await s3.close(500);
+    }
+  });
+
   test('close ends open streams at once', async () => {
     const p2 = new SettableProvider();
     p2.byPolicy.set('checkout', '1');
