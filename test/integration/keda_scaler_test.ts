@@ -189,3 +189,70 @@ describe('adapter and scaler together', () => {
     }
   });
 });
+
+describe('a migration through KEDA: one ScaledObject per role', () => {
+  test('source and target values through the scaler are the adapter\'s, interval after interval, and capacity holds', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'kg-keda-mig-'));
+    const load = await startLoadEndpoint(900); // above Tmax: a full step drained per interval
+    mkdirSync(join(dir, 'policies'));
+    writeFileSync(
+      join(dir, 'policies', 'move.yaml'),
+      `apiVersion: governor.io/v1alpha1
+kind: MigrationPolicy
+metadata: {name: move, namespace: shop}
+spec:
+  source: {apiVersion: apps/v1, kind: Deployment, name: old}
+  target: {apiVersion: apps/v1, kind: Deployment, name: new, minReplicas: 1, maxReplicas: 10}
+  load: {http: {url: '${load.url}', valuePath: data.rps}}
+  thresholds: {low: 100, high: 800}
+  base: 4
+  step: 1
+  interval: 1s
+  capacity: {replicas: 4}
+`,
+    );
+    const gov = await startGovernor(governorOptions(dir, { insecureDev: true, kedaScalerPort: 0 }), [adapterComponent, kedaScalerComponent], silentLogger);
+    const client: Any = new Client(`127.0.0.1:${gov.ports.keda}`, grpc.credentials.createInsecure());
+    const ca = readFileSync(join(dir, 'certs', 'ca.crt'));
+    const { request } = await import('node:https');
+    const viaApi = (role: string) =>
+      new Promise<number>((resolve, reject) => {
+        const sel = encodeURIComponent(`governor.io/policy=move,governor.io/role=${role}`);
+        const req = request({ host: '127.0.0.1', port: gov.ports.adapter, ca, servername: 'localhost', path: `/apis/external.metrics.k8s.io/v1beta1/namespaces/shop/desired-replicas?labelSelector=${sel}` }, (res) => {
+          let b = '';
+          res.on('data', (d) => (b += d));
+          res.on('end', () => (res.statusCode === 200 ? resolve(Number(JSON.parse(b).items[0].value)) : reject(new Error(`${res.statusCode} ${b}`))));
+        });
+        req.on('error', reject);
+        req.end();
+      });
+    const viaScaler = async (role: string) => {
+      const r: Any = await call(client, 'GetMetrics', { scaledObjectRef: { name: `move-${role}`, namespace: 'shop', scalerMetadata: { policy: 'move', role } }, metricName: 'desired-replicas' });
+      return r.metricValues[0].metricValue as number;
+    };
+    try {
+      const sources: number[] = [];
+      const end = Date.now() + 8_000;
+      while (Date.now() < end) {
+        const [s1, t1, s2, t2] = await Promise.all([viaScaler('source'), viaScaler('target'), viaApi('source'), viaApi('target')]);
+        // Read in the same instant: the same decision both ways (an interval boundary may fall between two reads).
+        if (s1 === s2 && t1 === t2) {
+          assert.ok(s1 + t1 >= 4, `source ${s1} + target ${t1} below capacity 4`);
+          if (sources.at(-1) !== s1) sources.push(s1);
+        }
+        await new Promise((r) => setTimeout(r, 150));
+      }
+      // Without a cluster nothing reports target pods Ready, so the source holds (make-before-break); with KEDA in a
+      // cluster the target's pods become Ready and the source drains (test/e2e/governor_test.ts for the model).
+      assert.ok(sources.length >= 1);
+      assert.ok(sources.every((v, i) => i === 0 || v <= sources[i - 1]!), `source never grows: ${sources.join(' → ')}`);
+      const active: Any = await call(client, 'IsActive', { name: 'move-target', namespace: 'shop', scalerMetadata: { policy: 'move', role: 'target' } });
+      assert.equal(active.result, (await viaScaler('target')) > 0);
+    } finally {
+      client.close();
+      await gov.stop();
+      await load.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
