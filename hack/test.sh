@@ -35,6 +35,9 @@ if ! $unit_only && [ -d test/e2e ]; then
   if [ "${E2E_TARGET:-local}" = local ]; then
     echo "== control plane and node for e2e (built once, then cached)"
     KG_NODE=1 bash hack/build-control-plane.sh
+    # Upstream KEDA for the ScaledObject e2e (test/e2e/lib/keda.ts builds it too; here its build is a step of its own).
+    echo "== KEDA (built once, then cached)"
+    bash hack/build-keda.sh >/dev/null
     # One cluster for the whole run: every e2e file's startLocalCluster() reuses
     # it and none stops it. Torn down at the end only if started here.
     status=$(bash hack/local-cluster.sh up | tail -n 1)

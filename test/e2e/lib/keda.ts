@@ -8,7 +8,7 @@
 //
 // What it does, in order:
 // 1. hack/build-keda.sh: the binaries, CRDs, RBAC manifests and externalscaler.proto of the pinned release (cached).
-// 2. KEDA's CRDs (server-side apply: the ScaledObject CRD is too big for the last-applied annotation), Established.
+// 2. KEDA's CRDs (server-side apply: the ScaledJob CRD, 650 KB, is too big for the last-applied annotation).
 // 3. KEDA's own namespace, ServiceAccount and RBAC (config/general, service_account, rbac, metrics-server/role*.yaml
 //    of the release), as a user installs them. Both processes run with a token of that ServiceAccount (as both pods do
 //    upstream), never with the admin kubeconfig, so the release's RBAC is what they get.
