@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startLocalCluster, type LocalCluster } from './harness/cluster.js';
 import { freePort } from './harness/prometheus.js';
-import { startKeda, type Keda } from './lib/keda.js';
+import { listeningAddresses, startKeda, type Keda } from './lib/keda.js';
 import { governorCli, startGovernorServe, type GovernorProcess } from './lib/governor-process.js';
 import { waitFor } from './lib/wait.js';
 import { PROTO_FILE } from '../../src/keda/server.js';
@@ -53,6 +53,8 @@ describe('next to KEDA: a ScaledObject on governor\'s external scaler', { timeou
   let work: string;
   const timings: Record<string, number> = {};
   let createdAt = 0;
+  let scalerPort = 0;
+  let metricsPort = 0;
 
   const kubectl = async (args: string[], input?: string) => {
     const r = await cluster.kubectl(args, input !== undefined ? { input } : {});
@@ -79,7 +81,8 @@ describe('next to KEDA: a ScaledObject on governor\'s external scaler', { timeou
     load = await startLoad(450);
     mkdirSync(join(work, 'policies'));
     writeFileSync(join(work, 'policies', 'worker.yaml'), POLICY(load.url));
-    const [port, metricsPort] = [await freePort(), await freePort()];
+    [scalerPort, metricsPort] = [await freePort(), await freePort()];
+    const port = scalerPort;
     // Only the scaler: KEDA keeps the APIService. Admin credentials for scale reads in this test; the install's RBAC
     // is what manifests/overlays/keda grants (test/manifests).
     governor = startGovernorServe(
@@ -118,6 +121,13 @@ describe('next to KEDA: a ScaledObject on governor\'s external scaler', { timeou
   it('our copy of externalscaler.proto is the pinned KEDA release\'s', () => {
     const ours = readFileSync(PROTO_FILE, 'utf8').split('\n').filter((l) => !l.startsWith('// KEDA') && !l.startsWith('// (pkg/'));
     assert.equal(ours.join('\n').trim(), readFileSync(keda.protoFile, 'utf8').trim());
+  });
+
+  it('every process listens on loopback only: KEDA\'s (APIs, gRPC, metrics, health) and governor\'s (scaler, metrics)', () => {
+    const p = keda.ports;
+    assert.deepEqual(listeningAddresses(keda.operator.pid), [p.operatorMetrics, p.operatorHealth, p.grpc].map((n) => `127.0.0.1:${n}`).sort());
+    assert.deepEqual(listeningAddresses(keda.adapter.pid), [p.adapter, p.adapterMetrics].map((n) => `127.0.0.1:${n}`).sort());
+    assert.deepEqual(listeningAddresses(governor.pid), [scalerPort, metricsPort].map((n) => `127.0.0.1:${n}`).sort());
   });
 
   it('KEDA accepts the ScaledObject: Ready, and its HPA reads desired-replicas with AverageValue 1', async () => {
