@@ -114,12 +114,12 @@ describe('governor serve with --keda-scaler-port (no adapter: next to KEDA)', ()
       load.set(10);
       await until('inactive', async () => got.some((g) => !g.result), 4000);
       const off = got.find((g) => !g.result)!;
-      // One interval (1 s) for the decision, plus the cache's own interval of the source value.
-      assert.ok(off.at - dropped < 2_500, `inactive after ${off.at - dropped} ms`);
+      // Within one interval (1 s) of the change, plus the source read and scheduling on a loaded machine.
+      assert.ok(off.at - dropped < 1_800, `inactive after ${off.at - dropped} ms`);
       const raised = Date.now();
       load.set(800);
       await until('active again', async () => got.filter((g) => g.result).length >= 2, 4000);
-      assert.ok(got.at(-1)!.at - raised < 2_500);
+      assert.ok(got.at(-1)!.at - raised < 1_800, `active after ${got.at(-1)!.at - raised} ms`);
       assert.deepEqual(got.map((g) => g.result), [true, false, true]);
     } finally {
       stream.cancel();
