@@ -18,6 +18,7 @@ import { governorCli } from './lib/governor-process.js';
 import { directGet } from './lib/https.js';
 import { apiServiceAvailable, APISERVICE, installGovernor, NAMESPACE, SERVICE, WEBHOOK_CONFIGURATION, type Installation } from './lib/install.js';
 import { deployment, formulaReplicas, LOAD_METRIC, MIG, runNames, SIM, SMALL_RESOURCES, WEB, writePolicies, type PolicyFiles } from './lib/fixtures.js';
+import { markPodsReady } from './lib/kubelet.js';
 import { ReplicaRecorder } from './lib/replicas.js';
 import { sleep, waitFor } from './lib/wait.js';
 import { compareRescales, queryRangeTrace } from './lib/parity.js';
@@ -61,34 +62,6 @@ function withDiagnostics(namespaces: readonly string[], body: () => Promise<void
  * gets Ready=True `afterMs` after it is first seen, so ReplicaSet and Deployment status count it Ready. Bounded: it
  * stops when asked or after 3 minutes.
  */
-function markPodsReady(ns: string, afterMs: number): { stop(): Promise<void> } {
-  const seen = new Map<string, number>();
-  let stopped = false;
-  const until = Date.now() + 180_000;
-  const loop = (async () => {
-    while (!stopped && Date.now() < until) {
-      const r = await cluster.kubectl(['-n', ns, 'get', 'pods', '-o', 'json']);
-      if (r.code === 0) {
-        for (const p of JSON.parse(r.stdout).items as { metadata: { name: string }; status?: { conditions?: { type: string; status: string }[] } }[]) {
-          const name = p.metadata.name;
-          if (p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True')) continue;
-          const first = seen.get(name) ?? Date.now();
-          seen.set(name, first);
-          if (Date.now() - first < afterMs) continue;
-          await cluster.kubectl(['-n', ns, 'patch', 'pod', name, '--subresource=status', '--type=merge', '-p', JSON.stringify({ status: { conditions: [{ type: 'Ready', status: 'True' }] } })]);
-        }
-      }
-      await sleep(250);
-    }
-  })();
-  return {
-    async stop() {
-      stopped = true;
-      await loop;
-    },
-  };
-}
-
 async function kubectlOk(args: string[], input?: string): Promise<string> {
   const r = await cluster.kubectl(args, input !== undefined ? { input } : {});
   assert.equal(r.code, 0, `kubectl ${args.join(' ')} failed:\n${r.stderr}`);
@@ -561,7 +534,7 @@ describe('a MigrationPolicy moves replicas with two native HPAs', () => {
     // Overload: a full step per interval; the target grows, and the source gives up only what the target's Ready
     // pods replace. This cluster has no kubelet: the test plays it, marking each pod Ready a second after it appears.
     const t0 = Date.now();
-    const kubelet = markPodsReady(ns(), 1000);
+    const kubelet = markPodsReady(cluster, ns(), 1000);
     await setLoad('mig', 60);
     try {
       await rec.waitFor({ old: 1, new: MIG.capacity }, 90_000);

@@ -14,7 +14,9 @@ import { startLocalCluster, type LocalCluster } from './harness/cluster.js';
 import { freePort } from './harness/prometheus.js';
 import { listeningAddresses, startKeda, type Keda } from './lib/keda.js';
 import { governorCli, startGovernorServe, type GovernorProcess } from './lib/governor-process.js';
-import { waitFor } from './lib/wait.js';
+import { markPodsReady } from './lib/kubelet.js';
+import { ReplicaRecorder } from './lib/replicas.js';
+import { sleep, waitFor } from './lib/wait.js';
 import { PROTO_FILE } from '../../src/keda/server.js';
 
 const NS = 'keda-e2e';
@@ -49,6 +51,7 @@ describe('next to KEDA: a ScaledObject on governor\'s external scaler', { timeou
   let cluster: LocalCluster;
   let keda: Keda;
   let load: LoadEndpoint;
+  let migrationLoad: LoadEndpoint;
   let governor: GovernorProcess;
   let work: string;
   const timings: Record<string, number> = {};
@@ -61,7 +64,8 @@ describe('next to KEDA: a ScaledObject on governor\'s external scaler', { timeou
     if (r.code !== 0) throw new Error(`kubectl ${args.join(' ')}: ${r.stderr}`);
     return r.stdout;
   };
-  const replicas = async () => Number(await kubectl(['-n', NS, 'get', 'deployment', 'worker', '-o', 'jsonpath={.spec.replicas}']));
+  const replicas2 = async (name: string) => Number(await kubectl(['-n', NS, 'get', 'deployment', name, '-o', 'jsonpath={.spec.replicas}']));
+  const replicas = () => replicas2('worker');
   const condition = async (type: string) => (await kubectl(['-n', NS, 'get', 'scaledobject', 'worker', '-o', `jsonpath={.status.conditions[?(@.type=="${type}")].status}`])).trim();
   const diagnose = async () => `${await keda.diagnostics([NS]).catch((e) => String(e))}\n--- governor\n${governor?.logTail(30)}`;
   const until = async (what: string, fn: () => Promise<boolean>, timeoutMs: number) => {
@@ -79,6 +83,7 @@ describe('next to KEDA: a ScaledObject on governor\'s external scaler', { timeou
     cluster = await startLocalCluster();
     keda = await startKeda({ cluster, workDir: join(work, 'keda') });
     load = await startLoad(450);
+    migrationLoad = await startLoad(0);
     mkdirSync(join(work, 'policies'));
     writeFileSync(join(work, 'policies', 'worker.yaml'), POLICY(load.url));
     [scalerPort, metricsPort] = [await freePort(), await freePort()];
@@ -114,6 +119,7 @@ describe('next to KEDA: a ScaledObject on governor\'s external scaler', { timeou
     await keda?.stop();
     await governor?.stop();
     await load?.close();
+    await migrationLoad?.close();
     await cluster?.kubectl(['delete', 'namespace', NS, '--wait=false']);
     if (Object.keys(timings).length) process.stderr.write(`keda e2e timings (ms): ${JSON.stringify(timings)}\n`);
   });
@@ -187,5 +193,73 @@ describe('next to KEDA: a ScaledObject on governor\'s external scaler', { timeou
     timings.backToThree = Date.now() - t0;
     // No scaler errors along the way in KEDA's log.
     assert.doesNotMatch(keda.logs().operator, /error calling IsActive on external scaler|StreamIsActive: failed/);
+  });
+
+  it('a migration through two ScaledObjects: the source drains to zero behind the target\'s Ready pods, capacity never below 4', async () => {
+    // Source `old` at R'(0) = 4, target `new` from 1; a full step (1) per 2 s interval above Tmax. No kubelet here: the
+    // test plays it, marking each pod Ready a second after it appears.
+    await kubectl(['-n', NS, 'create', 'deployment', 'old', '--image=registry.invalid/old:1', '--replicas=4']);
+    await kubectl(['-n', NS, 'create', 'deployment', 'new', '--image=registry.invalid/new:1', '--replicas=1']);
+    const kubelet = markPodsReady(cluster, NS, 1000);
+    const ready = async (name: string) => Number((await kubectl(['-n', NS, 'get', 'deployment', name, '-o', 'jsonpath={.status.readyReplicas}'])) || 0);
+    try {
+      await until('old 4 and new 1 Ready', async () => (await ready('old')) === 4 && (await ready('new')) === 1, 60_000);
+      writeFileSync(
+        join(work, 'policies', 'move.yaml'),
+        `apiVersion: governor.io/v1alpha1
+kind: MigrationPolicy
+metadata: {name: move, namespace: ${NS}}
+spec:
+  source: {apiVersion: apps/v1, kind: Deployment, name: old}
+  target: {apiVersion: apps/v1, kind: Deployment, name: new, minReplicas: 1, maxReplicas: 6}
+  load: {http: {url: '${migrationLoad.url}', valuePath: data.load}}
+  thresholds: {low: 100, high: 800}
+  base: 4
+  step: 1
+  interval: ${INTERVAL_S}s
+  capacity: {replicas: 4}
+`,
+      );
+      const sos = await governorCli(['keda', join(work, 'policies'), '--name', `${NS}/move`, `--scaler-address=127.0.0.1:${scalerPort}`, '--cooldown-period=5']);
+      assert.equal(sos.code, 0, sos.stderr);
+      assert.deepEqual([...sos.stdout.matchAll(/governor.io\/role: (\w+)/g)].map((m) => m[1]), ['source', 'target']);
+      // governor re-reads the policy directory every 2 s; KEDA retries a ScaledObject whose policy is not there yet.
+      await kubectl(['apply', '-f', '-'], sos.stdout);
+      const rec = await new ReplicaRecorder(cluster.kubeconfig, NS).start();
+      const readySamples: { at: number; old: number; new: number }[] = [];
+      let sampling = true;
+      const sampler = (async () => {
+        while (sampling) {
+          const [o, n] = await Promise.all([ready('old'), ready('new')]);
+          readySamples.push({ at: Date.now(), old: o, new: n });
+          await sleep(250);
+        }
+      })();
+      const t0 = Date.now();
+      try {
+        await until('both ScaledObjects Ready', async () => {
+          const conds = await kubectl(['-n', NS, 'get', 'scaledobject', 'move-source', 'move-target', '-o', 'jsonpath={.items[*].status.conditions[?(@.type=="Ready")].status}']);
+          return conds.trim() === 'True True';
+        }, 60_000);
+        migrationLoad.set(5000);
+        await until('old 0, new 4', async () => (await replicas2('old')) === 0 && (await replicas2('new')) === 4, 120_000);
+        timings.migration = Date.now() - t0;
+      } finally {
+        sampling = false;
+        await sampler;
+        rec.stop();
+      }
+      const oldSeq = rec.changes('old', t0).map((c) => c.replicas);
+      const newSeq = rec.changes('new', t0).map((c) => c.replicas);
+      const monotone = (seq: number[], dir: 1 | -1) => seq.every((v, i) => i === 0 || (v - seq[i - 1]!) * dir > 0);
+      assert.ok(oldSeq.at(-1) === 0 && monotone(oldSeq, -1), `source steps ${JSON.stringify(oldSeq)}`);
+      assert.ok(newSeq.at(-1) === 4 && monotone(newSeq, 1), `target steps ${JSON.stringify(newSeq)}`);
+      // Ready capacity: once both sides started Ready, old + new Ready pods never fell below 4.
+      const short = readySamples.filter((r) => r.old + r.new < 4);
+      assert.deepEqual(short.map((r) => `${r.at - t0} ms: old ${r.old} new ${r.new}`), [], 'Ready source + target below the capacity 4');
+      timings.migrationLowestReady = Math.min(...readySamples.map((r) => r.old + r.new));
+    } finally {
+      await kubelet.stop();
+    }
   });
 });
