@@ -173,9 +173,25 @@ export interface GovernorMetrics {
 
 type AdmissionLabel = 'webhook' | 'operation' | 'kind' | 'result' | 'policy';
 
+/**
+ * prom-client's gauges that end in `_total`, which `promtool check metrics` rejects (only counters may). Each is the
+ * sum of the gauge of the same name without `_total`, labelled by type (`sum(nodejs_active_handles)`), which stays.
+ */
+export const DROPPED_DEFAULT_METRICS = ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total'] as const;
+
+/**
+ * The process and Node.js runtime metrics under the names every Prometheus client library uses (`process_cpu_seconds_total`,
+ * `process_resident_memory_bytes`, `nodejs_eventloop_lag_seconds`, ...): no prefix, so the usual dashboards and alerts
+ * find them. prom-client 15 has no exclude list; the gauges named in DROPPED_DEFAULT_METRICS are removed again.
+ */
+function registerDefaultMetrics(registry: Registry): void {
+  collectDefaultMetrics({ register: registry });
+  for (const name of DROPPED_DEFAULT_METRICS) registry.removeSingleMetric(name);
+}
+
 export function createMetrics(opts: { defaultMetrics?: boolean } = {}): GovernorMetrics {
   const registry = new Registry();
-  if (opts.defaultMetrics ?? true) collectDefaultMetrics({ register: registry, prefix: 'governor_' });
+  if (opts.defaultMetrics ?? true) registerDefaultMetrics(registry);
   const fast = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
   const registers = [registry];
   const admissionLabels: AdmissionLabel[] = ['webhook', 'operation', 'kind', 'result', 'policy'];

@@ -58,3 +58,14 @@ test('buffered histogram observations reach the prom-client histogram at scrape 
   m.httpRequestDurationBuffer.observe(['webhook', 'mutate', '200'], 0.0007);
   assert.match(await m.registry.metrics(), /governor_http_request_duration_seconds_bucket\{le="0.001",server="webhook",route="mutate",code="200"\} 1\n/);
 });
+
+test('process and Node.js metrics under the standard client-library names, and no gauge ending in _total', async () => {
+  const m = createMetrics();
+  const text = await m.registry.metrics();
+  for (const name of ['process_cpu_seconds_total', 'process_resident_memory_bytes', 'process_start_time_seconds', 'process_open_fds', 'process_max_fds', 'nodejs_eventloop_lag_seconds', 'nodejs_heap_size_used_bytes', 'nodejs_gc_duration_seconds', 'nodejs_active_handles']) {
+    assert.match(text, new RegExp(`^# TYPE ${name} `, 'm'), name);
+  }
+  assert.doesNotMatch(text, /governor_(process|nodejs)_/);
+  const types = [...text.matchAll(/^# TYPE (\S+) (\S+)$/gm)].map((x) => ({ name: x[1]!, type: x[2]! }));
+  assert.deepEqual(types.filter((t) => t.type !== 'counter' && t.name.endsWith('_total')), []);
+});
