@@ -1,5 +1,6 @@
 // Prometheus metrics of the servers themselves (prom-client), on one registry served on the plain-HTTP metrics port.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics, type LabelValues } from 'prom-client';
+import { buildInfo } from '../common/version.js';
 
 /**
  * One entry per label set, found through nested Maps (one level per label, in `labelNames` order): no string is
@@ -127,6 +128,8 @@ export class HistogramBuffer<T extends string> {
 
 export interface GovernorMetrics {
   readonly registry: Registry;
+  /** Always 1; labels version, commit (empty when unknown), node: the build this process runs. */
+  readonly buildInfo: Gauge<'version' | 'commit' | 'node'>;
   // adapter
   readonly httpRequestDuration: Histogram<'server' | 'route' | 'code'>;
   /** The hot-path side of httpRequestDuration: values server, route, code (see HistogramBuffer). */
@@ -184,6 +187,18 @@ export const DROPPED_DEFAULT_METRICS = ['nodejs_active_handles_total', 'nodejs_a
  * `process_resident_memory_bytes`, `nodejs_eventloop_lag_seconds`, ...): no prefix, so the usual dashboards and alerts
  * find them. prom-client 15 has no exclude list; the gauges named in DROPPED_DEFAULT_METRICS are removed again.
  */
+function newBuildInfo(registers: Registry[]): Gauge<'version' | 'commit' | 'node'> {
+  const g = new Gauge({
+    name: 'governor_build_info',
+    help: 'A metric with a constant 1 labelled by the version, the commit (GOVERNOR_COMMIT, empty when unknown) and the Node.js release of this build',
+    labelNames: ['version', 'commit', 'node'],
+    registers,
+  });
+  const b = buildInfo();
+  g.set({ version: b.version, commit: b.commit ?? '', node: b.node }, 1);
+  return g;
+}
+
 function registerDefaultMetrics(registry: Registry): void {
   collectDefaultMetrics({ register: registry });
   for (const name of DROPPED_DEFAULT_METRICS) registry.removeSingleMetric(name);
@@ -204,6 +219,7 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Governor
     httpRequestDurationBuffer,
     admissionDurationBuffer,
     registry,
+    buildInfo: newBuildInfo(registers),
     httpRequestDuration: new Histogram({
       name: 'governor_http_request_duration_seconds',
       help: 'HTTP request duration by server, route and status code',

@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { createMetrics } from './metrics.js';
 
 test('buffered admission counts reach governor_admission_requests_total at scrape time, per label set', async () => {
@@ -68,4 +69,20 @@ test('process and Node.js metrics under the standard client-library names, and n
   assert.doesNotMatch(text, /governor_(process|nodejs)_/);
   const types = [...text.matchAll(/^# TYPE (\S+) (\S+)$/gm)].map((x) => ({ name: x[1]!, type: x[2]! }));
   assert.deepEqual(types.filter((t) => t.type !== 'counter' && t.name.endsWith('_total')), []);
+});
+
+test('governor_build_info is 1, labelled with the package version, GOVERNOR_COMMIT and the Node.js release', async () => {
+  const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+  const saved = process.env.GOVERNOR_COMMIT;
+  try {
+    process.env.GOVERNOR_COMMIT = '0123abc';
+    const text = await createMetrics({ defaultMetrics: false }).registry.metrics();
+    assert.ok(text.includes(`governor_build_info{version="${version}",commit="0123abc",node="${process.version}"} 1\n`), text);
+    delete process.env.GOVERNOR_COMMIT;
+    const without = await createMetrics({ defaultMetrics: false }).registry.metrics();
+    assert.ok(without.includes(`governor_build_info{version="${version}",commit="",node="${process.version}"} 1\n`));
+  } finally {
+    if (saved === undefined) delete process.env.GOVERNOR_COMMIT;
+    else process.env.GOVERNOR_COMMIT = saved;
+  }
 });
