@@ -25,6 +25,9 @@ RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund \
 # ---- runtime: Node 24 LTS (the release CI tests on: hack/ensure-node.sh)
 FROM node:24-bookworm-slim
 ENV NODE_ENV=production
+# The commit built, for governor_build_info and `governor version`: --build-arg GOVERNOR_COMMIT=$(git rev-parse HEAD).
+ARG GOVERNOR_COMMIT=
+ENV GOVERNOR_COMMIT=${GOVERNOR_COMMIT}
 WORKDIR /app
 COPY --from=deps /app/node_modules ./node_modules
 COPY package.json ./

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs the Debian packages the test suite needs (when missing): Prometheus for source and e2e tests, podman/runc/
+# Installs the Debian packages the test suite needs (when missing): Prometheus for source and e2e tests (and its promtool
+# for test/integration/serve_observability_test.ts), podman/runc/
 # debootstrap for the image test, openssl for the control-plane certificates, containerd/conntrack/iptables and the CNI
 # plugins for the local cluster's node (hack/local-cluster.sh up --node). Needs root; a no-op when all are present.
 set -euo pipefail

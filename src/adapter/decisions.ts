@@ -107,7 +107,10 @@ export class DecisionService {
       // with 10,000 policies on one source). governor_source_errors_total and the value age keep counting.
       this.o.log.debug(fields, d.basis === 'unavailable' ? `still no value to publish: ${d.reason}` : `load source still failing: ${d.reason}`);
     } else if (d.basis === 'unavailable') {
-      this.o.log.error({ ...fields, target: `${policy.target.kind}/${policy.target.name}` }, `no value to publish: ${d.reason}`);
+      // Error where a workload's HPA waits for the value; without a Kubernetes API (a local run: `npm start`, sample
+      // policies whose sources are not there) nothing scales on it, so it is a warning.
+      const level = this.o.scale ? 'error' : 'warn';
+      this.o.log[level]({ ...fields, target: `${policy.target.kind}/${policy.target.name}` }, `no value to publish: ${d.reason}`);
     } else {
       this.o.log.warn(fields, `load source failing: ${d.reason}`);
     }

@@ -203,3 +203,23 @@ test('an outage is logged when it starts, changes and ends, not on every interva
   assert.match(failing[1]!.msg, /holding the last published value/);
   assert.ok(lines.some((l) => l.level === 'info' && /^decision:/.test(l.msg) && lines.indexOf(l) > lines.indexOf(failing[0]!)), 'recovery is logged');
 });
+
+test('no value to publish: error where a cluster scales on it, warn in a local run without a Kubernetes API', async () => {
+  const { Writable } = await import('node:stream');
+  const { createLogger } = await import('../observability/log.js');
+  const levels = async (withCluster: boolean) => {
+    const lines: { level: string; msg: string }[] = [];
+    const destination = new Writable({ write: (c, _e, cb) => (lines.push(JSON.parse(String(c))), cb()) });
+    const store = new PolicyStore();
+    store.offer(parsePolicyText(POLICIES, 'test.yaml').policies, []);
+    const source = new FakeMetricSource().set('rps_other', new SourceUnavailableError('down', 'rps_other'));
+    const cache = new LoadCache(source, { now: () => 2_000 * I });
+    const log = createLogger({ level: 'info', destination });
+    const decisions = new DecisionService({ cache, ...(withCluster ? { scale: new FakeScaleReader() } : {}), now: () => 2_000 * I, log });
+    await decisions.decide(store.current().scaling.find((p) => p.namespace === 'other')!);
+    await new Promise((r) => setImmediate(r));
+    return lines.filter((l) => /no value to publish/.test(l.msg)).map((l) => l.level);
+  };
+  assert.deepEqual(await levels(true), ['error']);
+  assert.deepEqual(await levels(false), ['warn']);
+});

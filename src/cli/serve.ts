@@ -93,8 +93,9 @@ export function registerServe(program: Command): void {
     .option('--registration-interval <ms>', 'how often the registrations are checked and repaired (ms)', millis, 30000)
     .option('--review-timeout <duration>', 'how long one admission review may run before it is cut off: validate then denies if an enforce policy was not evaluated, mutate allows without a patch (default 500ms)', parseReviewTimeout)
     .option('--log-level <level>', 'trace, debug, info, warn, error', 'info')
+    .option('--log-format <format>', 'json or text (default: text on a terminal, json otherwise)')
     .action(async (o) => {
-      const log = createLogger({ level: o.logLevel });
+      const log = createLogger({ level: o.logLevel, format: o.logFormat });
       const prometheusAuth = prometheusDefaults(
         {
           bearerTokenFile: o.prometheusBearerTokenFile,

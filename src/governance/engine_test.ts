@@ -109,7 +109,7 @@ test('an excused mutation is not applied', () => {
   assert.equal(m.results[0]!.status, 'skip');
 });
 
-test('audit mode warns and admits; warnings stay within 120 characters', () => {
+test('audit mode warns and admits; warnings stay within 120 characters and keep the policy and rule', () => {
   const e = new GovernanceEngine([
     policy('a-very-long-policy-name-that-makes-the-warning-line-long', `  mode: audit\n  labels: {owner: {required: true, allowed: [alpha, beta, gamma, delta, epsilon, zeta, eta, theta]}}`),
   ]);
@@ -118,7 +118,7 @@ test('audit mode warns and admits; warnings stay within 120 characters', () => {
   assert.equal(v.decision.warnings.length, 1);
   const w = formatWarning(v.decision.warnings[0]!);
   assert.ok(w.length <= MAX_WARNING_LENGTH, w);
-  assert.match(w, /^\[audit\] metadata\.labels\.owner is required/);
+  assert.match(w, /^\[audit\] a-very-long-policy-name-that-makes-the-warning-line-long\/require-labels: metadata\.labels\.owner is required/);
   assert.equal(v.policies[0]!.result, 'warn');
 });
 

@@ -84,11 +84,24 @@ export function formatViolation(r: RuleResult): string {
 }
 
 export const MAX_WARNING_LENGTH = 120;
+/** The shortest message part a warning keeps when the policy and rule names alone nearly fill MAX_WARNING_LENGTH. */
+export const MIN_WARNING_MESSAGE = 24;
 
-/** An admission warning: at most 120 characters, as the API server advises; the full text goes to the log. */
+/**
+ * An admission warning, `[audit] <policy>/<rule>: <path> <message>` (`[audit]` for audit-mode failures): at most
+ * MAX_WARNING_LENGTH characters, as the API server advises and kubectl shows best. Only the message part is shortened
+ * (an ellipsis ends it), never the identity: a reader can always look the rule up, and the full text goes to the log,
+ * the audit annotation and the Event. With names too long for the line the identity stays whole and the line longer.
+ */
 export function formatWarning(r: RuleResult): string {
-  const text = `${r.status === 'fail' ? '[audit] ' : ''}${formatViolation(r)}`;
-  return text.length <= MAX_WARNING_LENGTH ? text : `${text.slice(0, MAX_WARNING_LENGTH - 3)}...`;
+  const prefix = `${r.status === 'fail' ? '[audit] ' : ''}${r.policy}/${r.rule}: `;
+  const message = r.path ? `${r.path} ${r.message}` : r.message;
+  const room = Math.max(MAX_WARNING_LENGTH - prefix.length, MIN_WARNING_MESSAGE);
+  if (message.length <= room) return prefix + message;
+  let end = room - 3;
+  const c = message.charCodeAt(end - 1);
+  if (c >= 0xd800 && c <= 0xdbff) end--; // not half a surrogate pair
+  return `${prefix}${message.slice(0, end)}...`;
 }
 
 /** The denial message: each blocking violation kept, one per line, then how many more there were. */

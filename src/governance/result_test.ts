@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { GovernanceEngine } from './engine.js';
-import { denialMessage, formatViolation, formatWarning, MAX_QUOTED_LENGTH, MAX_REPORTED, MAX_VIOLATION_LENGTH, quoteValue } from './result.js';
+import { denialMessage, formatViolation, formatWarning, MAX_QUOTED_LENGTH, MAX_REPORTED, MAX_VIOLATION_LENGTH, MAX_WARNING_LENGTH, MIN_WARNING_MESSAGE, quoteValue, type RuleResult } from './result.js';
 import { policy } from './testing.js';
 
 function dep(n: number, labels: Record<string, string> = {}, annotations: Record<string, string> = {}) {
@@ -66,4 +66,24 @@ test('a long migration label value is quoted clipped too', () => {
   const v = e.validate(dep(0, { 'governor.io/migration': 'm'.repeat(100_000) }), { namespace: 'shop' });
   assert.equal(v.decision.allowed, false);
   assert.match(v.decision.denials[0]!.message, /^must be one of live, restart, pinned \(is "m{63}…"\)$/);
+});
+
+test('warnings: <policy>/<rule>: <message>, the message shortened and never the policy or the rule', () => {
+  const r = (o: Partial<RuleResult>): RuleResult => ({ policy: 'tags', rule: 'require-labels', family: 'labels', mode: 'audit', status: 'fail', path: 'metadata.labels.owner', message: 'is required', ...o }) as RuleResult;
+  assert.equal(formatWarning(r({})), '[audit] tags/require-labels: metadata.labels.owner is required');
+  assert.equal(formatWarning(r({ status: 'warn', mode: 'enforce', path: '' })), 'tags/require-labels: is required');
+  // A very long message with long names: the line fits, the identity is whole, the message ends in an ellipsis.
+  const policy = `compliance-${'p'.repeat(30)}`;
+  const long = r({ policy, rule: 'max-limit-request-ratio' as RuleResult['rule'], message: `must be at most 4x the request ${'(is 8x) '.repeat(60)}` });
+  const w = formatWarning(long);
+  assert.equal(w.length, MAX_WARNING_LENGTH, w);
+  assert.ok(w.startsWith(`[audit] ${policy}/max-limit-request-ratio: metadata.labels.owner must be at most`), w);
+  assert.ok(w.endsWith('...'), w);
+  // Names that alone fill the line: still whole, with the start of the message after them.
+  const huge = `p${'x'.repeat(200)}`;
+  const h = formatWarning(r({ policy: huge, path: '', message: 'y'.repeat(500) }));
+  assert.equal(h, `[audit] ${huge}/require-labels: ${'y'.repeat(MIN_WARNING_MESSAGE - 3)}...`);
+  // An ellipsis never splits a surrogate pair.
+  const emoji = formatWarning(r({ path: '', message: '😀'.repeat(100) }));
+  assert.ok(emoji.endsWith('😀...'), emoji);
 });

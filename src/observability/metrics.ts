@@ -1,5 +1,6 @@
 // Prometheus metrics of the servers themselves (prom-client), on one registry served on the plain-HTTP metrics port.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics, type LabelValues } from 'prom-client';
+import { buildInfo } from '../common/version.js';
 
 /**
  * One entry per label set, found through nested Maps (one level per label, in `labelNames` order): no string is
@@ -127,6 +128,8 @@ export class HistogramBuffer<T extends string> {
 
 export interface GovernorMetrics {
   readonly registry: Registry;
+  /** Always 1; labels version, commit (empty when unknown), node: the build this process runs. */
+  readonly buildInfo: Gauge<'version' | 'commit' | 'node'>;
   // adapter
   readonly httpRequestDuration: Histogram<'server' | 'route' | 'code'>;
   /** The hot-path side of httpRequestDuration: values server, route, code (see HistogramBuffer). */
@@ -173,9 +176,37 @@ export interface GovernorMetrics {
 
 type AdmissionLabel = 'webhook' | 'operation' | 'kind' | 'result' | 'policy';
 
+/**
+ * prom-client's gauges that end in `_total`, which `promtool check metrics` rejects (only counters may). Each is the
+ * sum of the gauge of the same name without `_total`, labelled by type (`sum(nodejs_active_handles)`), which stays.
+ */
+export const DROPPED_DEFAULT_METRICS = ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total'] as const;
+
+/**
+ * The process and Node.js runtime metrics under the names every Prometheus client library uses (`process_cpu_seconds_total`,
+ * `process_resident_memory_bytes`, `nodejs_eventloop_lag_seconds`, ...): no prefix, so the usual dashboards and alerts
+ * find them. prom-client 15 has no exclude list; the gauges named in DROPPED_DEFAULT_METRICS are removed again.
+ */
+function newBuildInfo(registers: Registry[]): Gauge<'version' | 'commit' | 'node'> {
+  const g = new Gauge({
+    name: 'governor_build_info',
+    help: 'A metric with a constant 1 labelled by the version, the commit (GOVERNOR_COMMIT, empty when unknown) and the Node.js release of this build',
+    labelNames: ['version', 'commit', 'node'],
+    registers,
+  });
+  const b = buildInfo();
+  g.set({ version: b.version, commit: b.commit ?? '', node: b.node }, 1);
+  return g;
+}
+
+function registerDefaultMetrics(registry: Registry): void {
+  collectDefaultMetrics({ register: registry });
+  for (const name of DROPPED_DEFAULT_METRICS) registry.removeSingleMetric(name);
+}
+
 export function createMetrics(opts: { defaultMetrics?: boolean } = {}): GovernorMetrics {
   const registry = new Registry();
-  if (opts.defaultMetrics ?? true) collectDefaultMetrics({ register: registry, prefix: 'governor_' });
+  if (opts.defaultMetrics ?? true) registerDefaultMetrics(registry);
   const fast = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
   const registers = [registry];
   const admissionLabels: AdmissionLabel[] = ['webhook', 'operation', 'kind', 'result', 'policy'];
@@ -188,6 +219,7 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Governor
     httpRequestDurationBuffer,
     admissionDurationBuffer,
     registry,
+    buildInfo: newBuildInfo(registers),
     httpRequestDuration: new Histogram({
       name: 'governor_http_request_duration_seconds',
       help: 'HTTP request duration by server, route and status code',

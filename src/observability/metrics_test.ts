@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { createMetrics } from './metrics.js';
 
 test('buffered admission counts reach governor_admission_requests_total at scrape time, per label set', async () => {
@@ -57,4 +58,31 @@ test('buffered histogram observations reach the prom-client histogram at scrape 
   // The HTTP duration histogram goes the same way.
   m.httpRequestDurationBuffer.observe(['webhook', 'mutate', '200'], 0.0007);
   assert.match(await m.registry.metrics(), /governor_http_request_duration_seconds_bucket\{le="0.001",server="webhook",route="mutate",code="200"\} 1\n/);
+});
+
+test('process and Node.js metrics under the standard client-library names, and no gauge ending in _total', async () => {
+  const m = createMetrics();
+  const text = await m.registry.metrics();
+  for (const name of ['process_cpu_seconds_total', 'process_resident_memory_bytes', 'process_start_time_seconds', 'process_open_fds', 'process_max_fds', 'nodejs_eventloop_lag_seconds', 'nodejs_heap_size_used_bytes', 'nodejs_gc_duration_seconds', 'nodejs_active_handles']) {
+    assert.match(text, new RegExp(`^# TYPE ${name} `, 'm'), name);
+  }
+  assert.doesNotMatch(text, /governor_(process|nodejs)_/);
+  const types = [...text.matchAll(/^# TYPE (\S+) (\S+)$/gm)].map((x) => ({ name: x[1]!, type: x[2]! }));
+  assert.deepEqual(types.filter((t) => t.type !== 'counter' && t.name.endsWith('_total')), []);
+});
+
+test('governor_build_info is 1, labelled with the package version, GOVERNOR_COMMIT and the Node.js release', async () => {
+  const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+  const saved = process.env.GOVERNOR_COMMIT;
+  try {
+    process.env.GOVERNOR_COMMIT = '0123abc';
+    const text = await createMetrics({ defaultMetrics: false }).registry.metrics();
+    assert.ok(text.includes(`governor_build_info{version="${version}",commit="0123abc",node="${process.version}"} 1\n`), text);
+    delete process.env.GOVERNOR_COMMIT;
+    const without = await createMetrics({ defaultMetrics: false }).registry.metrics();
+    assert.ok(without.includes(`governor_build_info{version="${version}",commit="",node="${process.version}"} 1\n`));
+  } finally {
+    if (saved === undefined) delete process.env.GOVERNOR_COMMIT;
+    else process.env.GOVERNOR_COMMIT = saved;
+  }
 });

@@ -208,7 +208,7 @@ describe('install from manifests/ with governor certs', () => {
 
 describe('kubectl apply is governed by the webhooks', () => {
   const ns = () => names.adm;
-  const annotationWarning = /Warning: \[audit\] metadata\.annotations\["e2e\.governor\.io\/reviewed-by"\] is required \(policy e2e-audit, rule require-annotations\)/;
+  const annotationWarning = /Warning: \[audit\] e2e-audit\/require-annotations: metadata\.annotations\["e2e\.governor\.io\/reviewed-by"\] is required/;
   const bigResources = { requests: { cpu: '10m', memory: '64Mi' }, limits: { memory: '2Gi' } };
 
   it('mutates a Deployment missing limits and labels, and prints the audit warning', withDiagnostics([names.adm], async () => {

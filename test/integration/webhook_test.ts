@@ -92,7 +92,7 @@ test('Deployment CREATE without tags: 403 with one line per violation, path and 
   assert.equal(applyPatch(dep, m).metadata.annotations['cost-center'], 'CC-1001');
   // compliance-tags is in audit mode: its findings come back as warnings, each within 120 characters.
   assert.ok(v.warnings && v.warnings.length >= 1);
-  assert.ok(v.warnings.every((w) => w.length <= 120 && w.startsWith('[audit] ')), v.warnings.join('\n'));
+  assert.ok(v.warnings.every((w) => w.length <= 120 && w.startsWith('[audit] compliance-tags/')), v.warnings.join('\n'));
   assert.equal(events.events.length, 1);
   assert.equal(events.events[0]!.reason, 'PolicyViolation');
   assert.equal(events.events[0]!.regarding.name, 'checkout');
@@ -122,7 +122,9 @@ test('a forged controller ownerReference skips nothing: denied from a user, only
   assert.match(byUser.status!.message, /metadata\.labels\.owner is required/);
   const byController = await post(app, '/validate', review('system:serviceaccount:kube-system:replicaset-controller'));
   assert.equal(byController.allowed, true);
-  assert.ok(byController.warnings?.some((w) => /owned by Deployment no-such-deployment/.test(w)), byController.warnings?.join('\n'));
+  // Each warning names its policy and rule first; the reason is clipped to fit, and whole in the audit annotation.
+  assert.ok(byController.warnings?.some((w) => /^team-defaults\/require-labels: metadata\.labels\.owner is required .*\(owned by/.test(w)), byController.warnings?.join('\n'));
+  assert.match((byController as any).auditAnnotations?.warnings ?? '', /owned by Deployment no-such-deployment/);
 });
 
 test('StatefulSet: migration labels defaulted; pinned + source denied; a pinned source of a running migration denied', async () => {
