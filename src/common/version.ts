@@ -1,0 +1,36 @@
+// What this build is: the package version, the git commit when the build recorded one, and the Node.js version.
+// Shared by `governor version` and the governor_build_info metric.
+import { readFileSync } from 'node:fs';
+
+export interface BuildInfo {
+  /** package.json's version. */
+  readonly version: string;
+  /** The git commit the build was made from (dist/build-info.json, written by `npm run build`), when known. */
+  readonly commit?: string;
+  /** process.version, e.g. "v24.1.0". */
+  readonly node: string;
+}
+
+function readJson(url: URL): Record<string, unknown> | undefined {
+  try {
+    const v: unknown = JSON.parse(readFileSync(url, 'utf8'));
+    return v && typeof v === 'object' ? (v as Record<string, unknown>) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+let cached: BuildInfo | undefined;
+
+/**
+ * The build's identity. The version comes from package.json (two levels up from src/common or dist/common); the commit from
+ * build-info.json beside the compiled tree (dist/build-info.json), else $GOVERNOR_GIT_COMMIT; absent when unknown.
+ */
+export function buildInfo(): BuildInfo {
+  if (cached) return cached;
+  const pkg = readJson(new URL('../../package.json', import.meta.url));
+  const built = readJson(new URL('../build-info.json', import.meta.url));
+  const commit = typeof built?.commit === 'string' && built.commit ? built.commit : process.env.GOVERNOR_GIT_COMMIT || undefined;
+  cached = { version: typeof pkg?.version === 'string' ? pkg.version : '0.0.0-unknown', ...(commit ? { commit } : {}), node: process.version };
+  return cached;
+}
