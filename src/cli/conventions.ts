@@ -51,6 +51,11 @@ export function formatData(format: 'json' | 'yaml', data: unknown): string {
   return format === 'json' ? `${JSON.stringify(data, null, 2)}\n` : stringify(data, { lineWidth: 0 });
 }
 
+/** kubectl's JSON of objects: one object alone, several as a v1 List. */
+export function kubeList(items: readonly unknown[]): unknown {
+  return items.length === 1 ? items[0] : { apiVersion: 'v1', kind: 'List', items };
+}
+
 export interface DurationFlagOptions {
   /** Smallest value in ms (inclusive). */
   readonly min?: number;
