@@ -2,7 +2,7 @@
 // (the source workload's annotation) and records each action as an Event on both workloads.
 import type { Command } from 'commander';
 import { CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
-import { cliKubeConfig, contextNamespace, formatData, kubeOptions, outputOption } from './conventions.js';
+import { cliKubeConfig, contextNamespace, formatData, kubeOptions, outputOption, UsageError } from './conventions.js';
 import { KubeMigrationStateStore, KubeWorkloadApi, WorkloadNotFoundError, type WorkloadApi } from '../kube/migration-state.js';
 import { compileClusterObjects, POLICY_GROUP, POLICY_VERSION } from '../policy/load-cluster.js';
 import type { MigrationPolicy, WorkloadRef } from '../policy/types.js';
@@ -142,7 +142,7 @@ interface MigrateFlags {
 function deps(o: MigrateFlags): { deps: MigrateDeps; namespace: string } {
   // kubectl's loading rules: --kubeconfig, else $KUBECONFIG (merged list), else ~/.kube/config, else in-cluster.
   const kc = cliKubeConfig(o);
-  if (!kc) throw new MigrateError('no Kubernetes API: pass --kubeconfig, set KUBECONFIG or create ~/.kube/config; migration state lives on the cluster');
+  if (!kc) throw new UsageError('no Kubernetes API: pass --kubeconfig, set KUBECONFIG or create ~/.kube/config; migration state lives on the cluster');
   const namespace = contextNamespace(kc, o.namespace);
   const findPolicy = o.policies?.length ? filePolicyFinder(o.policies) : clusterPolicyFinder(kc);
   return { deps: { api: new KubeWorkloadApi(kc, 'governor-migrate'), findPolicy }, namespace };
