@@ -167,3 +167,21 @@ test('governor completion bash|zsh: scripts that parse, with the commands, subco
   const fish = await runCli(['completion', 'fish']);
   assert.equal(fish.code, 2);
 });
+
+test('certs: -n and --context are accepted; an unknown --context or a bad value is exit 2', async () => {
+  const { a, b } = twoFiles();
+  const r = await runCli(['certs', '-n', 'kube-governor', '--context', 'third'], { env: { KUBECONFIG: `${a}:${b}` } });
+  assert.equal(r.code, 2, r.stderr);
+  assert.match(r.stderr, /context "third" does not exist/);
+  assert.equal((await runCli(['certs', '--validity-days', 'zero', '--no-secret', '--no-patch'])).code, 2);
+});
+
+test('help: --help and help <command> exit 0; no command at all is a usage error (2)', async () => {
+  assert.equal((await runCli(['--help'])).code, 0);
+  assert.equal((await runCli(['review', '--help'])).code, 0);
+  assert.equal((await runCli(['help', 'review'])).code, 0);
+  assert.equal((await runCli([])).code, 2);
+  const unknown = await runCli(['reveiw']);
+  assert.equal(unknown.code, 2);
+  assert.match(unknown.stderr, /unknown command 'reveiw'/);
+});
