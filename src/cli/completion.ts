@@ -20,8 +20,7 @@ function walk(cmd: Command, path: string, out: Node[]): void {
       if (o.argChoices?.length) choices.set(flag, o.argChoices);
     }
   }
-  options.push('--help');
-  if (!path) options.push('--version');
+  options.push('-h', '--help'); // commander's help option is not among cmd.options (the version option is)
   const subs = cmd.commands.filter((c) => !(c as unknown as { _hidden?: boolean })._hidden);
   out.push({ path, subcommands: subs.map((c) => c.name()), options, choices });
   for (const c of subs) walk(c, `${path} ${c.name()}`, out);
