@@ -10,6 +10,8 @@ COPY package.json package-lock.json ./
 RUN npm ci --ignore-scripts --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
+# `governor version` and governor_build_info show the commit: docker build --build-arg GIT_COMMIT=$(git rev-parse HEAD) .
+ARG GIT_COMMIT=
 RUN npm run build \
  && mkdir -p /empty/etc/governor/policies
 
@@ -25,9 +27,6 @@ RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund \
 # ---- runtime: Node 24 LTS (the release CI tests on: hack/ensure-node.sh)
 FROM node:24-bookworm-slim
 ENV NODE_ENV=production
-# The commit built, for governor_build_info and `governor version`: --build-arg GOVERNOR_COMMIT=$(git rev-parse HEAD).
-ARG GOVERNOR_COMMIT=
-ENV GOVERNOR_COMMIT=${GOVERNOR_COMMIT}
 WORKDIR /app
 COPY --from=deps /app/node_modules ./node_modules
 COPY package.json ./

@@ -89,7 +89,7 @@ const child = spawn(
   process.execPath,
   ['--import', 'tsx', 'src/cli.ts', 'serve', '--policies', policyDir, '--bind-address', '127.0.0.1', '--secure-port', String(adapterPort), '--webhook-port', String(webhookPort), '--metrics-port', String(metricsPort),
     '--tls-cert-file', certFile, '--tls-private-key-file', keyFile, '--requestheader-client-ca-file', join(dir, 'front-proxy-ca.crt'), '--requestheader-allowed-names', 'front-proxy-client',
-    '--no-cluster-policies', '--allowed-source-hosts', '127.0.0.1', '--prometheus-url', 'http://127.0.0.1:9', '--policy-poll', '1000', '--log-level', 'info'],
+    '--no-cluster-policies', '--allowed-source-hosts', '127.0.0.1', '--prometheus-url', 'http://127.0.0.1:9', '--policy-poll', '1s', '--log-level', 'info'],
   { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, KUBERNETES_SERVICE_HOST: '' } },
 );
 const levels: Record<string, number> = {};

@@ -6,7 +6,7 @@ import { createMetrics, type GovernorMetrics } from './observability/metrics.js'
 import { PolicyStore } from './policy/store.js';
 import { PolicyFileWatcher } from './policy/load-files.js';
 import { ClusterPolicyLoader } from './policy/load-cluster.js';
-import { loadKubeConfig } from './kube/client.js';
+import { serverKubeConfig } from './kube/client.js';
 import { PolicyReadiness, type PolicySourceProbe } from './policy/readiness.js';
 import { Readiness, wantsVerbose } from './observability/readiness.js';
 import { policyReloadReporter, recordPolicyState } from './observability/policy-state.js';
@@ -46,6 +46,8 @@ export interface GovernorOptions {
   /** Let policies set tls.insecureSkipVerify. */
   readonly allowInsecureSourceTls?: boolean;
   readonly kubeconfig?: string;
+  /** --context: the context of --kubeconfig to use (default: its current-context). */
+  readonly kubeContext?: string;
   readonly insecureDev: boolean;
   readonly enableAdapter: boolean;
   readonly enableWebhook: boolean;
@@ -156,7 +158,7 @@ export async function startGovernor(
   });
   const policySources: PolicySourceProbe[] = [{ name: 'files', synced: () => watcher.loaded() || 'policy files not read yet' }];
   let clusterLoader: ClusterPolicyLoader | undefined;
-  const kc = options.clusterPolicies === false ? undefined : loadKubeConfig(options.kubeconfig);
+  const kc = options.clusterPolicies === false ? undefined : serverKubeConfig(options);
   if (kc) {
     const loader = new ClusterPolicyLoader({ kubeConfig: kc, store, log, onReload: (outcome) => reportReload('cluster', outcome) });
     clusterLoader = loader;
@@ -185,7 +187,7 @@ export async function startGovernor(
   // Registration options are checked before any server listens (a bad flag must not leave half a server running).
   let registrar: Registrar | undefined;
   const registration = options.registrationManifests?.length
-    ? { caBundleFile: options.caBundleFile ?? certs.caFile, kc: kc ?? loadKubeConfig(options.kubeconfig) }
+    ? { caBundleFile: options.caBundleFile ?? certs.caFile, kc: kc ?? serverKubeConfig(options) }
     : undefined;
   if (registration && (!registration.caBundleFile || !registration.kc)) {
     watcher.stop();

@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { httpsComponent, type ComponentFactory, type GovernorContext, type ServerComponent } from '../main.js';
 import { createSecureServer, listen, serverLimits } from '../server/https.js';
 import { readTlsMaterial } from '../tls/serving.js';
-import { loadKubeConfig } from '../kube/client.js';
+import { serverKubeConfig, type loadKubeConfig } from '../kube/client.js';
 import { AllowAllAuthorizer, SubjectAccessReviewAuthorizer, type Authorizer } from '../kube/authorization.js';
 import { readExtensionAuthConfig } from '../kube/extension-auth.js';
 import { displayUrl } from '../sources/source.js';
@@ -54,7 +54,7 @@ export const adapterComponent: ComponentFactory = createAdapterComponent();
 async function startAdapter(ctx: GovernorContext, certFiles: { certFile: string; keyFile: string }, fastPath: boolean): Promise<ServerComponent> {
   const o = ctx.options;
   const log = ctx.log.child({ component: 'adapter' });
-  const kc = loadKubeConfig(o.kubeconfig);
+  const kc = serverKubeConfig(o);
   if (!kc) log.info('no kubeconfig and not in a cluster: no SubjectAccessReview, no scale reads (overload steps from the last decision)');
 
   let authenticator: RequestAuthenticator | undefined;

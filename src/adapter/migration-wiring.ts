@@ -4,7 +4,7 @@ import type { KubeConfig } from '@kubernetes/client-node';
 import { webhookHooks } from '../admission/register.js';
 import { KubeMigrationStateStore, KubeWorkloadApi, MigrationStateCache } from '../kube/migration-state.js';
 import type { ScaleReader } from '../kube/scale.js';
-import { loadKubeConfig } from '../kube/client.js';
+import { serverKubeConfig } from '../kube/client.js';
 import type { GovernorContext } from '../main.js';
 import type { Logger } from '../observability/log.js';
 import { activeMigrationSourceLookup, FakeMigrationStateStore, type MigrationStateStore } from '../scaling/migration.js';
@@ -25,7 +25,7 @@ const shared = new WeakMap<GovernorContext, Shared>();
  * The state store and cache of one running governor (created on first use). On a cluster the state lives on the source
  * workloads and the cache re-reads it every 30 s; without one it is in memory only, which is said loudly.
  */
-export function migrationStatesFor(ctx: GovernorContext, kc: KubeConfig | undefined = loadKubeConfig(ctx.options.kubeconfig)): Shared {
+export function migrationStatesFor(ctx: GovernorContext, kc: KubeConfig | undefined = serverKubeConfig(ctx.options)): Shared {
   let s = shared.get(ctx);
   if (s) return s;
   const log = ctx.log.child({ component: 'migration' });

@@ -1,16 +1,14 @@
 // `governor certs`: creates or renews the CA and serving certificate, stores them in Secrets and/or a directory, and
 // publishes the CA bundle to the APIService and both webhook configurations, rotating the CA with an overlap.
 import { X509Certificate, createPrivateKey } from 'node:crypto';
-import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
-import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { isIP } from 'node:net';
 import type { Command } from 'commander';
 import { generateCA, generateServingCert, serviceDnsNames } from '../tls/certs.js';
 import { parseDuration } from '../common/duration.js';
 import { pemCertificates } from '../common/pem.js';
-import { loadKubeConfig } from '../kube/client.js';
+import { cliKubeConfig } from './conventions.js';
 import {
   APISERVICE_NAME,
   WEBHOOK_CONFIGURATION_NAME,
@@ -343,14 +341,6 @@ export function parseRenewBefore(text: string): number {
   return days ? Number(days[1]) * DAY_MS : parseDuration(text);
 }
 
-/** kubectl's order: --kubeconfig, then $KUBECONFIG (first entry), then ~/.kube/config, then in-cluster. */
-export function defaultKubeconfigPath(env: NodeJS.ProcessEnv = process.env): string | undefined {
-  const fromEnv = env.KUBECONFIG?.split(':').find(Boolean);
-  if (fromEnv) return fromEnv;
-  const home = join(homedir(), '.kube', 'config');
-  return existsSync(home) ? home : undefined;
-}
-
 const positive = (v: string) => {
   const n = Number(v);
   if (!(n > 0)) throw new Error(`"${v}" is not a positive number`);
@@ -362,7 +352,7 @@ export function registerCerts(program: Command): void {
   program
     .command('certs')
     .description('create or renew the CA and serving certificate, store them, and publish the caBundle to the APIService and webhooks')
-    .option('--namespace <ns>', 'namespace of the Service and the Secrets', 'kube-governor')
+    .option('-n, --namespace <ns>', 'namespace of the Service and the Secrets', 'kube-governor')
     .option('--service-name <name>', 'Service the apiserver calls (certificate SANs: <name>.<ns>.svc, …)', 'kube-governor')
     .option('--extra-san <names>', 'additional DNS names or IP addresses (repeatable, comma-separated)', list)
     .option('--secret <name>', 'TLS Secret for the server (tls.crt, tls.key, ca.crt)', TLS_SECRET)
@@ -372,7 +362,8 @@ export function registerCerts(program: Command): void {
     .option('--no-patch', 'do not patch caBundle into the APIService and the webhook configurations')
     .option('--webhook-configuration <name>', 'name of the Mutating and Validating webhook configurations', WEBHOOK_CONFIGURATION_NAME)
     .option('--apiservice <name>', 'name of the APIService', APISERVICE_NAME)
-    .option('--kubeconfig <file>', 'kubeconfig (default: $KUBECONFIG, ~/.kube/config, else in-cluster)')
+    .option('--kubeconfig <file>', 'kubeconfig (default: $KUBECONFIG, a list merged like kubectl; else ~/.kube/config; else in-cluster)')
+    .option('--context <name>', 'kubeconfig context to use (default: its current-context)')
     .option('--validity-days <days>', 'serving certificate validity', positive, 365)
     .option('--ca-validity-days <days>', 'CA validity', positive, 1825)
     .option('--renew-before <duration>', 'renew a certificate expiring within this window ("30d", "720h")', '30d')
@@ -392,7 +383,7 @@ export function registerCerts(program: Command): void {
         renewBeforeMs: parseRenewBefore(opts.renewBefore),
       };
       const needsCluster = Boolean(o.secret) || o.patch;
-      const kc = needsCluster ? loadKubeConfig(opts.kubeconfig ?? defaultKubeconfigPath()) : undefined;
+      const kc = needsCluster ? cliKubeConfig(opts) : undefined;
       const store = kc ? new KubeObjectStore(kc) : undefined;
       const result = await runCerts(o, store, new Date(), (line) => process.stdout.write(`${line}\n`));
       if (!result.ok) {

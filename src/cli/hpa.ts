@@ -4,6 +4,7 @@ import { Document, isMap, isScalar, type Node, type Pair, type YAMLMap } from 'y
 import type { MigrationPolicy, ScalingPolicy } from '../policy/types.js';
 import { migrationPolicyHpas, scalingPolicyHpa, type GeneratedHpa, type HpaManifestOptions } from '../scaling/hpa-manifest.js';
 import { loadScalingPolicies, selectPolicy } from './select-policy.js';
+import { kubeList, outputOption } from './conventions.js';
 
 export class HpaUsageError extends Error {
   override name = 'HpaUsageError';
@@ -119,6 +120,17 @@ export interface HpaArgs {
 
 /** The YAML stream for the policy file(s): one HPA per ScalingPolicy, two per MigrationPolicy. */
 export async function generateHpaYaml(paths: readonly string[], a: HpaArgs = {}): Promise<string> {
+  return (await generateHpas(paths, a)).map(({ g, p }) => renderHpa(g, p)).join('---\n');
+}
+
+/** -o: yaml (commented, default) or json (one object, or a v1 List of several). */
+export async function generateHpaOutput(paths: readonly string[], a: HpaArgs & { output?: string } = {}): Promise<string> {
+  if (a.output === 'json') return `${JSON.stringify(kubeList((await generateHpas(paths, a)).map(({ g }) => g.manifest)), null, 2)}\n`;
+  return generateHpaYaml(paths, a);
+}
+
+/** The HPAs for the policy file(s), each with its policy. */
+export async function generateHpas(paths: readonly string[], a: HpaArgs = {}): Promise<{ g: GeneratedHpa; p: ScalingPolicy | MigrationPolicy }[]> {
   const set = await loadScalingPolicies(paths);
   const chosen: (ScalingPolicy | MigrationPolicy)[] = a.all ? [...set.scaling, ...set.migration] : [selectPolicy(set, a.name)];
   const opts: HpaManifestOptions = {
@@ -126,16 +138,16 @@ export async function generateHpaYaml(paths: readonly string[], a: HpaArgs = {})
     ...(a.sourceMaxReplicas !== undefined ? { sourceMaxReplicas: a.sourceMaxReplicas } : {}),
     ...(a.targetMaxReplicas !== undefined ? { targetMaxReplicas: a.targetMaxReplicas } : {}),
   };
-  const docs: string[] = [];
+  const docs: { g: GeneratedHpa; p: ScalingPolicy | MigrationPolicy }[] = [];
   for (const p of chosen) {
-    if (p.kind === 'ScalingPolicy') docs.push(renderHpa(scalingPolicyHpa(p, opts), p));
+    if (p.kind === 'ScalingPolicy') docs.push({ g: scalingPolicyHpa(p, opts), p });
     else {
       const ref = p.capacity && 'scalingPolicy' in p.capacity ? p.capacity.scalingPolicy : undefined;
       const capacityPolicy = ref ? set.scaling.find((s) => s.name === ref && s.namespace === p.namespace) : undefined;
-      for (const g of migrationPolicyHpas(p, { ...opts, ...(capacityPolicy ? { capacityPolicy } : {}) })) docs.push(renderHpa(g, p));
+      for (const g of migrationPolicyHpas(p, { ...opts, ...(capacityPolicy ? { capacityPolicy } : {}) })) docs.push({ g, p });
     }
   }
-  return docs.join('---\n');
+  return docs;
 }
 
 function toleranceOption(v: string | undefined): { tolerance?: number | undefined } {
@@ -162,7 +174,8 @@ export function registerHpa(program: Command): void {
     .option('--hpa-tolerance <ratio|none>', 'behavior.*.tolerance (default 0; none leaves it out for clusters before 1.33 or without HPAConfigurableTolerance)')
     .option('--source-max-replicas <n>', "migration: source HPA maxReplicas when neither spec.base nor capacity.replicas gives it", count('--source-max-replicas'))
     .option('--target-max-replicas <n>', 'migration: target HPA maxReplicas when spec.target.maxReplicas is not set', count('--target-max-replicas'))
-    .action(async (files: string[], o: HpaArgs) => {
-      process.stdout.write(await generateHpaYaml(files, o));
+    .addOption(outputOption(['yaml', 'json'], 'yaml', 'yaml with comments that explain each setting; json: one object, or a v1 List'))
+    .action(async (files: string[], o: HpaArgs & { output: string }) => {
+      process.stdout.write(await generateHpaOutput(files, o));
     });
 }

@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { generateHpaYaml, HpaUsageError } from './hpa.js';
+import { runCli } from './cli_harness.js';
 import { HpaReplay, validateHpaSpec, type HpaSpec } from '../scaling/hpa-replay.js';
 import { HpaGenerationError } from '../scaling/hpa-manifest.js';
 
@@ -125,4 +126,23 @@ spec:
   await assert.rejects(generateHpaYaml([file]), (e: unknown) => e instanceof HpaGenerationError && /--source-max-replicas/.test((e as Error).message));
   const ok = parse(await generateHpaYaml([file], { sourceMaxReplicas: 9 }));
   assert.equal(ok[0].spec.maxReplicas, 9);
+});
+
+test('governor hpa: -o json gives the manifest (a v1 List for several); exit 2 for a bad flag value, a bad -o, a missing file, an unknown flag', async () => {
+  const one = await runCli(['hpa', '-o', 'json', join(repo, 'examples/policies/checkout-scaling.yaml')]);
+  assert.equal(one.code, 0, one.stderr);
+  assert.equal(JSON.parse(one.stdout).kind, 'HorizontalPodAutoscaler');
+  const two = JSON.parse((await runCli(['hpa', '--output=json', join(repo, 'policies/migration/checkout-to-pool-b.yaml')])).stdout);
+  assert.deepEqual([two.kind, two.items.length], ['List', 2]);
+  for (const args of [
+    ['hpa', '--hpa-tolerance', 'low', join(repo, 'examples/policies/checkout-scaling.yaml')],
+    ['hpa', '-o', 'table', join(repo, 'examples/policies/checkout-scaling.yaml')],
+    ['hpa', join(repo, 'no-such-policy.yaml')],
+    ['hpa', '--source-max-replicas', '0', join(repo, 'examples/policies/checkout-scaling.yaml')],
+    ['hpa', '--name', 'nope', join(repo, 'examples/policies/checkout-scaling.yaml')],
+    ['hpa', '--nope', join(repo, 'examples/policies/checkout-scaling.yaml')],
+  ]) {
+    const r = await runCli(args);
+    assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
+  }
 });

@@ -1,11 +1,12 @@
 // `governor keda`: prints the KEDA ScaledObject(s) for a ScalingPolicy (one) or a MigrationPolicy (source and target),
 // for clusters where KEDA owns the external metrics API and governor serves KEDA's external scaler (--keda-scaler-port).
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { Document } from 'yaml';
 import type { MigrationPolicy, ScalingPolicy } from '../policy/types.js';
 import { migrationPolicyScaledObjects, scalingPolicyScaledObject, type GeneratedScaledObject, type KedaManifestOptions } from '../scaling/keda-manifest.js';
 import { HpaUsageError } from './hpa.js';
 import { loadScalingPolicies, selectPolicy } from './select-policy.js';
+import { kubeList, outputOption } from './conventions.js';
 
 /** Where the install's Service serves the scaler (manifests/overlays/keda, chart keda.scaler.*). */
 export const DEFAULT_SCALER_ADDRESS = 'kube-governor.kube-governor.svc:9090';
@@ -48,6 +49,17 @@ function tlsAuthentication(v: string | undefined): KedaManifestOptions['tlsAuthe
 
 /** The YAML stream: one ScaledObject per ScalingPolicy, two per MigrationPolicy. */
 export async function generateKedaYaml(paths: readonly string[], a: KedaArgs = {}): Promise<string> {
+  return (await generateScaledObjects(paths, a)).map(({ g, p }) => renderScaledObject(g, p)).join('---\n');
+}
+
+/** -o: yaml (commented, default) or json (one object, or a v1 List of several). */
+export async function generateKedaOutput(paths: readonly string[], a: KedaArgs & { output?: string } = {}): Promise<string> {
+  if (a.output === 'json') return `${JSON.stringify(kubeList((await generateScaledObjects(paths, a)).map(({ g }) => g.manifest)), null, 2)}\n`;
+  return generateKedaYaml(paths, a);
+}
+
+/** The ScaledObjects for the policy file(s), each with its policy; bad flags are HpaUsageError (exit 2). */
+export async function generateScaledObjects(paths: readonly string[], a: KedaArgs = {}): Promise<{ g: GeneratedScaledObject; p: ScalingPolicy | MigrationPolicy }[]> {
   if (a.trigger !== undefined && a.trigger !== 'external' && a.trigger !== 'external-push') {
     throw new HpaUsageError(`--trigger "${a.trigger}" must be external or external-push`);
   }
@@ -72,16 +84,16 @@ export async function generateKedaYaml(paths: readonly string[], a: KedaArgs = {
   };
   const set = await loadScalingPolicies(paths);
   const chosen: (ScalingPolicy | MigrationPolicy)[] = a.all ? [...set.scaling, ...set.migration] : [selectPolicy(set, a.name)];
-  const docs: string[] = [];
+  const docs: { g: GeneratedScaledObject; p: ScalingPolicy | MigrationPolicy }[] = [];
   for (const p of chosen) {
-    if (p.kind === 'ScalingPolicy') docs.push(renderScaledObject(scalingPolicyScaledObject(p, opts), p));
+    if (p.kind === 'ScalingPolicy') docs.push({ g: scalingPolicyScaledObject(p, opts), p });
     else {
       const ref = p.capacity && 'scalingPolicy' in p.capacity ? p.capacity.scalingPolicy : undefined;
       const capacityPolicy = ref ? set.scaling.find((s) => s.name === ref && s.namespace === p.namespace) : undefined;
-      for (const g of migrationPolicyScaledObjects(p, { ...opts, ...(capacityPolicy ? { capacityPolicy } : {}) })) docs.push(renderScaledObject(g, p));
+      for (const g of migrationPolicyScaledObjects(p, { ...opts, ...(capacityPolicy ? { capacityPolicy } : {}) })) docs.push({ g, p });
     }
   }
-  return docs.join('---\n');
+  return docs;
 }
 
 const whole = (flag: string, min: number) => (v: string) => {
@@ -98,13 +110,14 @@ export function registerKeda(program: Command): void {
     .option('--name <name>', 'policy to generate for when the files hold several ([namespace/]name)')
     .option('--all', 'generate for every ScalingPolicy and MigrationPolicy in the files')
     .option('--scaler-address <host:port>', `governor's KEDA scaler as KEDA reaches it (default ${DEFAULT_SCALER_ADDRESS})`)
-    .option('--trigger <type>', 'external-push (activity pushed, default) or external (KEDA polls)')
+    .addOption(new Option('--trigger <type>', 'external-push (activity pushed, default) or external (KEDA polls)').choices(['external-push', 'external']))
     .option('--cooldown-period <seconds>', 'seconds without activity before KEDA scales to zero (KEDA default 300)', whole('--cooldown-period', 0))
     .option('--tls-authentication <kind/name>', 'the scaler serves TLS: TriggerAuthentication/<name> or ClusterTriggerAuthentication/<name> that gives caCert')
     .option('--hpa-tolerance <ratio|none>', "KEDA's HPA behavior.*.tolerance (default 0; none for clusters before 1.33)")
     .option('--source-max-replicas <n>', 'migration: source maxReplicaCount when neither spec.base nor capacity.replicas gives it', whole('--source-max-replicas', 1))
     .option('--target-max-replicas <n>', 'migration: target maxReplicaCount when spec.target.maxReplicas is not set', whole('--target-max-replicas', 1))
-    .action(async (files: string[], o: KedaArgs) => {
-      process.stdout.write(await generateKedaYaml(files, o));
+    .addOption(outputOption(['yaml', 'json'], 'yaml', 'yaml with comments; json: one object, or a v1 List'))
+    .action(async (files: string[], o: KedaArgs & { output: string }) => {
+      process.stdout.write(await generateKedaOutput(files, o));
     });
 }

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { generateKedaYaml, DEFAULT_SCALER_ADDRESS } from './keda.js';
 import { generateHpaYaml, HpaUsageError } from './hpa.js';
+import { runCli } from './cli_harness.js';
 import { scalerTarget } from '../keda/scaler.js';
 
 const repo = new URL('../../', import.meta.url).pathname;
@@ -88,4 +89,19 @@ test('bad flags are usage errors naming the flag', async () => {
   await assert.rejects(generateKedaYaml([zeroPolicy], { scalerAddress: 'no-port' }), /--scaler-address/);
   await assert.rejects(generateKedaYaml([zeroPolicy], { tlsAuthentication: 'Secret/x' }), /--tls-authentication/);
   await assert.rejects(generateKedaYaml([zeroPolicy], { hpaTolerance: '-1' }), /--hpa-tolerance/);
+});
+
+test('governor keda: -o json; a bad --trigger, -o or missing file is exit 2', async () => {
+  const ok = await runCli(['keda', '-o', 'json', zeroPolicy]);
+  assert.equal(ok.code, 0, ok.stderr);
+  assert.equal(JSON.parse(ok.stdout).kind, 'ScaledObject');
+  for (const args of [
+    ['keda', '--trigger', 'pull', zeroPolicy],
+    ['keda', '-o', 'wide', zeroPolicy],
+    ['keda', '--scaler-address', 'no-port', zeroPolicy],
+    ['keda', join(dir, 'missing.yaml')],
+  ]) {
+    const r = await runCli(args);
+    assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
+  }
 });

@@ -2,7 +2,7 @@
 // (the source workload's annotation) and records each action as an Event on both workloads.
 import type { Command } from 'commander';
 import { CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
-import { loadKubeConfig } from '../kube/client.js';
+import { cliKubeConfig, contextNamespace, formatData, kubeOptions, outputOption, UsageError } from './conventions.js';
 import { KubeMigrationStateStore, KubeWorkloadApi, WorkloadNotFoundError, type WorkloadApi } from '../kube/migration-state.js';
 import { compileClusterObjects, POLICY_GROUP, POLICY_VERSION } from '../policy/load-cluster.js';
 import type { MigrationPolicy, WorkloadRef } from '../policy/types.js';
@@ -133,15 +133,17 @@ export function filePolicyFinder(paths: readonly string[]): MigrationPolicyFinde
 interface MigrateFlags {
   namespace?: string;
   kubeconfig?: string;
+  context?: string;
   policies?: string[];
   output?: string;
   message?: string;
 }
 
 function deps(o: MigrateFlags): { deps: MigrateDeps; namespace: string } {
-  const kc = loadKubeConfig(o.kubeconfig ?? process.env.KUBECONFIG);
-  if (!kc) throw new MigrateError('no Kubernetes API: pass --kubeconfig (or set KUBECONFIG); migration state lives on the cluster');
-  const namespace = o.namespace ?? kc.getContextObject(kc.getCurrentContext())?.namespace ?? 'default';
+  // kubectl's loading rules: --kubeconfig, else $KUBECONFIG (merged list), else ~/.kube/config, else in-cluster.
+  const kc = cliKubeConfig(o);
+  if (!kc) throw new UsageError('no Kubernetes API: pass --kubeconfig, set KUBECONFIG or create ~/.kube/config; migration state lives on the cluster');
+  const namespace = contextNamespace(kc, o.namespace);
   const findPolicy = o.policies?.length ? filePolicyFinder(o.policies) : clusterPolicyFinder(kc);
   return { deps: { api: new KubeWorkloadApi(kc, 'governor-migrate'), findPolicy }, namespace };
 }
@@ -151,15 +153,13 @@ const list = (v: string, prev: string[] = []) => [...prev, ...v.split(',').map((
 export function registerMigrate(program: Command): void {
   const cmd = program.command('migrate').description('show or steer a MigrationPolicy on the cluster: status, pause, resume, rollback');
   const common = (c: Command) =>
-    c
-      .option('-n, --namespace <ns>', "the policy's namespace (default: the kubeconfig context's)")
-      .option('--kubeconfig <file>', 'kubeconfig (default: $KUBECONFIG, else in-cluster)')
+    kubeOptions(c.option('-n, --namespace <ns>', "the policy's namespace (default: the kubeconfig context's)"))
       .option('--policies <path>', 'read the MigrationPolicy from files instead of the cluster (repeatable, comma-separated)', list);
-  common(cmd.command('status').description('phase, R′, published and live replicas of a migration').argument('<name>', 'MigrationPolicy name').option('-o, --output <format>', 'text or json', 'text')).action(async (name: string, o: MigrateFlags) => {
+  common(cmd.command('status').description('phase, R′, published and live replicas of a migration').argument('<name>', 'MigrationPolicy name').addOption(outputOption(['text', 'json', 'yaml'], 'text'))).action(async (name: string, o: MigrateFlags) => {
     const d = deps(o);
     try {
       const s = await migrationStatus(name, d.namespace, d.deps);
-      process.stdout.write(o.output === 'json' ? `${JSON.stringify(s.json, null, 2)}\n` : s.text);
+      process.stdout.write(o.output === 'json' || o.output === 'yaml' ? formatData(o.output, s.json) : s.text);
     } catch (e) {
       throw e instanceof WorkloadNotFoundError ? new MigrateError(`${e.message}: the source workload carries the migration state`) : e;
     }

@@ -8,6 +8,7 @@ import { FakeWorkloadApi, KubeMigrationStateStore, MIGRATION_STATE_ANNOTATION, d
 import type { WorkloadRef } from '../policy/types.js';
 import { evaluateMigration } from '../scaling/migration.js';
 import { filePolicyFinder, migrationAction, migrationStatus, MigrateError, type MigrateDeps } from './migrate.js';
+import { runCli } from './cli_harness.js';
 
 const repo = new URL('../../', import.meta.url).pathname;
 const NS = 'shop';
@@ -105,4 +106,16 @@ test('an unknown policy is reported with what the files hold', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'governor-migrate-'));
   writeFileSync(join(dir, 'x.yaml'), '');
   await assert.rejects(filePolicyFinder([join(dir, 'x.yaml')])(NS, NAME), /found: none/);
+});
+
+test('governor migrate: -o validated; no kubeconfig at all (no KUBECONFIG, no ~/.kube/config, not in a pod) is exit 2', async () => {
+  const home = mkdtempSync(join(tmpdir(), 'governor-migrate-home-'));
+  const env = { KUBECONFIG: undefined, HOME: home, KUBERNETES_SERVICE_HOST: undefined };
+  const policies = join(repo, 'policies/migration/checkout-to-pool-b.yaml');
+  const none = await runCli(['migrate', 'status', NAME, '-n', NS, '--policies', policies], { env });
+  assert.equal(none.code, 2);
+  assert.match(none.stderr, /no Kubernetes API: pass --kubeconfig, set KUBECONFIG or create ~\/\.kube\/config/);
+  assert.equal((await runCli(['migrate', 'status', NAME, '-o', 'xml'], { env })).code, 2);
+  assert.equal((await runCli(['migrate', 'status'], { env })).code, 2);
+  assert.equal((await runCli(['migrate', 'pause', NAME, '--kubeconfig', join(home, 'missing')], { env })).code, 2);
 });

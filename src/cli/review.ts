@@ -11,6 +11,7 @@ import { loadPolicyFiles } from '../policy/load-files.js';
 import { buildPolicySet } from '../policy/policy-set.js';
 import { formatPolicyError } from '../policy/types.js';
 import type { GovernancePolicy } from '../policy/governance-policy.js';
+import { outputOption } from './conventions.js';
 
 /** Bad flags or unreadable inputs: exit code 2, like a failed lint. */
 export class ReviewUsageError extends Error {
@@ -27,6 +28,7 @@ export interface ReviewOptions {
   readonly namespace?: string;
   /** The webhook's own namespace, never evaluated. */
   readonly serviceNamespace?: string;
+  /** yaml (default): the mutated objects, for `kubectl apply -f -`; json: the structured report (ReviewReport). */
   readonly output?: 'yaml' | 'json';
   /** stdin text for "-". */
   readonly stdin?: () => Promise<string>;
@@ -103,6 +105,74 @@ export async function loadGovernancePolicies(paths: readonly string[]): Promise<
   return r.policies.filter((p): p is GovernancePolicy => p.kind === 'GovernancePolicy');
 }
 
+/** apiVersion, kind, namespace and name of a reviewed object. */
+export interface ObjectRef {
+  readonly apiVersion: string;
+  readonly kind: string;
+  readonly namespace: string;
+  readonly name: string;
+}
+
+/** One rule outcome that concerns the user: a denial, a warning (audit, non-blocking, not evaluated) or an exception used. */
+export interface ReviewFinding {
+  readonly policy: string;
+  readonly rule: string;
+  readonly path: string;
+  readonly message: string;
+  /** The rule's mode: enforce or audit. */
+  readonly mode: string;
+  /** fail, warn, error or skip (excused by an exception). */
+  readonly status: string;
+  /** What the finding does to the request: deny, warn, or exception (skipped, with `exception`). */
+  readonly effect: 'deny' | 'warn' | 'exception';
+  readonly exception?: { readonly via: string; readonly reason: string };
+}
+
+/** The verdict for one object and why: `governor review -o json`. */
+export interface ReviewResult {
+  readonly object: ObjectRef;
+  readonly file: string;
+  readonly document: number;
+  readonly allowed: boolean;
+  readonly mutated: boolean;
+  /** The JSON patch the webhook would return. */
+  readonly patch: readonly unknown[];
+  readonly findings: readonly ReviewFinding[];
+  /** Findings past the engine's limit, counted but not listed. */
+  readonly omitted?: { readonly denials: number; readonly warnings: number; readonly exceptions: number };
+  /** The object as the webhook would leave it (what `-o yaml` prints). */
+  readonly mutatedObject: unknown;
+}
+
+export interface ReviewReport {
+  readonly apiVersion: 'governor.io/v1alpha1';
+  readonly kind: 'ReviewReport';
+  /** false when any object would be denied (the exit code is then 1). */
+  readonly allowed: boolean;
+  readonly summary: { readonly objects: number; readonly policies: number; readonly denied: number; readonly withWarnings: number; readonly mutated: number };
+  readonly results: readonly ReviewResult[];
+}
+
+function objectRef(obj: unknown, namespace: string): ObjectRef {
+  const o = isRecord(obj) ? obj : {};
+  const m = isRecord(o.metadata) ? o.metadata : {};
+  const name = typeof m.name === 'string' && m.name ? m.name : typeof m.generateName === 'string' ? `${m.generateName}*` : '';
+  return { apiVersion: typeof o.apiVersion === 'string' ? o.apiVersion : '', kind: typeof o.kind === 'string' ? o.kind : '', namespace, name };
+}
+
+function finding(r: RuleResult, effect: ReviewFinding['effect']): ReviewFinding {
+  return {
+    policy: r.policy,
+    rule: r.rule,
+    path: r.path,
+    message: r.message,
+    mode: r.mode,
+    status: r.status,
+    effect,
+    ...(r.exception ? { exception: { via: r.exception.via, reason: r.exception.reason } } : {}),
+  };
+}
+
 function describe(obj: unknown, namespace: string): string {
   const o = isRecord(obj) ? obj : {};
   const m = isRecord(o.metadata) ? o.metadata : {};
@@ -132,6 +202,7 @@ export async function review(o: ReviewOptions, out: NodeJS.WritableStream, err: 
   }
   const engine = new GovernanceEngine(policies, { skipNamespaces: ['kube-system', o.serviceNamespace ?? 'kube-governor'] });
   const outputs: unknown[] = [];
+  const results: ReviewResult[] = [];
   let denied = 0;
   let warned = 0;
   let patched = 0;
@@ -144,6 +215,17 @@ export async function review(o: ReviewOptions, out: NodeJS.WritableStream, err: 
     const where = `${file} (document ${document}) ${describe(object, namespace)}`;
     const d = r.validation.decision;
     if (r.mutation.patch.length) patched++;
+    results.push({
+      object: objectRef(object, namespace),
+      file,
+      document,
+      allowed: d.allowed,
+      mutated: r.mutation.patch.length > 0,
+      patch: r.mutation.patch,
+      findings: [...d.denials.map((x) => finding(x, 'deny')), ...d.warnings.map((x) => finding(x, 'warn')), ...d.exceptions.map((x) => finding(x, 'exception'))],
+      ...(d.omitted ? { omitted: { ...d.omitted } } : {}),
+      mutatedObject: r.mutation.mutated,
+    });
     // The same bounded report as the webhook: the engine keeps MAX_REPORTED of each kind and counts the rest.
     const lines = (rs: readonly RuleResult[], more = 0) => rs.map((x) => `  ${formatViolation(x)}\n`).join('') + (more ? `  … and ${more} more\n` : '');
     if (!d.allowed) {
@@ -156,8 +238,16 @@ export async function review(o: ReviewOptions, out: NodeJS.WritableStream, err: 
     }
     for (const x of d.exceptions) err.write(`${where}: exception used: ${x.policy}/${x.rule} (${x.exception!.via}): ${x.exception!.reason}\n`);
   }
-  if (o.output === 'json') out.write(`${JSON.stringify(outputs.length === 1 ? outputs[0] : { apiVersion: 'v1', kind: 'List', items: outputs }, null, 2)}\n`);
-  else out.write(outputs.map((x) => stringify(x, { lineWidth: 0 })).join('---\n'));
+  if (o.output === 'json') {
+    const report: ReviewReport = {
+      apiVersion: 'governor.io/v1alpha1',
+      kind: 'ReviewReport',
+      allowed: denied === 0,
+      summary: { objects: objects.length, policies: policies.length, denied, withWarnings: warned, mutated: patched },
+      results,
+    };
+    out.write(`${JSON.stringify(report, null, 2)}\n`);
+  } else out.write(outputs.map((x) => stringify(x, { lineWidth: 0 })).join('---\n'));
   err.write(`${objects.length} object(s) reviewed against ${policies.length} GovernancePolicy: ${denied} denied, ${warned} with warnings, ${patched} mutated\n`);
   return denied ? 1 : 0;
 }
@@ -173,7 +263,7 @@ export function registerReview(program: Command): void {
     .option('--namespace-annotations <ns=k=v,...>', 'annotations of a namespace, for fromNamespace (repeatable)', collect)
     .option('-n, --namespace <ns>', 'namespace of objects that name none', 'default')
     .option('--service-namespace <ns>', "the webhook's own namespace (never evaluated)", 'kube-governor')
-    .option('-o, --output <format>', 'yaml or json', 'yaml')
+    .addOption(outputOption(['yaml', 'json'], 'yaml', 'yaml: the mutated objects, for kubectl apply -f -; json: a ReviewReport with the verdict and findings per object, for CI'))
     .argument('<manifests...>', 'manifest files or directories ("-" for stdin); Namespace objects among them provide namespace labels')
     .action(async (manifests: string[], opts) => {
       try {

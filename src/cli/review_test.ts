@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { parseAllDocuments } from 'yaml';
 import { parseNamespaceFlag, review, ReviewUsageError } from './review.js';
+import { runCli } from './cli_harness.js';
 
 const repo = new URL('../../', import.meta.url).pathname;
 const POLICIES = join(repo, 'policies/governance');
@@ -86,4 +87,65 @@ test('namespace flags parse as NAMESPACE=key=value,...; bad flags and policies a
   const dir = mkdtempSync(join(tmpdir(), 'review-'));
   writeFileSync(join(dir, 'p.yaml'), 'apiVersion: governor.io/v1alpha1\nkind: GovernancePolicy\nmetadata: {name: x}\nspec: {labels: {a: {pattern: "("}}}\n');
   await assert.rejects(review({ policies: [dir], manifests: [dir] }, sink().stream, sink().stream), (e: unknown) => e instanceof ReviewUsageError && /spec\.labels\.a\.pattern: invalid regular expression/.test((e as Error).message));
+});
+
+test('review -o json: a ReviewReport with the verdict, the mutation and the findings (policy, rule, path, message, mode) per object', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'review-'));
+  writeFileSync(join(dir, 'app.yaml'), MANIFESTS);
+  writeFileSync(join(dir, 'bad.yaml'), `apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: api}\nspec: {template: {spec: {containers: [{name: a, image: a, resources: {limits: {memory: 20Gi}}}]}}}\n`);
+  const out = sink();
+  const code = await review({ policies: [POLICIES], manifests: [join(dir, 'app.yaml'), join(dir, 'bad.yaml')], namespace: 'shop', output: 'json' }, out.stream, sink().stream);
+  assert.equal(code, 1);
+  const report = JSON.parse(out.text());
+  assert.equal(report.kind, 'ReviewReport');
+  assert.equal(report.allowed, false);
+  assert.deepEqual(report.summary, { objects: 4, policies: 4, denied: 1, withWarnings: report.summary.withWarnings, mutated: report.summary.mutated });
+  assert.deepEqual(
+    report.results.map((r: any) => [r.object, r.allowed]),
+    [
+      [{ apiVersion: 'v1', kind: 'Namespace', namespace: 'shop', name: 'shop' }, true],
+      [{ apiVersion: 'apps/v1', kind: 'Deployment', namespace: 'shop', name: 'web' }, true],
+      [{ apiVersion: 'v1', kind: 'Service', namespace: 'shop', name: 'web' }, true],
+      [{ apiVersion: 'apps/v1', kind: 'Deployment', namespace: 'shop', name: 'api' }, false],
+    ],
+  );
+  const web = report.results[1];
+  assert.equal(web.mutated, true);
+  assert.ok(web.patch.length > 0);
+  assert.deepEqual(web.mutatedObject.spec.template.spec.containers[0].resources.limits, { memory: '512Mi' });
+  const api = report.results[3];
+  assert.equal(api.file, join(dir, 'bad.yaml'));
+  const memory = api.findings.find((f: any) => f.rule === 'max-resources' && f.path.endsWith('limits.memory'));
+  assert.deepEqual(memory, {
+    policy: 'team-defaults',
+    rule: 'max-resources',
+    path: 'spec.template.spec.containers[0].resources.limits.memory',
+    message: memory.message,
+    mode: 'enforce',
+    status: 'fail',
+    effect: 'deny',
+  });
+  assert.match(memory.message, /must be at most 8Gi/);
+  for (const f of api.findings) for (const k of ['policy', 'rule', 'path', 'message', 'mode', 'effect']) assert.equal(typeof f[k], 'string', k);
+});
+
+test('governor review: exit 0 allowed, 1 denied, 2 for an unknown flag, a bad -o, an unreadable file', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'review-'));
+  writeFileSync(join(dir, 'app.yaml'), MANIFESTS);
+  writeFileSync(join(dir, 'bad.yaml'), `apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: api, namespace: shop}\nspec: {template: {spec: {containers: [{name: a, image: a}]}}}\n`);
+  const ok = await runCli(['review', '--policies', POLICIES, join(dir, 'app.yaml')]);
+  assert.equal(ok.code, 0, ok.stderr);
+  assert.equal(parseAllDocuments(ok.stdout).length, 3, 'the default output is still the mutated objects as YAML');
+  const denied = await runCli(['review', '--policies', POLICIES, '-o', 'json', join(dir, 'app.yaml'), join(dir, 'bad.yaml')]);
+  assert.equal(denied.code, 1);
+  assert.equal(JSON.parse(denied.stdout).allowed, false);
+  for (const args of [
+    ['review', '--policies', POLICIES, '--bogus', join(dir, 'app.yaml')],
+    ['review', '--policies', POLICIES, '-o', 'table', join(dir, 'app.yaml')],
+    ['review', '--policies', POLICIES, join(dir, 'missing.yaml')],
+    ['review', join(dir, 'app.yaml')],
+  ]) {
+    const r = await runCli(args);
+    assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
+  }
 });

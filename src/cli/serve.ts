@@ -2,17 +2,13 @@
 import type { Command } from 'commander';
 import { createLogger } from '../observability/log.js';
 import { parseDuration } from '../common/duration.js';
+import { durationFlag } from './conventions.js';
 import { startGovernor, WEBHOOK_EVENTS_MODES, type ComponentFactory, type GovernorOptions, type WebhookEventsMode } from '../main.js';
 import { prometheusDefaults } from '../sources/prometheus-defaults.js';
 import { DEFAULT_MAX_INFLIGHT_BYTES, DEFAULT_MAX_INFLIGHT_REVIEWS } from '../server/budget.js';
 import { HEADERS_TIMEOUT_MS, MAX_CONNECTIONS, REQUEST_TIMEOUT_MS } from '../server/https.js';
 
 const list = (v: string, prev: string[] = []) => [...prev, ...v.split(',').map((s) => s.trim()).filter(Boolean)];
-const millis = (v: string) => {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 100) throw new Error(`"${v}" is not a whole number of milliseconds >= 100`);
-  return n;
-};
 const int = (v: string) => {
   const n = Number(v);
   if (!Number.isInteger(n) || n < 0 || n > 65535) throw new Error(`"${v}" is not a port number`);
@@ -60,8 +56,8 @@ export function registerServe(program: Command): void {
     .option('--client-ca-file <file>', 'CA for ordinary client certificates')
     .option('--webhook-client-ca-file <file>', 'require client certificates signed by this CA on the webhook port (the API server presents one through its admission kubeconfig; docs/security.md)')
     .option('--webhook-events <mode>', 'when the webhook writes Events: authenticated (only with --webhook-client-ca-file), always, never', eventsMode, 'authenticated')
-    .option('--request-timeout <ms>', 'time a client has to send a whole request, headers and body (ms)', positive, REQUEST_TIMEOUT_MS)
-    .option('--request-headers-timeout <ms>', 'time a client has to send the request headers (ms)', positive, HEADERS_TIMEOUT_MS)
+    .option('--request-timeout <duration>', 'time a client has to send a whole request, headers and body (e.g. 10s; plain milliseconds are deprecated)', durationFlag('--request-timeout', { min: 1 }), REQUEST_TIMEOUT_MS)
+    .option('--request-headers-timeout <duration>', 'time a client has to send the request headers (e.g. 5s; plain milliseconds are deprecated)', durationFlag('--request-headers-timeout', { min: 1 }), HEADERS_TIMEOUT_MS)
     .option('--max-connections <n>', 'open connections per server at most', positive, MAX_CONNECTIONS)
     .option('--max-request-bytes-inflight <bytes>', 'webhook: bytes of request bodies buffered at once; beyond, the oldest request still receiving gets 503', positive, DEFAULT_MAX_INFLIGHT_BYTES)
     .option('--max-reviews-inflight <n>', 'webhook: requests receiving their body at once; beyond, the oldest gets 503', positive, DEFAULT_MAX_INFLIGHT_REVIEWS)
@@ -78,6 +74,7 @@ export function registerServe(program: Command): void {
     .option('--source-credential-dirs <dirs>', 'directories under which credential and TLS files named by policies must lie (default: none, policies may not name files)', list)
     .option('--allow-insecure-source-tls', 'let policies set tls.insecureSkipVerify (certificates of sources not verified)', false)
     .option('--kubeconfig <file>', 'kubeconfig for SubjectAccessReview, scale reads and Events (in-cluster config when running in a pod)')
+    .option('--context <name>', 'context of --kubeconfig to use (default: its current-context)')
     .option('--insecure-dev', 'local development only: serve the metrics API without client authentication', false)
     .option('--no-adapter', 'do not run the external metrics adapter (next to KEDA: its APIService stays KEDA\'s)')
     .option('--keda-scaler-port <port>', 'serve KEDA\'s external scaler (gRPC) on this port (default: not served)', int)
@@ -85,12 +82,12 @@ export function registerServe(program: Command): void {
     .option('--keda-scaler-client-ca-file <file>', 'require KEDA\'s client certificate signed by this CA on the scaler port (implies --keda-scaler-tls)')
     .option('--no-webhook', 'do not run the admission webhook')
     .option('--no-cluster-policies', 'do not load governor.io policy objects from the cluster')
-    .option('--policy-poll <ms>', 'how often policy files are checked for changes (ms)', int, 2000)
-    .option('--shutdown-grace <ms>', 'time in-flight requests get on SIGTERM (ms)', int, 10000)
+    .option('--policy-poll <duration>', 'how often policy files are checked for changes (default 2s; plain milliseconds are deprecated)', durationFlag('--policy-poll', { min: 1 }), 2000)
+    .option('--shutdown-grace <duration>', 'time in-flight requests get on SIGTERM (default 10s; plain milliseconds are deprecated)', durationFlag('--shutdown-grace', { min: 0 }), 10000)
     .option('--registration-manifests <files>', 'webhook configuration / APIService templates to register once ready (repeatable, comma-separated; default: none)', list)
     .option('--ca-bundle-file <file>', 'CA bundle of the serving certificate, published as caBundle (default: the generated CA)')
     .option('--registration-owner <clusterrole>', 'ClusterRole whose deletion garbage-collects the registrations', 'kube-governor')
-    .option('--registration-interval <ms>', 'how often the registrations are checked and repaired (ms)', millis, 30000)
+    .option('--registration-interval <duration>', 'how often the registrations are checked and repaired (default 30s, at least 100ms; plain milliseconds are deprecated)', durationFlag('--registration-interval', { min: 100 }), 30000)
     .option('--review-timeout <duration>', 'how long one admission review may run before it is cut off: validate then denies if an enforce policy was not evaluated, mutate allows without a patch (default 500ms)', parseReviewTimeout)
     .option('--log-level <level>', 'trace, debug, info, warn, error', 'info')
     .option('--log-format <format>', 'json or text (default: text on a terminal, json otherwise)')
@@ -133,6 +130,7 @@ export function registerServe(program: Command): void {
         sourceCredentialDirs: o.sourceCredentialDirs ?? [],
         allowInsecureSourceTls: Boolean(o.allowInsecureSourceTls),
         kubeconfig: o.kubeconfig,
+        ...(o.context !== undefined ? { kubeContext: o.context } : {}),
         insecureDev: Boolean(o.insecureDev),
         enableAdapter: o.adapter !== false,
         enableWebhook: o.webhook !== false,

@@ -7,12 +7,13 @@ import { formatSeconds, simulationChartData, svgChart, terminalChart } from '../
 import type { HpaControllerOptions } from '../scaling/hpa-replay.js';
 import { parseTrace, simulateTrace, type Interpolation, type SimulationResult, type SimulationStep } from '../scaling/simulate.js';
 import { loadScalingPolicies, selectPolicy } from './select-policy.js';
+import { formatData, outputOption } from './conventions.js';
 
 export interface SimulateArgs {
   readonly policy: string;
   readonly load: string;
   readonly name?: string;
-  readonly output?: 'table' | 'json';
+  readonly output?: 'table' | 'json' | 'yaml';
   readonly svg?: string;
   readonly syncPeriod?: string;
   readonly tolerance?: number;
@@ -118,6 +119,8 @@ export async function runSimulate(a: SimulateArgs, io: SimulateIO): Promise<numb
 
   if (a.output === 'json') {
     for (const s of result.steps) io.stdout.write(`${JSON.stringify(jsonRecord(s))}\n`);
+  } else if (a.output === 'yaml') {
+    io.stdout.write(formatData('yaml', result.steps.map(jsonRecord)));
   } else {
     io.stdout.write(header(result, controller));
     io.stdout.write(table(result, a.rows ?? 40));
@@ -216,7 +219,7 @@ export function registerSimulate(program: Command): void {
     .requiredOption('--policy <file>', 'policy file (YAML or JSON); may also hold the ScalingPolicy a migration takes its capacity from')
     .requiredOption('--load <trace>', 'load trace: CSV with header t,load (t in seconds) or a JSON array of {t, load}; optional action column/field (pause, resume, rollback)')
     .option('--name <name>', 'policy to simulate when the file holds several ([namespace/]name)')
-    .option('-o, --output <format>', 'table (with a chart) or json (one record per HPA sync)', 'table')
+    .addOption(outputOption(['table', 'json', 'yaml'], 'table', 'table with a chart; json: one record per HPA sync and line; yaml: a list of the same records'))
     .option('--svg <file>', 'write the chart as SVG')
     .option('--sync-period <duration>', 'HPA controller sync period (--horizontal-pod-autoscaler-sync-period)', '15s')
     .option('--tolerance <ratio>', 'controller tolerance (--horizontal-pod-autoscaler-tolerance)', nonNeg('--tolerance'), 0.1)
@@ -235,7 +238,6 @@ export function registerSimulate(program: Command): void {
     .option('--progress', 'always show a progress bar on stderr')
     .option('--no-progress', 'never show a progress bar')
     .action(async (o, cmd: Command) => {
-      if (o.output !== 'table' && o.output !== 'json') throw new SimulateUsageError(`--output must be table or json, not "${o.output}"`);
       if (o.interpolate !== 'step' && o.interpolate !== 'linear') throw new SimulateUsageError(`--interpolate must be step or linear, not "${o.interpolate}"`);
       // --no-progress makes commander default progress to true; only a flag given on the command line decides.
       const progress = cmd.getOptionValueSource('progress') === 'cli' ? (o.progress as boolean) : undefined;

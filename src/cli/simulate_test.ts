@@ -8,6 +8,8 @@ import { Writable } from 'node:stream';
 import { runSimulate, type SimulateIO } from './simulate.js';
 import { TraceError } from '../scaling/simulate.js';
 import { PolicySelectionError } from './select-policy.js';
+import { runCli } from './cli_harness.js';
+import { parse } from 'yaml';
 
 const dir = mkdtempSync(join(tmpdir(), 'governor-simulate-'));
 const repo = new URL('../../', import.meta.url).pathname;
@@ -91,4 +93,29 @@ test('a long trace shows a progress bar on stderr', async () => {
   const quiet = { stdout: sink(), stderr: sink(false) };
   await runSimulate({ policy: join(repo, 'examples/policies/checkout-scaling.yaml'), load: long, output: 'json' }, quiet);
   assert.equal(quiet.stderr.text, '');
+});
+
+test('governor simulate: -o yaml lists the json records; exit 2 for a bad -o, a bad trace, a missing file, an unknown flag', async () => {
+  const policy = join(repo, 'examples/policies/checkout-scaling.yaml');
+  const short = join(dir, 'short.csv');
+  writeFileSync(short, 't,load\n0,100\n60,400\n');
+  const yaml = await runCli(['simulate', '--policy', policy, '--load', short, '-o', 'yaml']);
+  assert.equal(yaml.code, 0, yaml.stderr);
+  const records = parse(yaml.stdout);
+  assert.equal(records.length, 5);
+  assert.deepEqual(Object.keys(records[0]), ['t', 'load', 'regime', 'workloads']);
+  const bad = join(dir, 'bad-trace.csv');
+  writeFileSync(bad, 't,load\n0,ten\n');
+  for (const args of [
+    ['simulate', '--policy', policy, '--load', short, '-o', 'chart'],
+    ['simulate', '--policy', policy, '--load', bad],
+    ['simulate', '--policy', policy, '--load', join(dir, 'missing.csv')],
+    ['simulate', '--policy', policy, '--load', short, '--rows', '-1'],
+    ['simulate', '--policy', policy, '--load', short, '--interpolate', 'cubic'],
+    ['simulate', '--policy', policy],
+    ['simulate', '--policy', policy, '--load', short, '--nope'],
+  ]) {
+    const r = await runCli(args);
+    assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
+  }
 });

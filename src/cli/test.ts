@@ -1,6 +1,7 @@
 // `governor test`: table-driven GovernancePolicy tests written beside the policies (like `kyverno test`), run by the same engine.
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
+import { Writable } from 'node:stream';
 import type { Command } from 'commander';
 import { Ajv } from 'ajv';
 import { parseAllDocuments } from 'yaml';
@@ -9,6 +10,7 @@ import { formatViolation, type RuleResult } from '../governance/result.js';
 import { isRecord } from '../governance/json-patch.js';
 import type { Operation } from '../governance/types.js';
 import { loadGovernancePolicies, ReviewUsageError } from './review.js';
+import { formatData, outputOption } from './conventions.js';
 
 export const TEST_KIND = 'GovernanceTest';
 
@@ -124,11 +126,20 @@ const key = (r: RuleResult) => `${r.policy}/${r.rule}`;
 /** "rule" matches any policy; "policy/rule" matches exactly. */
 const refMatches = (ref: string, r: RuleResult) => (ref.includes('/') ? ref === key(r) : ref === r.rule);
 
-function checkCase(engine: GovernanceEngine, suite: Suite, c: TestCase): string[] {
+/** What the engine decided for a case (--detailed-results, -o json). */
+export interface CaseOutcome {
+  readonly allowed: boolean;
+  readonly patched: boolean;
+  readonly violations: readonly string[];
+  readonly warnings: readonly string[];
+  readonly exceptions: readonly string[];
+}
+
+function checkCase(engine: GovernanceEngine, suite: Suite, c: TestCase): { problems: string[]; outcome?: CaseOutcome } {
   const problems: string[] = [];
   const op = c.operation ?? 'CREATE';
   const obj = op === 'DELETE' ? c.oldResource : c.resource;
-  if (!obj) return [`${op === 'DELETE' ? 'oldResource' : 'resource'} is required for ${op}`];
+  if (!obj) return { problems: [`${op === 'DELETE' ? 'oldResource' : 'resource'} is required for ${op}`] };
   const meta = isRecord(obj.metadata) ? obj.metadata : {};
   const namespace = c.namespace ?? (typeof meta.namespace === 'string' ? meta.namespace : 'default');
   const ns = suite.namespaces?.[namespace];
@@ -164,7 +175,37 @@ function checkCase(engine: GovernanceEngine, suite: Suite, c: TestCase): string[
     const m = subsetMismatch(e.object, r.mutation.mutated);
     if (m) problems.push(`mutated object: ${m}`);
   }
-  return problems;
+  const outcome: CaseOutcome = {
+    allowed: d.allowed,
+    patched: r.mutation.patch.length > 0,
+    violations: d.denials.map(formatViolation),
+    warnings: d.warnings.map(formatViolation),
+    exceptions: d.exceptions.map((x) => `${x.policy}/${x.rule} (${x.exception!.via}): ${x.exception!.reason}`),
+  };
+  return { problems, outcome };
+}
+
+/**
+ * --run: which cases run, as `go test -run`: a regular expression, or two separated by "/": the first matches the suite
+ * name (metadata.name), the second the case name. Without "/", a case runs when its name or its suite's name matches.
+ */
+export function caseFilter(run: string | undefined): (suite: string, testCase: string) => boolean {
+  if (run === undefined || run === '') return () => true;
+  const i = run.indexOf('/');
+  const compile = (p: string) => {
+    try {
+      return new RegExp(p);
+    } catch (e) {
+      throw new ReviewUsageError(`--run "${run}": ${(e as Error).message}`);
+    }
+  };
+  if (i < 0) {
+    const re = compile(run);
+    return (suite, testCase) => re.test(testCase) || re.test(suite);
+  }
+  const suiteRe = compile(run.slice(0, i));
+  const caseRe = compile(run.slice(i + 1));
+  return (suite, testCase) => suiteRe.test(suite) && caseRe.test(testCase);
 }
 
 async function suiteFiles(paths: readonly string[]): Promise<string[]> {
@@ -184,14 +225,46 @@ export interface TestRunResult {
   readonly passed: number;
   readonly failed: number;
   readonly suites: number;
+  /** Cases --run left out. */
+  readonly skipped: number;
+  /** Every suite and case run, for -o json|yaml. */
+  readonly report: readonly SuiteReport[];
+}
+
+export interface SuiteReport {
+  readonly file: string;
+  readonly name: string;
+  readonly policies: number;
+  readonly cases: readonly { readonly name: string; readonly passed: boolean; readonly problems: readonly string[]; readonly outcome?: CaseOutcome }[];
+}
+
+export interface TestOptions {
+  /** --run: see caseFilter. */
+  readonly run?: string;
+  /** --detailed-results: the engine's decision under every case, passed ones too. */
+  readonly detailedResults?: boolean;
+  /** -o: text (default), json or yaml. */
+  readonly output?: 'text' | 'json' | 'yaml';
+}
+
+function detail(o: CaseOutcome | undefined): string {
+  if (!o) return '';
+  const lines = [`result: ${o.allowed ? 'allowed' : 'denied'}, ${o.patched ? 'patched' : 'not patched'}`];
+  for (const v of o.violations) lines.push(`violation: ${v}`);
+  for (const w of o.warnings) lines.push(`warning: ${w}`);
+  for (const x of o.exceptions) lines.push(`exception: ${x}`);
+  return lines.map((l) => `      ${l}\n`).join('');
 }
 
 /** Runs every GovernanceTest document under the paths; other YAML documents are ignored. */
-export async function runGovernanceTests(paths: readonly string[], out: NodeJS.WritableStream): Promise<TestRunResult> {
+export async function runGovernanceTests(paths: readonly string[], out: NodeJS.WritableStream, o: TestOptions = {}): Promise<TestRunResult> {
   validateSuite ??= new Ajv({ allErrors: true, strict: false }).compile(SUITE_SCHEMA);
+  const selected = caseFilter(o.run);
   let passed = 0;
   let failed = 0;
   let suites = 0;
+  let skipped = 0;
+  const report: SuiteReport[] = [];
   for (const file of await suiteFiles(paths)) {
     const docs = parseAllDocuments(await readFile(file, 'utf8'));
     if (!Array.isArray(docs)) continue;
@@ -208,30 +281,47 @@ export async function runGovernanceTests(paths: readonly string[], out: NodeJS.W
       const policies = await loadGovernancePolicies(suite.policies.map((p) => resolve(dirname(file), p)));
       const sources = new Map((suite.migrationSources ?? []).map((s) => [`${s.namespace}/${s.kind}/${s.name}`, s.migration]));
       const engine = new GovernanceEngine(policies, { activeMigrationSource: (ns, kind, name) => sources.get(`${ns}/${kind}/${name}`) });
+      const cases = suite.cases.filter((c) => selected(suite.metadata.name, c.name));
+      skipped += suite.cases.length - cases.length;
+      if (!cases.length) continue;
       out.write(`${file} (${TEST_KIND} ${suite.metadata.name}, ${policies.length} policies)\n`);
-      for (const c of suite.cases) {
-        const problems = checkCase(engine, suite, c);
+      const results: SuiteReport['cases'][number][] = [];
+      for (const c of cases) {
+        const { problems, outcome } = checkCase(engine, suite, c);
+        results.push({ name: c.name, passed: !problems.length, problems, ...(outcome ? { outcome } : {}) });
         if (problems.length) {
           failed++;
-          out.write(`  FAIL ${c.name}\n${problems.map((p) => `      ${p}\n`).join('')}`);
+          out.write(`  FAIL ${c.name}\n${problems.map((p) => `      ${p}\n`).join('')}${o.detailedResults ? detail(outcome) : ''}`);
         } else {
           passed++;
-          out.write(`  PASS ${c.name}\n`);
+          out.write(`  PASS ${c.name}\n${o.detailedResults ? detail(outcome) : ''}`);
         }
       }
+      report.push({ file, name: suite.metadata.name, policies: policies.length, cases: results });
     }
   }
-  return { passed, failed, suites };
+  return { passed, failed, suites, skipped, report };
 }
 
-export async function governorTest(paths: readonly string[], out: NodeJS.WritableStream, err: NodeJS.WritableStream): Promise<number> {
+const discard = new Writable({ write: (_c, _e, cb) => cb() });
+
+export async function governorTest(paths: readonly string[], out: NodeJS.WritableStream, err: NodeJS.WritableStream, o: TestOptions = {}): Promise<number> {
   try {
-    const r = await runGovernanceTests(paths, out);
+    const structured = o.output === 'json' || o.output === 'yaml' ? o.output : undefined;
+    const r = await runGovernanceTests(paths, structured ? discard : out, o);
     if (!r.suites) {
       err.write(`no ${TEST_KIND} documents found in ${paths.join(', ')}\n`);
       return 1;
     }
-    out.write(`${r.passed} passed, ${r.failed} failed (${r.suites} suite(s))\n`);
+    const ran = r.passed + r.failed;
+    if (structured) {
+      out.write(formatData(structured, { apiVersion: 'governor.io/v1alpha1', kind: 'GovernanceTestReport', passed: r.passed, failed: r.failed, skipped: r.skipped, suites: r.report }));
+    } else out.write(`${r.passed} passed, ${r.failed} failed${r.skipped ? `, ${r.skipped} skipped` : ''} (${r.suites} suite(s))\n`);
+    if (!ran) {
+      // A --run that matches nothing must not pass silently in CI.
+      err.write(`no test case matches --run ${JSON.stringify(o.run)}\n`);
+      return 1;
+    }
     return r.failed ? 1 : 0;
   } catch (e) {
     if (!(e instanceof ReviewUsageError)) throw e;
@@ -245,7 +335,10 @@ export function registerTest(program: Command): void {
     .command('test')
     .description(`run ${TEST_KIND} suites (resource + expected allowed/denied/patched) against their policies; exit code 1 on failure`)
     .argument('<paths...>', 'test files or directories')
-    .action(async (paths: string[]) => {
-      process.exitCode = await governorTest(paths, process.stdout, process.stderr);
+    .option('--run <regexp>', 'run only the cases that match, like go test -run: "case", or "suite/case" (suite: metadata.name); regular expressions')
+    .option('--detailed-results', "print the engine's decision (allowed or denied, patched, violations, warnings, exceptions) under every case, passed ones too")
+    .addOption(outputOption(['text', 'json', 'yaml'], 'text', 'json and yaml: a GovernanceTestReport with every case, its problems and the decision'))
+    .action(async (paths: string[], o: TestOptions) => {
+      process.exitCode = await governorTest(paths, process.stdout, process.stderr, o);
     });
 }

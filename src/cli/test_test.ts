@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { governorTest, subsetMismatch } from './test.js';
+import { runCli } from './cli_harness.js';
 
 const repo = new URL('../../', import.meta.url).pathname;
 
@@ -82,4 +83,75 @@ test('subsetMismatch: maps by key, lists element-wise with equal length, scalars
   assert.equal(subsetMismatch({ l: [{ x: 1 }] }, { l: [{ x: 1 }, { x: 2 }] }), 'l: expected 1 item(s), got 2');
   assert.equal(subsetMismatch({ a: 'x' }, { a: 'y' }), 'a: expected "x", got "y"');
   assert.equal(subsetMismatch({ a: { b: 1 } }, { a: 5 }), 'a: expected a map, got 5');
+});
+
+function wrongSuite(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'gtest-'));
+  writeFileSync(
+    join(dir, 'suite.yaml'),
+    `apiVersion: governor.io/v1alpha1
+kind: GovernanceTest
+metadata: {name: limits}
+policies: [${join(repo, 'policies/governance/team-defaults.yaml')}]
+namespaces: {shop: {labels: {tier: prod}}}
+cases:
+  - name: unlabelled deployment is denied
+    resource: {apiVersion: apps/v1, kind: Deployment, metadata: {name: w, namespace: shop}, spec: {template: {spec: {containers: [{name: c, image: i}]}}}}
+    expect: {allowed: false}
+  - name: wrong expectation
+    resource: {apiVersion: apps/v1, kind: Deployment, metadata: {name: w, namespace: shop}, spec: {template: {spec: {containers: [{name: c, image: i}]}}}}
+    expect: {allowed: true}
+  - name: configmap passes
+    resource: {apiVersion: v1, kind: ConfigMap, metadata: {name: c, namespace: shop}}
+    expect: {allowed: true, patched: false}
+`,
+  );
+  return dir;
+}
+
+test('--run filters cases like go test -run ("case" or "suite/case", regular expressions); a filter that matches nothing fails', async () => {
+  const dir = wrongSuite();
+  const out = sink();
+  assert.equal(await governorTest([dir], out.stream, sink().stream, { run: 'denied|configmap' }), 0);
+  assert.match(out.text(), /PASS unlabelled deployment is denied\n  PASS configmap passes\n2 passed, 0 failed, 1 skipped \(1 suite\(s\)\)/);
+  const bySuite = sink();
+  assert.equal(await governorTest([dir], bySuite.stream, sink().stream, { run: 'limits/^wrong' }), 1);
+  assert.match(bySuite.text(), /0 passed, 1 failed, 2 skipped/);
+  assert.equal(await governorTest([dir], sink().stream, sink().stream, { run: 'other-suite/.' }), 1);
+  const err = sink();
+  assert.equal(await governorTest([dir], sink().stream, err.stream, { run: '(' }), 2);
+  assert.match(err.text(), /--run "\("/);
+});
+
+test('--detailed-results prints the decision under passed cases too; -o json is a GovernanceTestReport', async () => {
+  const dir = wrongSuite();
+  const out = sink();
+  await governorTest([dir], out.stream, sink().stream, { detailedResults: true, run: 'denied' });
+  assert.match(out.text(), /PASS unlabelled deployment is denied\n      result: denied, patched\n      violation: metadata\.labels\.owner is required .*\(policy team-defaults, rule require-labels\)/);
+  const json = sink();
+  assert.equal(await governorTest([dir], json.stream, sink().stream, { output: 'json' }), 1);
+  const report = JSON.parse(json.text());
+  assert.equal(report.kind, 'GovernanceTestReport');
+  assert.deepEqual([report.passed, report.failed, report.skipped], [2, 1, 0]);
+  assert.deepEqual(
+    report.suites[0].cases.map((c: any) => [c.name, c.passed, c.outcome.allowed]),
+    [
+      ['unlabelled deployment is denied', true, false],
+      ['wrong expectation', false, false],
+      ['configmap passes', true, true],
+    ],
+  );
+  assert.match(report.suites[0].cases[1].problems[0], /expected allowed, got denied/);
+});
+
+test('governor test exit codes: 0 pass, 1 failure, 2 unknown flag, bad -o, unreadable path', async () => {
+  const dir = wrongSuite();
+  assert.equal((await runCli(['test', '--run', 'configmap', dir])).code, 0);
+  assert.equal((await runCli(['test', dir])).code, 1);
+  assert.equal((await runCli(['test', '--bogus', dir])).code, 2);
+  assert.equal((await runCli(['test', '-o', 'xml', dir])).code, 2);
+  assert.equal((await runCli(['test', join(dir, 'missing')])).code, 2);
+  const yaml = await runCli(['test', '-o', 'yaml', '--run', 'configmap', dir]);
+  assert.equal(yaml.code, 0);
+  assert.match(yaml.stdout, /^apiVersion: governor\.io\/v1alpha1\nkind: GovernanceTestReport\n/);
 });

@@ -1,14 +1,38 @@
-// What this build is: the package version, the commit it was built from (GOVERNOR_COMMIT, a build argument of the
-// image), the Node.js release it runs on. For `governor version` and the governor_build_info metric.
-import { createRequire } from 'node:module';
+// What this build is: the package version, the git commit when the build recorded one, and the Node.js version.
+// Shared by `governor version` and the governor_build_info metric.
+import { readFileSync } from 'node:fs';
+
+export interface BuildInfo {
+  /** package.json's version. */
+  readonly version: string;
+  /** The git commit the build was made from (dist/build-info.json, written by `npm run build`), when known. */
+  readonly commit?: string;
+  /** process.version, e.g. "v24.1.0". */
+  readonly node: string;
+}
+
+function readJson(url: URL): Record<string, unknown> | undefined {
+  try {
+    const v: unknown = JSON.parse(readFileSync(url, 'utf8'));
+    return v && typeof v === 'object' ? (v as Record<string, unknown>) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+let fromFiles: { version: string; commit?: string } | undefined;
 
 /**
- * package.json through require, not a JSON import: it lies outside src/ (the build's rootDir), and the package root
- * is ../../ both from src/common (checkout) and from dist/common (the image, the npm package).
+ * The build's identity. The version comes from package.json (two levels up from src/common or dist/common); the commit
+ * from build-info.json beside the compiled tree (dist/build-info.json, written by `npm run build` from $GIT_COMMIT or
+ * git), else $GOVERNOR_COMMIT; absent when unknown.
  */
-const pkg = createRequire(import.meta.url)('../../package.json') as { version: string };
-
-export function buildInfo(): { version: string; commit?: string; node: string } {
-  const commit = process.env.GOVERNOR_COMMIT?.trim();
-  return { version: pkg.version, ...(commit ? { commit } : {}), node: process.version };
+export function buildInfo(): BuildInfo {
+  if (!fromFiles) {
+    const pkg = readJson(new URL('../../package.json', import.meta.url));
+    const built = readJson(new URL('../build-info.json', import.meta.url));
+    fromFiles = { version: typeof pkg?.version === 'string' ? pkg.version : '0.0.0-unknown', ...(typeof built?.commit === 'string' && built.commit ? { commit: built.commit } : {}) };
+  }
+  const commit = fromFiles.commit ?? (process.env.GOVERNOR_COMMIT?.trim() || undefined);
+  return { version: fromFiles.version, ...(commit ? { commit } : {}), node: process.version };
 }

@@ -2,7 +2,7 @@
 // external metrics API, so a cluster that runs KEDA keeps its APIService and scales on governor policies through it.
 import { readFile } from 'node:fs/promises';
 import type { ComponentFactory, ServerComponent } from '../main.js';
-import { loadKubeConfig } from '../kube/client.js';
+import { serverKubeConfig } from '../kube/client.js';
 import { acquireReplicaValues } from '../adapter/values.js';
 import { readTlsMaterial, PemFileReloader } from '../tls/serving.js';
 import { parseCaBundle } from '../tls/certs.js';
@@ -12,7 +12,7 @@ import { startKedaScalerServer } from './server.js';
 export const kedaScalerComponent: ComponentFactory = async (ctx, certFiles): Promise<ServerComponent> => {
   const o = ctx.options;
   const log = ctx.log.child({ component: 'keda-scaler' });
-  const values = acquireReplicaValues(ctx, loadKubeConfig(o.kubeconfig), log);
+  const values = acquireReplicaValues(ctx, serverKubeConfig(o), log);
   const clientCaFile = o.kedaScalerClientCaFile;
   const tlsOn = Boolean(o.kedaScalerTls || clientCaFile);
   let caReloader: PemFileReloader | undefined;

@@ -190,7 +190,7 @@ export const DROPPED_DEFAULT_METRICS = ['nodejs_active_handles_total', 'nodejs_a
 function newBuildInfo(registers: Registry[]): Gauge<'version' | 'commit' | 'node'> {
   const g = new Gauge({
     name: 'governor_build_info',
-    help: 'A metric with a constant 1 labelled by the version, the commit (GOVERNOR_COMMIT, empty when unknown) and the Node.js release of this build',
+    help: 'A metric with a constant 1 labelled by the version, the commit (dist/build-info.json or GOVERNOR_COMMIT, empty when unknown) and the Node.js release of this build',
     labelNames: ['version', 'commit', 'node'],
     registers,
   });

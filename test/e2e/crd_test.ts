@@ -170,7 +170,7 @@ before(async () => {
       `--kubeconfig=${kubeconfig}`,
       '--insecure-dev',
       '--allowed-source-hosts=127.0.0.1',
-      '--shutdown-grace=1000',
+      '--shutdown-grace=1s',
     ],
     join(workDir, 'governor.log'),
   );

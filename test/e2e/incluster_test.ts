@@ -667,8 +667,8 @@ describe('a rolling upgrade and a forced pod deletion under steady admission loa
 
   it('rolls out a changed arg with zero failed admissions and zero FailedGetExternalMetric', withDiagnostics([names.scale, names.adm], async () => {
     const before = await serverPods();
-    const r = await underLoad('rolling upgrade (--policy-poll=1900)', async () => {
-      await kubectlOk(['-n', NAMESPACE, 'patch', 'deployment', DEPLOYMENT, '--type=json', '-p', JSON.stringify([{ op: 'add', path: '/spec/template/spec/containers/0/args/-', value: '--policy-poll=1900' }])]);
+    const r = await underLoad('rolling upgrade (--policy-poll=1900ms)', async () => {
+      await kubectlOk(['-n', NAMESPACE, 'patch', 'deployment', DEPLOYMENT, '--type=json', '-p', JSON.stringify([{ op: 'add', path: '/spec/template/spec/containers/0/args/-', value: '--policy-poll=1900ms' }])]);
       const st = await cluster.kubectl(['-n', NAMESPACE, 'rollout', 'status', `deployment/${DEPLOYMENT}`, '--timeout=240s'], { timeoutMs: 250_000 });
       assert.equal(st.code, 0, `rollout status: ${st.stderr}${st.stdout}`);
       await waitDeploymentAvailable(cluster, NAMESPACE, DEPLOYMENT, 60_000);
@@ -676,7 +676,7 @@ describe('a rolling upgrade and a forced pod deletion under steady admission loa
     const after = await serverPods();
     assert.equal(after.length, 2);
     for (const p of after) {
-      assert.ok(p.args.includes('--policy-poll=1900'), `${p.name} runs the new args`);
+      assert.ok(p.args.includes('--policy-poll=1900ms'), `${p.name} runs the new args`);
       assert.ok(!before.some((b) => b.name === p.name), `${p.name} is not a new pod`);
     }
     assertClean(r);

@@ -224,10 +224,10 @@ describe('install and uninstall never block writes; the webhook cannot be skippe
         `--kubeconfig=${kc.server}`,
         '--prometheus-url=http://127.0.0.1:9',
         '--allowed-source-hosts=127.0.0.1',
-        '--shutdown-grace=2000',
+        '--shutdown-grace=2s',
         `--registration-manifests=${writeRegistrationTemplates(join(workDir, 'registration'), ports).join(',')}`,
         `--ca-bundle-file=${join(certDir, 'ca.crt')}`,
-        '--registration-interval=1000',
+        '--registration-interval=1s',
       ],
       join(workDir, 'governor.log'),
     );

@@ -62,7 +62,7 @@ describe('a server started with a broken policy file', () => {
         `--webhook-port=${await freePort()}`,
         `--metrics-port=${metricsPort}`,
         `--cert-dir=${join(dir, 'certs')}`,
-        '--policy-poll=300',
+        '--policy-poll=300ms',
       ],
       join(dir, 'governor.log'),
     );

@@ -18,7 +18,7 @@ test('SIGTERM under load: no admission review is cut mid-response, in-flight one
   const dir = mkdtempSync(join(tmpdir(), 'kg-sigterm-'));
   const child = spawn(
     process.execPath,
-    ['--import', 'tsx', 'src/cli.ts', 'serve', '--no-adapter', '--policies', 'policies/governance', '--bind-address', '127.0.0.1', '--webhook-port', '0', '--metrics-port', '0', '--cert-dir', join(dir, 'certs'), '--no-cluster-policies', '--shutdown-grace', '5000'],
+    ['--import', 'tsx', 'src/cli.ts', 'serve', '--no-adapter', '--policies', 'policies/governance', '--bind-address', '127.0.0.1', '--webhook-port', '0', '--metrics-port', '0', '--cert-dir', join(dir, 'certs'), '--no-cluster-policies', '--shutdown-grace', '5s'],
     { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, KUBERNETES_SERVICE_HOST: '' } },
   );
   const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));

@@ -181,11 +181,11 @@ export async function installGovernor(o: InstallOptions): Promise<Installation> 
       `--prometheus-url=${o.prometheusUrl}`,
       // Load sources stay on loopback (the SSRF fence would refuse anything else).
       '--allowed-source-hosts=127.0.0.1',
-      '--policy-poll=500',
-      '--shutdown-grace=2000',
+      '--policy-poll=500ms',
+      '--shutdown-grace=2s',
       `--registration-manifests=${templates.join(',')}`,
       `--ca-bundle-file=${join(certDir, 'ca.crt')}`,
-      '--registration-interval=1000',
+      '--registration-interval=1s',
       // The local API server presents no client certificate to the webhook, so Events (checked by the suite) are
       // opted into; by default they need --webhook-client-ca-file (docs/security.md).
       '--webhook-events=always',
