@@ -139,7 +139,7 @@ test('governor version (text, -o json) and --version', async () => {
   const text = await runCli(['version']);
   assert.equal(text.code, 0);
   assert.match(text.stdout, new RegExp(`^governor version ${pkg.version.replace(/\./g, '\\.')}\ngit commit: \\S+\nnode: v\\d+`));
-  const json = await runCli(['version', '-o', 'json'], { env: { GOVERNOR_GIT_COMMIT: 'abc123' } });
+  const json = await runCli(['version', '-o', 'json'], { env: { GOVERNOR_COMMIT: 'abc123' } });
   assert.deepEqual(JSON.parse(json.stdout), { version: pkg.version, commit: 'abc123', node: process.version });
   const flag = await runCli(['--version']);
   assert.equal(flag.code, 0);
