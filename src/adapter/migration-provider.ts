@@ -9,13 +9,12 @@ import type { GovernorMetrics } from '../observability/metrics.js';
 import type { PolicySet } from '../policy/policy-set.js';
 import type { PolicyStore } from '../policy/store.js';
 import type { MigrationPolicy } from '../policy/types.js';
-import { ROLE_LABEL, type WorkloadRole } from '../scaling/hpa-manifest.js';
+import { DESIRED_REPLICAS_METRIC, METRIC_ROLE_LABEL, POLICY_LABEL, TARGET_KIND_LABEL, TARGET_NAME_LABEL, type WorkloadRole } from '../scaling/contract.js';
 import { evaluateMigration, publishedReplicas, type MigrationDecision, type MigrationState, type MigrationStateStore, type PublishedReplicas } from '../scaling/migration.js';
 import { bucketOf } from '../scaling/planner.js';
 import type { LoadCache } from '../sources/cache.js';
 import type { DecisionService } from './decisions.js';
 import { AdapterError, MetricNotFoundError, NoMatchingPolicyError, ValueUnavailableError } from './errors.js';
-import { DESIRED_REPLICAS, POLICY_LABEL } from './policy-provider.js';
 import { metaTime, type ExternalMetricInfo, type ExternalMetricValue, type ExternalMetricsProvider } from './provider.js';
 
 export const migrationId = (p: Pick<MigrationPolicy, 'namespace' | 'name'>) => `${p.namespace}/${p.name}`;
@@ -25,7 +24,7 @@ export const migrationCacheKey = (p: Pick<MigrationPolicy, 'namespace' | 'name'>
 /** The labels each role of a migration is selected by, also returned as metricLabels. */
 export function migrationLabels(p: MigrationPolicy, role: WorkloadRole): Labels {
   const w = role === 'source' ? p.source : p.target;
-  return { [POLICY_LABEL]: p.name, [ROLE_LABEL]: role, 'governor.io/target-kind': w.kind, 'governor.io/target-name': w.name };
+  return { [POLICY_LABEL]: p.name, [METRIC_ROLE_LABEL]: role, [TARGET_KIND_LABEL]: w.kind, [TARGET_NAME_LABEL]: w.name };
 }
 
 export interface MigrationProviderOptions {
@@ -94,11 +93,11 @@ export class MigrationMetricsProvider implements ExternalMetricsProvider {
   }
 
   listMetrics(): readonly ExternalMetricInfo[] {
-    return [{ metric: DESIRED_REPLICAS }];
+    return [{ metric: DESIRED_REPLICAS_METRIC }];
   }
 
   async getValues(namespace: string, metricName: string, selector: readonly Requirement[], selectorText: string): Promise<ExternalMetricValue[]> {
-    if (metricName !== DESIRED_REPLICAS) throw new MetricNotFoundError(metricName, [DESIRED_REPLICAS]);
+    if (metricName !== DESIRED_REPLICAS_METRIC) throw new MetricNotFoundError(metricName, [DESIRED_REPLICAS_METRIC]);
     const entries = this.byNamespace.get(namespace) ?? [];
     const selected: { entry: Entry; role: WorkloadRole }[] = [];
     for (const entry of entries) for (const role of ['source', 'target'] as const) if (matches(selector, entry.labels[role])) selected.push({ entry, role });
@@ -116,7 +115,7 @@ export class MigrationMetricsProvider implements ExternalMetricsProvider {
       const d = decisions[i]!;
       const p = s.entry.policy;
       return {
-        metricName: DESIRED_REPLICAS,
+        metricName: DESIRED_REPLICAS_METRIC,
         metricLabels: s.entry.labels[s.role],
         timestamp: metaTime(d.state?.lastStepAtMs ?? this.now()),
         window: Math.round(p.intervalMs / 1000),
