@@ -18,7 +18,7 @@ import { groupOf, podLocation, workloadKind } from './pod-template.js';
 import { PolicyIndex } from './policy-index.js';
 import { mutateResources, validateResources } from './resources.js';
 import { describeBefore, findingKey, indexFindings, notWorse } from './existing.js';
-import { clip, decide, MAX_REPORTED, type Decision, type ExceptionUse, type Omitted, type RuleResult } from './result.js';
+import { clip, decide, MAX_REPORTED, type GovernanceVerdict, type ExceptionUse, type Omitted, type RuleResult } from './result.js';
 import { ALL_ALLOWED, metadataMap, mutateTags, validateTags } from './tags.js';
 import { ReviewDeadlineExceeded, type ActiveMigrationSource, type Finding, type NamespaceInfo, type Operation, type ReviewContext, type Target } from './types.js';
 import { isWorkloadController } from './workload-controllers.js';
@@ -65,7 +65,7 @@ export interface MutateOutcome {
 export interface ValidateOutcome {
   readonly results: readonly RuleResult[];
   readonly policies: readonly PolicySummary[];
-  readonly decision: Decision;
+  readonly decision: GovernanceVerdict;
   readonly skipped?: SkipReason;
   /** The deadline passed before these were evaluated: the caller decides by their mode (enforce fails closed). */
   readonly unfinished?: readonly UnfinishedPolicy[];
@@ -77,7 +77,7 @@ export interface ReviewOutcome {
 }
 
 const NO_NAMESPACE_INFO: NamespaceInfo = { labels: {}, annotations: {} };
-const EMPTY: Decision = decide([]);
+const EMPTY: GovernanceVerdict = decide([]);
 // Mutation runs to a fixed point (a default can make another policy's selector match); this bounds the passes.
 const MAX_MUTATION_PASSES = 4;
 // The deadline is read every this many policies: a clock read costs about what a small policy's evaluation does.
