@@ -23,8 +23,21 @@ import { ALL_ALLOWED, metadataMap, mutateTags, validateTags } from './tags.js';
 import { ReviewDeadlineExceeded, type ActiveMigrationSource, type Finding, type NamespaceInfo, type Operation, type ReviewContext, type Target } from './types.js';
 import { isWorkloadController } from './workload-controllers.js';
 
+/** The namespace governor is installed in (--service-namespace's default). */
+export const DEFAULT_SERVICE_NAMESPACE = 'kube-governor';
+/** Namespaces never evaluated whatever the service namespace is, so the cluster cannot be locked out. */
+export const ALWAYS_SKIPPED_NAMESPACES: readonly string[] = ['kube-system'];
+
+/**
+ * The namespaces the webhook never evaluates: kube-system and its own. The one list for the webhook, `governor review`,
+ * `governor test` and lint's warning, so that what they report is what the cluster does.
+ */
+export function skippedNamespaces(serviceNamespace: string = DEFAULT_SERVICE_NAMESPACE): readonly string[] {
+  return [...new Set([...ALWAYS_SKIPPED_NAMESPACES, serviceNamespace])];
+}
+
 export interface GovernanceEngineOptions {
-  /** Namespaces never evaluated, so the cluster cannot be locked out (default kube-system; the webhook adds its own). */
+  /** Namespaces never evaluated (default ALWAYS_SKIPPED_NAMESPACES; the webhook passes skippedNamespaces()). */
   readonly skipNamespaces?: readonly string[];
   /** Default: no migration is running anywhere. */
   readonly activeMigrationSource?: ActiveMigrationSource;
@@ -181,7 +194,7 @@ export class GovernanceEngine {
 
   constructor(policies: readonly GovernancePolicy[], options: GovernanceEngineOptions = {}) {
     this.index = new PolicyIndex(policies);
-    this.skipNamespaces = new Set(options.skipNamespaces ?? ['kube-system']);
+    this.skipNamespaces = new Set(options.skipNamespaces ?? ALWAYS_SKIPPED_NAMESPACES);
     this.activeMigrationSource = options.activeMigrationSource ?? (() => undefined);
     this.now = options.now ?? (() => performance.now());
     this.defaultsExceptionAnnotations = policies.some((p) => p.annotations.some((r) => r.key.startsWith(EXCEPTION_ANNOTATION_PREFIX)));
