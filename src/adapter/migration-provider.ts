@@ -2,7 +2,7 @@
 // with its state on the cluster; composed with the ScalingPolicy provider behind one ExternalMetricsProvider.
 import { matches, type Labels, type Requirement } from '../common/labels.js';
 import { formatQuantity } from '../common/quantity.js';
-import type { MigrationStateCache } from '../kube/migration-state.js';
+import { MigrationStateError, WorkloadApiError, WorkloadNotFoundError, type MigrationStateCache } from '../kube/migration-state.js';
 import type { ScaleReader } from '../kube/scale.js';
 import type { Logger } from '../observability/log.js';
 import type { GovernorMetrics } from '../observability/metrics.js';
@@ -10,7 +10,7 @@ import type { PolicySet } from '../policy/policy-set.js';
 import type { PolicyStore } from '../policy/store.js';
 import type { MigrationPolicy } from '../policy/types.js';
 import { DESIRED_REPLICAS_METRIC, METRIC_ROLE_LABEL, POLICY_LABEL, TARGET_KIND_LABEL, TARGET_NAME_LABEL, type WorkloadRole } from '../scaling/contract.js';
-import { evaluateMigration, publishedReplicas, type MigrationDecision, type MigrationState, type MigrationStateStore, type PublishedReplicas } from '../scaling/migration.js';
+import { evaluateMigration, MigrationStartError, publishedReplicas, type MigrationDecision, type MigrationState, type MigrationStateStore, type PublishedReplicas } from '../scaling/migration.js';
 import { bucketOf } from '../scaling/planner.js';
 import type { LoadCache } from '../sources/cache.js';
 import type { DecisionService } from './decisions.js';
@@ -154,7 +154,8 @@ export class MigrationMetricsProvider implements ExternalMetricsProvider {
     const promise = this.evaluate(policy).catch((e: unknown) => {
       // A failed evaluation (API down) is retried by the next poll, not cached for the interval.
       if (this.inflight.get(id)?.promise === promise) this.inflight.delete(id);
-      throw e instanceof AdapterError ? e : new ValueUnavailableError(`MigrationPolicy ${id}: ${(e as Error).message}`);
+      // Only the known failures of the state on the cluster are a 503; anything else is a bug: a 500, logged with its stack.
+      throw e instanceof AdapterError ? e : isStateFailure(e) ? new ValueUnavailableError(`MigrationPolicy ${id}: ${e.message}`, String((e.cause as Error)?.message ?? e.message)) : e;
     });
     this.inflight.set(id, { bucket, policy, promise });
     return promise;
@@ -213,6 +214,11 @@ export class MigrationMetricsProvider implements ExternalMetricsProvider {
   close(): void {
     this.unsubscribe();
   }
+}
+
+/** The ways reading or starting a migration's state fails that are no bug: the workload, its annotation or the API server. */
+function isStateFailure(e: unknown): e is Error {
+  return e instanceof MigrationStateError || e instanceof WorkloadNotFoundError || e instanceof WorkloadApiError || e instanceof MigrationStartError;
 }
 
 /**

@@ -7,7 +7,7 @@ import type { ScalingPolicy } from '../policy/types.js';
 import { DESIRED_REPLICAS_METRIC, POLICY_LABEL, TARGET_KIND_LABEL, TARGET_NAME_LABEL } from '../scaling/contract.js';
 import type { DecisionService } from './decisions.js';
 import { policyId } from './decisions.js';
-import { MetricNotFoundError, NoMatchingPolicyError, ValueUnavailableError } from './errors.js';
+import { loadSourceFailing, MetricNotFoundError, NoMatchingPolicyError, ValueUnavailableError } from './errors.js';
 import { metaTime, type ExternalMetricInfo, type ExternalMetricValue, type ExternalMetricsProvider } from './provider.js';
 
 /** The labels a policy is selected by, also returned as metricLabels. */
@@ -66,7 +66,7 @@ export class PolicyMetricsProvider implements ExternalMetricsProvider {
     return selected.map((c, i) => {
       const d = decisions[i]!;
       if (d.replicas === undefined) {
-        throw new ValueUnavailableError(`no desired-replicas value for ScalingPolicy ${policyId(c.policy)}: ${d.reason}`);
+        throw new ValueUnavailableError(loadSourceFailing(c.policy.load.type, policyId(c.policy), d.failure), `no desired-replicas value for ScalingPolicy ${policyId(c.policy)}: ${d.reason}`);
       }
       return {
         metricName: DESIRED_REPLICAS_METRIC,
