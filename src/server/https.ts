@@ -120,8 +120,8 @@ export function createSecureServer(handler: RequestListener, o: SecureServerOpti
     setTimeout(() => socket.end(), 200).unref();
     setTimeout(() => socket.destroy(), 2000).unref();
   });
-  // Responses in flight, counted: keeping the response objects in a Set gave each one an identity hash and cost
-  // 10-15 µs per request in Node's HTTP code (measured with bench/lib/servers.ts, old against new).
+  // Responses in flight, counted: keeping the response objects in a Set gave each one an identity hash, which slowed
+  // every request in Node's HTTP code (measured with bench/lib/servers.ts, old against new; BENCHMARKS.md).
   let inFlight = 0;
   let closing = false;
   let drained = false;
