@@ -18,6 +18,8 @@ import {
   PathNotFoundError,
   UnauthorizedError,
   UriTooLongError,
+  ValueUnavailableError,
+  type Status,
   toStatus,
 } from './errors.js';
 import type { ExternalMetricsProvider } from './provider.js';
@@ -81,6 +83,9 @@ function sendJson(res: ServerResponse, code: number, body: unknown): void {
   res.end(text);
 }
 
+const UNAVAILABLE_RELOG_MS = 10 * 60_000;
+const MAX_UNAVAILABLE_CAUSES = 1000;
+
 /** What both the express app and the fast path need: authorization and the value lookup, errors in one place. */
 function adapterCore(o: AdapterAppOptions) {
   const authorize = async (user: UserInfo | undefined, attrs: RequestAttributes) => {
@@ -125,12 +130,25 @@ function adapterCore(o: AdapterAppOptions) {
     return { kind: 'ExternalMetricValueList', apiVersion: GROUP_VERSION, metadata: {}, items };
   };
 
+  // 5xx causes already logged (message → when): a warning once per distinct cause, not per request (every HPA polls
+  // every 15 s), again after UNAVAILABLE_RELOG_MS while it lasts; bounded, since selectors vary.
+  const unavailableLogged = new Map<string, number>();
+  const logUnavailable = (err: unknown, status: Status, path: string, username: string | undefined) => {
+    const now = Date.now();
+    const fields = { path: path.slice(0, 200), code: status.code, user: username, msg: status.message, ...(err instanceof ValueUnavailableError && err.detail ? { detail: err.detail } : {}) };
+    const last = unavailableLogged.get(status.message);
+    if (last !== undefined && now - last < UNAVAILABLE_RELOG_MS) return o.log.debug(fields, 'value unavailable');
+    if (unavailableLogged.size >= MAX_UNAVAILABLE_CAUSES) unavailableLogged.clear();
+    unavailableLogged.set(status.message, now);
+    o.log.warn(fields, 'value unavailable');
+  };
+
   /** The one place errors become responses. */
   const answerError = (err: unknown, path: string, res: ServerResponse, user: UserInfo | undefined) => {
     const { status, internal } = toStatus(err);
     const username = user?.username;
     if (internal) o.log.error({ err: (err as Error)?.stack ?? String(err), path: path.slice(0, 200), user: username }, 'request failed');
-    else if (status.code >= 500) o.log.debug({ path, code: status.code, user: username, msg: status.message }, 'value unavailable'); // the evaluation already logged why
+    else if (status.code >= 500) logUnavailable(err, status, path, username);
     else o.log.debug({ path: path.slice(0, 200), code: status.code, user: username, msg: status.message }, 'request rejected');
     if (res.headersSent) return;
     sendJson(res, status.code, status);

@@ -3,7 +3,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import request from 'supertest';
 import type { IncomingMessage } from 'node:http';
-import { silentLogger } from '../observability/log.js';
+import { Writable } from 'node:stream';
+import { createLogger, silentLogger, type Logger } from '../observability/log.js';
 import { createMetrics } from '../observability/metrics.js';
 import type { Authorizer, RequestAttributes, UserInfo } from '../kube/authorization.js';
 import { acceptsPlainJson, createAdapterApp, MAX_URI_LENGTH } from './app.js';
@@ -14,11 +15,11 @@ import { FakeMetricsProvider } from './fake-provider.js';
 const BASE = '/apis/external.metrics.k8s.io/v1beta1';
 const ITEM = { metricName: 'desired-replicas', metricLabels: { 'governor.io/policy': 'checkout' }, timestamp: '2025-01-01T00:00:00Z', window: 30, value: '12' };
 
-function makeApp(o: { authenticated?: boolean; deny?: (u: UserInfo, a: RequestAttributes) => boolean; authzFails?: boolean } = {}) {
+function makeApp(o: { authenticated?: boolean; deny?: (u: UserInfo, a: RequestAttributes) => boolean; authzFails?: boolean; log?: Logger } = {}) {
   const provider = new FakeMetricsProvider(['desired-replicas'], {
     'shop/desired-replicas': [ITEM],
     'empty/desired-replicas': new NoMatchingPolicyError('empty', 'governor.io/policy=x', []),
-    'down/desired-replicas': new ValueUnavailableError('no desired-replicas value for ScalingPolicy down/p: prometheus unreachable (ECONNREFUSED) for query "up"'),
+    'down/desired-replicas': new ValueUnavailableError('load source prometheus of policy down/p failing: unreachable', 'no desired-replicas value for ScalingPolicy down/p: prometheus http://10.0.0.9:9090 unreachable (ECONNREFUSED) for query "up"'),
     'bug/desired-replicas': new TypeError('secret internal detail'),
   });
   const asked: RequestAttributes[] = [];
@@ -33,7 +34,7 @@ function makeApp(o: { authenticated?: boolean; deny?: (u: UserInfo, a: RequestAt
   const authenticate = (req: IncomingMessage): AuthnResult =>
     req.headers['x-test-user'] ? { ok: true, via: 'requestheader', user: { username: String(req.headers['x-test-user']), groups: [], extra: {} } } : { ok: false, reason: 'no client certificate' };
   const metrics = createMetrics({ defaultMetrics: false });
-  const app = createAdapterApp({ provider, authenticate, authorizer, metrics, log: silentLogger });
+  const app = createAdapterApp({ provider, authenticate, authorizer, metrics, log: o.log ?? silentLogger });
   return { app, provider, asked, metrics };
 }
 
@@ -126,7 +127,7 @@ const errorCases: { name: string; path: string; user?: string; method?: 'post' |
   { name: 'write method', path: `${BASE}/namespaces/shop/desired-replicas`, method: 'post', code: 405, reason: 'MethodNotAllowed', message: /read-only/ },
   { name: 'delete discovery', path: '/apis', method: 'delete', code: 405, reason: 'MethodNotAllowed', message: /DELETE/ },
   { name: 'long URI', path: `${BASE}/namespaces/shop/desired-replicas?labelSelector=${'a'.repeat(MAX_URI_LENGTH)}`, code: 414, reason: 'RequestURITooLong', message: /request URI is \d+ bytes; the limit is 8192/ },
-  { name: 'source down beyond the fallback', path: `${BASE}/namespaces/down/desired-replicas`, code: 503, reason: 'ServiceUnavailable', message: /prometheus unreachable \(ECONNREFUSED\) for query "up"/ },
+  { name: 'source down beyond the fallback', path: `${BASE}/namespaces/down/desired-replicas`, code: 503, reason: 'ServiceUnavailable', message: /^load source prometheus of policy down\/p failing: unreachable$/ },
   { name: 'provider bug', path: `${BASE}/namespaces/bug/desired-replicas`, code: 500, reason: 'InternalError', message: /^Internal error occurred: the request could not be processed/ },
   { name: 'authorizer down', path: `${BASE}/namespaces/shop/desired-replicas`, code: 500, reason: 'InternalError', message: /^Internal error occurred/, app: { authzFails: true } },
 ];
@@ -145,9 +146,30 @@ for (const c of errorCases) {
     assert.equal(r.body.code, c.code);
     assert.equal(r.body.reason, c.reason);
     assert.match(r.body.message, c.message);
-    assert.doesNotMatch(r.text, /secret internal detail|ECONNREFUSED.*SubjectAccessReview/);
+    assert.doesNotMatch(r.text, /secret internal detail|ECONNREFUSED|10\.0\.0\.9|query/);
   });
 }
+
+test('a 503 is logged as a warning once per distinct cause, with the detail the body leaves out; a 500 as an error with its stack', async () => {
+  const lines: Record<string, any>[] = [];
+  const destination = new Writable({
+    write(c, _e, cb) {
+      lines.push(JSON.parse(String(c)));
+      cb();
+    },
+  });
+  const { app } = makeApp({ log: createLogger({ level: 'debug', destination, format: 'json' }) });
+  for (let i = 0; i < 5; i++) await get(app, `${BASE}/namespaces/down/desired-replicas`).expect(503);
+  await get(app, `${BASE}/namespaces/bug/desired-replicas`).expect(500);
+  const warns = lines.filter((l) => l.level === 'warn');
+  assert.equal(warns.length, 1, JSON.stringify(lines));
+  assert.equal(warns[0]!.msg, 'value unavailable');
+  assert.match(warns[0]!.detail, /prometheus http:\/\/10\.0\.0\.9:9090 unreachable \(ECONNREFUSED\) for query "up"/);
+  assert.equal(lines.filter((l) => l.level === 'debug' && l.msg === 'value unavailable').length, 4);
+  const errors = lines.filter((l) => l.level === 'error');
+  assert.equal(errors.length, 1);
+  assert.match(errors[0]!.err, /TypeError: secret internal detail\n\s+at /);
+});
 
 test('request durations are recorded by route and code', async () => {
   const { app, metrics } = makeApp();

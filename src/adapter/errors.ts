@@ -1,16 +1,8 @@
 // Adapter errors as typed classes, and the one place that turns any error into a metav1.Status response.
 
-/** The metav1.Status body Kubernetes clients expect for every failed request. */
-export interface Status {
-  readonly kind: 'Status';
-  readonly apiVersion: 'v1';
-  readonly metadata: Record<string, never>;
-  readonly status: 'Failure';
-  readonly message: string;
-  readonly reason: string;
-  readonly code: number;
-  readonly details?: { readonly name?: string; readonly group?: string; readonly kind?: string };
-}
+import { statusBody, type Status } from '../server/status.js';
+
+export { statusBody, type Status };
 
 export abstract class AdapterError extends Error {
   abstract readonly code: number;
@@ -95,16 +87,32 @@ export class ForbiddenError extends AdapterError {
   readonly reason = 'Forbidden';
 }
 
-/** 503: the load source is down beyond the fallback; the message carries the source's error (the issue asks for it). */
+/**
+ * 503: no value to publish (the load source down beyond the fallback, a migration's state unreadable). The message
+ * names the policy and the kind of failure only: anyone who can read the HPA's events reads it, so the source's URL,
+ * its query and its error stay in `detail`, for the server log.
+ */
 export class ValueUnavailableError extends AdapterError {
   override name = 'ValueUnavailableError';
   readonly code = 503;
   readonly reason = 'ServiceUnavailable';
+  constructor(
+    message: string,
+    /** What the server log says about it (may name URLs and queries); not sent to the client. */
+    readonly detail?: string,
+  ) {
+    super(message);
+  }
 }
 
-export function statusBody(code: number, reason: string, message: string, details?: Status['details']): Status {
-  return { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message, reason, code, ...(details ? { details } : {}) };
+/** The words for a load sample's failure class (LoadSample.reason: SourceError reasons, 'internal', 'pending'). */
+const FAILURE_CLASSES: Record<string, string> = { unavailable: 'unreachable', timeout: 'timed out', response: 'no usable value in its answer', internal: 'internal error', pending: 'not queried yet' };
+
+/** The 503 message of a load source failure: the source's type, the policy and the failure class, no URL or query. */
+export function loadSourceFailing(sourceType: string, policy: string, failureClass: string | undefined): string {
+  return `load source ${sourceType} of policy ${policy} failing: ${FAILURE_CLASSES[failureClass ?? ''] ?? failureClass ?? 'unknown'}`;
 }
+
 
 const GENERIC_500 = 'Internal error occurred: the request could not be processed (details are in the server log)';
 

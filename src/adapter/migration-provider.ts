@@ -2,20 +2,19 @@
 // with its state on the cluster; composed with the ScalingPolicy provider behind one ExternalMetricsProvider.
 import { matches, type Labels, type Requirement } from '../common/labels.js';
 import { formatQuantity } from '../common/quantity.js';
-import type { MigrationStateCache } from '../kube/migration-state.js';
+import { MigrationStateError, WorkloadApiError, WorkloadNotFoundError, type MigrationStateCache } from '../kube/migration-state.js';
 import type { ScaleReader } from '../kube/scale.js';
 import type { Logger } from '../observability/log.js';
 import type { GovernorMetrics } from '../observability/metrics.js';
 import type { PolicySet } from '../policy/policy-set.js';
 import type { PolicyStore } from '../policy/store.js';
 import type { MigrationPolicy } from '../policy/types.js';
-import { ROLE_LABEL, type WorkloadRole } from '../scaling/hpa-manifest.js';
-import { evaluateMigration, publishedReplicas, type MigrationDecision, type MigrationState, type MigrationStateStore, type PublishedReplicas } from '../scaling/migration.js';
+import { DESIRED_REPLICAS_METRIC, METRIC_ROLE_LABEL, POLICY_LABEL, TARGET_KIND_LABEL, TARGET_NAME_LABEL, type WorkloadRole } from '../scaling/contract.js';
+import { evaluateMigration, MigrationStartError, publishedReplicas, type MigrationDecision, type MigrationState, type MigrationStateStore, type PublishedReplicas } from '../scaling/migration.js';
 import { bucketOf } from '../scaling/planner.js';
 import type { LoadCache } from '../sources/cache.js';
 import type { DecisionService } from './decisions.js';
 import { AdapterError, MetricNotFoundError, NoMatchingPolicyError, ValueUnavailableError } from './errors.js';
-import { DESIRED_REPLICAS, POLICY_LABEL } from './policy-provider.js';
 import { metaTime, type ExternalMetricInfo, type ExternalMetricValue, type ExternalMetricsProvider } from './provider.js';
 
 export const migrationId = (p: Pick<MigrationPolicy, 'namespace' | 'name'>) => `${p.namespace}/${p.name}`;
@@ -25,7 +24,7 @@ export const migrationCacheKey = (p: Pick<MigrationPolicy, 'namespace' | 'name'>
 /** The labels each role of a migration is selected by, also returned as metricLabels. */
 export function migrationLabels(p: MigrationPolicy, role: WorkloadRole): Labels {
   const w = role === 'source' ? p.source : p.target;
-  return { [POLICY_LABEL]: p.name, [ROLE_LABEL]: role, 'governor.io/target-kind': w.kind, 'governor.io/target-name': w.name };
+  return { [POLICY_LABEL]: p.name, [METRIC_ROLE_LABEL]: role, [TARGET_KIND_LABEL]: w.kind, [TARGET_NAME_LABEL]: w.name };
 }
 
 export interface MigrationProviderOptions {
@@ -94,11 +93,11 @@ export class MigrationMetricsProvider implements ExternalMetricsProvider {
   }
 
   listMetrics(): readonly ExternalMetricInfo[] {
-    return [{ metric: DESIRED_REPLICAS }];
+    return [{ metric: DESIRED_REPLICAS_METRIC }];
   }
 
   async getValues(namespace: string, metricName: string, selector: readonly Requirement[], selectorText: string): Promise<ExternalMetricValue[]> {
-    if (metricName !== DESIRED_REPLICAS) throw new MetricNotFoundError(metricName, [DESIRED_REPLICAS]);
+    if (metricName !== DESIRED_REPLICAS_METRIC) throw new MetricNotFoundError(metricName, [DESIRED_REPLICAS_METRIC]);
     const entries = this.byNamespace.get(namespace) ?? [];
     const selected: { entry: Entry; role: WorkloadRole }[] = [];
     for (const entry of entries) for (const role of ['source', 'target'] as const) if (matches(selector, entry.labels[role])) selected.push({ entry, role });
@@ -116,7 +115,7 @@ export class MigrationMetricsProvider implements ExternalMetricsProvider {
       const d = decisions[i]!;
       const p = s.entry.policy;
       return {
-        metricName: DESIRED_REPLICAS,
+        metricName: DESIRED_REPLICAS_METRIC,
         metricLabels: s.entry.labels[s.role],
         timestamp: metaTime(d.state?.lastStepAtMs ?? this.now()),
         window: Math.round(p.intervalMs / 1000),
@@ -155,7 +154,8 @@ export class MigrationMetricsProvider implements ExternalMetricsProvider {
     const promise = this.evaluate(policy).catch((e: unknown) => {
       // A failed evaluation (API down) is retried by the next poll, not cached for the interval.
       if (this.inflight.get(id)?.promise === promise) this.inflight.delete(id);
-      throw e instanceof AdapterError ? e : new ValueUnavailableError(`MigrationPolicy ${id}: ${(e as Error).message}`);
+      // Only the known failures of the state on the cluster are a 503; anything else is a bug: a 500, logged with its stack.
+      throw e instanceof AdapterError ? e : isStateFailure(e) ? new ValueUnavailableError(`MigrationPolicy ${id}: ${e.message}`, String((e.cause as Error)?.message ?? e.message)) : e;
     });
     this.inflight.set(id, { bucket, policy, promise });
     return promise;
@@ -214,6 +214,11 @@ export class MigrationMetricsProvider implements ExternalMetricsProvider {
   close(): void {
     this.unsubscribe();
   }
+}
+
+/** The ways reading or starting a migration's state fails that are no bug: the workload, its annotation or the API server. */
+function isStateFailure(e: unknown): e is Error {
+  return e instanceof MigrationStateError || e instanceof WorkloadNotFoundError || e instanceof WorkloadApiError || e instanceof MigrationStartError;
 }
 
 /**

@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseSelector } from '../common/labels.js';
-import { MigrationStateCache } from '../kube/migration-state.js';
+import { MigrationStateCache, WorkloadApiError } from '../kube/migration-state.js';
 import { FakeScaleReader, ScaleReadError, type ScaleReader } from '../kube/scale.js';
 import { silentLogger } from '../observability/log.js';
 import { parsePolicyText } from '../policy/parse.js';
@@ -135,10 +135,15 @@ test('a state store failure becomes a 503 and is retried at the next poll', asyn
   const read = s.stateStore.read.bind(s.stateStore);
   let fail = true;
   s.stateStore.read = async (k) => {
-    if (fail) throw new Error('apiserver unreachable');
+    if (fail) throw new WorkloadApiError('cannot read Deployment shop/checkout-a: the API server is unreachable', { cause: new Error('connect ECONNREFUSED 10.96.0.1:443') });
     return read(k);
   };
-  await assert.rejects(s.get('governor.io/policy=move,governor.io/role=source'), (e: unknown) => e instanceof ValueUnavailableError && /apiserver unreachable/.test((e as Error).message));
+  await assert.rejects(s.get('governor.io/policy=move,governor.io/role=source'), (e: unknown) => {
+    assert.ok(e instanceof ValueUnavailableError);
+    assert.equal(e.message, 'MigrationPolicy shop/move: cannot read Deployment shop/checkout-a: the API server is unreachable');
+    assert.match(e.detail!, /ECONNREFUSED 10\.96\.0\.1/);
+    return true;
+  });
   fail = false;
   assert.equal((await s.get('governor.io/policy=move,governor.io/role=source'))[0]!.value, '6');
 });
@@ -184,4 +189,12 @@ test('readiness: the source drains only as the target pods become Ready (status.
   // A failed Ready read falls back to the model's value (with make-before-break on spec.replicas).
   scale.set('shop', b, new ScaleReadError('apiserver down'));
   assert.equal(await source(), '4');
+});
+
+test('a bug in the evaluation is no 503: the error goes on as it is (a 500, logged with its stack)', async () => {
+  const s = setup();
+  s.stateStore.read = async () => {
+    throw new TypeError("Cannot read properties of undefined (reading 'phase')");
+  };
+  await assert.rejects(s.get('governor.io/policy=move,governor.io/role=source'), (e: unknown) => e instanceof TypeError && !(e instanceof ValueUnavailableError));
 });

@@ -4,17 +4,15 @@ import { formatQuantity } from '../common/quantity.js';
 import type { PolicySet } from '../policy/policy-set.js';
 import type { PolicyStore } from '../policy/store.js';
 import type { ScalingPolicy } from '../policy/types.js';
+import { DESIRED_REPLICAS_METRIC, POLICY_LABEL, TARGET_KIND_LABEL, TARGET_NAME_LABEL } from '../scaling/contract.js';
 import type { DecisionService } from './decisions.js';
 import { policyId } from './decisions.js';
-import { MetricNotFoundError, NoMatchingPolicyError, ValueUnavailableError } from './errors.js';
+import { loadSourceFailing, MetricNotFoundError, NoMatchingPolicyError, ValueUnavailableError } from './errors.js';
 import { metaTime, type ExternalMetricInfo, type ExternalMetricValue, type ExternalMetricsProvider } from './provider.js';
-
-export const DESIRED_REPLICAS = 'desired-replicas';
-export const POLICY_LABEL = 'governor.io/policy';
 
 /** The labels a policy is selected by, also returned as metricLabels. */
 export function policyLabels(p: ScalingPolicy): Labels {
-  return { [POLICY_LABEL]: p.name, 'governor.io/target-kind': p.target.kind, 'governor.io/target-name': p.target.name };
+  return { [POLICY_LABEL]: p.name, [TARGET_KIND_LABEL]: p.target.kind, [TARGET_NAME_LABEL]: p.target.name };
 }
 
 interface Indexed {
@@ -55,11 +53,11 @@ export class PolicyMetricsProvider implements ExternalMetricsProvider {
   }
 
   listMetrics(): readonly ExternalMetricInfo[] {
-    return [{ metric: DESIRED_REPLICAS }];
+    return [{ metric: DESIRED_REPLICAS_METRIC }];
   }
 
   async getValues(namespace: string, metricName: string, selector: readonly Requirement[], selectorText: string): Promise<ExternalMetricValue[]> {
-    if (metricName !== DESIRED_REPLICAS) throw new MetricNotFoundError(metricName, [DESIRED_REPLICAS]);
+    if (metricName !== DESIRED_REPLICAS_METRIC) throw new MetricNotFoundError(metricName, [DESIRED_REPLICAS_METRIC]);
     const pinned = pinnedValue(selector, POLICY_LABEL);
     const one = pinned === undefined ? undefined : this.byName.get(`${namespace}/${pinned}`);
     const selected = pinned === undefined ? (this.byNamespace.get(namespace) ?? []).filter((c) => matches(selector, c.labels)) : one && matches(selector, one.labels) ? [one] : [];
@@ -68,10 +66,10 @@ export class PolicyMetricsProvider implements ExternalMetricsProvider {
     return selected.map((c, i) => {
       const d = decisions[i]!;
       if (d.replicas === undefined) {
-        throw new ValueUnavailableError(`no desired-replicas value for ScalingPolicy ${policyId(c.policy)}: ${d.reason}`);
+        throw new ValueUnavailableError(loadSourceFailing(c.policy.load.type, policyId(c.policy), d.failure), `no desired-replicas value for ScalingPolicy ${policyId(c.policy)}: ${d.reason}`);
       }
       return {
-        metricName: DESIRED_REPLICAS,
+        metricName: DESIRED_REPLICAS_METRIC,
         metricLabels: c.labels,
         timestamp: metaTime(d.atMs),
         window: Math.round(c.policy.intervalMs / 1000),

@@ -121,13 +121,14 @@ test('many polls in one interval: one source query, one scale read, the same val
   assert.equal(source.calls('rps_checkout'), 2);
 });
 
-test('a source down with nothing to hold is a 503 carrying the source error; fixed publishes its value', async () => {
+test('a source down with nothing to hold is a 503 naming the source type, policy and failure class (URL and query only in the detail); fixed publishes its value', async () => {
   const { values, source } = setup();
   source.set('rps_checkout', new SourceUnavailableError('prometheus http://127.0.0.1:9090 unreachable (ECONNREFUSED) for query "rps_checkout"', 'rps_checkout'));
   await assert.rejects(values('shop', 'governor.io/policy=checkout'), (e: unknown) => {
     assert.ok(e instanceof ValueUnavailableError);
     assert.equal(e.code, 503);
-    assert.match(e.message, /ScalingPolicy shop\/checkout: .*unreachable \(ECONNREFUSED\) for query "rps_checkout"/);
+    assert.equal(e.message, 'load source prometheus of policy shop/checkout failing: unreachable');
+    assert.match(e.detail!, /ScalingPolicy shop\/checkout: .*http:\/\/127\.0\.0\.1:9090 unreachable \(ECONNREFUSED\) for query "rps_checkout"/);
     return true;
   });
   source.set('GET http://127.0.0.1:1/stats → data.rps', new SourceUnavailableError('down', 'q'));

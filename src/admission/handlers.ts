@@ -1,6 +1,6 @@
 // The admission handlers: plain functions from AdmissionRequest to AdmissionResponse over the governance engine (Kyverno style).
 import type { GovernanceEngine, PolicySummary, UnfinishedPolicy } from '../governance/engine.js';
-import { clip as clipText, denialMessage, formatViolation, formatWarning, MAX_WARNING_LENGTH, type Decision, type RuleResult } from '../governance/result.js';
+import { clip as clipText, denialMessage, formatViolation, formatWarning, MAX_WARNING_LENGTH, type GovernanceVerdict, type RuleResult } from '../governance/result.js';
 import type { EventRecorder, EventSubject } from '../kube/events.js';
 import type { NamespaceLookup } from '../kube/namespaces.js';
 import type { Logger } from '../observability/log.js';
@@ -62,7 +62,7 @@ function clip(s: string): string {
   return s.length > MAX_AUDIT_VALUE ? `${s.slice(0, MAX_AUDIT_VALUE - 3)}...` : s;
 }
 
-/** `more`: warnings the engine counted past the ones it kept (Decision.omitted). */
+/** `more`: warnings the engine counted past the ones it kept (GovernanceVerdict.omitted). */
 function warningsOf(results: readonly RuleResult[], more = 0): string[] | undefined {
   if (!results.length) return undefined;
   const all = [...new Set(results.map(formatWarning))];
@@ -92,7 +92,7 @@ function count(env: AdmissionEnvironment, webhook: WebhookName, req: AdmissionRe
   for (const p of policies) m.inc([webhook, operation, kind, p.result === 'fail' ? 'denied' : p.result === 'warn' ? 'warned' : result, p.policy]);
 }
 
-/** A child logger made on first use: most reviews log nothing at info, and a pino child costs a few µs (BENCHMARKS.md). */
+/** A child logger made on first use: most reviews log nothing at info, and a pino child is not free (BENCHMARKS.md). */
 function lazyChild(log: Logger, bindings: Record<string, string>): () => Logger {
   let child: Logger | undefined;
   return () => (child ??= log.child(bindings));
@@ -227,7 +227,7 @@ export function validateHandler(env: AdmissionEnvironment): AdmissionHandler {
  * /validate past its budget: fail closed for enforce policies (denied, saying which were not evaluated), open for
  * audit ones (a warning); what was found before the cut-off still counts.
  */
-function unfinishedValidation(env: AdmissionEnvironment, req: AdmissionRequest, decision: Decision, unfinished: readonly UnfinishedPolicy[]): AdmissionResponse {
+function unfinishedValidation(env: AdmissionEnvironment, req: AdmissionRequest, decision: GovernanceVerdict, unfinished: readonly UnfinishedPolicy[]): AdmissionResponse {
   const why = deadlineExceeded(env, 'validate', req, unfinished);
   const enforce = unfinished.filter((p) => p.mode === 'enforce');
   const audit = unfinished.filter((p) => p.mode === 'audit');

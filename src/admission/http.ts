@@ -3,6 +3,7 @@
 // review handler: body limit, JSON, the review, errors as Status bodies.
 import express, { type NextFunction, type Request, type Response } from 'express';
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
+import { statusBody } from '../server/status.js';
 import type { Logger } from '../observability/log.js';
 import type { GovernorMetrics } from '../observability/metrics.js';
 import { RequestBudget, type BudgetHolder } from '../server/budget.js';
@@ -47,7 +48,7 @@ class HttpError extends Error {
 }
 
 function status(res: ServerResponse, code: number, reason: string, message: string, headers: Record<string, string> = {}): void {
-  const body = JSON.stringify({ kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message, reason, code });
+  const body = JSON.stringify(statusBody(code, reason, message));
   res.writeHead(code, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body), ...headers });
   res.end(body);
 }

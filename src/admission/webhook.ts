@@ -1,5 +1,5 @@
 // The admission webhook as a `governor serve` component: engine per policy set, namespace cache, Events, HTTPS on --webhook-port.
-import { GovernanceEngine } from '../governance/engine.js';
+import { GovernanceEngine, skippedNamespaces } from '../governance/engine.js';
 import type { ActiveMigrationSource } from '../governance/types.js';
 import { kubeEventRecorder, noopEventRecorder, type EventRecorder } from '../kube/events.js';
 import { loadKubeConfig } from '../kube/client.js';
@@ -14,9 +14,6 @@ import { PemFileReloader, readTlsMaterial } from '../tls/serving.js';
 import { mutateHandler, reviewFunction, validateHandler, type AdmissionEnvironment } from './handlers.js';
 import { createWebhookListener } from './http.js';
 import { withPolicyValidation } from './policy-review.js';
-
-/** Namespaces the webhook never evaluates besides its own (--service-namespace), so the cluster cannot be locked out. */
-export const ALWAYS_SKIPPED_NAMESPACES = ['kube-system'] as const;
 
 export interface WebhookHooks {
   /**
@@ -77,7 +74,7 @@ export function createWebhookComponent(hooks: WebhookHooks = {}): ComponentFacto
     }
     // Without its namespace cache the webhook cannot evaluate namespaceSelector or fromNamespace: not ready until synced.
     ctx.readiness.add('webhook-namespace-cache', () => namespaces.ready() || 'the namespace cache has not synced yet');
-    const skip = [...new Set([...ALWAYS_SKIPPED_NAMESPACES, o.serviceNamespace])];
+    const skip = skippedNamespaces(o.serviceNamespace);
     const engineFor = engineCache(skip, hooks.activeMigrationSourceFor ? (set) => hooks.activeMigrationSourceFor!(set, ctx) : undefined);
     const env: AdmissionEnvironment = { engine: () => engineFor(ctx.store.current()), namespaces, events, log, metrics: ctx.metrics, ...(o.reviewTimeoutMs !== undefined ? { reviewBudgetMs: o.reviewTimeoutMs } : {}) };
     const budget = new RequestBudget({

@@ -2,6 +2,7 @@
 import type { Command } from 'commander';
 import { Document, isMap, isScalar, type Node, type Pair, type YAMLMap } from 'yaml';
 import type { MigrationPolicy, ScalingPolicy } from '../policy/types.js';
+import { METRIC_ROLE_LABEL, POLICY_LABEL } from '../scaling/contract.js';
 import { migrationPolicyHpas, scalingPolicyHpa, type GeneratedHpa, type HpaManifestOptions } from '../scaling/hpa-manifest.js';
 import { loadScalingPolicies, selectPolicy } from './select-policy.js';
 import { kubeList, outputOption } from './conventions.js';
@@ -38,7 +39,7 @@ export function renderHpa(g: GeneratedHpa, policy: ScalingPolicy | MigrationPoli
     `It follows the replica count governor publishes for ${g.workload.kind} ${g.workload.name} and lands on it at its next sync.`,
     ...g.notes.map((n) => `Note: ${n}.`),
   ]);
-  commentAt(doc, ['metadata', 'labels'], c([`${migration ? 'governor.io/policy and governor.io/role' : 'governor.io/policy'} find it: kubectl get hpa -l governor.io/policy=${policy.name}`]));
+  commentAt(doc, ['metadata', 'labels'], c([`${migration ? `${POLICY_LABEL} and ${METRIC_ROLE_LABEL}` : POLICY_LABEL} find it: kubectl get hpa -l ${POLICY_LABEL}=${policy.name}`]));
   commentAt(doc, ['spec', 'scaleTargetRef'], c([`The workload the policy ${migration ? (g.role === 'source' ? 'drains (spec.source)' : 'fills (spec.target)') : 'scales (spec.target)'}.`]));
   commentAt(
     doc,

@@ -3,7 +3,7 @@ import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { parseAllDocuments, stringify } from 'yaml';
-import { GovernanceEngine } from '../governance/engine.js';
+import { GovernanceEngine, skippedNamespaces } from '../governance/engine.js';
 import { formatViolation, type RuleResult } from '../governance/result.js';
 import { isRecord } from '../governance/json-patch.js';
 import { StaticNamespaces } from '../kube/namespaces.js';
@@ -200,7 +200,7 @@ export async function review(o: ReviewOptions, out: NodeJS.WritableStream, err: 
       namespaces.set(ns, { ...cur, [field]: { ...cur[field], ...map } });
     }
   }
-  const engine = new GovernanceEngine(policies, { skipNamespaces: ['kube-system', o.serviceNamespace ?? 'kube-governor'] });
+  const engine = new GovernanceEngine(policies, { skipNamespaces: skippedNamespaces(o.serviceNamespace) });
   const outputs: unknown[] = [];
   const results: ReviewResult[] = [];
   let denied = 0;

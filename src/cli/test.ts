@@ -5,7 +5,7 @@ import { Writable } from 'node:stream';
 import type { Command } from 'commander';
 import { Ajv } from 'ajv';
 import { parseAllDocuments } from 'yaml';
-import { GovernanceEngine } from '../governance/engine.js';
+import { GovernanceEngine, skippedNamespaces } from '../governance/engine.js';
 import { formatViolation, type RuleResult } from '../governance/result.js';
 import { isRecord } from '../governance/json-patch.js';
 import type { Operation } from '../governance/types.js';
@@ -280,7 +280,7 @@ export async function runGovernanceTests(paths: readonly string[], out: NodeJS.W
       suites++;
       const policies = await loadGovernancePolicies(suite.policies.map((p) => resolve(dirname(file), p)));
       const sources = new Map((suite.migrationSources ?? []).map((s) => [`${s.namespace}/${s.kind}/${s.name}`, s.migration]));
-      const engine = new GovernanceEngine(policies, { activeMigrationSource: (ns, kind, name) => sources.get(`${ns}/${kind}/${name}`) });
+      const engine = new GovernanceEngine(policies, { skipNamespaces: skippedNamespaces(), activeMigrationSource: (ns, kind, name) => sources.get(`${ns}/${kind}/${name}`) });
       const cases = suite.cases.filter((c) => selected(suite.metadata.name, c.name));
       skipped += suite.cases.length - cases.length;
       if (!cases.length) continue;

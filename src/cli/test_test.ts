@@ -4,6 +4,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
+import { skippedNamespaces } from '../governance/engine.js';
 import { governorTest, subsetMismatch } from './test.js';
 import { runCli } from './cli_harness.js';
 
@@ -75,6 +76,20 @@ test('an invalid suite is a usage error (exit 2) naming the field; no suite at a
   assert.match(err.text(), /not a valid GovernanceTest:[\s\S]*alowed/);
   const empty = mkdtempSync(join(tmpdir(), 'gtest-'));
   assert.equal(await governorTest([empty], sink().stream, sink().stream), 1);
+});
+
+test('governor test skips the namespaces the webhook skips (kube-system and the default service namespace), and only those', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'gtest-'));
+  writeFileSync(join(dir, 'deny-all.yaml'), `apiVersion: governor.io/v1alpha1\nkind: GovernancePolicy\nmetadata: {name: deny-all}\nspec: {mode: enforce, match: {kinds: [Deployment]}, labels: {owner: {required: true}}}\n`);
+  const skipped = skippedNamespaces();
+  assert.deepEqual([...skipped].sort(), ['kube-governor', 'kube-system']);
+  const cases = [...skipped.map((ns) => ({ ns, allowed: true })), { ns: 'shop', allowed: false }]
+    .map(({ ns, allowed }) => `  - name: in ${ns}\n    resource: {apiVersion: apps/v1, kind: Deployment, metadata: {name: w, namespace: ${ns}}, spec: {template: {spec: {containers: [{name: c, image: i}]}}}}\n    expect: {allowed: ${allowed}}\n`)
+    .join('');
+  writeFileSync(join(dir, 'suite.yaml'), `apiVersion: governor.io/v1alpha1\nkind: GovernanceTest\nmetadata: {name: skipped}\npolicies: [deny-all.yaml]\ncases:\n${cases}`);
+  const out = sink();
+  assert.equal(await governorTest([dir], out.stream, sink().stream), 0, out.text());
+  assert.match(out.text(), /3 passed, 0 failed/);
 });
 
 test('subsetMismatch: maps by key, lists element-wise with equal length, scalars equal', () => {

@@ -18,13 +18,26 @@ import { groupOf, podLocation, workloadKind } from './pod-template.js';
 import { PolicyIndex } from './policy-index.js';
 import { mutateResources, validateResources } from './resources.js';
 import { describeBefore, findingKey, indexFindings, notWorse } from './existing.js';
-import { clip, decide, MAX_REPORTED, type Decision, type ExceptionUse, type Omitted, type RuleResult } from './result.js';
+import { clip, decide, MAX_REPORTED, type GovernanceVerdict, type ExceptionUse, type Omitted, type RuleResult } from './result.js';
 import { ALL_ALLOWED, metadataMap, mutateTags, validateTags } from './tags.js';
 import { ReviewDeadlineExceeded, type ActiveMigrationSource, type Finding, type NamespaceInfo, type Operation, type ReviewContext, type Target } from './types.js';
 import { isWorkloadController } from './workload-controllers.js';
 
+/** The namespace governor is installed in (--service-namespace's default). */
+export const DEFAULT_SERVICE_NAMESPACE = 'kube-governor';
+/** Namespaces never evaluated whatever the service namespace is, so the cluster cannot be locked out. */
+export const ALWAYS_SKIPPED_NAMESPACES: readonly string[] = ['kube-system'];
+
+/**
+ * The namespaces the webhook never evaluates: kube-system and its own. The one list for the webhook, `governor review`,
+ * `governor test` and lint's warning, so that what they report is what the cluster does.
+ */
+export function skippedNamespaces(serviceNamespace: string = DEFAULT_SERVICE_NAMESPACE): readonly string[] {
+  return [...new Set([...ALWAYS_SKIPPED_NAMESPACES, serviceNamespace])];
+}
+
 export interface GovernanceEngineOptions {
-  /** Namespaces never evaluated, so the cluster cannot be locked out (default kube-system; the webhook adds its own). */
+  /** Namespaces never evaluated (default ALWAYS_SKIPPED_NAMESPACES; the webhook passes skippedNamespaces()). */
   readonly skipNamespaces?: readonly string[];
   /** Default: no migration is running anywhere. */
   readonly activeMigrationSource?: ActiveMigrationSource;
@@ -65,7 +78,7 @@ export interface MutateOutcome {
 export interface ValidateOutcome {
   readonly results: readonly RuleResult[];
   readonly policies: readonly PolicySummary[];
-  readonly decision: Decision;
+  readonly decision: GovernanceVerdict;
   readonly skipped?: SkipReason;
   /** The deadline passed before these were evaluated: the caller decides by their mode (enforce fails closed). */
   readonly unfinished?: readonly UnfinishedPolicy[];
@@ -77,7 +90,7 @@ export interface ReviewOutcome {
 }
 
 const NO_NAMESPACE_INFO: NamespaceInfo = { labels: {}, annotations: {} };
-const EMPTY: Decision = decide([]);
+const EMPTY: GovernanceVerdict = decide([]);
 // Mutation runs to a fixed point (a default can make another policy's selector match); this bounds the passes.
 const MAX_MUTATION_PASSES = 4;
 // The deadline is read every this many policies: a clock read costs about what a small policy's evaluation does.
@@ -172,7 +185,8 @@ export class GovernanceEngine {
   /**
    * Candidates whose match holds for a kind and namespace, keyed by the namespace's labels object (the namespace
    * cache replaces it when the namespace changes): namespaceSelectors are evaluated once per namespace version, not
-   * per request. With 1,000 policies selected by namespace labels a review took 0.8 ms before (BENCHMARKS.md).
+   * per request: with many policies selected by namespace labels, evaluating them on every review dominated its cost
+   * (BENCHMARKS.md).
    */
   private readonly byNamespaceLabels = new WeakMap<Labels, Map<WorkloadKind, Map<string, readonly Candidate[]>>>();
 
@@ -181,7 +195,7 @@ export class GovernanceEngine {
 
   constructor(policies: readonly GovernancePolicy[], options: GovernanceEngineOptions = {}) {
     this.index = new PolicyIndex(policies);
-    this.skipNamespaces = new Set(options.skipNamespaces ?? ['kube-system']);
+    this.skipNamespaces = new Set(options.skipNamespaces ?? ALWAYS_SKIPPED_NAMESPACES);
     this.activeMigrationSource = options.activeMigrationSource ?? (() => undefined);
     this.now = options.now ?? (() => performance.now());
     this.defaultsExceptionAnnotations = policies.some((p) => p.annotations.some((r) => r.key.startsWith(EXCEPTION_ANNOTATION_PREFIX)));

@@ -6,7 +6,7 @@ export type Path = readonly (string | number)[];
 /** RFC 6901: "~" becomes "~0" and "/" becomes "~1" (in that order). */
 export function escapePointerSegment(seg: string | number): string {
   if (typeof seg === 'number') return String(seg);
-  // Most keys need no escaping; skipping the two regex passes halves the cost of a mutation (BENCHMARKS.md).
+  // Most keys need no escaping; skipping the two regex passes is a large part of a mutation's cost (BENCHMARKS.md).
   if (!seg.includes('~') && !seg.includes('/')) return seg;
   // Keys that need it are mostly the policies' own ("governor.io/migration"): escaped once, then remembered (bounded).
   let escaped = ESCAPED.get(seg);
@@ -23,7 +23,7 @@ const ESCAPED = new Map<string, string>();
 /**
  * Pointers made so far, as a trie by path segment: paths are built from the policies' keys, fixed field names and
  * container indices, so the same few pointers recur on every review: each is made once, and is already flat when
- * the patch writer scans it (1.2 µs of a review in isolation). Bounded: dropped whole past MAX_POINTERS nodes.
+ * the patch writer scans it (making them anew was a measurable part of a review: BENCHMARKS.md). Bounded: dropped whole past MAX_POINTERS nodes.
  */
 interface PointerNode {
   readonly pointer: string;
@@ -60,8 +60,8 @@ export function isRecord(v: unknown): v is Record<string, unknown> {
 }
 
 /**
- * A deep copy of a JSON value, as structuredClone would make it, about five times faster on an admission object
- * (3 µs instead of 18 µs for a Deployment; BENCHMARKS.md). Anything that is not a plain object or an array below the
+ * A deep copy of a JSON value, as structuredClone would make it, several times faster on an admission object
+ * (structuredClone's serialization is generic; BENCHMARKS.md). Anything that is not a plain object or an array below the
  * top (a Date from YAML, a null-prototype map) goes through structuredClone itself.
  */
 export function cloneJson<T>(v: T): T {
@@ -95,7 +95,7 @@ export function getIn(doc: unknown, path: Path): unknown {
 
 /**
  * A set of objects by identity for the few maps one review creates or copies: a linear scan while small (no hashing;
- * a WeakSet gives each object an identity hash on insert: 16 → 13.7 µs per mutation of the bench Deployment), a Set beyond.
+ * a WeakSet gives each object an identity hash on insert, which costs more than the scan for a handful; BENCHMARKS.md), a Set beyond.
  */
 class IdentitySet {
   private readonly few: object[] = [];
@@ -122,8 +122,8 @@ function shallowCopy(v: object): object {
 /**
  * Applies "add when absent" edits to a copy-on-write view of a document and records the matching patch operations.
  * - `doc` starts as a one-level copy of the source; an edit copies the maps and arrays on its path (once each), so
- *   the source is never changed and unchanged subtrees are shared with it. A deep copy of every admission object
- *   was a tenth of a review (BENCHMARKS.md).
+ *   the source is never changed and unchanged subtrees are shared with it: a deep copy of every admission object
+ *   was a noticeable share of a review (BENCHMARKS.md).
  * - A value that is present (anything but undefined/null) is never overwritten.
  * - Missing maps along the path are created inside a single op; later adds under a map this recorder created
  *   extend that op's value instead of adding ops (the op's value is the same object as in the document).
@@ -277,7 +277,7 @@ function jsonValue(v: unknown): string {
 
 /**
  * The patch as JSON text, equal to JSON.stringify(ops) (a property test holds them equal): the values are label
- * strings and small maps of them, and this skips JSON.stringify's generic walk, a third of the cost on every
+ * strings and small maps of them, and this skips JSON.stringify's generic walk, a large part of the cost of every
  * patched review (BENCHMARKS.md).
  */
 export function patchText(ops: readonly JsonPatchOp[]): string {
@@ -293,7 +293,7 @@ export function patchText(ops: readonly JsonPatchOp[]): string {
 /**
  * Base64 of the patch's UTF-8 bytes, as the AdmissionReview carries it: equal to
  * Buffer.from(JSON.stringify(ops)).toString('base64'). Text that is all ASCII (label keys and values always are) is
- * its own UTF-8, and btoa encodes it straight from the string (0.6 µs instead of 1.0 for a Buffer and its base64).
+ * its own UTF-8, and btoa encodes it straight from the string, with no Buffer in between (faster: BENCHMARKS.md).
  */
 export function patchBase64(ops: readonly JsonPatchOp[]): string {
   const text = patchText(ops);

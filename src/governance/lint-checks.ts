@@ -1,9 +1,7 @@
 // Cross-policy checks of GovernancePolicies that no single document can fail: reported by `governor lint` as warnings.
 import type { GovernancePolicy } from '../policy/governance-policy.js';
 import type { PolicyError } from '../policy/types.js';
-
-/** Namespaces the webhook never evaluates (kube-system always; the default --service-namespace). */
-export const NEVER_EVALUATED = ['kube-system', 'kube-governor'];
+import { skippedNamespaces } from './engine.js';
 
 export function governanceWarnings(policies: readonly GovernancePolicy[]): PolicyError[] {
   const out: PolicyError[] = [];
@@ -27,7 +25,7 @@ export function governanceWarnings(policies: readonly GovernancePolicy[]): Polic
       }
     }
     for (const n of p.match.namespaces ?? []) {
-      if (n.exact && NEVER_EVALUATED.includes(n.text)) warn(p, 'spec.match.namespaces', `${n.text} is never evaluated by the webhook (so the cluster cannot be locked out)`);
+      if (n.exact && skippedNamespaces().includes(n.text)) warn(p, 'spec.match.namespaces', `${n.text} is never evaluated by the webhook (so the cluster cannot be locked out)`);
     }
     p.spec.exceptions?.forEach((e, i) => {
       if (e.namespace === undefined && e.name === undefined && e.kinds === undefined && e.selector === undefined) {

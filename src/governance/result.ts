@@ -36,7 +36,8 @@ export function warns(r: RuleResult): boolean {
   return (r.status === 'fail' && r.mode === 'audit') || r.status === 'warn' || r.status === 'error';
 }
 
-export interface Decision {
+/** The outcome of reviewing one object against the governance policies (not the scaling planner's Decision). */
+export interface GovernanceVerdict {
   readonly allowed: boolean;
   readonly denials: readonly RuleResult[];
   readonly warnings: readonly RuleResult[];
@@ -52,7 +53,7 @@ export interface Omitted {
   exceptions: number;
 }
 
-export function decide(results: readonly RuleResult[], omitted?: Omitted): Decision {
+export function decide(results: readonly RuleResult[], omitted?: Omitted): GovernanceVerdict {
   const denials = results.filter(blocks);
   const d = { allowed: denials.length === 0 && !omitted?.denials, denials, warnings: results.filter(warns), exceptions: results.filter((r) => r.status === 'skip' && r.exception) };
   return omitted ? { ...d, omitted } : d;

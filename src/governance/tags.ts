@@ -18,10 +18,6 @@ const RULES: Record<CompiledTagRule['family'], { default: RuleName; require: Rul
 /** The `allowed` of a policy without exceptions: every rule applies (mutateTags then skips filtering its rules). */
 export const ALL_ALLOWED = (_rule: RuleName): boolean => true;
 
-export function tagRuleNames(family: CompiledTagRule['family']) {
-  return RULES[family];
-}
-
 export function metadataMap(obj: unknown, metadataPath: Path, field: TagField): Record<string, unknown> | undefined {
   let cur: unknown = obj;
   for (const seg of metadataPath) cur = isRecord(cur) ? cur[seg as string] : undefined;

@@ -1,6 +1,6 @@
 // The inputs of one review: what the engine knows about the request besides the object itself.
 import type { Labels } from '../common/labels.js';
-import type { GovernancePolicy, RuleName, WorkloadKind } from '../policy/governance-policy.js';
+import type { RuleName, WorkloadKind } from '../policy/governance-policy.js';
 import type { Path } from './json-patch.js';
 import type { PodLocation } from './pod-template.js';
 
@@ -91,4 +91,3 @@ export interface Target {
   readonly deadline?: Deadline;
 }
 
-export type RuleAllowed = (policy: GovernancePolicy, rule: RuleName) => boolean;

@@ -6,7 +6,7 @@ import type { Requirement } from '../common/labels.js';
 import { tryParseQuantity, quantityToNumber } from '../common/quantity.js';
 import type { ExternalMetricsProvider } from '../adapter/provider.js';
 import { BadRequestError } from '../adapter/errors.js';
-import { DESIRED_REPLICAS_METRIC, POLICY_LABEL, ROLE_LABEL, type WorkloadRole } from '../scaling/hpa-manifest.js';
+import { DESIRED_REPLICAS_METRIC, METRIC_ROLE_LABEL, POLICY_LABEL, type WorkloadRole } from '../scaling/contract.js';
 
 /** The ScaledObjectRef message: the ScaledObject and its trigger's metadata. */
 export interface ScaledObjectRef {
@@ -61,9 +61,9 @@ function clip(s: string): string {
 /** The selector an HPA made by `governor hpa` would send; without a role it selects only ScalingPolicies. */
 export function targetSelector(t: ScalerTarget): { selector: Requirement[]; text: string } {
   const selector: Requirement[] = [{ key: POLICY_LABEL, operator: 'In', values: [t.policy] }];
-  if (t.role) selector.push({ key: ROLE_LABEL, operator: 'In', values: [t.role] });
-  else selector.push({ key: ROLE_LABEL, operator: 'DoesNotExist', values: [] });
-  return { selector, text: `${POLICY_LABEL}=${t.policy},${t.role ? `${ROLE_LABEL}=${t.role}` : `!${ROLE_LABEL}`}` };
+  if (t.role) selector.push({ key: METRIC_ROLE_LABEL, operator: 'In', values: [t.role] });
+  else selector.push({ key: METRIC_ROLE_LABEL, operator: 'DoesNotExist', values: [] });
+  return { selector, text: `${POLICY_LABEL}=${t.policy},${t.role ? `${METRIC_ROLE_LABEL}=${t.role}` : `!${METRIC_ROLE_LABEL}`}` };
 }
 
 /** What KEDA needs of one trigger at one time. */

@@ -100,6 +100,10 @@ export class WorkloadConflictError extends Error {
 export class WorkloadNotFoundError extends Error {
   override name = 'WorkloadNotFoundError';
 }
+/** The API server refused or could not be reached; the message says which workload and the HTTP code, `cause` the rest. */
+export class WorkloadApiError extends Error {
+  override name = 'WorkloadApiError';
+}
 
 /** The few workload calls the state store and `governor migrate` make; KubeWorkloadApi talks to the cluster, FakeWorkloadApi to memory. */
 export interface WorkloadApi {
@@ -144,6 +148,11 @@ function withApiVersion(ref: { apiVersion?: string; kind: string; name: string }
 
 const statusCode = (e: unknown): number | undefined => (e as { code?: number; statusCode?: number })?.code ?? (e as { statusCode?: number })?.statusCode;
 
+function apiError(what: string, namespace: string, ref: WorkloadRef, e: unknown): WorkloadApiError {
+  const code = statusCode(e);
+  return new WorkloadApiError(`${what} ${ref.kind} ${namespace}/${ref.name}: ${typeof code === 'number' ? `HTTP ${code}` : 'the API server is unreachable'}`, { cause: e });
+}
+
 /** WorkloadApi over client-node: generic objects (any kind with metadata), merge patches with a resourceVersion precondition. */
 export class KubeWorkloadApi implements WorkloadApi {
   private readonly objects: KubernetesObjectApi;
@@ -167,7 +176,7 @@ export class KubeWorkloadApi implements WorkloadApi {
       };
     } catch (e) {
       if (statusCode(e) === 404) throw new WorkloadNotFoundError(`${ref.kind} ${namespace}/${ref.name} not found`);
-      throw e;
+      throw apiError('cannot read', namespace, ref, e);
     }
   }
 
@@ -180,7 +189,7 @@ export class KubeWorkloadApi implements WorkloadApi {
       const code = statusCode(e);
       if (code === 409) throw new WorkloadConflictError(`${ref.kind} ${namespace}/${ref.name} changed since it was read`);
       if (code === 404) throw new WorkloadNotFoundError(`${ref.kind} ${namespace}/${ref.name} not found`);
-      throw e;
+      throw apiError('cannot annotate', namespace, ref, e);
     }
   }
 

@@ -36,8 +36,8 @@ class LabelTree<T extends string, E> {
 
 /**
  * Increments of a counter on a hot path, added to the prom-client counter when it is collected (each scrape, and
- * `counter.get()`). prom-client hashes and validates the labels on every `inc` (about 2 µs with five labels), and a
- * review counts once per matched policy: that was a tenth of a review's cost (BENCHMARKS.md).
+ * `counter.get()`). prom-client hashes and validates the labels on every `inc`, and a review counts once per matched
+ * policy: that was a noticeable share of a review's cost (BENCHMARKS.md).
  */
 export class CounterBuffer<T extends string> {
   private readonly tree: LabelTree<T, { readonly labels: LabelValues<T>; n: number }>;
@@ -134,7 +134,7 @@ export interface GovernorMetrics {
   readonly httpRequestDuration: Histogram<'server' | 'route' | 'code'>;
   /** The hot-path side of httpRequestDuration: values server, route, code (see HistogramBuffer). */
   readonly httpRequestDurationBuffer: HistogramBuffer<'server' | 'route' | 'code'>;
-  /** By source only: a histogram per policy was 13 series each, 16 MB and a 0.6 s event-loop stall per scrape at 10,000 policies (BENCHMARKS.md). */
+  /** By source only: a histogram per policy multiplies the series by the policy count, and with many policies the memory and each scrape's event-loop stall grew with it (BENCHMARKS.md). */
   readonly sourceQueryDuration: Histogram<'source'>;
   readonly sourceErrors: Counter<'source' | 'policy' | 'reason'>;
   readonly sourceQueries: Counter<'source' | 'policy'>;

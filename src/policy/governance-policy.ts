@@ -17,6 +17,7 @@ export type WorkloadKind = (typeof WORKLOAD_KINDS)[number];
 // Well-known keys: one name per concept across code, docs and the migration engine.
 export const MIGRATION_LABEL = 'governor.io/migration';
 export const MIGRATION_GROUP_LABEL = 'governor.io/migration-group';
+/** A workload's declared part in a migration (checked at admission); not the metric label governor.io/role (scaling/contract.ts) an HPA selects a side by. */
 export const MIGRATION_ROLE_LABEL = 'governor.io/migration-role';
 export const MIGRATION_MODES = ['live', 'restart', 'pinned'] as const;
 export const MIGRATION_ROLES = ['source', 'target'] as const;

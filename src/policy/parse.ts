@@ -13,7 +13,6 @@ import type { MigrationPolicy, PolicyError, ScalingPolicy } from './types.js';
 export type AnyPolicy = ScalingPolicy | MigrationPolicy | GovernancePolicy;
 
 export const POLICY_KINDS: readonly PolicyKindSpec<AnyPolicy>[] = [scalingPolicyKind, migrationPolicyKind, governancePolicyKind];
-export const API_VERSION = 'governor.io/v1alpha1';
 /** Documents that live in policy directories but are not policies (`governor test` suites). */
 export const NON_POLICY_KINDS: ReadonlySet<unknown> = new Set(['GovernanceTest']);
 

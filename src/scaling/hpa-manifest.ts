@@ -1,14 +1,8 @@
 // The native autoscaling/v2 HPAs a ScalingPolicy (one) or MigrationPolicy (two: source and target) needs, as plain
 // objects plus the HpaSpec the replay uses, so `governor hpa` and `governor simulate` describe the same HPA.
 import type { MigrationPolicy, ScalingPolicy, WorkloadRef } from '../policy/types.js';
+import { DESIRED_REPLICAS_METRIC, MANAGED_BY_LABELS, METRIC_ROLE_LABEL, POLICY_LABEL, type WorkloadRole } from './contract.js';
 import type { HpaBehavior, HpaSpec } from './hpa-replay.js';
-
-/** The metric governor publishes; one name across adapter, generator and docs. */
-export const DESIRED_REPLICAS_METRIC = 'desired-replicas';
-export const POLICY_LABEL = 'governor.io/policy';
-export const ROLE_LABEL = 'governor.io/role';
-
-export type WorkloadRole = 'target' | 'source';
 
 export interface HpaManifestOptions {
   /** behavior.*.tolerance; undefined omits the field (clusters before 1.33, or with HPAConfigurableTolerance off). Default 0. */
@@ -92,7 +86,7 @@ function build(
   opts: HpaManifestOptions,
 ): { manifest: HpaManifest; spec: HpaSpec } {
   const behavior = trackingBehavior(max, opts);
-  const matchLabels: Record<string, string> = { [POLICY_LABEL]: policyName, ...(role ? { [ROLE_LABEL]: role } : {}) };
+  const matchLabels: Record<string, string> = { [POLICY_LABEL]: policyName, ...(role ? { [METRIC_ROLE_LABEL]: role } : {}) };
   const rules = (r: NonNullable<HpaBehavior['scaleUp']>): ManifestRules => ({
     stabilizationWindowSeconds: r.stabilizationWindowSeconds!,
     selectPolicy: 'Max',
@@ -105,7 +99,7 @@ function build(
     metadata: {
       name,
       namespace,
-      labels: { 'app.kubernetes.io/managed-by': 'kube-governor', ...matchLabels },
+      labels: { ...MANAGED_BY_LABELS, ...matchLabels },
     },
     spec: {
       scaleTargetRef: { apiVersion: workload.apiVersion, kind: workload.kind, name: workload.name },

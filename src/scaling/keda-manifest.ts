@@ -2,7 +2,8 @@
 // cluster's external metrics API: an external(-push) trigger on governor's scaler, with the same limits and tracking
 // behavior as the native HPAs of `governor hpa`. KEDA's HPA then lands on the policy's R (target 1, AverageValue).
 import type { MigrationPolicy, ScalingPolicy, WorkloadRef } from '../policy/types.js';
-import { migrationPolicyHpas, POLICY_LABEL, ROLE_LABEL, scalingPolicyHpa, type HpaManifest, type HpaManifestOptions, type WorkloadRole } from './hpa-manifest.js';
+import { MANAGED_BY_LABELS, METRIC_ROLE_LABEL, POLICY_LABEL, type WorkloadRole } from './contract.js';
+import { migrationPolicyHpas, scalingPolicyHpa, type HpaManifest, type HpaManifestOptions } from './hpa-manifest.js';
 
 export interface KedaManifestOptions extends HpaManifestOptions {
   /** host:port of governor's scaler as KEDA reaches it (the keda Service of the install). */
@@ -48,7 +49,7 @@ function toScaledObject(hpa: HpaManifest, policy: ScalingPolicy | MigrationPolic
   return {
     apiVersion: 'keda.sh/v1alpha1',
     kind: 'ScaledObject',
-    metadata: { name: hpa.metadata.name, namespace: policy.namespace, labels: { 'app.kubernetes.io/managed-by': 'kube-governor', [POLICY_LABEL]: policy.name, ...(role ? { [ROLE_LABEL]: role } : {}) } },
+    metadata: { name: hpa.metadata.name, namespace: policy.namespace, labels: { ...MANAGED_BY_LABELS, [POLICY_LABEL]: policy.name, ...(role ? { [METRIC_ROLE_LABEL]: role } : {}) } },
     spec: {
       scaleTargetRef: hpa.spec.scaleTargetRef,
       // KEDA asks IsActive this often (external) and its HPA reads the value at its own sync: the policy's interval.

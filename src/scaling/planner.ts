@@ -61,6 +61,8 @@ export interface Decision {
   readonly reason: string;
   /** The source's error when this interval's load could not be used. */
   readonly error?: string;
+  /** Its class (LoadSample.reason: 'unavailable', 'timeout', 'response', 'internal', 'pending'): what a client may be told. */
+  readonly failure?: string;
   readonly lastGood?: GoodDecision;
 }
 
@@ -131,7 +133,7 @@ function failed(policy: PlannerPolicy, input: PlanInput, bucket: number, previou
       ? previous.failures + (bucket > previous.bucket ? 1 : 0)
       : 1;
   const lastGoodFresh = lastGood !== undefined && nowMs - lastGood.loadAtMs <= policy.staleAfterMs;
-  const base = { bucket, atMs: nowMs, failures, error, stale: !lastGoodFresh, ...(lastGood ? { lastGood } : {}) };
+  const base = { bucket, atMs: nowMs, failures, error, failure: reason, stale: !lastGoodFresh, ...(lastGood ? { lastGood } : {}) };
   const what = `load source failed (${reason}) for ${failures} interval${failures === 1 ? '' : 's'}`;
   const f = policy.onSourceFailure;
 

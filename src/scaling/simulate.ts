@@ -1,7 +1,8 @@
 // Offline replay of a load trace: the same planner, formula and migration model as the adapter, fed to the HPA
 // controller's own rules (hpa-replay), one step per HPA sync. Pure: trace text in, steps out.
 import type { MigrationPolicy, ScalingPolicy } from '../policy/types.js';
-import { scalingPolicyHpa, migrationPolicyHpas, type HpaManifestOptions, type WorkloadRole } from './hpa-manifest.js';
+import type { WorkloadRole } from './contract.js';
+import { scalingPolicyHpa, migrationPolicyHpas, type HpaManifestOptions } from './hpa-manifest.js';
 import { HpaReplay, type HpaControllerOptions, type HpaReason, type HpaSpec } from './hpa-replay.js';
 import { applyMigrationAction, publishedReplicas, startMigration, stepMigration, type MigrationAction, type MigrationPhase, type MigrationState } from './migration.js';
 import { plan, type Decision } from './planner.js';

@@ -177,7 +177,7 @@ export class PolicyStatusController {
 
     const clusterFiles = new Set<string>();
     const compiledSeen = new Set<string>();
-    // Compiling is the expensive step (ajv and the policy checks, ~0.2 ms each): bounded per round so a cluster with
+    // Compiling is the expensive step (ajv and the policy checks): bounded per round so a cluster with
     // thousands of new objects does not hold the event loop (the webhook and adapter share it) for seconds.
     const budget = { left: this.o.maxCompilesPerRound ?? 200 };
     for (const obj of this.o.objects?.list() ?? []) {

@@ -11,7 +11,7 @@ import { parseAllDocuments } from 'yaml';
 import { APISERVICE_NAME, WEBHOOK_CONFIGURATION_NAME } from '../../src/kube/cabundle.js';
 import { TLS_SECRET } from '../../src/cli/certs.js';
 import { POLICY_GROUP, POLICY_PLURALS, POLICY_VERSION } from '../../src/policy/load-cluster.js';
-import { DESIRED_REPLICAS } from '../../src/adapter/policy-provider.js';
+import { DESIRED_REPLICAS_METRIC } from '../../src/scaling/contract.js';
 import { WORKLOAD_CONTROLLER_USERNAMES } from '../../src/governance/workload-controllers.js';
 import { STATUS_LEASE_NAME } from '../../src/status/wiring.js';
 
@@ -128,9 +128,9 @@ function checkRbac(objs: Obj[]): void {
   assert.ok(bound('ClusterRole', 'system:auth-delegator'), 'ServiceAccount kube-governor needs system:auth-delegator');
   assert.ok(bound('Role', 'extension-apiserver-authentication-reader', 'kube-system'), 'ServiceAccount kube-governor needs extension-apiserver-authentication-reader in kube-system');
   const hpaRole = objs.find(
-    (o) => o.kind === 'ClusterRole' && o.rules?.some((r: any) => r.apiGroups.includes('external.metrics.k8s.io') && r.resources.includes(DESIRED_REPLICAS)),
+    (o) => o.kind === 'ClusterRole' && o.rules?.some((r: any) => r.apiGroups.includes('external.metrics.k8s.io') && r.resources.includes(DESIRED_REPLICAS_METRIC)),
   );
-  assert.ok(hpaRole, `no ClusterRole grants external.metrics.k8s.io ${DESIRED_REPLICAS}`);
+  assert.ok(hpaRole, `no ClusterRole grants external.metrics.k8s.io ${DESIRED_REPLICAS_METRIC}`);
   assert.ok(
     bindings.some((b) => b.roleRef.name === hpaRole.metadata.name && b.subjects.some((s: any) => s.name === 'horizontal-pod-autoscaler' && s.namespace === 'kube-system')),
     'the HPA controller is not bound to the external metrics reader',
