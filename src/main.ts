@@ -18,6 +18,7 @@ import { createRegistrar, type Registrar } from './kube/registrar.js';
 import { PolicyObservations } from './status/observations.js';
 import { startPolicyStatus } from './status/wiring.js';
 import type { SourceAuth } from './policy/types.js';
+import { ConfigError } from './common/errors.js';
 
 export interface GovernorOptions {
   readonly policies: readonly string[];
@@ -192,7 +193,7 @@ export async function startGovernor(
   if (registration && (!registration.caBundleFile || !registration.kc)) {
     watcher.stop();
     await clusterLoader?.stop();
-    throw new Error('--registration-manifests needs --ca-bundle-file (or a generated certificate) and cluster access');
+    throw new ConfigError('--registration-manifests needs --ca-bundle-file (or a generated certificate) and cluster access');
   }
   const started: ServerComponent[] = [];
   for (const make of components) started.push(await make(ctx, certs));

@@ -106,7 +106,7 @@ export class ValueUnavailableError extends AdapterError {
 }
 
 /** The words for a load sample's failure class (LoadSample.reason: SourceError reasons, 'internal', 'pending'). */
-const FAILURE_CLASSES: Record<string, string> = { unavailable: 'unreachable', timeout: 'timed out', response: 'no usable value in its answer', internal: 'internal error', pending: 'not queried yet' };
+const FAILURE_CLASSES: Record<string, string> = { auth: 'authentication failed or access denied (HTTP 401/403): check its credentials', unavailable: 'unreachable', timeout: 'timed out', response: 'no usable value in its answer', internal: 'internal error', pending: 'not queried yet' };
 
 /** The 503 message of a load source failure: the source's type, the policy and the failure class, no URL or query. */
 export function loadSourceFailing(sourceType: string, policy: string, failureClass: string | undefined): string {

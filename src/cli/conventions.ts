@@ -19,6 +19,7 @@ export class UsageError extends Error {
 /** Errors (by name) that are usage or input errors: a bad flag value, an unreadable or invalid file. */
 const USAGE_ERRORS = new Set([
   'UsageError',
+  'ConfigError',
   'ReviewUsageError',
   'HpaUsageError',
   'HpaGenerationError',

@@ -7,6 +7,7 @@ import { startGovernor, WEBHOOK_EVENTS_MODES, type ComponentFactory, type Govern
 import { prometheusDefaults } from '../sources/prometheus-defaults.js';
 import { DEFAULT_MAX_INFLIGHT_BYTES, DEFAULT_MAX_INFLIGHT_REVIEWS } from '../server/budget.js';
 import { HEADERS_TIMEOUT_MS, MAX_CONNECTIONS, REQUEST_TIMEOUT_MS } from '../server/https.js';
+import { ConfigError } from '../common/errors.js';
 
 const list = (v: string, prev: string[] = []) => [...prev, ...v.split(',').map((s) => s.trim()).filter(Boolean)];
 const int = (v: string) => {
@@ -18,7 +19,7 @@ const int = (v: string) => {
 /** --review-timeout: a Go duration ("500ms", "1s"), in ms; above zero and at most 10 s. */
 export const parseReviewTimeout = (v: string): number => {
   const ms = parseDuration(v);
-  if (!(ms > 0 && ms <= 10_000)) throw new Error(`--review-timeout "${v}" must be above 0 and at most 10s (the API server waits at most 30s, our webhooks 3-5s)`);
+  if (!(ms > 0 && ms <= 10_000)) throw new ConfigError(`--review-timeout "${v}" must be above 0 and at most 10s (the API server waits at most 30s, our webhooks 3-5s)`);
   return ms;
 };
 const positive = (v: string) => {
@@ -27,7 +28,7 @@ const positive = (v: string) => {
   return n;
 };
 const eventsMode = (v: string): WebhookEventsMode => {
-  if (!(WEBHOOK_EVENTS_MODES as readonly string[]).includes(v)) throw new Error(`--webhook-events is one of ${WEBHOOK_EVENTS_MODES.join(', ')} (got "${v}")`);
+  if (!(WEBHOOK_EVENTS_MODES as readonly string[]).includes(v)) throw new ConfigError(`--webhook-events is one of ${WEBHOOK_EVENTS_MODES.join(', ')} (got "${v}")`);
   return v as WebhookEventsMode;
 };
 

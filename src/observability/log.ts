@@ -1,6 +1,7 @@
 // Structured logs (pino). One root logger; components take child loggers with their own bindings. JSON lines where a
 // machine reads them (pods, CI, tests); a compact text line per record on a terminal.
 import { pino, type Logger, type LevelWithSilent } from 'pino';
+import { ConfigError } from '../common/errors.js';
 
 export type { Logger };
 
@@ -14,7 +15,7 @@ export const LOG_FORMATS: readonly LogFormat[] = ['json', 'text'];
 export function selectLogFormat(requested: string | undefined, destination: { isTTY?: boolean }): LogFormat {
   const r = requested || undefined;
   if (r === undefined) return destination.isTTY === true ? 'text' : 'json';
-  if (!(LOG_FORMATS as readonly string[]).includes(r)) throw new Error(`--log-format is one of ${LOG_FORMATS.join(', ')} (got "${r}")`);
+  if (!(LOG_FORMATS as readonly string[]).includes(r)) throw new ConfigError(`--log-format is one of ${LOG_FORMATS.join(', ')} (got "${r}")`);
   return r as LogFormat;
 }
 

@@ -61,7 +61,7 @@ export interface Decision {
   readonly reason: string;
   /** The source's error when this interval's load could not be used. */
   readonly error?: string;
-  /** Its class (LoadSample.reason: 'unavailable', 'timeout', 'response', 'internal', 'pending'): what a client may be told. */
+  /** Its class (LoadSample.reason: 'unavailable', 'timeout', 'response', 'auth', 'internal', 'pending'): what a client may be told. */
   readonly failure?: string;
   readonly lastGood?: GoodDecision;
 }

@@ -9,7 +9,7 @@ export interface QueryObservation {
   readonly load: LoadSource;
   readonly durationMs: number;
   readonly ok: boolean;
-  /** SourceError reason ('unavailable', 'timeout', 'response') or 'internal' for anything else. */
+  /** SourceError reason ('unavailable', 'timeout', 'response', 'auth') or 'internal' for anything else. */
   readonly reason?: string;
   readonly error?: string;
 }

@@ -1,6 +1,6 @@
 // Typed failures of load sources; the planner turns them into fallbacks and the adapter into 503 messages.
 
-export type SourceFailureReason = 'unavailable' | 'timeout' | 'response';
+export type SourceFailureReason = 'unavailable' | 'timeout' | 'response' | 'auth';
 
 /** Base class: every source failure names the query (PromQL text, or URL + value path) it was running. */
 export abstract class SourceError extends Error {
@@ -19,6 +19,12 @@ export abstract class SourceError extends Error {
 export class SourceUnavailableError extends SourceError {
   override name = 'SourceUnavailableError';
   readonly reason = 'unavailable' as const;
+}
+
+/** The source refused our credentials (HTTP 401 or 403): a configuration problem, not an outage. */
+export class SourceAuthError extends SourceError {
+  override name = 'SourceAuthError';
+  readonly reason = 'auth' as const;
 }
 
 /** The source did not answer within the timeout. */

@@ -1,7 +1,7 @@
 // HTTP JSON load source: GET a URL and read one number at a dotted value path (data.rps, items[0].value).
 import type { LoadSource } from '../policy/types.js';
 import { CredentialResolver, redactSourceError } from './credentials.js';
-import { SourceResponseError, SourceUnavailableError } from './errors.js';
+import { SourceAuthError, SourceResponseError, SourceUnavailableError } from './errors.js';
 import { fetchText } from './fetch.js';
 import { DEFAULT_SOURCE_TIMEOUT_MS, describeLoad, displayUrl, type MetricSource } from './source.js';
 
@@ -94,8 +94,8 @@ export class HttpJsonSource implements MetricSource {
         ...(dispatcher ? { dispatcher } : {}),
       },
     );
-    if (res.status === 401) throw new SourceUnavailableError(`${what}: authentication failed (HTTP 401): check the source's credentials`, q);
-    if (res.status === 403) throw new SourceUnavailableError(`${what}: access denied (HTTP 403): check the source's credentials`, q);
+    if (res.status === 401) throw new SourceAuthError(`${what}: authentication failed (HTTP 401): check the source's credentials`, q);
+    if (res.status === 403) throw new SourceAuthError(`${what}: access denied (HTTP 403): check the source's credentials`, q);
     if (res.status >= 500) throw new SourceUnavailableError(`${what} answered HTTP ${res.status}`, q);
     if (res.status !== 200) throw new SourceResponseError(`${what} answered HTTP ${res.status}`, q);
     let doc: unknown;

@@ -1,6 +1,7 @@
 // The server's --prometheus-* credential, TLS and header flags as one SourceAuth, checked once at start-up.
 import type { SourceAuth } from '../policy/types.js';
 import { sourceHeaderProblems } from '../policy/load-source.js';
+import { ConfigError } from '../common/errors.js';
 
 export interface PrometheusAuthFlags {
   readonly bearerTokenFile?: string;
@@ -22,18 +23,18 @@ export function prometheusDefaults(f: PrometheusAuthFlags, prometheusUrl: string
   const headers: Record<string, string> = {};
   for (const kv of f.headers ?? []) {
     const i = kv.indexOf('=');
-    if (i <= 0) throw new Error(`--prometheus-header expects Name=value, got a value without "=" or without a name`);
+    if (i <= 0) throw new ConfigError(`--prometheus-header expects Name=value, got a value without "=" or without a name`);
     headers[kv.slice(0, i).trim()] = kv.slice(i + 1);
   }
   if (f.bearerTokenFile && (f.basicAuthUsernameFile || f.basicAuthPasswordFile)) {
-    throw new Error('use either --prometheus-bearer-token-file or --prometheus-basic-auth-*-file, not both');
+    throw new ConfigError('use either --prometheus-bearer-token-file or --prometheus-basic-auth-*-file, not both');
   }
   if (Boolean(f.basicAuthUsernameFile) !== Boolean(f.basicAuthPasswordFile)) {
-    throw new Error('--prometheus-basic-auth-username-file and --prometheus-basic-auth-password-file go together');
+    throw new ConfigError('--prometheus-basic-auth-username-file and --prometheus-basic-auth-password-file go together');
   }
-  if (Boolean(f.certFile) !== Boolean(f.keyFile)) throw new Error('--prometheus-cert-file and --prometheus-key-file go together');
+  if (Boolean(f.certFile) !== Boolean(f.keyFile)) throw new ConfigError('--prometheus-cert-file and --prometheus-key-file go together');
   const problems = sourceHeaderProblems(headers, Boolean(f.bearerTokenFile || f.basicAuthPasswordFile));
-  if (problems.length) throw new Error(`--prometheus-header: ${problems.map((p) => p.message).join('; ')}`);
+  if (problems.length) throw new ConfigError(`--prometheus-header: ${problems.map((p) => p.message).join('; ')}`);
   const tls = {
     ...(f.caFile ? { caFile: f.caFile } : {}),
     ...(f.certFile ? { certFile: f.certFile } : {}),
@@ -41,7 +42,7 @@ export function prometheusDefaults(f: PrometheusAuthFlags, prometheusUrl: string
     ...(f.serverName ? { serverName: f.serverName } : {}),
   };
   if (Object.keys(tls).length && !/^https:/i.test(prometheusUrl)) {
-    throw new Error('--prometheus-ca-file, --prometheus-cert-file, --prometheus-key-file and --prometheus-server-name need an https --prometheus-url');
+    throw new ConfigError('--prometheus-ca-file, --prometheus-cert-file, --prometheus-key-file and --prometheus-server-name need an https --prometheus-url');
   }
   const auth: SourceAuth = {
     ...(f.bearerTokenFile ? { bearerTokenFile: f.bearerTokenFile } : {}),

@@ -1,7 +1,7 @@
 // Prometheus instant queries (/api/v1/query): the one module that talks HTTP to Prometheus.
 import type { LoadSource, SourceAuth } from '../policy/types.js';
 import { CredentialResolver, redactSourceError } from './credentials.js';
-import { SourceResponseError, SourceTimeoutError, SourceUnavailableError } from './errors.js';
+import { SourceAuthError, SourceResponseError, SourceTimeoutError, SourceUnavailableError } from './errors.js';
 import { fetchText } from './fetch.js';
 import { DEFAULT_SOURCE_TIMEOUT_MS, displayUrl, type MetricSource } from './source.js';
 
@@ -67,8 +67,8 @@ export class PrometheusSource implements MetricSource {
       { timeoutMs, query: q, what, ...(signal ? { signal } : {}), ...(dispatcher ? { dispatcher } : {}) },
     );
     // Prometheus' web config and proxies in front of it answer these without a JSON body.
-    if (res.status === 401) throw new SourceUnavailableError(`${what}: authentication failed (HTTP 401) for query ${JSON.stringify(q)}: check the source's credentials`, q);
-    if (res.status === 403) throw new SourceUnavailableError(`${what}: access denied (HTTP 403) for query ${JSON.stringify(q)}: check the source's credentials and tenant`, q);
+    if (res.status === 401) throw new SourceAuthError(`${what}: authentication failed (HTTP 401) for query ${JSON.stringify(q)}: check the source's credentials`, q);
+    if (res.status === 403) throw new SourceAuthError(`${what}: access denied (HTTP 403) for query ${JSON.stringify(q)}: check the source's credentials and tenant`, q);
     let json: any;
     try {
       json = JSON.parse(res.text);

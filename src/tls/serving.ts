@@ -3,6 +3,7 @@ import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from '../observability/log.js';
 import { describeCert, generateCA, generateServingCert } from './certs.js';
+import { ConfigError } from '../common/errors.js';
 
 export interface ServingCertOptions {
   readonly certFile?: string;
@@ -25,7 +26,7 @@ const RENEW_BEFORE_MS = 30 * 86400_000;
 /** Returns the certificate files to serve with, generating a CA and serving cert when none are given or they are near expiry. */
 export async function ensureServingCert(o: ServingCertOptions, log: Logger): Promise<ServingCertFiles> {
   if (o.certFile || o.keyFile) {
-    if (!o.certFile || !o.keyFile) throw new Error('--tls-cert-file and --tls-private-key-file must be given together');
+    if (!o.certFile || !o.keyFile) throw new ConfigError('--tls-cert-file and --tls-private-key-file must be given together');
     return { certFile: o.certFile, keyFile: o.keyFile, generated: false };
   }
   await mkdir(o.certDir, { recursive: true, mode: 0o700 });

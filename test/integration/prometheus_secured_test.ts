@@ -195,7 +195,7 @@ test('right credentials pass: basic auth from files, the CA, a client certificat
 test('a wrong password: "authentication failed (HTTP 401)", and the password appears nowhere in the error', async () => {
   const e = await failure(source().query(load({ ...rightAuth(), basicAuth: { username: 'alice', passwordFile: f('wrong-password') } })));
   assert.match(e.message, /authentication failed \(HTTP 401\)/);
-  assert.equal(e.name, 'SourceUnavailableError');
+  assert.equal(e.name, 'SourceAuthError');
   for (const s of [WRONG_PASSWORD, Buffer.from(`alice:${WRONG_PASSWORD}`).toString('base64')]) assert.ok(!`${e.message}${e.stack}`.includes(s));
   // No credentials at all: the same clear error.
   const { basicAuth: _, ...noBasic } = rightAuth();
@@ -318,7 +318,7 @@ test('through the adapter: --prometheus-* defaults, a policy with its own gatewa
   }
   assert.equal((await published('gateway')).value, '20');
   const denied = await waitFor('denied', (p) => p.status === 503);
-  assert.match(denied.text, /authentication failed \(HTTP 401\)/);
+  assert.match(denied.text, /authentication failed or access denied \(HTTP 401\/403\): check its credentials/); // the class only: the detail (URL, query) is in the log
   await sleep(300);
   const log = logLines.join('');
   assert.match(log, /authentication failed/, 'the failure is logged');
