@@ -11,6 +11,7 @@ import { isRecord } from '../governance/json-patch.js';
 import type { Operation } from '../governance/types.js';
 import { loadGovernancePolicies, ReviewUsageError } from './review.js';
 import { formatData, outputOption } from './conventions.js';
+import { compilePattern } from '../common/pattern.js';
 
 export const TEST_KIND = 'GovernanceTest';
 
@@ -192,9 +193,10 @@ function checkCase(engine: GovernanceEngine, suite: Suite, c: TestCase): { probl
 export function caseFilter(run: string | undefined): (suite: string, testCase: string) => boolean {
   if (run === undefined || run === '') return () => true;
   const i = run.indexOf('/');
+  // The linear-time engine of policy patterns (RE2 syntax, as `go test -run`).
   const compile = (p: string) => {
     try {
-      return new RegExp(p);
+      return compilePattern(p);
     } catch (e) {
       throw new ReviewUsageError(`--run "${run}": ${(e as Error).message}`);
     }

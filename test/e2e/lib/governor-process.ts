@@ -18,37 +18,38 @@ export function governorCli(args: string[], o: { env?: Record<string, string>; i
   });
 }
 
-export interface GovernorProcess {
+/** A host process the e2e suite runs, logging to a file, stopped by pid. */
+export interface LoggedProcess {
   readonly pid: number;
   readonly logFile: string;
-  /** The last `lines` lines of the process's output (pino JSON). */
+  /** The last `lines` lines of the process's output. */
   logTail(lines?: number): string;
-  /** Whole log, for assertions on what the server logged. */
+  /** Whole log, for assertions on what the process logged. */
   log(): string;
   exited(): boolean;
   /** SIGTERM, SIGKILL after `graceMs`; resolves when the process is gone. */
   stop(graceMs?: number): Promise<void>;
 }
 
+/** `governor serve` as a host process (pino JSON logs). */
+export type GovernorProcess = LoggedProcess;
+
 const live = new Set<ChildProcess>();
 let hooked = false;
 function killOnExit(): void {
   if (hooked) return;
   hooked = true;
-  // A crashed or interrupted test file must not leave a governor listening (and a webhook pointing at nothing).
+  // A crashed or interrupted test file must not leave a server listening (a webhook pointing at nothing, KEDA scaling
+  // things, ports held).
   process.on('exit', () => {
     for (const c of live) if (c.pid) process.kill(c.pid, 'SIGKILL');
   });
 }
 
-/** Starts `governor serve <args>`; resolves once the process runs (readiness is the caller's wait). */
-export function startGovernorServe(args: string[], logFile: string, env: Record<string, string> = {}): GovernorProcess {
+/** Starts `bin args` with its output appended to `logFile`; resolves once the process runs (readiness is the caller's). */
+export function startLoggedProcess(bin: string, args: readonly string[], logFile: string, o: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): LoggedProcess {
   const fd = openSync(logFile, 'a');
-  const child = spawn(process.execPath, [...CLI, 'serve', ...args], {
-    cwd: REPO_ROOT,
-    env: { ...process.env, ...env },
-    stdio: ['ignore', fd, fd],
-  });
+  const child = spawn(bin, args, { cwd: o.cwd ?? REPO_ROOT, env: o.env ?? process.env, stdio: ['ignore', fd, fd] });
   closeSync(fd);
   killOnExit();
   live.add(child);
@@ -85,6 +86,11 @@ export function startGovernorServe(args: string[], logFile: string, env: Record<
       clearTimeout(t);
     },
   };
+}
+
+/** Starts `governor serve <args>`; resolves once the process runs (readiness is the caller's wait). */
+export function startGovernorServe(args: string[], logFile: string, env: Record<string, string> = {}): GovernorProcess {
+  return startLoggedProcess(process.execPath, [...CLI, 'serve', ...args], logFile, { env: { ...process.env, ...env } });
 }
 
 /** GET http://127.0.0.1:<port><path> → status (0 when nothing answers). */

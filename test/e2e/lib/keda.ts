@@ -23,13 +23,13 @@
 // Only one APIService per group/version exists in a cluster: while KEDA runs, it owns external.metrics.k8s.io, so a test
 // that registers kube-governor's adapter must not run at the same time. stop() deletes the APIService (when it is still
 // KEDA's) so the next test can register its own.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import net from 'node:net';
 import { join } from 'node:path';
 import { generateCA, generateClientCert, generateServingCert, serviceDnsNames } from '../../../src/tls/certs.js';
 import { REPO_ROOT, run, type LocalCluster } from '../harness/cluster.js';
+import { startLoggedProcess, type LoggedProcess } from './governor-process.js';
 import { waitFor } from './wait.js';
 
 export const KEDA_NAMESPACE = 'keda';
@@ -71,15 +71,8 @@ export interface KedaOptions {
   readonly timeoutMs?: number;
 }
 
-export interface KedaProcess {
+export interface KedaProcess extends LoggedProcess {
   readonly name: string;
-  readonly pid: number;
-  readonly logFile: string;
-  log(): string;
-  logTail(lines?: number): string;
-  exited(): boolean;
-  /** SIGTERM, SIGKILL after graceMs; resolves when the process is gone. */
-  stop(graceMs?: number): Promise<void>;
 }
 
 export interface Keda {
@@ -137,57 +130,8 @@ function httpStatus(port: number, path: string): Promise<number> {
   });
 }
 
-const live = new Set<ChildProcess>();
-let exitHooked = false;
-function killOnExit(): void {
-  if (exitHooked) return;
-  exitHooked = true;
-  // A crashed or interrupted test file must not leave KEDA scaling things (or holding the ports).
-  process.on('exit', () => {
-    for (const c of live) if (c.pid) process.kill(c.pid, 'SIGKILL');
-  });
-}
-
 function startProcess(name: string, bin: string, args: string[], env: NodeJS.ProcessEnv, logFile: string): KedaProcess {
-  const fd = openSync(logFile, 'a');
-  const child = spawn(bin, args, { cwd: join(logFile, '..'), env, stdio: ['ignore', fd, fd] });
-  closeSync(fd);
-  killOnExit();
-  live.add(child);
-  let done = false;
-  const exit = new Promise<void>((r) => {
-    const finish = () => {
-      done = true;
-      live.delete(child);
-      r();
-    };
-    child.on('exit', finish);
-    child.on('error', finish);
-  });
-  const read = () => {
-    try {
-      return readFileSync(logFile, 'utf8');
-    } catch {
-      return '';
-    }
-  };
-  return {
-    name,
-    pid: child.pid ?? -1,
-    logFile,
-    log: read,
-    logTail: (lines = 40) => read().split('\n').slice(-lines - 1).join('\n'),
-    exited: () => done,
-    async stop(graceMs = 5000) {
-      if (done || !child.pid) return;
-      process.kill(child.pid, 'SIGTERM');
-      const t = setTimeout(() => {
-        if (!done && child.pid) process.kill(child.pid, 'SIGKILL');
-      }, graceMs);
-      await exit;
-      clearTimeout(t);
-    },
-  };
+  return { name, ...startLoggedProcess(bin, args, logFile, { cwd: join(logFile, '..'), env }) };
 }
 
 function hexToIPv4(h: string): string {
