@@ -7,9 +7,6 @@ import { registerServe } from './cli/serve.js';
 import { registerLint } from './cli/lint.js';
 import { registerReview } from './cli/review.js';
 import { registerTest } from './cli/test.js';
-import './adapter/register.js'; // the `adapter` component of `governor serve`
-import './admission/register.js'; // the `webhook` component of `governor serve`
-import './keda/register.js'; // the `keda` component of `governor serve` (--keda-scaler-port)
 import { registerSimulate } from './cli/simulate.js';
 import { registerHpa } from './cli/hpa.js';
 import { registerKeda } from './cli/keda.js';
@@ -18,7 +15,7 @@ import { registerCerts } from './cli/certs.js';
 import { registerCompletion } from './cli/completion.js';
 import { registerVersion } from './cli/version.js';
 import { EXIT_OK, EXIT_USAGE, exitCodeFor } from './cli/conventions.js';
-import { buildInfo } from './common/version.js';
+import { buildInfo } from './observability/version.js';
 
 /** Every flag parser's error becomes commander's InvalidArgumentError: reported with the flag's name, exit code 2. */
 function invalidArgumentErrors(cmd: Command): void {

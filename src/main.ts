@@ -123,17 +123,7 @@ export interface ServerComponent {
   stop?(): Promise<void>;
 }
 
-/** The ServerComponent of an HTTPS server. */
-export function httpsComponent(name: string, server: ClosableServer, port: number, stop?: () => Promise<void>): ServerComponent {
-  return {
-    name,
-    port,
-    listening: () => server.server.listening,
-    setTls: (m) => server.setTls(m),
-    close: (graceMs) => server.close(graceMs),
-    ...(stop ? { stop } : {}),
-  };
-}
+export { httpsComponent } from './server/https.js';
 
 export type ComponentFactory = (ctx: GovernorContext, tls: { certFile: string; keyFile: string }) => Promise<ServerComponent>;
 

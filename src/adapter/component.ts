@@ -1,7 +1,7 @@
 // Builds the external metrics adapter for `governor serve`: sources, cache, decisions, provider, authn/authz, HTTPS server.
 import { readFile } from 'node:fs/promises';
-import { httpsComponent, type ComponentFactory, type GovernorContext, type ServerComponent } from '../main.js';
-import { createSecureServer, listen, serverLimits } from '../server/https.js';
+import type { ComponentFactory, GovernorContext, ServerComponent } from '../main.js';
+import { createSecureServer, httpsComponent, listen, serverLimits } from '../server/https.js';
 import { readTlsMaterial } from '../tls/serving.js';
 import { serverKubeConfig, type loadKubeConfig } from '../kube/client.js';
 import { AllowAllAuthorizer, SubjectAccessReviewAuthorizer, type Authorizer } from '../kube/authorization.js';

@@ -1,7 +1,8 @@
 // Wires MigrationPolicies into `governor serve`: the migration provider next to the ScalingPolicy provider, and one
 // state cache per running governor shared with the webhook (activeMigrationSource for protect-migration-source).
 import type { KubeConfig } from '@kubernetes/client-node';
-import { webhookHooks } from '../admission/register.js';
+import type { PolicySet } from '../policy/policy-set.js';
+import type { ActiveMigrationSource } from '../governance/types.js';
 import { KubeMigrationStateStore, KubeWorkloadApi, MigrationStateCache } from '../kube/migration-state.js';
 import type { ScaleReader } from '../kube/scale.js';
 import { serverKubeConfig } from '../kube/client.js';
@@ -46,11 +47,11 @@ export function migrationStatesFor(ctx: GovernorContext, kc: KubeConfig | undefi
   return s;
 }
 
-/** The webhook asks, per policy set, which workloads are sources of running migrations. */
-webhookHooks.activeMigrationSourceFor = (set, ctx) => {
+/** The webhook asks, per policy set, which workloads are sources of running migrations (wired in src/components.ts). */
+export function activeMigrationSourceFor(set: PolicySet, ctx: GovernorContext): ActiveMigrationSource {
   const { states } = migrationStatesFor(ctx);
   return activeMigrationSourceLookup(set.migration, (ns, kind, name) => states.get(ns, kind, name));
-};
+}
 
 export interface MigrationWiringDeps {
   readonly cache: LoadCache;

@@ -3,11 +3,12 @@ import type { Command } from 'commander';
 import { createLogger } from '../observability/log.js';
 import { parseDuration } from '../common/duration.js';
 import { durationFlag } from './conventions.js';
-import { startGovernor, WEBHOOK_EVENTS_MODES, type ComponentFactory, type GovernorOptions, type WebhookEventsMode } from '../main.js';
+import { startGovernor, WEBHOOK_EVENTS_MODES, type GovernorOptions, type WebhookEventsMode } from '../main.js';
 import { prometheusDefaults } from '../sources/prometheus-defaults.js';
 import { DEFAULT_MAX_INFLIGHT_BYTES, DEFAULT_MAX_INFLIGHT_REVIEWS } from '../server/budget.js';
 import { HEADERS_TIMEOUT_MS, MAX_CONNECTIONS, REQUEST_TIMEOUT_MS } from '../server/https.js';
 import { ConfigError } from '../common/errors.js';
+import { serveComponents } from '../components.js';
 
 const list = (v: string, prev: string[] = []) => [...prev, ...v.split(',').map((s) => s.trim()).filter(Boolean)];
 const int = (v: string) => {
@@ -32,8 +33,6 @@ const eventsMode = (v: string): WebhookEventsMode => {
   return v as WebhookEventsMode;
 };
 
-/** Server components, registered by the adapter and the webhook modules. */
-export const serveComponents: { adapter?: ComponentFactory; webhook?: ComponentFactory; keda?: ComponentFactory } = {};
 
 export function registerServe(program: Command): void {
   program
@@ -154,11 +153,7 @@ export function registerServe(program: Command): void {
         webhookClientCaFile: o.webhookClientCaFile,
         webhookEvents: o.webhookEvents,
       };
-      const components: ComponentFactory[] = [];
-      if (options.enableAdapter && serveComponents.adapter) components.push(serveComponents.adapter);
-      if (options.enableWebhook && serveComponents.webhook) components.push(serveComponents.webhook);
-      if (options.kedaScalerPort !== undefined && serveComponents.keda) components.push(serveComponents.keda);
-      const running = await startGovernor(options, components, log);
+      const running = await startGovernor(options, serveComponents(options), log);
       let stopping = false;
       const shutdown = (signal: string) => {
         if (stopping) return;

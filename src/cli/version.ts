@@ -1,6 +1,6 @@
 // `governor version`: the version, the git commit when the build recorded it, and the Node.js version; -o json|yaml.
 import type { Command } from 'commander';
-import { buildInfo, type BuildInfo } from '../common/version.js';
+import { buildInfo, type BuildInfo } from '../observability/version.js';
 import { formatData, outputOption } from './conventions.js';
 
 export function formatVersion(info: BuildInfo, output: string): string {

@@ -1,6 +1,6 @@
 // Prometheus metrics of the servers themselves (prom-client), on one registry served on the plain-HTTP metrics port.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics, type LabelValues } from 'prom-client';
-import { buildInfo } from '../common/version.js';
+import { buildInfo } from './version.js';
 
 /**
  * One entry per label set, found through nested Maps (one level per label, in `labelNames` order): no string is

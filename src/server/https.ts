@@ -6,6 +6,7 @@ import type { Duplex } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
 import { statusBody } from './status.js';
 import type { TlsMaterial } from '../tls/serving.js';
+import type { ServerComponent } from '../main.js';
 
 export interface SecureServerOptions {
   readonly tls: TlsMaterial;
@@ -204,4 +205,16 @@ export function listen(server: Server, port: number, host: string): Promise<numb
       resolve(typeof addr === 'object' && addr ? addr.port : port);
     });
   });
+}
+
+/** The ServerComponent of an HTTPS server. */
+export function httpsComponent(name: string, server: ClosableServer, port: number, stop?: () => Promise<void>): ServerComponent {
+  return {
+    name,
+    port,
+    listening: () => server.server.listening,
+    setTls: (m) => server.setTls(m),
+    close: (graceMs) => server.close(graceMs),
+    ...(stop ? { stop } : {}),
+  };
 }

@@ -7,10 +7,10 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createWebhookComponent } from '../../src/admission/webhook.js';
 import { startGovernor, type RunningGovernor } from '../../src/main.js';
 import { governorOptions } from '../integration/adapter_helpers.js';
 import { capturingLogger } from './helpers.js';
+import { webhookComponent } from '../../src/components.js';
 
 const POLICY = `apiVersion: governor.io/v1alpha1
 kind: GovernancePolicy
@@ -55,7 +55,7 @@ describe('bounded reviews on the webhook governor serve builds', () => {
     dir = mkdtempSync(join(tmpdir(), 'kg-big-object-'));
     mkdirSync(join(dir, 'policies'));
     writeFileSync(join(dir, 'policies', 'bounded.yaml'), POLICY);
-    running = await startGovernor(governorOptions(dir, { enableAdapter: false, enableWebhook: true, clusterPolicies: false, shutdownGraceMs: 500 }), [createWebhookComponent()], captured.log);
+    running = await startGovernor(governorOptions(dir, { enableAdapter: false, enableWebhook: true, clusterPolicies: false, shutdownGraceMs: 500 }), [webhookComponent], captured.log);
     ca = readFileSync(join(dir, 'certs', 'ca.crt'), 'utf8');
   });
   after(async () => {

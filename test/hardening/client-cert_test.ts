@@ -7,12 +7,12 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createWebhookComponent } from '../../src/admission/webhook.js';
 import { startGovernor } from '../../src/main.js';
 import { silentLogger } from '../../src/observability/log.js';
 import { generateCA, generateClientCert, parseCaBundle } from '../../src/tls/certs.js';
 import { governorOptions } from '../integration/adapter_helpers.js';
 import { admissionReview, POLICY_DIR, realisticDeployment } from '../integration/webhook_fixtures.js';
+import { webhookComponent } from '../../src/components.js';
 
 type Outcome = { status: number; uid?: string } | { error: string };
 
@@ -55,7 +55,7 @@ test('--webhook-client-ca-file: clients without a certificate from the CA are re
   writeFileSync(caFile, apiserverCA.certPem);
   const running = await startGovernor(
     governorOptions(dir, { policies: [POLICY_DIR], enableAdapter: false, enableWebhook: true, webhookClientCaFile: caFile }),
-    [createWebhookComponent()],
+    [webhookComponent],
     silentLogger,
   );
   try {

@@ -8,8 +8,7 @@ import { Agent, request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect, type TLSSocket } from 'node:tls';
-import { createAdapterComponent } from '../../src/adapter/component.js';
-import { createWebhookComponent } from '../../src/admission/webhook.js';
+import { adapterComponent } from '../../src/adapter/component.js';
 import { startGovernor, type GovernorOptions, type RunningGovernor } from '../../src/main.js';
 import { silentLogger } from '../../src/observability/log.js';
 import { createSecureServer, listen } from '../../src/server/https.js';
@@ -21,6 +20,7 @@ import { CertFileReloader, readTlsMaterial } from '../../src/tls/serving.js';
 import { governorOptions, httpsGet } from '../integration/adapter_helpers.js';
 import { admissionReview, realisticDeployment } from '../integration/webhook_fixtures.js';
 import { capturingLogger } from './helpers.js';
+import { webhookComponent } from '../../src/components.js';
 
 const VALUES = '/apis/external.metrics.k8s.io/v1beta1/namespaces';
 
@@ -109,7 +109,7 @@ describe('Prometheus faults: the HPA gets a 503 Status naming the problem, never
     docs.push(scalingPolicy('p-ok', `{prometheus: {url: '${prom.url}', query: 'ok', timeout: 300ms}}`));
     mkdirSync(join(dir, 'policies'));
     writeFileSync(join(dir, 'policies', 'faults.yaml'), docs.join('---\n'));
-    running = await startGovernor(options(dir, join(dir, 'policies'), { enableWebhook: false }), [createAdapterComponent()], captured.log);
+    running = await startGovernor(options(dir, join(dir, 'policies'), { enableWebhook: false }), [adapterComponent], captured.log);
     ca = readFileSync(join(dir, 'certs', 'ca.crt'), 'utf8');
   });
   after(async () => {
@@ -157,7 +157,7 @@ test('a failing source after a good value: the last decision is held (hold after
   const url = `http://127.0.0.1:${(prom.address() as { port: number }).port}`;
   mkdirSync(join(dir, 'policies'));
   writeFileSync(join(dir, 'policies', 'p.yaml'), scalingPolicy('held', `{prometheus: {url: '${url}', query: 'q', timeout: 300ms}}`, '  onSourceFailure: {action: hold, after: 3}\n'));
-  const running = await startGovernor(options(dir, join(dir, 'policies'), { enableWebhook: false }), [createAdapterComponent()], silentLogger);
+  const running = await startGovernor(options(dir, join(dir, 'policies'), { enableWebhook: false }), [adapterComponent], silentLogger);
   try {
     const ca = readFileSync(join(dir, 'certs', 'ca.crt'), 'utf8');
     const get = () => httpsGet(running.ports.adapter!, `${VALUES}/shop/desired-replicas?labelSelector=governor.io%2Fpolicy%3Dheld`, { ca });
@@ -197,7 +197,7 @@ test('the policy directory turns invalid mid-run: the last good set stays in for
   writeFileSync(scaling, scalingPolicy('checkout', `{http: {url: '${loadUrl}', valuePath: rps}}`));
   writeFileSync(governance, `apiVersion: governor.io/v1alpha1\nkind: GovernancePolicy\nmetadata: {name: owners}\nspec:\n  match: {kinds: [Deployment]}\n  labels: {team: {default: platform}}\n`);
   const captured = capturingLogger();
-  const running = await startGovernor(options(dir, policies, { policyPollMs: 50 }), [createAdapterComponent(), createWebhookComponent()], captured.log);
+  const running = await startGovernor(options(dir, policies, { policyPollMs: 50 }), [adapterComponent, webhookComponent], captured.log);
   try {
     const ca = readFileSync(join(dir, 'certs', 'ca.crt'), 'utf8');
     const value = () => httpsGet(running.ports.adapter!, `${VALUES}/shop/desired-replicas?labelSelector=governor.io%2Fpolicy%3Dcheckout`, { ca });

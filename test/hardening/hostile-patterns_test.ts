@@ -7,7 +7,6 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { Agent, request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createWebhookComponent } from '../../src/admission/webhook.js';
 import { GovernanceEngine } from '../../src/governance/engine.js';
 import { policiesFrom } from '../../src/governance/testing.js';
 import type { GovernancePolicy } from '../../src/policy/governance-policy.js';
@@ -17,6 +16,7 @@ import { governorOptions } from '../integration/adapter_helpers.js';
 import { admissionReview, realisticDeployment } from '../integration/webhook_fixtures.js';
 import { capturingLogger } from './helpers.js';
 import { HOSTILE_CASES, HOSTILE_LENGTHS, hostileDeployment, hostilePolicyYaml, hostileValue } from './hostile-corpus.js';
+import { webhookComponent } from '../../src/components.js';
 
 /**
  * The issue's bound. Each review is timed three times and the fastest counts: on the 2 shared cores this runs on, a
@@ -109,7 +109,7 @@ async function withServer(over: { reviewTimeoutMs?: number; log?: Logger; files?
   const saved = process.env.KUBERNETES_SERVICE_HOST;
   delete process.env.KUBERNETES_SERVICE_HOST; // no cluster: static namespaces, no Events
   const options = governorOptions(dir, { enableAdapter: false, enableWebhook: true, serviceNamespace: 'governor-system', ...(over.reviewTimeoutMs !== undefined ? { reviewTimeoutMs: over.reviewTimeoutMs } : {}) });
-  const running = await startGovernor(options, [createWebhookComponent()], over.log ?? silentLogger);
+  const running = await startGovernor(options, [webhookComponent], over.log ?? silentLogger);
   const c = client(running.ports.webhook!, readFileSync(join(dir, 'certs', 'ca.crt'), 'utf8'));
   try {
     await f({ running, send: c.send });

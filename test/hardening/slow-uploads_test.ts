@@ -155,13 +155,13 @@ test('--request-timeout and --request-headers-timeout cut off slow requests on t
   const { mkdtempSync: mk } = await import('node:fs');
   const { connect: tlsConnect } = await import('node:tls');
   const { startGovernor } = await import('../../src/main.js');
-  const { createWebhookComponent } = await import('../../src/admission/webhook.js');
+  const { webhookComponent } = await import('../../src/components.js');
   const { governorOptions } = await import('../integration/adapter_helpers.js');
   const { POLICY_DIR } = await import('../integration/webhook_fixtures.js');
   const dir = mk(join(tmpdir(), 'kg-timeouts-'));
   const saved = process.env.KUBERNETES_SERVICE_HOST;
   delete process.env.KUBERNETES_SERVICE_HOST;
-  const running = await startGovernor(governorOptions(dir, { policies: [POLICY_DIR], enableAdapter: false, enableWebhook: true, requestTimeoutMs: 1500, requestHeadersTimeoutMs: 1000 }), [createWebhookComponent()], silentLogger);
+  const running = await startGovernor(governorOptions(dir, { policies: [POLICY_DIR], enableAdapter: false, enableWebhook: true, requestTimeoutMs: 1500, requestHeadersTimeoutMs: 1000 }), [webhookComponent], silentLogger);
   try {
     const ca = readFileSync(join(dir, 'certs', 'ca.crt'), 'utf8');
     const started = Date.now();

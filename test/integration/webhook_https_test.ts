@@ -4,11 +4,11 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createWebhookComponent } from '../../src/admission/webhook.js';
 import { startGovernor, type GovernorOptions } from '../../src/main.js';
 import { silentLogger } from '../../src/observability/log.js';
 import { admissionReview, POLICY_DIR, realisticDeployment } from './webhook_fixtures.js';
 import { governorOptions } from './adapter_helpers.js';
+import { webhookComponent } from '../../src/components.js';
 
 function options(dir: string): GovernorOptions {
   return governorOptions(dir, { policies: [POLICY_DIR], serviceNamespace: 'governor-system', enableAdapter: false, enableWebhook: true });
@@ -34,7 +34,7 @@ test('governor serve wiring: the webhook component serves HTTPS on --webhook-por
   const dir = mkdtempSync(join(tmpdir(), 'webhook-https-'));
   const saved = { host: process.env.KUBERNETES_SERVICE_HOST };
   delete process.env.KUBERNETES_SERVICE_HOST; // no cluster: static namespaces, no Events
-  const running = await startGovernor(options(dir), [createWebhookComponent()], silentLogger);
+  const running = await startGovernor(options(dir), [webhookComponent], silentLogger);
   try {
     const port = running.ports.webhook!;
     assert.ok(port > 0);

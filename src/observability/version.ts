@@ -23,7 +23,7 @@ function readJson(url: URL): Record<string, unknown> | undefined {
 let fromFiles: { version: string; commit?: string } | undefined;
 
 /**
- * The build's identity. The version comes from package.json (two levels up from src/common or dist/common); the commit
+ * The build's identity. The version comes from package.json (two levels up from src/observability or dist/observability); the commit
  * from build-info.json beside the compiled tree (dist/build-info.json, written by `npm run build` from $GIT_COMMIT or
  * git), else $GOVERNOR_COMMIT; absent when unknown.
  */

@@ -1,0 +1,104 @@
+// The import graph of src/ points down: the CLI above the composition root, the composition root above the server
+// components, those above the infrastructure, and that above the pure core. Read from the sources, so a new upward
+// import fails here with the file and the import that broke the rule.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const SRC = fileURLToPath(new URL('../src/', import.meta.url));
+
+/** Top-level folder (or root file) → layer; a module may import its own layer or lower ones. */
+const LAYERS: Record<string, number> = {
+  common: 0,
+  policy: 1,
+  scaling: 1,
+  governance: 1,
+  observability: 2,
+  tls: 2,
+  sources: 2,
+  kube: 2,
+  server: 2,
+  status: 2,
+  adapter: 3,
+  admission: 3,
+  keda: 3,
+  main: 4,
+  components: 4,
+  cli: 5,
+};
+/** The pure core: none of these may import I/O libraries. */
+const PURE = new Set(['common', 'policy', 'scaling', 'governance']);
+const IO_MODULES = /^(express|node:https?|node:fs(\/promises)?|@kubernetes\/client-node|prom-client|@grpc\/.*)$/;
+/** Files inside a pure folder that are its thin I/O edge (docs/… layout: "thin loaders (files, cluster)"). */
+const IO_EDGES = new Set(['policy/load-files.ts', 'policy/load-cluster.ts', 'policy/load-source.ts']);
+
+function files(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
+    const p = join(dir, e.name);
+    if (e.isDirectory()) return e.name === 'testdata' ? [] : files(p);
+    return e.name.endsWith('.ts') && !e.name.endsWith('_test.ts') ? [p] : [];
+  });
+}
+
+const unitOf = (file: string) => relative(SRC, file).split('/')[0]!.replace(/\.ts$/, '');
+
+interface Import {
+  readonly spec: string;
+  readonly typeOnly: boolean;
+}
+
+function importsOf(text: string): Import[] {
+  const out: Import[] = [];
+  for (const m of text.matchAll(/^\s*(import|export)\s+(type\s+)?[^'"]*?from\s+'([^']+)'/gm)) out.push({ spec: m[3]!, typeOnly: Boolean(m[2]) });
+  for (const m of text.matchAll(/^\s*import\s+'([^']+)'/gm)) out.push({ spec: m[1]!, typeOnly: false });
+  for (const m of text.matchAll(/\bimport\(\s*'([^']+)'\s*\)/g)) out.push({ spec: m[1]!, typeOnly: false });
+  return out;
+}
+
+test('every import in src/ points to its own layer or a lower one (type-only imports of the context contract from main.ts excepted)', () => {
+  const problems: string[] = [];
+  const all = files(SRC);
+  assert.ok(all.length > 50, `found only ${all.length} source files`);
+  for (const file of all) {
+    const from = unitOf(file);
+    // A pure folder's I/O edge sits with the infrastructure.
+    const fromLayer = IO_EDGES.has(relative(SRC, file)) ? LAYERS.observability : LAYERS[from];
+    if (fromLayer === undefined) {
+      problems.push(`${relative(SRC, file)}: folder "${from}" has no layer in test/architecture_test.ts`);
+      continue;
+    }
+    for (const imp of importsOf(readFileSync(file, 'utf8'))) {
+      if (!imp.spec.startsWith('.')) continue;
+      const to = unitOf(resolve(dirname(file), imp.spec));
+      const toLayer = LAYERS[to];
+      if (toLayer === undefined || to === from || toLayer <= fromLayer) continue;
+      // GovernorContext, GovernorOptions and the component types are declared in main.ts; components and the
+      // infrastructure they use may name them, never call into the composition root.
+      if (to === 'main' && imp.typeOnly) continue;
+      problems.push(`${relative(SRC, file)} (${from}, layer ${fromLayer}) imports ${imp.spec} (${to}, layer ${toLayer})`);
+    }
+  }
+  assert.deepEqual(problems, []);
+});
+
+test('the pure core imports no I/O library (express, node:http(s), node:fs, client-node, prom-client, grpc)', () => {
+  const problems: string[] = [];
+  for (const file of files(SRC)) {
+    const rel = relative(SRC, file);
+    if (!PURE.has(unitOf(file)) || IO_EDGES.has(rel)) continue;
+    for (const imp of importsOf(readFileSync(file, 'utf8'))) if (IO_MODULES.test(imp.spec) && !imp.typeOnly) problems.push(`${rel} imports ${imp.spec}`);
+  }
+  assert.deepEqual(problems, []);
+});
+
+test('the rule is not vacuous: an upward import in a sample would be reported', () => {
+  const sample = "import { serveComponents } from '../cli/serve.js';\nimport type { X } from '../main.js';\nconst m = await import('../keda/component.js');";
+  const found = importsOf(sample);
+  assert.deepEqual(found, [
+    { spec: '../cli/serve.js', typeOnly: false },
+    { spec: '../main.js', typeOnly: true },
+    { spec: '../keda/component.js', typeOnly: false },
+  ]);
+});
