@@ -130,25 +130,33 @@ export async function generateHpaOutput(paths: readonly string[], a: HpaArgs & {
   return generateHpaYaml(paths, a);
 }
 
-/** The HPAs for the policy file(s), each with its policy. */
-export async function generateHpas(paths: readonly string[], a: HpaArgs = {}): Promise<{ g: GeneratedHpa; p: ScalingPolicy | MigrationPolicy }[]> {
+/** The policies `--name`/`--all` pick from the files, each migration with the ScalingPolicy it takes capacity from. */
+export async function chosenPolicies(paths: readonly string[], a: Pick<HpaArgs, 'all' | 'name'>): Promise<{ p: ScalingPolicy | MigrationPolicy; capacityPolicy?: ScalingPolicy }[]> {
   const set = await loadScalingPolicies(paths);
   const chosen: (ScalingPolicy | MigrationPolicy)[] = a.all ? [...set.scaling, ...set.migration] : [selectPolicy(set, a.name)];
-  const opts: HpaManifestOptions = {
+  return chosen.map((p) => {
+    const ref = p.kind === 'MigrationPolicy' && p.capacity && 'scalingPolicy' in p.capacity ? p.capacity.scalingPolicy : undefined;
+    const capacityPolicy = ref ? set.scaling.find((s) => s.name === ref && s.namespace === p.namespace) : undefined;
+    return { p, ...(capacityPolicy ? { capacityPolicy } : {}) };
+  });
+}
+
+/** The HPA settings the generator flags give (--hpa-tolerance, --source-max-replicas, --target-max-replicas). */
+export function hpaOptions(a: Pick<HpaArgs, 'hpaTolerance' | 'sourceMaxReplicas' | 'targetMaxReplicas'>): HpaManifestOptions {
+  return {
     ...toleranceOption(a.hpaTolerance),
     ...(a.sourceMaxReplicas !== undefined ? { sourceMaxReplicas: a.sourceMaxReplicas } : {}),
     ...(a.targetMaxReplicas !== undefined ? { targetMaxReplicas: a.targetMaxReplicas } : {}),
   };
-  const docs: { g: GeneratedHpa; p: ScalingPolicy | MigrationPolicy }[] = [];
-  for (const p of chosen) {
-    if (p.kind === 'ScalingPolicy') docs.push({ g: scalingPolicyHpa(p, opts), p });
-    else {
-      const ref = p.capacity && 'scalingPolicy' in p.capacity ? p.capacity.scalingPolicy : undefined;
-      const capacityPolicy = ref ? set.scaling.find((s) => s.name === ref && s.namespace === p.namespace) : undefined;
-      for (const g of migrationPolicyHpas(p, { ...opts, ...(capacityPolicy ? { capacityPolicy } : {}) })) docs.push({ g, p });
-    }
-  }
-  return docs;
+}
+
+/** The HPAs for the policy file(s), each with its policy. */
+export async function generateHpas(paths: readonly string[], a: HpaArgs = {}): Promise<{ g: GeneratedHpa; p: ScalingPolicy | MigrationPolicy }[]> {
+  const opts = hpaOptions(a);
+  type Doc = { g: GeneratedHpa; p: ScalingPolicy | MigrationPolicy };
+  return (await chosenPolicies(paths, a)).flatMap(({ p, capacityPolicy }): Doc[] =>
+    p.kind === 'ScalingPolicy' ? [{ g: scalingPolicyHpa(p, opts), p }] : migrationPolicyHpas(p, { ...opts, ...(capacityPolicy ? { capacityPolicy } : {}) }).map((g) => ({ g, p })),
+  );
 }
 
 function toleranceOption(v: string | undefined): { tolerance?: number | undefined } {
@@ -159,9 +167,10 @@ function toleranceOption(v: string | undefined): { tolerance?: number | undefine
   return { tolerance: n };
 }
 
-const count = (flag: string) => (v: string) => {
+/** A flag parser for a whole number of at least `min` (a usage error otherwise). */
+export const wholeNumber = (flag: string, min: number) => (v: string) => {
   const n = Number(v);
-  if (!Number.isInteger(n) || n < 1) throw new HpaUsageError(`${flag} "${v}" must be a whole number >= 1`);
+  if (!Number.isInteger(n) || n < min) throw new HpaUsageError(`${flag} "${v}" must be a whole number >= ${min}`);
   return n;
 };
 
@@ -173,8 +182,8 @@ export function registerHpa(program: Command): void {
     .option('--name <name>', 'policy to generate for when the files hold several ([namespace/]name)')
     .option('--all', 'generate for every ScalingPolicy and MigrationPolicy in the files')
     .option('--hpa-tolerance <ratio|none>', 'behavior.*.tolerance (default 0; none leaves it out for clusters before 1.33 or without HPAConfigurableTolerance)')
-    .option('--source-max-replicas <n>', "migration: source HPA maxReplicas when neither spec.base nor capacity.replicas gives it", count('--source-max-replicas'))
-    .option('--target-max-replicas <n>', 'migration: target HPA maxReplicas when spec.target.maxReplicas is not set', count('--target-max-replicas'))
+    .option('--source-max-replicas <n>', "migration: source HPA maxReplicas when neither spec.base nor capacity.replicas gives it", wholeNumber('--source-max-replicas', 1))
+    .option('--target-max-replicas <n>', 'migration: target HPA maxReplicas when spec.target.maxReplicas is not set', wholeNumber('--target-max-replicas', 1))
     .addOption(outputOption(['yaml', 'json'], 'yaml', 'yaml with comments that explain each setting; json: one object, or a v1 List'))
     .action(async (files: string[], o: HpaArgs & { output: string }) => {
       process.stdout.write(await generateHpaOutput(files, o));

@@ -4,8 +4,7 @@ import { Option, type Command } from 'commander';
 import { Document } from 'yaml';
 import type { MigrationPolicy, ScalingPolicy } from '../policy/types.js';
 import { migrationPolicyScaledObjects, scalingPolicyScaledObject, type GeneratedScaledObject, type KedaManifestOptions } from '../scaling/keda-manifest.js';
-import { HpaUsageError } from './hpa.js';
-import { loadScalingPolicies, selectPolicy } from './select-policy.js';
+import { chosenPolicies, hpaOptions, HpaUsageError, wholeNumber } from './hpa.js';
 import { kubeList, outputOption } from './conventions.js';
 
 /** Where the install's Service serves the scaler (manifests/overlays/keda, chart keda.scaler.*). */
@@ -65,42 +64,21 @@ export async function generateScaledObjects(paths: readonly string[], a: KedaArg
   }
   const address = a.scalerAddress ?? DEFAULT_SCALER_ADDRESS;
   if (!/^[A-Za-z0-9.\-[\]:]+:\d{1,5}$/.test(address)) throw new HpaUsageError(`--scaler-address "${address}" must be host:port`);
-  let tolerance: { tolerance?: number | undefined } = {};
-  if (a.hpaTolerance === 'none') tolerance = { tolerance: undefined };
-  else if (a.hpaTolerance !== undefined) {
-    const n = Number(a.hpaTolerance);
-    if (!Number.isFinite(n) || n < 0) throw new HpaUsageError(`--hpa-tolerance "${a.hpaTolerance}" must be a number >= 0 or "none"`);
-    tolerance = { tolerance: n };
-  }
   const auth = tlsAuthentication(a.tlsAuthentication);
   const opts: KedaManifestOptions = {
     scalerAddress: address,
     ...(a.trigger ? { triggerType: a.trigger as 'external' | 'external-push' } : {}),
     ...(a.cooldownPeriod !== undefined ? { cooldownSeconds: a.cooldownPeriod } : {}),
     ...(auth ? { tlsAuthentication: auth } : {}),
-    ...tolerance,
-    ...(a.sourceMaxReplicas !== undefined ? { sourceMaxReplicas: a.sourceMaxReplicas } : {}),
-    ...(a.targetMaxReplicas !== undefined ? { targetMaxReplicas: a.targetMaxReplicas } : {}),
+    ...hpaOptions(a),
   };
-  const set = await loadScalingPolicies(paths);
-  const chosen: (ScalingPolicy | MigrationPolicy)[] = a.all ? [...set.scaling, ...set.migration] : [selectPolicy(set, a.name)];
-  const docs: { g: GeneratedScaledObject; p: ScalingPolicy | MigrationPolicy }[] = [];
-  for (const p of chosen) {
-    if (p.kind === 'ScalingPolicy') docs.push({ g: scalingPolicyScaledObject(p, opts), p });
-    else {
-      const ref = p.capacity && 'scalingPolicy' in p.capacity ? p.capacity.scalingPolicy : undefined;
-      const capacityPolicy = ref ? set.scaling.find((s) => s.name === ref && s.namespace === p.namespace) : undefined;
-      for (const g of migrationPolicyScaledObjects(p, { ...opts, ...(capacityPolicy ? { capacityPolicy } : {}) })) docs.push({ g, p });
-    }
-  }
-  return docs;
+  type Doc = { g: GeneratedScaledObject; p: ScalingPolicy | MigrationPolicy };
+  return (await chosenPolicies(paths, a)).flatMap(({ p, capacityPolicy }): Doc[] =>
+    p.kind === 'ScalingPolicy'
+      ? [{ g: scalingPolicyScaledObject(p, opts), p }]
+      : migrationPolicyScaledObjects(p, { ...opts, ...(capacityPolicy ? { capacityPolicy } : {}) }).map((g) => ({ g, p })),
+  );
 }
-
-const whole = (flag: string, min: number) => (v: string) => {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < min) throw new HpaUsageError(`${flag} "${v}" must be a whole number >= ${min}`);
-  return n;
-};
 
 export function registerKeda(program: Command): void {
   program
@@ -111,11 +89,11 @@ export function registerKeda(program: Command): void {
     .option('--all', 'generate for every ScalingPolicy and MigrationPolicy in the files')
     .option('--scaler-address <host:port>', `governor's KEDA scaler as KEDA reaches it (default ${DEFAULT_SCALER_ADDRESS})`)
     .addOption(new Option('--trigger <type>', 'external-push (activity pushed, default) or external (KEDA polls)').choices(['external-push', 'external']))
-    .option('--cooldown-period <seconds>', 'seconds without activity before KEDA scales to zero (KEDA default 300)', whole('--cooldown-period', 0))
+    .option('--cooldown-period <seconds>', 'seconds without activity before KEDA scales to zero (KEDA default 300)', wholeNumber('--cooldown-period', 0))
     .option('--tls-authentication <kind/name>', 'the scaler serves TLS: TriggerAuthentication/<name> or ClusterTriggerAuthentication/<name> that gives caCert')
     .option('--hpa-tolerance <ratio|none>', "KEDA's HPA behavior.*.tolerance (default 0; none for clusters before 1.33)")
-    .option('--source-max-replicas <n>', 'migration: source maxReplicaCount when neither spec.base nor capacity.replicas gives it', whole('--source-max-replicas', 1))
-    .option('--target-max-replicas <n>', 'migration: target maxReplicaCount when spec.target.maxReplicas is not set', whole('--target-max-replicas', 1))
+    .option('--source-max-replicas <n>', 'migration: source maxReplicaCount when neither spec.base nor capacity.replicas gives it', wholeNumber('--source-max-replicas', 1))
+    .option('--target-max-replicas <n>', 'migration: target maxReplicaCount when spec.target.maxReplicas is not set', wholeNumber('--target-max-replicas', 1))
     .addOption(outputOption(['yaml', 'json'], 'yaml', 'yaml with comments; json: one object, or a v1 List'))
     .action(async (files: string[], o: KedaArgs & { output: string }) => {
       process.stdout.write(await generateKedaOutput(files, o));

@@ -42,8 +42,8 @@ export function scalerTarget(ref: ScaledObjectRef): ScalerTarget {
   if (parts.length > 2) throw new BadRequestError(`trigger metadata "${METADATA_POLICY}" must be <name> or <namespace>/<name>`);
   const name = parts.at(-1)!;
   const namespace = parts.length === 2 ? parts[0]! : ref.namespace;
-  if (!DNS1123.test(name) || name.length > 63) throw new BadRequestError(`trigger metadata "${METADATA_POLICY}": ${JSON.stringify(clip(name))} is not a policy name`);
-  if (!DNS1123.test(namespace) || namespace.length > 63) throw new BadRequestError(`trigger metadata "${METADATA_POLICY}": ${JSON.stringify(clip(namespace))} is not a namespace`);
+  if (name.length > 63 || !DNS1123.test(name)) throw new BadRequestError(`trigger metadata "${METADATA_POLICY}": ${JSON.stringify(clip(name))} is not a policy name`);
+  if (namespace.length > 63 || !DNS1123.test(namespace)) throw new BadRequestError(`trigger metadata "${METADATA_POLICY}": ${JSON.stringify(clip(namespace))} is not a namespace`);
   if (ref.namespace && namespace !== ref.namespace) {
     throw new BadRequestError(`trigger metadata "${METADATA_POLICY}" names namespace ${namespace}, but the ScaledObject is in ${ref.namespace}: a ScaledObject follows policies of its own namespace`);
   }

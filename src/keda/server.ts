@@ -57,22 +57,17 @@ export interface RunningScalerServer {
   close(graceMs: number): Promise<void>;
 }
 
+/** The gRPC code of each adapter error's HTTP status (the same errors the external metrics API answers with). */
+const GRPC_CODE_OF_HTTP: Readonly<Record<number, grpc.status>> = {
+  400: grpc.status.INVALID_ARGUMENT,
+  401: grpc.status.UNAUTHENTICATED,
+  403: grpc.status.PERMISSION_DENIED,
+  404: grpc.status.NOT_FOUND,
+  503: grpc.status.UNAVAILABLE,
+};
+
 function grpcCode(err: unknown): { code: grpc.status; details: string; internal: boolean } {
-  if (err instanceof AdapterError) {
-    const code =
-      err.code === 400
-        ? grpc.status.INVALID_ARGUMENT
-        : err.code === 404
-          ? grpc.status.NOT_FOUND
-          : err.code === 403
-            ? grpc.status.PERMISSION_DENIED
-            : err.code === 401
-              ? grpc.status.UNAUTHENTICATED
-              : err.code === 503
-                ? grpc.status.UNAVAILABLE
-                : grpc.status.INTERNAL;
-    return { code, details: err.message, internal: false };
-  }
+  if (err instanceof AdapterError) return { code: GRPC_CODE_OF_HTTP[err.code] ?? grpc.status.INTERNAL, details: err.message, internal: false };
   return { code: grpc.status.INTERNAL, details: 'internal error (details are in the server log)', internal: true };
 }
 

@@ -12,7 +12,7 @@ import { kedaScalerComponent } from '../../src/keda/component.js';
 import { externalScalerService } from '../../src/keda/server.js';
 import { startGovernor, type RunningGovernor } from '../../src/main.js';
 import { silentLogger } from '../../src/observability/log.js';
-import { governorOptions, startLoadEndpoint } from './adapter_helpers.js';
+import { governorOptions, httpsGet, startLoadEndpoint } from './adapter_helpers.js';
 
 const Client = grpc.makeGenericClientConstructor(externalScalerService(), 'ExternalScaler');
 type Any = any;
@@ -32,6 +32,13 @@ spec:
   interval: 1s
 `;
 const trigger = { name: 'checkout', namespace: 'shop', scalerMetadata: { scalerAddress: 'kube-governor.kube-governor:9443', policy: 'shop/checkout' } };
+
+/** desired-replicas through the external metrics API (the adapter runs with --insecure-dev here). */
+async function desiredReplicas(port: number, ca: string, selector: string): Promise<number> {
+  const r = await httpsGet(port, `/apis/external.metrics.k8s.io/v1beta1/namespaces/shop/desired-replicas?labelSelector=${encodeURIComponent(selector)}`, { ca });
+  if (r.status !== 200) throw new Error(`${r.status} ${r.text}`);
+  return Number(r.json.items[0].value);
+}
 
 async function replicas(c: Any): Promise<number> {
   const r: Any = await call(c, 'GetMetrics', { scaledObjectRef: trigger, metricName: 'desired-replicas' });
@@ -155,21 +162,7 @@ describe('adapter and scaler together', () => {
     const gov = await startGovernor(governorOptions(dir, { insecureDev: true, kedaScalerPort: 0 }), [adapterComponent, kedaScalerComponent], silentLogger);
     const client: Any = new Client(`127.0.0.1:${gov.ports.keda}`, grpc.credentials.createInsecure());
     try {
-      const { request } = await import('node:https');
-      const ca = readFileSync(join(dir, 'certs', 'ca.crt'));
-      const viaApi = () =>
-        new Promise<number>((resolve, reject) => {
-          const req = request(
-            { host: '127.0.0.1', port: gov.ports.adapter, ca, servername: 'localhost', path: '/apis/external.metrics.k8s.io/v1beta1/namespaces/shop/desired-replicas?labelSelector=governor.io%2Fpolicy%3Dcheckout' },
-            (res) => {
-              let b = '';
-              res.on('data', (d) => (b += d));
-              res.on('end', () => (res.statusCode === 200 ? resolve(Number(JSON.parse(b).items[0].value)) : reject(new Error(`${res.statusCode} ${b}`))));
-            },
-          );
-          req.on('error', reject);
-          req.end();
-        });
+      const viaApi = () => desiredReplicas(gov.ports.adapter!, readFileSync(join(dir, 'certs', 'ca.crt'), 'utf8'), 'governor.io/policy=checkout');
       await until('value', async () => (await replicas(client)) === 10);
       const hitsBefore = load.hits();
       const t0 = Date.now();
@@ -213,19 +206,8 @@ spec:
     );
     const gov = await startGovernor(governorOptions(dir, { insecureDev: true, kedaScalerPort: 0 }), [adapterComponent, kedaScalerComponent], silentLogger);
     const client: Any = new Client(`127.0.0.1:${gov.ports.keda}`, grpc.credentials.createInsecure());
-    const ca = readFileSync(join(dir, 'certs', 'ca.crt'));
-    const { request } = await import('node:https');
-    const viaApi = (role: string) =>
-      new Promise<number>((resolve, reject) => {
-        const sel = encodeURIComponent(`governor.io/policy=move,governor.io/role=${role}`);
-        const req = request({ host: '127.0.0.1', port: gov.ports.adapter, ca, servername: 'localhost', path: `/apis/external.metrics.k8s.io/v1beta1/namespaces/shop/desired-replicas?labelSelector=${sel}` }, (res) => {
-          let b = '';
-          res.on('data', (d) => (b += d));
-          res.on('end', () => (res.statusCode === 200 ? resolve(Number(JSON.parse(b).items[0].value)) : reject(new Error(`${res.statusCode} ${b}`))));
-        });
-        req.on('error', reject);
-        req.end();
-      });
+    const ca = readFileSync(join(dir, 'certs', 'ca.crt'), 'utf8');
+    const viaApi = (role: string) => desiredReplicas(gov.ports.adapter!, ca, `governor.io/policy=move,governor.io/role=${role}`);
     const viaScaler = async (role: string) => {
       const r: Any = await call(client, 'GetMetrics', { scaledObjectRef: { name: `move-${role}`, namespace: 'shop', scalerMetadata: { policy: 'move', role } }, metricName: 'desired-replicas' });
       return r.metricValues[0].metricValue as number;
