@@ -8,7 +8,7 @@ import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { adapterComponent } from '../src/adapter/component.js';
+import { adapterComponent } from '../src/components.js';
 import { startGovernor } from '../src/main.js';
 import { governorOptions } from '../test/integration/adapter_helpers.js';
 import { silentLogger } from '../src/observability/log.js';

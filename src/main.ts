@@ -1,108 +1,40 @@
-// Composition root: builds every component of `governor serve` from options and wires them together. No logic lives here.
-import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
-import { readFile } from 'node:fs/promises';
-import { createLogger, type Logger } from './observability/log.js';
-import { createMetrics, type GovernorMetrics } from './observability/metrics.js';
+// Composition root: builds the shared services of `governor serve` once (kube config, policy store and loaders,
+// metrics, readiness, the namespace skip list, migration states, replica values) and hands them to every component.
+// No logic lives here.
+import type { Logger } from './observability/log.js';
+import { createLogger } from './observability/log.js';
+import { createMetrics } from './observability/metrics.js';
 import { PolicyStore } from './policy/store.js';
 import { PolicyFileWatcher } from './policy/load-files.js';
 import { ClusterPolicyLoader } from './policy/load-cluster.js';
 import { serverKubeConfig } from './kube/client.js';
 import { PolicyReadiness, type PolicySourceProbe } from './policy/readiness.js';
-import { Readiness, wantsVerbose } from './observability/readiness.js';
+import { Readiness } from './observability/readiness.js';
 import { policyReloadReporter, recordPolicyState } from './observability/policy-state.js';
-import { CertFileReloader, ensureServingCert, readTlsMaterial, type TlsMaterial } from './tls/serving.js';
+import { CertFileReloader, ensureServingCert } from './tls/serving.js';
 import { serviceDnsNames } from './tls/certs.js';
-import { listen, MAX_CONNECTIONS, serverLimits, timeoutOptions, type ClosableServer } from './server/https.js';
 import { KubeObjectStore } from './kube/cabundle.js';
 import { createRegistrar, type Registrar } from './kube/registrar.js';
 import { PolicyObservations } from './status/observations.js';
 import { startPolicyStatus } from './status/wiring.js';
-import type { SourceAuth } from './policy/types.js';
 import { ConfigError } from './common/errors.js';
+import { skippedNamespaces } from './governance/engine.js';
+import type { GovernorOptions } from './server/options.js';
+import type { ComponentFactory, GovernorContext, ServerComponent } from './server/component.js';
+import { startMetricsServer } from './server/metrics-server.js';
+import { createMigrationStates, type MigrationStates } from './adapter/migration-wiring.js';
+import { ReplicaValues } from './adapter/values.js';
 
-export interface GovernorOptions {
-  readonly policies: readonly string[];
-  readonly bindAddress: string;
-  readonly securePort: number;
-  readonly webhookPort: number;
-  readonly metricsPort: number;
-  readonly tlsCertFile?: string;
-  readonly tlsPrivateKeyFile?: string;
-  readonly certDir: string;
-  readonly serviceName: string;
-  readonly serviceNamespace: string;
-  readonly requestheaderClientCaFile?: string;
-  readonly requestheaderAllowedNames: readonly string[];
-  readonly requestheaderUsernameHeaders: readonly string[];
-  readonly requestheaderGroupHeaders: readonly string[];
-  readonly requestheaderExtraHeadersPrefix: readonly string[];
-  readonly clientCaFile?: string;
-  readonly prometheusUrl: string;
-  /** Hosts load sources may contact (`*`, exact, `*.suffix`); empty: any. */
-  readonly allowedSourceHosts?: readonly string[];
-  /** The --prometheus-* credentials, TLS and headers, sent to --prometheus-url only. */
-  readonly prometheusAuth?: SourceAuth;
-  /** Directories under which files named by a policy's load block must lie; empty: policies may not name files. */
-  readonly sourceCredentialDirs?: readonly string[];
-  /** Let policies set tls.insecureSkipVerify. */
-  readonly allowInsecureSourceTls?: boolean;
-  readonly kubeconfig?: string;
-  /** --context: the context of --kubeconfig to use (default: its current-context). */
-  readonly kubeContext?: string;
-  readonly insecureDev: boolean;
-  readonly enableAdapter: boolean;
-  readonly enableWebhook: boolean;
-  /** Port of KEDA's external scaler (gRPC); absent: not served. */
-  readonly kedaScalerPort?: number;
-  /** Serve the KEDA scaler over TLS with the serving certificate. */
-  readonly kedaScalerTls?: boolean;
-  /** Require KEDA's client certificate, signed by this CA (implies TLS). */
-  readonly kedaScalerClientCaFile?: string;
-  readonly policyPollMs: number;
-  /** Also load governor.io policy objects from the cluster when a kubeconfig or in-cluster config exists. */
-  readonly clusterPolicies?: boolean;
-  readonly shutdownGraceMs: number;
-  /** How often the adapter re-reads kube-system/extension-apiserver-authentication (default 60 s). */
-  readonly authRefreshMs?: number;
-  /** Webhook configuration / APIService templates the server registers itself once ready (none: no registration). */
-  readonly registrationManifests?: readonly string[];
-  /** CA bundle published as caBundle; default: the generated CA when the server made its own certificate. */
-  readonly caBundleFile?: string;
-  /** ClusterRole of the install that owns the registrations (uninstall garbage-collects them). */
-  readonly registrationOwner?: string;
-  readonly registrationIntervalMs?: number;
-  /** How long one admission review may run (--review-timeout; default DEFAULT_REVIEW_BUDGET_MS). */
-  readonly reviewTimeoutMs?: number;
-  /** Per server: time for a whole request to arrive, for its headers, open connections (src/server/https.ts defaults). */
-  readonly requestTimeoutMs?: number;
-  readonly requestHeadersTimeoutMs?: number;
-  readonly maxConnections?: number;
-  /** The webhook's budget for request bodies being received (src/server/budget.ts defaults). */
-  readonly maxRequestBytesInflight?: number;
-  readonly maxReviewsInflight?: number;
-  /** CA for the webhook's client certificates: when set, the webhook port refuses clients without one from it. */
-  readonly webhookClientCaFile?: string;
-  /**
-   * When the webhook writes Events: `authenticated` (default) only when it requires client certificates, `always`,
-   * or `never`. docs/security.md says why.
-   */
-  readonly webhookEvents?: WebhookEventsMode;
+/** The services built here that server components share (handed to each through src/components.ts). */
+export interface ServeServices {
+  /** The replica values the adapter and KEDA's external scaler publish. */
+  readonly replicaValues: ReplicaValues;
+  /** The migration states the adapter, the webhook and policy status read. */
+  readonly migrationStates: MigrationStates;
 }
 
-export type WebhookEventsMode = 'authenticated' | 'always' | 'never';
-export const WEBHOOK_EVENTS_MODES: readonly WebhookEventsMode[] = ['authenticated', 'always', 'never'];
-
-/** Everything a server component may need; built once here and passed down. */
-export interface GovernorContext {
-  readonly options: GovernorOptions;
-  readonly log: Logger;
-  readonly metrics: GovernorMetrics;
-  readonly store: PolicyStore;
-  /** Named readiness checks; every server's /readyz answers all of them (components add their own). */
-  readonly readiness: Readiness;
-  /** What the adapter knows per policy (decisions, migration states), for policy status. */
-  readonly observations?: PolicyObservations;
-}
+/** A server component given the shared services (src/components.ts defines serve's). */
+export type ServeComponent = (services: ServeServices) => ComponentFactory;
 
 export interface RunningGovernor {
   readonly ports: { adapter?: number; webhook?: number; keda?: number; metrics: number };
@@ -110,33 +42,26 @@ export interface RunningGovernor {
   stop(): Promise<void>;
 }
 
-/** A component that owns a server: the adapter and the webhook (HTTPS), KEDA's external scaler (gRPC). */
-export interface ServerComponent {
-  readonly name: string;
-  readonly port: number;
-  /** Accepting connections (part of readiness). */
-  listening(): boolean;
-  /** The rotated serving certificate, for new connections. */
-  setTls(m: TlsMaterial): void;
-  /** Stops accepting and lets in-flight requests finish, up to graceMs. */
-  close(graceMs: number): Promise<void>;
-  stop?(): Promise<void>;
-}
-
-export { httpsComponent } from './server/https.js';
-
-export type ComponentFactory = (ctx: GovernorContext, tls: { certFile: string; keyFile: string }) => Promise<ServerComponent>;
-
 export async function startGovernor(
   options: GovernorOptions,
-  components: readonly ComponentFactory[],
+  components: readonly ServeComponent[],
   log: Logger = createLogger(),
 ): Promise<RunningGovernor> {
   const metrics = createMetrics();
   const store = new PolicyStore();
   const readiness = new Readiness();
   const observations = new PolicyObservations();
-  const ctx: GovernorContext = { options, log, metrics, store, readiness, observations };
+  const kubeConfig = serverKubeConfig(options);
+  const ctx: GovernorContext = {
+    options,
+    log,
+    metrics,
+    store,
+    readiness,
+    observations,
+    ...(kubeConfig ? { kubeConfig } : {}),
+    skipNamespaces: skippedNamespaces(options.serviceNamespace),
+  };
 
   // --- policy sources: every document stands alone; readiness waits for a first complete, valid read of each.
   store.onChange(() => recordPolicyState(metrics, store));
@@ -149,9 +74,8 @@ export async function startGovernor(
   });
   const policySources: PolicySourceProbe[] = [{ name: 'files', synced: () => watcher.loaded() || 'policy files not read yet' }];
   let clusterLoader: ClusterPolicyLoader | undefined;
-  const kc = options.clusterPolicies === false ? undefined : serverKubeConfig(options);
-  if (kc) {
-    const loader = new ClusterPolicyLoader({ kubeConfig: kc, store, log, onReload: (outcome) => reportReload('cluster', outcome) });
+  if (kubeConfig && options.clusterPolicies !== false) {
+    const loader = new ClusterPolicyLoader({ kubeConfig, store, log, onReload: (outcome) => reportReload('cluster', outcome) });
     clusterLoader = loader;
     policySources.push({ name: 'cluster', synced: () => loader.synced() });
   }
@@ -178,20 +102,23 @@ export async function startGovernor(
   // Registration options are checked before any server listens (a bad flag must not leave half a server running).
   let registrar: Registrar | undefined;
   const registration = options.registrationManifests?.length
-    ? { caBundleFile: options.caBundleFile ?? certs.caFile, kc: kc ?? serverKubeConfig(options) }
+    ? { caBundleFile: options.caBundleFile ?? certs.caFile, kc: kubeConfig }
     : undefined;
   if (registration && (!registration.caBundleFile || !registration.kc)) {
     watcher.stop();
     await clusterLoader?.stop();
     throw new ConfigError('--registration-manifests needs --ca-bundle-file (or a generated certificate) and cluster access');
   }
+  const migrationStates = createMigrationStates(ctx);
+  const replicaValues = new ReplicaValues(ctx, migrationStates);
+  const services: ServeServices = { replicaValues, migrationStates };
   const started: ServerComponent[] = [];
-  for (const make of components) started.push(await make(ctx, certs));
+  for (const component of components) started.push(await component(services)(ctx, certs));
   for (const c of started) readiness.add(c.name, () => c.listening() || `${c.name} server not listening`);
 
   // ---- policy status (status subresource of governor.io objects; metrics and logs for every policy). The Lease lives
   // in the governor namespace; only its holder writes.
-  const policyStatus = await startPolicyStatus({ ...(kc ? { kubeConfig: kc } : {}), namespace: options.serviceNamespace, store, observations, log, metrics });
+  const policyStatus = await startPolicyStatus({ ...(kubeConfig ? { kubeConfig } : {}), namespace: options.serviceNamespace, store, observations, log, metrics });
   // ---- end policy status
 
   const reloader = new CertFileReloader(certs, (m) => {
@@ -200,29 +127,9 @@ export async function startGovernor(
   }, log);
   await reloader.start();
 
-  // The same connection limits as the HTTPS servers: a scraper or a probe never needs more.
-  const metricsServer: HttpServer = createHttpServer(timeoutOptions(serverLimits(options)), async (req, res) => {
-    const path = req.url?.split('?', 1)[0];
-    if (path === '/metrics') {
-      res.setHeader('Content-Type', metrics.registry.contentType);
-      res.end(await metrics.registry.metrics());
-    } else if (path === '/readyz') {
-      // The pod's readiness: both servers listening, the namespace cache synced, policies read and valid.
-      const a = readiness.answer(wantsVerbose(req.url));
-      res.writeHead(a.status, { 'Content-Type': 'text/plain; charset=utf-8', 'Cache-Control': 'no-store' });
-      res.end(a.body);
-    } else if (path === '/healthz' || path === '/livez') {
-      // Liveness never depends on policies: a bad policy must not get pods restarted.
-      res.end('ok');
-    } else {
-      res.statusCode = 404;
-      res.end('not found');
-    }
-  });
-  metricsServer.maxConnections = options.maxConnections ?? MAX_CONNECTIONS;
-  const metricsPort = await listen(metricsServer as any, options.metricsPort, options.bindAddress);
+  const metricsServer = await startMetricsServer(metrics.registry, readiness, { ...options, port: options.metricsPort });
 
-  const ports: RunningGovernor['ports'] = { metrics: metricsPort };
+  const ports: RunningGovernor['ports'] = { metrics: metricsServer.port };
   for (const c of started) (ports as any)[c.name] = c.port;
   log.info({ ports, certFile: certs.certFile, caFile: certs.caFile }, 'kube-governor serving');
 
@@ -259,14 +166,10 @@ export async function startGovernor(
         await c.close(options.shutdownGraceMs);
         await c.stop?.();
       }));
-      await new Promise<void>((r) => metricsServer.close(() => r()));
-      metricsServer.closeAllConnections();
+      // After the components: the adapter and the scaler stop publishing before the values behind them stop.
+      await replicaValues.close();
+      migrationStates.stop();
+      await metricsServer.close();
     },
   };
 }
-
-export async function readOptionalFile(path: string | undefined): Promise<string | undefined> {
-  return path ? readFile(path, 'utf8') : undefined;
-}
-
-export { readTlsMaterial };

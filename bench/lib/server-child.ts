@@ -4,7 +4,7 @@ import { createWriteStream, readFileSync } from 'node:fs';
 import { createServer } from 'node:https';
 import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { createAdapterComponent } from '../../src/adapter/component.js';
+import { adapterComponentWith } from '../../src/components.js';
 import { mutateHandler, reviewFunction, validateHandler, type AdmissionEnvironment } from '../../src/admission/handlers.js';
 import { createWebhookListener } from '../../src/admission/http.js';
 import { decodeAdmissionReview, encodeAdmissionReview } from '../../src/admission/review.js';
@@ -121,7 +121,7 @@ async function adapter(spec: AdapterServerSpec): Promise<number> {
     policyPollMs: 600_000,
     clusterPolicies: false,
   });
-  const gov = await startGovernor(options, [createAdapterComponent({ fastPath: spec.variant === 'fast' })], log);
+  const gov = await startGovernor(options, [adapterComponentWith({ fastPath: spec.variant === 'fast' })], log);
   stop = () => gov.stop();
   return gov.ports.adapter!;
 }

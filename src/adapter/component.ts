@@ -1,21 +1,21 @@
 // Builds the external metrics adapter for `governor serve`: sources, cache, decisions, provider, authn/authz, HTTPS server.
 import { readFile } from 'node:fs/promises';
-import type { ComponentFactory, GovernorContext, ServerComponent } from '../main.js';
+import type { ComponentFactory, GovernorContext, ServerComponent } from '../server/component.js';
 import { createSecureServer, httpsComponent, listen, serverLimits } from '../server/https.js';
 import { readTlsMaterial } from '../tls/serving.js';
-import { serverKubeConfig, type loadKubeConfig } from '../kube/client.js';
+import type { KubeConfig } from '@kubernetes/client-node';
 import { AllowAllAuthorizer, SubjectAccessReviewAuthorizer, type Authorizer } from '../kube/authorization.js';
 import { readExtensionAuthConfig } from '../kube/extension-auth.js';
 import { displayUrl } from '../sources/source.js';
 import { createAdapterListener } from './app.js';
 import { RequestAuthenticator, type AuthnConfig } from './authn.js';
-import { acquireReplicaValues } from './values.js';
+import type { ReplicaValues } from './values.js';
 
 /**
  * Resolves the authentication settings: flags first, then the cluster's extension-apiserver-authentication ConfigMap.
  * `fromCluster` is false when the ConfigMap was not consulted or could not be read (the error is in `error`).
  */
-async function authnConfig(ctx: GovernorContext, kc: ReturnType<typeof loadKubeConfig>): Promise<{ config: AuthnConfig; fromCluster: boolean; error?: string }> {
+async function authnConfig(ctx: GovernorContext, kc: KubeConfig | undefined): Promise<{ config: AuthnConfig; fromCluster: boolean; error?: string }> {
   const o = ctx.options;
   const c: AuthnConfig = {
     ...(o.requestheaderClientCaFile ? { requestheaderClientCa: await readFile(o.requestheaderClientCaFile, 'utf8') } : {}),
@@ -44,17 +44,22 @@ async function authnConfig(ctx: GovernorContext, kc: ReturnType<typeof loadKubeC
   }
 }
 
-/** The adapter component; `fastPath: false` serves every route through express (benches and parity tests only). */
-export function createAdapterComponent(http: { fastPath?: boolean } = {}): ComponentFactory {
-  return (ctx, certFiles) => startAdapter(ctx, certFiles, http.fastPath !== false);
+export interface AdapterDeps {
+  /** The replica values it publishes (shared with KEDA's external scaler). */
+  readonly values: ReplicaValues;
+  /** false: every route through express (benches and parity tests only). */
+  readonly fastPath?: boolean;
 }
 
-export const adapterComponent: ComponentFactory = createAdapterComponent();
+/** The adapter component (wired in src/components.ts). */
+export function createAdapterComponent(deps: AdapterDeps): ComponentFactory {
+  return (ctx, certFiles) => startAdapter(ctx, certFiles, deps);
+}
 
-async function startAdapter(ctx: GovernorContext, certFiles: { certFile: string; keyFile: string }, fastPath: boolean): Promise<ServerComponent> {
+async function startAdapter(ctx: GovernorContext, certFiles: { certFile: string; keyFile: string }, deps: AdapterDeps): Promise<ServerComponent> {
   const o = ctx.options;
   const log = ctx.log.child({ component: 'adapter' });
-  const kc = serverKubeConfig(o);
+  const kc = ctx.kubeConfig;
   if (!kc) log.info('no kubeconfig and not in a cluster: no SubjectAccessReview, no scale reads (overload steps from the last decision)');
 
   let authenticator: RequestAuthenticator | undefined;
@@ -82,10 +87,9 @@ async function startAdapter(ctx: GovernorContext, certFiles: { certFile: string;
     }
   }
 
-  const values = acquireReplicaValues(ctx, kc, log);
   const app = createAdapterListener({
-    fastPath,
-    provider: values.provider,
+    fastPath: deps.fastPath !== false,
+    provider: deps.values.provider(),
     ...(authenticator ? { authenticate: (req) => authenticator!.authenticate(req) } : {}),
     ...(authorizer ? { authorizer } : {}),
     metrics: ctx.metrics,
@@ -131,8 +135,5 @@ async function startAdapter(ctx: GovernorContext, certFiles: { certFile: string;
   // answered with a Status by createSecureServer.
   const port = await listen(server.server, o.securePort, o.bindAddress);
   log.info({ port, policies: ctx.store.current().scaling.length, prometheusUrl: displayUrl(o.prometheusUrl), prometheusCredentials: o.prometheusAuth?.bearerTokenFile ? 'bearer-token-file' : o.prometheusAuth?.basicAuth ? 'basic-auth-files' : 'none', auth: o.insecureDev ? 'none' : authenticator?.configured ? 'client-certificates' : 'unconfigured' }, 'external metrics API serving');
-  return httpsComponent('adapter', server, port, async () => {
-    clearInterval(refresh);
-    await values.release();
-  });
+  return httpsComponent('adapter', server, port, async () => clearInterval(refresh));
 }

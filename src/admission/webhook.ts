@@ -1,10 +1,10 @@
 // The admission webhook as a `governor serve` component: engine per policy set, namespace cache, Events, HTTPS on --webhook-port.
-import { GovernanceEngine, skippedNamespaces } from '../governance/engine.js';
+import { GovernanceEngine } from '../governance/engine.js';
 import type { ActiveMigrationSource } from '../governance/types.js';
 import { kubeEventRecorder, noopEventRecorder, type EventRecorder } from '../kube/events.js';
-import { loadKubeConfig } from '../kube/client.js';
 import { NamespaceCache, namespaceInformer, StaticNamespaces, type NamespaceLookup } from '../kube/namespaces.js';
-import type { ComponentFactory, GovernorContext, ServerComponent, WebhookEventsMode } from '../main.js';
+import type { ComponentFactory, ServerComponent } from '../server/component.js';
+import type { WebhookEventsMode } from '../server/options.js';
 import type { PolicySet } from '../policy/policy-set.js';
 import { readFile } from 'node:fs/promises';
 import { RequestBudget } from '../server/budget.js';
@@ -15,12 +15,12 @@ import { mutateHandler, reviewFunction, validateHandler, type AdmissionEnvironme
 import { createWebhookListener } from './http.js';
 import { withPolicyValidation } from './policy-review.js';
 
-export interface WebhookHooks {
+export interface WebhookDeps {
   /**
    * The migration engine's lookup for protect-migration-source and pinned-not-source, built per policy set
-   * (e.g. activeMigrationSourceLookup(set.migration, states)). Absent: no migration is running.
+   * (src/adapter/migration-wiring.ts). Absent: no migration is running.
    */
-  activeMigrationSourceFor?: (set: PolicySet, ctx: GovernorContext) => ActiveMigrationSource;
+  activeMigrationSourceFor?: (set: PolicySet) => ActiveMigrationSource;
   /** The namespace lookup to use instead of a watch-backed cache (tests); its ready() gates readiness. */
   namespaces?: NamespaceLookup;
 }
@@ -46,19 +46,20 @@ export function eventsEnabled(mode: WebhookEventsMode, clientCertificatesRequire
   return mode === 'always' || (mode === 'authenticated' && clientCertificatesRequired);
 }
 
-export function createWebhookComponent(hooks: WebhookHooks = {}): ComponentFactory {
+/** The webhook component (wired in src/components.ts). */
+export function createWebhookComponent(deps: WebhookDeps = {}): ComponentFactory {
   return async (ctx, certFiles): Promise<ServerComponent> => {
     const o = ctx.options;
     const log = ctx.log.child({ component: 'webhook' });
-    const kc = loadKubeConfig(o.kubeconfig);
+    const kc = ctx.kubeConfig;
     let namespaces: NamespaceLookup;
     let cache: NamespaceCache | undefined;
     let events: EventRecorder = noopEventRecorder;
     const clientAuth = Boolean(o.webhookClientCaFile);
     const mode = o.webhookEvents ?? 'authenticated';
     const eventsOn = eventsEnabled(mode, clientAuth);
-    if (hooks.namespaces) {
-      namespaces = hooks.namespaces;
+    if (deps.namespaces) {
+      namespaces = deps.namespaces;
     } else if (kc) {
       cache = new NamespaceCache(namespaceInformer(kc), { log });
       namespaces = cache;
@@ -74,8 +75,8 @@ export function createWebhookComponent(hooks: WebhookHooks = {}): ComponentFacto
     }
     // Without its namespace cache the webhook cannot evaluate namespaceSelector or fromNamespace: not ready until synced.
     ctx.readiness.add('webhook-namespace-cache', () => namespaces.ready() || 'the namespace cache has not synced yet');
-    const skip = skippedNamespaces(o.serviceNamespace);
-    const engineFor = engineCache(skip, hooks.activeMigrationSourceFor ? (set) => hooks.activeMigrationSourceFor!(set, ctx) : undefined);
+    const skip = ctx.skipNamespaces;
+    const engineFor = engineCache(skip, deps.activeMigrationSourceFor);
     const env: AdmissionEnvironment = { engine: () => engineFor(ctx.store.current()), namespaces, events, log, metrics: ctx.metrics, ...(o.reviewTimeoutMs !== undefined ? { reviewBudgetMs: o.reviewTimeoutMs } : {}) };
     const budget = new RequestBudget({
       ...(o.maxRequestBytesInflight ? { maxBytes: o.maxRequestBytesInflight } : {}),

@@ -3,7 +3,9 @@ import type { Command } from 'commander';
 import { createLogger } from '../observability/log.js';
 import { parseDuration } from '../common/duration.js';
 import { durationFlag } from './conventions.js';
-import { startGovernor, WEBHOOK_EVENTS_MODES, type GovernorOptions, type WebhookEventsMode } from '../main.js';
+import { startGovernor } from '../main.js';
+import { WEBHOOK_EVENTS_MODES, type GovernorOptions, type WebhookEventsMode } from '../server/options.js';
+import { REQUESTHEADER_DEFAULTS } from '../kube/extension-auth.js';
 import { prometheusDefaults } from '../sources/prometheus-defaults.js';
 import { DEFAULT_MAX_INFLIGHT_BYTES, DEFAULT_MAX_INFLIGHT_REVIEWS } from '../server/budget.js';
 import { HEADERS_TIMEOUT_MS, MAX_CONNECTIONS, REQUEST_TIMEOUT_MS } from '../server/https.js';
@@ -118,13 +120,13 @@ export function registerServe(program: Command): void {
         serviceName: o.serviceName,
         serviceNamespace: o.serviceNamespace,
         requestheaderClientCaFile: o.requestheaderClientCaFile,
-        requestheaderAllowedNames: o.requestheaderAllowedNames ?? [],
-        requestheaderUsernameHeaders: o.requestheaderUsernameHeaders ?? ['X-Remote-User'],
-        requestheaderGroupHeaders: o.requestheaderGroupHeaders ?? ['X-Remote-Group'],
-        requestheaderExtraHeadersPrefix: o.requestheaderExtraHeadersPrefix ?? ['X-Remote-Extra-'],
+        requestheaderAllowedNames: o.requestheaderAllowedNames ?? REQUESTHEADER_DEFAULTS.requestheaderAllowedNames,
+        requestheaderUsernameHeaders: o.requestheaderUsernameHeaders ?? REQUESTHEADER_DEFAULTS.requestheaderUsernameHeaders,
+        requestheaderGroupHeaders: o.requestheaderGroupHeaders ?? REQUESTHEADER_DEFAULTS.requestheaderGroupHeaders,
+        requestheaderExtraHeadersPrefix: o.requestheaderExtraHeadersPrefix ?? REQUESTHEADER_DEFAULTS.requestheaderExtraHeadersPrefix,
         clientCaFile: o.clientCaFile,
         prometheusUrl: o.prometheusUrl,
-        // The environment variable lets a test run or a dev shell fence every server it starts to loopback.
+        // The environment variable lets a dev shell or a test run fence every server it starts (the only place it is read).
         allowedSourceHosts: o.allowedSourceHosts ?? list(process.env.GOVERNOR_ALLOWED_SOURCE_HOSTS ?? ''),
         ...(prometheusAuth ? { prometheusAuth } : {}),
         sourceCredentialDirs: o.sourceCredentialDirs ?? [],

@@ -1,18 +1,17 @@
 // KEDA's external scaler as a component of `governor serve` (--keda-scaler-port): the same replica values as the
 // external metrics API, so a cluster that runs KEDA keeps its APIService and scales on governor policies through it.
 import { readFile } from 'node:fs/promises';
-import type { ComponentFactory, ServerComponent } from '../main.js';
-import { serverKubeConfig } from '../kube/client.js';
-import { acquireReplicaValues } from '../adapter/values.js';
+import type { ComponentFactory, ServerComponent } from '../server/component.js';
+import type { ReplicaValues } from '../adapter/values.js';
 import { readTlsMaterial, PemFileReloader } from '../tls/serving.js';
 import { parseCaBundle } from '../tls/certs.js';
 import { ExternalScaler } from './scaler.js';
 import { startKedaScalerServer } from './server.js';
 
-export const kedaScalerComponent: ComponentFactory = async (ctx, certFiles): Promise<ServerComponent> => {
+/** The scaler component (wired, and its grpc-js loaded only when asked for, in src/components.ts). */
+export const createKedaScalerComponent = (deps: { readonly values: ReplicaValues }): ComponentFactory => async (ctx, certFiles): Promise<ServerComponent> => {
   const o = ctx.options;
   const log = ctx.log.child({ component: 'keda-scaler' });
-  const values = acquireReplicaValues(ctx, serverKubeConfig(o), log);
   const clientCaFile = o.kedaScalerClientCaFile;
   const tlsOn = Boolean(o.kedaScalerTls || clientCaFile);
   let caReloader: PemFileReloader | undefined;
@@ -21,7 +20,7 @@ export const kedaScalerComponent: ComponentFactory = async (ctx, certFiles): Pro
       ? { ...(await readTlsMaterial(certFiles)), ...(clientCaFile ? { clientCa: parseCaBundle(await readFile(clientCaFile, 'utf8'), clientCaFile) } : {}) }
       : undefined;
     const server = await startKedaScalerServer(
-      { scaler: new ExternalScaler(values.provider), log, metrics: ctx.metrics, ...(tls ? { tls } : {}) },
+      { scaler: new ExternalScaler(deps.values.provider()), log, metrics: ctx.metrics, ...(tls ? { tls } : {}) },
       o.kedaScalerPort ?? 0,
       o.bindAddress,
     );
@@ -41,12 +40,10 @@ export const kedaScalerComponent: ComponentFactory = async (ctx, certFiles): Pro
       close: (graceMs) => server.close(graceMs),
       async stop() {
         caReloader?.stop();
-        await values.release();
       },
     };
   } catch (e) {
     caReloader?.stop();
-    await values.release();
     throw e;
   }
 };

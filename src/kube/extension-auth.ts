@@ -1,13 +1,25 @@
 // Reads kube-system/extension-apiserver-authentication: the CAs and header names an extension API server must trust.
 import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
 
-export interface ExtensionAuthConfig {
-  /** PEM bundle of the front-proxy (request-header) CA; undefined when the cluster has none. */
-  readonly requestheaderClientCa?: string;
+/** Which front-proxy client names and headers to trust: the same settings as flags and in the ConfigMap. */
+export interface RequestHeaderSettings {
   readonly requestheaderAllowedNames: readonly string[];
   readonly requestheaderUsernameHeaders: readonly string[];
   readonly requestheaderGroupHeaders: readonly string[];
   readonly requestheaderExtraHeadersPrefix: readonly string[];
+}
+
+/** kube-apiserver's defaults for the header names (an empty allowed-names list admits any front-proxy CN). */
+export const REQUESTHEADER_DEFAULTS: RequestHeaderSettings = {
+  requestheaderAllowedNames: [],
+  requestheaderUsernameHeaders: ['X-Remote-User'],
+  requestheaderGroupHeaders: ['X-Remote-Group'],
+  requestheaderExtraHeadersPrefix: ['X-Remote-Extra-'],
+};
+
+export interface ExtensionAuthConfig extends RequestHeaderSettings {
+  /** PEM bundle of the front-proxy (request-header) CA; undefined when the cluster has none. */
+  readonly requestheaderClientCa?: string;
   /** PEM bundle of the ordinary client CA. */
   readonly clientCa?: string;
 }
@@ -36,10 +48,10 @@ export function parseExtensionAuthConfig(data: Record<string, string>): Extensio
   return {
     ...(rhCa ? { requestheaderClientCa: rhCa } : {}),
     ...(clientCa ? { clientCa } : {}),
-    requestheaderAllowedNames: list(data, 'requestheader-allowed-names', []),
-    requestheaderUsernameHeaders: list(data, 'requestheader-username-headers', ['X-Remote-User']),
-    requestheaderGroupHeaders: list(data, 'requestheader-group-headers', ['X-Remote-Group']),
-    requestheaderExtraHeadersPrefix: list(data, 'requestheader-extra-headers-prefix', ['X-Remote-Extra-']),
+    requestheaderAllowedNames: list(data, 'requestheader-allowed-names', REQUESTHEADER_DEFAULTS.requestheaderAllowedNames),
+    requestheaderUsernameHeaders: list(data, 'requestheader-username-headers', REQUESTHEADER_DEFAULTS.requestheaderUsernameHeaders),
+    requestheaderGroupHeaders: list(data, 'requestheader-group-headers', REQUESTHEADER_DEFAULTS.requestheaderGroupHeaders),
+    requestheaderExtraHeadersPrefix: list(data, 'requestheader-extra-headers-prefix', REQUESTHEADER_DEFAULTS.requestheaderExtraHeadersPrefix),
   };
 }
 

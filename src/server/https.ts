@@ -6,7 +6,7 @@ import type { Duplex } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
 import { statusBody } from './status.js';
 import type { TlsMaterial } from '../tls/serving.js';
-import type { ServerComponent } from '../main.js';
+import type { ServerComponent } from './component.js';
 
 export interface SecureServerOptions {
   readonly tls: TlsMaterial;

@@ -8,8 +8,8 @@ import { Agent, request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect, type TLSSocket } from 'node:tls';
-import { adapterComponent } from '../../src/adapter/component.js';
-import { startGovernor, type GovernorOptions, type RunningGovernor } from '../../src/main.js';
+import { startGovernor, type RunningGovernor } from '../../src/main.js';
+import type { GovernorOptions } from '../../src/server/options.js';
 import { silentLogger } from '../../src/observability/log.js';
 import { createSecureServer, listen } from '../../src/server/https.js';
 import { LoadCache, DEFAULT_MAX_CONCURRENT_QUERIES } from '../../src/sources/cache.js';
@@ -20,7 +20,7 @@ import { CertFileReloader, readTlsMaterial } from '../../src/tls/serving.js';
 import { governorOptions, httpsGet } from '../integration/adapter_helpers.js';
 import { admissionReview, realisticDeployment } from '../integration/webhook_fixtures.js';
 import { capturingLogger } from './helpers.js';
-import { webhookComponent } from '../../src/components.js';
+import { adapterComponent, webhookComponent } from '../../src/components.js';
 
 const VALUES = '/apis/external.metrics.k8s.io/v1beta1/namespaces';
 

@@ -8,14 +8,13 @@ import { request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect, type ConnectionOptions, type SecureVersion, type TLSSocket } from 'node:tls';
-import { adapterComponent } from '../../src/adapter/component.js';
 import { startGovernor, type RunningGovernor } from '../../src/main.js';
 import { createSecureServer, listen } from '../../src/server/https.js';
 import { generateCA, generateServingCert } from '../../src/tls/certs.js';
 import { governorOptions, httpsGet, makePki, type Pki } from '../integration/adapter_helpers.js';
 import { admissionReview, realisticDeployment } from '../integration/webhook_fixtures.js';
 import { capturingLogger } from './helpers.js';
-import { webhookComponent } from '../../src/components.js';
+import { adapterComponent, webhookComponent } from '../../src/components.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const VALUES = '/apis/external.metrics.k8s.io/v1beta1/namespaces/shop/desired-replicas';

@@ -4,8 +4,9 @@ import { createServer, type Server } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { adapterComponent } from '../../src/adapter/component.js';
-import { startGovernor, type GovernorOptions, type RunningGovernor } from '../../src/main.js';
+import { adapterComponent } from '../../src/components.js';
+import { startGovernor, type RunningGovernor } from '../../src/main.js';
+import type { GovernorOptions } from '../../src/server/options.js';
 import { silentLogger, type Logger } from '../../src/observability/log.js';
 import { generateCA, generateClientCert, type KeyPairPem } from '../../src/tls/certs.js';
 
@@ -197,6 +198,8 @@ export function governorOptions(dir: string, over: Partial<GovernorOptions>): Go
     requestheaderGroupHeaders: ['X-Remote-Group'],
     requestheaderExtraHeadersPrefix: ['X-Remote-Extra-'],
     prometheusUrl: 'http://127.0.0.1:9',
+    // Servers under test reach loopback only (what GOVERNOR_ALLOWED_SOURCE_HOSTS does for `governor serve`).
+    allowedSourceHosts: ['127.0.0.1', 'localhost', '::1'],
     insecureDev: false,
     enableAdapter: true,
     enableWebhook: false,

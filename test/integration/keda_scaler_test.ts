@@ -7,8 +7,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
-import { adapterComponent } from '../../src/adapter/component.js';
-import { kedaScalerComponent } from '../../src/keda/component.js';
+import { adapterComponent, kedaComponent } from '../../src/components.js';
 import { externalScalerService } from '../../src/keda/server.js';
 import { startGovernor, type RunningGovernor } from '../../src/main.js';
 import { silentLogger } from '../../src/observability/log.js';
@@ -64,7 +63,7 @@ describe('governor serve with --keda-scaler-port (no adapter: next to KEDA)', ()
     load = await startLoadEndpoint(50);
     mkdirSync(join(dir, 'policies'));
     writeFileSync(join(dir, 'policies', 'shop.yaml'), POLICY(load.url));
-    gov = await startGovernor(governorOptions(dir, { enableAdapter: false, kedaScalerPort: 0, kedaScalerTls: true }), [kedaScalerComponent], silentLogger);
+    gov = await startGovernor(governorOptions(dir, { enableAdapter: false, kedaScalerPort: 0, kedaScalerTls: true }), [kedaComponent], silentLogger);
     const ca = readFileSync(join(dir, 'certs', 'ca.crt'));
     client = new Client(`localhost:${gov.ports.keda}`, grpc.credentials.createSsl(ca));
   });
@@ -159,7 +158,7 @@ describe('adapter and scaler together', () => {
     const load = await startLoadEndpoint(450);
     mkdirSync(join(dir, 'policies'));
     writeFileSync(join(dir, 'policies', 'shop.yaml'), POLICY(load.url).replace('interval: 1s', 'interval: 2s'));
-    const gov = await startGovernor(governorOptions(dir, { insecureDev: true, kedaScalerPort: 0 }), [adapterComponent, kedaScalerComponent], silentLogger);
+    const gov = await startGovernor(governorOptions(dir, { insecureDev: true, kedaScalerPort: 0 }), [adapterComponent, kedaComponent], silentLogger);
     const client: Any = new Client(`127.0.0.1:${gov.ports.keda}`, grpc.credentials.createInsecure());
     try {
       const viaApi = () => desiredReplicas(gov.ports.adapter!, readFileSync(join(dir, 'certs', 'ca.crt'), 'utf8'), 'governor.io/policy=checkout');
@@ -204,7 +203,7 @@ spec:
   capacity: {replicas: 4}
 `,
     );
-    const gov = await startGovernor(governorOptions(dir, { insecureDev: true, kedaScalerPort: 0 }), [adapterComponent, kedaScalerComponent], silentLogger);
+    const gov = await startGovernor(governorOptions(dir, { insecureDev: true, kedaScalerPort: 0 }), [adapterComponent, kedaComponent], silentLogger);
     const client: Any = new Client(`127.0.0.1:${gov.ports.keda}`, grpc.credentials.createInsecure());
     const ca = readFileSync(join(dir, 'certs', 'ca.crt'), 'utf8');
     const viaApi = (role: string) => desiredReplicas(gov.ports.adapter!, ca, `governor.io/policy=move,governor.io/role=${role}`);

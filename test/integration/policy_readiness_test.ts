@@ -7,16 +7,13 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { adapterComponent } from '../../src/adapter/component.js';
-import { createWebhookComponent } from '../../src/admission/webhook.js';
 import type { NamespaceInfo } from '../../src/governance/types.js';
 import type { NamespaceLookup } from '../../src/kube/namespaces.js';
 import { startGovernor, type RunningGovernor } from '../../src/main.js';
 import { silentLogger } from '../../src/observability/log.js';
 import { governorOptions } from './adapter_helpers.js';
 import { admissionReview, realisticDeployment } from './webhook_fixtures.js';
-import { webhookComponent } from '../../src/components.js';
-import { activeMigrationSourceFor } from '../../src/adapter/migration-wiring.js';
+import { adapterComponent, webhookComponent, webhookComponentWith } from '../../src/components.js';
 
 const REQUIRE_TEAM = `apiVersion: governor.io/v1alpha1
 kind: GovernancePolicy
@@ -86,7 +83,7 @@ async function withGovernor(files: Record<string, string>, run: (g: RunningGover
   delete process.env.KUBERNETES_SERVICE_HOST; // no cluster: files are the only policy source
   delete process.env.KUBECONFIG;
   const options = governorOptions(dir, { enableWebhook: true, insecureDev: true, policyPollMs: 50 });
-  const running = await startGovernor(options, [adapterComponent, namespaces ? createWebhookComponent({ namespaces, activeMigrationSourceFor }) : webhookComponent], silentLogger);
+  const running = await startGovernor(options, [adapterComponent, namespaces ? webhookComponentWith({ namespaces }) : webhookComponent], silentLogger);
   try {
     await run(running, dir, readFileSync(join(dir, 'certs', 'ca.crt'), 'utf8'));
   } finally {

@@ -4,7 +4,8 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startGovernor, type GovernorOptions } from '../../src/main.js';
+import { startGovernor } from '../../src/main.js';
+import type { GovernorOptions } from '../../src/server/options.js';
 import { silentLogger } from '../../src/observability/log.js';
 import { admissionReview, POLICY_DIR, realisticDeployment } from './webhook_fixtures.js';
 import { governorOptions } from './adapter_helpers.js';
@@ -64,7 +65,7 @@ test('governor serve refuses --registration-manifests without cluster access, be
   try {
     const o = { ...options(dir), clusterPolicies: false, registrationManifests: [join(dir, 'webhooks.yaml')] };
     let listened = false;
-    const component = async () => {
+    const component = () => async () => {
       listened = true;
       throw new Error('must not start');
     };
