@@ -8,7 +8,7 @@ import type { Command } from 'commander';
 import { generateCA, generateServingCert, serviceDnsNames } from '../tls/certs.js';
 import { parseDuration } from '../common/duration.js';
 import { pemCertificates } from '../common/pem.js';
-import { cliKubeConfig } from './conventions.js';
+import { cliKubeConfig, kubeOptions } from './conventions.js';
 import {
   APISERVICE_NAME,
   WEBHOOK_CONFIGURATION_NAME,
@@ -349,21 +349,21 @@ const positive = (v: string) => {
 const list = (v: string, prev: string[] = []) => [...prev, ...v.split(',').map((s) => s.trim()).filter(Boolean)];
 
 export function registerCerts(program: Command): void {
-  program
-    .command('certs')
-    .description('create or renew the CA and serving certificate, store them, and publish the caBundle to the APIService and webhooks')
-    .option('-n, --namespace <ns>', 'namespace of the Service and the Secrets', 'kube-governor')
-    .option('--service-name <name>', 'Service the apiserver calls (certificate SANs: <name>.<ns>.svc, …)', 'kube-governor')
-    .option('--extra-san <names>', 'additional DNS names or IP addresses (repeatable, comma-separated)', list)
-    .option('--secret <name>', 'TLS Secret for the server (tls.crt, tls.key, ca.crt)', TLS_SECRET)
-    .option('--no-secret', 'do not read or write Secrets (use --out-dir)')
-    .option('--ca-secret <name>', 'Secret holding the CA key (not mounted by the server)', CA_SECRET)
-    .option('--out-dir <dir>', 'also write ca.crt (bundle), ca.key, tls.crt, tls.key here; without Secrets, existing files here are renewed')
-    .option('--no-patch', 'do not patch caBundle into the APIService and the webhook configurations')
-    .option('--webhook-configuration <name>', 'name of the Mutating and Validating webhook configurations', WEBHOOK_CONFIGURATION_NAME)
-    .option('--apiservice <name>', 'name of the APIService', APISERVICE_NAME)
-    .option('--kubeconfig <file>', 'kubeconfig (default: $KUBECONFIG, a list merged like kubectl; else ~/.kube/config; else in-cluster)')
-    .option('--context <name>', 'kubeconfig context to use (default: its current-context)')
+  kubeOptions(
+    program
+      .command('certs')
+      .description('create or renew the CA and serving certificate, store them, and publish the caBundle to the APIService and webhooks')
+      .option('-n, --namespace <ns>', 'namespace of the Service and the Secrets', 'kube-governor')
+      .option('--service-name <name>', 'Service the apiserver calls (certificate SANs: <name>.<ns>.svc, …)', 'kube-governor')
+      .option('--extra-san <names>', 'additional DNS names or IP addresses (repeatable, comma-separated)', list)
+      .option('--secret <name>', 'TLS Secret for the server (tls.crt, tls.key, ca.crt)', TLS_SECRET)
+      .option('--no-secret', 'do not read or write Secrets (use --out-dir)')
+      .option('--ca-secret <name>', 'Secret holding the CA key (not mounted by the server)', CA_SECRET)
+      .option('--out-dir <dir>', 'also write ca.crt (bundle), ca.key, tls.crt, tls.key here; without Secrets, existing files here are renewed')
+      .option('--no-patch', 'do not patch caBundle into the APIService and the webhook configurations')
+      .option('--webhook-configuration <name>', 'name of the Mutating and Validating webhook configurations', WEBHOOK_CONFIGURATION_NAME)
+      .option('--apiservice <name>', 'name of the APIService', APISERVICE_NAME)
+  )
     .option('--validity-days <days>', 'serving certificate validity', positive, 365)
     .option('--ca-validity-days <days>', 'CA validity', positive, 1825)
     .option('--renew-before <duration>', 'renew a certificate expiring within this window ("30d", "720h")', '30d')

@@ -196,7 +196,7 @@ export function serverLimits(o: ServerLimitOptions): Pick<SecureServerOptions, '
   };
 }
 
-export function listen(server: Server, port: number, host: string): Promise<number> {
+export function listen(server: NetServer, port: number, host: string): Promise<number> {
   return new Promise((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, host, () => {

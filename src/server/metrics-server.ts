@@ -34,7 +34,7 @@ export async function startMetricsServer(
     }
   });
   server.maxConnections = o.maxConnections ?? MAX_CONNECTIONS;
-  const port = await listen(server as any, o.port, o.bindAddress);
+  const port = await listen(server, o.port, o.bindAddress);
   return {
     port,
     async close() {
