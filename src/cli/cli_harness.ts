@@ -1,6 +1,7 @@
 // For the CLI's tests: runs `governor` as a child process (node --import tsx src/cli.ts …), so exit codes, stdout and
-// stderr are the real ones.
+// stderr are the real ones; sink() captures what a command function writes when called in-process.
 import { spawn } from 'node:child_process';
+import { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 
 export const REPO = fileURLToPath(new URL('../../', import.meta.url));
@@ -33,4 +34,16 @@ export function runCli(args: readonly string[], o: { env?: Record<string, string
     });
     child.stdin.end(o.stdin ?? '');
   });
+}
+
+/** A stream that keeps what is written to it, for the out/err arguments of the command functions. */
+export function sink(): { readonly stream: Writable; text(): string } {
+  let text = '';
+  const stream = new Writable({
+    write(c, _e, cb) {
+      text += String(c);
+      cb();
+    },
+  });
+  return { stream, text: () => text };
 }

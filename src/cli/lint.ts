@@ -1,8 +1,7 @@
 // `governor lint`: schema and semantic errors of policy files, with file, document, line and path.
 // Exit 1 on policy errors, 2 when a path cannot be read or holds no policy files (input errors).
 import type { Command } from 'commander';
-import { loadPolicyFiles } from '../policy/load-files.js';
-import { buildPolicySet } from '../policy/policy-set.js';
+import { loadCheckedPolicies } from '../policy/load-files.js';
 import { formatPolicyError, type PolicyError } from '../policy/types.js';
 import { governanceWarnings } from '../governance/lint-checks.js';
 import type { GovernancePolicy } from '../policy/governance-policy.js';
@@ -16,8 +15,8 @@ export interface LintOptions {
 const unreadable = (e: PolicyError) => e.message.startsWith('cannot read');
 
 export async function lint(paths: readonly string[], out: NodeJS.WritableStream, err: NodeJS.WritableStream, o: LintOptions = {}): Promise<number> {
-  const r = await loadPolicyFiles(paths);
-  const errors = [...r.errors, ...(r.errors.length ? [] : buildPolicySet(r.policies, 1).errors)];
+  const r = await loadCheckedPolicies(paths);
+  const errors = r.errors;
   const noFiles = r.files.length === 0 && errors.length === 0;
   const counts = new Map<string, number>();
   for (const p of r.policies) counts.set(p.kind, (counts.get(p.kind) ?? 0) + 1);

@@ -3,22 +3,8 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { lint } from './lint.js';
-import { REPO, runCli } from './cli_harness.js';
-
-function sink() {
-  let text = '';
-  return {
-    stream: new Writable({
-      write(c, _e, cb) {
-        text += String(c);
-        cb();
-      },
-    }),
-    text: () => text,
-  };
-}
+import { REPO, runCli, sink } from './cli_harness.js';
 
 test('governor lint refuses a pattern RE2 cannot run, with file, line, path and what to use instead', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'lint-'));

@@ -1,14 +1,12 @@
 // `governor review`: offline, what `kubectl apply` would get from the webhook (mutate, then validate) — the same engine.
-import { readdir, readFile, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { parseAllDocuments, stringify } from 'yaml';
 import { GovernanceEngine, skippedNamespaces } from '../governance/engine.js';
 import { formatViolation, type RuleResult } from '../governance/result.js';
 import { isRecord } from '../governance/json-patch.js';
 import { StaticNamespaces } from '../kube/namespaces.js';
-import { loadPolicyFiles } from '../policy/load-files.js';
-import { buildPolicySet } from '../policy/policy-set.js';
+import { listFiles, loadCheckedPolicies } from '../policy/load-files.js';
 import { formatPolicyError } from '../policy/types.js';
 import type { GovernancePolicy } from '../policy/governance-policy.js';
 import { outputOption } from './conventions.js';
@@ -53,27 +51,29 @@ export function parseNamespaceFlag(v: string): [string, Record<string, string>] 
   return [v.slice(0, i), map];
 }
 
-async function manifestFiles(paths: readonly string[]): Promise<string[]> {
+/**
+ * The files under the paths, through the project's one directory walk (src/policy/load-files.ts), in order; `-` is
+ * stdin. A path that cannot be read is a usage error.
+ */
+export async function inputFiles(paths: readonly string[], pattern: RegExp): Promise<string[]> {
   const out: string[] = [];
-  async function walk(p: string, explicit: boolean): Promise<void> {
-    if (p === '-') return void out.push(p);
-    let st;
-    try {
-      st = await stat(p);
-    } catch (e) {
-      throw new ReviewUsageError(`cannot read ${p}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  for (const p of paths) {
+    if (p === '-') {
+      out.push(p);
+      continue;
     }
-    if (st.isDirectory()) for (const n of (await readdir(p)).filter((n) => !n.startsWith('.')).sort()) await walk(join(p, n), false);
-    else if (explicit || /\.(ya?ml|json)$/i.test(p)) out.push(p);
+    const r = await listFiles([p], pattern);
+    const e = r.errors[0];
+    if (e) throw new ReviewUsageError(`cannot ${e.action} ${e.path}: ${e.code}`);
+    out.push(...r.files);
   }
-  for (const p of paths) await walk(p, true);
   return out;
 }
 
 /** Every object of the manifests, in order; `kind: List` items are flattened. */
 export async function loadManifests(paths: readonly string[], stdin?: () => Promise<string>): Promise<LoadedObject[]> {
   const objects: LoadedObject[] = [];
-  for (const file of await manifestFiles(paths)) {
+  for (const file of await inputFiles(paths, /\.(ya?ml|json)$/i)) {
     const text = file === '-' ? await (stdin ?? (() => readStream(process.stdin)))() : await readFile(file, 'utf8');
     const docs = parseAllDocuments(text);
     if (!Array.isArray(docs)) continue;
@@ -99,9 +99,8 @@ function readStream(s: NodeJS.ReadableStream): Promise<string> {
 
 /** Loads and cross-checks the GovernancePolicies; policy errors are usage errors. */
 export async function loadGovernancePolicies(paths: readonly string[]): Promise<GovernancePolicy[]> {
-  const r = await loadPolicyFiles(paths);
-  const errors = [...r.errors, ...(r.errors.length ? [] : buildPolicySet(r.policies, 1).errors)];
-  if (errors.length) throw new ReviewUsageError(`invalid policies:\n${errors.map(formatPolicyError).join('\n')}`);
+  const r = await loadCheckedPolicies(paths);
+  if (r.errors.length) throw new ReviewUsageError(`invalid policies:\n${r.errors.map(formatPolicyError).join('\n')}`);
   return r.policies.filter((p): p is GovernancePolicy => p.kind === 'GovernancePolicy');
 }
 

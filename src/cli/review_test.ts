@@ -3,26 +3,11 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { parseAllDocuments } from 'yaml';
-import { parseNamespaceFlag, review, ReviewUsageError } from './review.js';
-import { runCli } from './cli_harness.js';
+import { loadManifests, parseNamespaceFlag, review, ReviewUsageError } from './review.js';
+import { REPO, runCli, sink } from './cli_harness.js';
 
-const repo = new URL('../../', import.meta.url).pathname;
-const POLICIES = join(repo, 'policies/governance');
-
-function sink() {
-  let text = '';
-  return {
-    stream: new Writable({
-      write(c, _e, cb) {
-        text += String(c);
-        cb();
-      },
-    }),
-    text: () => text,
-  };
-}
+const POLICIES = join(REPO, 'policies/governance');
 
 const MANIFESTS = `apiVersion: v1
 kind: Namespace
@@ -148,4 +133,15 @@ test('governor review: exit 0 allowed, 1 denied, 2 for an unknown flag, a bad -o
     const r = await runCli(args);
     assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
   }
+});
+
+test('an unreadable manifest path is a usage error naming it; directories give their YAML and JSON files in order, stdin where "-" stands', async () => {
+  const missing = join(mkdtempSync(join(tmpdir(), 'review-')), 'missing.yaml');
+  await assert.rejects(review({ policies: [POLICIES], manifests: [missing] }, sink().stream, sink().stream), (e: unknown) => e instanceof ReviewUsageError && (e as Error).message === `cannot read ${missing}: ENOENT`);
+  const dir = mkdtempSync(join(tmpdir(), 'review-'));
+  writeFileSync(join(dir, 'b.json'), JSON.stringify({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'b', namespace: 'shop' } }));
+  writeFileSync(join(dir, 'a.yaml'), 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a, namespace: shop}\n');
+  writeFileSync(join(dir, 'c.txt'), 'not a manifest');
+  const objects = await loadManifests([dir, '-'], async () => 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: s, namespace: shop}\n');
+  assert.deepEqual(objects.map((o) => [o.file.replace(dir, '<dir>'), (o.object as any).metadata.name]), [['<dir>/a.yaml', 'a'], ['<dir>/b.json', 'b'], ['<stdin>', 's']]);
 });

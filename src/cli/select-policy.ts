@@ -1,6 +1,5 @@
 // Loads policy files for the offline commands (simulate, hpa) and picks the ScalingPolicy or MigrationPolicy to use.
-import { loadPolicyFiles } from '../policy/load-files.js';
-import { buildPolicySet } from '../policy/policy-set.js';
+import { loadCheckedPolicies } from '../policy/load-files.js';
 import { formatPolicyError, type MigrationPolicy, type ScalingPolicy } from '../policy/types.js';
 
 export class PolicySelectionError extends Error {
@@ -15,10 +14,9 @@ export interface SelectedPolicies {
 
 /** Reads and validates the files; any policy error fails the command with the errors listed. */
 export async function loadScalingPolicies(paths: readonly string[]): Promise<SelectedPolicies> {
-  const r = await loadPolicyFiles(paths);
+  const r = await loadCheckedPolicies(paths);
   if (!r.files.length && !r.errors.length) throw new PolicySelectionError(`no policy files found in ${paths.join(', ')}`);
-  const errors = r.errors.length ? r.errors : buildPolicySet(r.policies, 1).errors;
-  if (errors.length) throw new PolicySelectionError(`invalid policies:\n${errors.map((e) => `  ${formatPolicyError(e)}`).join('\n')}`);
+  if (r.errors.length) throw new PolicySelectionError(`invalid policies:\n${r.errors.map((e) => `  ${formatPolicyError(e)}`).join('\n')}`);
   return {
     scaling: r.policies.filter((p): p is ScalingPolicy => p.kind === 'ScalingPolicy'),
     migration: r.policies.filter((p): p is MigrationPolicy => p.kind === 'MigrationPolicy'),

@@ -1,6 +1,6 @@
 // `governor test`: table-driven GovernancePolicy tests written beside the policies (like `kyverno test`), run by the same engine.
-import { readdir, readFile, stat } from 'node:fs/promises';
-import { dirname, join, resolve } from 'node:path';
+import { readFile } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
 import { Writable } from 'node:stream';
 import type { Command } from 'commander';
 import { Ajv } from 'ajv';
@@ -9,7 +9,7 @@ import { GovernanceEngine, skippedNamespaces } from '../governance/engine.js';
 import { formatViolation, type RuleResult } from '../governance/result.js';
 import { isRecord } from '../governance/json-patch.js';
 import type { Operation } from '../governance/types.js';
-import { loadGovernancePolicies, ReviewUsageError } from './review.js';
+import { inputFiles, loadGovernancePolicies, ReviewUsageError } from './review.js';
 import { formatData, outputOption } from './conventions.js';
 import { compilePattern } from '../common/pattern.js';
 
@@ -210,19 +210,6 @@ export function caseFilter(run: string | undefined): (suite: string, testCase: s
   return (suite, testCase) => suiteRe.test(suite) && caseRe.test(testCase);
 }
 
-async function suiteFiles(paths: readonly string[]): Promise<string[]> {
-  const out: string[] = [];
-  async function walk(p: string, explicit: boolean): Promise<void> {
-    const st = await stat(p).catch(() => {
-      throw new ReviewUsageError(`cannot read ${p}`);
-    });
-    if (st.isDirectory()) for (const n of (await readdir(p)).filter((n) => !n.startsWith('.')).sort()) await walk(join(p, n), false);
-    else if (explicit || /\.ya?ml$/i.test(p)) out.push(p);
-  }
-  for (const p of paths) await walk(p, true);
-  return out;
-}
-
 export interface TestRunResult {
   readonly passed: number;
   readonly failed: number;
@@ -267,7 +254,7 @@ export async function runGovernanceTests(paths: readonly string[], out: NodeJS.W
   let suites = 0;
   let skipped = 0;
   const report: SuiteReport[] = [];
-  for (const file of await suiteFiles(paths)) {
+  for (const file of await inputFiles(paths, /\.ya?ml$/i)) {
     const docs = parseAllDocuments(await readFile(file, 'utf8'));
     if (!Array.isArray(docs)) continue;
     for (const [i, doc] of docs.entries()) {

@@ -3,51 +3,66 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { skippedNamespaces } from '../governance/engine.js';
 import { governorTest, subsetMismatch } from './test.js';
-import { runCli } from './cli_harness.js';
+import { REPO, runCli, sink } from './cli_harness.js';
 
-const repo = new URL('../../', import.meta.url).pathname;
-
-function sink() {
-  let text = '';
-  const stream = new Writable({
-    write(c, _e, cb) {
-      text += String(c);
-      cb();
-    },
-  });
-  return { stream, text: () => text };
-}
 
 test('the example policies pass their own governor test suites (policies/tests)', async () => {
   const out = sink();
   const err = sink();
-  const code = await governorTest([join(repo, 'policies/tests')], out.stream, err.stream);
+  const code = await governorTest([join(REPO, 'policies/tests')], out.stream, err.stream);
   assert.equal(code, 0, out.text() + err.text());
   assert.match(out.text(), /(\d+) passed, 0 failed \(4 suite\(s\)\)/);
   assert.ok(Number(/(\d+) passed/.exec(out.text())![1]) >= 20);
 });
 
-test('a wrong expectation fails with exit code 1 and says what differed', async () => {
+const DEPLOYMENT = '{apiVersion: apps/v1, kind: Deployment, metadata: {name: w, namespace: shop}, spec: {template: {spec: {containers: [{name: c, image: i}]}}}}';
+const CONFIGMAP = '{apiVersion: v1, kind: ConfigMap, metadata: {name: c, namespace: shop}}';
+
+/** A directory holding one GovernanceTest suite of the example team-defaults policy, namespace shop labelled prod. */
+function teamDefaultsSuite(name: string, cases: string): string {
   const dir = mkdtempSync(join(tmpdir(), 'gtest-'));
   writeFileSync(
     join(dir, 'suite.yaml'),
     `apiVersion: governor.io/v1alpha1
 kind: GovernanceTest
-metadata: {name: wrong}
-policies: [${join(repo, 'policies/governance/team-defaults.yaml')}]
+metadata: {name: ${name}}
+policies: [${join(REPO, 'policies/governance/team-defaults.yaml')}]
 namespaces: {shop: {labels: {tier: prod}}}
 cases:
-  - name: expects allowed but is denied
-    resource: {apiVersion: apps/v1, kind: Deployment, metadata: {name: w, namespace: shop}, spec: {template: {spec: {containers: [{name: c, image: i}]}}}}
+${cases}`,
+  );
+  return dir;
+}
+
+function wrongSuite(): string {
+  return teamDefaultsSuite(
+    'limits',
+    `  - name: unlabelled deployment is denied
+    resource: ${DEPLOYMENT}
+    expect: {allowed: false}
+  - name: wrong expectation
+    resource: ${DEPLOYMENT}
+    expect: {allowed: true}
+  - name: configmap passes
+    resource: ${CONFIGMAP}
+    expect: {allowed: true, patched: false}
+`,
+  );
+}
+
+test('a wrong expectation fails with exit code 1 and says what differed', async () => {
+  const dir = teamDefaultsSuite(
+    'wrong',
+    `  - name: expects allowed but is denied
+    resource: ${DEPLOYMENT}
     expect:
       allowed: true
       violations: [require-limits]
       object: {metadata: {labels: {governor.io/migration: live}}}
   - name: right
-    resource: {apiVersion: v1, kind: ConfigMap, metadata: {name: c, namespace: shop}}
+    resource: ${CONFIGMAP}
     expect: {allowed: true, patched: false}
 ---
 # other documents beside the suite are ignored
@@ -99,30 +114,6 @@ test('subsetMismatch: maps by key, lists element-wise with equal length, scalars
   assert.equal(subsetMismatch({ a: 'x' }, { a: 'y' }), 'a: expected "x", got "y"');
   assert.equal(subsetMismatch({ a: { b: 1 } }, { a: 5 }), 'a: expected a map, got 5');
 });
-
-function wrongSuite(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'gtest-'));
-  writeFileSync(
-    join(dir, 'suite.yaml'),
-    `apiVersion: governor.io/v1alpha1
-kind: GovernanceTest
-metadata: {name: limits}
-policies: [${join(repo, 'policies/governance/team-defaults.yaml')}]
-namespaces: {shop: {labels: {tier: prod}}}
-cases:
-  - name: unlabelled deployment is denied
-    resource: {apiVersion: apps/v1, kind: Deployment, metadata: {name: w, namespace: shop}, spec: {template: {spec: {containers: [{name: c, image: i}]}}}}
-    expect: {allowed: false}
-  - name: wrong expectation
-    resource: {apiVersion: apps/v1, kind: Deployment, metadata: {name: w, namespace: shop}, spec: {template: {spec: {containers: [{name: c, image: i}]}}}}
-    expect: {allowed: true}
-  - name: configmap passes
-    resource: {apiVersion: v1, kind: ConfigMap, metadata: {name: c, namespace: shop}}
-    expect: {allowed: true, patched: false}
-`,
-  );
-  return dir;
-}
 
 test('--run filters cases like go test -run ("case" or "suite/case", regular expressions); a filter that matches nothing fails', async () => {
   const dir = wrongSuite();

@@ -2,22 +2,35 @@
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { parsePolicyText, type AnyPolicy } from './parse.js';
+import { buildPolicySet } from './policy-set.js';
 import type { PolicyStore, ReloadOutcome } from './store.js';
 import type { PolicyError } from './types.js';
 
 const POLICY_FILE = /\.(ya?ml|json)$/i;
 const MAX_FILE_BYTES = 4 * 1024 * 1024;
 
-/** Lists policy files under the given paths (directories recursively, hidden entries skipped), sorted for stable results. */
-export async function listPolicyFiles(paths: readonly string[]): Promise<{ files: string[]; errors: PolicyError[] }> {
+/** What the walk could not read: the path, whether stat or readdir failed, and the error code (or message). */
+export interface UnreadablePath {
+  readonly path: string;
+  readonly action: 'read' | 'list';
+  readonly code: string;
+}
+
+/**
+ * The one directory walk of the project (policy files, manifests for `governor review`, GovernanceTest suites): files
+ * under the given paths, directories recursively, hidden entries skipped, in sorted order for stable results. A path
+ * named explicitly is taken whatever its name; inside directories only names matching `pattern`.
+ */
+export async function listFiles(paths: readonly string[], pattern: RegExp): Promise<{ files: string[]; errors: UnreadablePath[] }> {
   const files: string[] = [];
-  const errors: PolicyError[] = [];
+  const errors: UnreadablePath[] = [];
+  const code = (e: unknown) => (e as NodeJS.ErrnoException).code ?? (e as Error).message;
   async function walk(p: string, explicit: boolean): Promise<void> {
     let st;
     try {
       st = await stat(p);
     } catch (e) {
-      errors.push({ file: p, path: '', message: `cannot read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}` });
+      errors.push({ path: p, action: 'read', code: code(e) });
       return;
     }
     if (st.isDirectory()) {
@@ -25,18 +38,24 @@ export async function listPolicyFiles(paths: readonly string[]): Promise<{ files
       try {
         names = await readdir(p);
       } catch (e) {
-        errors.push({ file: p, path: '', message: `cannot list: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}` });
+        errors.push({ path: p, action: 'list', code: code(e) });
         return;
       }
       // Hidden entries include a ConfigMap volume's ..data and timestamped directories; the visible names are links into them.
       const entries = names.filter((n) => !n.startsWith('.')).sort();
       for (const name of entries) await walk(join(p, name), false);
-    } else if (explicit || POLICY_FILE.test(p)) {
+    } else if (explicit || pattern.test(p)) {
       files.push(p);
     }
   }
   for (const p of paths) await walk(p, true);
   return { files, errors };
+}
+
+/** Lists policy files under the given paths (see listFiles). */
+export async function listPolicyFiles(paths: readonly string[]): Promise<{ files: string[]; errors: PolicyError[] }> {
+  const r = await listFiles(paths, POLICY_FILE);
+  return { files: r.files, errors: r.errors.map((e) => ({ file: e.path, path: '', message: `cannot ${e.action}: ${e.code}` })) };
 }
 
 export interface LoadResult {
@@ -79,6 +98,16 @@ export async function loadPolicyFiles(paths: readonly string[]): Promise<LoadRes
     errors.push(...r.errors);
   }
   return { files, policies, errors };
+}
+
+/**
+ * What the offline commands (lint, review, test, simulate, hpa, keda) act on: the files read and parsed, then, when
+ * every document parsed, cross-checked as the servers' policy store does (buildPolicySet). `errors` holds the read and
+ * parse errors, else the cross-check errors; `policies` is every parsed policy.
+ */
+export async function loadCheckedPolicies(paths: readonly string[]): Promise<LoadResult> {
+  const r = await loadPolicyFiles(paths);
+  return r.errors.length ? r : { ...r, errors: buildPolicySet(r.policies, 1).errors };
 }
 
 /** A cheap fingerprint of the files (names, sizes, mtimes) so polling only re-parses after a change. */

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, renameSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PolicyFileWatcher } from './load-files.js';
+import { listFiles, loadCheckedPolicies, PolicyFileWatcher } from './load-files.js';
 import { PolicyStore } from './store.js';
 
 const policy = (name: string, mode: string, field = 'mode') => `apiVersion: governor.io/v1alpha1
@@ -101,5 +101,41 @@ test('a policy directory that disappears keeps what it gave (named as unreadable
     assert.deepEqual(modes(store), { b: 'audit' });
   } finally {
     rmSync(root, { recursive: true, force: true });
+  }
+});
+
+test('listFiles: directories recursively in sorted order, hidden entries skipped, the pattern inside directories only, unreadable paths named', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'list-files-'));
+  try {
+    mkdirSync(join(dir, 'b'));
+    mkdirSync(join(dir, '.hidden'));
+    writeFileSync(join(dir, 'b', 'z.yaml'), '');
+    writeFileSync(join(dir, 'a.json'), '');
+    writeFileSync(join(dir, 'notes.txt'), '');
+    writeFileSync(join(dir, '.hidden', 'x.yaml'), '');
+    const r = await listFiles([dir, join(dir, 'notes.txt'), join(dir, 'missing')], /\.(ya?ml|json)$/i);
+    assert.deepEqual(r.files, [join(dir, 'a.json'), join(dir, 'b', 'z.yaml'), join(dir, 'notes.txt')]);
+    assert.deepEqual(r.errors, [{ path: join(dir, 'missing'), action: 'read', code: 'ENOENT' }]);
+    assert.deepEqual((await listFiles([dir], /\.ya?ml$/i)).files, [join(dir, 'b', 'z.yaml')]);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('loadCheckedPolicies: parse errors first; a set that parses is cross-checked as the store does', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'checked-'));
+  try {
+    writeFileSync(join(dir, 'a.yaml'), policy('same', 'enforce'));
+    writeFileSync(join(dir, 'b.yaml'), policy('same', 'audit'));
+    const dup = await loadCheckedPolicies([dir]);
+    assert.equal(dup.policies.length, 2);
+    assert.equal(dup.errors.length, 1);
+    assert.match(dup.errors[0]!.message, /duplicate policy name/);
+    writeFileSync(join(dir, 'c.yaml'), policy('broken', 'enforce', 'nope'));
+    const broken = await loadCheckedPolicies([dir]);
+    assert.ok(broken.errors.length >= 1);
+    assert.ok(broken.errors.every((e) => e.file.endsWith('c.yaml')), JSON.stringify(broken.errors));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
 });
