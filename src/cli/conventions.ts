@@ -2,7 +2,7 @@
 // kubeconfig flags of the commands that talk to a cluster.
 import { Option, type Command } from 'commander';
 import { stringify } from 'yaml';
-import { DurationError, parseDuration } from '../common/duration.js';
+import { DurationError, formatDuration, parseDuration } from '../common/duration.js';
 import { KubeConfigError, loadCliKubeConfig } from '../kube/client.js';
 import type { KubeConfig } from '@kubernetes/client-node';
 
@@ -89,13 +89,7 @@ export function durationFlag(flag: string, o: DurationFlagOptions = {}): (v: str
 /** Milliseconds as a Go duration that parses back exactly: 2000 → "2s", 90000 → "1m30s", 1500 → "1500ms". */
 export function goDuration(ms: number): string {
   if (ms === 0) return '0s';
-  if (ms % 1000 !== 0) return `${ms}ms`;
-  let s = ms / 1000;
-  const h = Math.floor(s / 3600);
-  s -= h * 3600;
-  const m = Math.floor(s / 60);
-  s -= m * 60;
-  return `${h ? `${h}h` : ''}${m ? `${m}m` : ''}${s ? `${s}s` : ''}`;
+  return ms % 1000 !== 0 ? `${ms}ms` : formatDuration(ms);
 }
 
 export interface KubeFlags {

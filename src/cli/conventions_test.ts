@@ -114,6 +114,7 @@ test('durations: Go durations; plain milliseconds still work with a deprecation 
   assert.throws(() => poll('0s'), /at least 1ms/);
   assert.equal(goDuration(1500), '1500ms');
   assert.equal(goDuration(3_600_000 + 60_000), '1h1m');
+  for (const ms of [0, 1, 999, 1000, 59_000, 60_000, 90_000, 3_600_000, 3_600_000 + 1000, 7_261_000]) assert.equal(parseDuration(goDuration(ms)), ms, goDuration(ms));
 });
 
 test('exit codes of errors: usage and input errors 2, other failures 1', () => {

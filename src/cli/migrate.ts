@@ -7,7 +7,7 @@ import { KubeMigrationStateStore, KubeWorkloadApi, WorkloadNotFoundError, type W
 import { compileClusterObjects, POLICY_GROUP, POLICY_VERSION } from '../policy/load-cluster.js';
 import type { MigrationPolicy, WorkloadRef } from '../policy/types.js';
 import { applyMigrationAction, migrationKey, publishedReplicas, type MigrationAction, type MigrationState } from '../scaling/migration.js';
-import { formatSeconds } from '../observability/chart.js';
+import { formatSeconds } from '../common/duration.js';
 import { loadScalingPolicies } from './select-policy.js';
 
 export class MigrateError extends Error {

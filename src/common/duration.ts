@@ -23,6 +23,11 @@ export function parseDuration(input: string | number): number {
   return total;
 }
 
+/** Seconds as a short duration ("0s", "1m30s", "2h"). */
+export function formatSeconds(t: number): string {
+  return t === 0 ? '0s' : formatDuration(t * 1000);
+}
+
 /** Formats milliseconds as a short duration string ("90s" → "1m30s"). */
 export function formatDuration(ms: number): string {
   if (ms < 1000) return `${Math.round(ms)}ms`;

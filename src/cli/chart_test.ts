@@ -1,7 +1,8 @@
 // Chart helpers: ticks, resampling, terminal chart and SVG from a simulation result.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { formatSeconds, niceTicks, resample, simulationChartData, svgChart, terminalChart, timeTicks } from './chart.js';
+import { niceTicks, resample, simulationChartData, svgChart, terminalChart, timeTicks } from './chart.js';
+import { formatSeconds } from '../common/duration.js';
 import type { SimulationResult } from '../scaling/simulate.js';
 
 const result: SimulationResult = {

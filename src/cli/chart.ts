@@ -1,6 +1,6 @@
 // Charts of load vs replicas for `governor simulate`: a terminal line chart (asciichart) and a standalone SVG.
 import asciichart from 'asciichart';
-import { formatDuration } from '../common/duration.js';
+import { formatSeconds } from '../common/duration.js';
 import type { SimulationResult } from '../scaling/simulate.js';
 
 export type SeriesStyle = 'line' | 'dashed' | 'dotted' | 'area';
@@ -33,11 +33,6 @@ export interface ChartData {
   readonly markers?: readonly ChartMarker[];
   /** Horizontal reference lines on the right axis (the thresholds). */
   readonly rightGuides?: readonly { readonly value: number; readonly label: string }[];
-}
-
-/** Seconds as a short duration ("0s", "1m30s", "2h"). */
-export function formatSeconds(t: number): string {
-  return t === 0 ? '0s' : formatDuration(t * 1000);
 }
 
 const COLORS = { load: '#9aa5b1', source: '#d9480f', target: '#1c7ed6', capacity: '#2b8a3e' };
