@@ -8,6 +8,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { KubeConfigError, loadCliKubeConfig, loadKubeConfig } from '../kube/client.js';
+import { parseDuration } from '../common/duration.js';
 import { durationFlag, exitCodeFor, goDuration, UsageError } from './conventions.js';
 import { REPO, runCli } from './cli_harness.js';
 
