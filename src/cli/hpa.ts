@@ -3,13 +3,13 @@ import type { Command } from 'commander';
 import { Document, isMap, isScalar, type Node, type Pair, type YAMLMap } from 'yaml';
 import type { MigrationPolicy, ScalingPolicy } from '../policy/types.js';
 import { METRIC_ROLE_LABEL, POLICY_LABEL } from '../scaling/contract.js';
-import { migrationPolicyHpas, scalingPolicyHpa, type GeneratedHpa, type HpaManifestOptions } from '../scaling/hpa-manifest.js';
+import { migrationPolicyHpas, scalingPolicyHpa, type GeneratedHpa } from '../scaling/hpa-manifest.js';
+import { formatKubeVersion, HPA_TOLERANCE } from '../scaling/kube-version.js';
 import { loadScalingPolicies, selectPolicy } from './select-policy.js';
 import { kubeList, outputOption } from './conventions.js';
+import { hpaFlagOptions, hpaOptions, type HpaFlags } from './hpa-flags.js';
 
-export class HpaUsageError extends Error {
-  override name = 'HpaUsageError';
-}
+export { HpaUsageError } from './hpa-flags.js';
 
 /** The comment line(s) above the key at `path` (a dotted path inside the manifest). */
 function commentAt(doc: Document, path: readonly (string | number)[], text: string): void {
@@ -99,9 +99,8 @@ export function renderHpa(g: GeneratedHpa, policy: ScalingPolicy | MigrationPoli
           dir === 'scaleUp'
             ? [
                 `${m.behavior[dir].tolerance}: act on every change; the default 10 % band would ignore e.g. 10 -> 11.`,
-                'behavior.*.tolerance needs Kubernetes 1.33+ with the HPAConfigurableTolerance gate (beta, on by default from 1.35);',
-                'older API servers reject or drop it: generate with --hpa-tolerance none there and, to track small changes, set',
-                '--horizontal-pod-autoscaler-tolerance on kube-controller-manager.',
+                `Needs the ${HPA_TOLERANCE.gate} gate: on by default from Kubernetes ${formatKubeVersion(HPA_TOLERANCE.onByDefault)}, alpha (off by default) in ${formatKubeVersion(HPA_TOLERANCE.alpha)}-1.${HPA_TOLERANCE.onByDefault.minor - 1};`,
+                'without it the API server drops the field (governor hpa --kube-version writes it only where it exists).',
               ]
             : [`${m.behavior[dir].tolerance}: as for scale-up (10 -> 9 would otherwise be ignored).`],
         ),
@@ -111,13 +110,15 @@ export function renderHpa(g: GeneratedHpa, policy: ScalingPolicy | MigrationPoli
   return doc.toString({ lineWidth: 0 });
 }
 
-export interface HpaArgs {
+export interface HpaArgs extends HpaFlags {
   readonly name?: string;
   readonly all?: boolean;
-  readonly hpaTolerance?: string;
-  readonly sourceMaxReplicas?: number;
-  readonly targetMaxReplicas?: number;
+  /** Where warnings about the target version go (default: stderr). */
+  readonly warn?: (message: string) => void;
 }
+
+/** Warnings on stderr, as kubectl prints the API server's. */
+export const stderrWarning = (message: string) => void process.stderr.write(`warning: ${message}\n`);
 
 /** The YAML stream for the policy file(s): one HPA per ScalingPolicy, two per MigrationPolicy. */
 export async function generateHpaYaml(paths: readonly string[], a: HpaArgs = {}): Promise<string> {
@@ -141,49 +142,28 @@ export async function chosenPolicies(paths: readonly string[], a: Pick<HpaArgs, 
   });
 }
 
-/** The HPA settings the generator flags give (--hpa-tolerance, --source-max-replicas, --target-max-replicas). */
-export function hpaOptions(a: Pick<HpaArgs, 'hpaTolerance' | 'sourceMaxReplicas' | 'targetMaxReplicas'>): HpaManifestOptions {
-  return {
-    ...toleranceOption(a.hpaTolerance),
-    ...(a.sourceMaxReplicas !== undefined ? { sourceMaxReplicas: a.sourceMaxReplicas } : {}),
-    ...(a.targetMaxReplicas !== undefined ? { targetMaxReplicas: a.targetMaxReplicas } : {}),
-  };
-}
-
 /** The HPAs for the policy file(s), each with its policy. */
 export async function generateHpas(paths: readonly string[], a: HpaArgs = {}): Promise<{ g: GeneratedHpa; p: ScalingPolicy | MigrationPolicy }[]> {
-  const opts = hpaOptions(a);
+  const opts = hpaOptions(a, a.warn ?? stderrWarning);
   type Doc = { g: GeneratedHpa; p: ScalingPolicy | MigrationPolicy };
   return (await chosenPolicies(paths, a)).flatMap(({ p, capacityPolicy }): Doc[] =>
     p.kind === 'ScalingPolicy' ? [{ g: scalingPolicyHpa(p, opts), p }] : migrationPolicyHpas(p, { ...opts, ...(capacityPolicy ? { capacityPolicy } : {}) }).map((g) => ({ g, p })),
   );
 }
 
-function toleranceOption(v: string | undefined): { tolerance?: number | undefined } {
-  if (v === undefined) return {};
-  if (v === 'none') return { tolerance: undefined };
-  const n = Number(v);
-  if (!Number.isFinite(n) || n < 0) throw new HpaUsageError(`--hpa-tolerance "${v}" must be a number >= 0 or "none"`);
-  return { tolerance: n };
-}
-
-/** A flag parser for a whole number of at least `min` (a usage error otherwise). */
-export const wholeNumber = (flag: string, min: number) => (v: string) => {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < min) throw new HpaUsageError(`${flag} "${v}" must be a whole number >= ${min}`);
-  return n;
-};
-
-export function registerHpa(program: Command): void {
-  program
-    .command('hpa')
-    .description('print the native autoscaling/v2 HPA(s) for a ScalingPolicy (one) or a MigrationPolicy (source and target)')
+/** The policy choice and HPA flags of the generators (hpa, keda): <files...>, --name, --all and hpaFlagOptions. */
+export function generatorCommand(program: Command, name: string, description: string, maxField: string): Command {
+  const cmd = program
+    .command(name)
+    .description(description)
     .argument('<files...>', 'policy files or directories')
     .option('--name <name>', 'policy to generate for when the files hold several ([namespace/]name)')
-    .option('--all', 'generate for every ScalingPolicy and MigrationPolicy in the files')
-    .option('--hpa-tolerance <ratio|none>', 'behavior.*.tolerance (default 0; none leaves it out for clusters before 1.33 or without HPAConfigurableTolerance)')
-    .option('--source-max-replicas <n>', "migration: source HPA maxReplicas when neither spec.base nor capacity.replicas gives it", wholeNumber('--source-max-replicas', 1))
-    .option('--target-max-replicas <n>', 'migration: target HPA maxReplicas when spec.target.maxReplicas is not set', wholeNumber('--target-max-replicas', 1))
+    .option('--all', 'generate for every ScalingPolicy and MigrationPolicy in the files');
+  return hpaFlagOptions(cmd, { maxField, kubeVersion: true });
+}
+
+export function registerHpa(program: Command): void {
+  generatorCommand(program, 'hpa', 'print the native autoscaling/v2 HPA(s) for a ScalingPolicy (one) or a MigrationPolicy (source and target)', 'HPA maxReplicas')
     .addOption(outputOption(['yaml', 'json'], 'yaml', 'yaml with comments that explain each setting; json: one object, or a v1 List'))
     .action(async (files: string[], o: HpaArgs & { output: string }) => {
       process.stdout.write(await generateHpaOutput(files, o));

@@ -1,7 +1,7 @@
 // `governor hpa`: the generated YAML parses back into valid HPAs that land on any published value in one sync.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
@@ -9,9 +9,11 @@ import { generateHpaYaml, HpaUsageError } from './hpa.js';
 import { runCli } from './cli_harness.js';
 import { HpaReplay, validateHpaSpec, type HpaSpec } from '../scaling/hpa-replay.js';
 import { HpaGenerationError } from '../scaling/hpa-manifest.js';
+import { formatKubeVersion, MIN_KUBE_VERSION } from '../scaling/kube-version.js';
 
 const repo = new URL('../../', import.meta.url).pathname;
 const dir = mkdtempSync(join(tmpdir(), 'governor-hpa-'));
+const CHECKOUT = join(repo, 'examples/policies/checkout-scaling.yaml');
 
 function parse(text: string) {
   const docs = parseAllDocuments(text);
@@ -37,7 +39,7 @@ function specOf(m: any): HpaSpec {
 }
 
 test('ScalingPolicy: one HPA with the External metric, policy selector, AverageValue 1, min/max and tracking behavior', async () => {
-  const text = await generateHpaYaml([join(repo, 'examples/policies/checkout-scaling.yaml')]);
+  const text = await generateHpaYaml([join(repo, 'examples/policies/checkout-scaling.yaml')], { kubeVersion: '1.35' });
   const [m, ...rest] = parse(text);
   assert.equal(rest.length, 0);
   assert.equal(m.apiVersion, 'autoscaling/v2');
@@ -64,8 +66,8 @@ test('ScalingPolicy: one HPA with the External metric, policy selector, AverageV
   assert.deepEqual(validateHpaSpec(specOf(m)), []);
 });
 
-test('the generated behavior lands on any published value from any size in one sync', async () => {
-  const [m] = parse(await generateHpaYaml([join(repo, 'examples/policies/checkout-scaling.yaml')]));
+test('the generated behavior lands on any published value from any size in one sync (Kubernetes 1.35+)', async () => {
+  const [m] = parse(await generateHpaYaml([join(repo, 'examples/policies/checkout-scaling.yaml')], { kubeVersion: '1.35' }));
   const spec = specOf(m);
   for (let from = 2; from <= 30; from++) {
     for (let to = 2; to <= 30; to++) {
@@ -96,11 +98,52 @@ test('MigrationPolicy: two HPAs, source and target, each selecting its role', as
 });
 
 test('--hpa-tolerance none leaves the field out; a number sets it; nonsense is refused', async () => {
-  const none = parse(await generateHpaYaml([join(repo, 'examples/policies/checkout-scaling.yaml')], { hpaTolerance: 'none' }))[0];
+  const none = parse(await generateHpaYaml([CHECKOUT], { hpaTolerance: 'none', kubeVersion: '1.35' }))[0];
   assert.equal('tolerance' in none.spec.behavior.scaleUp, false);
-  const five = parse(await generateHpaYaml([join(repo, 'examples/policies/checkout-scaling.yaml')], { hpaTolerance: '0.05' }))[0];
+  const five = parse(await generateHpaYaml([CHECKOUT], { hpaTolerance: '0.05', kubeVersion: '1.35' }))[0];
   assert.equal(five.spec.behavior.scaleDown.tolerance, '0.05');
-  await assert.rejects(generateHpaYaml([join(repo, 'examples/policies/checkout-scaling.yaml')], { hpaTolerance: 'low' }), HpaUsageError);
+  for (const bad of ['low', '-1', '']) await assert.rejects(generateHpaYaml([CHECKOUT], { hpaTolerance: bad, kubeVersion: '1.35' }), HpaUsageError);
+});
+
+test('--kube-version: by default the oldest supported version, so no tolerance field and a note why; the band it leaves is real', async () => {
+  assert.equal(formatKubeVersion(MIN_KUBE_VERSION), '1.30');
+  const text = await generateHpaYaml([CHECKOUT]);
+  assert.equal(text, await generateHpaYaml([CHECKOUT], { kubeVersion: '1.30' }));
+  const [m] = parse(text);
+  assert.equal('tolerance' in m.spec.behavior.scaleUp, false);
+  assert.equal('tolerance' in m.spec.behavior.scaleDown, false);
+  assert.match(text, /# Note: behavior\.\*\.tolerance is left out for Kubernetes 1\.30 \(.*1\.33 behind the HPAConfigurableTolerance gate.*on by default from 1\.35\)/);
+  // What the note warns of: without the field the controller's 10 % band swallows 20 -> 21, and 1.35's output does not.
+  const banded = new HpaReplay(specOf(m), 20);
+  banded.sync(0, 20);
+  assert.equal(banded.sync(15_000, 21).replicas, 20);
+  const [m35] = parse(await generateHpaYaml([CHECKOUT], { kubeVersion: 'v1.35.2' }));
+  const exact = new HpaReplay(specOf(m35), 20);
+  exact.sync(0, 20);
+  assert.equal(exact.sync(15_000, 21).replicas, 21);
+  // 1.33 and 1.34 have the field behind an alpha gate that is off by default: still left out unless asked for.
+  for (const v of ['1.33', '1.34']) assert.equal('tolerance' in parse(await generateHpaYaml([CHECKOUT], { kubeVersion: v }))[0].spec.behavior.scaleUp, false, v);
+});
+
+test('--kube-version: a tolerance asked for where the field does not exist is refused, behind the alpha gate it is written with a warning', async () => {
+  await assert.rejects(generateHpaYaml([CHECKOUT], { hpaTolerance: '0' }), (e: unknown) => e instanceof HpaUsageError && /Kubernetes 1\.30 has no behavior\.\*\.tolerance \(.*1\.33.*1\.35\)/.test((e as Error).message));
+  await assert.rejects(generateHpaYaml([CHECKOUT], { hpaTolerance: '0', kubeVersion: '1.32' }), HpaUsageError);
+  const warnings: string[] = [];
+  const [m] = parse(await generateHpaYaml([CHECKOUT], { hpaTolerance: '0', kubeVersion: '1.33', warn: (w) => warnings.push(w) }));
+  assert.equal(m.spec.behavior.scaleUp.tolerance, '0');
+  assert.equal(warnings.length, 1);
+  assert.match(warnings[0]!, /1\.33: behavior\.\*\.tolerance needs the HPAConfigurableTolerance feature gate \(alpha, off by default\); without it the API server drops the field/);
+  await generateHpaYaml([CHECKOUT], { hpaTolerance: '0', kubeVersion: '1.35', warn: (w) => warnings.push(w) });
+  await generateHpaYaml([CHECKOUT], { hpaTolerance: 'none', warn: (w) => warnings.push(w) });
+  assert.equal(warnings.length, 1);
+  for (const v of ['1.29', '1', 'latest', '1.30.x', '2']) await assert.rejects(generateHpaYaml([CHECKOUT], { kubeVersion: v }), HpaUsageError, v);
+  await assert.rejects(generateHpaYaml([CHECKOUT], { kubeVersion: '1.29' }), /governor supports Kubernetes 1\.30 and newer/);
+});
+
+test('the minimum Kubernetes version is one figure: --kube-version default, docs/install.md, the chart', () => {
+  const min = formatKubeVersion(MIN_KUBE_VERSION);
+  assert.match(readFileSync(join(repo, 'docs/install.md'), 'utf8'), new RegExp(`\\*\\*Kubernetes ${min.replace('.', '\\.')} or newer\\*\\*`));
+  assert.match(readFileSync(join(repo, 'charts/kube-governor/Chart.yaml'), 'utf8'), new RegExp(`^kubeVersion: ">=${min.replace('.', '\\.')}\\.0-0"$`, 'm'));
 });
 
 test('capacity from a ScalingPolicy bounds the source HPA; --all covers every policy; a migration without base needs a flag', async () => {
@@ -134,8 +177,14 @@ test('governor hpa: -o json gives the manifest (a v1 List for several); exit 2 f
   assert.equal(JSON.parse(one.stdout).kind, 'HorizontalPodAutoscaler');
   const two = JSON.parse((await runCli(['hpa', '--output=json', join(repo, 'policies/migration/checkout-to-pool-b.yaml')])).stdout);
   assert.deepEqual([two.kind, two.items.length], ['List', 2]);
+  const gated = await runCli(['hpa', '--kube-version', '1.34', '--hpa-tolerance', '0', '-o', 'json', join(repo, 'examples/policies/checkout-scaling.yaml')]);
+  assert.equal(gated.code, 0, gated.stderr);
+  assert.equal(JSON.parse(gated.stdout).spec.behavior.scaleUp.tolerance, '0');
+  assert.match(gated.stderr, /^warning: --hpa-tolerance on Kubernetes 1\.34: .*HPAConfigurableTolerance/);
   for (const args of [
     ['hpa', '--hpa-tolerance', 'low', join(repo, 'examples/policies/checkout-scaling.yaml')],
+    ['hpa', '--hpa-tolerance', '0', join(repo, 'examples/policies/checkout-scaling.yaml')],
+    ['hpa', '--kube-version', '1.29', join(repo, 'examples/policies/checkout-scaling.yaml')],
     ['hpa', '-o', 'table', join(repo, 'examples/policies/checkout-scaling.yaml')],
     ['hpa', join(repo, 'no-such-policy.yaml')],
     ['hpa', '--source-max-replicas', '0', join(repo, 'examples/policies/checkout-scaling.yaml')],

@@ -4,22 +4,18 @@ import { Option, type Command } from 'commander';
 import { Document } from 'yaml';
 import type { MigrationPolicy, ScalingPolicy } from '../policy/types.js';
 import { migrationPolicyScaledObjects, scalingPolicyScaledObject, type GeneratedScaledObject, type KedaManifestOptions } from '../scaling/keda-manifest.js';
-import { chosenPolicies, hpaOptions, HpaUsageError, wholeNumber } from './hpa.js';
+import { chosenPolicies, generatorCommand, stderrWarning, type HpaArgs } from './hpa.js';
+import { hpaOptions, HpaUsageError, wholeNumber } from './hpa-flags.js';
 import { kubeList, outputOption } from './conventions.js';
 
 /** Where the install's Service serves the scaler (manifests/overlays/keda, chart keda.scaler.*). */
 export const DEFAULT_SCALER_ADDRESS = 'kube-governor.kube-governor.svc:9090';
 
-export interface KedaArgs {
-  readonly name?: string;
-  readonly all?: boolean;
+export interface KedaArgs extends HpaArgs {
   readonly scalerAddress?: string;
   readonly trigger?: string;
   readonly cooldownPeriod?: number;
   readonly tlsAuthentication?: string;
-  readonly hpaTolerance?: string;
-  readonly sourceMaxReplicas?: number;
-  readonly targetMaxReplicas?: number;
 }
 
 export function renderScaledObject(g: GeneratedScaledObject, policy: ScalingPolicy | MigrationPolicy): string {
@@ -70,7 +66,7 @@ export async function generateScaledObjects(paths: readonly string[], a: KedaArg
     ...(a.trigger ? { triggerType: a.trigger as 'external' | 'external-push' } : {}),
     ...(a.cooldownPeriod !== undefined ? { cooldownSeconds: a.cooldownPeriod } : {}),
     ...(auth ? { tlsAuthentication: auth } : {}),
-    ...hpaOptions(a),
+    ...hpaOptions(a, a.warn ?? stderrWarning),
   };
   type Doc = { g: GeneratedScaledObject; p: ScalingPolicy | MigrationPolicy };
   return (await chosenPolicies(paths, a)).flatMap(({ p, capacityPolicy }): Doc[] =>
@@ -81,19 +77,11 @@ export async function generateScaledObjects(paths: readonly string[], a: KedaArg
 }
 
 export function registerKeda(program: Command): void {
-  program
-    .command('keda')
-    .description("print the KEDA ScaledObject(s) for a ScalingPolicy (one) or a MigrationPolicy (source and target), on governor's external scaler")
-    .argument('<files...>', 'policy files or directories')
-    .option('--name <name>', 'policy to generate for when the files hold several ([namespace/]name)')
-    .option('--all', 'generate for every ScalingPolicy and MigrationPolicy in the files')
+  generatorCommand(program, 'keda', "print the KEDA ScaledObject(s) for a ScalingPolicy (one) or a MigrationPolicy (source and target), on governor's external scaler", 'maxReplicaCount')
     .option('--scaler-address <host:port>', `governor's KEDA scaler as KEDA reaches it (default ${DEFAULT_SCALER_ADDRESS})`)
     .addOption(new Option('--trigger <type>', 'external-push (activity pushed, default) or external (KEDA polls)').choices(['external-push', 'external']))
     .option('--cooldown-period <seconds>', 'seconds without activity before KEDA scales to zero (KEDA default 300)', wholeNumber('--cooldown-period', 0))
     .option('--tls-authentication <kind/name>', 'the scaler serves TLS: TriggerAuthentication/<name> or ClusterTriggerAuthentication/<name> that gives caCert')
-    .option('--hpa-tolerance <ratio|none>', "KEDA's HPA behavior.*.tolerance (default 0; none for clusters before 1.33)")
-    .option('--source-max-replicas <n>', 'migration: source maxReplicaCount when neither spec.base nor capacity.replicas gives it', wholeNumber('--source-max-replicas', 1))
-    .option('--target-max-replicas <n>', 'migration: target maxReplicaCount when spec.target.maxReplicas is not set', wholeNumber('--target-max-replicas', 1))
     .addOption(outputOption(['yaml', 'json'], 'yaml', 'yaml with comments; json: one object, or a v1 List'))
     .action(async (files: string[], o: KedaArgs & { output: string }) => {
       process.stdout.write(await generateKedaOutput(files, o));

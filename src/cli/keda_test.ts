@@ -105,3 +105,18 @@ test('governor keda: -o json; a bad --trigger, -o or missing file is exit 2', as
     assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
   }
 });
+
+test('--kube-version applies to the behavior KEDA hands to its HPA as it does to governor hpa', async () => {
+  const policy = join(repo, 'examples/policies/checkout-scaling.yaml');
+  for (const kubeVersion of ['1.30', '1.35']) {
+    const [so] = parse(await generateKedaYaml([policy], { kubeVersion }));
+    const [hpa] = parse(await generateHpaYaml([policy], { kubeVersion }));
+    assert.deepEqual(so.spec.advanced.horizontalPodAutoscalerConfig.behavior, hpa.spec.behavior, kubeVersion);
+    assert.equal('tolerance' in so.spec.advanced.horizontalPodAutoscalerConfig.behavior.scaleUp, kubeVersion === '1.35');
+  }
+  assert.match(await generateKedaYaml([policy]), /# Note: behavior\.\*\.tolerance is left out for Kubernetes 1\.30/);
+  await assert.rejects(generateKedaYaml([policy], { hpaTolerance: '0.05' }), (e: unknown) => e instanceof HpaUsageError && /Kubernetes 1\.30 has no behavior\.\*\.tolerance/.test((e as Error).message));
+  const warnings: string[] = [];
+  await generateKedaYaml([policy], { hpaTolerance: '0.05', kubeVersion: '1.33', warn: (w) => warnings.push(w) });
+  assert.equal(warnings.length, 1);
+});

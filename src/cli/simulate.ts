@@ -9,8 +9,9 @@ import type { HpaControllerOptions } from '../scaling/hpa-replay.js';
 import { parseTrace, simulateTrace, type Interpolation, type SimulationResult, type SimulationStep } from '../scaling/simulate.js';
 import { loadScalingPolicies, selectPolicy } from './select-policy.js';
 import { formatData, outputOption } from './conventions.js';
+import { hpaFlagOptions, hpaSettings, wholeNumber, type HpaFlags } from './hpa-flags.js';
 
-export interface SimulateArgs {
+export interface SimulateArgs extends HpaFlags {
   readonly policy: string;
   readonly load: string;
   readonly name?: string;
@@ -21,13 +22,9 @@ export interface SimulateArgs {
   readonly downscaleStabilization?: string;
   /** false: the cluster ignores behavior.*.tolerance (HPAConfigurableTolerance off). */
   readonly toleranceGate?: boolean;
-  /** behavior.*.tolerance of the generated HPAs: a number, or 'none' to leave it out. */
-  readonly hpaTolerance?: string;
   readonly interpolate?: Interpolation;
   readonly initialReplicas?: number;
   readonly sourceReplicas?: number;
-  readonly sourceMaxReplicas?: number;
-  readonly targetMaxReplicas?: number;
   readonly hpaOffset?: string;
   readonly rows?: number;
   readonly width?: number;
@@ -58,14 +55,6 @@ function controllerOptions(a: SimulateArgs): HpaControllerOptions {
   };
 }
 
-function hpaTolerance(v: string | undefined): { tolerance?: number | undefined } {
-  if (v === undefined) return {};
-  if (v === 'none') return { tolerance: undefined };
-  const n = Number(v);
-  if (!Number.isFinite(n) || n < 0) throw new SimulateUsageError(`--hpa-tolerance "${v}" must be a number >= 0 or "none"`);
-  return { tolerance: n };
-}
-
 /** Runs the simulation; returns the exit code (0 ok, 1 bad input). */
 export async function runSimulate(a: SimulateArgs, io: SimulateIO): Promise<number> {
   const set = await loadScalingPolicies([a.policy]);
@@ -88,11 +77,7 @@ export async function runSimulate(a: SimulateArgs, io: SimulateIO): Promise<numb
     trace,
     options: {
       controller,
-      hpa: {
-        ...hpaTolerance(a.hpaTolerance),
-        ...(a.sourceMaxReplicas !== undefined ? { sourceMaxReplicas: a.sourceMaxReplicas } : {}),
-        ...(a.targetMaxReplicas !== undefined ? { targetMaxReplicas: a.targetMaxReplicas } : {}),
-      },
+      hpa: hpaSettings(a),
       initialReplicas: {
         ...(a.initialReplicas !== undefined ? { target: a.initialReplicas } : {}),
         ...(a.sourceReplicas !== undefined ? { source: a.sourceReplicas } : {}),
@@ -202,11 +187,7 @@ function summary(r: SimulationResult, migration: boolean): string {
   return lines.join('\n') + '\n';
 }
 
-const posInt = (flag: string) => (v: string) => {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 0) throw new SimulateUsageError(`${flag} "${v}" must be a whole number >= 0`);
-  return n;
-};
+const posInt = (flag: string) => wholeNumber(flag, 0);
 const nonNeg = (flag: string) => (v: string) => {
   const n = Number(v);
   if (!Number.isFinite(n) || n < 0) throw new SimulateUsageError(`${flag} "${v}" must be a number >= 0`);
@@ -214,7 +195,7 @@ const nonNeg = (flag: string) => (v: string) => {
 };
 
 export function registerSimulate(program: Command): void {
-  program
+  const command = program
     .command('simulate')
     .description('replay a load trace through a ScalingPolicy or MigrationPolicy and the HPA controller rules')
     .requiredOption('--policy <file>', 'policy file (YAML or JSON); may also hold the ScalingPolicy a migration takes its capacity from')
@@ -225,13 +206,11 @@ export function registerSimulate(program: Command): void {
     .option('--sync-period <duration>', 'HPA controller sync period (--horizontal-pod-autoscaler-sync-period)', '15s')
     .option('--tolerance <ratio>', 'controller tolerance (--horizontal-pod-autoscaler-tolerance)', nonNeg('--tolerance'), 0.1)
     .option('--downscale-stabilization <duration>', 'controller default scale-down window (--horizontal-pod-autoscaler-downscale-stabilization)', '5m')
-    .option('--no-tolerance-gate', 'the cluster ignores behavior.*.tolerance (HPAConfigurableTolerance off, Kubernetes < 1.35)')
-    .option('--hpa-tolerance <ratio|none>', 'behavior tolerance of the generated HPAs (default 0; none leaves it out)')
+    .option('--no-tolerance-gate', 'the cluster ignores behavior.*.tolerance (HPAConfigurableTolerance off, Kubernetes < 1.35)');
+  hpaFlagOptions(command, { maxField: 'HPA maxReplicas', kubeVersion: false })
     .option('--interpolate <mode>', 'load between trace points: step (hold the last sample) or linear', 'step')
     .option('--initial-replicas <n>', 'replicas of the (target) workload before the first sync', posInt('--initial-replicas'))
     .option('--source-replicas <n>', "migration: the source's replicas at the start (default spec.base)", posInt('--source-replicas'))
-    .option('--source-max-replicas <n>', 'migration: maxReplicas of the source HPA when the policy does not imply it', posInt('--source-max-replicas'))
-    .option('--target-max-replicas <n>', 'migration: maxReplicas of the target HPA when spec.target.maxReplicas is not set', posInt('--target-max-replicas'))
     .option('--hpa-offset <duration>', "delay of the HPA's first sync after t=0 (its phase against the policy interval grid)")
     .option('--rows <n>', 'table rows to print at most', posInt('--rows'), 40)
     .option('--width <columns>', 'chart width (default: the terminal width)', posInt('--width'))

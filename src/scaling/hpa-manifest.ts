@@ -5,7 +5,7 @@ import { DESIRED_REPLICAS_METRIC, MANAGED_BY_LABELS, METRIC_ROLE_LABEL, POLICY_L
 import type { HpaBehavior, HpaSpec } from './hpa-replay.js';
 
 export interface HpaManifestOptions {
-  /** behavior.*.tolerance; undefined omits the field (clusters before 1.33, or with HPAConfigurableTolerance off). Default 0. */
+  /** behavior.*.tolerance; undefined omits the field (clusters without HPAConfigurableTolerance: src/scaling/kube-version.ts). Default 0. */
   readonly tolerance?: number | undefined;
   /** maxReplicas of a migration's source HPA when the policy does not imply one. */
   readonly sourceMaxReplicas?: number;
@@ -15,6 +15,8 @@ export interface HpaManifestOptions {
   readonly capacityPolicy?: ScalingPolicy;
   /** Rate policy period: any value works because the policies never limit; 15 s is the default sync period. */
   readonly periodSeconds?: number;
+  /** Notes for every generated object (e.g. why a field is left out for the target Kubernetes version). */
+  readonly notes?: readonly string[];
 }
 
 export interface GeneratedHpa {
@@ -126,7 +128,7 @@ export function scalingPolicyHpa(p: ScalingPolicy, opts: HpaManifestOptions = {}
   const min = Math.max(1, p.replicas.min);
   if (p.replicas.min < 1) notes.push('replicas.min is 0; minReplicas 0 needs the alpha HPAScaleToZero gate, so 1 is used');
   const { manifest, spec } = build(p.name, p.namespace, p.name, undefined, p.target, min, p.replicas.cap, opts);
-  return { role: 'target', workload: p.target, manifest, spec, notes };
+  return { role: 'target', workload: p.target, manifest, spec, notes: [...notes, ...(opts.notes ?? [])] };
 }
 
 /** The most replicas the source can be asked for: R′(0), or what it must carry when the target is full. */
@@ -167,7 +169,7 @@ export function migrationPolicyHpas(p: MigrationPolicy, opts: HpaManifestOptions
   if (p.target.minReplicas < 1) tNotes.push('target.minReplicas is 0; the HPA needs at least 1 (and the target must not start at 0 replicas: an HPA ignores a workload at 0)');
   const target = build(`${p.name}-target`, p.namespace, p.name, 'target', p.target, Math.max(1, p.target.minReplicas), tMax, opts);
   return [
-    { role: 'source', workload: p.source, ...source, notes: sNotes },
-    { role: 'target', workload: { apiVersion: p.target.apiVersion, kind: p.target.kind, name: p.target.name }, ...target, notes: tNotes },
+    { role: 'source', workload: p.source, ...source, notes: [...sNotes, ...(opts.notes ?? [])] },
+    { role: 'target', workload: { apiVersion: p.target.apiVersion, kind: p.target.kind, name: p.target.name }, ...target, notes: [...tNotes, ...(opts.notes ?? [])] },
   ];
 }

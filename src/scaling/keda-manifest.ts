@@ -73,7 +73,7 @@ function toScaledObject(hpa: HpaManifest, policy: ScalingPolicy | MigrationPolic
 /** One ScaledObject for a ScalingPolicy; replicas.min 0 is honoured (KEDA scales to zero while R is 0). */
 export function scalingPolicyScaledObject(p: ScalingPolicy, o: KedaManifestOptions): GeneratedScaledObject {
   const hpa = scalingPolicyHpa(p, o);
-  const notes = p.replicas.min === 0 ? ['replicas.min is 0: KEDA takes the workload to zero while R is 0 (base level below Tmin), after cooldownPeriod'] : [];
+  const notes = [...(p.replicas.min === 0 ? ['replicas.min is 0: KEDA takes the workload to zero while R is 0 (base level below Tmin), after cooldownPeriod'] : []), ...(o.notes ?? [])];
   return { role: 'target', workload: p.target, manifest: toScaledObject(hpa.manifest, p, undefined, p.replicas.min, p.intervalMs, o), notes };
 }
 
@@ -81,7 +81,7 @@ export function scalingPolicyScaledObject(p: ScalingPolicy, o: KedaManifestOptio
 export function migrationPolicyScaledObjects(p: MigrationPolicy, o: KedaManifestOptions): GeneratedScaledObject[] {
   return migrationPolicyHpas(p, o).map((h) => {
     const min = h.role === 'source' ? 0 : p.target.minReplicas;
-    const notes = h.role === 'source' ? ['minReplicaCount 0: when the migration has drained the source, KEDA removes its last replica (no alpha gate needed)'] : [];
+    const notes = [...(h.role === 'source' ? ['minReplicaCount 0: when the migration has drained the source, KEDA removes its last replica (no alpha gate needed)'] : []), ...(o.notes ?? [])];
     return { role: h.role, workload: h.workload, manifest: toScaledObject(h.manifest, p, h.role, min, p.intervalMs, o), notes };
   });
 }

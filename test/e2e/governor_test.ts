@@ -14,7 +14,7 @@ import { after, before, describe, it } from 'node:test';
 import { parse as parseYaml, parseAllDocuments } from 'yaml';
 import { startLocalCluster, REPO_ROOT, type LocalCluster } from './harness/cluster.js';
 import { startMetricsTarget, startPrometheus, type MetricsTarget, type PrometheusInstance } from './harness/prometheus.js';
-import { governorCli } from './lib/governor-process.js';
+import { governorCli, kubeVersionArgs } from './lib/governor-process.js';
 import { directGet } from './lib/https.js';
 import { apiServiceAvailable, APISERVICE, installGovernor, NAMESPACE, SERVICE, WEBHOOK_CONFIGURATION, type Installation } from './lib/install.js';
 import { deployment, formulaReplicas, LOAD_METRIC, MIG, runNames, SIM, SMALL_RESOURCES, WEB, writePolicies, type PolicyFiles } from './lib/fixtures.js';
@@ -78,7 +78,7 @@ async function setLoad(workload: string, value: number): Promise<void> {
 
 /** `governor hpa` for one policy, applied with kubectl (what the README tells users to do). */
 async function applyGeneratedHpa(file: string, ns: string, policy: string): Promise<string> {
-  const r = await governorCli(['hpa', file, `--name=${ns}/${policy}`]);
+  const r = await governorCli(['hpa', file, `--name=${ns}/${policy}`, ...kubeVersionArgs(cluster.version)]);
   assert.equal(r.code, 0, `governor hpa failed:\n${r.stderr}`);
   await kubectlOk(['apply', '-f', '-'], r.stdout);
   return r.stdout;
@@ -450,7 +450,7 @@ describe('governor simulate replays what the real HPA controller does', () => {
     for (const name of ['track', 'limited']) await kubectlOk(['apply', '-f', '-'], deployment(ns(), name, { replicas: 1, resources: SMALL_RESOURCES }));
     await applyGeneratedHpa(policies.simulate, ns(), 'track');
     // The limited HPA: governor hpa's output with the behavior replaced by limitedSpec's (tolerance is a quantity).
-    const generated = await governorCli(['hpa', policies.simulate, `--name=${ns()}/limited`]);
+    const generated = await governorCli(['hpa', policies.simulate, `--name=${ns()}/limited`, ...kubeVersionArgs(cluster.version)]);
     assert.equal(generated.code, 0, generated.stderr);
     const limited = parseYaml(generated.stdout);
     const asManifest = (r: NonNullable<NonNullable<HpaSpec['behavior']>['scaleUp']>) => ({ ...r, tolerance: String(r.tolerance) });
@@ -511,7 +511,7 @@ describe('a MigrationPolicy moves replicas with two native HPAs', () => {
   it('drains the source and grows the target, keeping source + target >= capacity at every observation', withDiagnostics([names.mig], async () => {
     await kubectlOk(['apply', '-f', '-'], deployment(ns(), 'old', { replicas: MIG.base, resources: SMALL_RESOURCES }));
     await kubectlOk(['apply', '-f', '-'], deployment(ns(), 'new', { replicas: 1, resources: SMALL_RESOURCES }));
-    const hpas = await governorCli(['hpa', policies.migration, `--name=${ns()}/move`]);
+    const hpas = await governorCli(['hpa', policies.migration, `--name=${ns()}/move`, ...kubeVersionArgs(cluster.version)]);
     assert.equal(hpas.code, 0, hpas.stderr);
     const hpaDocs = parseAllDocuments(hpas.stdout).map((d) => d.toJS());
     assert.deepEqual(hpaDocs.map((d) => d.metadata.labels['governor.io/role']), ['source', 'target']);

@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { REPO_ROOT, run, startLocalCluster, type LocalCluster } from './harness/cluster.js';
 import { AdmissionLoad, webhookDelta, webhookMetrics, type LoadSummary } from './lib/incluster-load.js';
-import { governorCli } from './lib/governor-process.js';
+import { governorCli, kubeVersionArgs } from './lib/governor-process.js';
 import { apiServiceAvailable, APISERVICE, NAMESPACE, SERVICE, WEBHOOK_CONFIGURATION } from './lib/install.js';
 import { directGet } from './lib/https.js';
 import { deployment, formulaReplicas, runNames, SMALL_RESOURCES, writePolicies } from './lib/fixtures.js';
@@ -168,10 +168,9 @@ async function serverCounter(name: string, labels: Record<string, string>): Prom
   return sum;
 }
 
-/** `governor hpa` for the policy, applied with kubectl; per-HPA tolerance only where the API server has the field. */
+/** `governor hpa` for the policy, applied with kubectl; --kube-version writes per-HPA tolerance only where the cluster has it. */
 async function applyGeneratedHpa(ns: string, policy: string): Promise<void> {
-  const minor = Number(/^v1\.(\d+)/.exec(cluster.version)?.[1] ?? 0);
-  const r = await governorCli(['hpa', scalingFile, `--name=${ns}/${policy}`, ...(minor >= 33 ? [] : ['--hpa-tolerance=none'])]);
+  const r = await governorCli(['hpa', scalingFile, `--name=${ns}/${policy}`, ...kubeVersionArgs(cluster.version)]);
   assert.equal(r.code, 0, `governor hpa failed:\n${r.stderr}`);
   await kubectlOk(['apply', '-f', '-'], r.stdout);
 }
@@ -476,7 +475,7 @@ describe('a MigrationPolicy moves real pods with two native HPAs', () => {
     await kubectlOk(['apply', '-f', '-'], runningWorkload(ns(), 'new', { replicas: 1, resources: SMALL_RESOURCES }));
     await waitReadyPods(ns(), 'old', MIG.base);
     await waitReadyPods(ns(), 'new', 1);
-    const hpas = await governorCli(['hpa', migrationFile, `--name=${ns()}/move`]);
+    const hpas = await governorCli(['hpa', migrationFile, `--name=${ns()}/move`, ...kubeVersionArgs(cluster.version)]);
     assert.equal(hpas.code, 0, hpas.stderr);
     await kubectlOk(['apply', '-f', '-'], hpas.stdout);
     const rec = await new ReplicaRecorder(cluster.kubeconfig, ns()).start();

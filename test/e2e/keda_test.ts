@@ -13,7 +13,7 @@ import { after, before, describe, it } from 'node:test';
 import { startLocalCluster, type LocalCluster } from './harness/cluster.js';
 import { freePort } from './harness/prometheus.js';
 import { listeningAddresses, startKeda, type Keda } from './lib/keda.js';
-import { governorCli, startGovernorServe, type GovernorProcess } from './lib/governor-process.js';
+import { governorCli, kubeVersionArgs, startGovernorServe, type GovernorProcess } from './lib/governor-process.js';
 import { markPodsReady } from './lib/kubelet.js';
 import { ReplicaRecorder } from './lib/replicas.js';
 import { sleep, waitFor } from './lib/wait.js';
@@ -108,7 +108,7 @@ describe('next to KEDA: a ScaledObject on governor\'s external scaler', { timeou
     await waitFor('governor ready', async () => ({ done: (await fetch(`http://127.0.0.1:${metricsPort}/readyz`).catch(() => undefined))?.status === 200 }), { timeoutMs: 60_000, intervalMs: 250 });
     await kubectl(['create', 'namespace', NS]);
     await kubectl(['-n', NS, 'create', 'deployment', 'worker', '--image=registry.invalid/worker:1', '--replicas=1']);
-    const so = await governorCli(['keda', join(work, 'policies'), `--scaler-address=127.0.0.1:${port}`, '--cooldown-period=5']);
+    const so = await governorCli(['keda', join(work, 'policies'), `--scaler-address=127.0.0.1:${port}`, '--cooldown-period=5', ...kubeVersionArgs(cluster.version)]);
     assert.equal(so.code, 0, so.stderr);
     writeFileSync(join(work, 'scaledobject.yaml'), so.stdout);
     await kubectl(['apply', '-f', '-'], so.stdout);
@@ -220,7 +220,7 @@ spec:
   capacity: {replicas: 4}
 `,
       );
-      const sos = await governorCli(['keda', join(work, 'policies'), '--name', `${NS}/move`, `--scaler-address=127.0.0.1:${scalerPort}`, '--cooldown-period=5']);
+      const sos = await governorCli(['keda', join(work, 'policies'), '--name', `${NS}/move`, `--scaler-address=127.0.0.1:${scalerPort}`, '--cooldown-period=5', ...kubeVersionArgs(cluster.version)]);
       assert.equal(sos.code, 0, sos.stderr);
       assert.deepEqual([...sos.stdout.matchAll(/governor.io\/role: (\w+)/g)].map((m) => m[1]), ['source', 'target']);
       // governor re-reads the policy directory every 2 s; KEDA retries a ScaledObject whose policy is not there yet.

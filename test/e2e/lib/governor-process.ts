@@ -9,6 +9,9 @@ import { waitFor } from './wait.js';
 const CLI = ['--import', 'tsx', 'src/cli.ts'];
 
 /** Runs `governor <args>` to completion (never rejects on a non-zero exit). */
+/** `--kube-version` of `governor hpa` and `governor keda` for the cluster under test (its gitVersion; none: the default). */
+export const kubeVersionArgs = (gitVersion: string): string[] => (gitVersion ? [`--kube-version=${gitVersion}`] : []);
+
 export function governorCli(args: string[], o: { env?: Record<string, string>; input?: string; timeoutMs?: number } = {}): Promise<RunResult> {
   return run(process.execPath, [...CLI, ...args], {
     cwd: REPO_ROOT,

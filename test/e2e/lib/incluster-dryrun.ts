@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { run, type RunResult } from '../harness/cluster.js';
 import { deployment, SMALL_RESOURCES } from './fixtures.js';
-import { governorCli } from './governor-process.js';
+import { governorCli, kubeVersionArgs } from './governor-process.js';
 import { inClusterScalingPolicy, loadgenHost, loadgenManifests, writeInstallKustomization } from './incluster-manifests.js';
 
 const kubectlBin = process.env.KG_BIN_DIR ? join(process.env.KG_BIN_DIR, 'kubectl') : 'kubectl';
@@ -67,7 +67,9 @@ async function main(): Promise<number> {
     await step('kubectl apply --dry-run=server: loadgen Deployment + Service', ['apply', '--dry-run=server', '-f', '-'], loadgenManifests(scaleNs, { initialLoad: 5 }));
     // The suite's workloads never start a pod and their namespaces carry no PodSecurity label: warnings expected here.
     await step('kubectl apply --dry-run=server: the scaled workload', ['apply', '--dry-run=server', '-f', '-'], deployment(scaleNs, 'web', { resources: SMALL_RESOURCES }), { podSecurityWarnings: true });
-    const hpa = await governorCli(['hpa', scalingFile, `--name=${scaleNs}/web`]);
+    const server = await kubectl(['version', '-o', 'json']);
+    const gitVersion: string = server.code === 0 ? (JSON.parse(server.stdout).serverVersion?.gitVersion ?? '') : '';
+    const hpa = await governorCli(['hpa', scalingFile, `--name=${scaleNs}/web`, ...kubeVersionArgs(gitVersion)]);
     if (hpa.code !== 0) throw new Error(`governor hpa failed:\n${hpa.stderr}`);
     await step('kubectl apply --dry-run=server: HPA from governor hpa', ['apply', '--dry-run=server', '-f', '-'], hpa.stdout);
   } catch (e) {
