@@ -10,6 +10,7 @@ import { runCli } from './cli_harness.js';
 import { HpaReplay, validateHpaSpec, type HpaSpec } from '../scaling/hpa-replay.js';
 import { HpaGenerationError } from '../scaling/hpa-manifest.js';
 import { formatKubeVersion, MIN_KUBE_VERSION } from '../scaling/kube-version.js';
+import { policyYaml } from '../policy/testing.js';
 
 const repo = new URL('../../', import.meta.url).pathname;
 const dir = mkdtempSync(join(tmpdir(), 'governor-hpa-'));
@@ -156,15 +157,7 @@ test('capacity from a ScalingPolicy bounds the source HPA; --all covers every po
   const file = join(dir, 'nobase.yaml');
   writeFileSync(
     file,
-    `apiVersion: governor.io/v1alpha1
-kind: MigrationPolicy
-metadata: {name: m, namespace: ns}
-spec:
-  source: {kind: Deployment, name: a}
-  target: {kind: Deployment, name: b, maxReplicas: 8}
-  load: {prometheus: {query: x}}
-  thresholds: {low: 1, high: 2}
-`,
+    policyYaml('MigrationPolicy', 'm', 'ns', { source: '{kind: Deployment, name: a}', target: '{kind: Deployment, name: b, maxReplicas: 8}', load: '{prometheus: {query: x}}', thresholds: '{low: 1, high: 2}' }),
   );
   await assert.rejects(generateHpaYaml([file]), (e: unknown) => e instanceof HpaGenerationError && /--source-max-replicas/.test((e as Error).message));
   const ok = parse(await generateHpaYaml([file], { sourceMaxReplicas: 9 }));

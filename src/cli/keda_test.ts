@@ -10,6 +10,7 @@ import { generateKedaYaml, DEFAULT_SCALER_ADDRESS } from './keda.js';
 import { generateHpaYaml, HpaUsageError } from './hpa.js';
 import { runCli } from './cli_harness.js';
 import { scalerTarget } from '../keda/scaler.js';
+import { policyYaml } from '../policy/testing.js';
 
 const repo = new URL('../../', import.meta.url).pathname;
 const dir = mkdtempSync(join(tmpdir(), 'governor-keda-'));
@@ -24,16 +25,13 @@ function parse(text: string): any[] {
 const zeroPolicy = join(dir, 'zero.yaml');
 writeFileSync(
   zeroPolicy,
-  `apiVersion: governor.io/v1alpha1
-kind: ScalingPolicy
-metadata: {name: worker, namespace: jobs}
-spec:
-  target: {apiVersion: apps/v1, kind: Deployment, name: worker}
-  load: {prometheus: {query: 'sum(queue_depth)'}}
-  thresholds: {low: 1, high: 100}
-  replicas: {min: 0, base: 0, max: 10, cap: 12}
-  interval: 15s
-`,
+  policyYaml('ScalingPolicy', 'worker', 'jobs', {
+    target: '{apiVersion: apps/v1, kind: Deployment, name: worker}',
+    load: "{prometheus: {query: 'sum(queue_depth)'}}",
+    thresholds: '{low: 1, high: 100}',
+    replicas: '{min: 0, base: 0, max: 10, cap: 12}',
+    interval: '15s',
+  }),
 );
 
 test('ScalingPolicy: one ScaledObject, same target, max and behavior as the native HPA, trigger the scaler reads', async () => {

@@ -2,17 +2,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parsePolicyText } from './parse.js';
+import { policyYaml } from './testing.js';
 import type { MigrationPolicy, ScalingPolicy } from './types.js';
 
-const scaling = (load: string) => `apiVersion: governor.io/v1alpha1
-kind: ScalingPolicy
-metadata: {name: checkout, namespace: shop}
-spec:
-  target: {kind: Deployment, name: checkout}
-  load: ${load}
-  thresholds: {low: 100, high: 800}
-  replicas: {min: 2, base: 3, max: 20}
-`;
+const scaling = (load: string) =>
+  policyYaml('ScalingPolicy', 'checkout', 'shop', { target: '{kind: Deployment, name: checkout}', load, thresholds: '{low: 100, high: 800}', replicas: '{min: 2, base: 3, max: 20}' });
 
 test('prometheus: bearer token file, TLS and tenant header compile into load.auth', () => {
   const r = parsePolicyText(
@@ -37,15 +31,12 @@ test('http: basic auth with a client certificate compiles; a migration policy ta
   assert.deepEqual(r.errors, []);
   assert.deepEqual((r.policies[0] as ScalingPolicy).load.auth, { basicAuth: { username: 'bob', passwordFile: '/p' }, tls: { certFile: '/c', keyFile: '/k' } });
   const m = parsePolicyText(
-    `apiVersion: governor.io/v1alpha1
-kind: MigrationPolicy
-metadata: {name: move, namespace: shop}
-spec:
-  source: {kind: Deployment, name: old}
-  target: {kind: Deployment, name: new, minReplicas: 1}
-  load: {prometheus: {query: 'vector(1)', basicAuth: {usernameFile: /u, passwordFile: /p}}}
-  thresholds: {low: 1, high: 2}
-`,
+    policyYaml('MigrationPolicy', 'move', 'shop', {
+      source: '{kind: Deployment, name: old}',
+      target: '{kind: Deployment, name: new, minReplicas: 1}',
+      load: "{prometheus: {query: 'vector(1)', basicAuth: {usernameFile: /u, passwordFile: /p}}}",
+      thresholds: '{low: 1, high: 2}',
+    }),
     'm.yaml',
   );
   assert.deepEqual(m.errors, []);
