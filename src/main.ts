@@ -1,8 +1,7 @@
 // Composition root: builds the shared services of `governor serve` once (kube config, policy store and loaders,
 // metrics, readiness, the namespace skip list, migration states, replica values) and hands them to every component.
 // No logic lives here.
-import type { Logger } from './observability/log.js';
-import { createLogger } from './observability/log.js';
+import { createLogger, type Logger } from './observability/log.js';
 import { createMetrics } from './observability/metrics.js';
 import { PolicyStore } from './policy/store.js';
 import { PolicyFileWatcher } from './policy/load-files.js';
@@ -113,7 +112,24 @@ export async function startGovernor(
   const replicaValues = new ReplicaValues(ctx, migrationStates);
   const services: ServeServices = { replicaValues, migrationStates };
   const started: ServerComponent[] = [];
-  for (const component of components) started.push(await component(services)(ctx, certs));
+  const stopComponents = () =>
+    Promise.all(
+      started.map(async (c) => {
+        await c.close(options.shutdownGraceMs);
+        await c.stop?.();
+      }),
+    );
+  try {
+    for (const component of components) started.push(await component(services)(ctx, certs));
+  } catch (e) {
+    // One component failed to start: nothing of this governor keeps running.
+    await stopComponents();
+    await replicaValues.close();
+    migrationStates.stop();
+    watcher.stop();
+    await clusterLoader?.stop();
+    throw e;
+  }
   for (const c of started) readiness.add(c.name, () => c.listening() || `${c.name} server not listening`);
 
   // ---- policy status (status subresource of governor.io objects; metrics and logs for every policy). The Lease lives
@@ -162,10 +178,7 @@ export async function startGovernor(
       reloader.stop();
       await policyStatus.stop();
       await clusterLoader?.stop();
-      await Promise.all(started.map(async (c) => {
-        await c.close(options.shutdownGraceMs);
-        await c.stop?.();
-      }));
+      await stopComponents();
       // After the components: the adapter and the scaler stop publishing before the values behind them stop.
       await replicaValues.close();
       migrationStates.stop();

@@ -76,3 +76,30 @@ test('governor serve refuses --registration-manifests without cluster access, be
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('a component that fails to start stops the ones started before it, and the webhook port is free again', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'webhook-https-'));
+  const saved = { host: process.env.KUBERNETES_SERVICE_HOST };
+  delete process.env.KUBERNETES_SERVICE_HOST;
+  try {
+    let port: number | undefined;
+    const failing = () => async () => {
+      throw new Error('the second component cannot start');
+    };
+    // The webhook starts first and records its port through the component the composition root gives it.
+    const recording: typeof webhookComponent = (s) => async (ctx, certs) => {
+      const c = await webhookComponent(s)(ctx, certs);
+      port = c.port;
+      return c;
+    };
+    await assert.rejects(startGovernor(options(dir), [recording, failing], silentLogger), /the second component cannot start/);
+    assert.ok(port);
+    // Closed: the port can be listened on again.
+    const again = await startGovernor({ ...options(dir), webhookPort: port }, [webhookComponent], silentLogger);
+    assert.equal(again.ports.webhook, port);
+    await again.stop();
+  } finally {
+    if (saved.host !== undefined) process.env.KUBERNETES_SERVICE_HOST = saved.host;
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
