@@ -31,10 +31,20 @@ function post(port: number, ca: string, path: string, body: unknown): Promise<{ 
   });
 }
 
-test('governor serve wiring: the webhook component serves HTTPS on --webhook-port with the sample policies and skips its own namespace', async () => {
+/** Runs `body` with a fresh directory and no in-cluster config (static namespaces, no Events); cleans up after. */
+async function withoutCluster(body: (dir: string) => Promise<void>): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'webhook-https-'));
   const saved = { host: process.env.KUBERNETES_SERVICE_HOST };
-  delete process.env.KUBERNETES_SERVICE_HOST; // no cluster: static namespaces, no Events
+  delete process.env.KUBERNETES_SERVICE_HOST;
+  try {
+    await body(dir);
+  } finally {
+    if (saved.host !== undefined) process.env.KUBERNETES_SERVICE_HOST = saved.host;
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+test('governor serve wiring: the webhook component serves HTTPS on --webhook-port with the sample policies and skips its own namespace', () => withoutCluster(async (dir) => {
   const running = await startGovernor(options(dir), [webhookComponent], silentLogger);
   try {
     const port = running.ports.webhook!;
@@ -53,53 +63,35 @@ test('governor serve wiring: the webhook component serves HTTPS on --webhook-por
     assert.match(metrics, /governor_admission_requests_total\{webhook="mutate",operation="CREATE",kind="Deployment",result="patched",policy="compliance-tags"\} 1/);
   } finally {
     await running.stop();
-    if (saved.host !== undefined) process.env.KUBERNETES_SERVICE_HOST = saved.host;
-    rmSync(dir, { recursive: true, force: true });
   }
-});
+}));
 
-test('governor serve refuses --registration-manifests without cluster access, before any server listens', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'webhook-https-'));
-  const saved = { host: process.env.KUBERNETES_SERVICE_HOST };
-  delete process.env.KUBERNETES_SERVICE_HOST;
-  try {
-    const o = { ...options(dir), clusterPolicies: false, registrationManifests: [join(dir, 'webhooks.yaml')] };
-    let listened = false;
-    const component = () => async () => {
-      listened = true;
-      throw new Error('must not start');
-    };
-    await assert.rejects(startGovernor(o, [component], silentLogger), /--registration-manifests needs --ca-bundle-file \(or a generated certificate\) and cluster access/);
-    assert.equal(listened, false);
-  } finally {
-    if (saved.host !== undefined) process.env.KUBERNETES_SERVICE_HOST = saved.host;
-    rmSync(dir, { recursive: true, force: true });
-  }
-});
+test('governor serve refuses --registration-manifests without cluster access, before any server listens', () => withoutCluster(async (dir) => {
+  const o = { ...options(dir), clusterPolicies: false, registrationManifests: [join(dir, 'webhooks.yaml')] };
+  let listened = false;
+  const component = () => async () => {
+    listened = true;
+    throw new Error('must not start');
+  };
+  await assert.rejects(startGovernor(o, [component], silentLogger), /--registration-manifests needs --ca-bundle-file \(or a generated certificate\) and cluster access/);
+  assert.equal(listened, false);
+}));
 
-test('a component that fails to start stops the ones started before it, and the webhook port is free again', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'webhook-https-'));
-  const saved = { host: process.env.KUBERNETES_SERVICE_HOST };
-  delete process.env.KUBERNETES_SERVICE_HOST;
-  try {
-    let port: number | undefined;
-    const failing = () => async () => {
-      throw new Error('the second component cannot start');
-    };
-    // The webhook starts first and records its port through the component the composition root gives it.
-    const recording: typeof webhookComponent = (s) => async (ctx, certs) => {
-      const c = await webhookComponent(s)(ctx, certs);
-      port = c.port;
-      return c;
-    };
-    await assert.rejects(startGovernor(options(dir), [recording, failing], silentLogger), /the second component cannot start/);
-    assert.ok(port);
-    // Closed: the port can be listened on again.
-    const again = await startGovernor({ ...options(dir), webhookPort: port }, [webhookComponent], silentLogger);
-    assert.equal(again.ports.webhook, port);
-    await again.stop();
-  } finally {
-    if (saved.host !== undefined) process.env.KUBERNETES_SERVICE_HOST = saved.host;
-    rmSync(dir, { recursive: true, force: true });
-  }
-});
+test('a component that fails to start stops the ones started before it, and the webhook port is free again', () => withoutCluster(async (dir) => {
+  let port: number | undefined;
+  const failing = () => async () => {
+    throw new Error('the second component cannot start');
+  };
+  // The webhook starts first and records its port through the component the composition root gives it.
+  const recording: typeof webhookComponent = (s) => async (ctx, certs) => {
+    const c = await webhookComponent(s)(ctx, certs);
+    port = c.port;
+    return c;
+  };
+  await assert.rejects(startGovernor(options(dir), [recording, failing], silentLogger), /the second component cannot start/);
+  assert.ok(port);
+  // Closed: the port can be listened on again.
+  const again = await startGovernor({ ...options(dir), webhookPort: port }, [webhookComponent], silentLogger);
+  assert.equal(again.ports.webhook, port);
+  await again.stop();
+}));
