@@ -1,8 +1,6 @@
 // Adapter errors as typed classes, and the one place that turns any error into a metav1.Status response.
 
-import { statusBody, type Status } from '../server/status.js';
-
-export { statusBody, type Status };
+import { statusBody, type Status } from '../wire/status.js';
 
 export abstract class AdapterError extends Error {
   abstract readonly code: number;

@@ -6,7 +6,7 @@ import type { NamespaceLookup } from '../kube/namespaces.js';
 import type { Logger } from '../observability/log.js';
 import type { GovernorMetrics } from '../observability/metrics.js';
 import type { ReviewContext } from '../governance/types.js';
-import { patchBase64 } from '../governance/json-patch.js';
+import { patchBase64 } from '../wire/json-patch-text.js';
 import { workloadKind } from '../governance/pod-template.js';
 import { decodeAdmissionReview, encodeAdmissionReview, type AdmissionRequest, type AdmissionResponse, type AdmissionReviewResponse } from './review.js';
 

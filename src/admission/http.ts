@@ -1,14 +1,17 @@
 // The webhook's HTTP layer: an express app for every route, with POST /mutate and /validate served by a fast path in
-// front of it (src/server/fast-path.ts; the numbers are in BENCHMARKS.md). Both call the same framework-agnostic
-// review handler: body limit, JSON, the review, errors as Status bodies.
+// front of it (src/server/fast-path.ts). Both call the same framework-agnostic review handler: body limit, JSON, the
+// review, errors as Status bodies.
 import express, { type NextFunction, type Request, type Response } from 'express';
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
-import { statusBody } from '../server/status.js';
+import { sendBody } from '../server/send.js';
+import { admissionReviewText } from '../wire/admission-review.js';
+import { statusResponse } from '../wire/status.js';
+import { body as textBody } from '../wire/text.js';
 import type { Logger } from '../observability/log.js';
 import type { GovernorMetrics } from '../observability/metrics.js';
 import { RequestBudget, type BudgetHolder } from '../server/budget.js';
 import { withFastPath } from '../server/fast-path.js';
-import { AdmissionDecodeError, admissionReviewText, type AdmissionReviewResponse } from './review.js';
+import { AdmissionDecodeError, type AdmissionReviewResponse } from './review.js';
 import { wantsVerbose, type ReadinessAnswer } from '../observability/readiness.js';
 
 /** The API server never sends more than this (its own request limit is 3 MiB). */
@@ -47,10 +50,8 @@ class HttpError extends Error {
   }
 }
 
-function status(res: ServerResponse, code: number, reason: string, message: string, headers: Record<string, string> = {}): void {
-  const body = JSON.stringify(statusBody(code, reason, message));
-  res.writeHead(code, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body), ...headers });
-  res.end(body);
+function status(res: ServerResponse, code: number, reason: string, message: string, headers?: Record<string, string>): void {
+  sendBody(res, code, 'application/json', statusResponse(code, reason, message), headers);
 }
 
 /**
@@ -152,11 +153,7 @@ function reviewHandler(route: 'mutate' | 'validate', review: ReviewFunction, o: 
         } catch (e) {
           throw new HttpError(400, 'BadRequest', `body is not valid JSON: ${jsonProblem(e)}`);
         }
-        const out = admissionReviewText(review(body));
-        const bytes = Buffer.byteLength(out);
-        res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': bytes });
-        // As many bytes as characters: all ASCII, so its latin1 is its UTF-8, copied without encoding.
-        res.end(out, bytes === out.length ? 'latin1' : 'utf8');
+        sendBody(res, 200, 'application/json', textBody(admissionReviewText(review(body))));
       } catch (e) {
         failed(req, res, e);
       }

@@ -12,7 +12,8 @@ import {
   type RuleName,
   type WorkloadKind,
 } from '../policy/governance-policy.js';
-import { getIn, isRecord, PatchRecorder, type JsonPatchOp } from './json-patch.js';
+import { getIn, isRecord, PatchRecorder } from './json-patch.js';
+import type { JsonPatchOp } from '../wire/json-patch-text.js';
 import { checkDeleteOfMigrationSource, validateMigration } from './migration.js';
 import { groupOf, podLocation, workloadKind } from './pod-template.js';
 import { PolicyIndex } from './policy-index.js';

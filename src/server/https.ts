@@ -4,7 +4,7 @@ import type { RequestListener, ServerResponse } from 'node:http';
 import { Server as NetServer, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
-import { statusBody } from './status.js';
+import { statusResponse } from '../wire/status.js';
 import type { TlsMaterial } from '../tls/serving.js';
 import type { ServerComponent } from '../main.js';
 
@@ -116,13 +116,13 @@ export function createSecureServer(handler: RequestListener, o: SecureServerOpti
         : timedOut
           ? [408, 'Timeout', 'Request Timeout', 'the request did not arrive in time']
           : [400, 'BadRequest', 'Bad Request', 'malformed HTTP request'];
-    const body = JSON.stringify(statusBody(code, reason, message));
-    socket.write(`HTTP/1.1 ${code} ${text}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
+    const body = statusResponse(code, reason, message);
+    socket.write(`HTTP/1.1 ${code} ${text}\r\ncontent-type: application/json\r\ncontent-length: ${body.bytes}\r\nconnection: close\r\n\r\n${body.text}`);
     setTimeout(() => socket.end(), 200).unref();
     setTimeout(() => socket.destroy(), 2000).unref();
   });
-  // Responses in flight, counted: keeping the response objects in a Set gave each one an identity hash, which slowed
-  // every request in Node's HTTP code (measured with bench/lib/servers.ts, old against new; BENCHMARKS.md).
+  // Responses in flight, counted rather than kept in a Set: a Set would give each response object an identity hash,
+  // which puts every request in Node's HTTP code on a slower path.
   let inFlight = 0;
   let closing = false;
   let drained = false;
