@@ -168,7 +168,7 @@ function adapterCore(o: AdapterAppOptions) {
     const started = process.hrtime.bigint();
     res.once('finish', () => {
       const s = Number(process.hrtime.bigint() - started) / 1e9;
-      o.metrics!.httpRequestDurationBuffer.observe(['adapter', route(), String(res.statusCode)], s);
+      o.metrics!.httpRequestDuration.observe(['adapter', route(), String(res.statusCode)], s);
     });
   };
 

@@ -271,7 +271,7 @@ export function reviewFunction(name: WebhookName, handler: AdmissionHandler, env
     try {
       return encodeAdmissionReview(handler(req));
     } finally {
-      env.metrics?.admissionDurationBuffer.observe(labels, now() - start);
+      env.metrics?.admissionDuration.observe(labels, now() - start);
     }
   };
 }

@@ -158,7 +158,7 @@ function reviewHandler(route: 'mutate' | 'validate', review: ReviewFunction, o: 
         failed(req, res, e);
       }
       // Observed when the answer is handed to the socket (not on 'finish': one listener less per request).
-      o.metrics?.httpRequestDurationBuffer.observe(res.statusCode === 200 ? ok : ['webhook', route, String(res.statusCode)], (performance.now() - started) / 1000);
+      o.metrics?.httpRequestDuration.observe(res.statusCode === 200 ? ok : ['webhook', route, String(res.statusCode)], (performance.now() - started) / 1000);
     });
   };
 }
@@ -212,7 +212,7 @@ export function createWebhookApp(o: WebhookHttpOptions, handlers = reviewHandler
 
 function observe(o: WebhookHttpOptions, res: ServerResponse, route: string) {
   const started = performance.now();
-  res.once('finish', () => o.metrics?.httpRequestDuration.observe({ server: 'webhook', route, code: String(res.statusCode) }, (performance.now() - started) / 1000));
+  res.once('finish', () => o.metrics?.httpRequestDuration.observe(['webhook', route, String(res.statusCode)], (performance.now() - started) / 1000));
 }
 
 /** What the webhook server serves: the fast path for POST /mutate and /validate, express for everything else. */

@@ -1,5 +1,5 @@
 // Prometheus metrics of the servers themselves (prom-client), on one registry served on the plain-HTTP metrics port.
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics, type LabelValues } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics, type LabelValues, type Metric } from 'prom-client';
 import { buildInfo } from './version.js';
 
 /**
@@ -37,7 +37,7 @@ class LabelTree<T extends string, E> {
 /**
  * Increments of a counter on a hot path, added to the prom-client counter when it is collected (each scrape, and
  * `counter.get()`). prom-client hashes and validates the labels on every `inc`, and a review counts once per matched
- * policy: that was a noticeable share of a review's cost (BENCHMARKS.md).
+ * policy; its public `inc(labels, n)` adds the accumulated counts in one call.
  */
 export class CounterBuffer<T extends string> {
   private readonly tree: LabelTree<T, { readonly labels: LabelValues<T>; n: number }>;
@@ -60,31 +60,40 @@ export class CounterBuffer<T extends string> {
   }
 }
 
-/** prom-client's own record of one label set of a histogram (lib/histogram.js createBaseValues, 13 to 15). */
-interface PromHistogramEntry {
-  labels: Record<string, string | number>;
-  bucketValues: Record<string, number>;
-  sum: number;
-  count: number;
+/**
+ * A Prometheus histogram observed on a hot path (two per admission review): counts per label set and bucket, summed
+ * only when scraped. prom-client's Histogram validates and hashes the labels on every observe and has no call to add
+ * counts in bulk, so this is a metric of its own, registered like prom-client's: the registry reads `name`, `help`,
+ * `type` and `get()`, which returns what Histogram#get returns (the public MetricObjectWithValues).
+ */
+/** One line of a histogram's exposition: a bucket (labels with `le`), the sum or the count. */
+export interface HistogramValue {
+  readonly labels: LabelValues<string>;
+  readonly value: number;
+  readonly metricName: string;
 }
 
-/**
- * Observations of a histogram on a hot path (two per admission review), counted per bucket and label set and added
- * to the prom-client histogram when it is collected. prom-client validates and hashes the labels on every observe.
- * prom-client has no call to add counts in bulk, so the flush adds them to its record of the label set (made with
- * `zero()` the first time); a test reads the result back through the registry, so a change there fails loudly.
- */
-export class HistogramBuffer<T extends string> {
-  private readonly tree: LabelTree<T, { readonly labels: LabelValues<T>; counts: number[]; sum: number; count: number; prom?: PromHistogramEntry }>;
+export class FastHistogram<T extends string> {
+  readonly type = 'histogram' as const;
+  readonly aggregator = 'sum' as const;
+  readonly name: string;
+  readonly help: string;
+  private readonly bounds: readonly number[];
+  private tree: LabelTree<T, { readonly labels: LabelValues<T>; readonly counts: number[]; sum: number; count: number }>;
 
-  constructor(
-    labelNames: readonly T[],
-    private readonly bounds: readonly number[],
-  ) {
-    this.tree = new LabelTree(labelNames, (labels) => ({ labels, counts: new Array<number>(bounds.length).fill(0), sum: 0, count: 0 }));
+  constructor(o: { readonly name: string; readonly help: string; readonly labelNames: readonly T[]; readonly buckets: readonly number[]; readonly registers: readonly Registry[] }) {
+    this.name = o.name;
+    this.help = o.help;
+    this.bounds = o.buckets;
+    this.tree = this.newTree(o.labelNames);
+    for (const r of o.registers) r.registerMetric(this as unknown as Metric);
   }
 
-  /** `values` in the order of `labelNames`; non-finite values are dropped (prom-client throws on them). */
+  private newTree(labelNames: readonly T[]) {
+    return new LabelTree(labelNames, (labels) => ({ labels, counts: new Array<number>(this.bounds.length).fill(0), sum: 0, count: 0 }));
+  }
+
+  /** `values` in the order of the label names; non-finite values are dropped (prom-client throws on them). */
   observe(values: readonly string[], v: number): void {
     if (!Number.isFinite(v)) return;
     const e = this.tree.get(values);
@@ -96,33 +105,26 @@ export class HistogramBuffer<T extends string> {
     e.count++;
   }
 
-  /** Moves what accumulated into `histogram` (its collect hook). */
-  flush(histogram: Histogram<T>): void {
-    const map = (histogram as unknown as { hashMap: Record<string, PromHistogramEntry> }).hashMap;
-    for (const e of this.tree.entries) {
-      if (!e.count) continue;
-      // Found again when the histogram was reset since (its records are then new objects).
-      if (!e.prom || !Object.values(map).includes(e.prom)) e.prom = this.record(histogram, map, e.labels);
-      for (let i = 0; i < this.bounds.length; i++) {
-        if (e.counts[i]) e.prom.bucketValues[this.bounds[i]!]! += e.counts[i]!;
-        e.counts[i] = 0;
-      }
-      e.prom.sum += e.sum;
-      e.prom.count += e.count;
-      e.sum = 0;
-      e.count = 0;
-    }
+  reset(): void {
+    this.tree = this.newTree(this.tree.labelNames);
   }
 
-  private record(histogram: Histogram<T>, map: Record<string, PromHistogramEntry>, labels: LabelValues<T>): PromHistogramEntry {
-    const same = (r: PromHistogramEntry) => this.tree.labelNames.every((n) => String(r.labels[n]) === String(labels[n]));
-    let r = Object.values(map).find(same);
-    if (!r) {
-      histogram.zero(labels);
-      r = Object.values(map).find(same);
+  async get(): Promise<{ name: string; help: string; type: 'histogram'; aggregator: 'sum'; values: HistogramValue[] }> {
+    const values: HistogramValue[] = [];
+    const bucket = `${this.name}_bucket`;
+    for (const e of this.tree.entries) {
+      let acc = 0;
+      for (let i = 0; i < this.bounds.length; i++) {
+        acc += e.counts[i]!;
+        values.push({ labels: { le: this.bounds[i]!, ...e.labels }, value: acc, metricName: bucket });
+      }
+      values.push(
+        { labels: { le: '+Inf', ...e.labels }, value: e.count, metricName: bucket },
+        { labels: { ...e.labels }, value: e.sum, metricName: `${this.name}_sum` },
+        { labels: { ...e.labels }, value: e.count, metricName: `${this.name}_count` },
+      );
     }
-    if (!r || typeof r.bucketValues !== 'object' || typeof r.sum !== 'number') throw new Error('prom-client Histogram internals changed: HistogramBuffer cannot flush');
-    return r;
+    return { name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values };
   }
 }
 
@@ -131,10 +133,9 @@ export interface GovernorMetrics {
   /** Always 1; labels version, commit (empty when unknown), node: the build this process runs. */
   readonly buildInfo: Gauge<'version' | 'commit' | 'node'>;
   // adapter
-  readonly httpRequestDuration: Histogram<'server' | 'route' | 'code'>;
-  /** The hot-path side of httpRequestDuration: values server, route, code (see HistogramBuffer). */
-  readonly httpRequestDurationBuffer: HistogramBuffer<'server' | 'route' | 'code'>;
-  /** By source only: a histogram per policy multiplies the series by the policy count, and with many policies the memory and each scrape's event-loop stall grew with it (BENCHMARKS.md). */
+  /** Label values server, route, code. */
+  readonly httpRequestDuration: FastHistogram<'server' | 'route' | 'code'>;
+  /** By source only: a histogram per policy would multiply the series by the policy count, and with them the memory and each scrape's event-loop stall. */
   readonly sourceQueryDuration: Histogram<'source'>;
   readonly sourceErrors: Counter<'source' | 'policy' | 'reason'>;
   readonly sourceQueries: Counter<'source' | 'policy'>;
@@ -145,9 +146,7 @@ export interface GovernorMetrics {
   readonly admissionRequests: Counter<AdmissionLabel>;
   /** The hot-path side of admissionRequests (see CounterBuffer). */
   readonly admissionRequestsBuffer: CounterBuffer<AdmissionLabel>;
-  readonly admissionDuration: Histogram<'webhook'>;
-  /** The hot-path side of admissionDuration (see HistogramBuffer). */
-  readonly admissionDurationBuffer: HistogramBuffer<'webhook'>;
+  readonly admissionDuration: FastHistogram<'webhook'>;
   readonly ruleViolations: Counter<'policy' | 'rule' | 'mode'>;
   readonly exceptionsUsed: Counter<'policy' | 'rule' | 'via'>;
   /** Reviews cut off at their budget (--review-timeout) and answered per the unfinished policies' mode. */
@@ -211,24 +210,17 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Governor
   const registers = [registry];
   const admissionLabels: AdmissionLabel[] = ['webhook', 'operation', 'kind', 'result', 'policy'];
   const admissionRequestsBuffer = new CounterBuffer<AdmissionLabel>(admissionLabels);
-  const httpRequestDurationBuffer = new HistogramBuffer<'server' | 'route' | 'code'>(['server', 'route', 'code'], fast);
   const reviewBuckets = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1];
-  const admissionDurationBuffer = new HistogramBuffer<'webhook'>(['webhook'], reviewBuckets);
   return {
     admissionRequestsBuffer,
-    httpRequestDurationBuffer,
-    admissionDurationBuffer,
     registry,
     buildInfo: newBuildInfo(registers),
-    httpRequestDuration: new Histogram({
+    httpRequestDuration: new FastHistogram({
       name: 'governor_http_request_duration_seconds',
       help: 'HTTP request duration by server, route and status code',
       labelNames: ['server', 'route', 'code'],
       buckets: fast,
       registers,
-      collect() {
-        httpRequestDurationBuffer.flush(this);
-      },
     }),
     sourceQueryDuration: new Histogram({
       name: 'governor_source_query_duration_seconds',
@@ -256,15 +248,12 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Governor
         admissionRequestsBuffer.flush(this);
       },
     }),
-    admissionDuration: new Histogram({
+    admissionDuration: new FastHistogram({
       name: 'governor_admission_review_duration_seconds',
       help: 'Time to evaluate one admission review',
       labelNames: ['webhook'],
       buckets: reviewBuckets,
       registers,
-      collect() {
-        admissionDurationBuffer.flush(this);
-      },
     }),
     ruleViolations: new Counter({ name: 'governor_rule_violations_total', help: 'Rule violations by policy, rule and mode', labelNames: ['policy', 'rule', 'mode'], registers }),
     exceptionsUsed: new Counter({
