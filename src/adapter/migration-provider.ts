@@ -281,7 +281,7 @@ export class CompositeMetricsProvider implements ExternalMetricsProvider {
 
   async getValues(namespace: string, metricName: string, selector: readonly Requirement[], selectorText: string): Promise<ExternalMetricValue[]> {
     // Without MigrationPolicies in the namespace the migration provider can only answer "no match"; skipping it saves
-    // building that error (its stack trace) on every value request (BENCHMARKS.md).
+    // building that error (its stack trace) on every value request.
     const results = await Promise.allSettled([
       this.scaling.getValues(namespace, metricName, selector, selectorText),
       ...(this.migrations.names(namespace).length ? [this.migrations.getValues(namespace, metricName, selector, selectorText)] : []),

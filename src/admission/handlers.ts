@@ -92,7 +92,7 @@ function count(env: AdmissionEnvironment, webhook: WebhookName, req: AdmissionRe
   for (const p of policies) m.inc([webhook, operation, kind, p.result === 'fail' ? 'denied' : p.result === 'warn' ? 'warned' : result, p.policy]);
 }
 
-/** A child logger made on first use: most reviews log nothing at info, and a pino child is not free (BENCHMARKS.md). */
+/** A child logger made on first use: most reviews log nothing at info, and a pino child is not free. */
 function lazyChild(log: Logger, bindings: Record<string, string>): () => Logger {
   let child: Logger | undefined;
   return () => (child ??= log.child(bindings));

@@ -186,8 +186,8 @@ export class GovernanceEngine {
   /**
    * Candidates whose match holds for a kind and namespace, keyed by the namespace's labels object (the namespace
    * cache replaces it when the namespace changes): namespaceSelectors are evaluated once per namespace version, not
-   * per request: with many policies selected by namespace labels, evaluating them on every review dominated its cost
-   * (BENCHMARKS.md).
+   * per request: with many policies selected by namespace labels, evaluating them on every review would dominate its
+   * cost.
    */
   private readonly byNamespaceLabels = new WeakMap<Labels, Map<WorkloadKind, Map<string, readonly Candidate[]>>>();
 
