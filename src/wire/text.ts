@@ -7,10 +7,10 @@ export function isAscii(text: string, bytes: number = Buffer.byteLength(text, 'u
 
 /**
  * Base64 of the text's UTF-8 bytes (what Buffer.from(text).toString('base64') gives). ASCII text is its own UTF-8,
- * so btoa encodes it from the string itself, without a Buffer copy.
+ * so btoa encodes it from the string itself, without a Buffer copy. `ascii`: isAscii(text), when the caller knows.
  */
-export function base64Utf8(text: string): string {
-  return isAscii(text) ? btoa(text) : Buffer.from(text, 'utf8').toString('base64');
+export function base64Utf8(text: string, ascii: boolean = isAscii(text)): string {
+  return ascii ? btoa(text) : Buffer.from(text, 'utf8').toString('base64');
 }
 
 /** A response body: its text, its UTF-8 length (Content-Length) and the encoding to write it with. */
