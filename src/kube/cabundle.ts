@@ -1,5 +1,6 @@
 // Publishes the CA bundle that kube-apiserver trusts for our serving certificate (APIService and webhook
 // configurations) and stores the certificate Secrets, through a small object-store interface with a fake beside it.
+import { readOrAbsent } from './api.js';
 import {
   AdmissionregistrationV1Api,
   ApiregistrationV1Api,
@@ -169,12 +170,7 @@ export class KubeObjectStore implements ObjectStore {
 
   async read(ref: ObjectRef): Promise<KubernetesObject | undefined> {
     const header = { apiVersion: ref.apiVersion, kind: ref.kind, metadata: { name: ref.name, ...(ref.namespace ? { namespace: ref.namespace } : {}) } };
-    try {
-      return await this.objects.read(header);
-    } catch (e) {
-      if ((e as { code?: number }).code === 404) return undefined;
-      throw e;
-    }
+    return readOrAbsent(() => this.objects.read(header));
   }
 
   async jsonPatch(ref: ObjectRef, ops: readonly JsonPatchOp[]): Promise<void> {
