@@ -13,6 +13,11 @@ export function base64Utf8(text: string, ascii: boolean = isAscii(text)): string
   return ascii ? btoa(text) : Buffer.from(text, 'utf8').toString('base64');
 }
 
+/** The text whose UTF-8 bytes `b64` encodes (Secret data, caBundle fields). */
+export function utf8OfBase64(b64: string): string {
+  return Buffer.from(b64, 'base64').toString('utf8');
+}
+
 /** A response body: its text, its UTF-8 length (Content-Length) and the encoding to write it with. */
 export interface Body {
   readonly text: string;
