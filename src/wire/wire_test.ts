@@ -5,7 +5,7 @@ import fc from 'fast-check';
 import { patchBase64, patchText, type JsonPatchOp } from './json-patch-text.js';
 import { escapePointerSegment, toPointer } from './pointer.js';
 import { statusBody, statusResponse } from './status.js';
-import { base64Utf8, body, isAscii } from './text.js';
+import { base64Utf8, body, isAscii, utf8OfBase64 } from './text.js';
 
 test('pointer segments escape ~ before / (RFC 6901)', () => {
   assert.equal(escapePointerSegment('governor.io/migration'), 'governor.io~1migration');
@@ -49,6 +49,7 @@ test('isAscii, base64Utf8 and body agree with Buffer for any string (ASCII, Lati
     const utf8 = Buffer.from(s, 'utf8');
     assert.equal(isAscii(s), [...s].every((c) => c.charCodeAt(0) < 0x80), JSON.stringify(s));
     assert.equal(base64Utf8(s), utf8.toString('base64'));
+    assert.equal(utf8OfBase64(base64Utf8(s)), utf8.toString('utf8'), 'decodes back (lone surrogates as U+FFFD, as Buffer does)');
     const b = body(s);
     assert.equal(b.bytes, utf8.length);
     assert.deepEqual(Buffer.from(b.text, b.encoding), utf8, `written with ${b.encoding}, the bytes are the UTF-8`);
