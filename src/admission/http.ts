@@ -6,7 +6,7 @@ import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http
 import { sendBody } from '../server/send.js';
 import { admissionReviewText } from '../wire/admission-review.js';
 import { statusResponse } from '../wire/status.js';
-import { body as textBody } from '../wire/text.js';
+import { textBody } from '../wire/text.js';
 import type { Logger } from '../observability/log.js';
 import type { GovernorMetrics } from '../observability/metrics.js';
 import { RequestBudget, type BudgetHolder } from '../server/budget.js';

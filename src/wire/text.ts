@@ -26,12 +26,12 @@ export interface Body {
   readonly encoding: 'latin1' | 'utf8';
 }
 
-export function body(text: string): Body {
+export function textBody(text: string): Body {
   const bytes = Buffer.byteLength(text, 'utf8');
   return { text, bytes, encoding: isAscii(text, bytes) ? 'latin1' : 'utf8' };
 }
 
 /** The body of a JSON value. */
 export function jsonBody(value: unknown): Body {
-  return body(JSON.stringify(value));
+  return textBody(JSON.stringify(value));
 }

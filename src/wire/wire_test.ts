@@ -5,7 +5,7 @@ import fc from 'fast-check';
 import { patchBase64, patchText, type JsonPatchOp } from './json-patch-text.js';
 import { escapePointerSegment, toPointer } from './pointer.js';
 import { statusBody, statusResponse } from './status.js';
-import { base64Utf8, body, isAscii, utf8OfBase64 } from './text.js';
+import { base64Utf8, isAscii, textBody, utf8OfBase64 } from './text.js';
 
 test('pointer segments escape ~ before / (RFC 6901)', () => {
   assert.equal(escapePointerSegment('governor.io/migration'), 'governor.io~1migration');
@@ -42,7 +42,7 @@ test('toPointer gives the same string for the same path however often it is aske
   assert.equal(toPointer(['spec', 'template', 'metadata', 'labels', 'governor.io/migration']), a);
 });
 
-test('isAscii, base64Utf8 and body agree with Buffer for any string (ASCII, Latin-1, astral, lone surrogates)', () => {
+test('isAscii, base64Utf8 and textBody agree with Buffer for any string (ASCII, Latin-1, astral, lone surrogates)', () => {
   const anyString = fc.string({ unit: fc.integer({ min: 0, max: 0xffff }).map((c) => String.fromCharCode(c)) });
   const cases = ['', 'plain', 'é', '\u00ff', '\u0080', '𝄞', '\ud800', 'a\u007f'];
   const check = (s: string) => {
@@ -50,14 +50,14 @@ test('isAscii, base64Utf8 and body agree with Buffer for any string (ASCII, Lati
     assert.equal(isAscii(s), [...s].every((c) => c.charCodeAt(0) < 0x80), JSON.stringify(s));
     assert.equal(base64Utf8(s), utf8.toString('base64'));
     assert.equal(utf8OfBase64(base64Utf8(s)), utf8.toString('utf8'), 'decodes back (lone surrogates as U+FFFD, as Buffer does)');
-    const b = body(s);
+    const b = textBody(s);
     assert.equal(b.bytes, utf8.length);
     assert.deepEqual(Buffer.from(b.text, b.encoding), utf8, `written with ${b.encoding}, the bytes are the UTF-8`);
   };
   cases.forEach(check);
   fc.assert(fc.property(anyString, check), { numRuns: 1000 });
-  assert.equal(body('é').encoding, 'utf8');
-  assert.equal(body('ok').encoding, 'latin1');
+  assert.equal(textBody('é').encoding, 'utf8');
+  assert.equal(textBody('ok').encoding, 'latin1');
 });
 
 test('statusResponse is the metav1.Status of statusBody as a body', () => {
