@@ -1,6 +1,7 @@
 // A/B of the admission handlers in one process: two checkouts' handler chains (sample policies, realistic Deployment)
 // alternate in batches of 2,000 requests, so the machine's load weighs on both alike; CPU time per request.
 // "allowed": /mutate then /validate of the compliant Deployment; "denied": /validate with one limit over the max;
+// both from the request text to the answer's text and byte count, metrics on, as the HTTP layer does it;
 // "denied, handler only": the same without JSON parsing and encoding (the engine and the handler's answer).
 // Usage: node --import tsx bench/ab-review.ts <checkout A> <checkout B> [namespace=shop]
 import { resolve } from 'node:path';
@@ -13,7 +14,14 @@ async function load(root: string) {
   const { silentLogger } = await import(`${root}/src/observability/log.ts`);
   const { noopEventRecorder } = await import(`${root}/src/kube/events.ts`);
   const engine = fx.sampleEngine();
-  const env = { engine: () => engine, namespaces: fx.sampleNamespaces(), events: noopEventRecorder, log: silentLogger };
+  const { createMetrics } = await import(`${root}/src/observability/metrics.ts`);
+  // The answer's text and length as src/admission/http.ts writes it; checkouts from before src/wire (49cd41d and
+  // older) kept the splice in src/admission/review.ts and measured the length inline.
+  const wire = await import(`${root}/src/wire/admission-review.ts`).catch(() => undefined);
+  const answer: (review: unknown) => number = wire
+    ? ((text) => (review: unknown) => text.textBody(wire.admissionReviewText(review)).bytes)(await import(`${root}/src/wire/text.ts`))
+    : ((old) => (review: unknown) => Buffer.byteLength(old.admissionReviewText(review)))(await import(`${root}/src/admission/review.ts`));
+  const env = { engine: () => engine, namespaces: fx.sampleNamespaces(), events: noopEventRecorder, log: silentLogger, metrics: createMetrics({ defaultMetrics: false }) };
   const mutate = h.reviewFunction('mutate', h.mutateHandler(env), env);
   const validate = h.reviewFunction('validate', h.validateHandler(env), env);
   const dep = fx.realisticDeployment(ns);
@@ -30,9 +38,9 @@ async function load(root: string) {
     for (let i = 0; i < n; i++) {
       if (which === 'denied, handler only') handler(request);
       else if (which === 'allowed') {
-        mutate(JSON.parse(mt));
-        validate(JSON.parse(vt));
-      } else validate(JSON.parse(dt));
+        answer(mutate(JSON.parse(mt)));
+        answer(validate(JSON.parse(vt)));
+      } else answer(validate(JSON.parse(dt)));
     }
   };
   return { name: root, check, run };

@@ -12,6 +12,7 @@ const SRC = fileURLToPath(new URL('../src/', import.meta.url));
 /** Top-level folder (or root file) → layer; a module may import its own layer or lower ones. */
 const LAYERS: Record<string, number> = {
   common: 0,
+  wire: 0,
   policy: 1,
   scaling: 1,
   governance: 1,
@@ -29,7 +30,7 @@ const LAYERS: Record<string, number> = {
   cli: 5,
 };
 /** The pure core: none of these may import I/O libraries. */
-const PURE = new Set(['common', 'policy', 'scaling', 'governance']);
+const PURE = new Set(['common', 'wire', 'policy', 'scaling', 'governance']);
 const IO_MODULES = /^(express|node:https?|node:fs(\/promises)?|@kubernetes\/client-node|prom-client|@grpc\/.*)$/;
 /** Files inside a pure folder that are its thin I/O edge (docs/… layout: "thin loaders (files, cluster)"). */
 const IO_EDGES = new Set(['policy/load-files.ts', 'policy/load-cluster.ts', 'policy/load-source.ts']);

@@ -1,6 +1,6 @@
 // The external.metrics.k8s.io/v1beta1 HTTP layer (express): discovery, values, probes, authn/authz; errors via toStatus.
 // The value route the HPA polls is also served by a fast path in front of express (createAdapterListener), which calls
-// the same handler; BENCHMARKS.md has the numbers behind that choice.
+// the same handler.
 import express, { type NextFunction, type Request, type Response } from 'express';
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import { parse as parseQuery } from 'node:querystring';
@@ -19,9 +19,11 @@ import {
   UnauthorizedError,
   UriTooLongError,
   ValueUnavailableError,
-  type Status,
   toStatus,
 } from './errors.js';
+import type { Status } from '../wire/status.js';
+import { jsonBody } from '../wire/text.js';
+import { sendBody } from '../server/send.js';
 import type { ExternalMetricsProvider } from './provider.js';
 import { wantsVerbose, type ReadinessAnswer } from '../observability/readiness.js';
 
@@ -78,9 +80,7 @@ const JSON_TYPE = 'application/json; charset=utf-8';
 
 /** Writes a JSON body exactly as express's res.type('application/json').send(string) does (no ETag, no x-powered-by). */
 function sendJson(res: ServerResponse, code: number, body: unknown): void {
-  const text = JSON.stringify(body);
-  res.writeHead(code, { 'Content-Type': JSON_TYPE, 'Content-Length': Buffer.byteLength(text) });
-  res.end(text);
+  sendBody(res, code, JSON_TYPE, jsonBody(body));
 }
 
 const UNAVAILABLE_RELOG_MS = 10 * 60_000;
@@ -154,20 +154,29 @@ function adapterCore(o: AdapterAppOptions) {
     sendJson(res, status.code, status);
   };
 
+  /** 414 for a request URI longer than MAX_URI_LENGTH, before routing; true when it answered. */
+  const refuseLongUri = (req: IncomingMessage, res: ServerResponse): boolean => {
+    const length = req.url?.length ?? 0;
+    if (length <= MAX_URI_LENGTH) return false;
+    observe(res, () => 'other');
+    answerError(new UriTooLongError(`request URI is ${length} bytes; the limit is ${MAX_URI_LENGTH}`), req.url!.split('?', 1)[0]!, res, undefined);
+    return true;
+  };
+
   const observe = (res: ServerResponse, route: () => Route) => {
     if (!o.metrics) return;
     const started = process.hrtime.bigint();
     res.once('finish', () => {
       const s = Number(process.hrtime.bigint() - started) / 1e9;
-      o.metrics!.httpRequestDurationBuffer.observe(['adapter', route(), String(res.statusCode)], s);
+      o.metrics!.httpRequestDuration.observe(['adapter', route(), String(res.statusCode)], s);
     });
   };
 
-  return { authorize, authenticate, values, answerError, observe };
+  return { authorize, authenticate, values, answerError, observe, refuseLongUri };
 }
 
-export function createAdapterApp(o: AdapterAppOptions): express.Express {
-  const core = adapterCore(o);
+/** The express app; the URI length limit is checked in front of it, by createAdapterListener. */
+function createAdapterApp(o: AdapterAppOptions, core: ReturnType<typeof adapterCore>): express.Express {
   const app = express();
   app.disable('x-powered-by');
   app.disable('etag');
@@ -175,13 +184,10 @@ export function createAdapterApp(o: AdapterAppOptions): express.Express {
 
   const send = (res: Response, code: number, body: unknown) => sendJson(res, code, body);
 
-  // Request duration by route and code, and the URI length guard, before anything else.
-  app.use((req: Request, res: Response, next: NextFunction) => {
+  // Request duration by route and code, before anything else.
+  app.use((_req: Request, res: Response, next: NextFunction) => {
     locals(res).route = 'other';
     core.observe(res, () => locals(res).route);
-    if (req.originalUrl.length > MAX_URI_LENGTH) {
-      return next(new UriTooLongError(`request URI is ${req.originalUrl.length} bytes; the limit is ${MAX_URI_LENGTH}`));
-    }
     next();
   });
 
@@ -252,14 +258,22 @@ export function createAdapterApp(o: AdapterAppOptions): express.Express {
 const VALUES_PREFIX = `/apis/${GROUP_VERSION}/namespaces/`;
 
 /**
- * What the adapter server serves: GET …/namespaces/{namespace}/{metric} (what the HPA polls) on the fast path, through
- * the same authentication, checks, provider and error mapping as the express route; everything else through express.
- * URL shapes the fast path does not parse (extra segments, bad percent-encoding, HEAD) fall through to express.
+ * What the adapter server serves: a request URI over MAX_URI_LENGTH gets 414 first; then GET
+ * …/namespaces/{namespace}/{metric} (what the HPA polls) on the fast path, through the same authentication, checks,
+ * provider and error mapping as the express route; everything else through express. URL shapes the fast path does not
+ * parse (extra segments, bad percent-encoding, HEAD) fall through to express.
  */
 export function createAdapterListener(o: AdapterAppOptions): RequestListener {
-  const app = createAdapterApp(o);
-  if (o.fastPath === false) return app;
   const core = adapterCore(o);
+  const app = createAdapterApp(o, core);
+  const serve = o.fastPath === false ? app : withFastPath([{ method: 'GET', path: VALUES_PREFIX, prefix: true, handle: fastValues(core) }], app);
+  return (req, res) => {
+    if (!core.refuseLongUri(req, res)) serve(req, res);
+  };
+}
+
+/** The fast path's value route: the express route's work, without express. */
+function fastValues(core: ReturnType<typeof adapterCore>) {
   const values = (req: IncomingMessage, res: ServerResponse, path: string, query: string): boolean => {
     const rest = path.slice(VALUES_PREFIX.length);
     const slash = rest.indexOf('/');
@@ -275,8 +289,6 @@ export function createAdapterListener(o: AdapterAppOptions): RequestListener {
     let user: UserInfo | undefined;
     core.observe(res, () => 'values');
     const serve = async () => {
-      const url = req.url ?? '';
-      if (url.length > MAX_URI_LENGTH) throw new UriTooLongError(`request URI is ${url.length} bytes; the limit is ${MAX_URI_LENGTH}`);
       user = core.authenticate(req, path);
       const selector = query === '' ? undefined : parseQuery(query).labelSelector;
       sendJson(res, 200, await core.values(req.headers.accept, user, namespace, metric, selector));
@@ -284,5 +296,5 @@ export function createAdapterListener(o: AdapterAppOptions): RequestListener {
     serve().catch((err: unknown) => core.answerError(err, path, res, user));
     return true;
   };
-  return withFastPath([{ method: 'GET', path: VALUES_PREFIX, prefix: true, handle: values }], app);
+  return values;
 }

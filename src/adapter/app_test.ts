@@ -7,7 +7,7 @@ import { Writable } from 'node:stream';
 import { createLogger, silentLogger, type Logger } from '../observability/log.js';
 import { createMetrics } from '../observability/metrics.js';
 import type { Authorizer, RequestAttributes, UserInfo } from '../kube/authorization.js';
-import { acceptsPlainJson, createAdapterApp, MAX_URI_LENGTH } from './app.js';
+import { acceptsPlainJson, createAdapterListener, MAX_URI_LENGTH } from './app.js';
 import type { AuthnResult } from './authn.js';
 import { NoMatchingPolicyError, ValueUnavailableError } from './errors.js';
 import { FakeMetricsProvider } from './fake-provider.js';
@@ -34,7 +34,8 @@ function makeApp(o: { authenticated?: boolean; deny?: (u: UserInfo, a: RequestAt
   const authenticate = (req: IncomingMessage): AuthnResult =>
     req.headers['x-test-user'] ? { ok: true, via: 'requestheader', user: { username: String(req.headers['x-test-user']), groups: [], extra: {} } } : { ok: false, reason: 'no client certificate' };
   const metrics = createMetrics({ defaultMetrics: false });
-  const app = createAdapterApp({ provider, authenticate, authorizer, metrics, log: o.log ?? silentLogger });
+  // Through express for every route (fastPath false); test/hardening/fast-path_test.ts compares the fast path with it.
+  const app = createAdapterListener({ provider, authenticate, authorizer, metrics, log: o.log ?? silentLogger, fastPath: false });
   return { app, provider, asked, metrics };
 }
 
@@ -182,7 +183,7 @@ test('request durations are recorded by route and code', async () => {
 
 test('without an authenticator (--insecure-dev) requests are served as they come', async () => {
   const provider = new FakeMetricsProvider(['desired-replicas'], { 'shop/desired-replicas': [ITEM] });
-  const app = createAdapterApp({ provider, log: silentLogger });
+  const app = createAdapterListener({ provider, log: silentLogger });
   const r = await request(app).get(`${BASE}/namespaces/shop/desired-replicas`).expect(200);
   assert.equal(r.body.items.length, 1);
 });

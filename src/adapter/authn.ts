@@ -73,7 +73,7 @@ export class RequestAuthenticator {
 
   /**
    * What the client certificate of one TLS connection proves, computed once per connection: getPeerCertificate(true)
-   * builds the whole chain in JavaScript, a large part of a value request's cost (BENCHMARKS.md). The certificate
+   * builds the whole chain in JavaScript, too costly to repeat on every request of a keep-alive connection. The certificate
    * cannot change within a connection: renegotiation is refused on every server socket (src/server/https.ts), and a
    * TLS 1.3 connection cannot renegotiate at all.
    */

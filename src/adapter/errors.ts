@@ -1,8 +1,6 @@
 // Adapter errors as typed classes, and the one place that turns any error into a metav1.Status response.
 
-import { statusBody, type Status } from '../server/status.js';
-
-export { statusBody, type Status };
+import { statusBody, type Status } from '../wire/status.js';
 
 export abstract class AdapterError extends Error {
   abstract readonly code: number;
@@ -11,11 +9,33 @@ export abstract class AdapterError extends Error {
   details?: Status['details'];
 }
 
+/** The AdapterError class of one status code and reason; `name` is what logs and tests see. */
+export function adapterError(name: string, code: number, reason: string) {
+  return class extends AdapterError {
+    override name = name;
+    readonly code = code;
+    readonly reason = reason;
+  };
+}
+
+/** What a "no match" 404 lists: the names of one kind in the namespace, and how to select one of them. */
+export interface NoMatchHint {
+  /** e.g. "policies" */
+  readonly what: string;
+  readonly names: readonly string[];
+  /** e.g. "select one with governor.io/policy=<name>" */
+  readonly select: string;
+}
+
+/** The message of a selector that matches nothing: what was asked, then what is there (at most ten names), or `none`. */
+export function noMatchMessage(kinds: string, namespace: string, selector: string, hint: NoMatchHint, none = ''): string {
+  const { what, names, select } = hint;
+  const there = names.length ? ` (${what} there: ${names.slice(0, 10).join(', ')}${names.length > 10 ? ', …' : ''}; ${select})` : none;
+  return `no ${kinds} in namespace ${namespace} matches selector ${JSON.stringify(selector)}${there}`;
+}
+
 /** 404: the metric is not one this server publishes. */
-export class MetricNotFoundError extends AdapterError {
-  override name = 'MetricNotFoundError';
-  readonly code = 404;
-  readonly reason = 'NotFound';
+export class MetricNotFoundError extends adapterError('MetricNotFoundError', 404, 'NotFound') {
   constructor(
     readonly metric: string,
     served: readonly string[],
@@ -26,76 +46,30 @@ export class MetricNotFoundError extends AdapterError {
 }
 
 /** 404: no ScalingPolicy in the namespace matches the selector. */
-export class NoMatchingPolicyError extends AdapterError {
-  override name = 'NoMatchingPolicyError';
-  readonly code = 404;
-  readonly reason = 'NotFound';
+export class NoMatchingPolicyError extends adapterError('NoMatchingPolicyError', 404, 'NotFound') {
   constructor(namespace: string, selector: string, known: readonly string[]) {
-    super(
-      `no ScalingPolicy in namespace ${namespace} matches selector ${JSON.stringify(selector)}` +
-        (known.length ? ` (policies there: ${known.slice(0, 10).join(', ')}${known.length > 10 ? ', …' : ''}; select one with governor.io/policy=<name>)` : ' (there are none)'),
-    );
+    super(noMatchMessage('ScalingPolicy', namespace, selector, { what: 'policies', names: known, select: 'select one with governor.io/policy=<name>' }, ' (there are none)'));
   }
 }
 
 /** 400: a malformed request (selector syntax, metric or namespace name, encoding). */
-export class BadRequestError extends AdapterError {
-  override name = 'BadRequestError';
-  readonly code = 400;
-  readonly reason = 'BadRequest';
-}
-
+export const BadRequestError = adapterError('BadRequestError', 400, 'BadRequest');
 /** 414: a request URI no metrics client would send. */
-export class UriTooLongError extends AdapterError {
-  override name = 'UriTooLongError';
-  readonly code = 414;
-  readonly reason = 'RequestURITooLong';
-}
-
+export const UriTooLongError = adapterError('UriTooLongError', 414, 'RequestURITooLong');
 /** 404: a path this server does not serve. */
-export class PathNotFoundError extends AdapterError {
-  override name = 'PathNotFoundError';
-  readonly code = 404;
-  readonly reason = 'NotFound';
-}
-
-/** 405 */
-export class MethodNotAllowedError extends AdapterError {
-  override name = 'MethodNotAllowedError';
-  readonly code = 405;
-  readonly reason = 'MethodNotAllowed';
-}
-
+export const PathNotFoundError = adapterError('PathNotFoundError', 404, 'NotFound');
+export const MethodNotAllowedError = adapterError('MethodNotAllowedError', 405, 'MethodNotAllowed');
 /** 406: only aggregated discovery (or another type we do not serve) is acceptable; the aggregator then falls back. */
-export class NotAcceptableError extends AdapterError {
-  override name = 'NotAcceptableError';
-  readonly code = 406;
-  readonly reason = 'NotAcceptable';
-}
-
-/** 401 */
-export class UnauthorizedError extends AdapterError {
-  override name = 'UnauthorizedError';
-  readonly code = 401;
-  readonly reason = 'Unauthorized';
-}
-
-/** 403 */
-export class ForbiddenError extends AdapterError {
-  override name = 'ForbiddenError';
-  readonly code = 403;
-  readonly reason = 'Forbidden';
-}
+export const NotAcceptableError = adapterError('NotAcceptableError', 406, 'NotAcceptable');
+export const UnauthorizedError = adapterError('UnauthorizedError', 401, 'Unauthorized');
+export const ForbiddenError = adapterError('ForbiddenError', 403, 'Forbidden');
 
 /**
  * 503: no value to publish (the load source down beyond the fallback, a migration's state unreadable). The message
  * names the policy and the kind of failure only: anyone who can read the HPA's events reads it, so the source's URL,
  * its query and its error stay in `detail`, for the server log.
  */
-export class ValueUnavailableError extends AdapterError {
-  override name = 'ValueUnavailableError';
-  readonly code = 503;
-  readonly reason = 'ServiceUnavailable';
+export class ValueUnavailableError extends adapterError('ValueUnavailableError', 503, 'ServiceUnavailable') {
   constructor(
     message: string,
     /** What the server log says about it (may name URLs and queries); not sent to the client. */

@@ -14,7 +14,7 @@ import { evaluateMigration, MigrationStartError, publishedReplicas, type Migrati
 import { bucketOf } from '../scaling/planner.js';
 import type { LoadCache } from '../sources/cache.js';
 import type { DecisionService } from './decisions.js';
-import { AdapterError, MetricNotFoundError, NoMatchingPolicyError, ValueUnavailableError } from './errors.js';
+import { AdapterError, adapterError, MetricNotFoundError, noMatchMessage, NoMatchingPolicyError, ValueUnavailableError, type NoMatchHint } from './errors.js';
 import { metaTime, type ExternalMetricInfo, type ExternalMetricValue, type ExternalMetricsProvider } from './provider.js';
 
 export const migrationId = (p: Pick<MigrationPolicy, 'namespace' | 'name'>) => `${p.namespace}/${p.name}`;
@@ -243,24 +243,21 @@ async function publishedWithReadiness(
   return publishedReplicas(p, state, published.capacity, ready);
 }
 
+/** How a migration's role is selected, in "no match" messages. */
+const MIGRATIONS = (names: readonly string[]): NoMatchHint => ({ what: 'migrations', names, select: 'select one with governor.io/policy=<name>,governor.io/role=source|target' });
+
 /** 404: no MigrationPolicy role in the namespace matches the selector. */
-export class NoMatchingMigrationError extends AdapterError {
-  override name = 'NoMatchingMigrationError';
-  readonly code = 404;
-  readonly reason = 'NotFound';
+export class NoMatchingMigrationError extends adapterError('NoMatchingMigrationError', 404, 'NotFound') {
   constructor(namespace: string, selector: string, known: readonly string[]) {
-    super(
-      `no MigrationPolicy in namespace ${namespace} matches selector ${JSON.stringify(selector)}` +
-        (known.length ? ` (migrations there: ${known.slice(0, 10).join(', ')}; select one with governor.io/policy=<name>,governor.io/role=source|target)` : ''),
-    );
+    super(noMatchMessage('MigrationPolicy', namespace, selector, MIGRATIONS(known)));
   }
 }
 
 /** 404 when neither kind matches. */
-export class NoMatchingPolicyOrMigrationError extends AdapterError {
-  override name = 'NoMatchingPolicyOrMigrationError';
-  readonly code = 404;
-  readonly reason = 'NotFound';
+export class NoMatchingPolicyOrMigrationError extends adapterError('NoMatchingPolicyOrMigrationError', 404, 'NotFound') {
+  constructor(namespace: string, selector: string, migrations: readonly string[]) {
+    super(noMatchMessage('ScalingPolicy or MigrationPolicy', namespace, selector, MIGRATIONS(migrations)));
+  }
 }
 
 /**
@@ -281,7 +278,7 @@ export class CompositeMetricsProvider implements ExternalMetricsProvider {
 
   async getValues(namespace: string, metricName: string, selector: readonly Requirement[], selectorText: string): Promise<ExternalMetricValue[]> {
     // Without MigrationPolicies in the namespace the migration provider can only answer "no match"; skipping it saves
-    // building that error (its stack trace) on every value request (BENCHMARKS.md).
+    // building that error (its stack trace) on every value request.
     const results = await Promise.allSettled([
       this.scaling.getValues(namespace, metricName, selector, selectorText),
       ...(this.migrations.names(namespace).length ? [this.migrations.getValues(namespace, metricName, selector, selectorText)] : []),
@@ -294,11 +291,7 @@ export class CompositeMetricsProvider implements ExternalMetricsProvider {
       else throw r.reason;
     }
     if (notFound === results.length) {
-      const migrations = this.migrations.names(namespace);
-      throw new NoMatchingPolicyOrMigrationError(
-        `no ScalingPolicy or MigrationPolicy in namespace ${namespace} matches selector ${JSON.stringify(selectorText)}` +
-          (migrations.length ? ` (migrations there: ${migrations.slice(0, 10).join(', ')}; a migration is selected with governor.io/policy=<name>,governor.io/role=source|target)` : ''),
-      );
+      throw new NoMatchingPolicyOrMigrationError(namespace, selectorText, this.migrations.names(namespace));
     }
     return items;
   }

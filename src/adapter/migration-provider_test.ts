@@ -6,7 +6,7 @@ import { parseSelector } from '../common/labels.js';
 import { MigrationStateCache, WorkloadApiError } from '../kube/migration-state.js';
 import { FakeScaleReader, ScaleReadError, type ScaleReader } from '../kube/scale.js';
 import { silentLogger } from '../observability/log.js';
-import { parsePolicyText } from '../policy/parse.js';
+import { migrationPolicyYaml, parsedPolicies, scalingPolicyYaml, yamlStream } from '../policy/testing.js';
 import { PolicyStore } from '../policy/store.js';
 import { FakeMigrationStateStore, migrationKey } from '../scaling/migration.js';
 import { LoadCache } from '../sources/cache.js';
@@ -18,30 +18,10 @@ import { CompositeMetricsProvider, MigrationMetricsProvider, NoMatchingMigration
 import { PolicyMetricsProvider } from './policy-provider.js';
 
 const QUERY = 'sum(rate(http_requests_total{app="checkout"}[1m]))';
-const YAML = `
-apiVersion: governor.io/v1alpha1
-kind: ScalingPolicy
-metadata: {name: checkout, namespace: shop}
-spec:
-  target: {kind: Deployment, name: checkout}
-  load: {prometheus: {query: 'other'}}
-  thresholds: {low: 100, high: 800}
-  replicas: {min: 1, base: 2, max: 10}
-  interval: 30s
----
-apiVersion: governor.io/v1alpha1
-kind: MigrationPolicy
-metadata: {name: move, namespace: shop}
-spec:
-  source: {kind: Deployment, name: checkout-a}
-  target: {kind: Deployment, name: checkout-b, minReplicas: 1, maxReplicas: 20}
-  load: {prometheus: {query: '${QUERY}'}}
-  thresholds: {low: 100, high: 800}
-  base: 6
-  step: 2
-  interval: 30s
-  capacity: {replicas: 6}
-`;
+const CHECKOUT = scalingPolicyYaml({ name: 'checkout', load: "{prometheus: {query: 'other'}}", replicas: '{min: 1, base: 2, max: 10}' });
+const migration = (o: { base?: number; capacity?: string } = {}) =>
+  migrationPolicyYaml({ name: 'move', source: 'checkout-a', target: 'checkout-b', load: `{prometheus: {query: '${QUERY}'}}`, base: 6, step: 2, capacity: '{replicas: 6}', ...o });
+const YAML = yamlStream(CHECKOUT, migration());
 
 function setup(yaml = YAML, scale?: ScaleReader) {
   let now = Date.UTC(2026, 0, 1);
@@ -49,9 +29,7 @@ function setup(yaml = YAML, scale?: ScaleReader) {
   const source = new FakeMetricSource().set(QUERY, 800).set('other', 450);
   const cache = new LoadCache(source, { now: clock.now });
   const store = new PolicyStore();
-  const r = parsePolicyText(yaml, 'inline.yaml');
-  assert.deepEqual(r.errors, []);
-  assert.equal(store.offer(r.policies, []).applied, true);
+  assert.equal(store.offer(parsedPolicies(yaml), []).applied, true);
   const stateStore = new FakeMigrationStateStore();
   const states = new MigrationStateCache(() => store.current().migration);
   const decisions = new DecisionService({ cache, now: clock.now, log: silentLogger });
@@ -117,7 +95,7 @@ test('a failing load source holds the migration; the values stay published', asy
 });
 
 test('capacity from a ScalingPolicy comes from its current decision', async () => {
-  const s = setup(YAML.replace('capacity: {replicas: 6}', 'capacity: {scalingPolicy: checkout}'));
+  const s = setup(yamlStream(CHECKOUT, migration({ capacity: '{scalingPolicy: checkout}' })));
   // checkout decides 6 at load 450; source 6 → target max(1, 6 − 6) = 1
   assert.equal((await s.get('governor.io/policy=move,governor.io/role=target'))[0]!.value, '1');
   s.clock.advance(30_000);
@@ -126,7 +104,7 @@ test('capacity from a ScalingPolicy comes from its current decision', async () =
 });
 
 test('without spec.base and without a scale reader the migration stays Pending: 503 with the reason', async () => {
-  const s = setup(YAML.replace('  base: 6\n', ''));
+  const s = setup(yamlStream(CHECKOUT, migration({ base: undefined })));
   await assert.rejects(s.get('governor.io/policy=move,governor.io/role=source'), (e: unknown) => e instanceof ValueUnavailableError && /MigrationPolicy shop\/move \(source\): waiting for the source replica count/.test((e as Error).message));
 });
 

@@ -2,9 +2,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseSelector } from '../common/labels.js';
-import { silentLogger } from '../observability/log.js';
+import { Writable } from 'node:stream';
+import { createLogger, silentLogger } from '../observability/log.js';
 import { createMetrics } from '../observability/metrics.js';
-import { parsePolicyText } from '../policy/parse.js';
+import { parsedPolicies, scalingPolicyYaml, yamlStream } from '../policy/testing.js';
 import { PolicyStore } from '../policy/store.js';
 import { FakeScaleReader } from '../kube/scale.js';
 import { LoadCache } from '../sources/cache.js';
@@ -14,47 +15,27 @@ import { DecisionService } from './decisions.js';
 import { MetricNotFoundError, NoMatchingPolicyError, ValueUnavailableError } from './errors.js';
 import { PolicyMetricsProvider } from './policy-provider.js';
 
-const POLICIES = `
-apiVersion: governor.io/v1alpha1
-kind: ScalingPolicy
-metadata: {name: checkout, namespace: shop}
-spec:
-  target: {apiVersion: apps/v1, kind: Deployment, name: checkout}
-  load: {prometheus: {query: 'rps_checkout'}}
-  thresholds: {low: 100, high: 800}
-  replicas: {min: 2, base: 3, max: 20, cap: 30}
-  step: 2
-  interval: 30s
-  onSourceFailure: {action: hold, after: 2}
----
-apiVersion: governor.io/v1alpha1
-kind: ScalingPolicy
-metadata: {name: search, namespace: shop}
-spec:
-  target: {apiVersion: apps/v1, kind: Deployment, name: search}
-  load: {http: {url: 'http://127.0.0.1:1/stats', valuePath: 'data.rps'}}
-  thresholds: {low: 0, high: 10}
-  replicas: {min: 1, base: 1, max: 4}
-  interval: 10s
-  onSourceFailure: {action: fixed, replicas: 3, after: 1}
----
-apiVersion: governor.io/v1alpha1
-kind: ScalingPolicy
-metadata: {name: checkout, namespace: other}
-spec:
-  target: {apiVersion: apps/v1, kind: Deployment, name: checkout}
-  load: {prometheus: {query: 'rps_other'}}
-  thresholds: {low: 1, high: 2}
-  replicas: {max: 5}
-`;
+/** shop/checkout, whose thresholds a test changes. */
+const shopCheckout = (high = 800) =>
+  scalingPolicyYaml({ name: 'checkout', load: "{prometheus: {query: 'rps_checkout'}}", thresholds: `{low: 100, high: ${high}}`, replicas: '{min: 2, base: 3, max: 20, cap: 30}', step: 2, more: ['onSourceFailure: {action: hold, after: 2}'] });
+const others = [
+  scalingPolicyYaml({ name: 'search', load: "{http: {url: 'http://127.0.0.1:1/stats', valuePath: 'data.rps'}}", thresholds: '{low: 0, high: 10}', replicas: '{min: 1, base: 1, max: 4}', interval: '10s', more: ['onSourceFailure: {action: fixed, replicas: 3, after: 1}'] }),
+  scalingPolicyYaml({ name: 'checkout', namespace: 'other', load: "{prometheus: {query: 'rps_other'}}", thresholds: '{low: 1, high: 2}', replicas: '{max: 5}' }),
+];
+const POLICIES = yamlStream(shopCheckout(), ...others);
 
 const I = 30_000;
+
+/** A logger at info whose lines (level as a name, message) the test reads. */
+function capturedLog() {
+  const lines: { level: string; msg: string }[] = [];
+  const log = createLogger({ level: 'info', destination: new Writable({ write: (c, _e, cb) => (lines.push(JSON.parse(String(c))), cb()) }) });
+  return { log, lines };
+}
 function setup() {
   let now = 2_000 * I + 1_000;
   const store = new PolicyStore();
-  const parsed = parsePolicyText(POLICIES, 'test.yaml');
-  assert.deepEqual(parsed.errors, []);
-  assert.equal(store.offer(parsed.policies, []).applied, true);
+  assert.equal(store.offer(parsedPolicies(POLICIES), []).applied, true);
   const source = new FakeMetricSource().set('rps_checkout', 450).set('GET http://127.0.0.1:1/stats → data.rps', 5).set('rps_other', 0);
   const scale = new FakeScaleReader();
   const metrics = createMetrics({ defaultMetrics: false });
@@ -159,7 +140,7 @@ test('metrics: decision replicas and load per policy, value age', async () => {
 test('a reload that removes a policy makes it unknown and forgets its state', async () => {
   const { values, store, decisions } = setup();
   await values('shop', 'governor.io/policy=checkout');
-  const keep = parsePolicyText(POLICIES, 'test.yaml').policies.filter((p) => p.kind !== 'ScalingPolicy' || p.name !== 'checkout' || p.namespace !== 'shop');
+  const keep = parsedPolicies(yamlStream(...others));
   assert.equal(store.offer(keep, []).applied, true);
   await assert.rejects(values('shop', 'governor.io/policy=checkout'), NoMatchingPolicyError);
   assert.equal(decisions.last('shop/checkout'), undefined);
@@ -168,20 +149,15 @@ test('a reload that removes a policy makes it unknown and forgets its state', as
 test('a reloaded policy with new thresholds is evaluated at once, not at the next interval', async () => {
   const { values, store } = setup();
   assert.equal((await values('shop', 'governor.io/policy=checkout'))[0]!.value, '12');
-  const changed = parsePolicyText(POLICIES.replace('high: 800', 'high: 450'), 'test.yaml');
-  assert.equal(store.offer(changed.policies, []).applied, true);
+  assert.equal(store.offer(parsedPolicies(yamlStream(shopCheckout(450), ...others)), []).applied, true);
   assert.equal((await values('shop', 'governor.io/policy=checkout'))[0]!.value, '20');
 });
 
 test('an outage is logged when it starts, changes and ends, not on every interval', async () => {
-  const { Writable } = await import('node:stream');
-  const { createLogger } = await import('../observability/log.js');
-  const lines: { level: string; msg: string }[] = [];
-  const destination = new Writable({ write: (c, _e, cb) => (lines.push(JSON.parse(String(c))), cb()) });
-  const log = createLogger({ level: 'info', destination });
+  const { log, lines } = capturedLog();
   let now = 2_000 * I + 1_000;
   const store = new PolicyStore();
-  store.offer(parsePolicyText(POLICIES, 'test.yaml').policies, []);
+  store.offer(parsedPolicies(POLICIES), []);
   const source = new FakeMetricSource().set('rps_checkout', 450);
   const cache = new LoadCache(source, { now: () => now });
   const decisions = new DecisionService({ cache, now: () => now, log });
@@ -206,16 +182,12 @@ test('an outage is logged when it starts, changes and ends, not on every interva
 });
 
 test('no value to publish: error where a cluster scales on it, warn in a local run without a Kubernetes API', async () => {
-  const { Writable } = await import('node:stream');
-  const { createLogger } = await import('../observability/log.js');
   const levels = async (withCluster: boolean) => {
-    const lines: { level: string; msg: string }[] = [];
-    const destination = new Writable({ write: (c, _e, cb) => (lines.push(JSON.parse(String(c))), cb()) });
+    const { log, lines } = capturedLog();
     const store = new PolicyStore();
-    store.offer(parsePolicyText(POLICIES, 'test.yaml').policies, []);
+    store.offer(parsedPolicies(POLICIES), []);
     const source = new FakeMetricSource().set('rps_other', new SourceUnavailableError('down', 'rps_other'));
     const cache = new LoadCache(source, { now: () => 2_000 * I });
-    const log = createLogger({ level: 'info', destination });
     const decisions = new DecisionService({ cache, ...(withCluster ? { scale: new FakeScaleReader() } : {}), now: () => 2_000 * I, log });
     await decisions.decide(store.current().scaling.find((p) => p.namespace === 'other')!);
     await new Promise((r) => setImmediate(r));

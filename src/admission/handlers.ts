@@ -6,7 +6,7 @@ import type { NamespaceLookup } from '../kube/namespaces.js';
 import type { Logger } from '../observability/log.js';
 import type { GovernorMetrics } from '../observability/metrics.js';
 import type { ReviewContext } from '../governance/types.js';
-import { patchBase64 } from '../governance/json-patch.js';
+import { patchBase64 } from '../wire/json-patch-text.js';
 import { workloadKind } from '../governance/pod-template.js';
 import { decodeAdmissionReview, encodeAdmissionReview, type AdmissionRequest, type AdmissionResponse, type AdmissionReviewResponse } from './review.js';
 
@@ -92,7 +92,7 @@ function count(env: AdmissionEnvironment, webhook: WebhookName, req: AdmissionRe
   for (const p of policies) m.inc([webhook, operation, kind, p.result === 'fail' ? 'denied' : p.result === 'warn' ? 'warned' : result, p.policy]);
 }
 
-/** A child logger made on first use: most reviews log nothing at info, and a pino child is not free (BENCHMARKS.md). */
+/** A child logger made on first use: most reviews log nothing at info, and a pino child is not free. */
 function lazyChild(log: Logger, bindings: Record<string, string>): () => Logger {
   let child: Logger | undefined;
   return () => (child ??= log.child(bindings));
@@ -271,7 +271,7 @@ export function reviewFunction(name: WebhookName, handler: AdmissionHandler, env
     try {
       return encodeAdmissionReview(handler(req));
     } finally {
-      env.metrics?.admissionDurationBuffer.observe(labels, now() - start);
+      env.metrics?.admissionDuration.observe(labels, now() - start);
     }
   };
 }

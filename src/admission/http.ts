@@ -1,14 +1,17 @@
 // The webhook's HTTP layer: an express app for every route, with POST /mutate and /validate served by a fast path in
-// front of it (src/server/fast-path.ts; the numbers are in BENCHMARKS.md). Both call the same framework-agnostic
-// review handler: body limit, JSON, the review, errors as Status bodies.
+// front of it (src/server/fast-path.ts). Both call the same framework-agnostic review handler: body limit, JSON, the
+// review, errors as Status bodies.
 import express, { type NextFunction, type Request, type Response } from 'express';
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
-import { statusBody } from '../server/status.js';
+import { sendBody } from '../server/send.js';
+import { admissionReviewText } from '../wire/admission-review.js';
+import { statusResponse } from '../wire/status.js';
+import { textBody } from '../wire/text.js';
 import type { Logger } from '../observability/log.js';
 import type { GovernorMetrics } from '../observability/metrics.js';
 import { RequestBudget, type BudgetHolder } from '../server/budget.js';
 import { withFastPath } from '../server/fast-path.js';
-import { AdmissionDecodeError, admissionReviewText, type AdmissionReviewResponse } from './review.js';
+import { AdmissionDecodeError, type AdmissionReviewResponse } from './review.js';
 import { wantsVerbose, type ReadinessAnswer } from '../observability/readiness.js';
 
 /** The API server never sends more than this (its own request limit is 3 MiB). */
@@ -47,10 +50,8 @@ class HttpError extends Error {
   }
 }
 
-function status(res: ServerResponse, code: number, reason: string, message: string, headers: Record<string, string> = {}): void {
-  const body = JSON.stringify(statusBody(code, reason, message));
-  res.writeHead(code, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body), ...headers });
-  res.end(body);
+function status(res: ServerResponse, code: number, reason: string, message: string, headers?: Record<string, string>): void {
+  sendBody(res, code, 'application/json', statusResponse(code, reason, message), headers);
 }
 
 /**
@@ -152,16 +153,12 @@ function reviewHandler(route: 'mutate' | 'validate', review: ReviewFunction, o: 
         } catch (e) {
           throw new HttpError(400, 'BadRequest', `body is not valid JSON: ${jsonProblem(e)}`);
         }
-        const out = admissionReviewText(review(body));
-        const bytes = Buffer.byteLength(out);
-        res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': bytes });
-        // As many bytes as characters: all ASCII, so its latin1 is its UTF-8, copied without encoding.
-        res.end(out, bytes === out.length ? 'latin1' : 'utf8');
+        sendBody(res, 200, 'application/json', textBody(admissionReviewText(review(body))));
       } catch (e) {
         failed(req, res, e);
       }
       // Observed when the answer is handed to the socket (not on 'finish': one listener less per request).
-      o.metrics?.httpRequestDurationBuffer.observe(res.statusCode === 200 ? ok : ['webhook', route, String(res.statusCode)], (performance.now() - started) / 1000);
+      o.metrics?.httpRequestDuration.observe(res.statusCode === 200 ? ok : ['webhook', route, String(res.statusCode)], (performance.now() - started) / 1000);
     });
   };
 }
@@ -215,7 +212,7 @@ export function createWebhookApp(o: WebhookHttpOptions, handlers = reviewHandler
 
 function observe(o: WebhookHttpOptions, res: ServerResponse, route: string) {
   const started = performance.now();
-  res.once('finish', () => o.metrics?.httpRequestDuration.observe({ server: 'webhook', route, code: String(res.statusCode) }, (performance.now() - started) / 1000));
+  res.once('finish', () => o.metrics?.httpRequestDuration.observe(['webhook', route, String(res.statusCode)], (performance.now() - started) / 1000));
 }
 
 /** What the webhook server serves: the fast path for POST /mutate and /validate, express for everything else. */

@@ -115,18 +115,3 @@ export function decodeAdmissionReview(body: unknown): AdmissionRequest {
 export function encodeAdmissionReview(response: AdmissionResponse): AdmissionReviewResponse {
   return { apiVersion: ADMISSION_API_VERSION, kind: 'AdmissionReview', response };
 }
-
-/**
- * The AdmissionReview as JSON text: the same value as JSON.stringify gives (the patch comes last). A mutation's patch (1–2 KB of base64, which
- * needs no escaping) is spliced in rather than scanned again by JSON.stringify: part of the answer's cost on every
- * patched review (BENCHMARKS.md).
- */
-export function admissionReviewText(review: AdmissionReviewResponse): string {
-  const { patch, ...rest } = review.response;
-  // The handlers set it from Buffer's base64, which never holds a character JSON escapes; the two cheap checks keep a
-  // stray caller from writing broken JSON (a regex over the whole string would cost what the splice saves).
-  if (patch === undefined || patch.includes('"') || patch.includes('\\')) return JSON.stringify(review);
-  const head = JSON.stringify(rest);
-  if (head === '{}') return JSON.stringify(review);
-  return `{"apiVersion":${JSON.stringify(review.apiVersion)},"kind":"AdmissionReview","response":${head.slice(0, -1)},"patch":"${patch}"}}`;
-}

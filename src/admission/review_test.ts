@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { admissionReviewText, decodeAdmissionReview, encodeAdmissionReview, type AdmissionResponse } from './review.js';
+import { admissionReviewText } from '../wire/admission-review.js';
+import { decodeAdmissionReview, encodeAdmissionReview, type AdmissionResponse } from './review.js';
 
 test('admissionReviewText gives the value JSON.stringify gives, with or without a patch, and falls back on a patch that is not base64', () => {
   const patch = Buffer.from(JSON.stringify([{ op: 'add', path: '/metadata/labels/a~1b', value: 'é"\\' }])).toString('base64');

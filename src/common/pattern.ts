@@ -68,7 +68,7 @@ export function compilePattern(source: string): Pattern {
     throw new PatternError(/repeat count/.test(m) ? `${m}: RE2 allows at most 1000 repetitions (including nested ones)` : m);
   }
   // Label and annotation values repeat from one review to the next (owner: payments): a small memo of recent short
-  // values answers most tests without running the matcher (BENCHMARKS.md). Bounded: cleared when full.
+  // values answers most tests without running the matcher. Bounded: cleared when full.
   let memo: Map<string, boolean> | undefined;
   return {
     source,

@@ -12,7 +12,8 @@ import {
   type RuleName,
   type WorkloadKind,
 } from '../policy/governance-policy.js';
-import { getIn, isRecord, PatchRecorder, type JsonPatchOp } from './json-patch.js';
+import { getIn, isRecord, PatchRecorder } from './json-patch.js';
+import type { JsonPatchOp } from '../wire/json-patch-text.js';
 import { checkDeleteOfMigrationSource, validateMigration } from './migration.js';
 import { groupOf, podLocation, workloadKind } from './pod-template.js';
 import { PolicyIndex } from './policy-index.js';
@@ -185,8 +186,8 @@ export class GovernanceEngine {
   /**
    * Candidates whose match holds for a kind and namespace, keyed by the namespace's labels object (the namespace
    * cache replaces it when the namespace changes): namespaceSelectors are evaluated once per namespace version, not
-   * per request: with many policies selected by namespace labels, evaluating them on every review dominated its cost
-   * (BENCHMARKS.md).
+   * per request: with many policies selected by namespace labels, evaluating them on every review would dominate its
+   * cost.
    */
   private readonly byNamespaceLabels = new WeakMap<Labels, Map<WorkloadKind, Map<string, readonly Candidate[]>>>();
 

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import jsonpatch from 'fast-json-patch';
 import { GovernanceEngine } from './engine.js';
-import { patchBase64, patchText } from './json-patch.js';
+import { patchBase64, patchText } from '../wire/json-patch-text.js';
 import { policiesFrom } from './testing.js';
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';

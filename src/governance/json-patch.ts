@@ -1,67 +1,16 @@
-// Minimal RFC 6902 JSON Patch recorder: adds values only where absent, creating missing maps in one op, so patches stay small and idempotent.
-
-export type JsonPatchOp = { readonly op: 'add'; readonly path: string; readonly value: unknown };
+// Minimal RFC 6902 JSON Patch recorder: adds values only where absent, creating missing maps in one op, so patches stay
+// small and idempotent. It returns operations; their text and base64 are src/wire/json-patch-text.ts.
+import { toPointer } from '../wire/pointer.js';
+import type { JsonPatchOp } from '../wire/json-patch-text.js';
 export type Path = readonly (string | number)[];
-
-/** RFC 6901: "~" becomes "~0" and "/" becomes "~1" (in that order). */
-export function escapePointerSegment(seg: string | number): string {
-  if (typeof seg === 'number') return String(seg);
-  // Most keys need no escaping; skipping the two regex passes is a large part of a mutation's cost (BENCHMARKS.md).
-  if (!seg.includes('~') && !seg.includes('/')) return seg;
-  // Keys that need it are mostly the policies' own ("governor.io/migration"): escaped once, then remembered (bounded).
-  let escaped = ESCAPED.get(seg);
-  if (escaped === undefined) {
-    escaped = seg.replace(/~/g, '~0').replace(/\//g, '~1');
-    if (ESCAPED.size >= 1024) ESCAPED.clear();
-    ESCAPED.set(seg, escaped);
-  }
-  return escaped;
-}
-
-const ESCAPED = new Map<string, string>();
-
-/**
- * Pointers made so far, as a trie by path segment: paths are built from the policies' keys, fixed field names and
- * container indices, so the same few pointers recur on every review: each is made once, and is already flat when
- * the patch writer scans it (making them anew was a measurable part of a review: BENCHMARKS.md). Bounded: dropped whole past MAX_POINTERS nodes.
- */
-interface PointerNode {
-  readonly pointer: string;
-  next?: Map<string | number, PointerNode>;
-}
-
-const MAX_POINTERS = 10_000;
-let pointerRoot: PointerNode = { pointer: '' };
-let pointerCount = 0;
-
-/** The JSON Pointer of `path[0..length)` (default: all of it). */
-export function toPointer(path: Path, length = path.length): string {
-  let node = pointerRoot;
-  for (let i = 0; i < length; i++) {
-    const seg = path[i]!;
-    let next = node.next?.get(seg);
-    if (next === undefined) {
-      if (pointerCount >= MAX_POINTERS) {
-        pointerRoot = { pointer: '' };
-        pointerCount = 0;
-        return toPointer(path, length);
-      }
-      next = { pointer: `${node.pointer}/${escapePointerSegment(seg)}` };
-      (node.next ??= new Map()).set(seg, next);
-      pointerCount++;
-    }
-    node = next;
-  }
-  return node.pointer;
-}
 
 export function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
 /**
- * A deep copy of a JSON value, as structuredClone would make it, several times faster on an admission object
- * (structuredClone's serialization is generic; BENCHMARKS.md). Anything that is not a plain object or an array below the
+ * A deep copy of a JSON value, as structuredClone would make it, without structuredClone's generic serialization
+ * (a JSON value needs none of it). Anything that is not a plain object or an array below the
  * top (a Date from YAML, a null-prototype map) goes through structuredClone itself.
  */
 export function cloneJson<T>(v: T): T {
@@ -95,7 +44,7 @@ export function getIn(doc: unknown, path: Path): unknown {
 
 /**
  * A set of objects by identity for the few maps one review creates or copies: a linear scan while small (no hashing;
- * a WeakSet gives each object an identity hash on insert, which costs more than the scan for a handful; BENCHMARKS.md), a Set beyond.
+ * a WeakSet gives each object an identity hash on insert, which costs more than the scan for a handful), a Set beyond.
  */
 class IdentitySet {
   private readonly few: object[] = [];
@@ -122,8 +71,7 @@ function shallowCopy(v: object): object {
 /**
  * Applies "add when absent" edits to a copy-on-write view of a document and records the matching patch operations.
  * - `doc` starts as a one-level copy of the source; an edit copies the maps and arrays on its path (once each), so
- *   the source is never changed and unchanged subtrees are shared with it: a deep copy of every admission object
- *   was a noticeable share of a review (BENCHMARKS.md).
+ *   the source is never changed and unchanged subtrees are shared with it, so a review copies only what it edits.
  * - A value that is present (anything but undefined/null) is never overwritten.
  * - Missing maps along the path are created inside a single op; later adds under a map this recorder created
  *   extend that op's value instead of adding ops (the op's value is the same object as in the document).
@@ -243,59 +191,4 @@ export class PatchRecorder {
     this.finished = true;
     return this.recorded;
   }
-}
-
-/**
- * Anything but printable ASCII other than `"` and `\\`: such a string goes through JSON.stringify (it escapes quotes,
- * backslashes, controls and lone surrogates), and the text may then hold non-ASCII characters.
- */
-const NOT_PLAIN = /[^\x20\x21\x23-\x5b\x5d-\x7e]/;
-
-/** False once the text being written may hold a non-ASCII character (patchText resets it; synchronous use only). */
-let plainAscii = true;
-
-function jsonString(s: string): string {
-  if (!NOT_PLAIN.test(s)) return `"${s}"`;
-  plainAscii = false;
-  return JSON.stringify(s);
-}
-
-function jsonValue(v: unknown): string {
-  if (typeof v === 'string') return jsonString(v);
-  if (typeof v !== 'object' || v === null || Array.isArray(v) || Object.getPrototypeOf(v) !== Object.prototype) {
-    if (typeof v !== 'number' && typeof v !== 'boolean') plainAscii = false;
-    return JSON.stringify(v) ?? 'null';
-  }
-  let out = '{';
-  for (const k of Object.keys(v)) {
-    const x = (v as Record<string, unknown>)[k];
-    if (x === undefined || typeof x === 'function' || typeof x === 'symbol') continue;
-    out += `${out.length > 1 ? ',' : ''}${jsonString(k)}:${jsonValue(x)}`;
-  }
-  return `${out}}`;
-}
-
-/**
- * The patch as JSON text, equal to JSON.stringify(ops) (a property test holds them equal): the values are label
- * strings and small maps of them, and this skips JSON.stringify's generic walk, a large part of the cost of every
- * patched review (BENCHMARKS.md).
- */
-export function patchText(ops: readonly JsonPatchOp[]): string {
-  plainAscii = true;
-  let out = '[';
-  for (let i = 0; i < ops.length; i++) {
-    const { path, value } = ops[i]!;
-    out += `${i ? ',' : ''}{"op":"add","path":${jsonString(path)}${value === undefined ? '' : `,"value":${jsonValue(value)}`}}`;
-  }
-  return `${out}]`;
-}
-
-/**
- * Base64 of the patch's UTF-8 bytes, as the AdmissionReview carries it: equal to
- * Buffer.from(JSON.stringify(ops)).toString('base64'). Text that is all ASCII (label keys and values always are) is
- * its own UTF-8, and btoa encodes it straight from the string, with no Buffer in between (faster: BENCHMARKS.md).
- */
-export function patchBase64(ops: readonly JsonPatchOp[]): string {
-  const text = patchText(ops);
-  return plainAscii ? btoa(text) : Buffer.from(text, 'utf8').toString('base64');
 }

@@ -3,7 +3,7 @@ import { parse } from 'yaml';
 import { parsePolicyText } from '../policy/parse.js';
 import type { GovernancePolicy } from '../policy/governance-policy.js';
 import { formatPolicyError } from '../policy/types.js';
-import type { JsonPatchOp } from './json-patch.js';
+import type { JsonPatchOp } from '../wire/json-patch-text.js';
 
 /** Parses GovernancePolicy documents; throws with every error so a broken fixture is obvious. */
 export function policiesFrom(text: string): GovernancePolicy[] {

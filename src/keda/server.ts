@@ -71,41 +71,55 @@ function grpcCode(err: unknown): { code: grpc.status; details: string; internal:
   return { code: grpc.status.INTERNAL, details: 'internal error (details are in the server log)', internal: true };
 }
 
+/**
+ * A value grpc-js watches: a listener gets the current value, then every later one. The first answer waits for the
+ * next tick: grpc-js registers its watcher after the add call returns, so a synchronous answer would reach no one.
+ */
+class Watched<T> {
+  private readonly listeners = new Set<(v: T) => void>();
+  constructor(private value: T) {}
+  set(v: T): void {
+    this.value = v;
+    for (const l of this.listeners) l(v);
+  }
+  add(l: (v: T) => void): void {
+    this.listeners.add(l);
+    const v = this.value;
+    process.nextTick(() => l(v));
+  }
+  remove(l: (v: T) => void): void {
+    this.listeners.delete(l);
+  }
+}
+
+const identityOf = (m: { cert: string; key: string }): grpc.experimental.IdentityCertificateUpdate => ({ certificate: Buffer.from(m.cert), privateKey: Buffer.from(m.key) });
+
 /** A CertificateProvider fed by setTls (grpc-js then serves the new certificate to new connections). */
 class PushedCertificates implements grpc.experimental.CertificateProvider {
-  private identity: grpc.experimental.IdentityCertificateUpdate;
-  private ca: grpc.experimental.CaCertificateUpdate | null;
-  private readonly identityListeners = new Set<grpc.experimental.IdentityCertificateUpdateListener>();
-  private readonly caListeners = new Set<grpc.experimental.CaCertificateUpdateListener>();
+  private readonly identity: Watched<grpc.experimental.IdentityCertificateUpdate>;
+  private readonly ca: Watched<grpc.experimental.CaCertificateUpdate | null>;
 
   constructor(tls: ScalerTls) {
-    this.identity = { certificate: Buffer.from(tls.cert), privateKey: Buffer.from(tls.key) };
-    this.ca = tls.clientCa ? { caCertificate: Buffer.from(tls.clientCa) } : null;
+    this.identity = new Watched(identityOf(tls));
+    this.ca = new Watched<grpc.experimental.CaCertificateUpdate | null>(tls.clientCa ? { caCertificate: Buffer.from(tls.clientCa) } : null);
   }
   set(m: { cert: string; key: string }) {
-    this.identity = { certificate: Buffer.from(m.cert), privateKey: Buffer.from(m.key) };
-    for (const l of this.identityListeners) l(this.identity);
+    this.identity.set(identityOf(m));
   }
   setClientCa(pem: string) {
-    this.ca = { caCertificate: Buffer.from(pem) };
-    for (const l of this.caListeners) l(this.ca);
+    this.ca.set({ caCertificate: Buffer.from(pem) });
   }
   addCaCertificateListener(l: grpc.experimental.CaCertificateUpdateListener) {
-    this.caListeners.add(l);
-    // grpc-js registers its watcher after this call returns: a synchronous answer would reach no one.
-    const ca = this.ca;
-    process.nextTick(() => l(ca));
+    this.ca.add(l);
   }
   removeCaCertificateListener(l: grpc.experimental.CaCertificateUpdateListener) {
-    this.caListeners.delete(l);
+    this.ca.remove(l);
   }
   addIdentityCertificateListener(l: grpc.experimental.IdentityCertificateUpdateListener) {
-    this.identityListeners.add(l);
-    const identity = this.identity;
-    process.nextTick(() => l(identity));
+    this.identity.add(l);
   }
   removeIdentityCertificateListener(l: grpc.experimental.IdentityCertificateUpdateListener) {
-    this.identityListeners.delete(l);
+    this.identity.remove(l);
   }
 }
 

@@ -9,6 +9,8 @@ import {
   type KubeConfig,
   type KubernetesObject,
 } from '@kubernetes/client-node';
+import { base64Utf8, utf8OfBase64 } from '../wire/text.js';
+import { readOrAbsent } from './api.js';
 
 export interface ObjectRef {
   readonly apiVersion: string;
@@ -85,7 +87,7 @@ export type CaBundleOutcome =
 
 /** Writes the bundle into every target; one outcome per target (a failure does not stop the others). */
 export async function publishCaBundle(store: ObjectStore, targets: readonly ObjectRef[], caBundlePem: string): Promise<CaBundleOutcome[]> {
-  const b64 = Buffer.from(caBundlePem, 'utf8').toString('base64');
+  const b64 = base64Utf8(caBundlePem);
   const outcomes: CaBundleOutcome[] = [];
   for (const target of targets) {
     try {
@@ -109,7 +111,7 @@ export async function readSecretData(store: ObjectStore, namespace: string, name
   const s = (await store.read({ apiVersion: 'v1', kind: 'Secret', namespace, name })) as any;
   if (!s) return undefined;
   const data: Record<string, string> = {};
-  for (const [k, v] of Object.entries<string>(s.data ?? {})) data[k] = Buffer.from(v, 'base64').toString('utf8');
+  for (const [k, v] of Object.entries<string>(s.data ?? {})) data[k] = utf8OfBase64(v);
   for (const [k, v] of Object.entries<string>(s.stringData ?? {})) data[k] = v;
   return data;
 }
@@ -120,7 +122,7 @@ export async function writeSecret(
   s: { namespace: string; name: string; type: string; data: Record<string, string>; labels?: Record<string, string> },
 ): Promise<'created' | 'updated' | 'unchanged'> {
   const ref = { apiVersion: 'v1', kind: 'Secret', namespace: s.namespace, name: s.name };
-  const encoded = Object.fromEntries(Object.entries(s.data).map(([k, v]) => [k, Buffer.from(v, 'utf8').toString('base64')]));
+  const encoded = Object.fromEntries(Object.entries(s.data).map(([k, v]) => [k, base64Utf8(v)]));
   const existing = (await store.read(ref)) as any;
   const body = {
     apiVersion: 'v1',
@@ -169,12 +171,7 @@ export class KubeObjectStore implements ObjectStore {
 
   async read(ref: ObjectRef): Promise<KubernetesObject | undefined> {
     const header = { apiVersion: ref.apiVersion, kind: ref.kind, metadata: { name: ref.name, ...(ref.namespace ? { namespace: ref.namespace } : {}) } };
-    try {
-      return await this.objects.read(header);
-    } catch (e) {
-      if ((e as { code?: number }).code === 404) return undefined;
-      throw e;
-    }
+    return readOrAbsent(() => this.objects.read(header));
   }
 
   async jsonPatch(ref: ObjectRef, ops: readonly JsonPatchOp[]): Promise<void> {

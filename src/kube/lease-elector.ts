@@ -2,6 +2,7 @@
 // one replica at a time writes policy status). @kubernetes/client-node 1.4 has no leader-election helper.
 import { CoordinationV1Api, V1MicroTime, type KubeConfig, type V1Lease } from '@kubernetes/client-node';
 import type { Logger } from '../observability/log.js';
+import { apiStatus, readOrAbsent } from './api.js';
 
 /** The fields of a Lease the election reads and writes. */
 export interface LeaseRecord {
@@ -152,7 +153,6 @@ export class LeaseElector {
   }
 }
 
-const code = (e: unknown): number | undefined => (e as { code?: number })?.code;
 
 function fromLease(l: V1Lease): LeaseRecord {
   const s = l.spec ?? {};
@@ -196,19 +196,15 @@ export class KubeLeaseApi implements LeaseApi {
   }
 
   async get(): Promise<LeaseRecord | undefined> {
-    try {
-      return fromLease(await this.api.readNamespacedLease({ name: this.name, namespace: this.namespace }));
-    } catch (e) {
-      if (code(e) === 404) return undefined;
-      throw e;
-    }
+    const lease = await readOrAbsent(() => this.api.readNamespacedLease({ name: this.name, namespace: this.namespace }));
+    return lease && fromLease(lease);
   }
 
   async create(r: LeaseRecord): Promise<LeaseRecord> {
     try {
       return fromLease(await this.api.createNamespacedLease({ namespace: this.namespace, body: this.body(r) }));
     } catch (e) {
-      if (code(e) === 409) throw new LeaseConflictError('the Lease was created by another replica');
+      if (apiStatus(e) === 409) throw new LeaseConflictError('the Lease was created by another replica');
       throw e;
     }
   }
@@ -217,7 +213,7 @@ export class KubeLeaseApi implements LeaseApi {
     try {
       return fromLease(await this.api.replaceNamespacedLease({ name: this.name, namespace: this.namespace, body: this.body(r) }));
     } catch (e) {
-      if (code(e) === 409) throw new LeaseConflictError('the Lease changed since it was read');
+      if (apiStatus(e) === 409) throw new LeaseConflictError('the Lease changed since it was read');
       throw e;
     }
   }

@@ -12,11 +12,15 @@ function clock(start = 1_000_000) {
 const make = (api: FakeLeaseApi, identity: string, c: { now: () => number }, changes?: boolean[]) =>
   new LeaseElector({ api, identity, now: c.now, leaseDurationMs: 15_000, renewDeadlineMs: 10_000, ...(changes ? { onChange: (l: boolean) => changes.push(l) } : {}) });
 
-test('the first replica creates the Lease and leads; a second one does not while the first renews', async () => {
+/** One Lease and one clock, with an elector per identity over them. */
+function replicas(...identities: string[]) {
   const api = new FakeLeaseApi();
   const c = clock();
-  const a = make(api, 'a', c);
-  const b = make(api, 'b', c);
+  return { api, c, electors: identities.map((id) => make(api, id, c)) };
+}
+
+test('the first replica creates the Lease and leads; a second one does not while the first renews', async () => {
+  const { api, c, electors: [a, b] } = replicas('a', 'b');
   assert.equal(await a.tryAcquireOrRenew(), true);
   assert.equal(api.record?.holderIdentity, 'a');
   assert.equal(api.record?.leaseTransitions, 0);
@@ -29,10 +33,7 @@ test('the first replica creates the Lease and leads; a second one does not while
 });
 
 test('a holder that stops renewing is replaced after the lease duration, judged on the follower clock; exactly one leads', async () => {
-  const api = new FakeLeaseApi();
-  const c = clock();
-  const a = make(api, 'a', c);
-  const b = make(api, 'b', c);
+  const { api, c, electors: [a, b] } = replicas('a', 'b');
   await a.tryAcquireOrRenew();
   await b.tryAcquireOrRenew(); // b observes a's record now
   c.t += 9_000;
@@ -50,8 +51,7 @@ test('a holder that stops renewing is replaced after the lease duration, judged 
 });
 
 test('a record whose timestamps lie (a skewed holder clock) does not shorten the wait', async () => {
-  const api = new FakeLeaseApi();
-  const c = clock();
+  const { api, c } = replicas();
   api.record = { holderIdentity: 'x', leaseDurationSeconds: 15, renewTimeMs: 0, acquireTimeMs: 0, resourceVersion: '9' };
   const b = make(api, 'b', c);
   assert.equal(await b.tryAcquireOrRenew(), false, 'renewTime far in the past, but b has only just seen it');
@@ -62,8 +62,7 @@ test('a record whose timestamps lie (a skewed holder clock) does not shorten the
 });
 
 test('a renewal conflict or API error never makes two leaders; leadership ends at the renew deadline', async () => {
-  const api = new FakeLeaseApi();
-  const c = clock();
+  const { api, c } = replicas();
   const changes: boolean[] = [];
   const a = make(api, 'a', c, changes);
   await a.tryAcquireOrRenew();
@@ -80,19 +79,13 @@ test('a renewal conflict or API error never makes two leaders; leadership ends a
 });
 
 test('two replicas racing to create: one wins, the other sees a conflict and follows', async () => {
-  const api = new FakeLeaseApi();
-  const c = clock();
-  const a = make(api, 'a', c);
-  const b = make(api, 'b', c);
+  const { api, c, electors: [a, b] } = replicas('a', 'b');
   const [ra, rb] = await Promise.all([a.tryAcquireOrRenew(), b.tryAcquireOrRenew()]);
   assert.equal(Number(ra) + Number(rb), 1);
 });
 
 test('stop() releases a held Lease so another replica takes over at once', async () => {
-  const api = new FakeLeaseApi();
-  const c = clock();
-  const a = make(api, 'a', c);
-  const b = make(api, 'b', c);
+  const { api, c, electors: [a, b] } = replicas('a', 'b');
   await a.tryAcquireOrRenew();
   await b.tryAcquireOrRenew();
   await a.stop();

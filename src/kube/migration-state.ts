@@ -2,6 +2,7 @@
 // as a precondition, so restarted or parallel governor replicas continue one migration; plus Events on both workloads.
 import { KubernetesObjectApi, PatchStrategy, CoreV1Api, type KubeConfig, type KubernetesObject, type CoreV1Event } from '@kubernetes/client-node';
 import type { MigrationPolicy, WorkloadRef } from '../policy/types.js';
+import { apiStatus, readOrAbsent } from './api.js';
 import type { PolicyStore } from '../policy/store.js';
 import {
   activeMigrationSourceLookup,
@@ -146,10 +147,8 @@ function withApiVersion(ref: { apiVersion?: string; kind: string; name: string }
   return { apiVersion: ref.apiVersion ?? 'apps/v1', kind: ref.kind, name: ref.name };
 }
 
-const statusCode = (e: unknown): number | undefined => (e as { code?: number; statusCode?: number })?.code ?? (e as { statusCode?: number })?.statusCode;
-
 function apiError(what: string, namespace: string, ref: WorkloadRef, e: unknown): WorkloadApiError {
-  const code = statusCode(e);
+  const code = apiStatus(e);
   return new WorkloadApiError(`${what} ${ref.kind} ${namespace}/${ref.name}: ${typeof code === 'number' ? `HTTP ${code}` : 'the API server is unreachable'}`, { cause: e });
 }
 
@@ -166,18 +165,16 @@ export class KubeWorkloadApi implements WorkloadApi {
   }
 
   async get(namespace: string, ref: WorkloadRef): Promise<WorkloadObject> {
-    try {
-      const o = (await this.objects.read({ apiVersion: ref.apiVersion, kind: ref.kind, metadata: { name: ref.name, namespace } })) as KubernetesObject & { spec?: { replicas?: number } };
-      return {
-        annotations: o.metadata?.annotations ?? {},
-        resourceVersion: o.metadata?.resourceVersion ?? '',
-        ...(o.metadata?.uid ? { uid: o.metadata.uid } : {}),
-        ...(typeof o.spec?.replicas === 'number' ? { replicas: o.spec.replicas } : {}),
-      };
-    } catch (e) {
-      if (statusCode(e) === 404) throw new WorkloadNotFoundError(`${ref.kind} ${namespace}/${ref.name} not found`);
+    const o = (await readOrAbsent(() => this.objects.read({ apiVersion: ref.apiVersion, kind: ref.kind, metadata: { name: ref.name, namespace } })).catch((e: unknown) => {
       throw apiError('cannot read', namespace, ref, e);
-    }
+    })) as (KubernetesObject & { spec?: { replicas?: number } }) | undefined;
+    if (!o) throw new WorkloadNotFoundError(`${ref.kind} ${namespace}/${ref.name} not found`);
+    return {
+      annotations: o.metadata?.annotations ?? {},
+      resourceVersion: o.metadata?.resourceVersion ?? '',
+      ...(o.metadata?.uid ? { uid: o.metadata.uid } : {}),
+      ...(typeof o.spec?.replicas === 'number' ? { replicas: o.spec.replicas } : {}),
+    };
   }
 
   async annotate(namespace: string, ref: WorkloadRef, annotations: Record<string, string | null>, resourceVersion: string): Promise<void> {
@@ -186,7 +183,7 @@ export class KubeWorkloadApi implements WorkloadApi {
     try {
       await this.objects.patch(patch as KubernetesObject, undefined, undefined, this.component, undefined, PatchStrategy.MergePatch);
     } catch (e) {
-      const code = statusCode(e);
+      const code = apiStatus(e);
       if (code === 409) throw new WorkloadConflictError(`${ref.kind} ${namespace}/${ref.name} changed since it was read`);
       if (code === 404) throw new WorkloadNotFoundError(`${ref.kind} ${namespace}/${ref.name} not found`);
       throw apiError('cannot annotate', namespace, ref, e);

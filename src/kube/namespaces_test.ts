@@ -55,33 +55,37 @@ contract('NamespaceCache', async () => {
   return c;
 });
 
-test('NamespaceCache: not ready until the first list; a failed list and a watch error are retried', async () => {
+const settle = () => new Promise((r) => setTimeout(r, 20));
+
+const firstListFailures: [string, (inf: FakeInformer) => void][] = [
+  ['a failed first list (start() rejecting)', (inf) => (inf.failNextStart = true)],
+  ['a first list that fails through the error callback (start() resolving)', (inf) => (inf.failNextListQuietly = true)],
+];
+for (const [how, fail] of firstListFailures) {
+  test(`NamespaceCache: ${how} is not a sync: not ready until the list is retried`, async () => {
+    const inf = new FakeInformer();
+    fail(inf);
+    const c = new NamespaceCache(inf, { log: silentLogger, restartDelayMs: 1 });
+    await c.start();
+    assert.equal(c.ready(), false);
+    await settle();
+    assert.equal(c.ready(), true);
+    assert.equal(inf.starts, 2);
+    await c.stop();
+  });
+}
+
+test('NamespaceCache: a watch error restarts the informer, never after stop', async () => {
   const inf = new FakeInformer();
-  inf.failNextStart = true;
   const c = new NamespaceCache(inf, { log: silentLogger, restartDelayMs: 1 });
   await c.start();
-  assert.equal(c.ready(), false);
-  await new Promise((r) => setTimeout(r, 20));
-  assert.equal(c.ready(), true);
-  assert.equal(inf.starts, 2);
+  assert.equal(inf.starts, 1);
   inf.emitError(new Error('watch closed'));
-  await new Promise((r) => setTimeout(r, 20));
-  assert.equal(inf.starts, 3);
+  await settle();
+  assert.equal(inf.starts, 2);
   await c.stop();
   inf.emitError(new Error('after stop'));
-  await new Promise((r) => setTimeout(r, 20));
-  assert.equal(inf.starts, 3, 'no restart after stop');
+  await settle();
+  assert.equal(inf.starts, 2, 'no restart after stop');
   assert.deepEqual(c.get('missing'), undefined);
-});
-
-test('NamespaceCache: a first list that fails through the error callback (start() resolving) is not a sync', async () => {
-  const inf = new FakeInformer();
-  inf.failNextListQuietly = true;
-  const c = new NamespaceCache(inf, { log: silentLogger, restartDelayMs: 1 });
-  await c.start();
-  assert.equal(c.ready(), false);
-  await new Promise((r) => setTimeout(r, 20));
-  assert.equal(c.ready(), true);
-  assert.equal(inf.starts, 2);
-  await c.stop();
 });

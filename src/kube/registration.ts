@@ -2,6 +2,7 @@
 // compared with it: pure functions over plain objects, so every decision of the registrar is tested without a cluster.
 import { X509Certificate } from 'node:crypto';
 import { parseAllDocuments } from 'yaml';
+import { base64Utf8, utf8OfBase64 } from '../wire/text.js';
 
 /** The kinds the server registers for itself; each one is served by one of its components. */
 export const REGISTERED_KINDS = {
@@ -81,7 +82,7 @@ function certOf(pem: string): X509Certificate | undefined {
 }
 
 function bundleOfBase64(b64: unknown): string[] {
-  return typeof b64 === 'string' ? pemCertificates(Buffer.from(b64, 'base64').toString('utf8')) : [];
+  return typeof b64 === 'string' ? pemCertificates(utf8OfBase64(b64)) : [];
 }
 
 /** The caBundle values of a live object (all webhooks, or the APIService). */
@@ -116,7 +117,7 @@ export function mergeCaBundle(ours: readonly string[], live: Record<string, any>
 /** The object to register: the template with our owner and the caBundle (base64 of the PEMs) in every place. */
 export function desiredObject(template: RegistrationTemplate, bundle: readonly string[], owner: RegistrationOwner): Record<string, any> {
   const o = structuredClone(template) as Record<string, any>;
-  const caBundle = Buffer.from(bundle.join(''), 'utf8').toString('base64');
+  const caBundle = base64Utf8(bundle.join(''));
   o.metadata = { ...o.metadata, ownerReferences: [ownerReference(owner)] };
   if (o.kind === 'APIService') o.spec = { ...o.spec, caBundle };
   else o.webhooks = o.webhooks.map((w: any) => ({ ...w, clientConfig: { ...w.clientConfig, caBundle } }));

@@ -1,5 +1,5 @@
 // Prometheus metrics of the servers themselves (prom-client), on one registry served on the plain-HTTP metrics port.
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics, type LabelValues } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics, type LabelValues, type Metric } from 'prom-client';
 import { buildInfo } from './version.js';
 
 /**
@@ -37,7 +37,7 @@ class LabelTree<T extends string, E> {
 /**
  * Increments of a counter on a hot path, added to the prom-client counter when it is collected (each scrape, and
  * `counter.get()`). prom-client hashes and validates the labels on every `inc`, and a review counts once per matched
- * policy: that was a noticeable share of a review's cost (BENCHMARKS.md).
+ * policy; its public `inc(labels, n)` adds the accumulated counts in one call.
  */
 export class CounterBuffer<T extends string> {
   private readonly tree: LabelTree<T, { readonly labels: LabelValues<T>; n: number }>;
@@ -60,31 +60,40 @@ export class CounterBuffer<T extends string> {
   }
 }
 
-/** prom-client's own record of one label set of a histogram (lib/histogram.js createBaseValues, 13 to 15). */
-interface PromHistogramEntry {
-  labels: Record<string, string | number>;
-  bucketValues: Record<string, number>;
-  sum: number;
-  count: number;
+/**
+ * A Prometheus histogram observed on a hot path (two per admission review): counts per label set and bucket, summed
+ * only when scraped. prom-client's Histogram validates and hashes the labels on every observe and has no call to add
+ * counts in bulk, so this is a metric of its own, registered like prom-client's: the registry reads `name`, `help`,
+ * `type` and `get()`, which returns what Histogram#get returns (the public MetricObjectWithValues).
+ */
+/** One line of a histogram's exposition: a bucket (labels with `le`), the sum or the count. */
+export interface HistogramValue {
+  readonly labels: LabelValues<string>;
+  readonly value: number;
+  readonly metricName: string;
 }
 
-/**
- * Observations of a histogram on a hot path (two per admission review), counted per bucket and label set and added
- * to the prom-client histogram when it is collected. prom-client validates and hashes the labels on every observe.
- * prom-client has no call to add counts in bulk, so the flush adds them to its record of the label set (made with
- * `zero()` the first time); a test reads the result back through the registry, so a change there fails loudly.
- */
-export class HistogramBuffer<T extends string> {
-  private readonly tree: LabelTree<T, { readonly labels: LabelValues<T>; counts: number[]; sum: number; count: number; prom?: PromHistogramEntry }>;
+export class FastHistogram<T extends string> {
+  readonly type = 'histogram' as const;
+  readonly aggregator = 'sum' as const;
+  readonly name: string;
+  readonly help: string;
+  private readonly bounds: readonly number[];
+  private tree: LabelTree<T, { readonly labels: LabelValues<T>; readonly counts: number[]; sum: number; count: number }>;
 
-  constructor(
-    labelNames: readonly T[],
-    private readonly bounds: readonly number[],
-  ) {
-    this.tree = new LabelTree(labelNames, (labels) => ({ labels, counts: new Array<number>(bounds.length).fill(0), sum: 0, count: 0 }));
+  constructor(o: { readonly name: string; readonly help: string; readonly labelNames: readonly T[]; readonly buckets: readonly number[]; readonly registers: readonly Registry[] }) {
+    this.name = o.name;
+    this.help = o.help;
+    this.bounds = o.buckets;
+    this.tree = this.newTree(o.labelNames);
+    for (const r of o.registers) r.registerMetric(this as unknown as Metric);
   }
 
-  /** `values` in the order of `labelNames`; non-finite values are dropped (prom-client throws on them). */
+  private newTree(labelNames: readonly T[]) {
+    return new LabelTree(labelNames, (labels) => ({ labels, counts: new Array<number>(this.bounds.length).fill(0), sum: 0, count: 0 }));
+  }
+
+  /** `values` in the order of the label names; non-finite values are dropped (prom-client throws on them). */
   observe(values: readonly string[], v: number): void {
     if (!Number.isFinite(v)) return;
     const e = this.tree.get(values);
@@ -96,33 +105,26 @@ export class HistogramBuffer<T extends string> {
     e.count++;
   }
 
-  /** Moves what accumulated into `histogram` (its collect hook). */
-  flush(histogram: Histogram<T>): void {
-    const map = (histogram as unknown as { hashMap: Record<string, PromHistogramEntry> }).hashMap;
-    for (const e of this.tree.entries) {
-      if (!e.count) continue;
-      // Found again when the histogram was reset since (its records are then new objects).
-      if (!e.prom || !Object.values(map).includes(e.prom)) e.prom = this.record(histogram, map, e.labels);
-      for (let i = 0; i < this.bounds.length; i++) {
-        if (e.counts[i]) e.prom.bucketValues[this.bounds[i]!]! += e.counts[i]!;
-        e.counts[i] = 0;
-      }
-      e.prom.sum += e.sum;
-      e.prom.count += e.count;
-      e.sum = 0;
-      e.count = 0;
-    }
+  reset(): void {
+    this.tree = this.newTree(this.tree.labelNames);
   }
 
-  private record(histogram: Histogram<T>, map: Record<string, PromHistogramEntry>, labels: LabelValues<T>): PromHistogramEntry {
-    const same = (r: PromHistogramEntry) => this.tree.labelNames.every((n) => String(r.labels[n]) === String(labels[n]));
-    let r = Object.values(map).find(same);
-    if (!r) {
-      histogram.zero(labels);
-      r = Object.values(map).find(same);
+  async get(): Promise<{ name: string; help: string; type: 'histogram'; aggregator: 'sum'; values: HistogramValue[] }> {
+    const values: HistogramValue[] = [];
+    const bucket = `${this.name}_bucket`;
+    for (const e of this.tree.entries) {
+      let acc = 0;
+      for (let i = 0; i < this.bounds.length; i++) {
+        acc += e.counts[i]!;
+        values.push({ labels: { le: this.bounds[i]!, ...e.labels }, value: acc, metricName: bucket });
+      }
+      values.push(
+        { labels: { le: '+Inf', ...e.labels }, value: e.count, metricName: bucket },
+        { labels: { ...e.labels }, value: e.sum, metricName: `${this.name}_sum` },
+        { labels: { ...e.labels }, value: e.count, metricName: `${this.name}_count` },
+      );
     }
-    if (!r || typeof r.bucketValues !== 'object' || typeof r.sum !== 'number') throw new Error('prom-client Histogram internals changed: HistogramBuffer cannot flush');
-    return r;
+    return { name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values };
   }
 }
 
@@ -131,10 +133,9 @@ export interface GovernorMetrics {
   /** Always 1; labels version, commit (empty when unknown), node: the build this process runs. */
   readonly buildInfo: Gauge<'version' | 'commit' | 'node'>;
   // adapter
-  readonly httpRequestDuration: Histogram<'server' | 'route' | 'code'>;
-  /** The hot-path side of httpRequestDuration: values server, route, code (see HistogramBuffer). */
-  readonly httpRequestDurationBuffer: HistogramBuffer<'server' | 'route' | 'code'>;
-  /** By source only: a histogram per policy multiplies the series by the policy count, and with many policies the memory and each scrape's event-loop stall grew with it (BENCHMARKS.md). */
+  /** Label values server, route, code. */
+  readonly httpRequestDuration: FastHistogram<'server' | 'route' | 'code'>;
+  /** By source only: a histogram per policy would multiply the series by the policy count, and with them the memory and each scrape's event-loop stall. */
   readonly sourceQueryDuration: Histogram<'source'>;
   readonly sourceErrors: Counter<'source' | 'policy' | 'reason'>;
   readonly sourceQueries: Counter<'source' | 'policy'>;
@@ -145,9 +146,7 @@ export interface GovernorMetrics {
   readonly admissionRequests: Counter<AdmissionLabel>;
   /** The hot-path side of admissionRequests (see CounterBuffer). */
   readonly admissionRequestsBuffer: CounterBuffer<AdmissionLabel>;
-  readonly admissionDuration: Histogram<'webhook'>;
-  /** The hot-path side of admissionDuration (see HistogramBuffer). */
-  readonly admissionDurationBuffer: HistogramBuffer<'webhook'>;
+  readonly admissionDuration: FastHistogram<'webhook'>;
   readonly ruleViolations: Counter<'policy' | 'rule' | 'mode'>;
   readonly exceptionsUsed: Counter<'policy' | 'rule' | 'via'>;
   /** Reviews cut off at their budget (--review-timeout) and answered per the unfinished policies' mode. */
@@ -211,24 +210,19 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Governor
   const registers = [registry];
   const admissionLabels: AdmissionLabel[] = ['webhook', 'operation', 'kind', 'result', 'policy'];
   const admissionRequestsBuffer = new CounterBuffer<AdmissionLabel>(admissionLabels);
-  const httpRequestDurationBuffer = new HistogramBuffer<'server' | 'route' | 'code'>(['server', 'route', 'code'], fast);
   const reviewBuckets = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1];
-  const admissionDurationBuffer = new HistogramBuffer<'webhook'>(['webhook'], reviewBuckets);
+  const counter = <T extends string>(name: string, help: string, labelNames: readonly T[] = []) => new Counter<T>({ name, help, labelNames, registers });
+  const gauge = <T extends string>(name: string, help: string, labelNames: readonly T[] = []) => new Gauge<T>({ name, help, labelNames, registers });
   return {
     admissionRequestsBuffer,
-    httpRequestDurationBuffer,
-    admissionDurationBuffer,
     registry,
     buildInfo: newBuildInfo(registers),
-    httpRequestDuration: new Histogram({
+    httpRequestDuration: new FastHistogram({
       name: 'governor_http_request_duration_seconds',
       help: 'HTTP request duration by server, route and status code',
       labelNames: ['server', 'route', 'code'],
       buckets: fast,
       registers,
-      collect() {
-        httpRequestDurationBuffer.flush(this);
-      },
     }),
     sourceQueryDuration: new Histogram({
       name: 'governor_source_query_duration_seconds',
@@ -237,16 +231,11 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Governor
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
       registers,
     }),
-    sourceQueries: new Counter({ name: 'governor_source_queries_total', help: 'Load queries sent to metric sources', labelNames: ['source', 'policy'], registers }),
-    sourceErrors: new Counter({ name: 'governor_source_errors_total', help: 'Failed load queries by reason', labelNames: ['source', 'policy', 'reason'], registers }),
-    valueAge: new Gauge({ name: 'governor_load_value_age_seconds', help: 'Age of the cached load value per policy', labelNames: ['policy'], registers }),
-    decisionReplicas: new Gauge({
-      name: 'governor_decision_replicas',
-      help: 'Replica count currently published per policy (role: scale, source, target)',
-      labelNames: ['policy', 'role'],
-      registers,
-    }),
-    decisionLoad: new Gauge({ name: 'governor_decision_load', help: 'Load the current decision is based on', labelNames: ['policy'], registers }),
+    sourceQueries: counter('governor_source_queries_total', 'Load queries sent to metric sources', ['source', 'policy']),
+    sourceErrors: counter('governor_source_errors_total', 'Failed load queries by reason', ['source', 'policy', 'reason']),
+    valueAge: gauge('governor_load_value_age_seconds', 'Age of the cached load value per policy', ['policy']),
+    decisionReplicas: gauge('governor_decision_replicas', 'Replica count currently published per policy (role: scale, source, target)', ['policy', 'role']),
+    decisionLoad: gauge('governor_decision_load', 'Load the current decision is based on', ['policy']),
     admissionRequests: new Counter({
       name: 'governor_admission_requests_total',
       help: 'Admission reviews by webhook, operation, kind, result and policy',
@@ -256,72 +245,29 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Governor
         admissionRequestsBuffer.flush(this);
       },
     }),
-    admissionDuration: new Histogram({
+    admissionDuration: new FastHistogram({
       name: 'governor_admission_review_duration_seconds',
       help: 'Time to evaluate one admission review',
       labelNames: ['webhook'],
       buckets: reviewBuckets,
       registers,
-      collect() {
-        admissionDurationBuffer.flush(this);
-      },
     }),
-    ruleViolations: new Counter({ name: 'governor_rule_violations_total', help: 'Rule violations by policy, rule and mode', labelNames: ['policy', 'rule', 'mode'], registers }),
-    exceptionsUsed: new Counter({
-      name: 'governor_exceptions_used_total',
-      help: 'Exceptions applied, by policy, rule and how (policy list or annotation)',
-      labelNames: ['policy', 'rule', 'via'],
-      registers,
-    }),
-    reviewDeadlineExceeded: new Counter({
-      name: 'governor_review_deadline_exceeded_total',
-      help: 'Admission reviews cut off at the review budget (validate: denied if an enforce policy was not evaluated; mutate: allowed without a patch)',
-      labelNames: ['webhook'],
-      registers,
-    }),
-    requestsShed: new Counter({
-      name: 'governor_http_requests_shed_total',
-      help: 'Requests answered 503 to keep request bodies in flight within the budget, by server and reason (bytes, requests)',
-      labelNames: ['server', 'reason'],
-      registers,
-    }),
-    eventsSuppressed: new Counter({
-      name: 'governor_events_suppressed_total',
-      help: 'Kubernetes Events not written, by reason (subject: names the object does not carry; rate-limited; in-flight)',
-      labelNames: ['reason'],
-      registers,
-    }),
-    policyReloads: new Counter({ name: 'governor_policy_reloads_total', help: 'Policy source reads by result (applied: every document in force as offered; partial: invalid ones held back)', labelNames: ['result'], registers }),
-    policiesLoaded: new Gauge({ name: 'governor_policies_loaded', help: 'Policies in force by kind', labelNames: ['kind'], registers }),
-    policyLoadErrors: new Gauge({
-      name: 'governor_policy_load_errors',
-      help: 'Invalid policy documents by source and kind as of the last read (the last good version of each stays in force)',
-      labelNames: ['source', 'kind'],
-      registers,
-    }),
-    policyLastLoadSuccess: new Gauge({
-      name: 'governor_policy_last_load_success_timestamp_seconds',
-      help: 'When each policy source was last read with every document valid (Unix time)',
-      labelNames: ['source'],
-      registers,
-    }),
-    policyReady: new Gauge({
-      name: 'governor_policy_ready',
-      help: 'Per policy (namespace/name; the name for GovernancePolicy): 1 when in force, 0 when not (the Ready condition)',
-      labelNames: ['kind', 'policy'],
-      registers,
-    }),
-    decisionRegime: new Gauge({ name: 'governor_decision_regime', help: 'Formula regime of the current decision per policy: 1 for the current regime, 0 for the others', labelNames: ['policy', 'regime'], registers }),
-    sourceConsecutiveFailures: new Gauge({ name: 'governor_source_consecutive_failures', help: 'Consecutive failed load evaluations per policy (0: the source is healthy)', labelNames: ['policy'], registers }),
-    migrationPhase: new Gauge({ name: 'governor_migration_phase', help: 'Phase of each MigrationPolicy: 1 for the current phase, 0 for the others', labelNames: ['policy', 'phase'], registers }),
-    statusWrites: new Counter({ name: 'governor_policy_status_writes_total', help: 'Status subresource writes of governor.io objects by result (ok, error)', labelNames: ['result'], registers }),
-    statusLeader: new Gauge({ name: 'governor_policy_status_leader', help: '1 while this replica holds the status Lease and writes policy status', registers }),
-    kedaScalerRequests: new Counter({
-      name: 'governor_keda_scaler_requests_total',
-      help: "Calls of the KEDA external scaler by method and gRPC status code name (streams count when they end)",
-      labelNames: ['method', 'code'],
-      registers,
-    }),
-    kedaScalerStreams: new Gauge({ name: 'governor_keda_scaler_streams', help: 'Open KEDA scaler streams by method (StreamIsActive, StreamMetricSpec)', labelNames: ['method'], registers }),
+    ruleViolations: counter('governor_rule_violations_total', 'Rule violations by policy, rule and mode', ['policy', 'rule', 'mode']),
+    exceptionsUsed: counter('governor_exceptions_used_total', 'Exceptions applied, by policy, rule and how (policy list or annotation)', ['policy', 'rule', 'via']),
+    reviewDeadlineExceeded: counter('governor_review_deadline_exceeded_total', 'Admission reviews cut off at the review budget (validate: denied if an enforce policy was not evaluated; mutate: allowed without a patch)', ['webhook']),
+    requestsShed: counter('governor_http_requests_shed_total', 'Requests answered 503 to keep request bodies in flight within the budget, by server and reason (bytes, requests)', ['server', 'reason']),
+    eventsSuppressed: counter('governor_events_suppressed_total', 'Kubernetes Events not written, by reason (subject: names the object does not carry; rate-limited; in-flight)', ['reason']),
+    policyReloads: counter('governor_policy_reloads_total', 'Policy source reads by result (applied: every document in force as offered; partial: invalid ones held back)', ['result']),
+    policiesLoaded: gauge('governor_policies_loaded', 'Policies in force by kind', ['kind']),
+    policyLoadErrors: gauge('governor_policy_load_errors', 'Invalid policy documents by source and kind as of the last read (the last good version of each stays in force)', ['source', 'kind']),
+    policyLastLoadSuccess: gauge('governor_policy_last_load_success_timestamp_seconds', 'When each policy source was last read with every document valid (Unix time)', ['source']),
+    policyReady: gauge('governor_policy_ready', 'Per policy (namespace/name; the name for GovernancePolicy): 1 when in force, 0 when not (the Ready condition)', ['kind', 'policy']),
+    decisionRegime: gauge('governor_decision_regime', 'Formula regime of the current decision per policy: 1 for the current regime, 0 for the others', ['policy', 'regime']),
+    sourceConsecutiveFailures: gauge('governor_source_consecutive_failures', 'Consecutive failed load evaluations per policy (0: the source is healthy)', ['policy']),
+    migrationPhase: gauge('governor_migration_phase', 'Phase of each MigrationPolicy: 1 for the current phase, 0 for the others', ['policy', 'phase']),
+    statusWrites: counter('governor_policy_status_writes_total', 'Status subresource writes of governor.io objects by result (ok, error)', ['result']),
+    statusLeader: gauge('governor_policy_status_leader', '1 while this replica holds the status Lease and writes policy status'),
+    kedaScalerRequests: counter('governor_keda_scaler_requests_total', "Calls of the KEDA external scaler by method and gRPC status code name (streams count when they end)", ['method', 'code']),
+    kedaScalerStreams: gauge('governor_keda_scaler_streams', 'Open KEDA scaler streams by method (StreamIsActive, StreamMetricSpec)', ['method']),
   };
 }

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import { Histogram, Registry } from 'prom-client';
 import { createMetrics } from './metrics.js';
 
 test('buffered admission counts reach governor_admission_requests_total at scrape time, per label set', async () => {
@@ -23,16 +24,21 @@ test('buffered admission counts reach governor_admission_requests_total at scrap
   assert.equal(values.reduce((s, v) => s + v.value, 0), 5);
 });
 
-test('buffered histogram observations reach the prom-client histogram at scrape time: buckets, +Inf, sum, count, after a reset too', async () => {
+test('FastHistogram exposes what a prom-client Histogram fed the same observations exposes: buckets, +Inf, sum, count, after a reset too', async () => {
   const m = createMetrics({ defaultMetrics: false });
-  const b = m.admissionDurationBuffer;
-  b.observe(['mutate'], 0.00005); // first bucket (le 0.0001)
-  b.observe(['mutate'], 0.0003); // le 0.0005
-  b.observe(['mutate'], 7); // above every bound: +Inf only
-  b.observe(['mutate'], Number.NaN); // dropped
-  b.observe(['validate'], 0.001); // exactly on a bound counts in it
-  m.admissionDuration.observe({ webhook: 'mutate' }, 0.0002); // a direct observe still adds up with the buffered ones
-  const series = async () => new Map((await m.admissionDuration.get()).values.map((v) => [`${v.metricName}${JSON.stringify(v.labels)}`, v.value]));
+  const h = m.admissionDuration;
+  const reference = new Histogram({ name: h.name, help: h.help, labelNames: ['webhook'], buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1], registers: [] });
+  const both = (webhook: string, v: number) => {
+    h.observe([webhook], v);
+    if (Number.isFinite(v)) reference.observe({ webhook }, v);
+  };
+  both('mutate', 0.00005); // first bucket (le 0.0001)
+  both('mutate', 0.0003); // le 0.0005
+  both('mutate', 7); // above every bound: +Inf only
+  h.observe(['mutate'], Number.NaN); // dropped (prom-client would throw)
+  both('validate', 0.001); // exactly on a bound counts in it
+  both('mutate', 0.0002);
+  const series = async () => new Map((await h.get()).values.map((v) => [`${v.metricName}${JSON.stringify(v.labels)}`, v.value]));
   let s = await series();
   assert.equal(s.get('governor_admission_review_duration_seconds_bucket{"le":0.0001,"webhook":"mutate"}'), 1);
   assert.equal(s.get('governor_admission_review_duration_seconds_bucket{"le":0.00025,"webhook":"mutate"}'), 2);
@@ -43,21 +49,30 @@ test('buffered histogram observations reach the prom-client histogram at scrape 
   assert.ok(Math.abs(s.get('governor_admission_review_duration_seconds_sum{"webhook":"mutate"}')! - 7.00055) < 1e-9);
   assert.equal(s.get('governor_admission_review_duration_seconds_bucket{"le":0.0005,"webhook":"validate"}'), 0);
   assert.equal(s.get('governor_admission_review_duration_seconds_bucket{"le":0.001,"webhook":"validate"}'), 1);
-  // A second collect adds only what came since.
-  b.observe(['mutate'], 0.00005);
+  // The same lines, in the same order, as prom-client's own Histogram: in get() and in the exposition text.
+  const lines = (values: readonly { labels: object; value: number; metricName?: string }[]) => values.map(({ labels, value, metricName }) => ({ labels, value, metricName }));
+  assert.deepEqual(lines((await h.get()).values), lines((await reference.get()).values));
+  const text = await m.registry.metrics();
+  const own = text.split('\n').filter((l) => l.includes(h.name)).join('\n');
+  const ref = new Registry();
+  ref.registerMetric(reference);
+  assert.equal(own, (await ref.metrics()).trim());
+  // Counts are cumulative across scrapes; reset() starts over.
+  both('mutate', 0.00005);
   s = await series();
   assert.equal(s.get('governor_admission_review_duration_seconds_count{"webhook":"mutate"}'), 5);
   assert.equal(s.get('governor_admission_review_duration_seconds_bucket{"le":0.0001,"webhook":"mutate"}'), 2);
-  // After a reset prom-client has new records: the buffer finds them again.
-  m.admissionDuration.reset();
-  b.observe(['mutate'], 0.02);
+  m.registry.resetMetrics();
+  h.observe(['mutate'], 0.02);
   s = await series();
   assert.equal(s.get('governor_admission_review_duration_seconds_count{"webhook":"mutate"}'), 1);
   assert.equal(s.get('governor_admission_review_duration_seconds_bucket{"le":0.025,"webhook":"mutate"}'), 1);
+  assert.equal(s.get('governor_admission_review_duration_seconds_count{"webhook":"validate"}'), undefined);
   assert.match(await m.registry.metrics(), /governor_admission_review_duration_seconds_count\{webhook="mutate"\} 1\n/);
   // The HTTP duration histogram goes the same way.
-  m.httpRequestDurationBuffer.observe(['webhook', 'mutate', '200'], 0.0007);
+  m.httpRequestDuration.observe(['webhook', 'mutate', '200'], 0.0007);
   assert.match(await m.registry.metrics(), /governor_http_request_duration_seconds_bucket\{le="0.001",server="webhook",route="mutate",code="200"\} 1\n/);
+  assert.equal(m.registry.getSingleMetric('governor_http_request_duration_seconds'), m.httpRequestDuration);
 });
 
 test('process and Node.js metrics under the standard client-library names, and no gauge ending in _total', async () => {

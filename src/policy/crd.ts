@@ -160,54 +160,45 @@ const conditions = {
   },
 };
 
-const commonStatus = {
-  observedGeneration: { type: 'integer', minimum: 0, description: 'metadata.generation of the spec this status describes.' },
-  conditions,
-};
-
-const scalingStatus = {
+/** A kind's status schema: what the lease holder writes for every kind (observedGeneration, conditions), then its own fields. */
+const statusSchema = (own: Record<string, Json>) => ({
   type: 'object',
   description: 'Written by the kube-governor replica holding the status lease.',
   properties: {
-    ...commonStatus,
-    replicas: { type: 'integer', description: 'The replica count last decided (what the HPA is steered to).' },
-    regime: { type: 'string', description: 'The formula regime of the last decision: below, proportional or overload.' },
-    basis: { type: 'string', description: 'What the decision rests on: load, last-good, hold, fixed or unavailable.' },
-    load: { type: 'number', description: 'The load the last decision is based on.' },
-    loadTime: { type: 'string', format: 'date-time', description: 'When that load was read from the source.' },
-    decisionTime: { type: 'string', format: 'date-time', description: 'When the last decision was made.' },
-    source: {
-      type: 'object',
-      description: 'Health of the load source.',
-      properties: {
-        healthy: { type: 'boolean' },
-        consecutiveFailures: { type: 'integer', minimum: 0 },
-        message: { type: 'string', maxLength: 1024 },
-      },
+    observedGeneration: { type: 'integer', minimum: 0, description: 'metadata.generation of the spec this status describes.' },
+    conditions,
+    ...own,
+  },
+});
+
+const scalingStatus = statusSchema({
+  replicas: { type: 'integer', description: 'The replica count last decided (what the HPA is steered to).' },
+  regime: { type: 'string', description: 'The formula regime of the last decision: below, proportional or overload.' },
+  basis: { type: 'string', description: 'What the decision rests on: load, last-good, hold, fixed or unavailable.' },
+  load: { type: 'number', description: 'The load the last decision is based on.' },
+  loadTime: { type: 'string', format: 'date-time', description: 'When that load was read from the source.' },
+  decisionTime: { type: 'string', format: 'date-time', description: 'When the last decision was made.' },
+  source: {
+    type: 'object',
+    description: 'Health of the load source.',
+    properties: {
+      healthy: { type: 'boolean' },
+      consecutiveFailures: { type: 'integer', minimum: 0 },
+      message: { type: 'string', maxLength: 1024 },
     },
   },
-};
+});
 
-const migrationStatus = {
-  type: 'object',
-  description: 'Written by the kube-governor replica holding the status lease.',
-  properties: {
-    ...commonStatus,
-    phase: { type: 'string', description: 'Pending, Migrating, Paused, RollingBack, Completed or RolledBack.' },
-    sourceReplicas: { type: 'integer', description: 'Replicas published for the source workload.' },
-    targetReplicas: { type: 'integer', description: 'Replicas published for the target workload.' },
-    message: { type: 'string', maxLength: 1024, description: 'The last step, in words.' },
-  },
-};
+const migrationStatus = statusSchema({
+  phase: { type: 'string', description: 'Pending, Migrating, Paused, RollingBack, Completed or RolledBack.' },
+  sourceReplicas: { type: 'integer', description: 'Replicas published for the source workload.' },
+  targetReplicas: { type: 'integer', description: 'Replicas published for the target workload.' },
+  message: { type: 'string', maxLength: 1024, description: 'The last step, in words.' },
+});
 
-const governanceStatus = {
-  type: 'object',
-  description: 'Written by the kube-governor replica holding the status lease.',
-  properties: {
-    ...commonStatus,
-    inForce: { type: 'boolean', description: 'True when the admission webhook enforces (or audits) this policy.' },
-  },
-};
+const governanceStatus = statusSchema({
+  inForce: { type: 'boolean', description: 'True when the admission webhook enforces (or audits) this policy.' },
+});
 
 const READY = '.status.conditions[?(@.type=="Ready")].status';
 const AGE = { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' };
@@ -275,56 +266,30 @@ const migrationRules: CelRule[] = [
   },
 ];
 
+/** A kind's entry: names from the kind, its own printer columns (name, type, JSONPath), then Ready and Age. */
+function crdKind(kind: string, scope: CrdKind['scope'], parts: Pick<CrdKind, 'schema' | 'rules' | 'status'>, columns: readonly (readonly [string, string, string])[]): CrdKind {
+  const singular = kind.toLowerCase();
+  const printerColumns = [...columns.map(([name, type, jsonPath]) => ({ name, type, jsonPath })), { name: 'Ready', type: 'string', jsonPath: READY }, AGE];
+  return { kind, plural: singular.replace(/y$/, 'ies'), singular, scope, ...parts, printerColumns };
+}
+
 /** The three kinds. GovernancePolicy's cross-field rules (quantities, regexes, label syntax) are the webhook's. */
 export const CRD_KINDS: readonly CrdKind[] = [
-  {
-    kind: 'ScalingPolicy',
-    plural: 'scalingpolicies',
-    singular: 'scalingpolicy',
-    scope: 'Namespaced',
-    schema: scalingSchema,
-    rules: scalingRules,
-    status: scalingStatus,
-    printerColumns: [
-      { name: 'Target', type: 'string', jsonPath: '.spec.target.name' },
-      { name: 'Load', type: 'number', jsonPath: '.status.load' },
-      { name: 'Regime', type: 'string', jsonPath: '.status.regime' },
-      { name: 'Replicas', type: 'integer', jsonPath: '.status.replicas' },
-      { name: 'Ready', type: 'string', jsonPath: READY },
-      AGE,
-    ],
-  },
-  {
-    kind: 'MigrationPolicy',
-    plural: 'migrationpolicies',
-    singular: 'migrationpolicy',
-    scope: 'Namespaced',
-    schema: migrationSchema,
-    rules: migrationRules,
-    status: migrationStatus,
-    printerColumns: [
-      { name: 'Source', type: 'string', jsonPath: '.spec.source.name' },
-      { name: 'Target', type: 'string', jsonPath: '.spec.target.name' },
-      { name: 'Phase', type: 'string', jsonPath: '.status.phase' },
-      { name: 'Ready', type: 'string', jsonPath: READY },
-      AGE,
-    ],
-  },
-  {
-    kind: 'GovernancePolicy',
-    plural: 'governancepolicies',
-    singular: 'governancepolicy',
-    scope: 'Cluster',
-    schema: governanceSchema,
-    rules: [],
-    status: governanceStatus,
-    printerColumns: [
-      { name: 'Mode', type: 'string', jsonPath: '.spec.mode' },
-      { name: 'In-Force', type: 'boolean', jsonPath: '.status.inForce' },
-      { name: 'Ready', type: 'string', jsonPath: READY },
-      AGE,
-    ],
-  },
+  crdKind('ScalingPolicy', 'Namespaced', { schema: scalingSchema, rules: scalingRules, status: scalingStatus }, [
+    ['Target', 'string', '.spec.target.name'],
+    ['Load', 'number', '.status.load'],
+    ['Regime', 'string', '.status.regime'],
+    ['Replicas', 'integer', '.status.replicas'],
+  ]),
+  crdKind('MigrationPolicy', 'Namespaced', { schema: migrationSchema, rules: migrationRules, status: migrationStatus }, [
+    ['Source', 'string', '.spec.source.name'],
+    ['Target', 'string', '.spec.target.name'],
+    ['Phase', 'string', '.status.phase'],
+  ]),
+  crdKind('GovernancePolicy', 'Cluster', { schema: governanceSchema, rules: [], status: governanceStatus }, [
+    ['Mode', 'string', '.spec.mode'],
+    ['In-Force', 'boolean', '.status.inForce'],
+  ]),
 ];
 
 /** The CustomResourceDefinition of one kind. Pure: same schemas in, same object out. */

@@ -16,3 +16,8 @@ export interface PolicyKindSpec<T> {
   /** Semantic checks and normalisation (durations to ms, quantities to numbers, regexes compiled). Never throws. */
   compile(doc: any, origin: PolicyOrigin): CompileResult<T>;
 }
+
+/** Name, namespace (default: "default") and origin, as every namespaced policy kind carries them. */
+export function namespacedIdentity(doc: any, origin: PolicyOrigin): { name: string; namespace: string; origin: PolicyOrigin } {
+  return { name: doc.metadata.name, namespace: doc.metadata.namespace ?? 'default', origin };
+}

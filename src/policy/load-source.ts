@@ -45,6 +45,18 @@ export function sourceHeaderProblems(headers: Readonly<Record<string, string>>, 
   return out;
 }
 
+/** spec.interval of a kind that reads a load source, in ms: at least 1s (an issue otherwise). */
+export function loadInterval(spec: any, issues: Issue[]): number {
+  const ms = parseDuration(spec.interval);
+  if (ms < 1000) issues.push({ path: ['spec', 'interval'], message: 'interval must be at least 1s' });
+  return ms;
+}
+
+/** What a kind that reads a load source compiles from it (once loadIssues found nothing): the load and its thresholds. */
+export function compileLoadReading(spec: any): { load: LoadSource; thresholds: { low: number; high: number } } {
+  return { load: compileLoad(spec.load), thresholds: { low: spec.thresholds.low, high: spec.thresholds.high } };
+}
+
 /** Semantic checks of spec.load (paths relative to the document root). */
 export function loadIssues(load: any): Issue[] {
   const type = load?.prometheus ? 'prometheus' : 'http';

@@ -1,9 +1,9 @@
 // MigrationPolicy: schema plus the semantic checks the schema cannot express.
 import schema from './schemas/migration-policy.schema.json' with { type: 'json' };
 import { parseDuration } from '../common/duration.js';
-import type { Issue, PolicyKindSpec } from './kind.js';
-import { compileLoad, loadIssues } from './load-source.js';
-import type { MigrationPolicy } from './types.js';
+import { namespacedIdentity, type Issue, type PolicyKindSpec } from './kind.js';
+import { compileLoadReading, loadInterval, loadIssues } from './load-source.js';
+import { workloadRef, type MigrationPolicy } from './types.js';
 
 export const migrationPolicyKind: PolicyKindSpec<MigrationPolicy> = {
   kind: 'MigrationPolicy',
@@ -18,8 +18,7 @@ export const migrationPolicyKind: PolicyKindSpec<MigrationPolicy> = {
     if (spec.source.kind === t.kind && spec.source.name === t.name) {
       issues.push({ path: ['spec', 'target', 'name'], message: 'source and target must be different workloads' });
     }
-    const intervalMs = parseDuration(spec.interval);
-    if (intervalMs < 1000) issues.push({ path: ['spec', 'interval'], message: 'interval must be at least 1s' });
+    const intervalMs = loadInterval(spec, issues);
     if (spec.capacity?.replicas !== undefined && t.maxReplicas !== undefined && spec.capacity.replicas > t.maxReplicas) {
       issues.push({
         path: ['spec', 'capacity', 'replicas'],
@@ -31,10 +30,8 @@ export const migrationPolicyKind: PolicyKindSpec<MigrationPolicy> = {
     return {
       value: {
         kind: 'MigrationPolicy',
-        name: doc.metadata.name,
-        namespace: doc.metadata.namespace ?? 'default',
-        origin,
-        source: { apiVersion: spec.source.apiVersion, kind: spec.source.kind, name: spec.source.name },
+        ...namespacedIdentity(doc, origin),
+        source: workloadRef(spec.source),
         target: {
           apiVersion: t.apiVersion,
           kind: t.kind,
@@ -42,8 +39,7 @@ export const migrationPolicyKind: PolicyKindSpec<MigrationPolicy> = {
           minReplicas: t.minReplicas,
           ...(t.maxReplicas !== undefined ? { maxReplicas: t.maxReplicas } : {}),
         },
-        load: compileLoad(spec.load),
-        thresholds: { low: spec.thresholds.low, high: spec.thresholds.high },
+        ...compileLoadReading(spec),
         ...(spec.base !== undefined ? { base: spec.base } : {}),
         minDrain: spec.minDrain,
         step: spec.step,

@@ -1,9 +1,9 @@
 // ScalingPolicy: schema plus the semantic checks the schema cannot express.
 import schema from './schemas/scaling-policy.schema.json' with { type: 'json' };
 import { parseDuration } from '../common/duration.js';
-import type { Issue, PolicyKindSpec } from './kind.js';
-import { compileLoad, loadIssues } from './load-source.js';
-import type { ScalingPolicy } from './types.js';
+import { namespacedIdentity, type Issue, type PolicyKindSpec } from './kind.js';
+import { compileLoadReading, loadInterval, loadIssues } from './load-source.js';
+import { workloadRef, type ScalingPolicy } from './types.js';
 
 export const scalingPolicyKind: PolicyKindSpec<ScalingPolicy> = {
   kind: 'ScalingPolicy',
@@ -17,8 +17,7 @@ export const scalingPolicyKind: PolicyKindSpec<ScalingPolicy> = {
     const cap: number = spec.replicas.cap ?? max;
     if (base > max) issues.push({ path: ['spec', 'replicas', 'base'], message: `base (${base}) must not exceed max (${max})` });
     if (min > max) issues.push({ path: ['spec', 'replicas', 'min'], message: `min (${min}) must not exceed max (${max})` });
-    const intervalMs = parseDuration(spec.interval);
-    if (intervalMs < 1000) issues.push({ path: ['spec', 'interval'], message: 'interval must be at least 1s' });
+    const intervalMs = loadInterval(spec, issues);
     const staleAfterMs = parseDuration(spec.staleAfter);
     if (staleAfterMs < intervalMs) {
       issues.push({ path: ['spec', 'staleAfter'], message: `staleAfter (${spec.staleAfter}) must be at least the interval (${spec.interval})` });
@@ -32,12 +31,9 @@ export const scalingPolicyKind: PolicyKindSpec<ScalingPolicy> = {
     return {
       value: {
         kind: 'ScalingPolicy',
-        name: doc.metadata.name,
-        namespace: doc.metadata.namespace ?? 'default',
-        origin,
-        target: { apiVersion: spec.target.apiVersion, kind: spec.target.kind, name: spec.target.name },
-        load: compileLoad(spec.load),
-        thresholds: { low: spec.thresholds.low, high: spec.thresholds.high },
+        ...namespacedIdentity(doc, origin),
+        target: workloadRef(spec.target),
+        ...compileLoadReading(spec),
         replicas: { min, base, max, cap },
         step: spec.step,
         intervalMs,

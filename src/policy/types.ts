@@ -12,6 +12,11 @@ export interface WorkloadRef {
   readonly name: string;
 }
 
+/** The reference alone, from anything that carries one (a migration's target carries replica bounds too). */
+export function workloadRef(r: WorkloadRef): WorkloadRef {
+  return { apiVersion: r.apiVersion, kind: r.kind, name: r.name };
+}
+
 /** TLS towards a load source; file paths, read by the source (src/sources), never by the parser. */
 export interface SourceTls {
   readonly caFile?: string;

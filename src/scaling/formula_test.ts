@@ -4,8 +4,11 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { InvalidLoadError, isValidLoad, proportionalReplicas, type FormulaParams } from './formula.js';
 
+/** Formula parameters from [Tmin, Tmax] and [Rmin, R0, Rmax]; the cap is Rmax. */
+const params = ([low, high]: [number, number], [min, base, max]: [number, number, number], step = 1): FormulaParams => ({ thresholds: { low, high }, replicas: { min, base, max, cap: max }, step });
+
 // The issue's example: Tmin 100, Tmax 800, Rmin 2, R0 3, Rmax 20, cap 20, ΔR 2.
-const P: FormulaParams = { thresholds: { low: 100, high: 800 }, replicas: { min: 2, base: 3, max: 20, cap: 20 }, step: 2 };
+const P = params([100, 800], [2, 3, 20], 2);
 const withCap = (cap: number, step = P.step): FormulaParams => ({ ...P, replicas: { ...P.replicas, cap }, step });
 
 test('below Tmin the base level R0 is published, whatever the previous count', () => {
@@ -31,12 +34,19 @@ test('proportional values are rounded up', () => {
   assert.equal(proportionalReplicas(101, P).replicas, 4);
 });
 
-test('float noise does not add a replica: 0.1-step fractions that are whole stay whole', () => {
-  const p: FormulaParams = { thresholds: { low: 0, high: 1 }, replicas: { min: 1, base: 3, max: 13, cap: 13 }, step: 1 };
+/** Replica counts for loads under parameters other than the issue's example. */
+const counts: { name: string; p: FormulaParams; loads: [load: number, replicas: number][] }[] = [
   // 3 + 0.7 · 10 is 9.999999999999998 or 10.000000000000002 in floats; either way the answer is 10.
-  assert.equal(proportionalReplicas(0.7, p).replicas, 10);
-  assert.equal(proportionalReplicas(0.3, p).replicas, 6);
-});
+  { name: 'float noise does not add a replica: 0.1-step fractions that are whole stay whole', p: params([0, 1], [1, 3, 13]), loads: [[0.7, 10], [0.3, 6]] },
+  // The schema forbids base < min; the clamp still guarantees the bound for direct callers.
+  { name: 'the result is clamped to Rmin even when the base sits below it', p: params([10, 20], [4, 1, 8]), loads: [[0, 4]] },
+  { name: 'min 0 allows scale to zero below Tmin, and only then', p: params([10, 20], [0, 0, 8]), loads: [[0, 0], [10.01, 1]] },
+];
+for (const c of counts) {
+  test(c.name, () => {
+    for (const [load, replicas] of c.loads) assert.equal(proportionalReplicas(load, c.p).replicas, replicas, `load ${load}`);
+  });
+}
 
 test('overload without a previous count starts at Rmax', () => {
   assert.deepEqual(proportionalReplicas(801, P), { replicas: 20, regime: 'overload', exact: 20 });
@@ -71,18 +81,6 @@ test('ΔR = 0: overload holds at max(Rmax, previous)', () => {
 
 test('a non-finite previous count is ignored', () => {
   assert.equal(proportionalReplicas(5000, withCap(30), Number.NaN).replicas, 20);
-});
-
-test('the result is clamped to Rmin even when the base sits below it', () => {
-  // The schema forbids base < min; the clamp still guarantees the bound for direct callers.
-  const p: FormulaParams = { thresholds: { low: 10, high: 20 }, replicas: { min: 4, base: 1, max: 8, cap: 8 }, step: 1 };
-  assert.equal(proportionalReplicas(0, p).replicas, 4);
-});
-
-test('min 0 allows scale to zero below Tmin, and only then', () => {
-  const p: FormulaParams = { thresholds: { low: 10, high: 20 }, replicas: { min: 0, base: 0, max: 8, cap: 8 }, step: 1 };
-  assert.equal(proportionalReplicas(0, p).replicas, 0);
-  assert.equal(proportionalReplicas(10.01, p).replicas, 1);
 });
 
 test('NaN, ±Infinity and negative loads are rejected, never turned into a replica count', () => {

@@ -1,6 +1,6 @@
 // The native autoscaling/v2 HPAs a ScalingPolicy (one) or MigrationPolicy (two: source and target) needs, as plain
 // objects plus the HpaSpec the replay uses, so `governor hpa` and `governor simulate` describe the same HPA.
-import type { MigrationPolicy, ScalingPolicy, WorkloadRef } from '../policy/types.js';
+import { workloadRef, type MigrationPolicy, type ScalingPolicy, type WorkloadRef } from '../policy/types.js';
 import { DESIRED_REPLICAS_METRIC, MANAGED_BY_LABELS, METRIC_ROLE_LABEL, POLICY_LABEL, type WorkloadRole } from './contract.js';
 import type { HpaBehavior, HpaSpec } from './hpa-replay.js';
 
@@ -29,12 +29,19 @@ export interface GeneratedHpa {
   readonly notes: readonly string[];
 }
 
+/** The metadata of a generated manifest. */
+export interface ManifestMetadata {
+  name: string;
+  namespace: string;
+  labels: Record<string, string>;
+}
+
 export interface HpaManifest {
   apiVersion: 'autoscaling/v2';
   kind: 'HorizontalPodAutoscaler';
-  metadata: { name: string; namespace: string; labels: Record<string, string> };
+  metadata: ManifestMetadata;
   spec: {
-    scaleTargetRef: { apiVersion: string; kind: string; name: string };
+    scaleTargetRef: WorkloadRef;
     minReplicas: number;
     maxReplicas: number;
     metrics: Array<{
@@ -104,7 +111,7 @@ function build(
       labels: { ...MANAGED_BY_LABELS, ...matchLabels },
     },
     spec: {
-      scaleTargetRef: { apiVersion: workload.apiVersion, kind: workload.kind, name: workload.name },
+      scaleTargetRef: workloadRef(workload),
       minReplicas: min,
       maxReplicas: max,
       metrics: [
@@ -170,6 +177,6 @@ export function migrationPolicyHpas(p: MigrationPolicy, opts: HpaManifestOptions
   const target = build(`${p.name}-target`, p.namespace, p.name, 'target', p.target, Math.max(1, p.target.minReplicas), tMax, opts);
   return [
     { role: 'source', workload: p.source, ...source, notes: [...sNotes, ...(opts.notes ?? [])] },
-    { role: 'target', workload: { apiVersion: p.target.apiVersion, kind: p.target.kind, name: p.target.name }, ...target, notes: [...tNotes, ...(opts.notes ?? [])] },
+    { role: 'target', workload: workloadRef(p.target), ...target, notes: [...tNotes, ...(opts.notes ?? [])] },
   ];
 }

@@ -404,43 +404,40 @@ function changeInPeriod(now: number, periodSeconds: number, events: readonly Tim
   return n;
 }
 
+type ScaleEvents = readonly TimestampedScaleEvent[];
+
 /** calculateScaleUpLimitWithScalingRules */
-export function scaleUpLimit(
-  now: number,
-  current: number,
-  upEvents: readonly TimestampedScaleEvent[],
-  downEvents: readonly TimestampedScaleEvent[],
-  rules: ResolvedScalingRules,
-): number {
-  if (rules.selectPolicy === 'Disabled') return current;
-  const pickMin = rules.selectPolicy === 'Min';
-  let result = pickMin ? Number.MAX_SAFE_INTEGER : Number.MIN_SAFE_INTEGER;
-  for (const p of rules.policies) {
-    const start = current - changeInPeriod(now, p.periodSeconds, upEvents) + changeInPeriod(now, p.periodSeconds, downEvents);
-    // Percent rounds up so that a small workload can still grow.
-    const proposed = p.type === 'Pods' ? start + p.value : Math.ceil(start * (1 + p.value / 100));
-    result = pickMin ? Math.min(result, proposed) : Math.max(result, proposed);
-  }
-  return result;
+export function scaleUpLimit(now: number, current: number, upEvents: ScaleEvents, downEvents: ScaleEvents, rules: ResolvedScalingRules): number {
+  // Percent rounds up so that a small workload can still grow.
+  return scaleLimit('up', now, current, upEvents, downEvents, rules, (start, p) => (p.type === 'Pods' ? start + p.value : Math.ceil(start * (1 + p.value / 100))));
 }
 
 /** calculateScaleDownLimitWithBehaviors */
-export function scaleDownLimit(
+export function scaleDownLimit(now: number, current: number, upEvents: ScaleEvents, downEvents: ScaleEvents, rules: ResolvedScalingRules): number {
+  // int32(float64(start) * (1 − v/100)) truncates toward zero.
+  return scaleLimit('down', now, current, upEvents, downEvents, rules, (start, p) => (p.type === 'Pods' ? start - p.value : Math.trunc(start * (1 - p.value / 100))));
+}
+
+/**
+ * What both limits share: each policy proposes a count from the count one period ago (`current` less the changes
+ * within it), and selectPolicy picks the largest change ('Max') or the smallest ('Min'); going down, the largest
+ * change is the lowest count.
+ */
+function scaleLimit(
+  direction: 'up' | 'down',
   now: number,
   current: number,
-  upEvents: readonly TimestampedScaleEvent[],
-  downEvents: readonly TimestampedScaleEvent[],
+  upEvents: ScaleEvents,
+  downEvents: ScaleEvents,
   rules: ResolvedScalingRules,
+  propose: (start: number, p: ResolvedScalingRules['policies'][number]) => number,
 ): number {
   if (rules.selectPolicy === 'Disabled') return current;
-  const pickMin = rules.selectPolicy === 'Min';
-  let result = pickMin ? Number.MIN_SAFE_INTEGER : Number.MAX_SAFE_INTEGER;
+  const highest = (rules.selectPolicy === 'Min') === (direction === 'down');
+  let result = highest ? Number.MIN_SAFE_INTEGER : Number.MAX_SAFE_INTEGER;
   for (const p of rules.policies) {
-    const start = current - changeInPeriod(now, p.periodSeconds, upEvents) + changeInPeriod(now, p.periodSeconds, downEvents);
-    // int32(float64(start) * (1 − v/100)) truncates toward zero.
-    const proposed = p.type === 'Pods' ? start - p.value : Math.trunc(start * (1 - p.value / 100));
-    // For scale-down the smallest change ('Min') is the highest count.
-    result = pickMin ? Math.max(result, proposed) : Math.min(result, proposed);
+    const proposed = propose(current - changeInPeriod(now, p.periodSeconds, upEvents) + changeInPeriod(now, p.periodSeconds, downEvents), p);
+    result = highest ? Math.max(result, proposed) : Math.min(result, proposed);
   }
   return result;
 }

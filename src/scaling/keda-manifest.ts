@@ -3,7 +3,7 @@
 // behavior as the native HPAs of `governor hpa`. KEDA's HPA then lands on the policy's R (target 1, AverageValue).
 import type { MigrationPolicy, ScalingPolicy, WorkloadRef } from '../policy/types.js';
 import { MANAGED_BY_LABELS, METRIC_ROLE_LABEL, POLICY_LABEL, type WorkloadRole } from './contract.js';
-import { migrationPolicyHpas, scalingPolicyHpa, type HpaManifest, type HpaManifestOptions } from './hpa-manifest.js';
+import { migrationPolicyHpas, scalingPolicyHpa, type HpaManifest, type HpaManifestOptions, type ManifestMetadata } from './hpa-manifest.js';
 
 export interface KedaManifestOptions extends HpaManifestOptions {
   /** host:port of governor's scaler as KEDA reaches it (the keda Service of the install). */
@@ -19,9 +19,9 @@ export interface KedaManifestOptions extends HpaManifestOptions {
 export interface ScaledObjectManifest {
   apiVersion: 'keda.sh/v1alpha1';
   kind: 'ScaledObject';
-  metadata: { name: string; namespace: string; labels: Record<string, string> };
+  metadata: ManifestMetadata;
   spec: {
-    scaleTargetRef: { apiVersion: string; kind: string; name: string };
+    scaleTargetRef: WorkloadRef;
     pollingInterval: number;
     cooldownPeriod: number;
     minReplicaCount: number;

@@ -14,6 +14,7 @@ import {
   roundSource,
   startMigration,
   stepMigration,
+  type MigrationAction,
   type MigrationParams,
   type MigrationState,
 } from './migration.js';
@@ -125,26 +126,25 @@ test('start: R′(0) from spec.base, else the live source count, else an error',
   assert.throws(() => startMigration(noBase, { nowMs: 0 }), MigrationStartError);
 });
 
+/** An operator action that must apply; the new state, checked to be in `phase`. */
+function act(s: MigrationState, action: MigrationAction, phase: MigrationState['phase']): MigrationState {
+  const r = applyMigrationAction(s, action);
+  assert.ok(r.ok, `${action} from ${s.phase}`);
+  assert.equal(r.state.phase, phase);
+  return r.state;
+}
+
 test('pause holds, resume continues, rollback drains the target back into the source', () => {
   let s = started();
   s = stepMigration(params, s, { nowMs: I, load: 5000 }).state; // 4
-  const paused = applyMigrationAction(s, 'pause');
-  assert.ok(paused.ok);
-  s = paused.state;
-  assert.equal(s.phase, 'Paused');
+  s = act(s, 'pause', 'Paused');
   s = stepMigration(params, s, { nowMs: 2 * I, load: 5000 }).state;
   assert.equal(s.sourceExact, 4);
   assert.equal(applyMigrationAction(s, 'pause').ok, false);
-  const resumed = applyMigrationAction(s, 'resume');
-  assert.ok(resumed.ok);
-  s = resumed.state;
-  assert.equal(s.phase, 'Migrating');
+  s = act(s, 'resume', 'Migrating');
   s = stepMigration(params, s, { nowMs: 3 * I, load: 5000 }).state; // 2
   assert.equal(s.sourceExact, 2);
-  const rb = applyMigrationAction(s, 'rollback');
-  assert.ok(rb.ok);
-  s = rb.state;
-  assert.equal(s.phase, 'RollingBack');
+  s = act(s, 'rollback', 'RollingBack');
   // rollback moves a full step per interval whatever the load
   s = stepMigration(params, s, { nowMs: 4 * I, load: 0 }).state;
   assert.equal(s.sourceExact, 4);
@@ -157,14 +157,9 @@ test('pause holds, resume continues, rollback drains the target back into the so
 });
 
 test('pause during a rollback resumes the rollback', () => {
-  let s: MigrationState = { ...started(), sourceExact: 1, phase: 'RollingBack' };
-  const p = applyMigrationAction(s, 'pause');
-  assert.ok(p.ok);
-  const r = applyMigrationAction(p.state, 'resume');
-  assert.ok(r.ok);
-  s = r.state;
-  assert.equal(s.phase, 'RollingBack');
-  assert.equal(s.resumeTo, undefined);
+  const paused = act({ ...started(), sourceExact: 1, phase: 'RollingBack' }, 'pause', 'Paused');
+  assert.equal(paused.resumeTo, 'RollingBack');
+  assert.equal(act(paused, 'resume', 'RollingBack').resumeTo, undefined);
 });
 
 test('restart: a new evaluator over the same store continues exactly where the old one stopped', async () => {

@@ -1,44 +1,13 @@
 // Trace parsing and the offline replay: planner + formula / migration model + HPA controller rules.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parsePolicyText } from '../policy/parse.js';
-import type { MigrationPolicy, ScalingPolicy } from '../policy/types.js';
+import { asMigration, asScaling, migrationPolicyYaml, parsedPolicies, scalingPolicyYaml, yamlStream } from '../policy/testing.js';
 import { loadAt, parseTrace, parseTraceCsv, parseTraceJson, simulateTrace, SimulationError, TraceError, type TracePoint } from './simulate.js';
 
-function policies(yaml: string) {
-  const r = parsePolicyText(yaml, 'inline.yaml');
-  assert.deepEqual(r.errors, []);
-  return r.policies;
-}
-
-const SCALING = `
-apiVersion: governor.io/v1alpha1
-kind: ScalingPolicy
-metadata: {name: checkout, namespace: shop}
-spec:
-  target: {kind: Deployment, name: checkout}
-  load: {prometheus: {query: 'x'}}
-  thresholds: {low: 100, high: 800}
-  replicas: {min: 2, base: 3, max: 10, cap: 14}
-  step: 2
-  interval: 60s
-`;
-const MIGRATION = `
-apiVersion: governor.io/v1alpha1
-kind: MigrationPolicy
-metadata: {name: move, namespace: shop}
-spec:
-  source: {kind: Deployment, name: a}
-  target: {kind: Deployment, name: b, minReplicas: 1, maxReplicas: 20}
-  load: {prometheus: {query: 'x'}}
-  thresholds: {low: 100, high: 800}
-  base: 6
-  step: 2
-  interval: 30s
-  capacity: {replicas: 6}
-`;
-const scaling = () => policies(SCALING)[0] as ScalingPolicy;
-const migration = () => policies(MIGRATION)[0] as MigrationPolicy;
+const SCALING = scalingPolicyYaml({ name: 'checkout', replicas: '{min: 2, base: 3, max: 10, cap: 14}', step: 2, interval: '60s' });
+const MIGRATION = migrationPolicyYaml({ name: 'move', source: 'a', target: 'b', base: 6, step: 2, capacity: '{replicas: 6}' });
+const scaling = () => asScaling(parsedPolicies(SCALING)[0]);
+const migration = () => asMigration(parsedPolicies(MIGRATION)[0]);
 const constant = (load: number, seconds: number, every = 15): TracePoint[] => Array.from({ length: seconds / every + 1 }, (_, i) => ({ t: i * every, load }));
 
 test('CSV traces: header t,load, comments, blank lines, optional action column, any column order', () => {
@@ -205,9 +174,9 @@ test('migration: actions in the trace pause, resume and roll back', () => {
 });
 
 test('migration: capacity from a ScalingPolicy follows the load', () => {
-  const ps = policies(`${SCALING.replace('name: checkout\n', 'name: checkout\n')}---${MIGRATION.replace('capacity: {replicas: 6}', 'capacity: {scalingPolicy: checkout}')}`);
-  const m = ps.find((p) => p.kind === 'MigrationPolicy') as MigrationPolicy;
-  const s = ps.filter((p): p is ScalingPolicy => p.kind === 'ScalingPolicy');
+  const [scalingPolicy, migrationPolicy] = parsedPolicies(yamlStream(SCALING, migrationPolicyYaml({ name: 'move', source: 'a', target: 'b', base: 6, step: 2, capacity: '{scalingPolicy: checkout}' })));
+  const m = asMigration(migrationPolicy);
+  const s = [asScaling(scalingPolicy)];
   const r = simulateTrace({ policy: m, scalingPolicies: s, trace: [{ t: 0, load: 50 }, { t: 120, load: 790 }], options: { untilSeconds: 240 } });
   assert.equal(r.steps[0]!.capacity, 3);
   assert.equal(r.steps.at(-1)!.capacity, 10);

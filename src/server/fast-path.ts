@@ -1,6 +1,6 @@
 // A tiny dispatcher in front of an express app: the few hot routes go straight to framework-agnostic handlers, the rest
-// falls through to express untouched. Measured in BENCHMARKS.md: express's per-request machinery costs more than a
-// whole admission review, so the routes the API server calls thousands of times a second skip it.
+// falls through to express untouched: express's per-request machinery costs more than a whole admission review, so
+// the routes the API server and the HPA call on every request skip it.
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 
 export interface FastRoute {

@@ -4,7 +4,7 @@ import type { RequestListener, ServerResponse } from 'node:http';
 import { Server as NetServer, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
-import { statusBody } from './status.js';
+import { statusResponse } from '../wire/status.js';
 import type { TlsMaterial } from '../tls/serving.js';
 import type { ServerComponent } from './component.js';
 
@@ -35,6 +35,8 @@ export const REQUEST_TIMEOUT_MS = 10_000;
 export const HEADERS_TIMEOUT_MS = 5_000;
 /** How often Node checks the two timeouts above (its default, 30 s, let a stalled upload live 30 s past its timeout). */
 const TIMEOUT_CHECK_MS = 1_000;
+/** Request line and headers at most (Node's maxHeaderSize); longer ones get 431 below. */
+export const MAX_HEADER_BYTES = 64 * 1024;
 /** Far above what the API servers open to one webhook pod; each connection costs memory even when idle. */
 export const MAX_CONNECTIONS = 500;
 
@@ -52,7 +54,7 @@ export function tlsServerOptions(o: SecureServerOptions): ServerOptions {
         : {}),
     ...timeoutOptions(o),
     handshakeTimeout: 5_000,
-    maxHeaderSize: 64 * 1024,
+    maxHeaderSize: MAX_HEADER_BYTES,
   };
 }
 
@@ -112,17 +114,17 @@ export function createSecureServer(handler: RequestListener, o: SecureServerOpti
     if (timedOut && (socket as { kgRequested?: boolean }).kgRequested !== true) return void socket.destroy();
     const [code, reason, text, message] =
       err.code === 'HPE_HEADER_OVERFLOW'
-        ? [431, 'RequestHeaderFieldsTooLarge', 'Request Header Fields Too Large', 'request line and headers exceed the 64 KiB limit']
+        ? [431, 'RequestHeaderFieldsTooLarge', 'Request Header Fields Too Large', `request line and headers exceed the ${MAX_HEADER_BYTES / 1024} KiB limit`]
         : timedOut
           ? [408, 'Timeout', 'Request Timeout', 'the request did not arrive in time']
           : [400, 'BadRequest', 'Bad Request', 'malformed HTTP request'];
-    const body = JSON.stringify(statusBody(code, reason, message));
-    socket.write(`HTTP/1.1 ${code} ${text}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
+    const body = statusResponse(code, reason, message);
+    socket.write(`HTTP/1.1 ${code} ${text}\r\ncontent-type: application/json\r\ncontent-length: ${body.bytes}\r\nconnection: close\r\n\r\n${body.text}`);
     setTimeout(() => socket.end(), 200).unref();
     setTimeout(() => socket.destroy(), 2000).unref();
   });
-  // Responses in flight, counted: keeping the response objects in a Set gave each one an identity hash, which slowed
-  // every request in Node's HTTP code (measured with bench/lib/servers.ts, old against new; BENCHMARKS.md).
+  // Responses in flight, counted rather than kept in a Set: a Set would give each response object an identity hash,
+  // which puts every request in Node's HTTP code on a slower path.
   let inFlight = 0;
   let closing = false;
   let drained = false;

@@ -16,8 +16,8 @@ export interface QueryObservation {
 
 /**
  * Source queries in flight at once across all policies. Without a bound, the start-up evaluation of many policies
- * opened a connection per policy to the source at once, timed most of them out and left a large heap of garbage
- * (BENCHMARKS.md); Prometheus would see the same burst.
+ * opened a connection per policy to the source at once, timed most of them out and left a large heap of garbage;
+ * Prometheus would see the same burst.
  */
 export const DEFAULT_MAX_CONCURRENT_QUERIES = 32;
 

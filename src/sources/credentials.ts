@@ -6,6 +6,7 @@ import { Agent } from 'undici';
 import type { SourceAuth, SourceTls } from '../policy/types.js';
 import { sourceHeaderProblems } from '../policy/load-source.js';
 import { SourceError, SourceUnavailableError } from './errors.js';
+import { base64Utf8 } from '../wire/text.js';
 
 /** Tokens, passwords and user names are short; PEM bundles can hold many certificates. */
 const MAX_SECRET_BYTES = 64 * 1024;
@@ -115,7 +116,7 @@ export class CredentialResolver {
       const user = b.usernameFile ? await this.secret(b.usernameFile, cred.trusted, 'basic auth username file', c) : (b.username ?? '');
       const password = await this.secret(b.passwordFile, cred.trusted, 'basic auth password file', c);
       if (user.includes(':')) throw fail(c, 'the basic auth user name contains ":"');
-      const encoded = Buffer.from(`${user}:${password}`, 'utf8').toString('base64');
+      const encoded = base64Utf8(`${user}:${password}`);
       headers.authorization = `Basic ${encoded}`;
       secrets.push(password, encoded);
       if (b.usernameFile && user.length >= MIN_REDACT_LENGTH) secrets.push(user);

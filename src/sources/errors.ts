@@ -15,29 +15,22 @@ export abstract class SourceError extends Error {
   }
 }
 
+/** The SourceError class of one failure reason; `name` is what logs and tests see. */
+function sourceError<R extends SourceFailureReason>(name: string, reason: R) {
+  return class extends SourceError {
+    override name = name;
+    readonly reason = reason;
+  };
+}
+
 /** The source could not be reached or answered with a server error (connection refused, DNS, HTTP 5xx). */
-export class SourceUnavailableError extends SourceError {
-  override name = 'SourceUnavailableError';
-  readonly reason = 'unavailable' as const;
-}
-
+export const SourceUnavailableError = sourceError('SourceUnavailableError', 'unavailable');
 /** The source refused our credentials (HTTP 401 or 403): a configuration problem, not an outage. */
-export class SourceAuthError extends SourceError {
-  override name = 'SourceAuthError';
-  readonly reason = 'auth' as const;
-}
-
+export const SourceAuthError = sourceError('SourceAuthError', 'auth');
 /** The source did not answer within the timeout. */
-export class SourceTimeoutError extends SourceError {
-  override name = 'SourceTimeoutError';
-  readonly reason = 'timeout' as const;
-}
-
+export const SourceTimeoutError = sourceError('SourceTimeoutError', 'timeout');
 /** The source answered, but not with one usable number (bad query, no series, many series, NaN, not JSON…). */
-export class SourceResponseError extends SourceError {
-  override name = 'SourceResponseError';
-  readonly reason = 'response' as const;
-}
+export const SourceResponseError = sourceError('SourceResponseError', 'response');
 
 export function isSourceError(e: unknown): e is SourceError {
   return e instanceof SourceError;

@@ -257,7 +257,7 @@ test('HTTPS webhook: an object huge by sheer size (50,000 containers, 1.5 MB) is
 test('every other user-controlled evaluation is linear: label keys and values, selectors, wildcards, JSON Pointer escaping, durations (256 KiB inputs)', async () => {
   const { isValidLabelKey, isValidLabelValue, parseSelector } = await import('../../src/common/labels.js');
   const { compileNamePattern } = await import('../../src/policy/governance-policy.js');
-  const { escapePointerSegment } = await import('../../src/governance/json-patch.js');
+  const { escapePointerSegment } = await import('../../src/wire/pointer.js');
   const { parseDuration } = await import('../../src/common/duration.js');
   const n = 256 * 1024;
   const shapes = ['a'.repeat(n) + '!', `${'a'.repeat(61)}.`.repeat(n / 62) + '!', 'a-'.repeat(n / 2) + '/!', `a/${'a-'.repeat(n / 2)}!`, 'a.'.repeat(n / 2) + '/' + 'a'.repeat(64)];

@@ -1,4 +1,5 @@
 // The metav1.Status body every server here answers failures with (the adapter, the webhook, the HTTPS layer below both).
+import { jsonBody, type Body } from './text.js';
 
 /** The metav1.Status body Kubernetes clients expect for every failed request. */
 export interface Status {
@@ -14,4 +15,9 @@ export interface Status {
 
 export function statusBody(code: number, reason: string, message: string, details?: Status['details']): Status {
   return { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message, reason, code, ...(details ? { details } : {}) };
+}
+
+/** The Status as a response body. */
+export function statusResponse(code: number, reason: string, message: string, details?: Status['details']): Body {
+  return jsonBody(statusBody(code, reason, message, details));
 }
