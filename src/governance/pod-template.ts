@@ -42,6 +42,13 @@ export function workloadKind(group: string, kind: string): WorkloadKind | undefi
   return (WORKLOAD_KINDS as readonly string[]).includes(kind) && GROUPS[kind as WorkloadKind] === group ? (kind as WorkloadKind) : undefined;
 }
 
+/** "apps/v1" → "v1"; "v1" → "v1". */
+export function versionOf(apiVersion: unknown): string {
+  if (typeof apiVersion !== 'string') return '';
+  const i = apiVersion.indexOf('/');
+  return i < 0 ? apiVersion : apiVersion.slice(i + 1);
+}
+
 /** "apps/v1" → "apps"; "v1" → "". */
 export function groupOf(apiVersion: unknown): string {
   if (typeof apiVersion !== 'string') return '';

@@ -4,16 +4,18 @@ import { GovernanceEngine } from './engine.js';
 import { formatViolation } from './result.js';
 import { applyAddPatch, policy, yamlObject } from './testing.js';
 
+// The workload's own labels, copied into its pod template (what every policy did before `target`).
 const TAGS = policy(
   'tags',
   `
+  target: object
   labels:
-    owner: {required: true, pattern: '^[a-z][a-z0-9-]*$'}
-    data-classification: {allowed: [public, internal, confidential, pii], fromNamespace: true}
-    tier: {default: backend}
+    owner: {required: true, pattern: '^[a-z][a-z0-9-]*$', copyToPodTemplate: true}
+    data-classification: {allowed: [public, internal, confidential, pii], fromNamespace: true, copyToPodTemplate: true}
+    tier: {default: backend, copyToPodTemplate: true}
   annotations:
-    cost-center: {required: true, fromNamespace: true}
-    example.com/contact: {default: 'team@example.com'}
+    cost-center: {required: true, fromNamespace: true, copyToPodTemplate: true}
+    example.com/contact: {default: 'team@example.com', copyToPodTemplate: true}
 `,
 );
 const engine = new GovernanceEngine([TAGS]);
@@ -67,13 +69,18 @@ test('values the user set are never replaced, on the object or in the template',
 test('require-*, allowed values and patterns are reported with the key path and the fix', () => {
   const s = statefulSet() as any;
   s.metadata.labels = { owner: 'DB Team', 'data-classification': 'secret' };
+  // target object: the template is not where these rules apply (before `target`, its values were checked too).
   s.spec.template.metadata.labels['data-classification'] = 'top';
   const v = engine.validate(s, { namespace: 'data' });
   assert.deepEqual(v.decision.denials.map(formatViolation), [
     'metadata.labels.owner must match ^[a-z][a-z0-9-]*$ (is "DB Team") (policy tags, rule label-values)',
     'metadata.labels.data-classification must be one of public, internal, confidential, pii (is "secret") (policy tags, rule label-values)',
-    'spec.template.metadata.labels.data-classification must be one of public, internal, confidential, pii (is "top") (policy tags, rule label-values)',
     'metadata.annotations.cost-center is required (policy tags, rule require-annotations)',
+  ]);
+  const both = new GovernanceEngine([policy('both', `  target: both\n  labels:\n    data-classification: {allowed: [public, internal, confidential, pii]}`)]);
+  assert.deepEqual(both.validate(s, { namespace: 'data' }).decision.denials.map(formatViolation), [
+    'metadata.labels.data-classification must be one of public, internal, confidential, pii (is "secret") (policy both, rule label-values)',
+    'spec.template.metadata.labels.data-classification must be one of public, internal, confidential, pii (is "top") (policy both, rule label-values)',
   ]);
 });
 

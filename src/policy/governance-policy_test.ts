@@ -32,7 +32,7 @@ test('the issue contract shape loads and compiles (selectors, quantities, regexe
   assert.deepEqual(r.errors, []);
   const p = r.policies[0] as GovernancePolicy;
   assert.equal(p.mode, 'enforce');
-  assert.deepEqual([...p.match.kinds!].sort(), ['CronJob', 'DaemonSet', 'Deployment', 'Job', 'Pod', 'ReplicaSet', 'StatefulSet']);
+  assert.deepEqual([...p.match.kinds!.names].sort(), ['CronJob', 'DaemonSet', 'Deployment', 'Job', 'Pod', 'ReplicaSet', 'StatefulSet']);
   assert.deepEqual(p.match.namespaceSelector, [{ key: 'tier', operator: 'In', values: ['prod'] }]);
   assert.equal(quantityToNumber(p.resources!.max.find((m) => m.resource === 'memory')!.value), 8 * 2 ** 30);
   assert.deepEqual(p.resources!.require, [
