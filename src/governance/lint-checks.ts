@@ -1,5 +1,6 @@
 // Cross-policy checks of GovernancePolicies that no single document can fail: reported by `governor lint` as warnings.
-import type { GovernancePolicy } from '../policy/governance-policy.js';
+import { namesPodBearingKind, type GovernancePolicy } from '../policy/governance-policy.js';
+import { BUILTIN_KINDS, WORKLOAD_KINDS } from '../policy/kinds.js';
 import type { PolicyError } from '../policy/types.js';
 import { skippedNamespaces } from './engine.js';
 
@@ -23,6 +24,16 @@ export function governanceWarnings(policies: readonly GovernancePolicy[]): Polic
           warn(p, `spec.${field}.${r.key}.default`, `default "${r.default}" conflicts with "${first.value}" of policy ${first.policy.name}; where both match, ${first.policy.name} applies first and wins`);
         }
       }
+    }
+    for (const r of p.match.kinds?.refs ?? []) {
+      const b = BUILTIN_KINDS[r.kind];
+      if (b && !b.namespaced && (r.group === undefined || r.group === b.group)) {
+        warn(p, 'spec.match.kinds', `${r.text} is cluster-scoped: governor review and governor test check it, but the webhook never registers writes of cluster-scoped kinds (a broken webhook could lock the cluster out)`);
+      }
+    }
+    if (p.resources && p.match.kinds && namesPodBearingKind(p.match.kinds)) {
+      const others = p.match.kinds.refs.filter((r) => !(WORKLOAD_KINDS as readonly string[]).includes(r.kind));
+      if (others.length) warn(p, 'spec.resources', `resource rules act on pods and pod controllers only: not on ${others.map((r) => r.text).join(', ')}`);
     }
     for (const n of p.match.namespaces ?? []) {
       if (n.exact && skippedNamespaces().includes(n.text)) warn(p, 'spec.match.namespaces', `${n.text} is never evaluated by the webhook (so the cluster cannot be locked out)`);

@@ -120,3 +120,19 @@ export function expandPod(refs: readonly KindRef[]): KindRef[] {
 
 /** The refs of no kind list: the workload kinds (what a policy without kinds has always matched). */
 export const DEFAULT_KIND_REFS: readonly KindRef[] = WORKLOAD_KINDS.map((k) => ({ text: k, group: BUILTIN_KINDS[k]!.group, kind: k }));
+
+/**
+ * The namespace a review reads for an object (the CLI; the webhook gets it from the request): a Namespace is in
+ * itself (as Kyverno matches it), other cluster-scoped built-in kinds in none, anything else where its metadata says
+ * or `fallback`.
+ */
+export function reviewNamespace(obj: unknown, fallback: string): string {
+  const o = typeof obj === 'object' && obj !== null ? (obj as Record<string, any>) : {};
+  const meta = typeof o.metadata === 'object' && o.metadata !== null ? o.metadata : {};
+  const core = o.apiVersion === 'v1';
+  if (core && o.kind === 'Namespace') return typeof meta.name === 'string' ? meta.name : '';
+  const b = typeof o.kind === 'string' ? BUILTIN_KINDS[o.kind] : undefined;
+  const group = typeof o.apiVersion === 'string' && o.apiVersion.includes('/') ? o.apiVersion.slice(0, o.apiVersion.indexOf('/')) : '';
+  if (b && !b.namespaced && b.group === group) return '';
+  return typeof meta.namespace === 'string' && meta.namespace ? meta.namespace : fallback;
+}
