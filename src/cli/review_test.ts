@@ -62,7 +62,7 @@ test('review prints the mutated objects (Namespace labels from the inputs) and e
   assert.equal(dep.metadata.annotations, undefined);
   assert.deepEqual(dep.spec.template.spec.containers[0].resources, { requests: { cpu: '100m', memory: '128Mi' }, limits: { memory: '512Mi' } });
   assert.deepEqual(docs[2].toJS().spec, { ports: [{ port: 80 }] });
-  assert.match(err.text(), /3 object\(s\) reviewed against 6 GovernancePolicy: 0 denied, 0 with warnings, 1 mutated/);
+  assert.match(err.text(), /3 object\(s\) reviewed against 7 GovernancePolicy: 0 denied, 0 with warnings, 1 mutated/);
 });
 
 test('review exits 1 and lists each violation when something would be denied; --namespace-labels stands in for Namespace objects', async () => {
@@ -101,7 +101,7 @@ test('review -o json: a ReviewReport with the verdict, the mutation and the find
   const report = JSON.parse(out.text());
   assert.equal(report.kind, 'ReviewReport');
   assert.equal(report.allowed, false);
-  assert.deepEqual(report.summary, { objects: 4, policies: 6, denied: 1, withWarnings: report.summary.withWarnings, mutated: report.summary.mutated });
+  assert.deepEqual(report.summary, { objects: 4, policies: 7, denied: 1, withWarnings: report.summary.withWarnings, mutated: report.summary.mutated });
   assert.deepEqual(
     report.results.map((r: any) => [r.object, r.allowed]),
     [
