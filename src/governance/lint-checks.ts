@@ -9,7 +9,7 @@ export function governanceWarnings(policies: readonly GovernancePolicy[]): Polic
   const warn = (p: GovernancePolicy, path: string, message: string) =>
     out.push({ file: p.origin.file, document: p.origin.document, policy: `GovernancePolicy/${p.name}`, path, message });
   const sorted = [...policies].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-  const defaults = new Map<string, { policy: GovernancePolicy; value: string }>();
+  const defaults = new Map<string, { policy: GovernancePolicy; value: string; overwrite: boolean }>();
   for (const p of sorted) {
     for (const [field, rules] of [
       ['labels', p.labels],
@@ -19,9 +19,15 @@ export function governanceWarnings(policies: readonly GovernancePolicy[]): Polic
         if (r.default === undefined) continue;
         const key = `${field}/${r.key}`;
         const first = defaults.get(key);
-        if (!first) defaults.set(key, { policy: p, value: r.default });
+        if (!first) defaults.set(key, { policy: p, value: r.default, overwrite: r.overwrite });
         else if (first.value !== r.default) {
-          warn(p, `spec.${field}.${r.key}.default`, `default "${r.default}" conflicts with "${first.value}" of policy ${first.policy.name}; where both match, ${first.policy.name} applies first and wins`);
+          // A later overwrite replaces the first one's value; when both overwrite, they do so again on every review.
+          const outcome = !r.overwrite
+            ? `${first.policy.name} applies first and wins`
+            : first.overwrite
+              ? `both overwrite: the value changes twice on every review (the patch is never empty)`
+              : `${p.name} overwrites it and wins`;
+          warn(p, `spec.${field}.${r.key}.default`, `default "${r.default}" conflicts with "${first.value}" of policy ${first.policy.name}; where both match, ${outcome}`);
         }
       }
     }

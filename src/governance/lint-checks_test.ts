@@ -35,3 +35,16 @@ test('issue 13: a policy naming Namespace (or another cluster-scoped kind) is wa
     'inline.yaml (document 1, GovernancePolicy/ns): spec.match.kinds: Namespace is cluster-scoped: governor review and governor test check it, but the webhook never registers writes of cluster-scoped kinds (a broken webhook could lock the cluster out)',
   ]);
 });
+
+test('issue 13: conflicting defaults with overwrite say which wins, and that two overwrites never settle', () => {
+  const w = governanceWarnings([
+    policy('a', `  annotations: {karpenter.sh/do-not-disrupt: {default: 'false'}}`),
+    policy('b', `  annotations: {karpenter.sh/do-not-disrupt: {default: 'true', overwrite: true}}`),
+    policy('c', `  labels: {x: {default: 'a', overwrite: true}}`),
+    policy('d', `  labels: {x: {default: 'b', overwrite: true}}`),
+  ]).map(formatPolicyError);
+  assert.deepEqual(w, [
+    'inline.yaml (document 1, GovernancePolicy/b): spec.annotations.karpenter.sh/do-not-disrupt.default: default "true" conflicts with "false" of policy a; where both match, b overwrites it and wins',
+    'inline.yaml (document 1, GovernancePolicy/d): spec.labels.x.default: default "b" conflicts with "a" of policy c; where both match, both overwrite: the value changes twice on every review (the patch is never empty)',
+  ]);
+});

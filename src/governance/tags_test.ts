@@ -171,6 +171,11 @@ spec: {template: {metadata: {annotations: {cluster-autoscaler.kubernetes.io/safe
   assert.deepEqual(e.mutate(got, { namespace: 'x' }).patch, []);
   const keep = new GovernanceEngine([policy('p', `  target: object\n  annotations: {cluster-autoscaler.kubernetes.io/safe-to-evict: {default: 'true'}}`)]);
   assert.deepEqual(keep.mutate(d, { namespace: 'x' }).patch, [], 'without overwrite a set value stays');
+  // A later policy's overwrite wins over an earlier plain default, and the result is a fixed point.
+  const two = new GovernanceEngine([policy('a', `  target: object\n  labels: {x: {default: 'no'}}`), policy('b', `  target: object\n  labels: {x: {default: 'yes', overwrite: true}}`)]);
+  const once = two.mutate(deploymentWith('{}', '{}'), { namespace: 'x' }).mutated as any;
+  assert.equal(once.metadata.labels.x, 'yes');
+  assert.deepEqual(two.mutate(once, { namespace: 'x' }).patch, []);
 });
 
 // ---------------------------------------------------------------- values and keys, issue 13
