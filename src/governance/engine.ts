@@ -244,7 +244,8 @@ export class GovernanceEngine {
   private namespaceCandidates(t: Target): readonly Candidate[] {
     let byKind = this.byNamespaceLabels.get(t.namespaceInfo.labels);
     if (!byKind) this.byNamespaceLabels.set(t.namespaceInfo.labels, (byKind = new Map()));
-    const kindKey = `${t.group}/${t.version}/${t.kind}`;
+    // Workload kinds at v1 (nearly every review) are keyed by their name: no key is built on the hot path.
+    const kindKey = t.workload !== undefined && t.version === 'v1' ? t.kind : `${t.group}/${t.version}/${t.kind}`;
     let memo = byKind.get(kindKey);
     if (!memo) {
       if (byKind.size >= MAX_KIND_MEMO) byKind.clear();
