@@ -100,6 +100,7 @@ export async function startGovernor(
 
   // Registration options are checked before any server listens (a bad flag must not leave half a server running).
   let registrar: Registrar | undefined;
+  let unsubscribeRegistrar: (() => void) | undefined;
   const registration = options.registrationManifests?.length
     ? { caBundleFile: options.caBundleFile ?? certs.caFile, kc: kubeConfig }
     : undefined;
@@ -164,7 +165,11 @@ export async function startGovernor(
       isReady: () => readiness.ready(),
       intervalMs: options.registrationIntervalMs ?? 30_000,
       log: log.child({ component: 'registrar' }),
+      // The governed webhooks follow the kinds the policies in force name (issue 13); a policy change re-registers.
+      policyKinds: () => store.current().governance.flatMap((p) => p.match.kinds?.refs ?? []),
+      kubeConfig: registration.kc,
     });
+    unsubscribeRegistrar = store.onChange(() => void registrar?.trigger());
     registrar.start();
   }
   // ---- end registration
@@ -173,6 +178,7 @@ export async function startGovernor(
     ports,
     context: ctx,
     async stop() {
+      unsubscribeRegistrar?.();
       await registrar?.stop();
       watcher.stop();
       reloader.stop();

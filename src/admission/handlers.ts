@@ -46,7 +46,7 @@ function contextOf(req: AdmissionRequest, env: AdmissionEnvironment): ReviewCont
   const info = namespace ? env.namespaces.get(namespace) : undefined;
   const deadline = performance.now() + (env.reviewBudgetMs ?? DEFAULT_REVIEW_BUDGET_MS);
   // Built field by field: conditional spreads allocate a temporary object each, on every review.
-  const ctx: { -readonly [K in keyof ReviewContext]: ReviewContext[K] } = { group: req.kind.group, kind: req.kind.kind, namespace, operation: req.operation, oldObject: req.oldObject, deadline };
+  const ctx: { -readonly [K in keyof ReviewContext]: ReviewContext[K] } = { group: req.kind.group, version: req.kind.version, kind: req.kind.kind, namespace, operation: req.operation, oldObject: req.oldObject, deadline };
   if (req.name !== undefined) ctx.name = req.name;
   if (info) ctx.namespaceInfo = info;
   const user = req.userInfo?.username;

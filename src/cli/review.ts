@@ -9,6 +9,7 @@ import { StaticNamespaces } from '../kube/namespaces.js';
 import { listFiles, loadCheckedPolicies } from '../policy/load-files.js';
 import { formatPolicyError } from '../policy/types.js';
 import type { GovernancePolicy } from '../policy/governance-policy.js';
+import { reviewNamespace } from '../policy/kinds.js';
 import { outputOption } from './conventions.js';
 
 /** Bad flags or unreadable inputs: exit code 2, like a failed lint. */
@@ -206,8 +207,7 @@ export async function review(o: ReviewOptions, out: NodeJS.WritableStream, err: 
   let warned = 0;
   let patched = 0;
   for (const { file, document, object } of objects) {
-    const m = isRecord(object) && isRecord(object.metadata) ? object.metadata : {};
-    const namespace = typeof m.namespace === 'string' && m.namespace ? m.namespace : (o.namespace ?? 'default');
+    const namespace = reviewNamespace(object, o.namespace ?? 'default');
     const info = namespaces.get(namespace);
     const r = engine.review(object, { namespace, ...(info ? { namespaceInfo: info } : {}) });
     outputs.push(r.mutation.mutated);

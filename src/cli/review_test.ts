@@ -42,10 +42,12 @@ test('review prints the mutated objects (Namespace labels from the inputs) and e
   assert.equal(docs.length, 3, 'every input object is printed, in order');
   const dep = docs[1].toJS();
   assert.equal(dep.metadata.labels['data-classification'], 'internal');
-  assert.equal(dep.metadata.annotations['cost-center'], 'CC-1001');
+  // compliance-tags names Pod: its fromNamespace default goes into the pod template only (issue 13).
+  assert.equal(dep.spec.template.metadata.annotations['cost-center'], 'CC-1001');
+  assert.equal(dep.metadata.annotations, undefined);
   assert.deepEqual(dep.spec.template.spec.containers[0].resources, { requests: { cpu: '100m', memory: '128Mi' }, limits: { memory: '512Mi' } });
   assert.deepEqual(docs[2].toJS().spec, { ports: [{ port: 80 }] });
-  assert.match(err.text(), /3 object\(s\) reviewed against 4 GovernancePolicy: 0 denied, 0 with warnings, 1 mutated/);
+  assert.match(err.text(), /3 object\(s\) reviewed against 7 GovernancePolicy: 0 denied, 0 with warnings, 1 mutated/);
 });
 
 test('review exits 1 and lists each violation when something would be denied; --namespace-labels stands in for Namespace objects', async () => {
@@ -84,7 +86,7 @@ test('review -o json: a ReviewReport with the verdict, the mutation and the find
   const report = JSON.parse(out.text());
   assert.equal(report.kind, 'ReviewReport');
   assert.equal(report.allowed, false);
-  assert.deepEqual(report.summary, { objects: 4, policies: 4, denied: 1, withWarnings: report.summary.withWarnings, mutated: report.summary.mutated });
+  assert.deepEqual(report.summary, { objects: 4, policies: 7, denied: 1, withWarnings: report.summary.withWarnings, mutated: report.summary.mutated });
   assert.deepEqual(
     report.results.map((r: any) => [r.object, r.allowed]),
     [

@@ -1,6 +1,7 @@
 // `governor test`: table-driven GovernancePolicy tests written beside the policies (like `kyverno test`), run by the same engine.
 import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
+import { reviewNamespace } from '../policy/kinds.js';
 import { Writable } from 'node:stream';
 import type { Command } from 'commander';
 import { Ajv } from 'ajv';
@@ -141,8 +142,7 @@ function checkCase(engine: GovernanceEngine, suite: Suite, c: TestCase): { probl
   const op = c.operation ?? 'CREATE';
   const obj = op === 'DELETE' ? c.oldResource : c.resource;
   if (!obj) return { problems: [`${op === 'DELETE' ? 'oldResource' : 'resource'} is required for ${op}`] };
-  const meta = isRecord(obj.metadata) ? obj.metadata : {};
-  const namespace = c.namespace ?? (typeof meta.namespace === 'string' ? meta.namespace : 'default');
+  const namespace = c.namespace ?? reviewNamespace(obj, 'default');
   const ns = suite.namespaces?.[namespace];
   const ctx = {
     namespace,

@@ -6,16 +6,16 @@ import {
   FORCE_DELETE_ANNOTATION,
   GOVERNANCE_RULES,
   WORKLOAD_KINDS,
+  matchKinds,
   type CompiledMatch,
   type GovernanceMode,
   type GovernancePolicy,
   type RuleName,
-  type WorkloadKind,
 } from '../policy/governance-policy.js';
 import { getIn, isRecord, PatchRecorder } from './json-patch.js';
 import type { JsonPatchOp } from '../wire/json-patch-text.js';
 import { checkDeleteOfMigrationSource, validateMigration } from './migration.js';
-import { groupOf, podLocation, workloadKind } from './pod-template.js';
+import { groupOf, podLocation, versionOf, workloadKind } from './pod-template.js';
 import { PolicyIndex } from './policy-index.js';
 import { mutateResources, validateResources } from './resources.js';
 import { describeBefore, findingKey, indexFindings, notWorse } from './existing.js';
@@ -139,9 +139,10 @@ interface Candidate {
   readonly readsLabels: boolean;
 }
 
-/** The part of a match that depends on the kind and the namespace only, not on the object. */
-function matchNamespace(m: CompiledMatch, t: Target, nsLabels: Labels): boolean {
-  if (m.kinds && !m.kinds.has(t.kind)) return false;
+/** The part of a match (or, `exclude`, of an exclude: no kinds there means any kind) that depends on the kind and the namespace only, not on the object. */
+function matchNamespace(m: CompiledMatch, t: Target, nsLabels: Labels, exclude: boolean): boolean {
+  const kinds = exclude ? m.kinds : matchKinds(m);
+  if (kinds && !kinds.has(t.group, t.version, t.kind)) return false;
   if (m.namespaces && !m.namespaces.some((p) => p.test(t.namespace))) return false;
   if (m.namespaceSelector && !matches(m.namespaceSelector, nsLabels)) return false;
   return true;
@@ -152,6 +153,8 @@ const MAX_REASON_LENGTH = 256;
 
 /** Bounds the per-namespace memo (entries are per kind and namespace name; a cluster has far fewer). */
 const MAX_NAMESPACE_MEMO = 10_000;
+/** Bounds the kinds (group/version/kind) memoized per namespace version: a direct caller may send any version. */
+const MAX_KIND_MEMO = 1_000;
 
 /** The controller that owns the object (a Pod of a ReplicaSet, a Job of a CronJob…), if it is a workload kind. */
 function controllerOwner(obj: Record<string, unknown>): { kind: string; name: string } | undefined {
@@ -189,7 +192,7 @@ export class GovernanceEngine {
    * per request: with many policies selected by namespace labels, evaluating them on every review would dominate its
    * cost.
    */
-  private readonly byNamespaceLabels = new WeakMap<Labels, Map<WorkloadKind, Map<string, readonly Candidate[]>>>();
+  private readonly byNamespaceLabels = new WeakMap<Labels, Map<string, Map<string, readonly Candidate[]>>>();
 
   /** Some policy fills an exception annotation: then an annotation a mutation adds can excuse a rule. */
   private readonly defaultsExceptionAnnotations: boolean;
@@ -210,17 +213,23 @@ export class GovernanceEngine {
   private target(obj: unknown, ctx: ReviewContext): Target | SkipReason {
     if (this.skipNamespaces.has(ctx.namespace)) return 'namespace';
     const o = isRecord(obj) ? obj : undefined;
-    const kind = workloadKind(ctx.group ?? groupOf(o?.apiVersion), ctx.kind ?? (typeof o?.kind === 'string' ? o.kind : ''));
-    if (!kind) return 'kind';
+    const kind = ctx.kind ?? (typeof o?.kind === 'string' ? o.kind : '');
+    const group = ctx.group ?? groupOf(o?.apiVersion);
+    const workload = workloadKind(group, kind);
+    // Workload kinds always go on (DELETE protects migration sources whatever the policies); others only when named.
+    if (!workload && !this.index.knows(group, kind)) return 'kind';
     if (!o) return 'not-an-object';
     const name = ctx.name ?? getIn(o, ['metadata', 'name']);
     const t: { -readonly [K in keyof Target]: Target[K] } = {
       kind,
+      group,
+      version: ctx.version ?? versionOf(o.apiVersion),
+      workload,
       namespace: ctx.namespace,
       name: typeof name === 'string' ? name : '',
       operation: ctx.operation ?? 'CREATE',
       obj: o,
-      location: podLocation(kind),
+      location: workload ? podLocation(workload) : undefined,
       namespaceInfo: ctx.namespaceInfo ?? NO_NAMESPACE_INFO,
       activeMigrationSource: this.activeMigrationSource,
     };
@@ -236,15 +245,20 @@ export class GovernanceEngine {
   private namespaceCandidates(t: Target): readonly Candidate[] {
     let byKind = this.byNamespaceLabels.get(t.namespaceInfo.labels);
     if (!byKind) this.byNamespaceLabels.set(t.namespaceInfo.labels, (byKind = new Map()));
-    let memo = byKind.get(t.kind);
-    if (!memo) byKind.set(t.kind, (memo = new Map()));
+    // Workload kinds at v1 (nearly every review) are keyed by their name: no key is built on the hot path.
+    const kindKey = t.workload !== undefined && t.version === 'v1' ? t.kind : `${t.group}/${t.version}/${t.kind}`;
+    let memo = byKind.get(kindKey);
+    if (!memo) {
+      if (byKind.size >= MAX_KIND_MEMO) byKind.clear();
+      byKind.set(kindKey, (memo = new Map()));
+    }
     let list = memo.get(t.namespace);
     if (!list) {
       const ns = this.nsLabels(t);
       const out: Candidate[] = [];
       for (const p of this.index.candidates(t.kind, t.namespace)) {
-        if (!matchNamespace(p.match, t, ns)) continue;
-        const excludeHere = p.exclude !== undefined && matchNamespace(p.exclude, t, ns);
+        if (!matchNamespace(p.match, t, ns, false)) continue;
+        const excludeHere = p.exclude !== undefined && matchNamespace(p.exclude, t, ns, true);
         if (excludeHere && !p.exclude!.selector) continue;
         const selector = p.match.selector;
         const excludeSelector = excludeHere ? p.exclude!.selector : undefined;
@@ -286,7 +300,7 @@ export class GovernanceEngine {
             (e) =>
               (!e.namespace || e.namespace.test(t.namespace)) &&
               (!e.name || e.name.test(t.name)) &&
-              (!e.kinds || e.kinds.has(t.kind)) &&
+              (!e.kinds || e.kinds.has(t.group, t.version, t.kind)) &&
               (!e.selector || matches(e.selector, (own ??= labelsOf(t.obj)))),
           );
         }
@@ -322,8 +336,8 @@ export class GovernanceEngine {
     const working = rec.doc;
     const t: Target = working === t0.obj ? t0 : { ...t0, obj: working };
     // Pod specs are immutable on UPDATE, and so is a Job's whole pod template.
-    const specMutable = !(op === 'UPDATE' && (t.kind === 'Pod' || t.kind === 'Job'));
-    const templateMutable = !(op === 'UPDATE' && t.kind === 'Job');
+    const specMutable = t.location !== undefined && !(op === 'UPDATE' && (t.workload === 'Pod' || t.workload === 'Job'));
+    const templateMutable = !(op === 'UPDATE' && t.workload === 'Job');
     // Made when first needed: most reviews have no exception and no error (a review's Maps are part of its cost).
     let results: Map<string, RuleResult> | undefined;
     const seen: GovernancePolicy[] = [];
@@ -392,10 +406,11 @@ export class GovernanceEngine {
 
   private findings(p: GovernancePolicy, t: Target): Finding[] {
     const out: Finding[] = [];
-    if (p.resources) validateResources(p.resources, t, out);
+    // Resource and migration rules are about pods and workloads: other kinds get the label/annotation rules only.
+    if (p.resources && t.location) validateResources(p.resources, t, out);
     if (p.labels.length) validateTags(p, 'labels', t, out);
     if (p.annotations.length) validateTags(p, 'annotations', t, out);
-    if (p.migration) out.push(...validateMigration(p, t));
+    if (p.migration && t.location) out.push(...validateMigration(p, t));
     return out;
   }
 

@@ -6,7 +6,8 @@ import { MAX_CONTAINERS } from './pod-template.js';
 import { PolicyIndex } from './policy-index.js';
 import { policy, yamlObject } from './testing.js';
 
-const needsOwner = (name: string, extra = '') => policy(name, `  labels: {owner: {required: true}}\n${extra}`);
+// target: object: these tests are about matching and UPDATE, on the workload's own labels.
+const needsOwner = (name: string, extra = '') => policy(name, `  target: object\n  labels: {owner: {required: true}}\n${extra}`);
 const deployment = (meta = '{name: web}', group = 'apps/v1') =>
   yamlObject(`
 apiVersion: ${group}
@@ -111,7 +112,7 @@ test('an excused mutation is not applied', () => {
 
 test('audit mode warns and admits; warnings stay within 120 characters and keep the policy and rule', () => {
   const e = new GovernanceEngine([
-    policy('a-very-long-policy-name-that-makes-the-warning-line-long', `  mode: audit\n  labels: {owner: {required: true, allowed: [alpha, beta, gamma, delta, epsilon, zeta, eta, theta]}}`),
+    policy('a-very-long-policy-name-that-makes-the-warning-line-long', `  mode: audit\n  target: object\n  labels: {owner: {required: true, allowed: [alpha, beta, gamma, delta, epsilon, zeta, eta, theta]}}`),
   ]);
   const v = e.validate(deployment(), { namespace: 'x' });
   assert.equal(v.decision.allowed, true);
@@ -166,7 +167,7 @@ spec: {selector: {matchLabels: {a: b}}, template: {metadata: {labels: {a: b}}, s
 });
 
 test('UPDATE never mutates a Pod spec or a Job template (immutable), but still labels the Pod', () => {
-  const e = new GovernanceEngine([policy('d', `  resources: {defaults: {limits: {memory: 1Gi}}}\n  labels: {team: {default: core}}`)]);
+  const e = new GovernanceEngine([policy('d', `  resources: {defaults: {limits: {memory: 1Gi}}}\n  target: object\n  labels: {team: {default: core, copyToPodTemplate: true}}`)]);
   const pod = yamlObject('{apiVersion: v1, kind: Pod, metadata: {name: p}, spec: {containers: [{name: a, image: b}]}}');
   assert.deepEqual(e.mutate(pod, { namespace: 'x', operation: 'UPDATE', oldObject: pod }).patch.map((o) => o.path), ['/metadata/labels']);
   const job = yamlObject('{apiVersion: batch/v1, kind: Job, metadata: {name: j}, spec: {template: {spec: {containers: [{name: a, image: b}]}}}}');
@@ -176,8 +177,8 @@ test('UPDATE never mutates a Pod spec or a Job template (immutable), but still l
 
 test('mutation reaches a fixed point: a default that makes another policy match is applied in the same review', () => {
   const e = new GovernanceEngine([
-    policy('a-needs-tier', `  match: {selector: {matchLabels: {tier: web}}}\n  labels: {expose: {default: internal}}`),
-    policy('b-sets-tier', `  labels: {tier: {default: web}}`),
+    policy('a-needs-tier', `  match: {selector: {matchLabels: {tier: web}}}\n  target: object\n  labels: {expose: {default: internal}}`),
+    policy('b-sets-tier', `  target: object\n  labels: {tier: {default: web}}`),
   ]);
   const m = e.mutate(deployment(), { namespace: 'x' });
   assert.equal((m.mutated as any).metadata.labels.expose, 'internal');
@@ -188,7 +189,7 @@ test('mutation reaches a fixed point: a default that ends an exception applies t
   const e = new GovernanceEngine([
     // Runs first (name order): excused while the object has no "expose" label.
     policy('a-defaults', `  resources: {defaults: {requests: {cpu: 100m}}}\n  exceptions:\n    - {selector: {matchExpressions: [{key: expose, operator: DoesNotExist}]}, rules: [resources], reason: internal only}`),
-    policy('b-expose', `  labels: {expose: {default: internal}}`),
+    policy('b-expose', `  target: object\n  labels: {expose: {default: internal}}`),
   ]);
   const m = e.mutate(deployment(), { namespace: 'x' });
   assert.equal((m.mutated as any).metadata.labels.expose, 'internal');

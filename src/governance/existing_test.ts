@@ -4,7 +4,7 @@ import { GovernanceEngine } from './engine.js';
 import { policy } from './testing.js';
 
 // max: cpu 4, with the old object over it at 4500m (admitted before the policy existed).
-const MAX = policy('max', `  resources:\n    max: {cpu: "4", memory: 8Gi}\n    maxLimitRequestRatio: {cpu: 4}\n  labels:\n    tier: {allowed: [web, batch]}\n    owner: {required: true}`);
+const MAX = policy('max', `  target: object\n  resources:\n    max: {cpu: "4", memory: 8Gi}\n    maxLimitRequestRatio: {cpu: 4}\n  labels:\n    tier: {allowed: [web, batch]}\n    owner: {required: true}`);
 const engine = new GovernanceEngine([MAX]);
 
 function dep(containers: { name: string; cpu?: string; req?: string }[], labels: Record<string, string> = {}) {

@@ -72,7 +72,7 @@ function shallowCopy(v: object): object {
  * Applies "add when absent" edits to a copy-on-write view of a document and records the matching patch operations.
  * - `doc` starts as a one-level copy of the source; an edit copies the maps and arrays on its path (once each), so
  *   the source is never changed and unchanged subtrees are shared with it, so a review copies only what it edits.
- * - A value that is present (anything but undefined/null) is never overwritten.
+ * - addIfAbsent never overwrites a value that is present (anything but undefined/null); only replace() does.
  * - Missing maps along the path are created inside a single op; later adds under a map this recorder created
  *   extend that op's value instead of adding ops (the op's value is the same object as in the document).
  * - Arrays are never created or extended: a path through a missing array element is skipped.
@@ -147,6 +147,32 @@ export class PatchRecorder {
       cur = next;
     }
     return false;
+  }
+
+  /**
+   * Replaces a string that is present and differs (a default with `overwrite`). Recorded as an "add", which RFC 6902
+   * defines as a replace on an existing member. Returns true when the value changed.
+   */
+  replace(path: Path, value: string): boolean {
+    if (this.finished) throw new Error('PatchRecorder: edit after finish()');
+    if (path.length === 0) return false;
+    let cur: unknown = this.doc;
+    for (let i = 0; i < path.length - 1; i++) {
+      const seg = path[i]!;
+      if (typeof seg !== 'string' || !isRecord(cur) || !Object.prototype.hasOwnProperty.call(cur, seg)) return false;
+      cur = cur[seg];
+    }
+    const key = path[path.length - 1]!;
+    if (typeof key !== 'string' || !isRecord(cur) || !Object.prototype.hasOwnProperty.call(cur, key) || typeof cur[key] !== 'string' || cur[key] === value) return false;
+    const target = (this.inPlace || this.owned.has(cur) ? cur : this.own(path, path.length - 1)) as Record<string, unknown>;
+    if (!this.created.has(target)) this.recorded.push({ op: 'add', path: toPointer(path), value });
+    target[key] = value;
+    this.edits++;
+    if (path[0] === 'metadata') {
+      if (path[1] === 'labels') this.labelEdits++;
+      if (path[1] === 'annotations') this.annotationEdits++;
+    }
+    return true;
   }
 
   /** The container at `path[0..depth)`, copying each map or array on the way that is still shared with the source. */

@@ -1,5 +1,6 @@
 // Cross-policy checks of GovernancePolicies that no single document can fail: reported by `governor lint` as warnings.
-import type { GovernancePolicy } from '../policy/governance-policy.js';
+import { namesPodBearingKind, type GovernancePolicy } from '../policy/governance-policy.js';
+import { BUILTIN_KINDS, WORKLOAD_KINDS } from '../policy/kinds.js';
 import type { PolicyError } from '../policy/types.js';
 import { skippedNamespaces } from './engine.js';
 
@@ -8,7 +9,7 @@ export function governanceWarnings(policies: readonly GovernancePolicy[]): Polic
   const warn = (p: GovernancePolicy, path: string, message: string) =>
     out.push({ file: p.origin.file, document: p.origin.document, policy: `GovernancePolicy/${p.name}`, path, message });
   const sorted = [...policies].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-  const defaults = new Map<string, { policy: GovernancePolicy; value: string }>();
+  const defaults = new Map<string, { policy: GovernancePolicy; value: string; overwrite: boolean }>();
   for (const p of sorted) {
     for (const [field, rules] of [
       ['labels', p.labels],
@@ -18,11 +19,27 @@ export function governanceWarnings(policies: readonly GovernancePolicy[]): Polic
         if (r.default === undefined) continue;
         const key = `${field}/${r.key}`;
         const first = defaults.get(key);
-        if (!first) defaults.set(key, { policy: p, value: r.default });
+        if (!first) defaults.set(key, { policy: p, value: r.default, overwrite: r.overwrite });
         else if (first.value !== r.default) {
-          warn(p, `spec.${field}.${r.key}.default`, `default "${r.default}" conflicts with "${first.value}" of policy ${first.policy.name}; where both match, ${first.policy.name} applies first and wins`);
+          // A later overwrite replaces the first one's value; when both overwrite, they do so again on every review.
+          const outcome = !r.overwrite
+            ? `${first.policy.name} applies first and wins`
+            : first.overwrite
+              ? `both overwrite: the value changes twice on every review (the patch is never empty)`
+              : `${p.name} overwrites it and wins`;
+          warn(p, `spec.${field}.${r.key}.default`, `default "${r.default}" conflicts with "${first.value}" of policy ${first.policy.name}; where both match, ${outcome}`);
         }
       }
+    }
+    for (const r of p.match.kinds?.refs ?? []) {
+      const b = BUILTIN_KINDS[r.kind];
+      if (b && !b.namespaced && (r.group === undefined || r.group === b.group)) {
+        warn(p, 'spec.match.kinds', `${r.text} is cluster-scoped: governor review and governor test check it, but the webhook never registers writes of cluster-scoped kinds (a broken webhook could lock the cluster out)`);
+      }
+    }
+    if (p.resources && p.match.kinds && namesPodBearingKind(p.match.kinds)) {
+      const others = p.match.kinds.refs.filter((r) => !(WORKLOAD_KINDS as readonly string[]).includes(r.kind));
+      if (others.length) warn(p, 'spec.resources', `resource rules act on pods and pod controllers only: not on ${others.map((r) => r.text).join(', ')}`);
     }
     for (const n of p.match.namespaces ?? []) {
       if (n.exact && skippedNamespaces().includes(n.text)) warn(p, 'spec.match.namespaces', `${n.text} is never evaluated by the webhook (so the cluster cannot be locked out)`);

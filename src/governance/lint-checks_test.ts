@@ -23,3 +23,28 @@ test('the sample policies lint without warnings', async () => {
   assert.deepEqual(r.errors, []);
   assert.deepEqual(governanceWarnings(r.policies as never), []);
 });
+
+test('issue 13: a policy naming Namespace (or another cluster-scoped kind) is warned about; resource rules name the kinds they skip', () => {
+  const w = governanceWarnings([
+    policy('ns', `  match: {kinds: [Namespace, Service]}\n  labels: {team: {required: true}}`),
+    policy('mixed', `  match: {kinds: [Deployment, Service]}\n  resources: {require: [limits.memory]}`),
+    policy('fine', `  match: {kinds: [v1/Pod]}\n  resources: {require: [limits.memory]}`),
+  ]).map(formatPolicyError);
+  assert.deepEqual(w, [
+    'inline.yaml (document 1, GovernancePolicy/mixed): spec.resources: resource rules act on pods and pod controllers only: not on Service',
+    'inline.yaml (document 1, GovernancePolicy/ns): spec.match.kinds: Namespace is cluster-scoped: governor review and governor test check it, but the webhook never registers writes of cluster-scoped kinds (a broken webhook could lock the cluster out)',
+  ]);
+});
+
+test('issue 13: conflicting defaults with overwrite say which wins, and that two overwrites never settle', () => {
+  const w = governanceWarnings([
+    policy('a', `  annotations: {karpenter.sh/do-not-disrupt: {default: 'false'}}`),
+    policy('b', `  annotations: {karpenter.sh/do-not-disrupt: {default: 'true', overwrite: true}}`),
+    policy('c', `  labels: {x: {default: 'a', overwrite: true}}`),
+    policy('d', `  labels: {x: {default: 'b', overwrite: true}}`),
+  ]).map(formatPolicyError);
+  assert.deepEqual(w, [
+    'inline.yaml (document 1, GovernancePolicy/b): spec.annotations.karpenter.sh/do-not-disrupt.default: default "true" conflicts with "false" of policy a; where both match, b overwrites it and wins',
+    'inline.yaml (document 1, GovernancePolicy/d): spec.labels.x.default: default "b" conflicts with "a" of policy c; where both match, both overwrite: the value changes twice on every review (the patch is never empty)',
+  ]);
+});

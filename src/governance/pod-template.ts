@@ -1,5 +1,5 @@
 // Pod-controller autogen: where each workload kind keeps its pod spec and pod metadata, so pod rules apply to what the user applied.
-import { WORKLOAD_KINDS, type WorkloadKind } from '../policy/governance-policy.js';
+import { workloadKindOf, type WorkloadKind } from '../policy/kinds.js';
 import { isRecord, type Path } from './json-patch.js';
 import { checkDeadline, type Deadline } from './types.js';
 
@@ -22,24 +22,20 @@ const LOCATIONS: Readonly<Record<WorkloadKind, PodLocation>> = {
   CronJob: { spec: ['spec', 'jobTemplate', 'spec', 'template', 'spec'], metadata: ['spec', 'jobTemplate', 'spec', 'template', 'metadata'], isPod: false },
 };
 
-/** API group of each kind: a "Deployment" of another group is not ours and passes through. */
-const GROUPS: Readonly<Record<WorkloadKind, string>> = {
-  Pod: '',
-  Deployment: 'apps',
-  StatefulSet: 'apps',
-  DaemonSet: 'apps',
-  ReplicaSet: 'apps',
-  Job: 'batch',
-  CronJob: 'batch',
-};
-
 export function podLocation(kind: WorkloadKind): PodLocation {
   return LOCATIONS[kind];
 }
 
-/** The workload kind for a group and kind, or undefined for anything the engine does not govern. */
+/** The workload kind (pod-bearing) for a group and kind, or undefined: a "Deployment" of another group carries no known pod spec. */
 export function workloadKind(group: string, kind: string): WorkloadKind | undefined {
-  return (WORKLOAD_KINDS as readonly string[]).includes(kind) && GROUPS[kind as WorkloadKind] === group ? (kind as WorkloadKind) : undefined;
+  return workloadKindOf(group, kind);
+}
+
+/** "apps/v1" → "v1"; "v1" → "v1". */
+export function versionOf(apiVersion: unknown): string {
+  if (typeof apiVersion !== 'string') return '';
+  const i = apiVersion.indexOf('/');
+  return i < 0 ? apiVersion : apiVersion.slice(i + 1);
 }
 
 /** "apps/v1" → "apps"; "v1" → "". */

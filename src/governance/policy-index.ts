@@ -1,15 +1,18 @@
 // Policies indexed by kind and namespace once per policy set, so a request only looks at the policies that can match it.
-import { WORKLOAD_KINDS, type GovernancePolicy, type WorkloadKind } from '../policy/governance-policy.js';
+import { matchKinds, type GovernancePolicy } from '../policy/governance-policy.js';
 
 interface KindBucket {
   /** Policies that name this exact namespace. */
   readonly byNamespace: Map<string, GovernancePolicy[]>;
   /** Policies with no namespace list or with wildcard patterns: checked for every namespace. */
   readonly anyNamespace: GovernancePolicy[];
+  /** The API groups policies name this kind in; undefined: some policy names it in any group. */
+  groups: Set<string> | undefined;
 }
 
 export class PolicyIndex {
-  private readonly byKind = new Map<WorkloadKind, KindBucket>();
+  /** By kind name; the group and version are checked with the rest of the match. */
+  private readonly byKind = new Map<string, KindBucket>();
   private readonly order = new Map<GovernancePolicy, number>();
   readonly size: number;
 
@@ -18,11 +21,12 @@ export class PolicyIndex {
     const sorted = [...policies].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     this.size = sorted.length;
     sorted.forEach((p, i) => this.order.set(p, i));
-    for (const kind of WORKLOAD_KINDS) this.byKind.set(kind, { byNamespace: new Map(), anyNamespace: [] });
     for (const p of sorted) {
-      const kinds = p.match.kinds ?? WORKLOAD_KINDS;
-      for (const kind of kinds) {
-        const bucket = this.byKind.get(kind)!;
+      const kinds = matchKinds(p.match);
+      for (const kind of kinds.names) {
+        let bucket = this.byKind.get(kind);
+        if (!bucket) this.byKind.set(kind, (bucket = { byNamespace: new Map(), anyNamespace: [], groups: new Set() }));
+        for (const r of kinds.refs) if (r.kind === kind) bucket.groups = r.group === undefined || !bucket.groups ? undefined : bucket.groups.add(r.group);
         const names = p.match.namespaces;
         if (!names || names.some((n) => !n.exact)) {
           bucket.anyNamespace.push(p);
@@ -38,7 +42,13 @@ export class PolicyIndex {
   }
 
   /** Candidates in policy order; the caller still checks selectors, wildcards and exclude. */
-  candidates(kind: WorkloadKind, namespace: string): readonly GovernancePolicy[] {
+  /** Whether some policy names this kind in this group: the engine skips every other kind at once. */
+  knows(group: string, kind: string): boolean {
+    const b = this.byKind.get(kind);
+    return b !== undefined && (b.groups === undefined || b.groups.has(group));
+  }
+
+  candidates(kind: string, namespace: string): readonly GovernancePolicy[] {
     const bucket = this.byKind.get(kind);
     if (!bucket) return [];
     const named = bucket.byNamespace.get(namespace);

@@ -31,8 +31,8 @@ function present(v: unknown): boolean {
  */
 export function mutateResources(res: CompiledResources, t: Target, rec: PatchRecorder): void {
   if (!res.defaults.requests.length && !res.defaults.limits.length) return;
-  if (containerCount(rec.doc, t.kind) > MAX_CONTAINERS) return;
-  for (const c of containersOf(rec.doc, t.kind, t.deadline)) {
+  if (containerCount(rec.doc, t.workload!) > MAX_CONTAINERS) return;
+  for (const c of containersOf(rec.doc, t.workload!, t.deadline)) {
     const { path } = c;
     let container = c.container;
     for (const d of res.defaults.requests) {
@@ -92,16 +92,16 @@ function parsedValue(container: Record<string, unknown>, s: 'requests' | 'limits
 export function validateResources(res: CompiledResources, t: Target, out: Finding[] = []): Finding[] {
   // A policy with defaults only checks nothing here (nor does it deny a pod spec for its size).
   if (!res.require.length && !res.max.length && !res.maxLimitRequestRatio.length) return out;
-  const count = containerCount(t.obj, t.kind);
+  const count = containerCount(t.obj, t.workload!);
   if (count > MAX_CONTAINERS) {
     out.push({
       rule: 'max-resources',
-      path: [...podLocation(t.kind).spec, 'containers'],
+      path: [...podLocation(t.workload!).spec, 'containers'],
       message: `lists ${count} containers and init containers: this policy checks at most ${MAX_CONTAINERS} per pod spec`,
       value: count,
     });
   }
-  for (const { path, container } of containersOf(t.obj, t.kind, t.deadline)) {
+  for (const { path, container } of containersOf(t.obj, t.workload!, t.deadline)) {
     for (const req of res.require) {
       if (!present(section(container, req.section)?.[req.resource])) {
         const rule = req.section === 'requests' ? 'require-requests' : 'require-limits';

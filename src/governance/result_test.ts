@@ -38,7 +38,7 @@ test('a denial past the reported ones still denies (the kept ones are all warnin
 test('a 2 MB label or annotation value never comes back whole: messages quote its start', () => {
   const huge = 'x'.repeat(2 * 1024 * 1024);
   const e = new GovernanceEngine([
-    policy('tags', `  labels:\n    tier: {allowed: [web]}\n  annotations:\n    cost-center: {pattern: '^CC-[0-9]{4}$'}\n  allowExceptionAnnotations: [resources]\n  resources:\n    max: {cpu: "4"}`),
+    policy('tags', `  target: object\n  labels:\n    tier: {allowed: [web]}\n  annotations:\n    cost-center: {pattern: '^CC-[0-9]{4}$'}\n  allowExceptionAnnotations: [resources]\n  resources:\n    max: {cpu: "4"}`),
   ]);
   const v = e.validate(dep(1, { tier: huge }, { 'cost-center': huge }), { namespace: 'shop' });
   assert.equal(v.decision.allowed, false);

@@ -17,6 +17,8 @@ export interface ReviewContext {
   readonly group?: string;
   /** Kind of the object; when absent it is read from the object. */
   readonly kind?: string;
+  /** API version of the object ("v1", "v1beta1"); when absent it is read from the object's apiVersion. */
+  readonly version?: string;
   readonly namespace: string;
   /** Object name (may be empty on CREATE with generateName). When absent it is read from the object. */
   readonly name?: string;
@@ -79,12 +81,17 @@ export function checkDeadline(deadline: Deadline | undefined, step: number): voi
 
 /** What the rule families see of the object under review. */
 export interface Target {
-  readonly kind: WorkloadKind;
+  readonly kind: string;
+  readonly group: string;
+  readonly version: string;
+  /** Set for the kinds that carry a pod spec: resource and migration rules act on these only. */
+  readonly workload: WorkloadKind | undefined;
   readonly namespace: string;
   readonly name: string;
   readonly operation: Operation;
   readonly obj: Record<string, unknown>;
-  readonly location: PodLocation;
+  /** Where the pod spec and pod metadata are (undefined: the kind carries no pod spec). */
+  readonly location: PodLocation | undefined;
   readonly namespaceInfo: NamespaceInfo;
   readonly activeMigrationSource: ActiveMigrationSource;
   /** Set when the review has a deadline: loops over the object's containers check it (an object may hold thousands). */

@@ -4,11 +4,18 @@
 // SIGTERM of the last replica leaves a gap, and an uninstall leaves nothing pointing at nothing.
 import { readFile } from 'node:fs/promises';
 import { connect } from 'node:tls';
-import type { KubernetesObject } from '@kubernetes/client-node';
+import type { KubeConfig, KubernetesObject } from '@kubernetes/client-node';
 import type { Logger } from '../observability/log.js';
 import type { ObjectRef } from './cabundle.js';
+import type { KindRef } from '../policy/kinds.js';
+import { clientDiscovery } from './discovery.js';
 import {
   REGISTERED_KINDS,
+  resolveKinds,
+  unregisteredReason,
+  withPolicyKinds,
+  type KindDiscovery,
+  type ResolvedKind,
   desiredObject,
   differences,
   mergeCaBundle,
@@ -58,6 +65,13 @@ export interface RegistrarOptions {
   readonly log: Logger;
   readonly intervalMs: number;
   readonly now?: () => Date;
+  /**
+   * The kinds the GovernancePolicies in force name (match.kinds, Pod expanded): the governed webhooks get a rule for
+   * each one their template does not cover. Absent: the templates as they are.
+   */
+  readonly policyKinds?: () => readonly KindRef[];
+  /** Resolves kinds outside the built-in table (custom resources). Absent: built-in kinds only. */
+  readonly discovery?: KindDiscovery;
 }
 
 const isConflict = (e: unknown) => (e as { code?: number }).code === 409;
@@ -67,6 +81,9 @@ export class Registrar {
   private running: Promise<RegistrationOutcome[]> | undefined;
   private again = false;
   private readonly last = new Map<string, string>();
+  /** The last resolution that succeeded: a discovery outage keeps the rules registered, never drops them. */
+  private kinds: readonly ResolvedKind[] = [];
+  private kindsState = '';
   constructor(private readonly o: RegistrarOptions) {}
 
   /** Reconciles now and then every intervalMs. */
@@ -143,6 +160,7 @@ export class Registrar {
       return this.report(templates.map((t) => ({ kind: t.kind, name: t.metadata.name, result: 'failed' as const, detail: `reading owner: ${(e as Error).message}` })));
     }
 
+    const kinds = await this.policyKinds();
     const servingOk = new Map<ServingComponent, boolean>();
     const outcomes: RegistrationOutcome[] = [];
     for (const t of templates) {
@@ -157,9 +175,26 @@ export class Registrar {
         outcomes.push({ ...id, result: 'skipped', detail: `the ${component} does not serve a certificate the CA bundle trusts` });
         continue;
       }
-      outcomes.push(await this.reconcileOne(t, ours, owner));
+      outcomes.push(await this.reconcileOne(withPolicyKinds(t, kinds), ours, owner));
     }
     return this.report(outcomes);
+  }
+
+  /** The kinds policies name, resolved; what cannot be registered is logged when it changes. */
+  private async policyKinds(): Promise<readonly ResolvedKind[]> {
+    const refs = this.o.policyKinds?.() ?? [];
+    if (!refs.length) return (this.kinds = []);
+    try {
+      const r = await resolveKinds(refs, this.o.discovery);
+      const skipped = [...r.unresolved.map((k) => `${k}: not served by the API server (is its CRD installed?)`), ...r.resolved.map(unregisteredReason).filter((x): x is string => x !== undefined)];
+      const state = [...new Set(skipped)].sort().join('; ');
+      if (state !== this.kindsState && state) this.o.log.warn({ kinds: [...new Set(skipped)].sort() }, 'kinds named by policies that the webhook does not register');
+      this.kindsState = state;
+      this.kinds = r.resolved;
+    } catch (e) {
+      this.o.log.error({ err: (e as Error).message }, 'API discovery failed; keeping the kinds registered before');
+    }
+    return this.kinds;
   }
 
   private async reconcileOne(t: RegistrationTemplate, ours: readonly string[], owner: RegistrationOwner): Promise<RegistrationOutcome> {
@@ -225,6 +260,10 @@ export interface RegistrarWiring {
   readonly isReady: () => boolean;
   readonly intervalMs: number;
   readonly log: Logger;
+  /** The kinds the GovernancePolicies in force name. */
+  readonly policyKinds?: () => readonly KindRef[];
+  /** For discovery of kinds outside the built-in table. */
+  readonly kubeConfig?: KubeConfig;
 }
 
 /** The registrar of `governor serve`, built from its flags (src/main.ts passes every dependency explicitly). */
@@ -244,5 +283,7 @@ export function createRegistrar(w: RegistrarWiring): Registrar {
     serving: (component, ca) => tlsServingCheck(host, (component === 'adapter' ? w.ports.adapter : w.ports.webhook)!, serverName)(ca),
     log: w.log,
     intervalMs: w.intervalMs,
+    ...(w.policyKinds ? { policyKinds: w.policyKinds } : {}),
+    ...(w.kubeConfig ? { discovery: clientDiscovery(w.kubeConfig) } : {}),
   });
 }

@@ -8,6 +8,7 @@ import pino from 'pino';
 import { generateCA, generateServingCert } from '../tls/certs.js';
 import { FakeApiError, FakeObjectStore } from './cabundle_fake.js';
 import { Registrar, tlsServingCheck, type RegistrarOptions } from './registrar.js';
+import { parseKindRef, type KindRef } from '../policy/kinds.js';
 import {
   desiredObject,
   differences,
@@ -230,4 +231,65 @@ test('desiredObject does not change its template', () => {
   const before = JSON.stringify(t);
   desiredObject(t, [CA1.certPem], { ...OWNER, uid: 'u' });
   assert.equal(JSON.stringify(t), before);
+});
+
+test('the governed webhooks follow the kinds policies name: built-ins from the table, custom resources by discovery; never cluster-scoped kinds', async () => {
+  const store = new FakeObjectStore([clusterRole()]);
+  const asked: string[] = [];
+  let kinds = ['Service', 'ConfigMap', 'Namespace', 'example.com/Widget', 'Gadget', 'missing.io/Thing', 'Pod'].map((t) => parseKindRef(t) as KindRef);
+  const r = registrar(store, {
+    policyKinds: () => kinds,
+    discovery: {
+      groups: async () => [
+        { group: '', preferredVersion: 'v1' },
+        { group: 'example.com', preferredVersion: 'v1beta1' },
+        { group: 'other.io', preferredVersion: 'v1' },
+      ],
+      resource: async (group, version, kind) => {
+        asked.push(`${group}/${version}/${kind}`);
+        if (group === 'example.com' && kind === 'Widget') return { name: 'widgets', namespaced: true };
+        if (group === 'other.io' && kind === 'Gadget') return { name: 'gadgets', namespaced: false };
+        return undefined;
+      },
+    },
+  });
+  await r.trigger();
+  const rulesOf = (kind: string, name: string) => store.get({ kind, name: 'kube-governor' }).webhooks.find((w: any) => w.name === name).rules;
+  for (const [kind, name] of [
+    ['MutatingWebhookConfiguration', 'mutate.governor.io'],
+    ['ValidatingWebhookConfiguration', 'validate.governor.io'],
+  ] as const) {
+    const extra = rulesOf(kind, name).slice(3);
+    assert.deepEqual(extra, [
+      { apiGroups: [''], apiVersions: ['*'], resources: ['configmaps'], operations: ['CREATE', 'UPDATE'], scope: 'Namespaced' },
+      { apiGroups: [''], apiVersions: ['*'], resources: ['services'], operations: ['CREATE', 'UPDATE'], scope: 'Namespaced' },
+      { apiGroups: ['example.com'], apiVersions: ['*'], resources: ['widgets'], operations: ['CREATE', 'UPDATE'], scope: 'Namespaced' },
+    ]);
+  }
+  // The other webhooks keep their template's rules; built-in kinds cost no request.
+  assert.equal(rulesOf('ValidatingWebhookConfiguration', 'protect-migration-source.governor.io').length, 1);
+  assert.ok(!asked.some((a) => a.endsWith('/Service') || a.endsWith('/Namespace')));
+  assert.deepEqual(results(await r.trigger()), ALL.map((k) => `${k}:unchanged`));
+  // A policy change re-registers with the kinds now named: back to the template.
+  kinds = [];
+  assert.deepEqual(results(await r.trigger()).filter((x) => x.startsWith('Mutating') || x.startsWith('Validating')), ['MutatingWebhookConfiguration:updated', 'ValidatingWebhookConfiguration:updated']);
+  assert.equal(rulesOf('ValidatingWebhookConfiguration', 'validate.governor.io').length, 3);
+});
+
+test('a discovery outage keeps the kinds registered before', async () => {
+  const store = new FakeObjectStore([clusterRole()]);
+  let down = false;
+  const r = registrar(store, {
+    policyKinds: () => [parseKindRef('example.com/Widget') as KindRef],
+    discovery: {
+      groups: async () => {
+        if (down) throw new Error('discovery unavailable');
+        return [{ group: 'example.com', preferredVersion: 'v1' }];
+      },
+      resource: async () => ({ name: 'widgets', namespaced: true }),
+    },
+  });
+  await r.trigger();
+  down = true;
+  assert.deepEqual(results(await r.trigger()), ALL.map((k) => `${k}:unchanged`));
 });

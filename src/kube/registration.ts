@@ -2,6 +2,7 @@
 // compared with it: pure functions over plain objects, so every decision of the registrar is tested without a cluster.
 import { X509Certificate } from 'node:crypto';
 import { parseAllDocuments } from 'yaml';
+import { BUILTIN_KINDS, type KindRef } from '../policy/kinds.js';
 import { base64Utf8, utf8OfBase64 } from '../wire/text.js';
 
 /** The kinds the server registers for itself; each one is served by one of its components. */
@@ -207,4 +208,120 @@ export function replacement(desired: Record<string, any>, live: Record<string, a
     ...desired,
     metadata: { ...meta, labels: { ...(live.metadata?.labels ?? {}), ...(desired.metadata.labels ?? {}) }, ownerReferences: [...others, want] },
   };
+}
+
+// ------------------------------------------------------------------ webhook rules for the kinds policies name
+
+/** The webhooks whose rules follow the kinds GovernancePolicies name (the templates' own rules stay as they are). */
+export const GOVERNED_WEBHOOKS: readonly string[] = ['mutate.governor.io', 'validate.governor.io'];
+
+/** A kind resolved to what a webhook rule names (resources.ts of the API server: group, version, plural resource). */
+export interface ResolvedKind {
+  readonly group: string;
+  /** undefined: every version (matchPolicy Equivalent sends other versions converted). */
+  readonly version?: string;
+  /** The version the server prefers: a rule on it covers every version (matchPolicy Equivalent). */
+  readonly preferredVersion: string;
+  readonly resource: string;
+  readonly namespaced: boolean;
+  readonly kind: string;
+}
+
+export interface WebhookRule {
+  readonly apiGroups: readonly string[];
+  readonly apiVersions: readonly string[];
+  readonly resources: readonly string[];
+  readonly operations: readonly string[];
+  readonly scope: string;
+}
+
+/** Why a named kind gets no rule: cluster-scoped objects (Namespace among them) could lock the cluster out. */
+export function unregisteredReason(k: ResolvedKind): string | undefined {
+  if (!k.namespaced) return `${k.kind} is cluster-scoped: the webhook registers namespaced kinds only (no lock-out); governor review/test still check it`;
+  if (k.group === 'governor.io') return `${k.kind} is kube-governor's own kind: validate-policies.governor.io checks it`;
+  return undefined;
+}
+
+const has = (list: unknown, v: string) => Array.isArray(list) && (list.includes(v) || list.includes('*'));
+
+function covers(rule: any, k: ResolvedKind): boolean {
+  return (
+    isRecord(rule) &&
+    has(rule.apiGroups, k.group) &&
+    has(rule.resources, k.resource) &&
+    has(rule.apiVersions, k.version ?? k.preferredVersion) &&
+    has(rule.operations, 'CREATE') &&
+    has(rule.operations, 'UPDATE')
+  );
+}
+
+/**
+ * The template with a rule added to each governed webhook for every named kind its rules do not cover yet
+ * (CREATE and UPDATE, namespaced only: the webhooks' namespaceSelector keeps excluding kube-system and governor's
+ * own namespace). Kinds are sorted so every replica writes the same object.
+ */
+export function withPolicyKinds(template: RegistrationTemplate, kinds: readonly ResolvedKind[]): RegistrationTemplate {
+  if (template.kind === 'APIService' || !kinds.length) return template;
+  const webhooks = (template.webhooks as any[]).map((w) => {
+    if (!GOVERNED_WEBHOOKS.includes(w.name)) return w;
+    const rules: any[] = Array.isArray(w.rules) ? [...w.rules] : [];
+    const extra = kinds
+      .filter((k) => unregisteredReason(k) === undefined && !rules.some((r) => covers(r, k)))
+      .sort((a, b) => `${a.group}/${a.resource}/${a.version ?? '*'}`.localeCompare(`${b.group}/${b.resource}/${b.version ?? '*'}`));
+    const seen = new Set<string>();
+    for (const k of extra) {
+      const key = `${k.group}/${k.resource}/${k.version ?? '*'}`;
+      if (seen.has(key)) continue;
+      seen.add(key);
+      rules.push({ apiGroups: [k.group], apiVersions: [k.version ?? '*'], resources: [k.resource], operations: ['CREATE', 'UPDATE'], scope: 'Namespaced' } satisfies WebhookRule);
+    }
+    return rules.length === (w.rules?.length ?? 0) ? w : { ...w, rules };
+  });
+  return { ...template, webhooks };
+}
+
+/** API discovery, as much as resolving a kind needs (src/kube/discovery.ts reads it with client-node). */
+export interface KindDiscovery {
+  /** Every API group with its preferred version ("" for the core group, version v1). */
+  groups(): Promise<readonly { readonly group: string; readonly preferredVersion: string }[]>;
+  /** The resource serving `kind` in group/version, or undefined. */
+  resource(group: string, version: string, kind: string): Promise<{ readonly name: string; readonly namespaced: boolean } | undefined>;
+}
+
+export interface KindResolution {
+  readonly resolved: readonly ResolvedKind[];
+  /** Named kinds the API server does not serve (yet): a CRD not installed. */
+  readonly unresolved: readonly string[];
+}
+
+/**
+ * Resolves the kinds policies name: built-in kinds from the table (no request), others by discovery (a kind without
+ * group is looked up in every group's preferred version). `discovery` undefined: built-in kinds only.
+ */
+export async function resolveKinds(refs: readonly KindRef[], discovery: KindDiscovery | undefined): Promise<KindResolution> {
+  const resolved: ResolvedKind[] = [];
+  const unresolved: string[] = [];
+  let groups: Awaited<ReturnType<KindDiscovery['groups']>> | undefined;
+  for (const r of refs) {
+    const b = BUILTIN_KINDS[r.kind];
+    if (b && (r.group === undefined || r.group === b.group)) {
+      resolved.push({ group: b.group, ...(r.version !== undefined ? { version: r.version } : {}), preferredVersion: b.version, resource: b.resource, namespaced: b.namespaced, kind: r.kind });
+      continue;
+    }
+    if (!discovery) {
+      unresolved.push(r.text);
+      continue;
+    }
+    groups ??= await discovery.groups();
+    const candidates = groups.filter((g) => r.group === undefined || g.group === r.group);
+    let found = false;
+    for (const g of candidates) {
+      const res = await discovery.resource(g.group, r.version ?? g.preferredVersion, r.kind);
+      if (!res) continue;
+      found = true;
+      resolved.push({ group: g.group, ...(r.version !== undefined ? { version: r.version } : {}), preferredVersion: g.preferredVersion, resource: res.name, namespaced: res.namespaced, kind: r.kind });
+    }
+    if (!found) unresolved.push(r.text);
+  }
+  return { resolved, unresolved };
 }

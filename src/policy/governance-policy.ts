@@ -4,15 +4,14 @@ import { compareQuantities, exactNumber, multiplyQuantities, parseQuantity, quan
 import { isValidLabelKey, isValidLabelValue, selectorRequirements, type LabelSelector, type Requirement } from '../common/labels.js';
 import { compilePattern, type Pattern } from '../common/pattern.js';
 import type { Issue, PolicyKindSpec } from './kind.js';
+import { DEFAULT_KIND_REFS, expandPod, isPodRef, kindRefMatches, parseKindRef, WORKLOAD_KINDS, workloadKindOf, type KindRef } from './kinds.js';
 import type { PolicyOrigin } from './types.js';
+
+export { WORKLOAD_KINDS, type WorkloadKind } from './kinds.js';
 
 export type GovernanceMode = 'enforce' | 'audit';
 export type ResourceName = 'cpu' | 'memory' | 'ephemeral-storage';
 export const RESOURCE_NAMES: readonly ResourceName[] = ['cpu', 'memory', 'ephemeral-storage'];
-
-/** The kinds a GovernancePolicy can match (the schema's enum); every one of them carries a pod spec. */
-export const WORKLOAD_KINDS = ['Deployment', 'StatefulSet', 'DaemonSet', 'ReplicaSet', 'Job', 'CronJob', 'Pod'] as const;
-export type WorkloadKind = (typeof WORKLOAD_KINDS)[number];
 
 // Well-known keys: one name per concept across code, docs and the migration engine.
 export const MIGRATION_LABEL = 'governor.io/migration';
@@ -37,9 +36,11 @@ export const GOVERNANCE_RULES = {
   'default-labels': 'labels',
   'require-labels': 'labels',
   'label-values': 'labels',
+  'forbidden-labels': 'labels',
   'default-annotations': 'annotations',
   'require-annotations': 'annotations',
   'annotation-values': 'annotations',
+  'forbidden-annotations': 'annotations',
   'default-migration-labels': 'migration',
   'require-migration-labels': 'migration',
   'migration-label-values': 'migration',
@@ -59,16 +60,27 @@ export function isMigrationKey(key: string): boolean {
 
 // ---------------------------------------------------------------- the document as written
 
+/** Where a label/annotation rule applies: the object's own metadata, the pod template's (the pod's own for a Pod), or both. */
+export type TagTarget = 'object' | 'podTemplate' | 'both';
+export const TAG_TARGETS: readonly TagTarget[] = ['object', 'podTemplate', 'both'];
+
 export interface TagRuleSpec {
   readonly required?: boolean;
+  readonly forbidden?: boolean;
   readonly allowed?: readonly string[];
+  readonly forbiddenValues?: readonly string[];
   readonly pattern?: string;
   readonly default?: string;
+  readonly overwrite?: boolean;
   readonly fromNamespace?: boolean;
+  readonly target?: TagTarget;
+  readonly copyToPodTemplate?: boolean;
+  readonly allowedKeys?: readonly string[];
 }
 
 export interface MatchSpec {
-  readonly kinds?: readonly WorkloadKind[];
+  /** Kind, group/Kind or group/version/Kind (kinds.ts). */
+  readonly kinds?: readonly string[];
   readonly namespaces?: readonly string[];
   readonly namespaceSelector?: LabelSelector;
   readonly selector?: LabelSelector;
@@ -90,6 +102,8 @@ export interface GovernancePolicySpec {
   readonly mode: GovernanceMode;
   readonly match?: MatchSpec;
   readonly exclude?: MatchSpec;
+  /** Default placement of the label/annotation rules; absent: podTemplate when the policy matches Pod (or no kinds), else object. */
+  readonly target?: TagTarget;
   readonly resources?: {
     readonly require?: readonly string[];
     readonly max?: ResourceMap;
@@ -113,9 +127,17 @@ export interface NamePattern {
   test(name: string): boolean;
 }
 
+/** A compiled kind list: kind names for the index, then the group/version test. */
+export interface KindSet {
+  readonly refs: readonly KindRef[];
+  /** The kind names the refs name (an index key). */
+  readonly names: ReadonlySet<string>;
+  has(group: string, version: string, kind: string): boolean;
+}
+
 export interface CompiledMatch {
   /** undefined: every workload kind. Pod in the document expands to every pod controller (autogen). */
-  readonly kinds?: ReadonlySet<WorkloadKind>;
+  readonly kinds?: KindSet;
   readonly namespaces?: readonly NamePattern[];
   readonly namespaceSelector?: readonly Requirement[];
   readonly selector?: readonly Requirement[];
@@ -123,13 +145,27 @@ export interface CompiledMatch {
 
 export interface CompiledTagRule {
   readonly key: string;
+  /** Set when the key holds * or ?: the rule applies to every present key it matches (linear glob). */
+  readonly wildcard?: NamePattern;
   readonly family: 'labels' | 'annotations' | 'migration';
+  /** Present and non-empty (a wildcard: at least one matching key with a non-empty value). */
   readonly required: boolean;
+  readonly forbidden: boolean;
   readonly allowed?: readonly string[];
+  readonly forbiddenValues?: readonly string[];
   /** RE2 (linear time): a value of any length is tested in time proportional to its length. */
   readonly pattern?: Pattern;
+  /** Wildcard rules: every matching key must match one of these. */
+  readonly allowedKeys?: readonly NamePattern[];
   readonly default?: string;
+  /** The default replaces a value that is set and differs. */
+  readonly overwrite: boolean;
   readonly fromNamespace: boolean;
+  /** Where the rule applies on a pod controller (a Pod and a kind without pod template have one metadata: both apply there). */
+  readonly onObject: boolean;
+  readonly onTemplate: boolean;
+  /** Mutation: the object's value is copied into the pod template where absent there. */
+  readonly copyToPodTemplate: boolean;
 }
 
 export interface ResourceAmount {
@@ -157,7 +193,7 @@ export interface CompiledResources {
 export interface CompiledException {
   readonly namespace?: NamePattern;
   readonly name?: NamePattern;
-  readonly kinds?: ReadonlySet<string>;
+  readonly kinds?: KindSet;
   readonly selector?: readonly Requirement[];
   /** Families or rule names; undefined: every rule of the policy. */
   readonly rules?: ReadonlySet<string>;
@@ -218,11 +254,37 @@ export function globMatch(pattern: string, name: string): boolean {
   return p === pattern.length;
 }
 
-const POD_CONTROLLERS: readonly WorkloadKind[] = ['Deployment', 'StatefulSet', 'DaemonSet', 'ReplicaSet', 'Job', 'CronJob'];
+/** Compiles a kind list; `autogen`: Pod also stands for the pod controllers (match and exclude, not exceptions). */
+export function compileKinds(texts: readonly string[], path: (string | number)[], issues: Issue[], autogen: boolean): KindSet {
+  const refs: KindRef[] = [];
+  texts.forEach((t, i) => {
+    const r = parseKindRef(t);
+    if (typeof r === 'string') issues.push({ path: [...path, i], message: r });
+    else refs.push(r);
+  });
+  return kindSet(autogen ? expandPod(refs) : refs);
+}
 
-function compileMatch(m: MatchSpec | undefined): CompiledMatch | undefined {
+export function kindSet(refs: readonly KindRef[]): KindSet {
+  const names = new Set(refs.map((r) => r.kind));
+  return { refs, names, has: (group, version, kind) => names.has(kind) && refs.some((r) => kindRefMatches(r, group, version, kind)) };
+}
+
+const DEFAULT_KINDS = kindSet(DEFAULT_KIND_REFS);
+
+/** The kinds a match stands for (no list: the workload kinds). */
+export function matchKinds(m: CompiledMatch): KindSet {
+  return m.kinds ?? DEFAULT_KINDS;
+}
+
+/** Whether a kind set names anything that carries a pod spec (resource rules act on nothing else). */
+export function namesPodBearingKind(k: KindSet): boolean {
+  return k.refs.some((r) => (r.group === undefined ? (WORKLOAD_KINDS as readonly string[]).includes(r.kind) : workloadKindOf(r.group, r.kind) !== undefined));
+}
+
+function compileMatch(m: MatchSpec | undefined, path: (string | number)[], issues: Issue[]): CompiledMatch | undefined {
   if (!m) return undefined;
-  const kinds = m.kinds ? new Set<WorkloadKind>(m.kinds.flatMap((k) => (k === 'Pod' ? ['Pod', ...POD_CONTROLLERS] : [k]))) : undefined;
+  const kinds = m.kinds ? compileKinds(m.kinds, [...path, 'kinds'], issues, true) : undefined;
   const out: CompiledMatch = {
     ...(kinds ? { kinds } : {}),
     ...(m.namespaces ? { namespaces: m.namespaces.map(compileNamePattern) } : {}),
@@ -254,12 +316,19 @@ function checkQuantities(map: Record<string, unknown> | undefined, path: (string
   }
 }
 
-function compileTags(rules: Record<string, TagRuleSpec> | undefined, field: 'labels' | 'annotations', issues: Issue[]): CompiledTagRule[] {
+/** A key with * or ? is a wildcard: validated as a key with each wildcard read as one letter. */
+function isWildcardKey(key: string): boolean {
+  return key.includes('*') || key.includes('?');
+}
+
+function compileTags(rules: Record<string, TagRuleSpec> | undefined, field: 'labels' | 'annotations', defaultTarget: TagTarget, issues: Issue[]): CompiledTagRule[] {
   const out: CompiledTagRule[] = [];
+  const what = field === 'labels' ? 'label' : 'annotation';
   for (const [key, r] of Object.entries(rules ?? {})) {
     const at = ['spec', field, key];
     const before = issues.length;
-    if (!isValidLabelKey(key)) issues.push({ path: at, message: `"${key}" is not a valid ${field === 'labels' ? 'label' : 'annotation'} key (optional DNS prefix/, then up to 63 of [A-Za-z0-9-_.])` });
+    const wildcard = isWildcardKey(key);
+    if (!isValidLabelKey(wildcard ? key.replace(/[*?]/g, 'x') : key)) issues.push({ path: at, message: `"${key}" is not a valid ${what} key (optional DNS prefix/, then up to 63 of [A-Za-z0-9-_.]${wildcard ? '; * and ? are wildcards' : ''})` });
     let pattern: Pattern | undefined;
     if (r.pattern !== undefined) {
       try {
@@ -268,12 +337,20 @@ function compileTags(rules: Record<string, TagRuleSpec> | undefined, field: 'lab
         issues.push({ path: [...at, 'pattern'], message: `invalid regular expression: ${(e as Error).message}` });
       }
     }
-    const migration = field === 'labels' && isMigrationKey(key);
+    if (wildcard) {
+      for (const f of ['default', 'fromNamespace', 'overwrite'] as const) {
+        if (r[f] !== undefined && r[f] !== false) issues.push({ path: [...at, f], message: `a wildcard key cannot have ${f}: it names no single key to fill` });
+      }
+    } else if (r.allowedKeys) issues.push({ path: [...at, 'allowedKeys'], message: 'allowedKeys needs a wildcard key (such as example.com/*): it lists the keys allowed under it' });
+    if (r.overwrite && r.default === undefined && !r.fromNamespace) issues.push({ path: [...at, 'overwrite'], message: 'overwrite needs a default (or fromNamespace) to write' });
+    if (r.forbidden && (r.required || r.default !== undefined || r.fromNamespace)) issues.push({ path: [...at, 'forbidden'], message: 'a forbidden key cannot also be required, defaulted or taken from the namespace' });
+    const migration = field === 'labels' && !wildcard && isMigrationKey(key);
     const builtIn = migration && key === MIGRATION_LABEL ? MIGRATION_MODES : migration && key === MIGRATION_ROLE_LABEL ? MIGRATION_ROLES : undefined;
     if (builtIn && r.allowed) {
       const extra = r.allowed.filter((v) => !(builtIn as readonly string[]).includes(v));
       if (extra.length) issues.push({ path: [...at, 'allowed'], message: `${key} can only be ${builtIn.join(', ')}; remove ${extra.join(', ')}` });
     }
+    if (migration && r.target !== undefined && r.target !== 'object') issues.push({ path: [...at, 'target'], message: `${key} is a migration label: it is the workload's own label (target object), copied into the pod template` });
     const values = [...(r.allowed ?? []).map((v, i) => ({ v, path: [...at, 'allowed', i] })), ...(r.default !== undefined ? [{ v: r.default, path: [...at, 'default'] }] : [])];
     if (field === 'labels') {
       for (const { v, path } of values) if (!isValidLabelValue(v)) issues.push({ path, message: `"${v}" is not a valid label value (up to 63 of [A-Za-z0-9-_.], alphanumeric at both ends)` });
@@ -282,16 +359,28 @@ function compileTags(rules: Record<string, TagRuleSpec> | undefined, field: 'lab
       if (r.allowed && !r.allowed.includes(r.default)) issues.push({ path: [...at, 'default'], message: `default "${r.default}" is not one of the allowed values (${r.allowed.join(', ')})` });
       else if (builtIn && !(builtIn as readonly string[]).includes(r.default)) issues.push({ path: [...at, 'default'], message: `default "${r.default}" must be one of ${builtIn.join(', ')}` });
       if (pattern && !pattern.test(r.default)) issues.push({ path: [...at, 'default'], message: `default "${r.default}" does not match the pattern ${r.pattern}` });
+      if (r.forbiddenValues?.includes(r.default)) issues.push({ path: [...at, 'default'], message: `default "${r.default}" is one of the forbidden values` });
+      if (r.required && r.default === '') issues.push({ path: [...at, 'default'], message: 'an empty default never satisfies required (present and non-empty)' });
     }
     if (issues.length > before) continue;
+    // Migration labels keep their placement: the workload's own labels, copied into its pod template.
+    const target = migration ? 'object' : (r.target ?? defaultTarget);
     out.push({
       key,
+      ...(wildcard ? { wildcard: compileNamePattern(key) } : {}),
       family: migration ? 'migration' : field,
       required: r.required === true,
+      forbidden: r.forbidden === true,
       ...(r.allowed ? { allowed: r.allowed } : {}),
+      ...(r.forbiddenValues ? { forbiddenValues: r.forbiddenValues } : {}),
       ...(pattern ? { pattern } : {}),
+      ...(r.allowedKeys ? { allowedKeys: r.allowedKeys.map(compileNamePattern) } : {}),
       ...(r.default !== undefined ? { default: r.default } : {}),
+      overwrite: r.overwrite === true,
       fromNamespace: r.fromNamespace === true,
+      onObject: target !== 'podTemplate',
+      onTemplate: target !== 'object',
+      copyToPodTemplate: migration || r.copyToPodTemplate === true,
     });
   }
   return out;
@@ -349,14 +438,21 @@ export function compileGovernancePolicy(doc: any, origin: PolicyOrigin): { value
   const spec: GovernancePolicySpec = { mode: 'enforce', ...(doc.spec ?? {}) };
   const issues: Issue[] = [];
   const resources = compileResources(spec.resources, issues);
-  const labels = compileTags(spec.labels as Record<string, TagRuleSpec> | undefined, 'labels', issues);
-  const annotations = compileTags(spec.annotations as Record<string, TagRuleSpec> | undefined, 'annotations', issues);
+  const match = compileMatch(spec.match, ['spec', 'match'], issues) ?? {};
+  const exclude = compileMatch(spec.exclude, ['spec', 'exclude'], issues);
+  // Kyverno's default: a policy about pods (Pod, or no kinds) checks pods and pod templates; one naming other kinds checks those objects.
+  const defaultTarget: TagTarget = spec.target ?? (!match.kinds || match.kinds.refs.some(isPodRef) ? 'podTemplate' : 'object');
+  if (resources && match.kinds && !namesPodBearingKind(match.kinds)) {
+    issues.push({ path: ['spec', 'resources'], message: `resource rules act on pods and pod controllers only, and match.kinds names none (${match.kinds.refs.map((r) => r.text).join(', ')})` });
+  }
+  const labels = compileTags(spec.labels as Record<string, TagRuleSpec> | undefined, 'labels', defaultTarget, issues);
+  const annotations = compileTags(spec.annotations as Record<string, TagRuleSpec> | undefined, 'annotations', defaultTarget, issues);
   const exceptions: CompiledException[] = (spec.exceptions ?? []).map((e, i) => {
     const rules = e.rules && e.rules.length ? compileRuleNames(e.rules, ['spec', 'exceptions', i, 'rules'], issues) : undefined;
     return {
       ...(e.namespace !== undefined ? { namespace: compileNamePattern(e.namespace) } : {}),
       ...(e.name !== undefined ? { name: compileNamePattern(e.name) } : {}),
-      ...(e.kinds ? { kinds: new Set(e.kinds) } : {}),
+      ...(e.kinds ? { kinds: compileKinds(e.kinds, ['spec', 'exceptions', i, 'kinds'], issues, false) } : {}),
       ...(e.selector ? { selector: selectorRequirements(e.selector) } : {}),
       ...(rules ? { rules } : {}),
       reason: e.reason,
@@ -367,7 +463,6 @@ export function compileGovernancePolicy(doc: any, origin: PolicyOrigin): { value
     if (!isValidLabelKey(EXCEPTION_ANNOTATION_PREFIX + n)) issues.push({ path: ['spec', 'allowExceptionAnnotations'], message: `"${n}" cannot form an annotation key` });
   }
   if (issues.length) return { issues };
-  const exclude = compileMatch(spec.exclude);
   return {
     value: {
       kind: 'GovernancePolicy',
@@ -375,7 +470,7 @@ export function compileGovernancePolicy(doc: any, origin: PolicyOrigin): { value
       origin,
       spec,
       mode: spec.mode,
-      match: compileMatch(spec.match) ?? {},
+      match,
       ...(isEmptyMatch(exclude) ? {} : { exclude: exclude! }),
       ...(resources ? { resources } : {}),
       labels,

@@ -32,7 +32,7 @@ test('the issue contract shape loads and compiles (selectors, quantities, regexe
   assert.deepEqual(r.errors, []);
   const p = r.policies[0] as GovernancePolicy;
   assert.equal(p.mode, 'enforce');
-  assert.deepEqual([...p.match.kinds!].sort(), ['CronJob', 'DaemonSet', 'Deployment', 'Job', 'Pod', 'ReplicaSet', 'StatefulSet']);
+  assert.deepEqual([...p.match.kinds!.names].sort(), ['CronJob', 'DaemonSet', 'Deployment', 'Job', 'Pod', 'ReplicaSet', 'StatefulSet']);
   assert.deepEqual(p.match.namespaceSelector, [{ key: 'tier', operator: 'In', values: ['prod'] }]);
   assert.equal(quantityToNumber(p.resources!.max.find((m) => m.resource === 'memory')!.value), 8 * 2 ** 30);
   assert.deepEqual(p.resources!.require, [
@@ -140,4 +140,82 @@ test('namespace and name wildcards match like the regexes they replace, in linea
   const started = performance.now();
   assert.equal(compileNamePattern('*a*a*a*a*a*a*b').test('a'.repeat(253)), false);
   assert.ok(performance.now() - started < 50);
+});
+
+test('issue 13: kinds in Kyverno forms, targets, wildcard keys and their misuses are refused with paths', () => {
+  const ok = parsePolicyText(
+    doc(`  match: {kinds: [Pod, Service, v1/ConfigMap, core/Secret, networking.k8s.io/Ingress, example.com/v1beta1/Widget]}
+  target: both
+  labels:
+    team: {required: true, default: a, overwrite: true, target: object, copyToPodTemplate: true}
+    fluxcd.io/*: {forbidden: true}
+    corp.example.com/*: {allowedKeys: [corp.example.com/team]}
+    env: {forbiddenValues: [default]}
+  resources: {require: [limits.memory]}
+`),
+    'ok.yaml',
+  );
+  assert.deepEqual(ok.errors, []);
+  const p = ok.policies[0] as GovernancePolicy;
+  assert.deepEqual([...p.match.kinds!.names].sort(), ['ConfigMap', 'CronJob', 'DaemonSet', 'Deployment', 'Ingress', 'Job', 'Pod', 'ReplicaSet', 'Secret', 'Service', 'StatefulSet', 'Widget']);
+  assert.equal(p.match.kinds!.has('', 'v1', 'ConfigMap'), true);
+  assert.equal(p.match.kinds!.has('example.com', 'v1', 'Widget'), false, 'the version is part of group/version/Kind');
+  assert.equal(p.match.kinds!.has('example.com', 'v1beta1', 'Widget'), true);
+  assert.equal(p.match.kinds!.has('extensions', 'v1beta1', 'Ingress'), false);
+  assert.deepEqual(p.labels.map((l) => [l.key, l.onObject, l.onTemplate, l.wildcard !== undefined]), [
+    ['team', true, false, false],
+    ['fluxcd.io/*', true, true, true],
+    ['corp.example.com/*', true, true, true],
+    ['env', true, true, false],
+  ]);
+
+  const bad = parsePolicyText(
+    doc(`  match: {kinds: ['*', 'a/b/c/Pod', 'Not_A_Kind', 'apps/vx/Deployment']}
+  target: pods
+  labels:
+    fluxcd.io/*: {default: x, fromNamespace: true}
+    team: {allowedKeys: [a], overwrite: true}
+    gone: {forbidden: true, required: true}
+    empty: {required: true, default: ''}
+    banned: {default: x, forbiddenValues: [x]}
+    governor.io/migration: {target: podTemplate}
+`),
+    'bad.yaml',
+  );
+  const msgs = bad.errors.map(formatPolicyError).join('\n');
+  for (const expected of ['spec.match.kinds[0]', 'spec.match.kinds[1]', 'spec.match.kinds[2]', 'spec.match.kinds[3]', 'spec.target: must be one of "object", "podTemplate", "both"']) {
+    assert.ok(msgs.includes(expected), `missing: ${expected}\n---\n${msgs}`);
+  }
+  const semantic = parsePolicyText(
+    doc(`  labels:
+    fluxcd.io/*: {default: x, fromNamespace: true}
+    team: {allowedKeys: [a], overwrite: true}
+    gone: {forbidden: true, required: true}
+    empty: {required: true, default: ''}
+    banned: {default: x, forbiddenValues: [x]}
+    governor.io/migration: {target: podTemplate}
+`),
+    'semantic.yaml',
+  );
+  const s = semantic.errors.map(formatPolicyError).join('\n');
+  for (const expected of [
+    'spec.labels["fluxcd.io/*"].default: a wildcard key cannot have default',
+    'spec.labels["fluxcd.io/*"].fromNamespace: a wildcard key cannot have fromNamespace',
+    'spec.labels.team.allowedKeys: allowedKeys needs a wildcard key',
+    'spec.labels.team.overwrite: overwrite needs a default',
+    'spec.labels.gone.forbidden: a forbidden key cannot also be required',
+    'spec.labels.empty.default: an empty default never satisfies required',
+    'spec.labels.banned.default: default "x" is one of the forbidden values',
+    'spec.labels["governor.io/migration"].target: governor.io/migration is a migration label',
+  ]) {
+    assert.ok(s.includes(expected), `missing: ${expected}\n---\n${s}`);
+  }
+  assert.ok(semantic.errors.every((e) => e.line !== undefined));
+});
+
+test('issue 13: resource rules on a policy that names no pod-bearing kind are refused', () => {
+  const r = parsePolicyText(doc(`  match: {kinds: [Service, ConfigMap]}\n  resources: {require: [limits.memory]}\n`), 'svc.yaml');
+  assert.match(r.errors.map(formatPolicyError).join('\n'), /spec\.resources: resource rules act on pods and pod controllers only, and match\.kinds names none \(Service, ConfigMap\)/);
+  assert.deepEqual(parsePolicyText(doc(`  match: {kinds: [Service, batch/Job]}\n  resources: {require: [limits.memory]}\n`), 'job.yaml').errors, []);
+  assert.notDeepEqual(parsePolicyText(doc(`  match: {kinds: [example.com/Job]}\n  resources: {require: [limits.memory]}\n`), 'cr.yaml').errors, [], 'a Job of another group carries no known pod spec');
 });

@@ -324,7 +324,7 @@ test('handlers past the budget: audit policies only warn, enforce ones deny; fin
 
   // Cut off at the 9th policy (the engine reads its clock every 8): the 8 enforce policies before it were evaluated
   // and deny; the unfinished one is audit, so it only adds a warning.
-  const nine = [...Array.from({ length: 8 }, (_, i) => policy(`e${i}`, '  labels: {owner: {required: true}}\n')), policy('z-audit', '  mode: audit\n  labels: {owner: {required: true}}\n')];
+  const nine = [...Array.from({ length: 8 }, (_, i) => policy(`e${i}`, '  target: object\n  labels: {owner: {required: true}}\n')), policy('z-audit', '  mode: audit\n  labels: {owner: {required: true}}\n')];
   let reads = 0;
   const late = new GovernanceEngine(nine, { now: () => performance.now() + (reads++ === 0 ? 0 : 1e9) });
   const partial = validateHandler({ engine: () => late, namespaces: new StaticNamespaces(), events: new FakeEventRecorder(), log: silentLogger, reviewBudgetMs: 500 })(req('d'));

@@ -88,8 +88,9 @@ test('Deployment CREATE without tags: 403 with one line per violation, path and 
     'spec.template.spec.containers[0].resources.limits.cpu must be at most 4x the request (is 8x) (policy team-defaults, rule max-limit-request-ratio)',
     'metadata.labels.owner is required (matching ^[a-z][a-z0-9-]*$) (policy team-defaults, rule require-labels)',
   ]);
-  // cost-center was filled from the namespace by compliance-tags (fromNamespace), so team-defaults' requirement holds.
-  assert.equal(applyPatch(dep, m).metadata.annotations['cost-center'], 'CC-1001');
+  // cost-center was filled from the namespace by compliance-tags (fromNamespace) in the pod template, where both
+  // policies check it (issue 13: a default is written where its rule applies), so team-defaults' requirement holds.
+  assert.equal(applyPatch(dep, m).spec.template.metadata.annotations['cost-center'], 'CC-1001');
   // compliance-tags is in audit mode: its findings come back as warnings, each within 120 characters.
   assert.ok(v.warnings && v.warnings.length >= 1);
   assert.ok(v.warnings.every((w) => w.length <= 120 && w.startsWith('[audit] compliance-tags/')), v.warnings.join('\n'));
