@@ -7,8 +7,14 @@ import type { Issue, PolicyKindSpec } from './kind.js';
 import type { PolicyOrigin } from './types.js';
 
 export type GovernanceMode = 'enforce' | 'audit';
-export type ResourceName = 'cpu' | 'memory' | 'ephemeral-storage';
-export const RESOURCE_NAMES: readonly ResourceName[] = ['cpu', 'memory', 'ephemeral-storage'];
+/**
+ * A Kubernetes resource name a container can request or limit: cpu, memory, ephemeral-storage, hugepages-<size>, or
+ * an extended resource written with its domain (nvidia.com/gpu, example.com/foo).
+ */
+export type ResourceName = string;
+export const STANDARD_RESOURCE_NAMES: readonly string[] = ['cpu', 'memory', 'ephemeral-storage'];
+/** Entries of a resource map or list a policy may hold: each is checked per container, so their number is bounded. */
+export const MAX_RESOURCE_ENTRIES = 32;
 
 /** The kinds a GovernancePolicy can match (the schema's enum); every one of them carries a pod spec. */
 export const WORKLOAD_KINDS = ['Deployment', 'StatefulSet', 'DaemonSet', 'ReplicaSet', 'Job', 'CronJob', 'Pod'] as const;
@@ -34,12 +40,15 @@ export const GOVERNANCE_RULES = {
   'require-limits': 'resources',
   'max-resources': 'resources',
   'max-limit-request-ratio': 'resources',
+  'forbid-resources': 'resources',
   'default-labels': 'labels',
   'require-labels': 'labels',
   'label-values': 'labels',
   'default-annotations': 'annotations',
   'require-annotations': 'annotations',
   'annotation-values': 'annotations',
+  'immutable-labels': 'labels',
+  'immutable-annotations': 'annotations',
   'default-migration-labels': 'migration',
   'require-migration-labels': 'migration',
   'migration-label-values': 'migration',
@@ -65,6 +74,26 @@ export interface TagRuleSpec {
   readonly pattern?: string;
   readonly default?: string;
   readonly fromNamespace?: boolean;
+  readonly when?: ConditionSpec;
+  readonly immutable?: boolean;
+  readonly transitions?: readonly TransitionSpec[];
+}
+
+/** A change an immutable key may make on UPDATE: `from`/`to` absent = the key is absent, "*" = any value. */
+export interface TransitionSpec {
+  readonly from?: string;
+  readonly to?: string;
+}
+
+export const OPERATIONS = ['CREATE', 'UPDATE'] as const;
+
+/** `when`: every listed condition must hold (AND); inside a list, any item (OR). */
+export interface ConditionSpec {
+  readonly volumeTypes?: readonly string[];
+  readonly hostPaths?: readonly string[];
+  readonly containerResources?: readonly string[];
+  readonly labels?: LabelSelector;
+  readonly operations?: readonly (typeof OPERATIONS)[number][];
 }
 
 export interface MatchSpec {
@@ -83,15 +112,20 @@ export interface ExceptionSpec {
   readonly reason: string;
 }
 
-type ResourceMap = Partial<Record<ResourceName, string | number>>;
+type ResourceMap = Readonly<Record<ResourceName, string | number>>;
 
 /** The validated document as written (defaults applied). */
 export interface GovernancePolicySpec {
   readonly mode: GovernanceMode;
   readonly match?: MatchSpec;
   readonly exclude?: MatchSpec;
+  readonly when?: ConditionSpec;
   readonly resources?: {
+    readonly when?: ConditionSpec;
+    readonly containers?: 'all' | 'any';
+    readonly initContainers?: boolean;
     readonly require?: readonly string[];
+    readonly forbid?: readonly string[];
     readonly max?: ResourceMap;
     readonly maxLimitRequestRatio?: Partial<Record<'cpu' | 'memory', number>>;
     readonly defaults?: { readonly requests?: ResourceMap; readonly limits?: ResourceMap };
@@ -130,6 +164,27 @@ export interface CompiledTagRule {
   readonly pattern?: Pattern;
   readonly default?: string;
   readonly fromNamespace: boolean;
+  readonly when?: CompiledCondition;
+  /** On UPDATE the value must equal the stored object's, except for `transitions`. */
+  readonly immutable?: { readonly transitions: readonly CompiledTransition[] };
+}
+
+/** undefined `from`/`to`: the key is absent; ANY_VALUE: any value (present). */
+export interface CompiledTransition {
+  readonly from?: string;
+  readonly to?: string;
+}
+export const ANY_VALUE = '*';
+
+/** A compiled `when`; absent lists impose nothing. Evaluated against an object's facts (src/governance/conditions.ts). */
+export interface CompiledCondition {
+  /** Where it is written, for the reason a rule was skipped ("spec.resources.when"). */
+  readonly at: string;
+  readonly volumeTypes?: ReadonlySet<string>;
+  readonly hostPaths?: readonly NamePattern[];
+  readonly containerResources?: ReadonlySet<string>;
+  readonly labels?: readonly Requirement[];
+  readonly operations?: ReadonlySet<string>;
 }
 
 export interface ResourceAmount {
@@ -147,8 +202,19 @@ export interface RatioLimit {
   readonly exact: Quantity;
 }
 
+export interface ResourceField {
+  readonly section: 'requests' | 'limits';
+  readonly resource: ResourceName;
+}
+
 export interface CompiledResources {
-  readonly require: readonly { readonly section: 'requests' | 'limits'; readonly resource: ResourceName }[];
+  readonly when?: CompiledCondition;
+  /** all: every container must satisfy each check; any: at least one container must (per check). */
+  readonly containers: 'all' | 'any';
+  /** Init containers are checked and defaulted too (ephemeral containers never: they cannot declare resources). */
+  readonly initContainers: boolean;
+  readonly require: readonly ResourceField[];
+  readonly forbid: readonly ResourceField[];
   readonly max: readonly ResourceAmount[];
   readonly maxLimitRequestRatio: readonly RatioLimit[];
   readonly defaults: { readonly requests: readonly ResourceAmount[]; readonly limits: readonly ResourceAmount[] };
@@ -174,6 +240,7 @@ export interface GovernancePolicy {
   readonly match: CompiledMatch;
   /** undefined: nothing is excluded (an empty exclude block excludes nothing). */
   readonly exclude?: CompiledMatch;
+  readonly when?: CompiledCondition;
   readonly resources?: CompiledResources;
   readonly labels: readonly CompiledTagRule[];
   readonly annotations: readonly CompiledTagRule[];
@@ -244,14 +311,83 @@ function amount(resource: ResourceName, v: string | number): ResourceAmount {
 }
 
 function amounts(map: ResourceMap | undefined): ResourceAmount[] {
-  return RESOURCE_NAMES.filter((r) => map?.[r] !== undefined).map((r) => amount(r, map![r]!));
+  return Object.entries(map ?? {}).map(([r, v]) => amount(r, v));
+}
+
+/**
+ * Why `name` is not a resource a container can request, or undefined: cpu, memory, ephemeral-storage,
+ * hugepages-<quantity>, or an extended resource with its domain (nvidia.com/gpu), as the API server accepts.
+ */
+export function resourceNameProblem(name: string): string | undefined {
+  if (STANDARD_RESOURCE_NAMES.includes(name)) return undefined;
+  if (name.startsWith('hugepages-')) {
+    const q = readQuantity(name.slice('hugepages-'.length));
+    return typeof q === 'string' || q.sign <= 0 ? `"${name.slice(0, 80)}" is not a hugepages size (hugepages-2Mi, hugepages-1Gi)` : undefined;
+  }
+  if (name.includes('/') && isValidLabelKey(name)) return undefined;
+  return `"${name.slice(0, 80)}" is not a container resource: cpu, memory, ephemeral-storage, hugepages-<size>, or an extended resource with its domain (nvidia.com/gpu)`;
 }
 
 function checkQuantities(map: Record<string, unknown> | undefined, path: (string | number)[], issues: Issue[]): void {
   for (const [k, v] of Object.entries(map ?? {})) {
+    const bad = resourceNameProblem(k);
+    if (bad) {
+      issues.push({ path: [...path, k], message: bad });
+      continue;
+    }
     const q = readQuantity(v);
     if (typeof q === 'string') issues.push({ path: [...path, k], message: `"${String(v).slice(0, 80)}" is not a Kubernetes quantity: it ${q}` });
   }
+}
+
+/** `requests.<name>` / `limits.<name>`: the section is before the first dot (resource names may hold dots). */
+function resourceFields(list: readonly string[] | undefined, path: (string | number)[], issues: Issue[]): ResourceField[] {
+  const out: ResourceField[] = [];
+  (list ?? []).forEach((s, i) => {
+    const dot = s.indexOf('.');
+    const section = s.slice(0, dot);
+    const resource = s.slice(dot + 1);
+    if (dot < 0 || (section !== 'requests' && section !== 'limits')) {
+      issues.push({ path: [...path, i], message: `"${s.slice(0, 80)}" must be requests.<resource> or limits.<resource>` });
+      return;
+    }
+    const bad = resourceNameProblem(resource);
+    if (bad) issues.push({ path: [...path, i], message: bad });
+    else out.push({ section, resource });
+  });
+  return out;
+}
+
+/** The `when` at `path`, compiled; undefined when absent. */
+export function compileCondition(c: ConditionSpec | undefined, path: (string | number)[], issues: Issue[]): CompiledCondition | undefined {
+  if (!c) return undefined;
+  const at = formatConditionPath(path);
+  (c.containerResources ?? []).forEach((r, i) => {
+    const bad = resourceNameProblem(r);
+    if (bad) issues.push({ path: [...path, 'containerResources', i], message: bad });
+  });
+  let labels: Requirement[] | undefined;
+  if (c.labels) {
+    try {
+      labels = selectorRequirements(c.labels);
+    } catch (e) {
+      issues.push({ path: [...path, 'labels'], message: (e as Error).message });
+    }
+  }
+  return {
+    at,
+    ...(c.volumeTypes ? { volumeTypes: new Set(c.volumeTypes) } : {}),
+    ...(c.hostPaths ? { hostPaths: c.hostPaths.map(compileNamePattern) } : {}),
+    ...(c.containerResources ? { containerResources: new Set(c.containerResources) } : {}),
+    ...(labels ? { labels } : {}),
+    ...(c.operations ? { operations: new Set(c.operations) } : {}),
+  };
+}
+
+function formatConditionPath(path: readonly (string | number)[]): string {
+  let out = '';
+  for (const seg of path) out += typeof seg === 'number' ? `[${seg}]` : /^[A-Za-z_][A-Za-z0-9_-]*$/.test(seg) ? (out ? `.${seg}` : seg) : `[${JSON.stringify(seg)}]`;
+  return out;
 }
 
 function compileTags(rules: Record<string, TagRuleSpec> | undefined, field: 'labels' | 'annotations', issues: Issue[]): CompiledTagRule[] {
@@ -283,6 +419,17 @@ function compileTags(rules: Record<string, TagRuleSpec> | undefined, field: 'lab
       else if (builtIn && !(builtIn as readonly string[]).includes(r.default)) issues.push({ path: [...at, 'default'], message: `default "${r.default}" must be one of ${builtIn.join(', ')}` });
       if (pattern && !pattern.test(r.default)) issues.push({ path: [...at, 'default'], message: `default "${r.default}" does not match the pattern ${r.pattern}` });
     }
+    const when = compileCondition(r.when, [...at, 'when'], issues);
+    if (r.transitions && r.immutable !== true) issues.push({ path: [...at, 'transitions'], message: 'needs immutable: true (transitions are the changes an immutable key may make)' });
+    r.transitions?.forEach((tr, i) => {
+      if (tr.from === undefined && tr.to === undefined) issues.push({ path: [...at, 'transitions', i], message: 'names neither from nor to (absent to absent is no change)' });
+      if (field === 'labels') {
+        for (const side of ['from', 'to'] as const) {
+          const v = tr[side];
+          if (v !== undefined && v !== ANY_VALUE && !isValidLabelValue(v)) issues.push({ path: [...at, 'transitions', i, side], message: `"${v}" is not a valid label value (up to 63 of [A-Za-z0-9-_.], alphanumeric at both ends)` });
+        }
+      }
+    });
     if (issues.length > before) continue;
     out.push({
       key,
@@ -292,6 +439,8 @@ function compileTags(rules: Record<string, TagRuleSpec> | undefined, field: 'lab
       ...(pattern ? { pattern } : {}),
       ...(r.default !== undefined ? { default: r.default } : {}),
       fromNamespace: r.fromNamespace === true,
+      ...(when ? { when } : {}),
+      ...(r.immutable === true ? { immutable: { transitions: (r.transitions ?? []).map((tr) => ({ ...(tr.from !== undefined ? { from: tr.from } : {}), ...(tr.to !== undefined ? { to: tr.to } : {}) })) } } : {}),
     });
   }
   return out;
@@ -330,11 +479,24 @@ function compileResources(spec: GovernancePolicySpec['resources'], issues: Issue
       issues.push({ path: [...base, 'defaults', 'limits', lim.resource], message: `default limit/request ratio ${shown} is above maxLimitRequestRatio.${lim.resource} (${r.value})` });
     }
   }
-  const require = (spec.require ?? []).map((s) => {
-    const [section, resource] = s.split('.') as ['requests' | 'limits', ResourceName];
-    return { section, resource };
-  });
-  return { require, max, maxLimitRequestRatio: ratio, defaults: { requests, limits } };
+  const require = resourceFields(spec.require, [...base, 'require'], issues);
+  const forbid = resourceFields(spec.forbid, [...base, 'forbid'], issues);
+  // A default for a forbidden field would make every defaulted object fail.
+  for (const f of forbid) {
+    if ((f.section === 'requests' ? requests : limits).some((d) => d.resource === f.resource)) issues.push({ path: [...base, 'defaults', f.section, f.resource], message: `is forbidden by spec.resources.forbid (${f.section}.${f.resource})` });
+    if (require.some((r) => r.section === f.section && r.resource === f.resource)) issues.push({ path: [...base, 'forbid'], message: `${f.section}.${f.resource} is both required and forbidden` });
+  }
+  const when = compileCondition(spec.when, [...base, 'when'], issues);
+  return {
+    ...(when ? { when } : {}),
+    containers: spec.containers ?? 'all',
+    initContainers: spec.initContainers !== false,
+    require,
+    forbid,
+    max,
+    maxLimitRequestRatio: ratio,
+    defaults: { requests, limits },
+  };
 }
 
 function compileRuleNames(names: readonly string[] | undefined, path: (string | number)[], issues: Issue[]): ReadonlySet<string> | undefined {
@@ -348,6 +510,7 @@ function compileRuleNames(names: readonly string[] | undefined, path: (string | 
 export function compileGovernancePolicy(doc: any, origin: PolicyOrigin): { value: GovernancePolicy; issues?: undefined } | { issues: Issue[] } {
   const spec: GovernancePolicySpec = { mode: 'enforce', ...(doc.spec ?? {}) };
   const issues: Issue[] = [];
+  const when = compileCondition(spec.when, ['spec', 'when'], issues);
   const resources = compileResources(spec.resources, issues);
   const labels = compileTags(spec.labels as Record<string, TagRuleSpec> | undefined, 'labels', issues);
   const annotations = compileTags(spec.annotations as Record<string, TagRuleSpec> | undefined, 'annotations', issues);
@@ -376,6 +539,7 @@ export function compileGovernancePolicy(doc: any, origin: PolicyOrigin): { value
       spec,
       mode: spec.mode,
       match: compileMatch(spec.match) ?? {},
+      ...(when ? { when } : {}),
       ...(isEmptyMatch(exclude) ? {} : { exclude: exclude! }),
       ...(resources ? { resources } : {}),
       labels,
