@@ -18,6 +18,8 @@ import { groupOf, podLocation, workloadKind } from './pod-template.js';
 import { PolicyIndex } from './policy-index.js';
 import { mutateResources, validateResources } from './resources.js';
 import { describeBefore, findingKey, indexFindings, notWorse } from './existing.js';
+import { conditionHolds, conditionSkips, hasConditions, readsLabelConditions } from './conditions.js';
+import { validateImmutable } from './immutable.js';
 import { clip, decide, MAX_REPORTED, type GovernanceVerdict, type ExceptionUse, type Omitted, type RuleResult } from './result.js';
 import { ALL_ALLOWED, metadataMap, mutateTags, validateTags } from './tags.js';
 import { ReviewDeadlineExceeded, type ActiveMigrationSource, type Finding, type NamespaceInfo, type Operation, type ReviewContext, type Target } from './types.js';
@@ -89,6 +91,8 @@ export interface ReviewOutcome {
   readonly validation: ValidateOutcome;
 }
 
+const IMMUTABLE_RULES: ReadonlySet<RuleName> = new Set(['immutable-labels', 'immutable-annotations']);
+
 const NO_NAMESPACE_INFO: NamespaceInfo = { labels: {}, annotations: {} };
 const EMPTY: GovernanceVerdict = decide([]);
 // Mutation runs to a fixed point (a default can make another policy's selector match); this bounds the passes.
@@ -134,7 +138,7 @@ interface Candidate {
   readonly policy: GovernancePolicy;
   readonly selector?: readonly Requirement[];
   readonly excludeSelector?: readonly Requirement[];
-  /** The match, the exclude or an exception reads the object's labels. */
+  /** The match, the exclude, an exception or a `when` reads the object's labels. */
   readonly readsLabels: boolean;
 }
 
@@ -192,6 +196,10 @@ export class GovernanceEngine {
 
   /** Some policy fills an exception annotation: then an annotation a mutation adds can excuse a rule. */
   private readonly defaultsExceptionAnnotations: boolean;
+  /** Policies with a `when` somewhere: only they report rules skipped by conditions. */
+  private readonly conditional: ReadonlySet<GovernancePolicy>;
+  /** Policies with an immutable label or annotation: only they read the stored object on UPDATE for it. */
+  private readonly immutable: ReadonlySet<GovernancePolicy>;
 
   constructor(policies: readonly GovernancePolicy[], options: GovernanceEngineOptions = {}) {
     this.index = new PolicyIndex(policies);
@@ -199,6 +207,8 @@ export class GovernanceEngine {
     this.activeMigrationSource = options.activeMigrationSource ?? (() => undefined);
     this.now = options.now ?? (() => performance.now());
     this.defaultsExceptionAnnotations = policies.some((p) => p.annotations.some((r) => r.key.startsWith(EXCEPTION_ANNOTATION_PREFIX)));
+    this.conditional = new Set(policies.filter(hasConditions));
+    this.immutable = new Set(policies.filter((p) => p.labels.some((r) => r.immutable) || p.annotations.some((r) => r.immutable)));
   }
 
   get policyCount(): number {
@@ -247,7 +257,7 @@ export class GovernanceEngine {
         if (excludeHere && !p.exclude!.selector) continue;
         const selector = p.match.selector;
         const excludeSelector = excludeHere ? p.exclude!.selector : undefined;
-        out.push({ policy: p, ...(selector ? { selector } : {}), ...(excludeSelector ? { excludeSelector } : {}), readsLabels: Boolean(selector || excludeSelector || p.exceptions.some((e) => e.selector)) });
+        out.push({ policy: p, ...(selector ? { selector } : {}), ...(excludeSelector ? { excludeSelector } : {}), readsLabels: Boolean(selector || excludeSelector || p.exceptions.some((e) => e.selector) || readsLabelConditions(p)) });
       }
       if (memo.size >= MAX_NAMESPACE_MEMO) memo.clear();
       memo.set(t.namespace, (list = out));
@@ -319,7 +329,7 @@ export class GovernanceEngine {
     if (getIn(t0.obj, ['metadata', 'deletionTimestamp'])) return { patch: [], mutated: object, results: [], policies: [], skipped: 'deleting' };
     const rec = new PatchRecorder(t0.obj, opts);
     const working = rec.doc;
-    const t: Target = working === t0.obj ? t0 : { ...t0, obj: working };
+    let t: Target = working === t0.obj ? t0 : { ...t0, obj: working };
     // Pod specs are immutable on UPDATE, and so is a Job's whole pod template.
     const specMutable = !(op === 'UPDATE' && (t.kind === 'Pod' || t.kind === 'Job'));
     const templateMutable = !(op === 'UPDATE' && t.kind === 'Job');
@@ -332,11 +342,14 @@ export class GovernanceEngine {
     const deadline = ctx.deadline;
     let steps = 0;
     for (let pass = 0; pass < MAX_MUTATION_PASSES; pass++) {
+      // A new Target per pass: `when` conditions are read once per object as it stands (a pass may add labels).
+      if (pass > 0) t = { ...t };
       const before = rec.edits;
       const labelsBefore = rec.labelEdits;
       const annotationsBefore = rec.annotationEdits;
       for (const p of matched) {
         if (deadline !== undefined && steps++ % DEADLINE_EVERY === 0 && this.now() >= deadline) return mutationCutOff(object, results, seen, matched);
+        if (!conditionHolds(p.when, t)) continue;
         if (!seen.includes(p)) seen.push(p);
         const excusable = p.exceptions.length > 0 || p.allowExceptionAnnotations.size > 0;
         let mine: Map<RuleName, boolean> | undefined;
@@ -353,7 +366,7 @@ export class GovernanceEngine {
           return !skip;
         };
         try {
-          if (p.resources && specMutable && allowed('default-resources')) mutateResources(p.resources, t, rec);
+          if (p.resources && specMutable && conditionHolds(p.resources.when, t) && allowed('default-resources')) mutateResources(p.resources, t, rec);
           if (p.labels.length) mutateTags(p, 'labels', t, rec, allowed, templateMutable);
           if (p.annotations.length) mutateTags(p, 'annotations', t, rec, allowed, templateMutable);
         } catch (e) {
@@ -389,12 +402,17 @@ export class GovernanceEngine {
 
   // ------------------------------------------------------------------ validate
 
-  private findings(p: GovernancePolicy, t: Target): Finding[] {
+  /** `oldObject`: the stored object on UPDATE, for the immutable keys (absent when the old object is itself checked). */
+  private findings(p: GovernancePolicy, t: Target, oldObject?: Record<string, unknown>): Finding[] {
     const out: Finding[] = [];
-    if (p.resources) validateResources(p.resources, t, out);
+    if (p.resources && conditionHolds(p.resources.when, t)) validateResources(p.resources, t, out);
     if (p.labels.length) validateTags(p, 'labels', t, out);
     if (p.annotations.length) validateTags(p, 'annotations', t, out);
     if (p.migration) out.push(...validateMigration(p, t));
+    if (oldObject && this.immutable.has(p)) {
+      validateImmutable(p, 'labels', t, oldObject, out);
+      validateImmutable(p, 'annotations', t, oldObject, out);
+    }
     return out;
   }
 
@@ -418,6 +436,7 @@ export class GovernanceEngine {
     let denied = 0;
     let warned = 0;
     let excused = 0;
+    let skipped = 0;
     let omitted: Omitted | undefined;
     const deadline = ctx.deadline;
     for (let i = 0; i < policies.length; i++) {
@@ -425,7 +444,18 @@ export class GovernanceEngine {
       if (deadline !== undefined && i % DEADLINE_EVERY === 0 && this.now() >= deadline) return validationCutOff(results, policies, i, omitted);
       let found: Finding[];
       try {
-        found = this.findings(p, t);
+        if (this.conditional.has(p)) {
+          for (const sk of conditionSkips(p, t)) {
+            if (skipped++ >= MAX_REPORTED) {
+              const o = (omitted ??= { denials: 0, warnings: 0, exceptions: 0 });
+              o.skipped = (o.skipped ?? 0) + 1;
+              continue;
+            }
+            results.push({ policy: p.name, rule: sk.rule, family: GOVERNANCE_RULES[sk.rule], mode: p.mode, status: 'skip', path: sk.path, message: sk.message, condition: sk.condition });
+          }
+          if (!conditionHolds(p.when, t)) continue;
+        }
+        found = this.findings(p, t, old?.obj);
       } catch (e) {
         if (e instanceof ReviewDeadlineExceeded) return validationCutOff(results, policies, i, omitted);
         results.push(this.internalError(p, e));
@@ -452,7 +482,8 @@ export class GovernanceEngine {
         else if (f.status === 'error') status = 'error';
         else {
           // Grandfathered only when the old object had the same violation (same container name) and it is not worse.
-          const was = before?.get(findingKey(f));
+          // Never for an immutable key: the change itself is the violation, and the stored object cannot have made it.
+          const was = IMMUTABLE_RULES.has(f.rule) ? undefined : before?.get(findingKey(f));
           if (was && notWorse(f, was)) {
             status = 'warn';
             message = `${message} (pre-existing)`;

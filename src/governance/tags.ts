@@ -1,6 +1,7 @@
 // Rule families "labels", "annotations" and the tag half of "migration": defaults (value or namespace), then required, allowed, pattern.
 import { isValidLabelValue } from '../common/labels.js';
 import type { CompiledTagRule, GovernancePolicy, RuleName } from '../policy/governance-policy.js';
+import { conditionHolds } from './conditions.js';
 import { isRecord, type Path, type PatchRecorder } from './json-patch.js';
 import { quoteValue } from './result.js';
 import type { Finding, Target } from './types.js';
@@ -55,7 +56,7 @@ export function mutateTags(policy: GovernancePolicy, field: TagField, t: Target,
   // Read again only after an edit: the recorder copies a map when it first edits it.
   let own = metadataMap(rec.doc, METADATA, field);
   for (const r of rules) {
-    if (r.default === undefined && !r.fromNamespace) continue;
+    if ((r.default === undefined && !r.fromNamespace) || !conditionHolds(r.when, t)) continue;
     if (stringValue(own, r.key) !== undefined) continue;
     const value = (r.fromNamespace ? fromNamespace(t, field, r.key) : undefined) ?? r.default;
     if (value !== undefined && rec.addIfAbsent(['metadata', field, r.key], value)) own = metadataMap(rec.doc, METADATA, field);
@@ -63,6 +64,7 @@ export function mutateTags(policy: GovernancePolicy, field: TagField, t: Target,
   if (t.location.isPod || !templateMutable) return;
   const template = metadataMap(rec.doc, t.location.metadata, field);
   for (const r of rules) {
+    if (!conditionHolds(r.when, t)) continue;
     const v = stringValue(own, r.key);
     // Present in the template already: the recorder would not overwrite it, so skip building the path.
     if (v === undefined || (template?.[r.key] !== undefined && template[r.key] !== null && Object.prototype.hasOwnProperty.call(template, r.key))) continue;
@@ -92,6 +94,7 @@ export function validateTags(policy: GovernancePolicy, field: TagField, t: Targe
   const own = metadataMap(t.obj, METADATA, field);
   const template = t.location.isPod ? undefined : metadataMap(t.obj, t.location.metadata, field);
   for (const r of rulesOf(policy, field)) {
+    if (!conditionHolds(r.when, t)) continue;
     const v = stringValue(own, r.key);
     if (v === undefined) {
       if (r.required) out.push({ rule: RULES[r.family].require, path: ['metadata', field, r.key], message: `is required${hint(r)}` });

@@ -366,14 +366,7 @@ export function compileCondition(c: ConditionSpec | undefined, path: (string | n
     const bad = resourceNameProblem(r);
     if (bad) issues.push({ path: [...path, 'containerResources', i], message: bad });
   });
-  let labels: Requirement[] | undefined;
-  if (c.labels) {
-    try {
-      labels = selectorRequirements(c.labels);
-    } catch (e) {
-      issues.push({ path: [...path, 'labels'], message: (e as Error).message });
-    }
-  }
+  const labels = c.labels ? selectorRequirements(c.labels) : undefined;
   return {
     at,
     ...(c.volumeTypes ? { volumeTypes: new Set(c.volumeTypes) } : {}),

@@ -1,0 +1,183 @@
+// `when` conditions: what an object has (volume types, hostPath paths, container resources, labels) read once per
+// object, and each compiled condition decided once per object against it, however many rules and containers ask.
+import { matches, type Labels } from '../common/labels.js';
+import type { CompiledCondition, CompiledResources, CompiledTagRule, GovernancePolicy, RuleName } from '../policy/governance-policy.js';
+import { formatPath } from '../policy/parse.js';
+import { getIn, isRecord } from './json-patch.js';
+import { containersOf, MAX_CONTAINERS, podSpec } from './pod-template.js';
+import { checkDeadline, type Target } from './types.js';
+
+/** Volumes of a pod spec read for conditions; like containers, a real pod has a handful. */
+export const MAX_VOLUMES = MAX_CONTAINERS;
+
+interface Volumes {
+  readonly types: ReadonlySet<string>;
+  readonly hostPaths: readonly string[];
+}
+
+/** What the conditions read of one object, each part read when a condition first asks. */
+class Facts {
+  private volumes?: Volumes;
+  private resources?: ReadonlySet<string>;
+  private labels?: Labels;
+  readonly decided = new Map<CompiledCondition, boolean>();
+
+  constructor(private readonly t: Target) {}
+
+  volumeFacts(): Volumes {
+    if (this.volumes) return this.volumes;
+    const types = new Set<string>();
+    const hostPaths: string[] = [];
+    const list = podSpec(this.t.obj, this.t.kind)?.volumes;
+    if (Array.isArray(list)) {
+      for (let i = 0; i < list.length && i < MAX_VOLUMES; i++) {
+        checkDeadline(this.t.deadline, i);
+        const v = list[i];
+        if (!isRecord(v)) continue;
+        // A volume is its name plus one source field named by its type (emptyDir, hostPath, configMap...).
+        for (const k in v) if (k !== 'name' && isRecord(v[k])) types.add(k);
+        const hp = v.hostPath;
+        if (isRecord(hp) && typeof hp.path === 'string') hostPaths.push(hp.path);
+      }
+    }
+    return (this.volumes = { types, hostPaths });
+  }
+
+  /** Resource names some container or init container requests or limits (with a value set). */
+  resourceNames(): ReadonlySet<string> {
+    if (this.resources) return this.resources;
+    const out = new Set<string>();
+    for (const { container } of containersOf(this.t.obj, this.t.kind, this.t.deadline)) {
+      const r = container.resources;
+      if (!isRecord(r)) continue;
+      for (const s of [r.requests, r.limits]) {
+        if (!isRecord(s)) continue;
+        for (const k in s) if (s[k] !== undefined && s[k] !== null && s[k] !== '') out.add(k);
+      }
+    }
+    return (this.resources = out);
+  }
+
+  ownLabels(): Labels {
+    if (this.labels) return this.labels;
+    const m = getIn(this.t.obj, ['metadata', 'labels']);
+    const out: Record<string, string> = {};
+    if (isRecord(m)) for (const [k, v] of Object.entries(m)) if (typeof v === 'string') out[k] = v;
+    return (this.labels = out);
+  }
+}
+
+// One Facts per Target: the engine makes a new Target for each object it reviews (the old object on UPDATE, each
+// mutation pass), so what was read of one object is never used for another.
+const FACTS = new WeakMap<Target, Facts>();
+
+function factsOf(t: Target): Facts {
+  let f = FACTS.get(t);
+  if (!f) FACTS.set(t, (f = new Facts(t)));
+  return f;
+}
+
+/** Why the condition does not hold for the object, or undefined when it holds. */
+function failing(c: CompiledCondition, t: Target, f: Facts): string | undefined {
+  if (c.operations && !c.operations.has(t.operation)) return `operation is ${t.operation}`;
+  if (c.volumeTypes) {
+    const { types } = f.volumeFacts();
+    if (![...c.volumeTypes].some((x) => types.has(x))) return `no volume of type ${[...c.volumeTypes].join(', ')}`;
+  }
+  if (c.hostPaths) {
+    const { hostPaths } = f.volumeFacts();
+    if (!hostPaths.some((p) => c.hostPaths!.some((g) => g.test(p)))) return `no hostPath volume with path ${c.hostPaths.map((g) => g.text).join(', ')}`;
+  }
+  if (c.containerResources) {
+    const names = f.resourceNames();
+    if (![...c.containerResources].some((x) => names.has(x))) return `no container requests or limits ${[...c.containerResources].join(', ')}`;
+  }
+  if (c.labels && !matches(c.labels, f.ownLabels())) return "the object's labels do not match";
+  return undefined;
+}
+
+/** Whether `c` holds for the object under review; decided once per object and condition. */
+export function conditionHolds(c: CompiledCondition | undefined, t: Target): boolean {
+  if (c === undefined) return true;
+  const f = factsOf(t);
+  let v = f.decided.get(c);
+  if (v === undefined) f.decided.set(c, (v = failing(c, t, f) === undefined));
+  return v;
+}
+
+/** A rule skipped because its `when` does not hold. */
+export interface ConditionSkip {
+  readonly rule: RuleName;
+  readonly path: string;
+  /** Where the condition is written ("spec.labels.team.when"). */
+  readonly condition: string;
+  /** "spec.resources.when does not hold: no volume of type hostPath" */
+  readonly message: string;
+}
+
+/** Whether a policy has any `when` (only such policies pay for conditionSkips). */
+export function hasConditions(p: GovernancePolicy): boolean {
+  return p.when !== undefined || p.resources?.when !== undefined || p.labels.some((r) => r.when) || p.annotations.some((r) => r.when);
+}
+
+/** Whether a `when` of the policy reads the object's labels (a label a default adds can then change it). */
+export function readsLabelConditions(p: GovernancePolicy): boolean {
+  return Boolean(p.when?.labels || p.resources?.when?.labels || p.labels.some((r) => r.when?.labels) || p.annotations.some((r) => r.when?.labels));
+}
+
+function resourceRules(r: CompiledResources): RuleName[] {
+  const out: RuleName[] = [];
+  if (r.defaults.requests.length || r.defaults.limits.length) out.push('default-resources');
+  if (r.require.some((x) => x.section === 'requests')) out.push('require-requests');
+  if (r.require.some((x) => x.section === 'limits')) out.push('require-limits');
+  if (r.forbid.length) out.push('forbid-resources');
+  if (r.max.length) out.push('max-resources');
+  if (r.maxLimitRequestRatio.length) out.push('max-limit-request-ratio');
+  return out;
+}
+
+const TAG_RULES = {
+  labels: { default: 'default-labels', require: 'require-labels', values: 'label-values', immutable: 'immutable-labels' },
+  annotations: { default: 'default-annotations', require: 'require-annotations', values: 'annotation-values', immutable: 'immutable-annotations' },
+  migration: { default: 'default-migration-labels', require: 'require-migration-labels', values: 'migration-label-values', immutable: 'immutable-labels' },
+} as const;
+
+function tagRules(r: CompiledTagRule): RuleName[] {
+  const names = TAG_RULES[r.family];
+  const out: RuleName[] = [];
+  if (r.default !== undefined || r.fromNamespace) out.push(names.default);
+  if (r.required) out.push(names.require);
+  if (r.allowed || r.pattern || out.length === 0) out.push(names.values);
+  if (r.immutable) out.push(names.immutable);
+  return out;
+}
+
+function message(c: CompiledCondition, t: Target): string {
+  return `skipped: ${c.at} does not hold (${failing(c, t, factsOf(t)) ?? 'changed during the review'})`;
+}
+
+/**
+ * The rules of `p` skipped for this object because a `when` does not hold: the whole policy's rules for `spec.when`,
+ * the resource rules for `spec.resources.when`, a key's rules for its own `when`. Call only for a policy with
+ * conditions (hasConditions). Bounded by the policy's size: a few rule names per key.
+ */
+export function conditionSkips(p: GovernancePolicy, t: Target): ConditionSkip[] {
+  const out: ConditionSkip[] = [];
+  const add = (rules: readonly RuleName[], path: string, c: CompiledCondition) => {
+    const msg = message(c, t);
+    for (const rule of rules) out.push({ rule, path, condition: c.at, message: msg });
+  };
+  if (!conditionHolds(p.when, t)) {
+    const rules = new Set<RuleName>([...(p.resources ? resourceRules(p.resources) : []), ...p.labels.flatMap(tagRules), ...p.annotations.flatMap(tagRules)]);
+    add([...rules], '', p.when!);
+    return out;
+  }
+  if (p.resources && !conditionHolds(p.resources.when, t)) add(resourceRules(p.resources), '', p.resources.when!);
+  for (const [field, rules] of [
+    ['labels', p.labels],
+    ['annotations', p.annotations],
+  ] as const) {
+    for (const r of rules) if (r.when && !conditionHolds(r.when, t)) add(tagRules(r), formatPath(['metadata', field, r.key]), r.when);
+  }
+  return out;
+}
