@@ -1,7 +1,7 @@
 // `when` conditions: what an object has (volume types, hostPath paths, container resources, labels) read once per
 // object, and each compiled condition decided once per object against it, however many rules and containers ask.
 import { matches, type Labels } from '../common/labels.js';
-import type { CompiledCondition, CompiledResources, CompiledTagRule, GovernancePolicy, RuleName } from '../policy/governance-policy.js';
+import type { CompiledCondition, CompiledResources, ConditionMemo, CompiledTagRule, GovernancePolicy, RuleName } from '../policy/governance-policy.js';
 import { formatPath } from '../policy/parse.js';
 import { getIn, isRecord } from './json-patch.js';
 import { containersOf, MAX_CONTAINERS, podSpec } from './pod-template.js';
@@ -15,12 +15,18 @@ interface Volumes {
   readonly hostPaths: readonly string[];
 }
 
+// Safe integers last for 2^53 reviews.
+let nextFactsId = 1;
+
 /** What the conditions read of one object, each part read when a condition first asks. */
 class Facts {
   private volumes?: Volumes;
   private resources?: ReadonlySet<string>;
   private labels?: Labels;
-  readonly decided = new Map<CompiledCondition, boolean>();
+  /** The label conditions decided on this object, for labelConditionsChanged (labels are what a mutation changes). */
+  readonly labelDecisions = new Map<ConditionMemo, boolean>();
+  /** Identifies these facts in the conditions' memos. */
+  readonly id = nextFactsId++;
 
   constructor(private readonly t: Target) {}
 
@@ -68,30 +74,35 @@ class Facts {
 }
 
 // One Facts per Target: the engine makes a new Target for each object it reviews (the old object on UPDATE, each
-// mutation pass), so what was read of one object is never used for another.
+// mutation pass), so what was read of one object is never used for another. The last Target is kept aside: a
+// review asks about the same one many times in a row.
 const FACTS = new WeakMap<Target, Facts>();
+let lastTarget: Target | undefined;
+let lastFacts: Facts | undefined;
 
 function factsOf(t: Target): Facts {
+  if (t === lastTarget) return lastFacts!;
   let f = FACTS.get(t);
   if (!f) FACTS.set(t, (f = new Facts(t)));
+  lastTarget = t;
+  lastFacts = f;
   return f;
+}
+
+function someIn(wanted: ReadonlySet<string>, have: ReadonlySet<string>): boolean {
+  for (const x of wanted) if (have.has(x)) return true;
+  return false;
 }
 
 /** Why the condition does not hold for the object, or undefined when it holds. */
 function failing(c: CompiledCondition, t: Target, f: Facts): string | undefined {
   if (c.operations && !c.operations.has(t.operation)) return `operation is ${t.operation}`;
-  if (c.volumeTypes) {
-    const { types } = f.volumeFacts();
-    if (![...c.volumeTypes].some((x) => types.has(x))) return `no volume of type ${[...c.volumeTypes].join(', ')}`;
-  }
+  if (c.volumeTypes && !someIn(c.volumeTypes, f.volumeFacts().types)) return `no volume of type ${[...c.volumeTypes].join(', ')}`;
   if (c.hostPaths) {
     const { hostPaths } = f.volumeFacts();
     if (!hostPaths.some((p) => c.hostPaths!.some((g) => g.test(p)))) return `no hostPath volume with path ${c.hostPaths.map((g) => g.text).join(', ')}`;
   }
-  if (c.containerResources) {
-    const names = f.resourceNames();
-    if (![...c.containerResources].some((x) => names.has(x))) return `no container requests or limits ${[...c.containerResources].join(', ')}`;
-  }
+  if (c.containerResources && !someIn(c.containerResources, f.resourceNames())) return `no container requests or limits ${[...c.containerResources].join(', ')}`;
   if (c.labels && !matches(c.labels, f.ownLabels())) return "the object's labels do not match";
   return undefined;
 }
@@ -100,8 +111,14 @@ function failing(c: CompiledCondition, t: Target, f: Facts): string | undefined 
 export function conditionHolds(c: CompiledCondition | undefined, t: Target): boolean {
   if (c === undefined) return true;
   const f = factsOf(t);
-  let v = f.decided.get(c);
-  if (v === undefined) f.decided.set(c, (v = failing(c, t, f) === undefined));
+  // Reviews are synchronous: the memo holds the decision for the object asked about last (another object's Facts
+  // simply decide again).
+  const m = c.memo;
+  if (m.facts === f.id) return m.value;
+  const v = failing(c, t, f) === undefined;
+  m.facts = f.id;
+  m.value = v;
+  if (c.labels) f.labelDecisions.set(m, v);
   return v;
 }
 
@@ -123,6 +140,25 @@ export function hasConditions(p: GovernancePolicy): boolean {
 /** Whether a `when` of the policy reads the object's labels (a label a default adds can then change it). */
 export function readsLabelConditions(p: GovernancePolicy): boolean {
   return Boolean(p.when?.labels || p.resources?.when?.labels || p.labels.some((r) => r.when?.labels) || p.annotations.some((r) => r.when?.labels));
+}
+
+function labelConditions(p: GovernancePolicy): CompiledCondition[] {
+  const all = [p.when, p.resources?.when, ...p.labels.map((r) => r.when), ...p.annotations.map((r) => r.when)];
+  return all.filter((c): c is CompiledCondition => c?.labels !== undefined);
+}
+
+/**
+ * Whether a label condition of `p` decided on `before` (the object earlier in the mutation) decides otherwise on
+ * `after` (the same object with the labels a pass added): mutation then runs another pass.
+ */
+export function labelConditionsChanged(p: GovernancePolicy, before: Target, after: Target): boolean {
+  const decided = FACTS.get(before)?.labelDecisions;
+  if (!decided) return false;
+  for (const c of labelConditions(p)) {
+    const was = decided.get(c.memo);
+    if (was !== undefined && conditionHolds(c, after) !== was) return true;
+  }
+  return false;
 }
 
 function resourceRules(r: CompiledResources): RuleName[] {
@@ -163,21 +199,18 @@ function message(c: CompiledCondition, t: Target): string {
  */
 export function conditionSkips(p: GovernancePolicy, t: Target): ConditionSkip[] {
   const out: ConditionSkip[] = [];
-  const add = (rules: readonly RuleName[], path: string, c: CompiledCondition) => {
-    const msg = message(c, t);
-    for (const rule of rules) out.push({ rule, path, condition: c.at, message: msg });
-  };
   if (!conditionHolds(p.when, t)) {
     const rules = new Set<RuleName>([...(p.resources ? resourceRules(p.resources) : []), ...p.labels.flatMap(tagRules), ...p.annotations.flatMap(tagRules)]);
-    add([...rules], '', p.when!);
+    addSkips(out, rules, '', p.when!, t);
     return out;
   }
-  if (p.resources && !conditionHolds(p.resources.when, t)) add(resourceRules(p.resources), '', p.resources.when!);
-  for (const [field, rules] of [
-    ['labels', p.labels],
-    ['annotations', p.annotations],
-  ] as const) {
-    for (const r of rules) if (r.when && !conditionHolds(r.when, t)) add(tagRules(r), formatPath(['metadata', field, r.key]), r.when);
-  }
+  if (p.resources && !conditionHolds(p.resources.when, t)) addSkips(out, resourceRules(p.resources), '', p.resources.when!, t);
+  for (const r of p.labels) if (r.when && !conditionHolds(r.when, t)) addSkips(out, tagRules(r), formatPath(['metadata', 'labels', r.key]), r.when, t);
+  for (const r of p.annotations) if (r.when && !conditionHolds(r.when, t)) addSkips(out, tagRules(r), formatPath(['metadata', 'annotations', r.key]), r.when, t);
   return out;
+}
+
+function addSkips(out: ConditionSkip[], rules: Iterable<RuleName>, path: string, c: CompiledCondition, t: Target): void {
+  const msg = message(c, t);
+  for (const rule of rules) out.push({ rule, path, condition: c.at, message: msg });
 }

@@ -114,9 +114,12 @@ ${volumes}
 test('a label condition sees a label another policy defaults (mutation runs another pass)', () => {
   const a = policy('a-default', `\n  labels:\n    env: {default: prod}\n`);
   const b = policy('b-prod-owner', `\n  when: {labels: {matchLabels: {env: prod}}}\n  labels:\n    owner: {default: platform}\n`);
-  const e = new GovernanceEngine([a, b]);
-  const m = e.mutate(pod('  containers: [{name: a, image: x}]'), ctx).mutated as any;
-  assert.deepEqual(m.metadata.labels, { env: 'prod', owner: 'platform' });
+  // In either order: the condition decided before the default was added is decided again on the next pass.
+  const z = policy('z-default', `\n  labels:\n    env: {default: prod}\n`);
+  for (const policies of [[a, b], [b, z]]) {
+    const m = new GovernanceEngine(policies).mutate(pod('  containers: [{name: a, image: x}]'), ctx).mutated as any;
+    assert.deepEqual(m.metadata.labels, { env: 'prod', owner: 'platform' });
+  }
 });
 
 test('conditions are bounded: a pod with more volumes than MAX_VOLUMES is read up to it, within the deadline', () => {

@@ -18,7 +18,7 @@ import { groupOf, podLocation, workloadKind } from './pod-template.js';
 import { PolicyIndex } from './policy-index.js';
 import { mutateResources, validateResources } from './resources.js';
 import { describeBefore, findingKey, indexFindings, notWorse } from './existing.js';
-import { conditionHolds, conditionSkips, hasConditions, readsLabelConditions } from './conditions.js';
+import { conditionHolds, conditionSkips, hasConditions, labelConditionsChanged, readsLabelConditions } from './conditions.js';
 import { validateImmutable } from './immutable.js';
 import { clip, decide, MAX_REPORTED, type GovernanceVerdict, type ExceptionUse, type Omitted, type RuleResult } from './result.js';
 import { ALL_ALLOWED, metadataMap, mutateTags, validateTags } from './tags.js';
@@ -342,8 +342,6 @@ export class GovernanceEngine {
     const deadline = ctx.deadline;
     let steps = 0;
     for (let pass = 0; pass < MAX_MUTATION_PASSES; pass++) {
-      // A new Target per pass: `when` conditions are read once per object as it stands (a pass may add labels).
-      if (pass > 0) t = { ...t };
       const before = rec.edits;
       const labelsBefore = rec.labelEdits;
       const annotationsBefore = rec.annotationEdits;
@@ -381,12 +379,16 @@ export class GovernanceEngine {
       const labelsChanged = rec.labelEdits !== labelsBefore && this.namespaceCandidates(t).some((c) => c.readsLabels);
       const exceptionAnnotationsChanged = this.defaultsExceptionAnnotations && rec.annotationEdits !== annotationsBefore && matched.some((p) => p.allowExceptionAnnotations.size > 0);
       if (!labelsChanged && !exceptionAnnotationsChanged) break;
+      // A new Target for the next pass: `when` conditions are read once per object as it stands.
+      const fresh: Target = { ...t };
+      const conditionsChanged = labelsChanged && matched.some((p) => labelConditionsChanged(p, t, fresh));
+      t = fresh;
       const next = this.matching(t);
       const sameExceptions = [...(excused ?? [])].every(([p, rules]) => {
         const excuse = this.excuser(p, t);
         return [...rules].every(([rule, skip]) => (excuse(rule) !== undefined) === skip);
       });
-      if (sameExceptions && next.length === matched.length && next.every((p, i) => p === matched[i])) break;
+      if (!conditionsChanged && sameExceptions && next.length === matched.length && next.every((p, i) => p === matched[i])) break;
       matched = next;
       excused = undefined;
     }

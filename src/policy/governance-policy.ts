@@ -185,6 +185,32 @@ export interface CompiledCondition {
   readonly containerResources?: ReadonlySet<string>;
   readonly labels?: readonly Requirement[];
   readonly operations?: ReadonlySet<string>;
+  /**
+   * The last decision and the object facts it was made on (written by the engine, src/governance/conditions.ts):
+   * shared by every condition with the same content, so N policies with the same `when` decide it once per object.
+   */
+  readonly memo: ConditionMemo;
+}
+
+export interface ConditionMemo {
+  /** Which object's facts (a number, so a memo never keeps an object alive); 0: none yet. */
+  facts: number;
+  value: boolean;
+}
+
+// Memos by condition content. Bounded: past the bound a new condition gets a memo of its own (sharing is only an
+// optimisation; an identical condition decides the same for the same object either way).
+const MEMOS = new Map<string, ConditionMemo>();
+const MAX_MEMOS = 4096;
+
+function conditionMemo(c: ConditionSpec): ConditionMemo {
+  const key = JSON.stringify([c.volumeTypes, c.hostPaths, c.containerResources, c.labels, c.operations]);
+  let m = MEMOS.get(key);
+  if (!m) {
+    m = { facts: 0, value: false };
+    if (MEMOS.size < MAX_MEMOS) MEMOS.set(key, m);
+  }
+  return m;
 }
 
 export interface ResourceAmount {
@@ -374,6 +400,7 @@ export function compileCondition(c: ConditionSpec | undefined, path: (string | n
     ...(c.containerResources ? { containerResources: new Set(c.containerResources) } : {}),
     ...(labels ? { labels } : {}),
     ...(c.operations ? { operations: new Set(c.operations) } : {}),
+    memo: conditionMemo(c),
   };
 }
 
