@@ -23,8 +23,11 @@ class Facts {
   private volumes?: Volumes;
   private resources?: ReadonlySet<string>;
   private labels?: Labels;
-  /** The label conditions decided on this object, for labelConditionsChanged (labels are what a mutation changes). */
-  readonly labelDecisions = new Map<ConditionMemo, boolean>();
+  /**
+   * The decisions of conditions on what a mutation can change (labels, container resources) made on this object,
+   * for conditionsChanged.
+   */
+  readonly mutableDecisions = new Map<ConditionMemo, boolean>();
   /** Identifies these facts in the conditions' memos. */
   readonly id = nextFactsId++;
 
@@ -118,7 +121,7 @@ export function conditionHolds(c: CompiledCondition | undefined, t: Target): boo
   const v = failing(c, t, f) === undefined;
   m.facts = f.id;
   m.value = v;
-  if (c.labels) f.labelDecisions.set(m, v);
+  if (c.labels || c.containerResources) f.mutableDecisions.set(m, v);
   return v;
 }
 
@@ -142,19 +145,19 @@ export function readsLabelConditions(p: GovernancePolicy): boolean {
   return Boolean(p.when?.labels || p.resources?.when?.labels || p.labels.some((r) => r.when?.labels) || p.annotations.some((r) => r.when?.labels));
 }
 
-function labelConditions(p: GovernancePolicy): CompiledCondition[] {
+function mutableConditions(p: GovernancePolicy): CompiledCondition[] {
   const all = [p.when, p.resources?.when, ...p.labels.map((r) => r.when), ...p.annotations.map((r) => r.when)];
-  return all.filter((c): c is CompiledCondition => c?.labels !== undefined);
+  return all.filter((c): c is CompiledCondition => c !== undefined && (c.labels !== undefined || c.containerResources !== undefined));
 }
 
 /**
- * Whether a label condition of `p` decided on `before` (the object earlier in the mutation) decides otherwise on
- * `after` (the same object with the labels a pass added): mutation then runs another pass.
+ * Whether a condition of `p` on labels or container resources, decided on `before` (the object earlier in the
+ * mutation), decides otherwise on `after` (the same object with what a pass added): mutation then runs another pass.
  */
-export function labelConditionsChanged(p: GovernancePolicy, before: Target, after: Target): boolean {
-  const decided = FACTS.get(before)?.labelDecisions;
-  if (!decided) return false;
-  for (const c of labelConditions(p)) {
+export function conditionsChanged(p: GovernancePolicy, before: Target, after: Target): boolean {
+  const decided = FACTS.get(before)?.mutableDecisions;
+  if (!decided?.size) return false;
+  for (const c of mutableConditions(p)) {
     const was = decided.get(c.memo);
     if (was !== undefined && conditionHolds(c, after) !== was) return true;
   }

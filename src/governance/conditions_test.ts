@@ -144,3 +144,14 @@ test('when is refused with a clear error on a bad resource name or selector, and
   assert.match(errs('{operations: [DELETE]}')[0]!, /^spec\.when\.operations\[0\]/);
   assert.deepEqual(errs('{volumeTypes: [emptyDir], hostPaths: ["/var/*"], containerResources: [hugepages-2Mi, example.com/foo], operations: [UPDATE]}'), []);
 });
+
+test('a containerResources condition sees a resource another policy defaults (mutation runs another pass), and the result is a fixed point', () => {
+  const label = policy('a-gpu-label', `\n  labels:\n    gpu: {default: "yes", when: {containerResources: [nvidia.com/gpu]}}\n`);
+  const gpu = policy('b-gpu-default', `\n  resources:\n    defaults: {limits: {nvidia.com/gpu: "1"}}\n`);
+  const e = new GovernanceEngine([label, gpu]);
+  const first = e.mutate(pod('  containers: [{name: a, image: x}]'), ctx);
+  const m = first.mutated as any;
+  assert.equal(m.spec.containers[0].resources.limits['nvidia.com/gpu'], '1');
+  assert.deepEqual(m.metadata.labels, { gpu: 'yes' });
+  assert.deepEqual(e.mutate(m, ctx).patch, []);
+});

@@ -18,7 +18,7 @@ import { groupOf, podLocation, workloadKind } from './pod-template.js';
 import { PolicyIndex } from './policy-index.js';
 import { mutateResources, validateResources } from './resources.js';
 import { describeBefore, findingKey, indexFindings, notWorse } from './existing.js';
-import { conditionHolds, conditionSkips, hasConditions, labelConditionsChanged, readsLabelConditions } from './conditions.js';
+import { conditionHolds, conditionsChanged, conditionSkips, hasConditions, readsLabelConditions } from './conditions.js';
 import { validateImmutable } from './immutable.js';
 import { clip, decide, MAX_REPORTED, type GovernanceVerdict, type ExceptionUse, type Omitted, type RuleResult } from './result.js';
 import { ALL_ALLOWED, metadataMap, mutateTags, validateTags } from './tags.js';
@@ -378,17 +378,18 @@ export class GovernanceEngine {
       // exceptions apply. Deciding that costs a fraction of a pass.
       const labelsChanged = rec.labelEdits !== labelsBefore && this.namespaceCandidates(t).some((c) => c.readsLabels);
       const exceptionAnnotationsChanged = this.defaultsExceptionAnnotations && rec.annotationEdits !== annotationsBefore && matched.some((p) => p.allowExceptionAnnotations.size > 0);
-      if (!labelsChanged && !exceptionAnnotationsChanged) break;
-      // A new Target for the next pass: `when` conditions are read once per object as it stands.
+      // A `when` on labels or container resources may decide otherwise once this pass's defaults are in. The next
+      // pass gets a new Target: conditions are read once per object as it stands.
       const fresh: Target = { ...t };
-      const conditionsChanged = labelsChanged && matched.some((p) => labelConditionsChanged(p, t, fresh));
+      const whenChanged = this.conditional.size > 0 && matched.some((p) => this.conditional.has(p) && conditionsChanged(p, t, fresh));
+      if (!labelsChanged && !exceptionAnnotationsChanged && !whenChanged) break;
       t = fresh;
       const next = this.matching(t);
       const sameExceptions = [...(excused ?? [])].every(([p, rules]) => {
         const excuse = this.excuser(p, t);
         return [...rules].every(([rule, skip]) => (excuse(rule) !== undefined) === skip);
       });
-      if (!conditionsChanged && sameExceptions && next.length === matched.length && next.every((p, i) => p === matched[i])) break;
+      if (!whenChanged && sameExceptions && next.length === matched.length && next.every((p, i) => p === matched[i])) break;
       matched = next;
       excused = undefined;
     }
