@@ -1,5 +1,6 @@
 // `when` conditions: what an object has (volume types, hostPath paths, container resources, labels) read once per
 // object, and each compiled condition decided once per object against it, however many rules and containers ask.
+import { normalizeHostPath } from '../common/host-path.js';
 import { matches, type Labels } from '../common/labels.js';
 import type { CompiledCondition, CompiledResources, ConditionMemo, CompiledTagRule, GovernancePolicy, RuleName } from '../policy/governance-policy.js';
 import { formatPath } from '../policy/parse.js';
@@ -14,6 +15,12 @@ interface Volumes {
   readonly types: ReadonlySet<string>;
   readonly hostPaths: readonly string[];
 }
+
+/**
+ * A node cannot open a path this long (Linux PATH_MAX is 4096 bytes with its terminating NUL), so the kubelet cannot
+ * mount it: a longer hostPath matches no condition, and a glob is never run over more.
+ */
+export const MAX_HOST_PATH = 4096;
 
 // Safe integers last for 2^53 reviews.
 let nextFactsId = 1;
@@ -46,7 +53,7 @@ class Facts {
         // A volume is its name plus one source field named by its type (emptyDir, hostPath, configMap...).
         for (const k in v) if (k !== 'name' && isRecord(v[k])) types.add(k);
         const hp = v.hostPath;
-        if (isRecord(hp) && typeof hp.path === 'string') hostPaths.push(hp.path);
+        if (isRecord(hp) && typeof hp.path === 'string' && hp.path.length < MAX_HOST_PATH) hostPaths.push(normalizeHostPath(hp.path));
       }
     }
     return (this.volumes = { types, hostPaths });
@@ -97,14 +104,20 @@ function someIn(wanted: ReadonlySet<string>, have: ReadonlySet<string>): boolean
   return false;
 }
 
+/** A glob test takes up to pattern × path steps: the deadline is checked for every path. */
+function someHostPath(c: CompiledCondition, paths: readonly string[], t: Target): boolean {
+  for (let i = 0; i < paths.length; i++) {
+    checkDeadline(t.deadline, i | 63);
+    for (const g of c.hostPaths!) if (g.test(paths[i]!)) return true;
+  }
+  return false;
+}
+
 /** Why the condition does not hold for the object, or undefined when it holds. */
 function failing(c: CompiledCondition, t: Target, f: Facts): string | undefined {
   if (c.operations && !c.operations.has(t.operation)) return `operation is ${t.operation}`;
   if (c.volumeTypes && !someIn(c.volumeTypes, f.volumeFacts().types)) return `no volume of type ${[...c.volumeTypes].join(', ')}`;
-  if (c.hostPaths) {
-    const { hostPaths } = f.volumeFacts();
-    if (!hostPaths.some((p) => c.hostPaths!.some((g) => g.test(p)))) return `no hostPath volume with path ${c.hostPaths.map((g) => g.text).join(', ')}`;
-  }
+  if (c.hostPaths && !someHostPath(c, f.volumeFacts().hostPaths, t)) return `no hostPath volume with path ${c.hostPaths.map((g) => g.text).join(', ')}`;
   if (c.containerResources && !someIn(c.containerResources, f.resourceNames())) return `no container requests or limits ${[...c.containerResources].join(', ')}`;
   if (c.labels && !matches(c.labels, f.ownLabels())) return "the object's labels do not match";
   return undefined;

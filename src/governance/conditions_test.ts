@@ -4,6 +4,8 @@ import { GovernanceEngine } from './engine.js';
 import { policy, yamlObject } from './testing.js';
 import { MAX_CONTAINERS } from './pod-template.js';
 import { parsePolicyText } from '../policy/parse.js';
+import { normalizeHostPath } from '../common/host-path.js';
+import { MAX_HOST_PATH } from './conditions.js';
 
 const ctx = { namespace: 'shop' };
 
@@ -133,6 +135,9 @@ test('conditions are bounded: a pod with more volumes than MAX_VOLUMES is read u
   const slow = new GovernanceEngine([HOSTPATH], { now: () => (clock += 1) });
   const v = slow.validate(o, { ...ctx, deadline: 5 });
   assert.deepEqual(v.unfinished?.map((u) => u.policy), ['hostpath-owner']);
+  clock = 0;
+  const m = slow.mutate(o, { ...ctx, deadline: 5 });
+  assert.deepEqual([m.patch, m.unfinished?.map((u) => u.policy)], [[], ['hostpath-owner']], 'mutation too: cut off, no patch');
 });
 
 test('when is refused with a clear error on a bad resource name or selector, and on unknown fields', () => {
@@ -154,4 +159,17 @@ test('a containerResources condition sees a resource another policy defaults (mu
   assert.equal(m.spec.containers[0].resources.limits['nvidia.com/gpu'], '1');
   assert.deepEqual(m.metadata.labels, { gpu: 'yes' });
   assert.deepEqual(e.mutate(m, ctx).patch, []);
+});
+
+test('hostPaths compare normalized paths: repeated slashes, . and .. and a trailing slash do not evade a condition', () => {
+  assert.equal(normalizeHostPath('/var/run//./docker.sock/'), '/var/run/docker.sock');
+  assert.equal(normalizeHostPath('/var/lib/../run/docker.sock'), '/var/run/docker.sock');
+  assert.equal(normalizeHostPath('/../../var/run/docker.sock'), '/var/run/docker.sock');
+  assert.equal(normalizeHostPath('a/../../b'), '../b');
+  const e = new GovernanceEngine([policy('sock', `\n  labels:\n    owner: {required: true, when: {hostPaths: [/var/run/docker.sock/]}}\n`)]);
+  const denied = (path: string) => !e.validate(pod(`  containers: [{name: a, image: x}]\n  volumes: [{name: s, hostPath: {path: '${path}'}}]`), ctx).decision.allowed;
+  for (const p of ['/var/run/docker.sock', '/var/run//docker.sock', '/var/./run/docker.sock', '/var/lib/../run/docker.sock', '//var/run/docker.sock/']) assert.equal(denied(p), true, p);
+  assert.equal(denied('/var/run/docker.sock2'), false);
+  // A path no node can open (PATH_MAX) is not matched, and no glob runs over it.
+  assert.equal(denied(`/var/run/${'/'.repeat(MAX_HOST_PATH)}docker.sock`), false);
 });

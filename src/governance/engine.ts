@@ -347,8 +347,6 @@ export class GovernanceEngine {
       const annotationsBefore = rec.annotationEdits;
       for (const p of matched) {
         if (deadline !== undefined && steps++ % DEADLINE_EVERY === 0 && this.now() >= deadline) return mutationCutOff(object, results, seen, matched);
-        if (!conditionHolds(p.when, t)) continue;
-        if (!seen.includes(p)) seen.push(p);
         const excusable = p.exceptions.length > 0 || p.allowExceptionAnnotations.size > 0;
         let mine: Map<RuleName, boolean> | undefined;
         let excuse: ((rule: RuleName) => ExceptionUse | undefined) | undefined;
@@ -364,6 +362,9 @@ export class GovernanceEngine {
           return !skip;
         };
         try {
+          // Reading what a condition needs checks the deadline (an object may hold thousands of volumes).
+          if (!conditionHolds(p.when, t)) continue;
+          if (!seen.includes(p)) seen.push(p);
           if (p.resources && specMutable && conditionHolds(p.resources.when, t) && allowed('default-resources')) mutateResources(p.resources, t, rec);
           if (p.labels.length) mutateTags(p, 'labels', t, rec, allowed, templateMutable);
           if (p.annotations.length) mutateTags(p, 'annotations', t, rec, allowed, templateMutable);
@@ -381,7 +382,13 @@ export class GovernanceEngine {
       // A `when` on labels or container resources may decide otherwise once this pass's defaults are in. The next
       // pass gets a new Target: conditions are read once per object as it stands.
       const fresh: Target = { ...t };
-      const whenChanged = this.conditional.size > 0 && matched.some((p) => this.conditional.has(p) && conditionsChanged(p, t, fresh));
+      let whenChanged: boolean;
+      try {
+        whenChanged = this.conditional.size > 0 && matched.some((p) => this.conditional.has(p) && conditionsChanged(p, t, fresh));
+      } catch (e) {
+        if (e instanceof ReviewDeadlineExceeded) return mutationCutOff(object, results, seen, matched);
+        throw e;
+      }
       if (!labelsChanged && !exceptionAnnotationsChanged && !whenChanged) break;
       t = fresh;
       const next = this.matching(t);

@@ -3,6 +3,7 @@ import schema from './schemas/governance-policy.schema.json' with { type: 'json'
 import { compareQuantities, exactNumber, multiplyQuantities, parseQuantity, quantityToNumber, readQuantity, tryParseQuantity, type Quantity } from '../common/quantity.js';
 import { isValidLabelKey, isValidLabelValue, selectorRequirements, type LabelSelector, type Requirement } from '../common/labels.js';
 import { compilePattern, type Pattern } from '../common/pattern.js';
+import { normalizeHostPath } from '../common/host-path.js';
 import type { Issue, PolicyKindSpec } from './kind.js';
 import type { PolicyOrigin } from './types.js';
 
@@ -396,7 +397,8 @@ export function compileCondition(c: ConditionSpec | undefined, path: (string | n
   return {
     at,
     ...(c.volumeTypes ? { volumeTypes: new Set(c.volumeTypes) } : {}),
-    ...(c.hostPaths ? { hostPaths: c.hostPaths.map(compileNamePattern) } : {}),
+    // Compared with normalized paths (src/common/host-path.ts): written `/var/run/` it still matches `/var/run`.
+    ...(c.hostPaths ? { hostPaths: c.hostPaths.map((h) => compileNamePattern(normalizeHostPath(h))) } : {}),
     ...(c.containerResources ? { containerResources: new Set(c.containerResources) } : {}),
     ...(labels ? { labels } : {}),
     ...(c.operations ? { operations: new Set(c.operations) } : {}),
