@@ -158,9 +158,36 @@ export function readsLabelConditions(p: GovernancePolicy): boolean {
   return Boolean(p.when?.labels || p.resources?.when?.labels || p.labels.some((r) => r.when?.labels) || p.annotations.some((r) => r.when?.labels));
 }
 
-function mutableConditions(p: GovernancePolicy): CompiledCondition[] {
-  const all = [p.when, p.resources?.when, ...p.labels.map((r) => r.when), ...p.annotations.map((r) => r.when)];
-  return all.filter((c): c is CompiledCondition => c !== undefined && (c.labels !== undefined || c.containerResources !== undefined));
+/** What the engine needs of a policy's conditions, worked out once per policy. */
+interface PolicyConditions {
+  /** Conditions on what a mutation can change (labels, container resources). */
+  readonly mutable: readonly CompiledCondition[];
+  /** Every rule name of the policy, for a policy-wide `when`. */
+  readonly all: readonly RuleName[];
+  readonly resources: readonly RuleName[];
+  /** Rule names and path of each tag rule with a `when`. */
+  readonly tags: readonly { readonly rule: CompiledTagRule; readonly names: readonly RuleName[]; readonly path: string }[];
+}
+
+const POLICIES = new WeakMap<GovernancePolicy, PolicyConditions>();
+
+function policyConditions(p: GovernancePolicy): PolicyConditions {
+  let pc = POLICIES.get(p);
+  if (pc) return pc;
+  const whens = [p.when, p.resources?.when, ...p.labels.map((r) => r.when), ...p.annotations.map((r) => r.when)];
+  const resources = p.resources ? resourceRules(p.resources) : [];
+  const tags = [
+    ...p.labels.filter((r) => r.when).map((rule) => ({ rule, names: tagRules(rule), path: formatPath(['metadata', 'labels', rule.key]) })),
+    ...p.annotations.filter((r) => r.when).map((rule) => ({ rule, names: tagRules(rule), path: formatPath(['metadata', 'annotations', rule.key]) })),
+  ];
+  pc = {
+    mutable: whens.filter((c): c is CompiledCondition => c !== undefined && (c.labels !== undefined || c.containerResources !== undefined)),
+    all: [...new Set<RuleName>([...resources, ...p.labels.flatMap(tagRules), ...p.annotations.flatMap(tagRules)])],
+    resources,
+    tags,
+  };
+  POLICIES.set(p, pc);
+  return pc;
 }
 
 /**
@@ -170,7 +197,7 @@ function mutableConditions(p: GovernancePolicy): CompiledCondition[] {
 export function conditionsChanged(p: GovernancePolicy, before: Target, after: Target): boolean {
   const decided = FACTS.get(before)?.mutableDecisions;
   if (!decided?.size) return false;
-  for (const c of mutableConditions(p)) {
+  for (const c of policyConditions(p).mutable) {
     const was = decided.get(c.memo);
     if (was !== undefined && conditionHolds(c, after) !== was) return true;
   }
@@ -211,22 +238,24 @@ function message(c: CompiledCondition, t: Target): string {
 /**
  * The rules of `p` skipped for this object because a `when` does not hold: the whole policy's rules for `spec.when`,
  * the resource rules for `spec.resources.when`, a key's rules for its own `when`. Call only for a policy with
- * conditions (hasConditions). Bounded by the policy's size: a few rule names per key.
+ * conditions (hasConditions). At most `room` are built (messages cost); the count of the others is returned too.
  */
-export function conditionSkips(p: GovernancePolicy, t: Target): ConditionSkip[] {
-  const out: ConditionSkip[] = [];
+export function conditionSkips(p: GovernancePolicy, t: Target, room: number): { readonly skips: ConditionSkip[]; readonly more: number } {
+  const pc = policyConditions(p);
+  const acc = { skips: [] as ConditionSkip[], more: 0 };
   if (!conditionHolds(p.when, t)) {
-    const rules = new Set<RuleName>([...(p.resources ? resourceRules(p.resources) : []), ...p.labels.flatMap(tagRules), ...p.annotations.flatMap(tagRules)]);
-    addSkips(out, rules, '', p.when!, t);
-    return out;
+    addSkips(acc, room, pc.all, '', p.when!, t);
+    return acc;
   }
-  if (p.resources && !conditionHolds(p.resources.when, t)) addSkips(out, resourceRules(p.resources), '', p.resources.when!, t);
-  for (const r of p.labels) if (r.when && !conditionHolds(r.when, t)) addSkips(out, tagRules(r), formatPath(['metadata', 'labels', r.key]), r.when, t);
-  for (const r of p.annotations) if (r.when && !conditionHolds(r.when, t)) addSkips(out, tagRules(r), formatPath(['metadata', 'annotations', r.key]), r.when, t);
-  return out;
+  if (p.resources && !conditionHolds(p.resources.when, t)) addSkips(acc, room, pc.resources, '', p.resources.when!, t);
+  for (const { rule, names, path } of pc.tags) if (!conditionHolds(rule.when, t)) addSkips(acc, room, names, path, rule.when!, t);
+  return acc;
 }
 
-function addSkips(out: ConditionSkip[], rules: Iterable<RuleName>, path: string, c: CompiledCondition, t: Target): void {
+function addSkips(acc: { skips: ConditionSkip[]; more: number }, room: number, rules: readonly RuleName[], path: string, c: CompiledCondition, t: Target): void {
+  const fit = Math.max(0, Math.min(rules.length, room - acc.skips.length));
+  acc.more += rules.length - fit;
+  if (!fit) return;
   const msg = message(c, t);
-  for (const rule of rules) out.push({ rule, path, condition: c.at, message: msg });
+  for (let i = 0; i < fit; i++) acc.skips.push({ rule: rules[i]!, path, condition: c.at, message: msg });
 }

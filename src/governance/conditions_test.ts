@@ -173,3 +173,11 @@ test('hostPaths compare normalized paths: repeated slashes, . and .. and a trail
   // A path no node can open (PATH_MAX) is not matched, and no glob runs over it.
   assert.equal(denied(`/var/run/${'/'.repeat(MAX_HOST_PATH)}docker.sock`), false);
 });
+
+test('skipped rules are bounded per review: 50 kept, the rest counted in omitted.skipped', () => {
+  const many = Array.from({ length: 30 }, (_, i) => policy(`p${i}`, `\n  when: {volumeTypes: [hostPath]}\n  labels:\n    owner: {required: true}\n  resources: {require: [limits.memory]}\n`));
+  const v = new GovernanceEngine(many).validate(pod('  containers: [{name: a, image: x}]'), ctx);
+  assert.equal(v.results.filter((r) => r.status === 'skip').length, 50);
+  assert.equal(v.decision.omitted?.skipped, 10);
+  assert.equal(v.decision.allowed, true);
+});

@@ -455,13 +455,12 @@ export class GovernanceEngine {
       let found: Finding[];
       try {
         if (this.conditional.has(p)) {
-          for (const sk of conditionSkips(p, t)) {
-            if (skipped++ >= MAX_REPORTED) {
-              const o = (omitted ??= { denials: 0, warnings: 0, exceptions: 0 });
-              o.skipped = (o.skipped ?? 0) + 1;
-              continue;
-            }
-            results.push({ policy: p.name, rule: sk.rule, family: GOVERNANCE_RULES[sk.rule], mode: p.mode, status: 'skip', path: sk.path, message: sk.message, condition: sk.condition });
+          const { skips, more } = conditionSkips(p, t, MAX_REPORTED - skipped);
+          skipped += skips.length;
+          for (const sk of skips) results.push({ policy: p.name, rule: sk.rule, family: GOVERNANCE_RULES[sk.rule], mode: p.mode, status: 'skip', path: sk.path, message: sk.message, condition: sk.condition });
+          if (more) {
+            const o = (omitted ??= { denials: 0, warnings: 0, exceptions: 0 });
+            o.skipped = (o.skipped ?? 0) + more;
           }
           if (!conditionHolds(p.when, t)) continue;
         }
