@@ -2,7 +2,10 @@
 // the engine alone (mutate + validate), then /mutate and /validate over HTTPS on loopback through the webhook's listener,
 // with the load generator in a child process. Bounded: a fixed number of requests per phase.
 //
-//   node --import tsx bench/review-latency.ts [--requests 3000] [--extra-policies 1000]
+// Also, in the same run, the cost of `when` conditions: policies that apply to the Deployment without conditions,
+// the same policies with conditions that hold, and with a policy-wide condition that does not (every rule skipped).
+//
+//   node --import tsx bench/review-latency.ts [--requests 3000] [--extra-policies 1000] [--condition-policies 50] [--engine-only]
 import { fork } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -11,6 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { mutateHandler, reviewFunction, validateHandler, type AdmissionEnvironment } from '../src/admission/handlers.js';
 import { createWebhookListener } from '../src/admission/http.js';
 import { GovernanceEngine } from '../src/governance/engine.js';
+import type { GovernancePolicy } from '../src/policy/governance-policy.js';
 import { policy } from '../src/governance/testing.js';
 import { noopEventRecorder } from '../src/kube/events.js';
 import { createMetrics } from '../src/observability/metrics.js';
@@ -85,6 +89,41 @@ function engineBench(engine: GovernanceEngine, requests: number) {
   return { p50: quantile(lat, 0.5), p99: quantile(lat, 0.99) };
 }
 
+/**
+ * `when` conditions: N policies for the Deployment's namespace (a label rule, a resources rule), as they are, with
+ * conditions that hold (on the policy, on resources and on the label rule: every rule still evaluated, plus the
+ * conditions), and with a policy-wide condition that does not hold (every rule skipped and reported as skipped).
+ * The variants take turns in rounds, so a busy machine slows them alike.
+ */
+function conditionBench(samples: readonly GovernancePolicy[], n: number, requests: number) {
+  const body = (when: { spec?: string; resources?: string; label?: string }) =>
+    `  match: {namespaces: [shop]}\n${when.spec ? `  when: ${when.spec}\n` : ''}  labels: {owner: {required: true${when.label ? `, when: ${when.label}` : ''}}}\n  resources: {${when.resources ? `when: ${when.resources}, ` : ''}require: [limits.memory], max: {cpu: "8"}}`;
+  const variants = [
+    ['without conditions', {}],
+    ['with conditions that hold', { spec: '{operations: [CREATE, UPDATE], volumeTypes: [configMap]}', resources: '{containerResources: [cpu]}', label: '{labels: {matchExpressions: [{key: app, operator: Exists}]}}' }],
+    ['with a policy condition that does not hold', { spec: '{volumeTypes: [hostPath]}' }],
+  ] as const;
+  const engines = variants.map(([, when]) => new GovernanceEngine([...samples, ...Array.from({ length: n }, (_, i) => policy(`cond-${i}`, body(when)))]));
+  const dep = realisticDeployment();
+  const ctx = { namespace: 'shop', namespaceInfo: { labels: { tier: 'prod', 'data-classification': 'internal', migrations: 'enabled' }, annotations: { 'cost-center': 'CC-1001' } } };
+  const lat = engines.map(() => [] as number[]);
+  for (const e of engines) for (let i = 0; i < 500; i++) e.review(dep, ctx);
+  const rounds = 20;
+  for (let r = 0; r < rounds; r++) {
+    engines.forEach((e, k) => {
+      for (let i = 0; i < Math.ceil(requests / rounds); i++) {
+        const t0 = process.hrtime.bigint();
+        e.review(dep, ctx);
+        lat[k]!.push(Number(process.hrtime.bigint() - t0) / 1e6);
+      }
+    });
+  }
+  variants.forEach(([what], k) => {
+    const l = lat[k]!.sort((a, b) => a - b);
+    console.log(`engine review, ${n} policies for the namespace ${what}: p50 ${fmt(quantile(l, 0.5))}  p99 ${fmt(quantile(l, 0.99))}`);
+  });
+}
+
 if (process.argv.includes('--client')) {
   process.once('message', async (job: ClientJob) => process.send!(await runClient(job), () => process.exit(0)));
 } else {
@@ -105,6 +144,8 @@ async function main() {
   const noise = Array.from({ length: extra }, (_, i) => policy(`other-${i}`, `  match: {namespaces: [team-${i}]}\n  labels: {owner: {required: true}}\n  resources: {require: [limits.memory]}`));
   const e2 = engineBench(new GovernanceEngine([...samples, ...noise]), requests);
   console.log(`engine review with ${extra} more policies for other namespaces: p50 ${fmt(e2.p50)}  p99 ${fmt(e2.p99)}`);
+  conditionBench(samples, Math.min(1000, Number(arg('--condition-policies', '50'))), requests);
+  if (process.argv.includes('--engine-only')) return;
 
   // The webhook's own listener and handlers over HTTPS, with the namespace labels a cluster would have, so every
   // sample policy applies to the Deployment (in a real cluster they come from the namespace informer).

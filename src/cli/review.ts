@@ -121,11 +121,15 @@ export interface ReviewFinding {
   readonly message: string;
   /** The rule's mode: enforce or audit. */
   readonly mode: string;
-  /** fail, warn, error or skip (excused by an exception). */
+  /** fail, warn, error or skip (excused by an exception, or its `when` does not hold). */
   readonly status: string;
-  /** What the finding does to the request: deny, warn, or exception (skipped, with `exception`). */
-  readonly effect: 'deny' | 'warn' | 'exception';
+  /**
+   * What the finding does to the request: deny, warn, exception (skipped, with `exception`), or skip (not applicable:
+   * `condition` names the `when` that does not hold, the message says why).
+   */
+  readonly effect: 'deny' | 'warn' | 'exception' | 'skip';
   readonly exception?: { readonly via: string; readonly reason: string };
+  readonly condition?: string;
 }
 
 /** The verdict for one object and why: `governor review -o json`. */
@@ -139,7 +143,7 @@ export interface ReviewResult {
   readonly patch: readonly unknown[];
   readonly findings: readonly ReviewFinding[];
   /** Findings past the engine's limit, counted but not listed. */
-  readonly omitted?: { readonly denials: number; readonly warnings: number; readonly exceptions: number };
+  readonly omitted?: { readonly denials: number; readonly warnings: number; readonly exceptions: number; readonly skipped?: number };
   /** The object as the webhook would leave it (what `-o yaml` prints). */
   readonly mutatedObject: unknown;
 }
@@ -170,6 +174,7 @@ function finding(r: RuleResult, effect: ReviewFinding['effect']): ReviewFinding 
     status: r.status,
     effect,
     ...(r.exception ? { exception: { via: r.exception.via, reason: r.exception.reason } } : {}),
+    ...(r.condition !== undefined ? { condition: r.condition } : {}),
   };
 }
 
@@ -221,7 +226,12 @@ export async function review(o: ReviewOptions, out: NodeJS.WritableStream, err: 
       allowed: d.allowed,
       mutated: r.mutation.patch.length > 0,
       patch: r.mutation.patch,
-      findings: [...d.denials.map((x) => finding(x, 'deny')), ...d.warnings.map((x) => finding(x, 'warn')), ...d.exceptions.map((x) => finding(x, 'exception'))],
+      findings: [
+        ...d.denials.map((x) => finding(x, 'deny')),
+        ...d.warnings.map((x) => finding(x, 'warn')),
+        ...d.exceptions.map((x) => finding(x, 'exception')),
+        ...r.validation.results.filter((x) => x.status === 'skip' && x.condition !== undefined).map((x) => finding(x, 'skip')),
+      ],
       ...(d.omitted ? { omitted: { ...d.omitted } } : {}),
       mutatedObject: r.mutation.mutated,
     });

@@ -147,3 +147,27 @@ test('an unreadable manifest path is a usage error naming it; directories give t
   const objects = await loadManifests([dir, '-'], async () => 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: s, namespace: shop}\n');
   assert.deepEqual(objects.map((o) => [o.file.replace(dir, '<dir>'), (o.object as any).metadata.name]), [['<dir>/a.yaml', 'a'], ['<dir>/b.json', 'b'], ['<stdin>', 's']]);
 });
+
+test('review -o json: a rule whose when does not hold is listed with effect skip, its condition and the reason', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'review-'));
+  writeFileSync(join(dir, 'pod.yaml'), `apiVersion: v1\nkind: Pod\nmetadata: {name: web, namespace: platform}\nspec: {containers: [{name: c, image: nginx}]}\n`);
+  const out = sink();
+  const code = await review({ policies: [join(REPO, 'examples/policies/host-volumes.yaml')], manifests: [join(dir, 'pod.yaml')], output: 'json' }, out.stream, sink().stream);
+  assert.equal(code, 0);
+  const [r] = JSON.parse(out.text()).results;
+  assert.equal(r.allowed, true);
+  assert.deepEqual(
+    r.findings.find((f: any) => f.rule === 'require-labels'),
+    {
+      policy: 'host-volumes',
+      rule: 'require-labels',
+      path: 'metadata.labels.owner',
+      message: 'skipped: spec.labels.owner.when does not hold (no volume of type hostPath)',
+      mode: 'enforce',
+      status: 'skip',
+      effect: 'skip',
+      condition: 'spec.labels.owner.when',
+    },
+  );
+  assert.deepEqual(r.findings.map((f: any) => f.rule).sort(), ['default-resources', 'require-annotations', 'require-labels']);
+});

@@ -66,6 +66,7 @@ const SUITE_SCHEMA = {
               violations: { type: 'array', items: ref },
               warnings: { type: 'array', items: ref },
               exceptions: { type: 'array', items: ref },
+              skipped: { type: 'array', items: ref },
               messages: { type: 'array', items: { type: 'string' } },
               object: { type: 'object' },
             },
@@ -95,6 +96,8 @@ interface TestCase {
     violations?: string[];
     warnings?: string[];
     exceptions?: string[];
+    /** Rules skipped because their `when` condition does not hold. */
+    skipped?: string[];
     messages?: string[];
     object?: Record<string, unknown>;
   };
@@ -135,6 +138,8 @@ export interface CaseOutcome {
   readonly violations: readonly string[];
   readonly warnings: readonly string[];
   readonly exceptions: readonly string[];
+  /** Rules skipped because a `when` does not hold: "policy/rule: skipped: spec.when does not hold (…)". */
+  readonly skipped: readonly string[];
 }
 
 function checkCase(engine: GovernanceEngine, suite: Suite, c: TestCase): { problems: string[]; outcome?: CaseOutcome } {
@@ -164,9 +169,11 @@ function checkCase(engine: GovernanceEngine, suite: Suite, c: TestCase): { probl
     const extra = got.filter((g) => !e.violations!.some((v) => refMatches(v, d.denials.find((x) => key(x) === g)!)));
     if (missing.length || extra.length) problems.push(`violations differ: ${missing.length ? `missing ${missing.join(', ')}` : ''}${missing.length && extra.length ? '; ' : ''}${extra.length ? `unexpected ${extra.join(', ')}` : ''}; got:${show(d.denials)}`);
   }
+  const skipped = r.validation.results.filter((x) => x.status === 'skip' && x.condition !== undefined);
   for (const [field, list] of [
     ['warnings', d.warnings],
     ['exceptions', d.exceptions],
+    ['skipped', skipped],
   ] as const) {
     for (const v of e[field] ?? []) if (!list.some((x) => refMatches(v, x))) problems.push(`expected ${field} to include ${v}; got:${show(list)}`);
   }
@@ -182,6 +189,7 @@ function checkCase(engine: GovernanceEngine, suite: Suite, c: TestCase): { probl
     violations: d.denials.map(formatViolation),
     warnings: d.warnings.map(formatViolation),
     exceptions: d.exceptions.map((x) => `${x.policy}/${x.rule} (${x.exception!.via}): ${x.exception!.reason}`),
+    skipped: skipped.map((x) => `${x.policy}/${x.rule}${x.path ? ` ${x.path}` : ''}: ${x.message}`),
   };
   return { problems, outcome };
 }

@@ -19,6 +19,8 @@ import { groupOf, podLocation, versionOf, workloadKind } from './pod-template.js
 import { PolicyIndex } from './policy-index.js';
 import { mutateResources, validateResources } from './resources.js';
 import { describeBefore, findingKey, indexFindings, notWorse } from './existing.js';
+import { conditionHolds, conditionsChanged, conditionSkips, hasConditions, readsLabelConditions } from './conditions.js';
+import { validateImmutable } from './immutable.js';
 import { clip, decide, MAX_REPORTED, type GovernanceVerdict, type ExceptionUse, type Omitted, type RuleResult } from './result.js';
 import { ALL_ALLOWED, metadataMap, mutateTags, validateTags } from './tags.js';
 import { ReviewDeadlineExceeded, type ActiveMigrationSource, type Finding, type NamespaceInfo, type Operation, type ReviewContext, type Target } from './types.js';
@@ -90,6 +92,8 @@ export interface ReviewOutcome {
   readonly validation: ValidateOutcome;
 }
 
+const IMMUTABLE_RULES: ReadonlySet<RuleName> = new Set(['immutable-labels', 'immutable-annotations']);
+
 const NO_NAMESPACE_INFO: NamespaceInfo = { labels: {}, annotations: {} };
 const EMPTY: GovernanceVerdict = decide([]);
 // Mutation runs to a fixed point (a default can make another policy's selector match); this bounds the passes.
@@ -135,7 +139,7 @@ interface Candidate {
   readonly policy: GovernancePolicy;
   readonly selector?: readonly Requirement[];
   readonly excludeSelector?: readonly Requirement[];
-  /** The match, the exclude or an exception reads the object's labels. */
+  /** The match, the exclude, an exception or a `when` reads the object's labels. */
   readonly readsLabels: boolean;
 }
 
@@ -196,6 +200,10 @@ export class GovernanceEngine {
 
   /** Some policy fills an exception annotation: then an annotation a mutation adds can excuse a rule. */
   private readonly defaultsExceptionAnnotations: boolean;
+  /** Policies with a `when` somewhere: only they report rules skipped by conditions. */
+  private readonly conditional: ReadonlySet<GovernancePolicy>;
+  /** Policies with an immutable label or annotation: only they read the stored object on UPDATE for it. */
+  private readonly immutable: ReadonlySet<GovernancePolicy>;
 
   constructor(policies: readonly GovernancePolicy[], options: GovernanceEngineOptions = {}) {
     this.index = new PolicyIndex(policies);
@@ -203,6 +211,8 @@ export class GovernanceEngine {
     this.activeMigrationSource = options.activeMigrationSource ?? (() => undefined);
     this.now = options.now ?? (() => performance.now());
     this.defaultsExceptionAnnotations = policies.some((p) => p.annotations.some((r) => r.key.startsWith(EXCEPTION_ANNOTATION_PREFIX)));
+    this.conditional = new Set(policies.filter(hasConditions));
+    this.immutable = new Set(policies.filter((p) => p.labels.some((r) => r.immutable) || p.annotations.some((r) => r.immutable)));
   }
 
   get policyCount(): number {
@@ -262,7 +272,7 @@ export class GovernanceEngine {
         if (excludeHere && !p.exclude!.selector) continue;
         const selector = p.match.selector;
         const excludeSelector = excludeHere ? p.exclude!.selector : undefined;
-        out.push({ policy: p, ...(selector ? { selector } : {}), ...(excludeSelector ? { excludeSelector } : {}), readsLabels: Boolean(selector || excludeSelector || p.exceptions.some((e) => e.selector)) });
+        out.push({ policy: p, ...(selector ? { selector } : {}), ...(excludeSelector ? { excludeSelector } : {}), readsLabels: Boolean(selector || excludeSelector || p.exceptions.some((e) => e.selector) || readsLabelConditions(p)) });
       }
       if (memo.size >= MAX_NAMESPACE_MEMO) memo.clear();
       memo.set(t.namespace, (list = out));
@@ -334,7 +344,7 @@ export class GovernanceEngine {
     if (getIn(t0.obj, ['metadata', 'deletionTimestamp'])) return { patch: [], mutated: object, results: [], policies: [], skipped: 'deleting' };
     const rec = new PatchRecorder(t0.obj, opts);
     const working = rec.doc;
-    const t: Target = working === t0.obj ? t0 : { ...t0, obj: working };
+    let t: Target = working === t0.obj ? t0 : { ...t0, obj: working };
     // Pod specs are immutable on UPDATE, and so is a Job's whole pod template.
     const specMutable = t.location !== undefined && !(op === 'UPDATE' && (t.workload === 'Pod' || t.workload === 'Job'));
     const templateMutable = !(op === 'UPDATE' && t.workload === 'Job');
@@ -352,7 +362,6 @@ export class GovernanceEngine {
       const annotationsBefore = rec.annotationEdits;
       for (const p of matched) {
         if (deadline !== undefined && steps++ % DEADLINE_EVERY === 0 && this.now() >= deadline) return mutationCutOff(object, results, seen, matched);
-        if (!seen.includes(p)) seen.push(p);
         const excusable = p.exceptions.length > 0 || p.allowExceptionAnnotations.size > 0;
         let mine: Map<RuleName, boolean> | undefined;
         let excuse: ((rule: RuleName) => ExceptionUse | undefined) | undefined;
@@ -368,7 +377,10 @@ export class GovernanceEngine {
           return !skip;
         };
         try {
-          if (p.resources && specMutable && allowed('default-resources')) mutateResources(p.resources, t, rec);
+          // Reading what a condition needs checks the deadline (an object may hold thousands of volumes).
+          if (!conditionHolds(p.when, t)) continue;
+          if (!seen.includes(p)) seen.push(p);
+          if (p.resources && specMutable && conditionHolds(p.resources.when, t) && allowed('default-resources')) mutateResources(p.resources, t, rec);
           if (p.labels.length) mutateTags(p, 'labels', t, rec, allowed, templateMutable);
           if (p.annotations.length) mutateTags(p, 'annotations', t, rec, allowed, templateMutable);
         } catch (e) {
@@ -382,13 +394,24 @@ export class GovernanceEngine {
       // exceptions apply. Deciding that costs a fraction of a pass.
       const labelsChanged = rec.labelEdits !== labelsBefore && this.namespaceCandidates(t).some((c) => c.readsLabels);
       const exceptionAnnotationsChanged = this.defaultsExceptionAnnotations && rec.annotationEdits !== annotationsBefore && matched.some((p) => p.allowExceptionAnnotations.size > 0);
-      if (!labelsChanged && !exceptionAnnotationsChanged) break;
+      // A `when` on labels or container resources may decide otherwise once this pass's defaults are in. The next
+      // pass gets a new Target: conditions are read once per object as it stands.
+      const fresh: Target = { ...t };
+      let whenChanged: boolean;
+      try {
+        whenChanged = this.conditional.size > 0 && matched.some((p) => this.conditional.has(p) && conditionsChanged(p, t, fresh));
+      } catch (e) {
+        if (e instanceof ReviewDeadlineExceeded) return mutationCutOff(object, results, seen, matched);
+        throw e;
+      }
+      if (!labelsChanged && !exceptionAnnotationsChanged && !whenChanged) break;
+      t = fresh;
       const next = this.matching(t);
       const sameExceptions = [...(excused ?? [])].every(([p, rules]) => {
         const excuse = this.excuser(p, t);
         return [...rules].every(([rule, skip]) => (excuse(rule) !== undefined) === skip);
       });
-      if (sameExceptions && next.length === matched.length && next.every((p, i) => p === matched[i])) break;
+      if (!whenChanged && sameExceptions && next.length === matched.length && next.every((p, i) => p === matched[i])) break;
       matched = next;
       excused = undefined;
     }
@@ -404,13 +427,17 @@ export class GovernanceEngine {
 
   // ------------------------------------------------------------------ validate
 
-  private findings(p: GovernancePolicy, t: Target): Finding[] {
+  /** `oldObject`: the stored object on UPDATE, for the immutable keys (absent when the old object is itself checked). */
+  private findings(p: GovernancePolicy, t: Target, oldObject?: Record<string, unknown>): Finding[] {
     const out: Finding[] = [];
-    // Resource and migration rules are about pods and workloads: other kinds get the label/annotation rules only.
-    if (p.resources && t.location) validateResources(p.resources, t, out);
+    if (p.resources && t.location && conditionHolds(p.resources.when, t)) validateResources(p.resources, t, out);
     if (p.labels.length) validateTags(p, 'labels', t, out);
     if (p.annotations.length) validateTags(p, 'annotations', t, out);
     if (p.migration && t.location) out.push(...validateMigration(p, t));
+    if (oldObject && this.immutable.has(p)) {
+      validateImmutable(p, 'labels', t, oldObject, out);
+      validateImmutable(p, 'annotations', t, oldObject, out);
+    }
     return out;
   }
 
@@ -434,6 +461,7 @@ export class GovernanceEngine {
     let denied = 0;
     let warned = 0;
     let excused = 0;
+    let skipped = 0;
     let omitted: Omitted | undefined;
     const deadline = ctx.deadline;
     for (let i = 0; i < policies.length; i++) {
@@ -441,7 +469,17 @@ export class GovernanceEngine {
       if (deadline !== undefined && i % DEADLINE_EVERY === 0 && this.now() >= deadline) return validationCutOff(results, policies, i, omitted);
       let found: Finding[];
       try {
-        found = this.findings(p, t);
+        if (this.conditional.has(p)) {
+          const { skips, more } = conditionSkips(p, t, MAX_REPORTED - skipped);
+          skipped += skips.length;
+          for (const sk of skips) results.push({ policy: p.name, rule: sk.rule, family: GOVERNANCE_RULES[sk.rule], mode: p.mode, status: 'skip', path: sk.path, message: sk.message, condition: sk.condition });
+          if (more) {
+            const o = (omitted ??= { denials: 0, warnings: 0, exceptions: 0 });
+            o.skipped = (o.skipped ?? 0) + more;
+          }
+          if (!conditionHolds(p.when, t)) continue;
+        }
+        found = this.findings(p, t, old?.obj);
       } catch (e) {
         if (e instanceof ReviewDeadlineExceeded) return validationCutOff(results, policies, i, omitted);
         results.push(this.internalError(p, e));
@@ -468,7 +506,8 @@ export class GovernanceEngine {
         else if (f.status === 'error') status = 'error';
         else {
           // Grandfathered only when the old object had the same violation (same container name) and it is not worse.
-          const was = before?.get(findingKey(f));
+          // Never for an immutable key: the change itself is the violation, and the stored object cannot have made it.
+          const was = IMMUTABLE_RULES.has(f.rule) ? undefined : before?.get(findingKey(f));
           if (was && notWorse(f, was)) {
             status = 'warn';
             message = `${message} (pre-existing)`;

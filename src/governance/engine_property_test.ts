@@ -47,6 +47,33 @@ spec:
 `),
 );
 
+// `when` conditions whose inputs a mutation changes (labels, container resources), in either name order, and the
+// example policies with conditions: mutation must still reach its fixed point in one review.
+const examples = new URL('../../examples/policies/', import.meta.url).pathname;
+const CONDITIONAL = new GovernanceEngine([
+  ...['gpu-workloads.yaml', 'host-volumes.yaml', 'stable-identity.yaml'].flatMap((f) => policiesFrom(readFileSync(join(examples, f), 'utf8'))),
+  ...policiesFrom(`apiVersion: governor.io/v1alpha1
+kind: GovernancePolicy
+metadata: {name: a-when-gpu-label}
+spec:
+  when: {labels: {matchLabels: {gpu: "yes"}}}
+  annotations: {gpu-note: {default: x}}
+---
+apiVersion: governor.io/v1alpha1
+kind: GovernancePolicy
+metadata: {name: b-when-gpu-resource}
+spec:
+  labels: {gpu: {default: "yes", when: {containerResources: [nvidia.com/gpu]}}}
+---
+apiVersion: governor.io/v1alpha1
+kind: GovernancePolicy
+metadata: {name: c-gpu-default}
+spec:
+  match: {selector: {matchLabels: {app: web}}}
+  resources: {when: {volumeTypes: [emptyDir]}, defaults: {limits: {nvidia.com/gpu: "1"}}}
+`),
+]);
+
 const KINDS = [
   ['apps/v1', 'Deployment'],
   ['apps/v1', 'StatefulSet'],
@@ -67,7 +94,15 @@ const container = fc.oneof(
 const tagKey = fc.constantFrom('owner', 'expose', 'tier', 'data-classification', 'governor.io/migration', 'governor.io/migration-role', 'governor.io/migration-group', 'cost-center', 'app', 'a~b/c', 'governor.io/exception.resources', 'governor.io/force-delete');
 const tagValue = fc.oneof(fc.constantFrom('internal', 'web', 'batch', 'pinned', 'source', 'live', 'restart', 'internal', 'pii', 'team-a', 'BAD VALUE', 'CC-1234', 'true', ''), fc.string(), fc.jsonValue());
 const tags = fc.oneof({ weight: 6, arbitrary: fc.dictionary(tagKey, tagValue, { maxKeys: 6 }) }, { weight: 1, arbitrary: fc.jsonValue() });
-const podSpec = fc.record({ containers: fc.oneof(fc.array(container, { maxLength: 3 }), fc.jsonValue()), initContainers: fc.array(container, { maxLength: 2 }) }, { requiredKeys: [] });
+const volume = fc.oneof(
+  fc.record({ name: fc.string(), emptyDir: fc.constant({}) }),
+  fc.record({ name: fc.string(), hostPath: fc.record({ path: fc.oneof(fc.constantFrom('/var/run/docker.sock', '/run/containerd/containerd.sock', '/var/log'), fc.jsonValue()) }) }),
+  fc.jsonValue(),
+);
+const podSpec = fc.record(
+  { containers: fc.oneof(fc.array(container, { maxLength: 3 }), fc.jsonValue()), initContainers: fc.array(container, { maxLength: 2 }), volumes: fc.oneof(fc.array(volume, { maxLength: 3 }), fc.jsonValue()) },
+  { requiredKeys: [] },
+);
 const podTemplate = fc.record({ metadata: fc.record({ labels: tags, annotations: tags }, { requiredKeys: [] }), spec: podSpec }, { requiredKeys: [] });
 const workload = fc.tuple(fc.constantFrom(...KINDS), fc.record({ name: fc.constantFrom('web', 'src', 'old-batch', ''), labels: tags, annotations: tags }, { requiredKeys: [] }), podTemplate, podSpec).map(
   ([[apiVersion, kind], metadata, template, spec]) => {
@@ -75,7 +110,7 @@ const workload = fc.tuple(fc.constantFrom(...KINDS), fc.record({ name: fc.consta
     return { apiVersion, kind, metadata, spec: body } as Record<string, unknown>;
   },
 );
-const namespace = fc.constantFrom('shop', 'legacy', 'analytics', 'analytics-eu', 'kube-system', 'team-a');
+const namespace = fc.constantFrom('shop', 'legacy', 'analytics', 'analytics-eu', 'kube-system', 'team-a', 'ml', 'platform');
 const nsInfo = fc.record({
   labels: fc.dictionary(fc.constantFrom('tier', 'migrations', 'data-classification', 'governor.io/migration-group'), fc.constantFrom('prod', 'enabled', 'internal', 'bad value', 'g1')),
   annotations: fc.dictionary(fc.constantFrom('cost-center', 'data-classification'), fc.constantFrom('CC-0001', 'x', 'pii')),
@@ -86,9 +121,11 @@ test('property: the engine never throws, whatever the object (arbitrary values i
   fc.assert(
     fc.property(fc.oneof(workload, fc.anything()), fc.oneof(workload, fc.anything()), namespace, nsInfo, operation, (obj, old, ns, info, op) => {
       const ctx = { namespace: ns, namespaceInfo: info, operation: op, oldObject: old };
-      const r = engine.review(obj, ctx);
-      assert.ok(Array.isArray(r.mutation.patch));
-      assert.equal(typeof r.validation.decision.allowed, 'boolean');
+      for (const e of [engine, CONDITIONAL]) {
+        const r = e.review(obj, ctx);
+        assert.ok(Array.isArray(r.mutation.patch));
+        assert.equal(typeof r.validation.decision.allowed, 'boolean');
+      }
     }),
     { numRuns: Number(process.env.PROPERTY_RUNS ?? 1500) },
   );
@@ -99,7 +136,7 @@ test('property: mutation is idempotent and its patch, applied by fast-json-patch
     fc.property(workload, namespace, nsInfo, fc.constantFrom('CREATE', 'UPDATE') as fc.Arbitrary<'CREATE' | 'UPDATE'>, (generated, ns, info, op) => {
       const obj = JSON.parse(JSON.stringify(generated)); // what the API server sends: plain JSON
       const ctx = { namespace: ns, namespaceInfo: info, operation: op, oldObject: obj };
-      for (const e of [engine, CHAINED]) {
+      for (const e of [engine, CHAINED, CONDITIONAL]) {
         const first = e.mutate(obj, ctx);
         const applied = jsonpatch.applyPatch(structuredClone(obj), jsonpatch.deepClone(first.patch), true, false).newDocument;
         assert.deepEqual(applied, first.mutated);

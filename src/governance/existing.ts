@@ -10,6 +10,7 @@ import type { Finding } from './types.js';
  */
 export function findingKey(f: Finding): string {
   const p = f.path;
+  if (f.check !== undefined) return `${f.rule}|${p.join('\u0000')}|${f.check}`;
   if (f.container) {
     // [...pod spec, field, index, 'resources', section, resource]
     const n = p.length;
@@ -38,9 +39,12 @@ function amount(container: Record<string, unknown> | undefined, section: string,
 /**
  * True when `now` is no further out of bounds than `before`, the same violation on the stored object: a maximum no
  * higher, a limit/request ratio no higher, no more containers; for every other rule (required and allowed values,
- * values that are not quantities, the migration rules) the same value as before.
+ * values that are not quantities, the migration rules) the same value as before. A forbidden field that stays set,
+ * whatever its value, and a `containers: any` check that still no container satisfies, are no worse.
  */
 export function notWorse(now: Finding, before: Finding): boolean {
+  if (now.check !== undefined) return before.check === now.check;
+  if (now.rule === 'forbid-resources') return true;
   if (now.rule === 'max-resources') {
     if (!now.container) return typeof now.value === 'number' && typeof before.value === 'number' && now.value <= before.value;
     const a = tryParseQuantity(now.value);

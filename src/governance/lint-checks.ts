@@ -1,8 +1,24 @@
 // Cross-policy checks of GovernancePolicies that no single document can fail: reported by `governor lint` as warnings.
-import { namesPodBearingKind, type GovernancePolicy } from '../policy/governance-policy.js';
+import { namesPodBearingKind, type CompiledCondition, type GovernancePolicy } from '../policy/governance-policy.js';
 import { BUILTIN_KINDS, WORKLOAD_KINDS } from '../policy/kinds.js';
 import type { PolicyError } from '../policy/types.js';
 import { skippedNamespaces } from './engine.js';
+
+/** The PodSpec volume sources (core/v1 Volume): a `when.volumeTypes` entry outside them never matches. */
+export const VOLUME_TYPES: readonly string[] = [
+  'awsElasticBlockStore', 'azureDisk', 'azureFile', 'cephfs', 'cinder', 'configMap', 'csi', 'downwardAPI', 'emptyDir', 'ephemeral',
+  'fc', 'flexVolume', 'flocker', 'gcePersistentDisk', 'gitRepo', 'glusterfs', 'hostPath', 'image', 'iscsi', 'nfs', 'persistentVolumeClaim',
+  'photonPersistentDisk', 'portworxVolume', 'projected', 'quobyte', 'rbd', 'scaleIO', 'secret', 'storageos', 'vsphereVolume',
+];
+
+/** Warnings about a `when` that can never hold, or that makes what it guards never apply. */
+function conditionWarnings(c: CompiledCondition | undefined, warn: (path: string, message: string) => void, immutable: boolean): void {
+  if (!c) return;
+  for (const v of c.volumeTypes ?? []) {
+    if (!VOLUME_TYPES.includes(v)) warn(`${c.at}.volumeTypes`, `"${v}" is not a volume type Kubernetes knows (${VOLUME_TYPES.includes(v[0]!.toLowerCase() + v.slice(1)) ? `did you mean ${v[0]!.toLowerCase() + v.slice(1)}?` : 'emptyDir, hostPath, configMap, secret, persistentVolumeClaim...'}): the condition never holds for it`);
+  }
+  if (immutable && c.operations && !c.operations.has('UPDATE')) warn(`${c.at}.operations`, 'immutable is only checked on UPDATE, which this condition excludes: it never applies');
+}
 
 export function governanceWarnings(policies: readonly GovernancePolicy[]): PolicyError[] {
   const out: PolicyError[] = [];
@@ -40,6 +56,16 @@ export function governanceWarnings(policies: readonly GovernancePolicy[]): Polic
     if (p.resources && p.match.kinds && namesPodBearingKind(p.match.kinds)) {
       const others = p.match.kinds.refs.filter((r) => !(WORKLOAD_KINDS as readonly string[]).includes(r.kind));
       if (others.length) warn(p, 'spec.resources', `resource rules act on pods and pod controllers only: not on ${others.map((r) => r.text).join(', ')}`);
+    }
+    const at = (path: string, message: string) => warn(p, path, message);
+    const anyImmutable = p.labels.some((r) => r.immutable) || p.annotations.some((r) => r.immutable);
+    conditionWarnings(p.when, at, anyImmutable);
+    conditionWarnings(p.resources?.when, at, false);
+    for (const r of [...p.labels, ...p.annotations]) {
+      conditionWarnings(r.when, at, r.immutable !== undefined);
+      r.immutable?.transitions.forEach((tr, i) => {
+        if (tr.from !== undefined && tr.from === tr.to && tr.from !== '*') warn(p, `spec.${r.family === 'annotations' ? 'annotations' : 'labels'}.${r.key}.transitions[${i}]`, 'from and to are the same value: an unchanged value is always allowed');
+      });
     }
     for (const n of p.match.namespaces ?? []) {
       if (n.exact && skippedNamespaces().includes(n.text)) warn(p, 'spec.match.namespaces', `${n.text} is never evaluated by the webhook (so the cluster cannot be locked out)`);

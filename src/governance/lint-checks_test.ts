@@ -48,3 +48,22 @@ test('issue 13: conflicting defaults with overwrite say which wins, and that two
     'inline.yaml (document 1, GovernancePolicy/d): spec.labels.x.default: default "b" conflicts with "a" of policy c; where both match, both overwrite: the value changes twice on every review (the patch is never empty)',
   ]);
 });
+
+test('a when that can never hold, or that excludes UPDATE for an immutable key, and a no-op transition are warned about', () => {
+  const w = governanceWarnings([
+    policy(
+      'w',
+      `  when: {volumeTypes: [EmptyDir, emptyDir, nfs2]}
+  resources: {when: {volumeTypes: [hostPath]}, require: [limits.memory]}
+  labels:
+    team: {immutable: true, when: {operations: [CREATE]}, transitions: [{from: a, to: a}, {from: '*', to: '*'}]}
+    app: {required: true, when: {operations: [CREATE]}}`,
+    ),
+  ]).map((e) => `${e.path}: ${e.message}`);
+  assert.deepEqual(w, [
+    'spec.when.volumeTypes: "EmptyDir" is not a volume type Kubernetes knows (did you mean emptyDir?): the condition never holds for it',
+    'spec.when.volumeTypes: "nfs2" is not a volume type Kubernetes knows (emptyDir, hostPath, configMap, secret, persistentVolumeClaim...): the condition never holds for it',
+    'spec.labels.team.when.operations: immutable is only checked on UPDATE, which this condition excludes: it never applies',
+    'spec.labels.team.transitions[0]: from and to are the same value: an unchanged value is always allowed',
+  ]);
+});

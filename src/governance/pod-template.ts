@@ -58,34 +58,35 @@ export interface ContainerRef {
  */
 export const MAX_CONTAINERS = 1000;
 
-/** How many containers and init containers the pod spec lists (entries that are not objects included). */
-export function containerCount(obj: unknown, kind: WorkloadKind): number {
+/** How many containers (and init containers, unless `withInit` is false) the pod spec lists, entries that are not objects included. */
+export function containerCount(obj: unknown, kind: WorkloadKind, withInit = true): number {
   const spec = podSpec(obj, kind);
   if (!spec) return 0;
   const a = spec.containers;
-  const b = spec.initContainers;
+  const b = withInit ? spec.initContainers : undefined;
   return (Array.isArray(a) ? a.length : 0) + (Array.isArray(b) ? b.length : 0);
 }
 
-function podSpec(obj: unknown, kind: WorkloadKind): Record<string, unknown> | undefined {
+/** The PodSpec of the object, if it has one where its kind keeps it. */
+export function podSpec(obj: unknown, kind: WorkloadKind): Record<string, unknown> | undefined {
   let spec: unknown = obj;
   for (const seg of LOCATIONS[kind].spec) spec = isRecord(spec) ? spec[seg as string] : undefined;
   return isRecord(spec) ? spec : undefined;
 }
 
 /**
- * Containers and init containers of the pod spec (ephemeral containers cannot declare resources and are left out).
- * Entries that are not objects are skipped: the API server's own validation reports them. At most MAX_CONTAINERS
- * entries are walked.
+ * Containers and init containers of the pod spec (ephemeral containers cannot declare resources and are left out;
+ * init containers too when `withInit` is false). Entries that are not objects are skipped: the API server's own
+ * validation reports them. At most MAX_CONTAINERS entries are walked.
  */
 export function containersOf(obj: unknown, kind: WorkloadKind): ContainerRef[];
 /**
  * With a deadline, a long list (more than a pod needs, up to MAX_CONTAINERS) is walked
  * lazily and throws ReviewDeadlineExceeded once the deadline passes.
  */
-export function containersOf(obj: unknown, kind: WorkloadKind, deadline: Deadline | undefined): Iterable<ContainerRef>;
-export function containersOf(obj: unknown, kind: WorkloadKind, deadline?: Deadline): Iterable<ContainerRef> {
-  const all = allContainers(obj, kind);
+export function containersOf(obj: unknown, kind: WorkloadKind, deadline: Deadline | undefined, withInit?: boolean): Iterable<ContainerRef>;
+export function containersOf(obj: unknown, kind: WorkloadKind, deadline?: Deadline, withInit = true): Iterable<ContainerRef> {
+  const all = allContainers(obj, kind, withInit);
   return deadline === undefined || all.length < LAZY_FROM ? all : checked(all, deadline);
 }
 
@@ -98,13 +99,16 @@ function* checked(list: readonly ContainerRef[], deadline: Deadline): Generator<
   }
 }
 
+const WITH_INIT = ['containers', 'initContainers'] as const;
+const WITHOUT_INIT = ['containers'] as const;
+
 /** At most MAX_CONTAINERS entries are walked: a longer list is reported by the caller, not turned into refs. */
-function allContainers(obj: unknown, kind: WorkloadKind): ContainerRef[] {
+function allContainers(obj: unknown, kind: WorkloadKind, withInit: boolean): ContainerRef[] {
   const out: ContainerRef[] = [];
   const spec = podSpec(obj, kind);
   if (!spec) return out;
   let seen = 0;
-  for (const field of ['containers', 'initContainers'] as const) {
+  for (const field of withInit ? WITH_INIT : WITHOUT_INIT) {
     const list = spec[field];
     if (!Array.isArray(list)) continue;
     for (let i = 0; i < list.length && seen < MAX_CONTAINERS; i++, seen++) {

@@ -1,6 +1,6 @@
-// Rule family "resources": defaults filled per container, then required requests/limits, maximums and limit/request ratios.
+// Rule family "resources": defaults filled per container, then required and forbidden requests/limits, maximums and limit/request ratios.
 import { compareQuantities, multiplyQuantities, quantityToNumber, readQuantity, tryParseQuantity, type Quantity } from '../common/quantity.js';
-import type { CompiledResources, RatioLimit, ResourceName } from '../policy/governance-policy.js';
+import type { CompiledResources, RatioLimit, ResourceField, ResourceName } from '../policy/governance-policy.js';
 import { getIn, isRecord, type Path, type PatchRecorder } from './json-patch.js';
 import { containerCount, containersOf, MAX_CONTAINERS, podLocation } from './pod-template.js';
 import { quoteValue } from './result.js';
@@ -31,8 +31,8 @@ function present(v: unknown): boolean {
  */
 export function mutateResources(res: CompiledResources, t: Target, rec: PatchRecorder): void {
   if (!res.defaults.requests.length && !res.defaults.limits.length) return;
-  if (containerCount(rec.doc, t.workload!) > MAX_CONTAINERS) return;
-  for (const c of containersOf(rec.doc, t.workload!, t.deadline)) {
+  if (containerCount(rec.doc, t.workload!, res.initContainers) > MAX_CONTAINERS) return;
+  for (const c of containersOf(rec.doc, t.workload!, t.deadline, res.initContainers)) {
     const { path } = c;
     let container = c.container;
     for (const d of res.defaults.requests) {
@@ -85,28 +85,34 @@ function parsedValue(container: Record<string, unknown>, s: 'requests' | 'limits
 }
 
 /**
- * require-requests, require-limits, max-resources, max-limit-request-ratio. Findings go into `out` (returned); paths
- * are built only for findings: this runs for every policy on every review. At most MAX_CONTAINERS are checked; a pod
- * spec with more is itself a violation.
+ * require-requests, require-limits, forbid-resources, max-resources, max-limit-request-ratio. Findings go into `out`
+ * (returned); paths are built only for findings: this runs for every policy on every review. At most MAX_CONTAINERS
+ * are checked; a pod spec with more is itself a violation.
  */
 export function validateResources(res: CompiledResources, t: Target, out: Finding[] = []): Finding[] {
   // A policy with defaults only checks nothing here (nor does it deny a pod spec for its size).
-  if (!res.require.length && !res.max.length && !res.maxLimitRequestRatio.length) return out;
-  const count = containerCount(t.obj, t.workload!);
+  if (!res.require.length && !res.forbid.length && !res.max.length && !res.maxLimitRequestRatio.length) return out;
+  const count = containerCount(t.obj, t.workload!, res.initContainers);
   if (count > MAX_CONTAINERS) {
     out.push({
       rule: 'max-resources',
       path: [...podLocation(t.workload!).spec, 'containers'],
-      message: `lists ${count} containers and init containers: this policy checks at most ${MAX_CONTAINERS} per pod spec`,
+      message: `lists ${count} containers${res.initContainers ? ' and init containers' : ''}: this policy checks at most ${MAX_CONTAINERS} per pod spec`,
       value: count,
     });
   }
-  for (const { path, container } of containersOf(t.obj, t.workload!, t.deadline)) {
+  const containers = containersOf(t.obj, t.workload!, t.deadline, res.initContainers);
+  if (res.containers === 'any') return validateAny(res, t, containers, out);
+  for (const { path, container } of containers) {
     for (const req of res.require) {
       if (!present(section(container, req.section)?.[req.resource])) {
         const rule = req.section === 'requests' ? 'require-requests' : 'require-limits';
         out.push({ rule, path: [...path, 'resources', req.section, req.resource], message: 'is required', container });
       }
+    }
+    for (const f of res.forbid) {
+      const v = section(container, f.section)?.[f.resource];
+      if (present(v)) out.push({ rule: 'forbid-resources', path: [...path, 'resources', f.section, f.resource], message: `must not be set (is ${quoteValue(v)})`, container, value: v });
     }
     for (const m of res.max) {
       for (const s of SECTIONS) {
@@ -134,6 +140,59 @@ export function validateResources(res: CompiledResources, t: Target, out: Findin
         value: limText,
       });
     }
+  }
+  return out;
+}
+
+function ratioOk(container: Record<string, unknown>, r: RatioLimit): boolean {
+  const lim = tryParseQuantity(section(container, 'limits')?.[r.resource]);
+  const req = tryParseQuantity(section(container, 'requests')?.[r.resource]);
+  if (lim === undefined || req === undefined || lim.sign <= 0) return true;
+  return req.sign > 0 && !overRatio(lim, req, r);
+}
+
+function withinMax(container: Record<string, unknown>, resource: ResourceName, max: Quantity): boolean {
+  for (const s of SECTIONS) {
+    const v = section(container, s)?.[resource];
+    if (!present(v)) continue;
+    // A value this engine cannot read satisfies nothing.
+    const q = tryParseQuantity(v);
+    if (q === undefined || compareQuantities(q, max) > 0) return false;
+  }
+  return true;
+}
+
+const fieldText = (f: ResourceField) => `${f.section}.${f.resource}`;
+
+/**
+ * `containers: any`: each check passes when at least one container satisfies it; one finding per check that none
+ * does, at the pod spec's container list (`check` names it, its identity on UPDATE). One walk over the containers,
+ * which stops once every check is satisfied.
+ */
+function validateAny(res: CompiledResources, t: Target, containers: Iterable<{ container: Record<string, unknown> }>, out: Finding[]): Finding[] {
+  const pending = {
+    require: new Set(res.require),
+    forbid: new Set(res.forbid),
+    max: new Set(res.max),
+    ratio: new Set(res.maxLimitRequestRatio),
+  };
+  let left = pending.require.size + pending.forbid.size + pending.max.size + pending.ratio.size;
+  for (const { container } of containers) {
+    for (const f of pending.require) if (present(section(container, f.section)?.[f.resource]) && pending.require.delete(f)) left--;
+    for (const f of pending.forbid) if (!present(section(container, f.section)?.[f.resource]) && pending.forbid.delete(f)) left--;
+    for (const m of pending.max) if (withinMax(container, m.resource, m.value) && pending.max.delete(m)) left--;
+    for (const r of pending.ratio) if (ratioOk(container, r) && pending.ratio.delete(r)) left--;
+    if (left === 0) return out;
+  }
+  const path = [...podLocation(t.workload!).spec, 'containers'];
+  const which = res.initContainers ? 'container or init container' : 'container';
+  for (const f of pending.require) {
+    out.push({ rule: f.section === 'requests' ? 'require-requests' : 'require-limits', path, message: `has no ${which} that sets ${fieldText(f)} (at least one must)`, check: fieldText(f) });
+  }
+  for (const f of pending.forbid) out.push({ rule: 'forbid-resources', path, message: `has no ${which} without ${fieldText(f)} (at least one must leave it unset)`, check: fieldText(f) });
+  for (const m of pending.max) out.push({ rule: 'max-resources', path, message: `has no ${which} with ${m.resource} at most ${m.text} (at least one must)`, check: `max.${m.resource}` });
+  for (const r of pending.ratio) {
+    out.push({ rule: 'max-limit-request-ratio', path, message: `has no ${which} with a ${r.resource} limit at most ${ratioText(r.value)}x its request (at least one must)`, check: `ratio.${r.resource}` });
   }
   return out;
 }

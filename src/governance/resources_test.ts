@@ -7,6 +7,9 @@ import { MAX_CONTAINERS } from './pod-template.js';
 import { overRatio } from './resources.js';
 import { exactNumber, parseQuantity } from '../common/quantity.js';
 import fc from 'fast-check';
+import { parsePolicyText } from '../policy/parse.js';
+
+const policiesErrors = (text: string) => parsePolicyText(text, 'p.yaml').errors.map((e) => `${e.path}: ${e.message}`);
 
 const RES = policy(
   'res',
@@ -191,4 +194,107 @@ test('default limits compare the request exactly: a request above the default li
   assert.equal(limitFor('0.5Gi'), '512Mi', 'equal: the default');
   assert.equal(limitFor('536870912'), '512Mi');
   assert.equal(limitFor('1e-3'), '512Mi');
+});
+
+test('any resource name: extended resources and hugepages in require, max and defaults, compared exactly', () => {
+  const p = policy(
+    'gpu',
+    `
+  resources:
+    require: [limits.nvidia.com/gpu]
+    max: {nvidia.com/gpu: 2, hugepages-2Mi: 1Gi, example.com/foo: 1e3}
+    defaults: {requests: {example.com/foo: "10"}}
+`,
+  );
+  const e = new GovernanceEngine([p]);
+  const d = deployment(`        - {name: a, image: x, resources: {limits: {nvidia.com/gpu: "4", hugepages-2Mi: 2Gi}}}
+        - {name: b, image: y, resources: {limits: {nvidia.com/gpu: 1, example.com/foo: "1e309"}}}
+        - {name: c, image: z}`);
+  const r = e.review(d, ctx);
+  assert.equal((r.mutation.mutated as any).spec.template.spec.containers[2].resources.requests['example.com/foo'], '10');
+  assert.deepEqual(r.validation.decision.denials.map(formatViolation), [
+    'spec.template.spec.containers[0].resources.limits["nvidia.com/gpu"] must be at most 2 (is 4) (policy gpu, rule max-resources)',
+    'spec.template.spec.containers[0].resources.limits.hugepages-2Mi must be at most 1Gi (is 2Gi) (policy gpu, rule max-resources)',
+    // The defaulted request is the container's limit (as for cpu and memory), so both are above max.
+    'spec.template.spec.containers[1].resources.requests["example.com/foo"] must be at most 1000 (is 1e309) (policy gpu, rule max-resources)',
+    'spec.template.spec.containers[1].resources.limits["example.com/foo"] must be at most 1000 (is 1e309) (policy gpu, rule max-resources)',
+    'spec.template.spec.containers[2].resources.limits["nvidia.com/gpu"] is required (policy gpu, rule require-limits)',
+  ]);
+});
+
+test('resource names and quantities are checked at load: unknown names, bad sections, 1e309 as a number, too many entries', () => {
+  const errs = (resources: string) =>
+    policiesErrors(`apiVersion: governor.io/v1alpha1\nkind: GovernancePolicy\nmetadata: {name: x}\nspec:\n  resources: ${resources}\n`);
+  assert.match(errs('{require: [limits.gpu]}')[0]!, /^spec\.resources\.require\[0\]: "gpu" is not a container resource/);
+  assert.match(errs('{forbid: [limit.cpu]}')[0]!, /^spec\.resources\.forbid\[0\]: /);
+  assert.match(errs('{max: {hugepages-2Xi: 1Gi}}')[0]!, /^spec\.resources\.max\.hugepages-2Xi: "hugepages-2Xi" is not a hugepages size/);
+  // Unquoted, YAML reads 1e309 as Infinity: refused (quoted, it is an exact, very large quantity).
+  assert.match(errs('{max: {nvidia.com/gpu: 1e309}}')[0]!, /spec\.resources\.max\["nvidia\.com\/gpu"\]: must be string,number/);
+  assert.match(errs('{max: {nvidia.com/gpu: "1x"}}')[0]!, /spec\.resources\.max\["nvidia\.com\/gpu"\]/);
+  const many = `{max: {${Array.from({ length: 33 }, (_, i) => `example.com/r${i}: 1`).join(', ')}}}`;
+  assert.match(errs(many)[0]!, /^spec\.resources\.max: /);
+  assert.match(errs('{forbid: [limits.cpu], defaults: {limits: {cpu: "1"}}}')[0]!, /^spec\.resources\.defaults\.limits\.cpu: is forbidden by spec\.resources\.forbid/);
+  assert.match(errs('{forbid: [limits.cpu], require: [limits.cpu]}')[0]!, /both required and forbidden/);
+  assert.deepEqual(errs('{require: [requests.hugepages-1Gi, limits.example.com/foo], forbid: [limits.cpu], max: {ephemeral-storage: 10Gi}}'), []);
+});
+
+test('forbid-resources: the field must be absent; on UPDATE a forbidden field that stays set is pre-existing whatever its value', () => {
+  const e = new GovernanceEngine([policy('no-cpu-limits', `\n  resources:\n    forbid: [limits.cpu]\n`)]);
+  const d = (cpu: string) => deployment(`        - {name: a, image: x, resources: {limits: {cpu: "${cpu}", memory: 1Gi}}}\n        - {name: b, image: y}`);
+  const v = e.validate(d('2'), ctx);
+  assert.deepEqual(v.decision.denials.map(formatViolation), ['spec.template.spec.containers[0].resources.limits.cpu must not be set (is "2") (policy no-cpu-limits, rule forbid-resources)']);
+  const u = e.validate(d('3'), { ...ctx, operation: 'UPDATE', oldObject: d('2') });
+  assert.equal(u.decision.allowed, true);
+  assert.match(u.decision.warnings[0]!.message, /pre-existing/);
+});
+
+test('containers: any passes when one container satisfies each check; none does: one finding per check at the container list', () => {
+  const e = new GovernanceEngine([
+    policy(
+      'any',
+      `
+  resources:
+    containers: any
+    require: [requests.nvidia.com/gpu]
+    forbid: [limits.cpu]
+    max: {memory: 1Gi}
+`,
+    ),
+  ]);
+  const ok = deployment(`        - {name: a, image: x, resources: {requests: {nvidia.com/gpu: 1}, limits: {cpu: "1", memory: 4Gi}}}
+        - {name: b, image: y, resources: {limits: {memory: 512Mi}}}`);
+  assert.deepEqual(e.validate(ok, ctx).decision.denials, []);
+  const bad = deployment(`        - {name: a, image: x, resources: {limits: {cpu: "1", memory: 4Gi}}}`);
+  const v = e.validate(bad, ctx);
+  assert.deepEqual(v.decision.denials.map(formatViolation), [
+    'spec.template.spec.containers has no container or init container that sets requests.nvidia.com/gpu (at least one must) (policy any, rule require-requests)',
+    'spec.template.spec.containers has no container or init container without limits.cpu (at least one must leave it unset) (policy any, rule forbid-resources)',
+    'spec.template.spec.containers has no container or init container with memory at most 1Gi (at least one must) (policy any, rule max-resources)',
+  ]);
+  // UPDATE: each check keeps its own identity; still unsatisfied is pre-existing.
+  const u = e.validate(bad, { ...ctx, operation: 'UPDATE', oldObject: bad });
+  assert.equal(u.decision.allowed, true);
+  assert.equal(u.decision.warnings.length, 3);
+  const partly = e.validate(bad, { ...ctx, operation: 'UPDATE', oldObject: ok });
+  assert.equal(partly.decision.denials.length, 3);
+});
+
+test('initContainers: false leaves init containers unchecked and undefaulted; ephemeral containers are never checked', () => {
+  const e = new GovernanceEngine([policy('main-only', `\n  resources:\n    initContainers: false\n    require: [limits.memory]\n    defaults: {requests: {cpu: 100m}}\n`)]);
+  const d = yamlObject(`
+apiVersion: v1
+kind: Pod
+metadata: {name: p, namespace: shop}
+spec:
+  containers: [{name: a, image: x, resources: {limits: {memory: 1Gi}}}]
+  initContainers: [{name: i, image: y}]
+  ephemeralContainers: [{name: debug, image: busybox}]
+`);
+  const r = e.review(d, ctx);
+  assert.deepEqual(r.validation.decision.denials, []);
+  const m = r.mutation.mutated as any;
+  assert.equal(m.spec.containers[0].resources.requests.cpu, '100m');
+  assert.equal(m.spec.initContainers[0].resources, undefined);
+  const all = new GovernanceEngine([policy('all', `\n  resources:\n    require: [limits.memory]\n`)]);
+  assert.deepEqual(all.validate(d, ctx).decision.denials.map((x) => x.path), ['spec.initContainers[0].resources.limits.memory'], 'default: init containers too, ephemeral never');
 });

@@ -3,7 +3,8 @@ import type { GovernanceMode, RuleFamily, RuleName } from '../policy/governance-
 
 /**
  * pass: evaluated and satisfied (only reported in summaries); fail: violated; warn: violated but never blocking
- * (pre-existing on UPDATE, made by a workload controller from an admitted template); skip: excused by an exception; error: could not be evaluated.
+ * (pre-existing on UPDATE, made by a workload controller from an admitted template); skip: excused by an exception, or
+ * not applicable because a `when` condition does not hold (then `condition` says which); error: could not be evaluated.
  */
 export type RuleStatus = 'pass' | 'fail' | 'warn' | 'skip' | 'error';
 
@@ -24,6 +25,8 @@ export interface RuleResult {
   /** What is wrong, phrased so that it says the fix: "is required", "must be one of a, b (is \"c\")". */
   readonly message: string;
   readonly exception?: ExceptionUse;
+  /** For a rule skipped because its `when` does not hold: where that condition is written (spec.resources.when). */
+  readonly condition?: string;
 }
 
 /** One pure decision: only an enforce-mode failure denies. */
@@ -51,6 +54,8 @@ export interface Omitted {
   denials: number;
   warnings: number;
   exceptions: number;
+  /** Rules skipped by a `when` condition (ValidateOutcome.results), past MAX_REPORTED. */
+  skipped?: number;
 }
 
 export function decide(results: readonly RuleResult[], omitted?: Omitted): GovernanceVerdict {

@@ -1,6 +1,7 @@
 // Rule families "labels", "annotations" and the tag half of "migration": defaults (value or namespace) and copies into pod templates, then required, forbidden, allowed, pattern, key wildcards.
 import { isValidLabelValue } from '../common/labels.js';
 import type { CompiledTagRule, GovernancePolicy, RuleName } from '../policy/governance-policy.js';
+import { conditionHolds } from './conditions.js';
 import { isRecord, type Path, type PatchRecorder } from './json-patch.js';
 import { quoteValue } from './result.js';
 import { checkDeadline, type Finding, type Target } from './types.js';
@@ -77,14 +78,14 @@ export function mutateTags(policy: GovernancePolicy, field: TagField, t: Target,
   // Read again only after an edit: the recorder copies a map when it first edits it.
   let own = metadataMap(rec.doc, METADATA, field);
   for (const r of rules) {
-    if (r.default === undefined && !r.fromNamespace) continue;
+    if ((r.default === undefined && !r.fromNamespace) || !conditionHolds(r.when, t)) continue;
     if (template && !r.onObject) continue;
     if (fill(r, t, field, rec, METADATA, own)) own = metadataMap(rec.doc, METADATA, field);
   }
   if (!template || !templateMutable) return;
   let inTemplate = metadataMap(rec.doc, template, field);
   for (const r of rules) {
-    if (!r.copyToPodTemplate || !own) continue;
+    if (!r.copyToPodTemplate || !own || !conditionHolds(r.when, t)) continue;
     for (const key of r.wildcard ? Object.keys(own).filter((k) => r.wildcard!.test(k)) : [r.key]) {
       const v = stringValue(own, key);
       // Present in the template already: the recorder would not overwrite it, so skip building the path.
@@ -93,7 +94,7 @@ export function mutateTags(policy: GovernancePolicy, field: TagField, t: Target,
     }
   }
   for (const r of rules) {
-    if (!r.onTemplate || (r.default === undefined && !r.fromNamespace)) continue;
+    if (!r.onTemplate || (r.default === undefined && !r.fromNamespace) || !conditionHolds(r.when, t)) continue;
     if (fill(r, t, field, rec, template, inTemplate)) inTemplate = metadataMap(rec.doc, template, field);
   }
 }
@@ -169,6 +170,7 @@ export function validateTags(policy: GovernancePolicy, field: TagField, t: Targe
   const own = metadataMap(t.obj, METADATA, field);
   const inTemplate = template ? metadataMap(t.obj, template, field) : undefined;
   for (const r of rulesOf(policy, field)) {
+    if (!conditionHolds(r.when, t)) continue;
     if (!template || r.onObject) checkRule(r, field, own, METADATA, t, out);
     if (template && r.onTemplate) checkRule(r, field, inTemplate, template, t, out);
   }

@@ -61,6 +61,11 @@ export interface Finding {
    * References only: a finding allocates nothing for UPDATE unless an UPDATE asks.
    */
   readonly value?: unknown;
+  /**
+   * For a `containers: any` finding, the check no container satisfies (requests.cpu, max.memory): with the rule and
+   * path, its identity on UPDATE (existing.ts).
+   */
+  readonly check?: string;
 }
 
 /** When a review must stop (ms on `now`), for the loops over an object's parts (containers, findings). */

@@ -3,6 +3,7 @@ import schema from './schemas/governance-policy.schema.json' with { type: 'json'
 import { compareQuantities, exactNumber, multiplyQuantities, parseQuantity, quantityToNumber, readQuantity, tryParseQuantity, type Quantity } from '../common/quantity.js';
 import { isValidLabelKey, isValidLabelValue, selectorRequirements, type LabelSelector, type Requirement } from '../common/labels.js';
 import { compilePattern, type Pattern } from '../common/pattern.js';
+import { normalizeHostPath } from '../common/host-path.js';
 import type { Issue, PolicyKindSpec } from './kind.js';
 import { DEFAULT_KIND_REFS, expandPod, isPodRef, kindRefMatches, parseKindRef, WORKLOAD_KINDS, workloadKindOf, type KindRef } from './kinds.js';
 import type { PolicyOrigin } from './types.js';
@@ -10,8 +11,14 @@ import type { PolicyOrigin } from './types.js';
 export { WORKLOAD_KINDS, type WorkloadKind } from './kinds.js';
 
 export type GovernanceMode = 'enforce' | 'audit';
-export type ResourceName = 'cpu' | 'memory' | 'ephemeral-storage';
-export const RESOURCE_NAMES: readonly ResourceName[] = ['cpu', 'memory', 'ephemeral-storage'];
+/**
+ * A Kubernetes resource name a container can request or limit: cpu, memory, ephemeral-storage, hugepages-<size>, or
+ * an extended resource written with its domain (nvidia.com/gpu, example.com/foo).
+ */
+export type ResourceName = string;
+export const STANDARD_RESOURCE_NAMES: readonly string[] = ['cpu', 'memory', 'ephemeral-storage'];
+/** Entries of a resource map or list a policy may hold: each is checked per container, so their number is bounded. */
+export const MAX_RESOURCE_ENTRIES = 32;
 
 // Well-known keys: one name per concept across code, docs and the migration engine.
 export const MIGRATION_LABEL = 'governor.io/migration';
@@ -33,6 +40,7 @@ export const GOVERNANCE_RULES = {
   'require-limits': 'resources',
   'max-resources': 'resources',
   'max-limit-request-ratio': 'resources',
+  'forbid-resources': 'resources',
   'default-labels': 'labels',
   'require-labels': 'labels',
   'label-values': 'labels',
@@ -41,6 +49,8 @@ export const GOVERNANCE_RULES = {
   'require-annotations': 'annotations',
   'annotation-values': 'annotations',
   'forbidden-annotations': 'annotations',
+  'immutable-labels': 'labels',
+  'immutable-annotations': 'annotations',
   'default-migration-labels': 'migration',
   'require-migration-labels': 'migration',
   'migration-label-values': 'migration',
@@ -76,6 +86,26 @@ export interface TagRuleSpec {
   readonly target?: TagTarget;
   readonly copyToPodTemplate?: boolean;
   readonly allowedKeys?: readonly string[];
+  readonly when?: ConditionSpec;
+  readonly immutable?: boolean;
+  readonly transitions?: readonly TransitionSpec[];
+}
+
+/** A change an immutable key may make on UPDATE: `from`/`to` absent = the key is absent, "*" = any value. */
+export interface TransitionSpec {
+  readonly from?: string;
+  readonly to?: string;
+}
+
+export const OPERATIONS = ['CREATE', 'UPDATE'] as const;
+
+/** `when`: every listed condition must hold (AND); inside a list, any item (OR). */
+export interface ConditionSpec {
+  readonly volumeTypes?: readonly string[];
+  readonly hostPaths?: readonly string[];
+  readonly containerResources?: readonly string[];
+  readonly labels?: LabelSelector;
+  readonly operations?: readonly (typeof OPERATIONS)[number][];
 }
 
 export interface MatchSpec {
@@ -95,7 +125,7 @@ export interface ExceptionSpec {
   readonly reason: string;
 }
 
-type ResourceMap = Partial<Record<ResourceName, string | number>>;
+type ResourceMap = Readonly<Record<ResourceName, string | number>>;
 
 /** The validated document as written (defaults applied). */
 export interface GovernancePolicySpec {
@@ -104,8 +134,13 @@ export interface GovernancePolicySpec {
   readonly exclude?: MatchSpec;
   /** Default placement of the label/annotation rules; absent: podTemplate when the policy matches Pod (or no kinds), else object. */
   readonly target?: TagTarget;
+  readonly when?: ConditionSpec;
   readonly resources?: {
+    readonly when?: ConditionSpec;
+    readonly containers?: 'all' | 'any';
+    readonly initContainers?: boolean;
     readonly require?: readonly string[];
+    readonly forbid?: readonly string[];
     readonly max?: ResourceMap;
     readonly maxLimitRequestRatio?: Partial<Record<'cpu' | 'memory', number>>;
     readonly defaults?: { readonly requests?: ResourceMap; readonly limits?: ResourceMap };
@@ -166,6 +201,53 @@ export interface CompiledTagRule {
   readonly onTemplate: boolean;
   /** Mutation: the object's value is copied into the pod template where absent there. */
   readonly copyToPodTemplate: boolean;
+  readonly when?: CompiledCondition;
+  /** On UPDATE the value must equal the stored object's, except for `transitions`. */
+  readonly immutable?: { readonly transitions: readonly CompiledTransition[] };
+}
+
+/** undefined `from`/`to`: the key is absent; ANY_VALUE: any value (present). */
+export interface CompiledTransition {
+  readonly from?: string;
+  readonly to?: string;
+}
+export const ANY_VALUE = '*';
+
+/** A compiled `when`; absent lists impose nothing. Evaluated against an object's facts (src/governance/conditions.ts). */
+export interface CompiledCondition {
+  /** Where it is written, for the reason a rule was skipped ("spec.resources.when"). */
+  readonly at: string;
+  readonly volumeTypes?: ReadonlySet<string>;
+  readonly hostPaths?: readonly NamePattern[];
+  readonly containerResources?: ReadonlySet<string>;
+  readonly labels?: readonly Requirement[];
+  readonly operations?: ReadonlySet<string>;
+  /**
+   * The last decision and the object facts it was made on (written by the engine, src/governance/conditions.ts):
+   * shared by every condition with the same content, so N policies with the same `when` decide it once per object.
+   */
+  readonly memo: ConditionMemo;
+}
+
+export interface ConditionMemo {
+  /** Which object's facts (a number, so a memo never keeps an object alive); 0: none yet. */
+  facts: number;
+  value: boolean;
+}
+
+// Memos by condition content. Bounded: past the bound a new condition gets a memo of its own (sharing is only an
+// optimisation; an identical condition decides the same for the same object either way).
+const MEMOS = new Map<string, ConditionMemo>();
+const MAX_MEMOS = 4096;
+
+function conditionMemo(c: ConditionSpec): ConditionMemo {
+  const key = JSON.stringify([c.volumeTypes, c.hostPaths, c.containerResources, c.labels, c.operations]);
+  let m = MEMOS.get(key);
+  if (!m) {
+    m = { facts: 0, value: false };
+    if (MEMOS.size < MAX_MEMOS) MEMOS.set(key, m);
+  }
+  return m;
 }
 
 export interface ResourceAmount {
@@ -183,8 +265,19 @@ export interface RatioLimit {
   readonly exact: Quantity;
 }
 
+export interface ResourceField {
+  readonly section: 'requests' | 'limits';
+  readonly resource: ResourceName;
+}
+
 export interface CompiledResources {
-  readonly require: readonly { readonly section: 'requests' | 'limits'; readonly resource: ResourceName }[];
+  readonly when?: CompiledCondition;
+  /** all: every container must satisfy each check; any: at least one container must (per check). */
+  readonly containers: 'all' | 'any';
+  /** Init containers are checked and defaulted too (ephemeral containers never: they cannot declare resources). */
+  readonly initContainers: boolean;
+  readonly require: readonly ResourceField[];
+  readonly forbid: readonly ResourceField[];
   readonly max: readonly ResourceAmount[];
   readonly maxLimitRequestRatio: readonly RatioLimit[];
   readonly defaults: { readonly requests: readonly ResourceAmount[]; readonly limits: readonly ResourceAmount[] };
@@ -210,6 +303,7 @@ export interface GovernancePolicy {
   readonly match: CompiledMatch;
   /** undefined: nothing is excluded (an empty exclude block excludes nothing). */
   readonly exclude?: CompiledMatch;
+  readonly when?: CompiledCondition;
   readonly resources?: CompiledResources;
   readonly labels: readonly CompiledTagRule[];
   readonly annotations: readonly CompiledTagRule[];
@@ -306,11 +400,30 @@ function amount(resource: ResourceName, v: string | number): ResourceAmount {
 }
 
 function amounts(map: ResourceMap | undefined): ResourceAmount[] {
-  return RESOURCE_NAMES.filter((r) => map?.[r] !== undefined).map((r) => amount(r, map![r]!));
+  return Object.entries(map ?? {}).map(([r, v]) => amount(r, v));
+}
+
+/**
+ * Why `name` is not a resource a container can request, or undefined: cpu, memory, ephemeral-storage,
+ * hugepages-<quantity>, or an extended resource with its domain (nvidia.com/gpu), as the API server accepts.
+ */
+export function resourceNameProblem(name: string): string | undefined {
+  if (STANDARD_RESOURCE_NAMES.includes(name)) return undefined;
+  if (name.startsWith('hugepages-')) {
+    const q = readQuantity(name.slice('hugepages-'.length));
+    return typeof q === 'string' || q.sign <= 0 ? `"${name.slice(0, 80)}" is not a hugepages size (hugepages-2Mi, hugepages-1Gi)` : undefined;
+  }
+  if (name.includes('/') && isValidLabelKey(name)) return undefined;
+  return `"${name.slice(0, 80)}" is not a container resource: cpu, memory, ephemeral-storage, hugepages-<size>, or an extended resource with its domain (nvidia.com/gpu)`;
 }
 
 function checkQuantities(map: Record<string, unknown> | undefined, path: (string | number)[], issues: Issue[]): void {
   for (const [k, v] of Object.entries(map ?? {})) {
+    const bad = resourceNameProblem(k);
+    if (bad) {
+      issues.push({ path: [...path, k], message: bad });
+      continue;
+    }
     const q = readQuantity(v);
     if (typeof q === 'string') issues.push({ path: [...path, k], message: `"${String(v).slice(0, 80)}" is not a Kubernetes quantity: it ${q}` });
   }
@@ -319,6 +432,51 @@ function checkQuantities(map: Record<string, unknown> | undefined, path: (string
 /** A key with * or ? is a wildcard: validated as a key with each wildcard read as one letter. */
 function isWildcardKey(key: string): boolean {
   return key.includes('*') || key.includes('?');
+}
+
+/** `requests.<name>` / `limits.<name>`: the section is before the first dot (resource names may hold dots). */
+function resourceFields(list: readonly string[] | undefined, path: (string | number)[], issues: Issue[]): ResourceField[] {
+  const out: ResourceField[] = [];
+  (list ?? []).forEach((s, i) => {
+    const dot = s.indexOf('.');
+    const section = s.slice(0, dot);
+    const resource = s.slice(dot + 1);
+    if (dot < 0 || (section !== 'requests' && section !== 'limits')) {
+      issues.push({ path: [...path, i], message: `"${s.slice(0, 80)}" must be requests.<resource> or limits.<resource>` });
+      return;
+    }
+    const bad = resourceNameProblem(resource);
+    if (bad) issues.push({ path: [...path, i], message: bad });
+    else out.push({ section, resource });
+  });
+  return out;
+}
+
+/** The `when` at `path`, compiled; undefined when absent. */
+export function compileCondition(c: ConditionSpec | undefined, path: (string | number)[], issues: Issue[]): CompiledCondition | undefined {
+  if (!c) return undefined;
+  const at = formatConditionPath(path);
+  (c.containerResources ?? []).forEach((r, i) => {
+    const bad = resourceNameProblem(r);
+    if (bad) issues.push({ path: [...path, 'containerResources', i], message: bad });
+  });
+  const labels = c.labels ? selectorRequirements(c.labels) : undefined;
+  return {
+    at,
+    ...(c.volumeTypes ? { volumeTypes: new Set(c.volumeTypes) } : {}),
+    // Compared with normalized paths (src/common/host-path.ts): written `/var/run/` it still matches `/var/run`.
+    ...(c.hostPaths ? { hostPaths: c.hostPaths.map((h) => compileNamePattern(normalizeHostPath(h))) } : {}),
+    ...(c.containerResources ? { containerResources: new Set(c.containerResources) } : {}),
+    ...(labels ? { labels } : {}),
+    ...(c.operations ? { operations: new Set(c.operations) } : {}),
+    memo: conditionMemo(c),
+  };
+}
+
+function formatConditionPath(path: readonly (string | number)[]): string {
+  let out = '';
+  for (const seg of path) out += typeof seg === 'number' ? `[${seg}]` : /^[A-Za-z_][A-Za-z0-9_-]*$/.test(seg) ? (out ? `.${seg}` : seg) : `[${JSON.stringify(seg)}]`;
+  return out;
 }
 
 function compileTags(rules: Record<string, TagRuleSpec> | undefined, field: 'labels' | 'annotations', defaultTarget: TagTarget, issues: Issue[]): CompiledTagRule[] {
@@ -362,6 +520,17 @@ function compileTags(rules: Record<string, TagRuleSpec> | undefined, field: 'lab
       if (r.forbiddenValues?.includes(r.default)) issues.push({ path: [...at, 'default'], message: `default "${r.default}" is one of the forbidden values` });
       if (r.required && r.default === '') issues.push({ path: [...at, 'default'], message: 'an empty default never satisfies required (present and non-empty)' });
     }
+    const when = compileCondition(r.when, [...at, 'when'], issues);
+    if (r.transitions && r.immutable !== true) issues.push({ path: [...at, 'transitions'], message: 'needs immutable: true (transitions are the changes an immutable key may make)' });
+    r.transitions?.forEach((tr, i) => {
+      if (tr.from === undefined && tr.to === undefined) issues.push({ path: [...at, 'transitions', i], message: 'names neither from nor to (absent to absent is no change)' });
+      if (field === 'labels') {
+        for (const side of ['from', 'to'] as const) {
+          const v = tr[side];
+          if (v !== undefined && v !== ANY_VALUE && !isValidLabelValue(v)) issues.push({ path: [...at, 'transitions', i, side], message: `"${v}" is not a valid label value (up to 63 of [A-Za-z0-9-_.], alphanumeric at both ends)` });
+        }
+      }
+    });
     if (issues.length > before) continue;
     // Migration labels keep their placement: the workload's own labels, copied into its pod template.
     const target = migration ? 'object' : (r.target ?? defaultTarget);
@@ -381,6 +550,8 @@ function compileTags(rules: Record<string, TagRuleSpec> | undefined, field: 'lab
       onObject: target !== 'podTemplate',
       onTemplate: target !== 'object',
       copyToPodTemplate: migration || r.copyToPodTemplate === true,
+      ...(when ? { when } : {}),
+      ...(r.immutable === true ? { immutable: { transitions: (r.transitions ?? []).map((tr) => ({ ...(tr.from !== undefined ? { from: tr.from } : {}), ...(tr.to !== undefined ? { to: tr.to } : {}) })) } } : {}),
     });
   }
   return out;
@@ -419,11 +590,24 @@ function compileResources(spec: GovernancePolicySpec['resources'], issues: Issue
       issues.push({ path: [...base, 'defaults', 'limits', lim.resource], message: `default limit/request ratio ${shown} is above maxLimitRequestRatio.${lim.resource} (${r.value})` });
     }
   }
-  const require = (spec.require ?? []).map((s) => {
-    const [section, resource] = s.split('.') as ['requests' | 'limits', ResourceName];
-    return { section, resource };
-  });
-  return { require, max, maxLimitRequestRatio: ratio, defaults: { requests, limits } };
+  const require = resourceFields(spec.require, [...base, 'require'], issues);
+  const forbid = resourceFields(spec.forbid, [...base, 'forbid'], issues);
+  // A default for a forbidden field would make every defaulted object fail.
+  for (const f of forbid) {
+    if ((f.section === 'requests' ? requests : limits).some((d) => d.resource === f.resource)) issues.push({ path: [...base, 'defaults', f.section, f.resource], message: `is forbidden by spec.resources.forbid (${f.section}.${f.resource})` });
+    if (require.some((r) => r.section === f.section && r.resource === f.resource)) issues.push({ path: [...base, 'forbid'], message: `${f.section}.${f.resource} is both required and forbidden` });
+  }
+  const when = compileCondition(spec.when, [...base, 'when'], issues);
+  return {
+    ...(when ? { when } : {}),
+    containers: spec.containers ?? 'all',
+    initContainers: spec.initContainers !== false,
+    require,
+    forbid,
+    max,
+    maxLimitRequestRatio: ratio,
+    defaults: { requests, limits },
+  };
 }
 
 function compileRuleNames(names: readonly string[] | undefined, path: (string | number)[], issues: Issue[]): ReadonlySet<string> | undefined {
@@ -437,6 +621,7 @@ function compileRuleNames(names: readonly string[] | undefined, path: (string | 
 export function compileGovernancePolicy(doc: any, origin: PolicyOrigin): { value: GovernancePolicy; issues?: undefined } | { issues: Issue[] } {
   const spec: GovernancePolicySpec = { mode: 'enforce', ...(doc.spec ?? {}) };
   const issues: Issue[] = [];
+  const when = compileCondition(spec.when, ['spec', 'when'], issues);
   const resources = compileResources(spec.resources, issues);
   const match = compileMatch(spec.match, ['spec', 'match'], issues) ?? {};
   const exclude = compileMatch(spec.exclude, ['spec', 'exclude'], issues);
@@ -471,6 +656,7 @@ export function compileGovernancePolicy(doc: any, origin: PolicyOrigin): { value
       spec,
       mode: spec.mode,
       match,
+      ...(when ? { when } : {}),
       ...(isEmptyMatch(exclude) ? {} : { exclude: exclude! }),
       ...(resources ? { resources } : {}),
       labels,
