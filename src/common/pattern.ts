@@ -102,3 +102,8 @@ export function compileRe2Pattern(source: string): Pattern {
   }
   return { source, test: (s) => re.test(s) };
 }
+
+/** A policy pattern (JavaScript syntax, as compilePattern reads it) in RE2's syntax, for CEL's `matches`. */
+export function re2Source(source: string): string {
+  return RE2JS.translateRegExp(source);
+}
