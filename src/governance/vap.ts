@@ -9,6 +9,10 @@ import type { Requirement } from '../common/labels.js';
 import { re2Source } from '../common/pattern.js';
 import {
   EXCEPTION_ANNOTATION_PREFIX,
+  MIGRATION_LABEL,
+  MIGRATION_MODES,
+  MIGRATION_ROLE_LABEL,
+  MIGRATION_ROLES,
   WORKLOAD_KINDS,
   type CelRuleName,
   type CompiledException,
@@ -99,7 +103,8 @@ export interface Check {
  */
 export interface Mutation {
   readonly rule: RuleName;
-  readonly family: 'labels' | 'annotations';
+  readonly family: RuleFamily;
+  readonly field: 'labels' | 'annotations';
   readonly pairs: string;
 }
 
@@ -114,6 +119,11 @@ interface TranslateContext {
   readonly policy: GovernancePolicy;
   readonly version: KubeVersion;
   readonly mutations: boolean;
+  /**
+   * What any exported policy fills before validation ("labels/key", "annotations/key", "requests.cpu"): the webhook
+   * mutates with every matching policy before it validates, so another policy's default can satisfy this one's rule.
+   */
+  readonly filled: ReadonlySet<string>;
 }
 
 type Translator = (ctx: TranslateContext, out: Translation) => void;
@@ -198,6 +208,7 @@ const celValidations: Translator = ({ policy }, out) => {
 const TAG_RULES = {
   labels: { default: 'default-labels', require: 'require-labels', values: 'label-values' },
   annotations: { default: 'default-annotations', require: 'require-annotations', values: 'annotation-values' },
+  migration: { default: 'default-migration-labels', require: 'require-migration-labels', values: 'migration-label-values' },
 } as const;
 
 function valueOk(r: CompiledTagRule, v: string): string | undefined {
@@ -208,25 +219,21 @@ function valueOk(r: CompiledTagRule, v: string): string | undefined {
 
 /** labels / annotations: required and allowed/pattern on the object's metadata, values on the pod template's too. */
 function tagRules(field: 'labels' | 'annotations'): Translator {
-  return ({ policy, mutations }, out) => {
+  return ({ policy, mutations, filled: filledByAny }, out) => {
     const rules = field === 'labels' ? policy.labels : policy.annotations;
-    const names = TAG_RULES[field];
     const grandfather = policy.allowExistingViolations;
     for (const r of rules) {
+      const names = TAG_RULES[r.family];
       const at = `spec.${field}[${str(r.key)}]`;
-      if (r.family === 'migration') {
-        out.notExported.push({ policy: policy.name, rule: 'migration', path: at, reason: 'migration labels are checked against running migrations, which only the webhook knows' });
-        continue;
-      }
       const own = (root: string) => `${root}.?metadata.?${field}[?${str(r.key)}]`;
       const filled = r.default !== undefined || r.fromNamespace;
       if (r.required) {
-        if (filled && !mutations) {
+        if ((filled || filledByAny.has(`${field}/${r.key}`)) && !mutations) {
           out.notExported.push({ policy: policy.name, rule: names.require, path: `${at}.required`, reason: `the webhook fills this ${field === 'labels' ? 'label' : 'annotation'} (default or fromNamespace) before checking it; the default needs a MutatingAdmissionPolicy (--kube-version ${KUBE_FEATURES.mutatingAdmissionPolicy.major}.${KUBE_FEATURES.mutatingAdmissionPolicy.minor} or later)` });
         } else {
           out.checks.push({
             rule: names.require,
-            family: field,
+            family: r.family,
             expression: `${own('object')}.hasValue()${grandfather ? ` || (oldObject != null && !${own('oldObject')}.hasValue())` : ''}`,
             message: `metadata.${field}[${str(r.key)}] is required${r.allowed ? ` (one of ${r.allowed.join(', ')})` : r.pattern ? ` (matching ${r.pattern.source})` : ''} (policy ${policy.name}, rule ${names.require})`,
             controllerRelaxed: true,
@@ -243,7 +250,7 @@ function tagRules(field: 'labels' | 'annotations'): Translator {
           const same = grandfather ? ` || (oldObject != null && ${loc('oldObject')} == ${v})` : '';
           out.checks.push({
             rule: names.values,
-            family: field,
+            family: r.family,
             expression: `!${v}.hasValue() || [${v}.value()].all(v, ${ok})${same}`,
             message: `${field === 'labels' ? 'label' : 'annotation'} ${r.key} on ${where} must be ${r.allowed ? `one of ${r.allowed.join(', ')}` : `matching ${r.pattern!.source}`} (policy ${policy.name}, rule ${names.values})`,
             controllerRelaxed: true,
@@ -254,14 +261,14 @@ function tagRules(field: 'labels' | 'annotations'): Translator {
         if (!mutations) {
           out.notExported.push({ policy: policy.name, rule: names.default, path: `${at}.${r.default !== undefined ? 'default' : 'fromNamespace'}`, reason: `defaults need a MutatingAdmissionPolicy (--kube-version ${KUBE_FEATURES.mutatingAdmissionPolicy.major}.${KUBE_FEATURES.mutatingAdmissionPolicy.minor} or later)` });
         } else {
-          out.mutations.push({ rule: names.default, family: field, pairs: tagDefaultPatch(field, r) });
+          out.mutations.push({ rule: names.default, family: r.family, field, pairs: tagDefaultPatch(field, r) });
         }
       }
     }
-    if (rules.some((r) => r.family !== 'migration')) {
+    if (rules.length) {
       out.notExported.push({
         policy: policy.name,
-        rule: names.default,
+        rule: TAG_RULES[field].default,
         path: `spec.${field}`,
         reason: `the webhook also copies governed ${field} of a controller into its pod template when absent there; that copy never changes a decision and is not exported`,
       });
@@ -288,8 +295,44 @@ function tagDefaultPatch(field: 'labels' | 'annotations', r: CompiledTagRule): s
   return `(${absent} ? ${value} : []).map(v, [${key}, v])`;
 }
 
+/**
+ * The migration rules beyond its labels' own values: the built-in modes and roles where the policy declares none, and
+ * a pinned workload that claims to be a source. Whether the workload is the source of a running migration (pinned, and
+ * its DELETE) needs the MigrationPolicies' state, which only the webhook has.
+ */
+const migrationRules: Translator = ({ policy }, out) => {
+  if (!policy.migration) return;
+  const grandfather = policy.allowExistingViolations;
+  const label = (root: string, key: string) => `${root}.?metadata.?labels[?${str(key)}]`;
+  const declared = (key: string) => policy.labels.some((l) => l.key === key && (l.allowed || l.pattern));
+  for (const [key, values] of [
+    [MIGRATION_LABEL, MIGRATION_MODES],
+    [MIGRATION_ROLE_LABEL, MIGRATION_ROLES],
+  ] as const) {
+    if (declared(key)) continue;
+    const v = label('object', key);
+    out.checks.push({
+      rule: 'migration-label-values',
+      family: 'migration',
+      expression: `!${v}.hasValue() || ${v}.value() in ${list(values)}${grandfather ? ` || (oldObject != null && ${label('oldObject', key)} == ${v})` : ''}`,
+      message: `label ${key} must be one of ${values.join(', ')} (policy ${policy.name}, rule migration-label-values)`,
+      controllerRelaxed: true,
+    });
+  }
+  const pinnedSource = (root: string) => `${label(root, MIGRATION_LABEL)} == optional.of("pinned") && ${label(root, MIGRATION_ROLE_LABEL)} == optional.of("source")`;
+  out.checks.push({
+    rule: 'pinned-not-source',
+    family: 'migration',
+    expression: `!(${pinnedSource('object')})${grandfather ? ` || (oldObject != null && ${pinnedSource('oldObject')})` : ''}`,
+    message: `${MIGRATION_ROLE_LABEL} must not be "source" on a pinned workload (${MIGRATION_LABEL}=pinned) (policy ${policy.name}, rule pinned-not-source)`,
+    controllerRelaxed: true,
+  });
+  out.notExported.push({ policy: policy.name, rule: 'pinned-not-source', path: `spec.labels[${str(MIGRATION_LABEL)}]`, reason: 'pinning a workload while it is the source of a running migration is refused by the webhook from the MigrationPolicies\' state, which a ValidatingAdmissionPolicy cannot read' });
+  out.notExported.push({ policy: policy.name, rule: 'protect-migration-source', path: `spec.labels[${str(MIGRATION_LABEL)}]`, reason: 'the DELETE of a running migration\'s source is refused from the MigrationPolicies\' state, which a ValidatingAdmissionPolicy cannot read' });
+};
+
 /** resources: require requests/limits, max (quantity library); the ratio and the defaults are reported. */
-const resourceRules: Translator = ({ policy, version }, out) => {
+const resourceRules: Translator = ({ policy, version, filled }, out) => {
   const res = policy.resources;
   if (!res) return;
   const grandfather = policy.allowExistingViolations;
@@ -313,8 +356,8 @@ const resourceRules: Translator = ({ policy, version }, out) => {
   for (const req of res.require) {
     const rule = req.section === 'requests' ? 'require-requests' : 'require-limits';
     const name = `${req.section}.${req.resource}`;
-    if (defaulted.has(name)) {
-      out.notExported.push({ policy: policy.name, rule, path: 'spec.resources.require', reason: `${name} is filled by the policy's defaults before the webhook checks it, and the defaults are not exported` });
+    if (defaulted.has(name) || filled.has(name)) {
+      out.notExported.push({ policy: policy.name, rule, path: 'spec.resources.require', reason: `${name} is filled by ${defaulted.has(name) ? "the policy's" : "another policy's"} defaults before the webhook checks it, and resource defaults are not exported` });
       continue;
     }
     const v = (c: string) => `${c}.?resources.?${req.section}[?${str(req.resource)}].orValue("") != ""`;
@@ -365,7 +408,7 @@ const resourceRules: Translator = ({ policy, version }, out) => {
 };
 
 /** Translators per rule kind, in the order their checks are listed. New rule kinds add a translator here. */
-export const TRANSLATORS: readonly Translator[] = [tagRules('labels'), tagRules('annotations'), resourceRules, celValidations];
+export const TRANSLATORS: readonly Translator[] = [tagRules('labels'), tagRules('annotations'), migrationRules, resourceRules, celValidations];
 
 // ------------------------------------------------------------------ match, exclude, exceptions
 
@@ -438,9 +481,15 @@ export function exportPolicies(policies: readonly GovernancePolicy[], o: ExportO
   const objects: Record<string, unknown>[] = [];
   const notExported: NotExported[] = [];
   const mutations = atLeast(version, KUBE_FEATURES.mutatingAdmissionPolicy);
+  const filled = new Set<string>();
+  for (const p of policies) {
+    for (const field of ['labels', 'annotations'] as const) for (const r of p[field]) if (r.default !== undefined || r.fromNamespace) filled.add(`${field}/${r.key}`);
+    for (const d of p.resources?.defaults.requests ?? []) filled.add(`requests.${d.resource}`);
+    for (const d of p.resources?.defaults.limits ?? []) filled.add(`limits.${d.resource}`);
+  }
   for (const p of policies) {
     const t: Translation = { checks: [], mutations: [], variables: [], notExported: [] };
-    for (const translate of TRANSLATORS) translate({ policy: p, version, mutations }, t);
+    for (const translate of TRANSLATORS) translate({ policy: p, version, mutations, filled }, t);
     notExported.push(...t.notExported);
     if (!t.checks.length && !t.mutations.length) continue;
     const reserved = t.variables.filter((v) => v.name.startsWith('governor_'));
@@ -499,7 +548,7 @@ export function exportPolicies(policies: readonly GovernancePolicy[], o: ExportO
         const guards = [...(excludedGuard ? [excludedGuard] : []), ...excuses(p, mu.rule, mu.family)];
         return guards.length ? `(${guards.join(' || ')} ? [] : ${mu.pairs})` : mu.pairs;
       });
-      const families = (['labels', 'annotations'] as const).filter((f) => t.mutations.some((mu) => mu.family === f));
+      const families = (['labels', 'annotations'] as const).filter((f) => t.mutations.some((mu) => mu.field === f));
       objects.push({
         apiVersion: 'admissionregistration.k8s.io/v1',
         kind: 'MutatingAdmissionPolicy',
@@ -509,7 +558,7 @@ export function exportPolicies(policies: readonly GovernancePolicy[], o: ExportO
           reinvocationPolicy: 'IfNeeded',
           matchConstraints,
           ...(matchConditions.length ? { matchConditions } : {}),
-          variables: [...variables.filter((v) => v.name !== 'governor_controllerOwned'), ...families.map((f) => ({ name: `governor_${f}`, expression: patches.filter((_, i) => t.mutations[i]!.family === f).join(' + ') }))],
+          variables: [...variables.filter((v) => v.name !== 'governor_controllerOwned'), ...families.map((f) => ({ name: `governor_${f}`, expression: patches.filter((_, i) => t.mutations[i]!.field === f).join(' + ') }))],
           // The parent map first when it is absent and some key is added, then each key (the engine's "add where absent").
           mutations: families.map((f) => ({
             patchType: 'JSONPatch',
