@@ -174,14 +174,24 @@ const OBJECT_LABELS = 'object.?metadata.?labels.orValue({})';
 const NAMESPACE_LABELS = 'namespaceObject.?metadata.?labels.orValue({})';
 
 /** The pod template (optional) of the object under `root`: none for a Pod. */
-function template(root: string): string {
-  return `(request.kind.kind == "Pod" ? optional.none() : request.kind.kind == "CronJob" ? ${root}.?spec.?jobTemplate.?spec.?template : ${root}.?spec.?template)`;
+function templateOf(root: string): string {
+  return `request.kind.kind == "Pod" ? optional.none() : request.kind.kind == "CronJob" ? ${root}.?spec.?jobTemplate.?spec.?template : ${root}.?spec.?template`;
 }
 
 /** The pod spec (optional) of the object under `root`. */
-function podSpec(root: string): string {
-  return `(request.kind.kind == "Pod" ? ${root}.?spec : request.kind.kind == "CronJob" ? ${root}.?spec.?jobTemplate.?spec.?template.?spec : ${root}.?spec.?template.?spec)`;
+function podSpecOf(root: string): string {
+  return `request.kind.kind == "Pod" ? ${root}.?spec : request.kind.kind == "CronJob" ? ${root}.?spec.?jobTemplate.?spec.?template.?spec : ${root}.?spec.?template.?spec`;
 }
+
+/** Where the pod-bearing kinds keep their pod template and spec: variables of every exported policy (evaluated lazily). */
+const POD_VARIABLES = [
+  { name: 'governor_template', expression: templateOf('object') },
+  { name: 'governor_oldTemplate', expression: templateOf('oldObject') },
+  { name: 'governor_podSpec', expression: podSpecOf('object') },
+  { name: 'governor_oldPodSpec', expression: podSpecOf('oldObject') },
+];
+const template = (root: string) => (root === 'object' ? 'variables.governor_template' : 'variables.governor_oldTemplate');
+const podSpec = (root: string) => (root === 'object' ? 'variables.governor_podSpec' : 'variables.governor_oldPodSpec');
 
 // ------------------------------------------------------------------ translators
 
@@ -516,7 +526,7 @@ export function exportPolicies(policies: readonly GovernancePolicy[], o: ExportO
       } else matchConditions.push({ name: 'governor-exclude', expression: `!(${ex.join(' && ')})` });
     }
     p.exceptions.forEach((e, i) => variables.push({ name: `governor_exception${i}`, expression: exceptionCel(e) }));
-    variables.push({ name: 'governor_controllerOwned', expression: CONTROLLER_OWNED });
+    variables.push({ name: 'governor_controllerOwned', expression: CONTROLLER_OWNED }, ...POD_VARIABLES);
     variables.push(...t.variables);
     const validations = t.checks.map((c) => {
       const guards = [...(excludedGuard ? [excludedGuard] : []), ...excuses(p, c.rule, c.family), ...(c.controllerRelaxed ? ['variables.governor_controllerOwned'] : [])];
@@ -558,7 +568,7 @@ export function exportPolicies(policies: readonly GovernancePolicy[], o: ExportO
           reinvocationPolicy: 'IfNeeded',
           matchConstraints,
           ...(matchConditions.length ? { matchConditions } : {}),
-          variables: [...variables.filter((v) => v.name !== 'governor_controllerOwned'), ...families.map((f) => ({ name: `governor_${f}`, expression: patches.filter((_, i) => t.mutations[i]!.field === f).join(' + ') }))],
+          variables: [...variables.filter((v) => v.name !== 'governor_controllerOwned' && !POD_VARIABLES.includes(v)), ...families.map((f) => ({ name: `governor_${f}`, expression: patches.filter((_, i) => t.mutations[i]!.field === f).join(' + ') }))],
           // The parent map first when it is absent and some key is added, then each key (the engine's "add where absent").
           mutations: families.map((f) => ({
             patchType: 'JSONPatch',
