@@ -23,3 +23,12 @@ test('the sample policies lint without warnings', async () => {
   assert.deepEqual(r.errors, []);
   assert.deepEqual(governanceWarnings(r.policies as never), []);
 });
+
+test('lint warns that CEL validations of a Pod policy do not run on pod controllers (no autogen)', () => {
+  const w = governanceWarnings([policy('pods', `  match: {kinds: [Pod]}\n  validations: [{expression: "true"}]\n`), policy('deploys', `  match: {kinds: [Deployment]}\n  validations: [{expression: "true"}]\n`)]);
+  assert.deepEqual(
+    w.map((x) => [x.policy, x.path]),
+    [['GovernancePolicy/pods', 'spec.validations']],
+  );
+  assert.match(w[0]!.message, /run on Pods only/);
+});
