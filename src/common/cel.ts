@@ -81,10 +81,13 @@ function charge(v: unknown): unknown {
 // Compiled regular expressions, by pattern: literal patterns are compiled at load; others when first seen (bounded).
 const regexCache = new Map<string, Pattern>();
 const REGEX_CACHE_ENTRIES = 512;
+// Patterns read from the object itself can be long: those are compiled each time (their length was charged), not kept.
+const REGEX_CACHE_MAX_LENGTH = 1024;
 function regex(pattern: string): Pattern {
   let p = regexCache.get(pattern);
   if (!p) {
     p = compileRe2Pattern(pattern);
+    if (pattern.length > REGEX_CACHE_MAX_LENGTH) return p;
     if (regexCache.size >= REGEX_CACHE_ENTRIES) regexCache.clear();
     regexCache.set(pattern, p);
   }

@@ -509,10 +509,16 @@ export function exportPolicies(policies: readonly GovernancePolicy[], o: ExportO
     }
     // A Pod rule also covers pod controllers (autogen): p.match.kinds is already expanded; no kinds: every workload kind.
     const kinds = p.match.kinds ? [...p.match.kinds] : [...WORKLOAD_KINDS];
+    const unknown = kinds.filter((k) => !KIND_RESOURCES[k]);
+    if (unknown.length) {
+      notExported.push({ policy: p.name, rule: 'match', path: 'spec.match.kinds', reason: `no API resource is known for ${unknown.join(', ')} (KIND_RESOURCES in src/governance/vap.ts): objects of ${unknown.length > 1 ? 'these kinds are' : 'this kind is'} not matched by the exported policy` });
+      if (unknown.length === kinds.length) continue;
+    }
     const matchConstraints = { resourceRules: resourceRules_(kinds), namespaceSelector: namespaceSelector(p, serviceNamespace), matchPolicy: 'Equivalent' };
     // matchConditions see object, oldObject and request (not namespaceObject): the exclude's namespace selector, if
     // any, is a variable that every check consults instead.
-    const matchConditions: { name: string; expression: string }[] = [];
+    // Updates of an object being deleted (finalizer removal) always pass, as in the engine, or it could never go away.
+    const matchConditions: { name: string; expression: string }[] = [{ name: 'governor-not-deleting', expression: '!has(object.metadata.deletionTimestamp)' }];
     // Kinds and the namespace selector are in matchConstraints already.
     const m = matchCel(p.match, false, false);
     if (m.length) matchConditions.push({ name: 'governor-match', expression: m.join(' && ') });
