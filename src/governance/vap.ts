@@ -173,25 +173,26 @@ export function selectorCel(reqs: readonly Requirement[], labels: string): strin
 const OBJECT_LABELS = 'object.?metadata.?labels.orValue({})';
 const NAMESPACE_LABELS = 'namespaceObject.?metadata.?labels.orValue({})';
 
-/** The pod template (optional) of the object under `root`: none for a Pod. */
-function templateOf(root: string): string {
-  return `request.kind.kind == "Pod" ? optional.none() : request.kind.kind == "CronJob" ? ${root}.?spec.?jobTemplate.?spec.?template : ${root}.?spec.?template`;
+/**
+ * A value at the pod template or pod spec of whichever pod-bearing kind `root` is. Each branch ends in a list or a
+ * map of strings, so the three branches have one type: a conditional over the specs themselves (CronJobSpec vs PodSpec)
+ * makes the API server's typed optional selection on the result miss fields.
+ */
+function perKind(root: string, pod: string, controller: string, empty: string): string {
+  return `request.kind.kind == "Pod" ? ${pod ? `${root}.?${pod}.orValue(${empty})` : empty} : request.kind.kind == "CronJob" ? ${root}.?spec.?jobTemplate.?spec.?template.?${controller}.orValue(${empty}) : ${root}.?spec.?template.?${controller}.orValue(${empty})`;
 }
 
-/** The pod spec (optional) of the object under `root`. */
-function podSpecOf(root: string): string {
-  return `request.kind.kind == "Pod" ? ${root}.?spec : request.kind.kind == "CronJob" ? ${root}.?spec.?jobTemplate.?spec.?template.?spec : ${root}.?spec.?template.?spec`;
-}
-
-/** Where the pod-bearing kinds keep their pod template and spec: variables of every exported policy (evaluated lazily). */
-const POD_VARIABLES = [
-  { name: 'governor_template', expression: templateOf('object') },
-  { name: 'governor_oldTemplate', expression: templateOf('oldObject') },
-  { name: 'governor_podSpec', expression: podSpecOf('object') },
-  { name: 'governor_oldPodSpec', expression: podSpecOf('oldObject') },
-];
-const template = (root: string) => (root === 'object' ? 'variables.governor_template' : 'variables.governor_oldTemplate');
-const podSpec = (root: string) => (root === 'object' ? 'variables.governor_podSpec' : 'variables.governor_oldPodSpec');
+/** Where the pod-bearing kinds keep their containers and pod template metadata: variables of every exported policy (evaluated lazily). */
+const POD_VARIABLES = (['object', 'oldObject'] as const).flatMap((root) => {
+  const p = root === 'object' ? 'governor_' : 'governor_old_';
+  return [
+    { name: `${p}containers`, expression: perKind(root, 'spec.?containers', 'spec.?containers', '[]') },
+    { name: `${p}initContainers`, expression: perKind(root, 'spec.?initContainers', 'spec.?initContainers', '[]') },
+    { name: `${p}templateLabels`, expression: perKind(root, '', 'metadata.?labels', '{}') },
+    { name: `${p}templateAnnotations`, expression: perKind(root, '', 'metadata.?annotations', '{}') },
+  ];
+});
+const podVar = (root: string, what: 'containers' | 'initContainers' | 'templateLabels' | 'templateAnnotations') => `variables.governor_${root === 'object' ? '' : 'old_'}${what}`;
 
 // ------------------------------------------------------------------ translators
 
@@ -254,7 +255,7 @@ function tagRules(field: 'labels' | 'annotations'): Translator {
       if (ok) {
         for (const [where, loc] of [
           ['metadata', (root: string) => own(root)],
-          ['the pod template', (root: string) => `${template(root)}.?metadata.?${field}[?${str(r.key)}]`],
+          ['the pod template', (root: string) => `${podVar(root, field === 'labels' ? 'templateLabels' : 'templateAnnotations')}[?${str(r.key)}]`],
         ] as const) {
           const v = loc('object');
           const same = grandfather ? ` || (oldObject != null && ${loc('oldObject')} == ${v})` : '';
@@ -351,14 +352,14 @@ const resourceRules: Translator = ({ policy, version, filled }, out) => {
   for (const d of [...res.defaults.requests.map((x) => ['requests', x] as const), ...res.defaults.limits.map((x) => ['limits', x] as const)]) {
     out.notExported.push({ policy: policy.name, rule: 'default-resources', path: `spec.resources.defaults.${d[0]}.${d[1].resource}`, reason: 'per-container resource defaults (a request follows the limit, a limit follows a larger request) are not exported' });
   }
-  const podOf = (root: string) => podSpec(root);
-  const each = (field: string, body: (c: string, old: string) => string) =>
-    `${podOf('object')}.?${field}.orValue([]).all(c, ${body('c', `${podOf('oldObject')}.?${field}.orValue([])`)})`;
+  const count = (root: string) => `${podVar(root, 'containers')}.size() + ${podVar(root, 'initContainers')}.size()`;
+  const each = (field: 'containers' | 'initContainers', body: (c: string, old: string) => string) =>
+    `${podVar('object', field)}.all(c, ${body('c', podVar('oldObject', field))})`;
   if (res.require.length || res.max.length || res.maxLimitRequestRatio.length) {
     out.checks.push({
       rule: 'max-resources',
       family: 'resources',
-      expression: `${podOf('object')}.?containers.orValue([]).size() + ${podOf('object')}.?initContainers.orValue([]).size() <= ${MAX_CONTAINERS}${grandfather ? ` || (oldObject != null && ${podOf('object')}.?containers.orValue([]).size() + ${podOf('object')}.?initContainers.orValue([]).size() <= ${podOf('oldObject')}.?containers.orValue([]).size() + ${podOf('oldObject')}.?initContainers.orValue([]).size())` : ''}`,
+      expression: `${count('object')} <= ${MAX_CONTAINERS}${grandfather ? ` || (oldObject != null && ${count('object')} <= ${count('oldObject')})` : ''}`,
       message: `a pod spec may list at most ${MAX_CONTAINERS} containers and init containers (policy ${policy.name}, rule max-resources)`,
       controllerRelaxed: true,
     });

@@ -35,7 +35,8 @@ test('a policy becomes a ValidatingAdmissionPolicy and its binding: Deny for enf
   assert.deepEqual(vq!.spec.matchConstraints.resourceRules, [{ apiGroups: ['batch'], apiVersions: ['*'], operations: ['CREATE', 'UPDATE'], resources: ['cronjobs'], scope: 'Namespaced' }]);
   // The webhook's never-evaluated namespaces stay out; namespace globs become a match condition.
   assert.deepEqual(vp!.spec.matchConstraints.namespaceSelector.matchExpressions[0], { key: 'kubernetes.io/metadata.name', operator: 'NotIn', values: ['kube-system', 'kube-governor'] });
-  assert.match(vp!.spec.matchConditions[0].expression, /request\.namespace == "shop" \|\| request\.namespace\.matches\("\^team-\.\*\$"\)/);
+  assert.deepEqual(vp!.spec.matchConditions[0], { name: 'governor-not-deleting', expression: '!has(object.metadata.deletionTimestamp)' });
+  assert.match(vp!.spec.matchConditions[1].expression, /request\.namespace == "shop" \|\| request\.namespace\.matches\("\^team-\.\*\$"\)/);
   const exprs = vp!.spec.validations.map((v: any) => v.expression).join('\n');
   assert.match(exprs, /object\.\?metadata\.\?labels\[\?"owner"\]\.hasValue\(\)/);
   assert.match(exprs, /\.matches\("\^\[a-z\]\+\$"\)/);
@@ -110,7 +111,7 @@ test('exclude with a namespace selector becomes a guard (matchConditions cannot 
   assert.ok(vap.spec.validations.every((v: any) => v.expression.startsWith('variables.governor_excluded || ')));
   const q = policy('f', `  labels: {a: {required: true}}\n  exclude: {namespaces: [dev]}\n`);
   const vq = byKind(exportPolicies([q]).objects, 'ValidatingAdmissionPolicy')[0]!;
-  assert.deepEqual(vq.spec.matchConditions, [{ name: 'governor-exclude', expression: '!((request.namespace == "dev"))' }]);
+  assert.deepEqual(vq.spec.matchConditions.slice(1), [{ name: 'governor-exclude', expression: '!((request.namespace == "dev"))' }]);
 });
 
 test('globs and selectors as CEL; a glob regex matches what the glob matches', () => {

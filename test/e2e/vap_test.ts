@@ -26,6 +26,7 @@ interface Case {
   operation?: string;
   namespace?: string;
   resource?: Record<string, any>;
+  oldResource?: Record<string, any>;
 }
 interface Suite {
   policies: string[];
@@ -78,8 +79,8 @@ async function kubectlOk(args: string[], input?: string): Promise<string> {
 }
 
 /** The API server's answer to a dry-run create: denied by an admission policy, admitted (with the stored object), or invalid. */
-async function dryRunCreate(obj: Record<string, unknown>, namespace: string): Promise<{ denied: boolean; message: string; object?: any }> {
-  const r = await cluster.kubectl(['create', '--dry-run=server', '-n', namespace, '-o', 'json', '-f', '-'], { input: JSON.stringify(obj) });
+async function dryRunCreate(obj: Record<string, unknown>, namespace: string, verb: 'create' | 'replace' = 'create'): Promise<{ denied: boolean; message: string; object?: any }> {
+  const r = await cluster.kubectl([verb, '--dry-run=server', '-n', namespace, '-o', 'json', '-f', '-'], { input: JSON.stringify(obj) });
   if (r.code === 0) return { denied: false, message: r.stderr.trim(), object: JSON.parse(r.stdout) };
   if (/ValidatingAdmissionPolicy/.test(r.stderr)) return { denied: true, message: r.stderr.trim() };
   throw new Error(`dry-run create failed for another reason than an admission policy:\n${r.stderr}`);
@@ -108,19 +109,51 @@ describe('governor export vap on the local control plane', () => {
       const notExported = new Set(exported.notExported.map((n) => `${n.policy}/${n.rule}`));
       const engine = new GovernanceEngine(policies, { skipNamespaces: skippedNamespaces() });
 
-      const cases = suite.cases.filter((c) => (c.operation ?? 'CREATE') === 'CREATE' && c.resource).map((c) => ({ ...c, resource: completeForApiServer(c.resource!) }));
+      // CREATE cases, and UPDATE cases with both objects (the stored one is created before the policies are applied; a
+      // name several UPDATE cases share gets a suffix per case).
+      const names = new Map<string, number>();
+      const cases = suite.cases
+        .filter((c) => c.resource && ((c.operation ?? 'CREATE') === 'CREATE' || (c.operation === 'UPDATE' && c.oldResource)))
+        .map((c, i) => {
+          const resource = completeForApiServer(c.resource!);
+          if (c.operation !== 'UPDATE') return { ...c, resource };
+          const oldResource = completeForApiServer(c.oldResource!);
+          const key = `${resource.kind}/${resource.metadata.namespace}/${resource.metadata.name}`;
+          names.set(key, (names.get(key) ?? 0) + 1);
+          if (names.get(key)! > 1) for (const o of [resource, oldResource]) o.metadata.name = `${o.metadata.name}-u${i}`;
+          return { ...c, resource, oldResource };
+        });
       const nsOf = (c: Case) => c.namespace ?? c.resource!.metadata?.namespace ?? 'default';
       for (const ns of new Set(cases.map(nsOf))) {
         const info = suite.namespaces?.[ns] ?? {};
         await kubectlOk(['apply', '-f', '-'], stringify({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns, labels: info.labels ?? {}, annotations: info.annotations ?? {} } }));
       }
       await cluster.kubectl(['delete', 'validatingadmissionpolicybinding,validatingadmissionpolicy,mutatingadmissionpolicybinding,mutatingadmissionpolicy', '-l', MANAGED, '--ignore-not-found']);
+      // The stored objects of the UPDATE cases, written while no exported policy applies (an earlier suite's may still
+      // be in the API server's informer for a moment: retried until stored exactly as written).
+      const stored: string[] = [];
+      for (const c of cases.filter((x) => x.oldResource)) {
+        const ns = nsOf(c);
+        await waitFor(
+          `the stored object of "${c.name}"`,
+          async () => {
+            await cluster.kubectl(['delete', c.oldResource!.kind, c.oldResource!.metadata.name, '-n', ns, '--ignore-not-found', '--wait=true']);
+            const r = await cluster.kubectl(['create', '-n', ns, '-o', 'json', '-f', '-'], { input: JSON.stringify(c.oldResource) });
+            const sorted = (m: Record<string, string> | undefined) => JSON.stringify(Object.entries(m ?? {}).sort());
+            const sameLabels = r.code === 0 && sorted(JSON.parse(r.stdout).metadata.labels) === sorted(c.oldResource!.metadata.labels);
+            return { done: sameLabels, seen: r.stderr.trim() };
+          },
+          { timeoutMs: 60_000, intervalMs: 1000 },
+        );
+        stored.push(`${c.oldResource!.kind}/${c.oldResource!.metadata.name}`, ns);
+      }
       if (exported.objects.length) await kubectlOk(['apply', '-f', '-'], exported.objects.map((o) => stringify(o)).join('---\n'));
 
       const verdicts = cases.map((c) => {
         const ns = nsOf(c);
         const info = suite.namespaces?.[ns];
-        const review = engine.review(c.resource, { namespace: ns, operation: 'CREATE', namespaceInfo: { labels: info?.labels ?? {}, annotations: info?.annotations ?? {} } });
+        const update = c.oldResource ? { operation: 'UPDATE' as const, oldObject: c.oldResource } : { operation: 'CREATE' as const };
+        const review = engine.review(c.resource, { namespace: ns, ...update, namespaceInfo: { labels: info?.labels ?? {}, annotations: info?.annotations ?? {} } });
         const v = review.validation.decision;
         const mutated = review.mutation.mutated as Record<string, any>;
         const rules = v.denials.map((d) => `${d.policy}/${d.rule}`);
@@ -131,19 +164,26 @@ describe('governor export vap on the local control plane', () => {
         return { c, ns, denied: !v.allowed, exact, rules, audited: audited.length > 0, metadata: { labels: mutated.metadata?.labels ?? {}, annotations: mutated.metadata?.annotations ?? {} } };
       });
       // The API server reads new policies from an informer: wait until one case the engine denies by exported rules is denied.
-      const probe = verdicts.find((v) => v.denied && v.exact);
-      if (probe) {
-        await waitFor('the exported policies to be active', async () => ({ done: (await dryRunCreate(probe.c.resource!, probe.ns)).denied }), { timeoutMs: 60_000, intervalMs: 500 });
+      // Per namespace: the API server also caches namespace labels (namespaceSelector, namespaceObject), which the
+      // suites change.
+      for (const ns of new Set(verdicts.map((v) => v.ns))) {
+        const probe = verdicts.find((v) => v.ns === ns && v.denied && v.exact && !v.c.oldResource);
+        if (!probe) continue;
+        await waitFor(`the exported policies to be active in ${ns}`, async () => ({ done: (await dryRunCreate(probe.c.resource!, probe.ns)).denied }), { timeoutMs: 60_000, intervalMs: 500 });
       }
       // Likewise the mutating ones: until one object the engine fills gets the same labels and annotations.
       const own = (o: Record<string, any>) => ({ labels: o.metadata?.labels ?? {}, annotations: o.metadata?.annotations ?? {} });
-      const filled = exported.objects.some((o) => o.kind === 'MutatingAdmissionPolicy') ? verdicts.find((v) => !v.denied && JSON.stringify(own(v.c.resource!)) !== JSON.stringify(v.metadata)) : undefined;
-      if (filled) {
+      const governedText = (m: { labels: Record<string, string>; annotations: Record<string, string> }) =>
+        JSON.stringify((['labels', 'annotations'] as const).map((f) => Object.entries(m[f]).filter(([k]) => policies.some((p) => p[f].some((r) => r.key === k))).sort()));
+      const mutating = exported.objects.some((o) => o.kind === 'MutatingAdmissionPolicy');
+      for (const ns of mutating ? new Set(verdicts.map((v) => v.ns)) : []) {
+        const filled = verdicts.find((v) => v.ns === ns && !v.denied && !v.c.oldResource && JSON.stringify(own(v.c.resource!)) !== JSON.stringify(v.metadata));
+        if (!filled) continue;
         await waitFor(
-          'the exported mutating policies to be active',
+          `the exported mutating policies to be active in ${ns}`,
           async () => {
             const r = await dryRunCreate(filled.c.resource!, filled.ns);
-            return { done: !r.denied && JSON.stringify(Object.keys(own(r.object).labels).sort()) === JSON.stringify(Object.keys(filled.metadata.labels).sort()) };
+            return { done: !r.denied && governedText(own(r.object)) === governedText(filled.metadata) };
           },
           { timeoutMs: 60_000, intervalMs: 500 },
         );
@@ -155,7 +195,7 @@ describe('governor export vap on the local control plane', () => {
       let warningsCompared = 0;
       let exactCompared = 0;
       for (const v of verdicts) {
-        const api = await dryRunCreate(v.c.resource!, v.ns);
+        const api = await dryRunCreate(v.c.resource!, v.ns, v.c.oldResource ? 'replace' : 'create');
         if (!v.denied) {
           assert.equal(api.denied, false, `${v.c.name}: the engine admits it, the API server denied it:\n${api.message}`);
           if (v.audited) {
@@ -181,7 +221,8 @@ describe('governor export vap on the local control plane', () => {
         }
         if (!v.denied && v.exact) exactCompared++;
       }
-      process.stderr.write(`# ${name}: ${verdicts.length} CREATE case(s), ${exactCompared} compared exactly, ${mutationsCompared} with defaults compared, ${warningsCompared} audit warning(s) compared; denied only by rules not exported: ${inexact.length ? inexact.join('; ') : 'none'}\n`);
+      for (let k = 0; k < stored.length; k += 2) await cluster.kubectl(['delete', stored[k]!, '-n', stored[k + 1]!, '--ignore-not-found', '--wait=false']);
+      process.stderr.write(`# ${name}: ${verdicts.length} case(s) (${verdicts.filter((v) => v.c.oldResource).length} UPDATE), ${exactCompared} compared exactly, ${mutationsCompared} with defaults compared, ${warningsCompared} audit warning(s) compared; denied only by rules not exported: ${inexact.length ? inexact.join('; ') : 'none'}\n`);
       if (name === 'workload-guards') {
         // Fully exported: every case compares exactly, denials included.
         assert.equal(exported.notExported.length, 0, JSON.stringify(exported.notExported));
