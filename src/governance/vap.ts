@@ -551,7 +551,9 @@ export function exportPolicies(policies: readonly GovernancePolicy[], o: ExportO
         apiVersion: 'admissionregistration.k8s.io/v1',
         kind: 'ValidatingAdmissionPolicy',
         metadata: { name, labels },
-        spec: { failurePolicy: p.mode === 'enforce' ? 'Fail' : 'Ignore', matchConstraints, ...(matchConditions.length ? { matchConditions } : {}), variables, validations },
+        // Fail: an expression that errors takes the binding's action (a denial in enforce, a warning in audit), as the
+        // engine's cel errors do.
+        spec: { failurePolicy: 'Fail', matchConstraints, ...(matchConditions.length ? { matchConditions } : {}), variables, validations },
       });
       objects.push({
         apiVersion: 'admissionregistration.k8s.io/v1',
@@ -571,7 +573,8 @@ export function exportPolicies(policies: readonly GovernancePolicy[], o: ExportO
         kind: 'MutatingAdmissionPolicy',
         metadata: { name, labels },
         spec: {
-          failurePolicy: 'Fail',
+          // The engine's mutation never denies: a default that cannot be written is left out.
+          failurePolicy: 'Ignore',
           reinvocationPolicy: 'IfNeeded',
           matchConstraints,
           ...(matchConditions.length ? { matchConditions } : {}),

@@ -22,7 +22,7 @@ test('a policy becomes a ValidatingAdmissionPolicy and its binding: Deny for enf
   assert.equal(vp!.spec.failurePolicy, 'Fail');
   assert.deepEqual(bp!.spec, { policyName: 'governor-p', validationActions: ['Deny'] });
   assert.deepEqual(bq!.spec.validationActions, ['Warn', 'Audit']);
-  assert.equal(vq!.spec.failurePolicy, 'Ignore');
+  assert.equal(vq!.spec.failurePolicy, 'Fail');
   // Pod covers the pod controllers (autogen): every group's resources are listed.
   assert.deepEqual(
     vp!.spec.matchConstraints.resourceRules.map((x: any) => [x.apiGroups[0], x.resources]),
