@@ -35,6 +35,8 @@ interface Suite {
 }
 
 let cluster: LocalCluster;
+/** Namespaces this file created (the suites' own names: shop, analytics…), deleted at the end. */
+const createdNamespaces = new Set<string>();
 
 /**
  * The case's object with what the API server's own validation requires and the engine's test fixtures leave out (a
@@ -94,6 +96,7 @@ before(async () => {
 after(async () => {
   if (cluster) {
     await cluster.kubectl(['delete', 'validatingadmissionpolicybinding,validatingadmissionpolicy,mutatingadmissionpolicybinding,mutatingadmissionpolicy', '-l', MANAGED, '--ignore-not-found']);
+    if (createdNamespaces.size) await cluster.kubectl(['delete', 'namespace', ...createdNamespaces, '--ignore-not-found', '--wait=false']);
     await cluster.stop();
   }
 });
@@ -126,6 +129,7 @@ describe('governor export vap on the local control plane', () => {
       const nsOf = (c: Case) => c.namespace ?? c.resource!.metadata?.namespace ?? 'default';
       for (const ns of new Set(cases.map(nsOf))) {
         const info = suite.namespaces?.[ns] ?? {};
+        if ((await cluster.kubectl(['get', 'namespace', ns])).code !== 0) createdNamespaces.add(ns);
         await kubectlOk(['apply', '-f', '-'], stringify({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns, labels: info.labels ?? {}, annotations: info.annotations ?? {} } }));
       }
       await cluster.kubectl(['delete', 'validatingadmissionpolicybinding,validatingadmissionpolicy,mutatingadmissionpolicybinding,mutatingadmissionpolicy', '-l', MANAGED, '--ignore-not-found']);
