@@ -6,7 +6,7 @@
 // spends more than its budget, or runs past its time limit (the clock is read every few hundred charges), stops at the
 // next charge. Between two charges the library does one primitive operation on values that were charged, so time is
 // bounded by the budget times the largest charged value, and by the clock. Regular expressions run on RE2 (linear).
-import { celEnv, celFunc, CelScalar, isCelError, isCelList, isCelMap, parse, plan } from '@bufbuild/cel';
+import { celEnv, celFunc, celList, celMap, CelScalar, isCelError, isCelList, isCelMap, parse, plan } from '@bufbuild/cel';
 import { strings } from '@bufbuild/cel/ext';
 import { compileRe2Pattern, type Pattern } from './pattern.js';
 
@@ -233,11 +233,13 @@ export function compileCel(source: string, variables: readonly string[]): CelPro
  */
 export function celValue(v: unknown): unknown {
   if (typeof v === 'number') return Number.isInteger(v) && Math.abs(v) <= Number.MAX_SAFE_INTEGER ? BigInt(v) : v;
-  if (Array.isArray(v)) return v.map(celValue);
+  // Built as the library's own lists and maps once per review: given plain objects, it would build a new map for
+  // every object each time an expression reads it.
+  if (Array.isArray(v)) return celList(v.map(celValue) as never);
   if (v !== null && typeof v === 'object') {
-    const out: Record<string, unknown> = {};
-    for (const [k, x] of Object.entries(v)) out[k] = celValue(x);
-    return out;
+    const out = new Map<string, unknown>();
+    for (const [k, x] of Object.entries(v)) out.set(k, celValue(x));
+    return celMap(out as never);
   }
   return v;
 }
