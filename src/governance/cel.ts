@@ -37,7 +37,7 @@ export function celInputs(t: Target, ctx: ReviewContext): CelInputs {
       dryRun: false,
     }),
     namespaceObject: t.namespace
-      ? { apiVersion: 'v1', kind: 'Namespace', metadata: { name: t.namespace, labels: { 'kubernetes.io/metadata.name': t.namespace, ...t.namespaceInfo.labels }, annotations: { ...t.namespaceInfo.annotations } } }
+      ? celValue({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: t.namespace, labels: { 'kubernetes.io/metadata.name': t.namespace, ...t.namespaceInfo.labels }, annotations: { ...t.namespaceInfo.annotations } } })
       : null,
   };
 }
