@@ -418,8 +418,36 @@ const resourceRules: Translator = ({ policy, version, filled }, out) => {
   }
 };
 
+/**
+ * The policy fields the translators (and the match/exception handling below) read. A field outside these lists, from a
+ * newer policy shape, is reported as not exported instead of being dropped without a word: a new rule kind adds its
+ * translator and its field here.
+ */
+const HANDLED_SPEC_FIELDS = new Set(['mode', 'match', 'exclude', 'resources', 'labels', 'annotations', 'exceptions', 'allowExceptionAnnotations', 'allowExistingViolations', 'validations', 'variables']);
+const HANDLED_TAG_FIELDS = new Set(['required', 'allowed', 'pattern', 'default', 'fromNamespace']);
+const HANDLED_RESOURCE_FIELDS = new Set(['require', 'max', 'maxLimitRequestRatio', 'defaults']);
+const HANDLED_MATCH_FIELDS = new Set(['kinds', 'namespaces', 'namespaceSelector', 'selector']);
+const HANDLED_EXCEPTION_FIELDS = new Set(['namespace', 'name', 'kinds', 'selector', 'rules', 'reason']);
+
+const unhandledFields: Translator = ({ policy }, out) => {
+  const report = (path: string, field: string) =>
+    out.notExported.push({ policy: policy.name, rule: field, path, reason: `no translator reads ${path} yet: the exported policy would not hold this rule` });
+  const spec = policy.spec as unknown as Record<string, unknown>;
+  for (const k of Object.keys(spec)) if (!HANDLED_SPEC_FIELDS.has(k)) report(`spec.${k}`, k);
+  for (const field of ['labels', 'annotations'] as const) {
+    for (const [key, rule] of Object.entries(policy.spec[field] ?? {})) {
+      for (const k of Object.keys(rule)) if (!HANDLED_TAG_FIELDS.has(k)) report(`spec.${field}[${str(key)}].${k}`, k);
+    }
+  }
+  for (const k of Object.keys(policy.spec.resources ?? {})) if (!HANDLED_RESOURCE_FIELDS.has(k)) report(`spec.resources.${k}`, k);
+  for (const m of ['match', 'exclude'] as const) for (const k of Object.keys(policy.spec[m] ?? {})) if (!HANDLED_MATCH_FIELDS.has(k)) report(`spec.${m}.${k}`, k);
+  policy.spec.exceptions?.forEach((e, i) => {
+    for (const k of Object.keys(e)) if (!HANDLED_EXCEPTION_FIELDS.has(k)) report(`spec.exceptions[${i}].${k}`, k);
+  });
+};
+
 /** Translators per rule kind, in the order their checks are listed. New rule kinds add a translator here. */
-export const TRANSLATORS: readonly Translator[] = [tagRules('labels'), tagRules('annotations'), migrationRules, resourceRules, celValidations];
+export const TRANSLATORS: readonly Translator[] = [unhandledFields, tagRules('labels'), tagRules('annotations'), migrationRules, resourceRules, celValidations];
 
 // ------------------------------------------------------------------ match, exclude, exceptions
 

@@ -125,3 +125,14 @@ test('globs and selectors as CEL; a glob regex matches what the glob matches', (
   );
   assert.ok(TRANSLATORS.length >= 5);
 });
+
+test('a policy field no translator reads (a newer shape) is reported, never dropped', () => {
+  const p = policy('n', `  labels: {team: {required: true}}\n`);
+  // As a policy of a later shape would carry it: the schema of this version refuses the field, the exporter must not ignore it.
+  const later = { ...p, spec: { ...p.spec, labels: { team: { required: true, forbidden: true } }, when: { operations: ['CREATE'] } } } as unknown as typeof p;
+  const r = exportPolicies([later]);
+  assert.deepEqual(
+    r.notExported.filter((n) => n.reason.startsWith('no translator')).map((n) => n.path),
+    ['spec.when', 'spec.labels["team"].forbidden'],
+  );
+});
