@@ -13,6 +13,7 @@ import { registerKeda } from './cli/keda.js';
 import { registerMigrate } from './cli/migrate.js';
 import { registerCerts } from './cli/certs.js';
 import { registerCompletion } from './cli/completion.js';
+import { registerExport } from './cli/export.js';
 import { registerVersion } from './cli/version.js';
 import { EXIT_OK, EXIT_USAGE, exitCodeFor } from './cli/conventions.js';
 import { buildInfo } from './observability/version.js';
@@ -53,6 +54,7 @@ export function buildProgram(): Command {
   registerKeda(program);
   registerMigrate(program);
   registerCerts(program);
+  registerExport(program);
   registerVersion(program);
   registerCompletion(program);
   invalidArgumentErrors(program);

@@ -88,3 +88,22 @@ export function compilePattern(source: string): Pattern {
 
 const MEMO_MAX_LENGTH = 64;
 const MEMO_ENTRIES = 256;
+
+/**
+ * A pattern written in RE2 syntax (CEL's `matches`, as the API server reads it), compiled by the same linear-time
+ * engine without the JavaScript translation. Throws PatternError.
+ */
+export function compileRe2Pattern(source: string): Pattern {
+  let re: RE2JS;
+  try {
+    re = RE2JS.compile(source);
+  } catch (e) {
+    throw new PatternError(((e as Error)?.message ?? String(e)).replace(/^error parsing regexp: /, ''));
+  }
+  return { source, test: (s) => re.test(s) };
+}
+
+/** A policy pattern (JavaScript syntax, as compilePattern reads it) in RE2's syntax, for CEL's `matches`. */
+export function re2Source(source: string): string {
+  return RE2JS.translateRegExp(source);
+}

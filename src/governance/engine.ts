@@ -7,9 +7,11 @@ import {
   GOVERNANCE_RULES,
   WORKLOAD_KINDS,
   matchKinds,
+  type CelRuleName,
   type CompiledMatch,
   type GovernanceMode,
   type GovernancePolicy,
+  type RuleFamily,
   type RuleName,
 } from '../policy/governance-policy.js';
 import { getIn, isRecord, PatchRecorder } from './json-patch.js';
@@ -21,7 +23,8 @@ import { mutateResources, validateResources } from './resources.js';
 import { describeBefore, findingKey, indexFindings, notWorse } from './existing.js';
 import { conditionHolds, conditionsChanged, conditionSkips, hasConditions, readsLabelConditions } from './conditions.js';
 import { validateImmutable } from './immutable.js';
-import { clip, decide, MAX_REPORTED, type GovernanceVerdict, type ExceptionUse, type Omitted, type RuleResult } from './result.js';
+import { blocks, clip, decide, MAX_REPORTED, type GovernanceVerdict, type ExceptionUse, type Omitted, type RuleResult } from './result.js';
+import { celInputs, evaluateValidations, type CelFinding, type CelInputs } from './cel.js';
 import { ALL_ALLOWED, metadataMap, mutateTags, validateTags } from './tags.js';
 import { ReviewDeadlineExceeded, type ActiveMigrationSource, type Finding, type NamespaceInfo, type Operation, type ReviewContext, type Target } from './types.js';
 import { isWorkloadController } from './workload-controllers.js';
@@ -172,10 +175,19 @@ function controllerOwner(obj: Record<string, unknown>): { kind: string; name: st
   return undefined;
 }
 
+/**
+ * CEL validations read the object as it is, so they run on the kinds the policy names, without Pod's autogen onto
+ * pod controllers (an expression written for a Pod's spec does not hold for a Deployment's); no kinds: every kind.
+ */
+function celApplies(p: GovernancePolicy, t: Target): boolean {
+  const kinds = p.spec.match?.kinds;
+  return !kinds || kinds.some((k) => String(k).split('/').pop() === t.kind);
+}
+
 function summarize(policy: GovernancePolicy, results: readonly RuleResult[]): PolicySummary {
   if (!results.length) return { policy: policy.name, mode: policy.mode, result: 'pass' };
   const mine = results.filter((r) => r.policy === policy.name);
-  const result = mine.some((r) => r.status === 'fail' && r.mode === 'enforce')
+  const result = mine.some(blocks)
     ? 'fail'
     : mine.some((r) => r.status === 'fail' || r.status === 'warn' || r.status === 'error')
       ? 'warn'
@@ -297,12 +309,11 @@ export class GovernanceEngine {
    * object-dependent part (namespace, name, kind, labels, annotations) is evaluated once, when the first rule asks;
    * each rule then only checks which rules an exception names.
    */
-  private excuser(policy: GovernancePolicy, t: Target): (rule: RuleName) => ExceptionUse | undefined {
+  private excuser(policy: GovernancePolicy, t: Target): (rule: RuleName | CelRuleName, family?: RuleFamily) => ExceptionUse | undefined {
     let listed: GovernancePolicy['exceptions'] | undefined;
     let annotations: Record<string, unknown> | undefined | null = null;
-    return (rule) => {
+    return (rule, family = GOVERNANCE_RULES[rule as RuleName]) => {
       if (rule === 'protect-migration-source') return undefined;
-      const family = GOVERNANCE_RULES[rule];
       if (policy.exceptions.length) {
         if (!listed) {
           let own: Labels | undefined;
@@ -319,7 +330,7 @@ export class GovernanceEngine {
       const allow = policy.allowExceptionAnnotations;
       if (allow.size && (allow.has(rule) || allow.has(family))) {
         if (annotations === null) annotations = metadataMap(t.obj, ['metadata'], 'annotations');
-        for (const key of EXCEPTION_KEYS[rule]) {
+        for (const key of EXCEPTION_KEYS[rule as RuleName] ?? [EXCEPTION_ANNOTATION_PREFIX + rule, EXCEPTION_ANNOTATION_PREFIX + family]) {
           const reason = annotations?.[key];
           // The reason is the user's text (logged, shown, annotated): kept to its start.
           if (typeof reason === 'string' && reason.trim()) return { via: 'annotation', reason: clip(reason.trim(), MAX_REASON_LENGTH) };
@@ -456,6 +467,7 @@ export class GovernanceEngine {
     const owner = isWorkloadController(ctx.requestedBy) ? controllerOwner(t.obj) : undefined;
     const old = op === 'UPDATE' && isRecord(ctx.oldObject) ? { ...t, obj: ctx.oldObject } : undefined;
     const results: RuleResult[] = [];
+    let inputs: CelInputs | undefined;
     // Bounded answer: at most MAX_REPORTED results of each kind are kept (denials, warnings, exceptions); the rest
     // are counted. Counters only: a review without findings allocates nothing for this.
     let denied = 0;
@@ -468,6 +480,7 @@ export class GovernanceEngine {
       const p = policies[i]!;
       if (deadline !== undefined && i % DEADLINE_EVERY === 0 && this.now() >= deadline) return validationCutOff(results, policies, i, omitted);
       let found: Finding[];
+      let cel: CelFinding[] = [];
       try {
         if (this.conditional.has(p)) {
           const { skips, more } = conditionSkips(p, t, MAX_REPORTED - skipped);
@@ -480,12 +493,13 @@ export class GovernanceEngine {
           if (!conditionHolds(p.when, t)) continue;
         }
         found = this.findings(p, t, old?.obj);
+        if (p.cel && celApplies(p, t)) cel = evaluateValidations(p.cel, (inputs ??= celInputs(t, ctx)), t);
       } catch (e) {
         if (e instanceof ReviewDeadlineExceeded) return validationCutOff(results, policies, i, omitted);
         results.push(this.internalError(p, e));
         continue;
       }
-      if (!found.length) continue;
+      if (!found.length && !cel.length) continue;
       let before: Map<string, Finding> | undefined;
       if (old && p.allowExistingViolations) {
         try {
@@ -525,6 +539,19 @@ export class GovernanceEngine {
         }
         const base = { policy: p.name, rule: f.rule, family: GOVERNANCE_RULES[f.rule], mode: p.mode, path: formatPath(f.path) };
         results.push(exception ? { ...base, status, message, exception } : { ...base, status, message });
+      }
+      // CEL validations see oldObject themselves (no grandfathering), and an error fails closed in enforce (blocks()).
+      for (const f of cel) {
+        const exception = excuse(f.rule, 'cel');
+        const status: RuleResult['status'] = exception ? 'skip' : f.status;
+        const kind = status === 'skip' ? 'exceptions' : p.mode === 'enforce' ? 'denials' : 'warnings';
+        const n = kind === 'denials' ? denied++ : kind === 'warnings' ? warned++ : excused++;
+        if (n >= MAX_REPORTED) {
+          (omitted ??= { denials: 0, warnings: 0, exceptions: 0 })[kind]++;
+          continue;
+        }
+        const base = { policy: p.name, rule: f.rule, family: 'cel' as const, mode: p.mode, path: '' };
+        results.push(exception ? { ...base, status, message: f.message, exception } : { ...base, status, message: f.message });
       }
     }
     return { results, policies: policies.map((p) => summarize(p, results)), decision: results.length ? decide(results, omitted) : EMPTY };

@@ -70,6 +70,9 @@ export function governanceWarnings(policies: readonly GovernancePolicy[]): Polic
     for (const n of p.match.namespaces ?? []) {
       if (n.exact && skippedNamespaces().includes(n.text)) warn(p, 'spec.match.namespaces', `${n.text} is never evaluated by the webhook (so the cluster cannot be locked out)`);
     }
+    if (p.spec.validations?.length && p.spec.match?.kinds?.some((k) => String(k).split('/').pop() === 'Pod')) {
+      warn(p, 'spec.validations', 'CEL validations read the object itself: with kind Pod they run on Pods only, not on the pod templates of controllers (Pod autogen applies to the built-in rules); name the controller kinds to check them too');
+    }
     p.spec.exceptions?.forEach((e, i) => {
       if (e.namespace === undefined && e.name === undefined && e.kinds === undefined && e.selector === undefined) {
         warn(p, `spec.exceptions[${i}]`, `names no namespace, name, kinds or selector: it excuses every object${e.rules?.length ? ` from ${e.rules.join(', ')}` : ' from the whole policy'}`);

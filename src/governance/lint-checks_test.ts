@@ -67,3 +67,12 @@ test('a when that can never hold, or that excludes UPDATE for an immutable key, 
     'spec.labels.team.transitions[0]: from and to are the same value: an unchanged value is always allowed',
   ]);
 });
+
+test('lint warns that CEL validations of a Pod policy do not run on pod controllers (no autogen)', () => {
+  const w = governanceWarnings([policy('pods', `  match: {kinds: [Pod]}\n  validations: [{expression: "true"}]\n`), policy('deploys', `  match: {kinds: [Deployment]}\n  validations: [{expression: "true"}]\n`)]);
+  assert.deepEqual(
+    w.map((x) => [x.policy, x.path]),
+    [['GovernancePolicy/pods', 'spec.validations']],
+  );
+  assert.match(w[0]!.message, /run on Pods only/);
+});

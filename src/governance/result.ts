@@ -1,5 +1,5 @@
 // Rule outcomes as values, and the one pure function that decides whether an outcome blocks the request.
-import type { GovernanceMode, RuleFamily, RuleName } from '../policy/governance-policy.js';
+import type { CelRuleName, GovernanceMode, RuleFamily, RuleName } from '../policy/governance-policy.js';
 
 /**
  * pass: evaluated and satisfied (only reported in summaries); fail: violated; warn: violated but never blocking
@@ -16,7 +16,7 @@ export interface ExceptionUse {
 export interface RuleResult {
   /** Policy name; for protect-migration-source the MigrationPolicy that protects the workload. */
   readonly policy: string;
-  readonly rule: RuleName;
+  readonly rule: RuleName | CelRuleName;
   readonly family: RuleFamily;
   readonly mode: GovernanceMode;
   readonly status: RuleStatus;
@@ -29,14 +29,17 @@ export interface RuleResult {
   readonly condition?: string;
 }
 
-/** One pure decision: only an enforce-mode failure denies. */
+/**
+ * One pure decision: an enforce-mode failure denies, and so does an enforce-mode CEL error (an expression that could
+ * not be evaluated or ran out of budget fails closed, as a ValidatingAdmissionPolicy with failurePolicy Fail).
+ */
 export function blocks(r: RuleResult): boolean {
-  return r.status === 'fail' && r.mode === 'enforce';
+  return r.mode === 'enforce' && (r.status === 'fail' || (r.status === 'error' && r.family === 'cel'));
 }
 
 /** Results that are shown to the user as warnings (audit failures, non-blocking violations, evaluation errors). */
 export function warns(r: RuleResult): boolean {
-  return (r.status === 'fail' && r.mode === 'audit') || r.status === 'warn' || r.status === 'error';
+  return !blocks(r) && ((r.status === 'fail' && r.mode === 'audit') || r.status === 'warn' || r.status === 'error');
 }
 
 /** The outcome of reviewing one object against the governance policies (not the scaling planner's Decision). */

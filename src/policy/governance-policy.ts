@@ -4,6 +4,7 @@ import { compareQuantities, exactNumber, multiplyQuantities, parseQuantity, quan
 import { isValidLabelKey, isValidLabelValue, selectorRequirements, type LabelSelector, type Requirement } from '../common/labels.js';
 import { compilePattern, type Pattern } from '../common/pattern.js';
 import { normalizeHostPath } from '../common/host-path.js';
+import { compileValidations, type CompiledValidations, type ValidationSpec, type VariableSpec } from './cel-validations.js';
 import type { Issue, PolicyKindSpec } from './kind.js';
 import { DEFAULT_KIND_REFS, expandPod, isPodRef, kindRefMatches, parseKindRef, WORKLOAD_KINDS, workloadKindOf, type KindRef } from './kinds.js';
 import type { PolicyOrigin } from './types.js';
@@ -30,8 +31,10 @@ export const MIGRATION_ROLES = ['source', 'target'] as const;
 export const EXCEPTION_ANNOTATION_PREFIX = 'governor.io/exception.';
 export const FORCE_DELETE_ANNOTATION = 'governor.io/force-delete';
 
-export type RuleFamily = 'resources' | 'labels' | 'annotations' | 'migration';
-export const RULE_FAMILIES: readonly RuleFamily[] = ['resources', 'labels', 'annotations', 'migration'];
+export type RuleFamily = 'resources' | 'labels' | 'annotations' | 'migration' | 'cel';
+export const RULE_FAMILIES: readonly RuleFamily[] = ['resources', 'labels', 'annotations', 'migration', 'cel'];
+/** A CEL validation's rule name: its `name`, else `validations[i]` (family cel). */
+export type CelRuleName = string;
 
 /** Every rule the engine evaluates, with its family. Exceptions and exception annotations name a family or a rule. */
 export const GOVERNANCE_RULES = {
@@ -150,6 +153,8 @@ export interface GovernancePolicySpec {
   readonly exceptions?: readonly ExceptionSpec[];
   readonly allowExceptionAnnotations?: readonly string[];
   readonly allowExistingViolations?: boolean;
+  readonly validations?: readonly ValidationSpec[];
+  readonly variables?: readonly VariableSpec[];
 }
 
 // ---------------------------------------------------------------- the compiled form the engine reads
@@ -312,6 +317,8 @@ export interface GovernancePolicy {
   readonly exceptions: readonly CompiledException[];
   readonly allowExceptionAnnotations: ReadonlySet<string>;
   readonly allowExistingViolations: boolean;
+  /** spec.validations and spec.variables, compiled (absent: none). */
+  readonly cel?: CompiledValidations;
 }
 
 // ---------------------------------------------------------------- compile
@@ -610,10 +617,10 @@ function compileResources(spec: GovernancePolicySpec['resources'], issues: Issue
   };
 }
 
-function compileRuleNames(names: readonly string[] | undefined, path: (string | number)[], issues: Issue[]): ReadonlySet<string> | undefined {
+function compileRuleNames(names: readonly string[] | undefined, path: (string | number)[], issues: Issue[], celRules: ReadonlySet<string> = new Set()): ReadonlySet<string> | undefined {
   if (!names) return undefined;
   names.forEach((n, i) => {
-    if (!isRuleOrFamily(n)) issues.push({ path: [...path, i], message: `unknown rule "${n}"; expected a family (${RULE_FAMILIES.join(', ')}) or a rule name (${Object.keys(GOVERNANCE_RULES).join(', ')})` });
+    if (!isRuleOrFamily(n) && !celRules.has(n)) issues.push({ path: [...path, i], message: `unknown rule "${n}"; expected a family (${RULE_FAMILIES.join(', ')}), a rule name (${Object.keys(GOVERNANCE_RULES).join(', ')}) or a validation's name` });
   });
   return new Set(names);
 }
@@ -632,8 +639,13 @@ export function compileGovernancePolicy(doc: any, origin: PolicyOrigin): { value
   }
   const labels = compileTags(spec.labels as Record<string, TagRuleSpec> | undefined, 'labels', defaultTarget, issues);
   const annotations = compileTags(spec.annotations as Record<string, TagRuleSpec> | undefined, 'annotations', defaultTarget, issues);
+  const cel = spec.validations?.length || spec.variables?.length ? compileValidations(spec.validations ?? [], spec.variables ?? [], issues) : undefined;
+  const celRules = new Set(cel?.validations.map((v) => v.rule));
+  spec.validations?.forEach((v, i) => {
+    if (v.name !== undefined && isRuleOrFamily(v.name)) issues.push({ path: ['spec', 'validations', i, 'name'], message: `"${v.name}" is a built-in rule or family name; choose another` });
+  });
   const exceptions: CompiledException[] = (spec.exceptions ?? []).map((e, i) => {
-    const rules = e.rules && e.rules.length ? compileRuleNames(e.rules, ['spec', 'exceptions', i, 'rules'], issues) : undefined;
+    const rules = e.rules && e.rules.length ? compileRuleNames(e.rules, ['spec', 'exceptions', i, 'rules'], issues, celRules) : undefined;
     return {
       ...(e.namespace !== undefined ? { namespace: compileNamePattern(e.namespace) } : {}),
       ...(e.name !== undefined ? { name: compileNamePattern(e.name) } : {}),
@@ -643,7 +655,7 @@ export function compileGovernancePolicy(doc: any, origin: PolicyOrigin): { value
       reason: e.reason,
     };
   });
-  const allowExceptionAnnotations = compileRuleNames(spec.allowExceptionAnnotations, ['spec', 'allowExceptionAnnotations'], issues) ?? new Set<string>();
+  const allowExceptionAnnotations = compileRuleNames(spec.allowExceptionAnnotations, ['spec', 'allowExceptionAnnotations'], issues, celRules) ?? new Set<string>();
   for (const n of allowExceptionAnnotations) {
     if (!isValidLabelKey(EXCEPTION_ANNOTATION_PREFIX + n)) issues.push({ path: ['spec', 'allowExceptionAnnotations'], message: `"${n}" cannot form an annotation key` });
   }
@@ -665,6 +677,7 @@ export function compileGovernancePolicy(doc: any, origin: PolicyOrigin): { value
       exceptions,
       allowExceptionAnnotations,
       allowExistingViolations: spec.allowExistingViolations !== false,
+      ...(cel ? { cel } : {}),
     },
   };
 }
