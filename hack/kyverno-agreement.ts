@@ -11,6 +11,7 @@
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { isDeepStrictEqual } from 'node:util';
 import { parseAllDocuments, stringify } from 'yaml';
 import { convertKyvernoPolicy, isKyvernoPolicy, KYVERNO_RULE_ANNOTATION, type GovernancePolicyDocument } from '../src/policy/kyverno.js';
@@ -44,7 +45,7 @@ export const IN_SCOPE = [
 
 type Outcome = 'pass' | 'fail' | 'skip';
 
-interface CaseResult {
+export interface CaseResult {
   readonly rule: string;
   readonly resource: string;
   readonly expected: string;
@@ -53,7 +54,7 @@ interface CaseResult {
   readonly note?: string;
 }
 
-interface PolicyRow {
+export interface PolicyRow {
   readonly dir: string;
   readonly source: 'convert' | 'hand' | 'refused' | 'no test';
   readonly refused: readonly string[];
@@ -102,7 +103,8 @@ function normalize(o: unknown): unknown {
   return JSON.parse(JSON.stringify(o ?? null));
 }
 
-async function checkPolicy(root: string, dir: string, hand: string | undefined, work: string): Promise<PolicyRow> {
+/** One policy directory (with kyverno-test.yaml in it or in .kyverno-test/): translate, review, compare. */
+export async function checkPolicy(root: string, dir: string, hand: string | undefined, work: string): Promise<PolicyRow> {
   const base = join(root, dir);
   const testFile = [join(base, '.kyverno-test', 'kyverno-test.yaml'), join(base, 'kyverno-test.yaml')].find(existsSync);
   if (!testFile) return { dir, source: 'no test', refused: [], cases: [] };
@@ -286,4 +288,5 @@ async function main(): Promise<void> {
   process.stdout.write(`${lines.join('\n')}\n`);
 }
 
-await main();
+// Run as a script; imported by test/kyverno_agreement_test.ts for checkPolicy.
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) await main();
