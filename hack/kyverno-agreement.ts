@@ -193,6 +193,10 @@ export async function checkPolicy(root: string, dir: string, hand: string | unde
       const matched = summary.length > 0;
       const failed = out.validation.results.some((x) => x.status === 'fail' || x.status === 'error');
       const got: Outcome = failed ? 'fail' : !matched ? 'skip' : 'pass';
+      if (out.validation.skipped === 'namespace' && got !== expected) {
+        add(got, `${namespace} is never evaluated (lock-out protection)`);
+        continue;
+      }
       // Kyverno's skip (a condition did not hold) admits the object like a pass: counted as agreement, noted.
       if (expected === 'skip' && got === 'pass') add(got, 'skip ≈ pass (admitted; the engine reports no skip here)', true);
       else add(got, failed && got !== expected ? out.validation.results.map((x) => `${x.path} ${x.message}`).join('; ') : undefined);

@@ -647,6 +647,8 @@ function translateRule(rule: Record<string, unknown>, policySpec: Record<string,
     if (Array.isArray(overrides) && overrides.length) refuse('spec.validationFailureActionOverrides: a mode per namespace has no equivalent (write one policy per mode)');
     spec.mode = modeOf(val.failureAction ?? policySpec.validationFailureAction, val.failureAction !== undefined ? 'validate.failureAction' : 'spec.validationFailureAction');
     if (typeof val.message === 'string') message = val.message;
+    // Both default to letting an UPDATE keep a violation the stored object already had.
+    if (val.allowExistingViolations === false) spec.allowExistingViolations = false;
     if (val.pattern !== undefined) Object.assign(body, validatePattern(val.pattern));
     else if (val.cel !== undefined) Object.assign(body, celValidations(val.cel, 'validate.cel'));
     else refuse('validate has neither pattern nor cel');
@@ -727,6 +729,7 @@ export function convertKyvernoPolicy(doc: unknown, taken: Set<string> = new Set(
     const ruleName = isRecord(r) && typeof r.name === 'string' && r.name ? r.name : `rules[${i}]`;
     try {
       if (!isRecord(r)) refuse('not a map');
+      if (spec.admission === false) refuse('spec.admission: false (background scans only) has no equivalent: governor policies act at admission');
       if (String(spec.applyRules ?? 'All') === 'One' && rules.length > 1) refuse('spec.applyRules: One (stop at the first matching rule) has no equivalent');
       const t = translateRule(r as Record<string, unknown>, spec, namespace, policyId, annotations[AUTOGEN_ANNOTATION]);
       let base = dnsName(rules.length === 1 ? name : `${name}-${ruleName}`);

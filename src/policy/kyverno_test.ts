@@ -167,6 +167,9 @@ test('refusals name what has no equivalent: deny, foreach, anyPattern, context, 
   assert.match(refusedReason(policy(names)), /by object name/);
   const sub = `  - name: r\n    match: {any: [{resources: {kinds: [Pod/exec]}}]}\n    validate: {pattern: {metadata: {labels: {a: "?*"}}}}\n`;
   assert.match(refusedReason(policy(sub)), /subresource/);
+  assert.match(refusedReason(policy(podRule('    validate: {pattern: {metadata: {labels: {a: "?*"}}}}\n'), '  admission: false\n')), /background scans only/);
+  const keep = only(policy(podRule('    validate: {allowExistingViolations: false, pattern: {metadata: {labels: {a: "?*"}}}}\n')));
+  assert.equal(keep.spec.allowExistingViolations, false);
   const overrides = '  validationFailureActionOverrides: [{action: Enforce, namespaces: [prod]}]\n';
   assert.match(refusedReason(policy(podRule('    validate: {pattern: {metadata: {labels: {a: "?*"}}}}\n'), overrides)), /mode per namespace/);
 });
