@@ -538,33 +538,59 @@ function filterFields(f: Filter): Record<string, unknown> {
 
 const OPERATION_KEY = /^\{\{\s*request\.operation\s*(\|\|\s*'BACKGROUND'\s*)?\}\}$/;
 
-/** Preconditions on request.operation → when.operations (the only preconditions with an equivalent). */
-function preconditions(p: unknown, where: string): string[] | undefined {
-  if (p === undefined) return undefined;
+/** `{{ request.object.spec.volumes[?contains(keys(@), 'emptyDir')] || `[]` | length(@) }}` ≥ 1: the pod has such a volume. */
+const VOLUME_KEY = /^\{\{\s*request\.object\.spec\.volumes\[\?\s*contains\(\s*keys\(@\)\s*,\s*'([A-Za-z]+)'\s*\)\s*\]\s*(\|\|\s*`\[\]`\s*)?\|\s*length\(@\)\s*\}\}$/;
+
+/** One precondition: a set of operations, or a volume type the pod must have. */
+function condition(c: unknown, at: string): { ops: Set<string> } | { volume: string } {
+  if (!isRecord(c) || typeof c.key !== 'string') return refuse(`${at}: not a condition`);
+  const key = c.key.trim();
+  const op = String(c.operator);
+  const vol = VOLUME_KEY.exec(key);
+  if (vol) {
+    const n = Number(c.value);
+    if ((op === 'GreaterThanOrEquals' && n === 1) || (op === 'GreaterThan' && n === 0) || (op === 'NotEquals' && n === 0)) return { volume: vol[1]! };
+    return refuse(`${at}: only "has at least one ${vol[1]} volume" translates (when.volumeTypes)`);
+  }
+  if (!OPERATION_KEY.test(key)) return refuse(`${at}: only conditions on request.operation (when.operations) or on the pod's volume types (when.volumeTypes) translate; "${key}" has no equivalent`);
+  const values = (Array.isArray(c.value) ? c.value : [c.value]).map(String);
+  if (values.some((v) => !OPERATIONS.includes(v) && v !== 'BACKGROUND')) refuse(`${at}: unknown operation in ${values.join(', ')}`);
+  const ops = values.filter((v) => OPERATIONS.includes(v));
+  if (['Equals', 'In', 'AnyIn', 'AllIn'].includes(op)) return { ops: new Set(ops) };
+  if (['NotEquals', 'NotIn', 'AnyNotIn', 'AllNotIn'].includes(op)) return { ops: new Set(OPERATIONS.filter((o) => !ops.includes(o))) };
+  return refuse(`${at}: operator ${op} on request.operation has no equivalent`);
+}
+
+/** Preconditions → when.operations and when.volumeTypes (the only preconditions with an equivalent). */
+function preconditions(p: unknown, where: string): { operations?: string[]; volumeTypes?: string[] } {
+  if (p === undefined) return {};
   let groups: { op: 'any' | 'all'; list: unknown[] }[];
   if (Array.isArray(p)) groups = [{ op: 'all', list: p }];
   else if (isRecord(p)) groups = (['any', 'all'] as const).filter((k) => Array.isArray(p[k])).map((k) => ({ op: k, list: p[k] as unknown[] }));
   else return refuse(`${where} is not a list or map`);
   let result: Set<string> | undefined;
+  let volumeTypes: string[] | undefined;
   for (const g of groups) {
-    let acc: Set<string> | undefined;
-    g.list.forEach((c, i) => {
-      const at = `${where}.${g.op}[${i}]`;
-      if (!isRecord(c) || typeof c.key !== 'string' || !OPERATION_KEY.test(c.key.trim())) return refuse(`${at}: only conditions on request.operation translate (to when.operations); ${isRecord(c) ? `"${String(c.key)}"` : ''} has no equivalent`);
-      const values = (Array.isArray(c.value) ? c.value : [c.value]).map(String);
-      if (values.some((v) => !OPERATIONS.includes(v) && v !== 'BACKGROUND')) refuse(`${at}: unknown operation in ${values.join(', ')}`);
-      const ops = values.filter((v) => OPERATIONS.includes(v));
-      const op = String(c.operator);
-      const set = ['Equals', 'In', 'AnyIn', 'AllIn'].includes(op) ? new Set(ops) : ['NotEquals', 'NotIn', 'AnyNotIn', 'AllNotIn'].includes(op) ? new Set(OPERATIONS.filter((o) => !ops.includes(o))) : refuse(`${at}: operator ${op} on request.operation has no equivalent`);
-      acc = acc === undefined ? set : g.op === 'any' ? new Set([...acc, ...set]) : new Set([...acc].filter((o) => set.has(o)));
-    });
-    if (acc) result = result === undefined ? acc : new Set([...result].filter((o) => acc!.has(o)));
+    const conds = g.list.map((c, i) => condition(c, `${where}.${g.op}[${i}]`));
+    const volumes = conds.flatMap((c) => ('volume' in c ? [c.volume] : []));
+    const opSets = conds.flatMap((c) => ('ops' in c ? [c.ops] : []));
+    if (volumes.length) {
+      // when.volumeTypes lists alternatives: any of several, or one that must hold.
+      if (g.op === 'any' && opSets.length) refuse(`${where}.any: a volume condition or an operation condition has no equivalent`);
+      if (g.op === 'all' && volumes.length > 1) refuse(`${where}.all: several volume types that must all be present have no equivalent`);
+      if (volumeTypes) refuse(`${where}: volume conditions in both any and all have no equivalent`);
+      volumeTypes = volumes;
+    }
+    if (!opSets.length) continue;
+    const acc = opSets.reduce((a, b) => (g.op === 'any' ? new Set([...a, ...b]) : new Set([...a].filter((o) => b.has(o)))));
+    result = result === undefined ? acc : new Set([...result].filter((o) => acc.has(o)));
   }
-  if (!result) return undefined;
+  const out: { operations?: string[]; volumeTypes?: string[] } = volumeTypes ? { volumeTypes } : {};
+  if (!result) return out;
   // governor reviews CREATE and UPDATE; DELETE and CONNECT carry no object to check.
   const ops = ['CREATE', 'UPDATE'].filter((o) => result!.has(o));
   if (ops.length === 0) refuse(`${where}: the rule applies only to ${[...result].join(', ') || 'no operation'}; governor's rules review CREATE and UPDATE`);
-  return ops.length === 2 ? undefined : ops;
+  return ops.length === 2 ? out : { ...out, operations: ops };
 }
 
 // ---------------------------------------------------------------- CEL
@@ -678,11 +704,13 @@ function translateRule(rule: Record<string, unknown>, policySpec: Record<string,
   if (hasPod && !podOnly && (body.labels || body.annotations)) spec.target = 'object';
   spec.match = filterFields({ ...match, ...(namespaces ? { namespaces } : {}) });
   if (rule.exclude !== undefined) Object.assign(spec, excludeOf(rule.exclude, 'exclude', policyId));
-  const ops = match.operations ? preconditions({ any: [{ key: '{{request.operation}}', operator: 'AnyIn', value: match.operations }] }, 'match.resources.operations') : undefined;
+  const ops = match.operations ? preconditions({ any: [{ key: '{{request.operation}}', operator: 'AnyIn', value: match.operations }] }, 'match.resources.operations').operations : undefined;
   const pre = preconditions(rule.preconditions, 'preconditions');
-  const operations = ops && pre ? ops.filter((o) => pre.includes(o)) : (ops ?? pre);
+  const operations = ops && pre.operations ? ops.filter((o) => pre.operations!.includes(o)) : (ops ?? pre.operations);
   if (operations && operations.length === 0) refuse('match.operations and preconditions never hold together');
-  const when = { ...(body.when ?? {}), ...(operations ? { operations } : {}) };
+  let when = body.when ?? {};
+  if (pre.volumeTypes) when = mergeWhen(when, { volumeTypes: pre.volumeTypes });
+  if (operations) when = { ...when, operations };
   if (Object.keys(when).length) spec.when = when;
   if (body.resources) spec.resources = body.resources;
   if (body.labels) spec.labels = body.labels;

@@ -126,6 +126,14 @@ test('preconditions on request.operation become when.operations; match.exclude â
     (p.spec.exceptions as { namespace?: string }[]).map((e) => e.namespace ?? JSON.stringify(e)),
     ['team-sandbox', 'team-lab', JSON.stringify({ kinds: ['Pod'], selector: { matchLabels: { tier: 'batch' } }, reason: 'excluded by Kyverno policy ClusterPolicy/p (exclude.any[1])' })],
   );
+  const vol = only(
+    policy(
+      podRule(
+        "    preconditions:\n      all:\n      - key: \"{{ request.object.spec.volumes[?contains(keys(@), 'emptyDir')] || `[]` | length(@) }}\"\n        operator: GreaterThanOrEquals\n        value: 1\n      - {key: \"{{request.operation || 'BACKGROUND'}}\", operator: AnyIn, value: [CREATE, UPDATE]}\n    validate: {pattern: {spec: {containers: [{resources: {requests: {ephemeral-storage: \"?*\"}}}]}}}\n",
+      ),
+    ),
+  );
+  assert.deepEqual(vol.spec.when, { volumeTypes: ['emptyDir'] });
   const single = only(policy(podRule('    exclude: {any: [{resources: {namespaces: [kube-system]}}]}\n    validate: {pattern: {metadata: {labels: {team: "?*"}}}}\n')));
   assert.deepEqual(single.spec.exclude, { namespaces: ['kube-system'] });
   const ns = parse('apiVersion: kyverno.io/v2beta1\nkind: Policy\nmetadata: {name: p, namespace: shop}\nspec:\n  rules:\n' + podRule('    validate: {pattern: {metadata: {labels: {team: "?*"}}}}\n'));
