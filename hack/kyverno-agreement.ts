@@ -192,7 +192,8 @@ export async function checkPolicy(root: string, dir: string, hand: string | unde
       }
       const matched = summary.length > 0;
       const failed = out.validation.results.some((x) => x.status === 'fail' || x.status === 'error');
-      const got: Outcome = failed ? 'fail' : !matched ? 'skip' : 'pass';
+      // skip: no policy matched, or every rule was skipped (a `when` that did not hold, an exception).
+      const got: Outcome = failed ? 'fail' : !matched || summary.every((x) => x.result === 'skip') ? 'skip' : 'pass';
       if (out.validation.skipped === 'namespace' && got !== expected) {
         add(got, `${namespace} is never evaluated (lock-out protection)`);
         continue;
