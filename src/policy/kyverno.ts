@@ -241,8 +241,9 @@ function volumeCondition(list: unknown, where: string, mutate: boolean): Record<
   if (entries.length !== 1) refuse(`${where}: expected one volume type`);
   const [raw, v] = entries[0]!;
   const { anchor, key } = parseAnchor(raw);
-  const conditional = mutate ? anchor === 'global' || anchor === 'plain' : anchor === 'condition' || anchor === 'plain';
-  if (!conditional) refuse(`${where}[0].${raw}: the ${anchor} anchor has no equivalent`);
+  // A condition is written (k) in a pattern and <(k) in an overlay; a plain key is a condition only with one inside.
+  const cond: Anchor = mutate ? 'global' : 'condition';
+  if (anchor !== cond && anchor !== 'plain') refuse(`${where}[0].${raw}: the ${anchor} anchor has no equivalent`);
   if (!/^[a-zA-Z]+$/.test(key)) refuse(`${where}[0].${raw}: not a volume type`);
   if (!isRecord(v)) refuse(`${where}[0].${raw}: expected a map`);
   const inner = Object.entries(v as Record<string, unknown>);
@@ -253,8 +254,7 @@ function volumeCondition(list: unknown, where: string, mutate: boolean): Record<
   if (key === 'hostPath' && inner.length === 1) {
     const [pk, pv] = inner[0]!;
     const p = parseAnchor(pk);
-    const anchored = anchor !== 'plain' || p.anchor === (mutate ? 'global' : 'condition');
-    if (p.key === 'path' && typeof pv === 'string' && anchored && (p.anchor === 'plain' || p.anchor === (mutate ? 'global' : 'condition'))) {
+    if (p.key === 'path' && typeof pv === 'string' && (p.anchor === cond || (p.anchor === 'plain' && anchor === cond))) {
       noVariables(pv, `${where}[0].${raw}.${pk}`);
       return pv === '*' ? { volumeTypes: ['hostPath'] } : { hostPaths: [pv] };
     }

@@ -166,6 +166,8 @@ test('refusals name what has no equivalent: deny, foreach, anyPattern, context, 
     ['    validate: {pattern: {metadata: {"=(labels)": {a: "?*"}}}}\n', /required only when the object has labels/],
     ['    validate: {pattern: {spec: {containers: [{resources: {limits: {"X(cpu)": null}}}]}}}\n', /requires limits to exist/],
     ['    validate: {pattern: {metadata: {labels: {a: "{{ request.object.metadata.name }}"}}}}\n', /Kyverno variable/],
+    ['    mutate: {patchStrategicMerge: {metadata: {labels: {a: b}}, spec: {volumes: [{emptyDir: {}}]}}}\n', /no condition anchor/],
+    ['    mutate: {patchStrategicMerge: {metadata: {labels: {a: null}}}}\n', /removing a key/],
     ['    preconditions: {all: [{key: "{{ request.object.spec.replicas }}", operator: GreaterThan, value: 1}]}\n    validate: {pattern: {metadata: {labels: {a: "?*"}}}}\n', /only conditions on request\.operation/],
   ];
   for (const [body, re] of cases) assert.match(refusedReason(policy(podRule(body))), re, body);
