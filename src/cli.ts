@@ -11,6 +11,7 @@ import { registerSimulate } from './cli/simulate.js';
 import { registerHpa } from './cli/hpa.js';
 import { registerKeda } from './cli/keda.js';
 import { registerMigrate } from './cli/migrate.js';
+import { registerConvert } from './cli/convert.js';
 import { registerCerts } from './cli/certs.js';
 import { registerCompletion } from './cli/completion.js';
 import { registerExport } from './cli/export.js';
@@ -53,6 +54,7 @@ export function buildProgram(): Command {
   registerHpa(program);
   registerKeda(program);
   registerMigrate(program);
+  registerConvert(program);
   registerCerts(program);
   registerExport(program);
   registerVersion(program);
