@@ -352,7 +352,7 @@ const migrationRules: Translator = ({ policy }, out) => {
 const resourceRules: Translator = ({ policy, version, filled }, out) => {
   const res = policy.resources;
   // A field no translator reads (containers: any, forbid, when...) changes the other checks: unhandledFields reports it.
-  if (!res || Object.keys(policy.spec.resources ?? {}).some((k) => !HANDLED_RESOURCE_FIELDS.has(k))) return;
+  if (!res || unhandledResourceFields(policy).length) return;
   const grandfather = policy.allowExistingViolations;
   const lists = ['containers', 'initContainers'] as const;
   const defaulted = new Set([...res.defaults.requests.map((d) => `requests.${d.resource}`), ...res.defaults.limits.map((d) => `limits.${d.resource}`)]);
@@ -439,6 +439,12 @@ function tagRuleExportable(policy: GovernancePolicy, field: 'labels' | 'annotati
   return !r.onTemplate && !r.wildcard && Object.keys(spec ?? {}).every((k) => HANDLED_TAG_FIELDS.has(k));
 }
 const HANDLED_RESOURCE_FIELDS = new Set(['require', 'max', 'maxLimitRequestRatio', 'defaults']);
+
+/** Fields of spec.resources no translator reads; containers and initContainers at their defaults (all, true) change nothing. */
+function unhandledResourceFields(policy: GovernancePolicy): string[] {
+  const res = (policy.spec.resources ?? {}) as Record<string, unknown>;
+  return Object.keys(res).filter((k) => !HANDLED_RESOURCE_FIELDS.has(k) && !(k === 'containers' && res[k] === 'all') && !(k === 'initContainers' && res[k] === true));
+}
 const HANDLED_MATCH_FIELDS = new Set(['kinds', 'namespaces', 'namespaceSelector', 'selector']);
 const HANDLED_EXCEPTION_FIELDS = new Set(['namespace', 'name', 'kinds', 'selector', 'rules', 'reason']);
 
@@ -452,7 +458,7 @@ const unhandledFields: Translator = ({ policy }, out) => {
       for (const k of Object.keys(rule)) if (!HANDLED_TAG_FIELDS.has(k)) report(`spec.${field}[${str(key)}].${k}`, k);
     }
   }
-  for (const k of Object.keys(policy.spec.resources ?? {})) if (!HANDLED_RESOURCE_FIELDS.has(k)) report(`spec.resources.${k}`, k);
+  for (const k of unhandledResourceFields(policy)) report(`spec.resources.${k}`, k);
   for (const m of ['match', 'exclude'] as const) for (const k of Object.keys(policy.spec[m] ?? {})) if (!HANDLED_MATCH_FIELDS.has(k)) report(`spec.${m}.${k}`, k);
   policy.spec.exceptions?.forEach((e, i) => {
     for (const k of Object.keys(e)) if (!HANDLED_EXCEPTION_FIELDS.has(k)) report(`spec.exceptions[${i}].${k}`, k);

@@ -13,8 +13,10 @@ test('kube versions: "1.37", "v1.37.2"; garbage is refused', () => {
 });
 
 test('a policy becomes a ValidatingAdmissionPolicy and its binding: Deny for enforce, Warn+Audit for audit; kinds as resources', () => {
-  const enforce = policy('p', `  match: {kinds: [Pod], namespaces: [shop, 'team-*']}\n  labels: {owner: {required: true, pattern: '^[a-z]+$'}}\n`);
-  const audit = policy('q', `  mode: audit\n  match: {kinds: [CronJob]}\n  annotations: {note: {allowed: [a, b]}}\n`);
+  const enforce = policy('p', `  target: object
+  match: {kinds: [Pod], namespaces: [shop, 'team-*']}\n  labels: {owner: {required: true, pattern: '^[a-z]+$'}}\n`);
+  const audit = policy('q', `  target: object
+  mode: audit\n  match: {kinds: [CronJob]}\n  annotations: {note: {allowed: [a, b]}}\n`);
   const r = exportPolicies([enforce, audit]);
   const [vp, vq] = byKind(r.objects, 'ValidatingAdmissionPolicy');
   const [bp, bq] = byKind(r.objects, 'ValidatingAdmissionPolicyBinding');
@@ -45,7 +47,8 @@ test('a policy becomes a ValidatingAdmissionPolicy and its binding: Deny for enf
 test('what cannot be exported is listed per rule with a reason; MutatingAdmissionPolicy only from 1.36', () => {
   const p = policy(
     'd',
-    `  match: {kinds: [Deployment]}
+    `  target: object
+  match: {kinds: [Deployment]}
   labels: {team: {required: true, default: platform}}
   resources:
     require: [requests.cpu, limits.memory]
@@ -76,8 +79,10 @@ test('what cannot be exported is listed per rule with a reason; MutatingAdmissio
 });
 
 test("another policy's default keeps a requirement from being exported without mutations", () => {
-  const a = policy('a', `  labels: {team: {required: true}}\n`);
-  const b = policy('b', `  labels: {team: {default: x}}\n`);
+  const a = policy('a', `  target: object
+  labels: {team: {required: true}}\n`);
+  const b = policy('b', `  target: object
+  labels: {team: {default: x}}\n`);
   assert.ok(exportPolicies([a, b]).notExported.some((n) => n.policy === 'a' && n.rule === 'require-labels'));
   assert.ok(!exportPolicies([a]).notExported.some((n) => n.rule === 'require-labels'));
 });
@@ -85,7 +90,8 @@ test("another policy's default keeps a requirement from being exported without m
 test('CEL validations are exported as written, with variables, messageExpression and reason; exceptions guard them', () => {
   const p = policy(
     'c',
-    `  match: {kinds: [Pod]}
+    `  target: object
+  match: {kinds: [Pod]}
   variables: [{name: n, expression: "object.spec.containers.size()"}]
   validations:
     - {name: few, expression: "variables.n <= 3", messageExpression: "'too many: ' + string(variables.n)", reason: Invalid}
@@ -105,11 +111,13 @@ test('CEL validations are exported as written, with variables, messageExpression
 });
 
 test('exclude with a namespace selector becomes a guard (matchConditions cannot read the namespace); without, a match condition', () => {
-  const p = policy('e', `  labels: {a: {required: true}}\n  exclude: {namespaceSelector: {matchLabels: {tier: dev}}}\n`);
+  const p = policy('e', `  target: object
+  labels: {a: {required: true}}\n  exclude: {namespaceSelector: {matchLabels: {tier: dev}}}\n`);
   const vap = byKind(exportPolicies([p]).objects, 'ValidatingAdmissionPolicy')[0]!;
   assert.ok(vap.spec.variables.some((v: any) => v.name === 'governor_excluded' && v.expression.includes('namespaceObject')));
   assert.ok(vap.spec.validations.every((v: any) => v.expression.startsWith('variables.governor_excluded || ')));
-  const q = policy('f', `  labels: {a: {required: true}}\n  exclude: {namespaces: [dev]}\n`);
+  const q = policy('f', `  target: object
+  labels: {a: {required: true}}\n  exclude: {namespaces: [dev]}\n`);
   const vq = byKind(exportPolicies([q]).objects, 'ValidatingAdmissionPolicy')[0]!;
   assert.deepEqual(vq.spec.matchConditions.slice(1), [{ name: 'governor-exclude', expression: '!((request.namespace == "dev"))' }]);
 });
@@ -127,7 +135,8 @@ test('globs and selectors as CEL; a glob regex matches what the glob matches', (
 });
 
 test('a policy field no translator reads (a newer shape) is reported, never dropped', () => {
-  const p = policy('n', `  labels: {team: {required: true}}\n`);
+  const p = policy('n', `  target: object
+  labels: {team: {required: true}}\n`);
   // As a policy of a later shape would carry it: the schema of this version refuses the field, the exporter must not ignore it.
   const later = { ...p, spec: { ...p.spec, labels: { team: { required: true, forbidden: true } }, when: { operations: ['CREATE'] } } } as unknown as typeof p;
   const r = exportPolicies([later]);
