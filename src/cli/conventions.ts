@@ -35,6 +35,12 @@ const USAGE_ERRORS = new Set([
 const FILE_ERRORS = new Set(['ENOENT', 'EACCES', 'EISDIR', 'ENOTDIR', 'EPERM']);
 
 /** The exit code for an error that ended a command. */
+/** A repeatable option's parser (`-f a -f b`). */
+export const repeatable = (v: string, prev: string[] = []): string[] => [...prev, v];
+
+/** Exit code of a command that leaves things out (rules refused, not exported): 1 unless --partial accepts it. */
+export const partialExit = (leftOut: number, partial: boolean | undefined): number => (leftOut && !partial ? EXIT_FAILED : EXIT_OK);
+
 export function exitCodeFor(e: unknown): number {
   if (!(e instanceof Error)) return EXIT_FAILED;
   if (USAGE_ERRORS.has(e.name)) return EXIT_USAGE;

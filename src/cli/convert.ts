@@ -3,7 +3,7 @@
 import type { Command } from 'commander';
 import { stringify } from 'yaml';
 import { convertKyvernoPolicy, isKyvernoPolicy, KyvernoInputError, type GovernancePolicyDocument, type Refusal } from '../policy/kyverno.js';
-import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, outputOption, UsageError } from './conventions.js';
+import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, outputOption, partialExit, repeatable, UsageError } from './conventions.js';
 import { loadManifests, ReviewUsageError } from './review.js';
 
 export interface ConvertOptions {
@@ -69,10 +69,8 @@ export async function convertKyverno(o: ConvertOptions, out: NodeJS.WritableStre
   err.write(
     `${found} Kyverno polic${found === 1 ? 'y' : 'ies'}: ${policies.length} rule(s) converted, ${refused.length} refused${skipped ? `; ${skipped} other document(s) ignored` : ''}${refused.length && o.partial ? ' (--partial)' : ''}\n`,
   );
-  return refused.length && !o.partial ? EXIT_FAILED : EXIT_OK;
+  return partialExit(refused.length, o.partial);
 }
-
-const collect = (v: string, prev: string[] = []) => [...prev, v];
 
 export function registerConvert(program: Command): void {
   const convert = program.command('convert').description('translate policies of other engines into GovernancePolicies');
@@ -81,7 +79,7 @@ export function registerConvert(program: Command): void {
     .description(
       'Kyverno ClusterPolicy/Policy → GovernancePolicy, one per translated rule; rules without an exact equivalent are refused with the reason on stderr (exit 1 unless --partial)',
     )
-    .option('-f, --filename <path>', 'Kyverno policy file, directory or "-" for stdin (repeatable)', collect, [])
+    .option('-f, --filename <path>', 'Kyverno policy file, directory or "-" for stdin (repeatable)', repeatable, [])
     .addOption(outputOption(['yaml', 'json'], 'yaml', 'yaml: the GovernancePolicies, for kubectl apply -f -; json: a KyvernoConversion with policies and the refused rules'))
     .option('--partial', 'exit 0 when some rules were refused (the translated ones are written either way)', false)
     .action(async (opts: { filename: string[]; output: 'yaml' | 'json'; partial: boolean }) => {

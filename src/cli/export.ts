@@ -5,7 +5,7 @@ import type { Command } from 'commander';
 import { stringify } from 'yaml';
 import { DEFAULT_KUBE_VERSION, exportPolicies, KUBE_FEATURES, parseKubeVersion, type KubeVersion } from '../governance/vap.js';
 import { loadGovernancePolicies, ReviewUsageError } from './review.js';
-import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, kubeList, outputOption, UsageError } from './conventions.js';
+import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, kubeList, outputOption, partialExit, repeatable, UsageError } from './conventions.js';
 
 export interface ExportVapOptions {
   readonly policies: readonly string[];
@@ -47,10 +47,8 @@ export async function exportVap(o: ExportVapOptions, out: NodeJS.WritableStream,
   const vaps = r.objects.filter((x) => x.kind === 'ValidatingAdmissionPolicy').length;
   const maps = r.objects.filter((x) => x.kind === 'MutatingAdmissionPolicy').length;
   err.write(`${policies.length} GovernancePolicy: ${vaps} ValidatingAdmissionPolicy, ${maps} MutatingAdmissionPolicy (with bindings); ${r.notExported.length} rule(s) not exported\n`);
-  return r.notExported.length && !o.partial ? EXIT_FAILED : EXIT_OK;
+  return partialExit(r.notExported.length, o.partial);
 }
-
-const collect = (v: string, prev: string[] = []) => [...prev, v];
 
 export function registerExport(program: Command): void {
   const exp = program.command('export').description('write policies in other formats');
@@ -60,7 +58,7 @@ export function registerExport(program: Command): void {
       'GovernancePolicies as ValidatingAdmissionPolicy + binding objects (and MutatingAdmissionPolicy for label/annotation defaults from Kubernetes 1.36), for kubectl apply -f -; rules that cannot be exported are listed on stderr with a reason, and make the exit code 1 unless --partial',
     )
     .argument('[paths...]', 'GovernancePolicy files or directories')
-    .option('--policies <path>', 'GovernancePolicy file or directory (repeatable; same as the arguments)', collect)
+    .option('--policies <path>', 'GovernancePolicy file or directory (repeatable; same as the arguments)', repeatable)
     .option('--kube-version <version>', `Kubernetes version of the target cluster (default ${DEFAULT_KUBE_VERSION.major}.${DEFAULT_KUBE_VERSION.minor}); decides MutatingAdmissionPolicy`)
     .option('--service-namespace <ns>', "governor's own namespace, never evaluated (as the webhook)", 'kube-governor')
     .option('--partial', 'exit 0 even when some rules were not exported')

@@ -10,7 +10,7 @@ import { listFiles, loadCheckedPolicies } from '../policy/load-files.js';
 import { formatPolicyError } from '../policy/types.js';
 import type { GovernancePolicy } from '../policy/governance-policy.js';
 import { reviewNamespace } from '../policy/kinds.js';
-import { outputOption } from './conventions.js';
+import { outputOption, repeatable } from './conventions.js';
 
 /** Bad flags or unreadable inputs: exit code 2, like a failed lint. */
 export class ReviewUsageError extends Error {
@@ -261,15 +261,13 @@ export async function review(o: ReviewOptions, out: NodeJS.WritableStream, err: 
   return denied ? 1 : 0;
 }
 
-const collect = (v: string, prev: string[] = []) => [...prev, v];
-
 export function registerReview(program: Command): void {
   program
     .command('review')
     .description('offline admission review: mutated objects on stdout, violations and warnings on stderr; exit code 1 when anything would be denied')
-    .requiredOption('--policies <path>', 'GovernancePolicy file or directory (repeatable)', collect)
-    .option('--namespace-labels <ns=k=v,...>', 'labels of a namespace, for namespaceSelector and fromNamespace (repeatable)', collect)
-    .option('--namespace-annotations <ns=k=v,...>', 'annotations of a namespace, for fromNamespace (repeatable)', collect)
+    .requiredOption('--policies <path>', 'GovernancePolicy file or directory (repeatable)', repeatable)
+    .option('--namespace-labels <ns=k=v,...>', 'labels of a namespace, for namespaceSelector and fromNamespace (repeatable)', repeatable)
+    .option('--namespace-annotations <ns=k=v,...>', 'annotations of a namespace, for fromNamespace (repeatable)', repeatable)
     .option('-n, --namespace <ns>', 'namespace of objects that name none', 'default')
     .option('--service-namespace <ns>', "the webhook's own namespace (never evaluated)", 'kube-governor')
     .addOption(outputOption(['yaml', 'json'], 'yaml', 'yaml: the mutated objects, for kubectl apply -f -; json: a ReviewReport with the verdict and findings per object, for CI'))

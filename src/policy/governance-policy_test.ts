@@ -169,17 +169,19 @@ test('issue 13: kinds in Kyverno forms, targets, wildcard keys and their misuses
     ['env', true, true, false],
   ]);
 
-  const bad = parsePolicyText(
-    doc(`  match: {kinds: ['*', 'a/b/c/Pod', 'Not_A_Kind', 'apps/vx/Deployment']}
-  target: pods
-  labels:
-    fluxcd.io/*: {default: x, fromNamespace: true}
+  // Tag rules each refused for a reason of its own: with schema errors beside them, then alone.
+  const misusedTags = `    fluxcd.io/*: {default: x, fromNamespace: true}
     team: {allowedKeys: [a], overwrite: true}
     gone: {forbidden: true, required: true}
     empty: {required: true, default: ''}
     banned: {default: x, forbiddenValues: [x]}
     governor.io/migration: {target: podTemplate}
-`),
+`;
+  const bad = parsePolicyText(
+    doc(`  match: {kinds: ['*', 'a/b/c/Pod', 'Not_A_Kind', 'apps/vx/Deployment']}
+  target: pods
+  labels:
+${misusedTags}`),
     'bad.yaml',
   );
   const msgs = bad.errors.map(formatPolicyError).join('\n');
@@ -188,13 +190,7 @@ test('issue 13: kinds in Kyverno forms, targets, wildcard keys and their misuses
   }
   const semantic = parsePolicyText(
     doc(`  labels:
-    fluxcd.io/*: {default: x, fromNamespace: true}
-    team: {allowedKeys: [a], overwrite: true}
-    gone: {forbidden: true, required: true}
-    empty: {required: true, default: ''}
-    banned: {default: x, forbiddenValues: [x]}
-    governor.io/migration: {target: podTemplate}
-`),
+${misusedTags}`),
     'semantic.yaml',
   );
   const s = semantic.errors.map(formatPolicyError).join('\n');
