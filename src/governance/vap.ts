@@ -5,6 +5,7 @@
 // translator cannot express exactly is reported per rule with a reason, never dropped. Every check keeps the engine's
 // semantics around it: the policy's match and exclude (matchConstraints, matchConditions), its exceptions and
 // exception annotations, UPDATE grandfathering (allowExistingViolations) and the workload-controller relaxation.
+import { BUILTIN_KINDS } from '../policy/kinds.js';
 import type { Requirement } from '../common/labels.js';
 import { re2Source } from '../common/pattern.js';
 import {
@@ -55,15 +56,13 @@ export function parseKubeVersion(text: string): KubeVersion | undefined {
 }
 
 /** Where each kind a policy can name is served: resourceRules need the resource (plural), not the kind. */
-export const KIND_RESOURCES: Readonly<Record<string, { readonly group: string; readonly resource: string }>> = {
-  Pod: { group: '', resource: 'pods' },
-  Deployment: { group: 'apps', resource: 'deployments' },
-  StatefulSet: { group: 'apps', resource: 'statefulsets' },
-  DaemonSet: { group: 'apps', resource: 'daemonsets' },
-  ReplicaSet: { group: 'apps', resource: 'replicasets' },
-  Job: { group: 'batch', resource: 'jobs' },
-  CronJob: { group: 'batch', resource: 'cronjobs' },
-};
+// The namespaced built-in kinds (src/policy/kinds.ts, the table the webhook registration reads); cluster-scoped kinds
+// are left out as the webhook leaves them out.
+export const KIND_RESOURCES: Readonly<Record<string, { readonly group: string; readonly resource: string }>> = Object.fromEntries(
+  Object.entries(BUILTIN_KINDS)
+    .filter(([, b]) => b.namespaced)
+    .map(([k, b]) => [k, { group: b.group, resource: b.resource }]),
+);
 
 export interface ExportOptions {
   readonly kubeVersion?: KubeVersion;
@@ -126,6 +125,8 @@ interface TranslateContext {
   readonly filled: ReadonlySet<string>;
   /** Of `filled`, the keys filled by defaults the export does not write. */
   readonly unexportedFill: ReadonlySet<string>;
+  /** Keys copied into pod templates by the webhook (not exported). */
+  readonly copied: ReadonlySet<string>;
 }
 
 type Translator = (ctx: TranslateContext, out: Translation) => void;
@@ -230,49 +231,61 @@ function valueOk(r: CompiledTagRule, v: string): string | undefined {
   return undefined;
 }
 
-/** labels / annotations: required and allowed/pattern on the object's metadata, values on the pod template's too. */
+/** labels / annotations: required and allowed/pattern where the rule is placed (target): the object's metadata and/or its pod template's. */
 function tagRules(field: 'labels' | 'annotations'): Translator {
-  return ({ policy, mutations, filled: filledByAny, unexportedFill }, out) => {
+  return ({ policy, mutations, filled: filledByAny, unexportedFill, copied }, out) => {
     const rules = field === 'labels' ? policy.labels : policy.annotations;
     const grandfather = policy.allowExistingViolations;
     for (const r of rules) {
       const names = TAG_RULES[r.family];
       const at = `spec.${field}[${str(r.key)}]`;
       if (!tagRuleExportable(policy, field, r)) {
-        // The export checks the object's own metadata before any mutation: a rule placed on the pod template, a
-        // wildcard key, or one with fields no translator reads would decide differently from the webhook.
-        if (r.onTemplate || r.wildcard) out.notExported.push({ policy: policy.name, rule: names.require, path: at, reason: r.wildcard ? 'wildcard keys are not exported yet' : 'rules placed on the pod template (target podTemplate or both) are not exported yet' });
+        // A wildcard key, or a rule with fields no translator reads, would decide differently from the webhook.
+        if (r.wildcard) out.notExported.push({ policy: policy.name, rule: names.require, path: at, reason: 'wildcard keys are not exported yet' });
         continue;
       }
-      const own = (root: string) => `${root}.?metadata.?${field}[?${str(r.key)}]`;
+      const key = `${field}/${r.key}`;
       const filled = r.default !== undefined || r.fromNamespace;
-      if (r.required) {
-        if ((filled || filledByAny.has(`${field}/${r.key}`)) && (!mutations || unexportedFill.has(`${field}/${r.key}`))) {
-          out.notExported.push({ policy: policy.name, rule: names.require, path: `${at}.required`, reason: `the webhook fills this ${field === 'labels' ? 'label' : 'annotation'} (default or fromNamespace) before checking it; the default needs a MutatingAdmissionPolicy (--kube-version ${KUBE_FEATURES.mutatingAdmissionPolicy.major}.${KUBE_FEATURES.mutatingAdmissionPolicy.minor} or later)` });
-        } else {
+      const nonEmpty = (x: string) => `(${x}.hasValue() && ${x}.value() != "")`;
+      // Where the webhook checks the rule: a controller's own metadata and/or its pod template (target); a Pod has
+      // one metadata, checked whatever the target. `skip`: CEL that is true where the place does not apply.
+      const places = [
+        { where: 'metadata', loc: (root: string) => `${root}.?metadata.?${field}[?${str(r.key)}]`, skip: r.onObject ? '' : 'request.kind.kind != "Pod" || ', template: false },
+        ...(r.onTemplate ? [{ where: 'the pod template', loc: (root: string) => `${podVar(root, field === 'labels' ? 'templateLabels' : 'templateAnnotations')}[?${str(r.key)}]`, skip: 'request.kind.kind == "Pod" || ', template: true }] : []),
+      ];
+      for (const place of places) {
+        // The export checks before any mutation it does not write: a place some unexported default or the copy into
+        // pod templates fills would be denied here and admitted by the webhook.
+        const unfilled = place.template ? !filledByAny.has(key) && !copied.has(key) : !filledByAny.has(key) || (mutations && !unexportedFill.has(key));
+        if (!unfilled) {
+          if (r.required || valueOk(r, 'v')) out.notExported.push({ policy: policy.name, rule: r.required ? names.require : names.values, path: `${at}${r.required ? '.required' : ''}`, reason: `the webhook fills this ${field === 'labels' ? 'label' : 'annotation'} on ${place.where} (a default, fromNamespace or copyToPodTemplate) before checking it, and the export does not write that fill${mutations ? '' : ` (defaults need a MutatingAdmissionPolicy: --kube-version ${KUBE_FEATURES.mutatingAdmissionPolicy.major}.${KUBE_FEATURES.mutatingAdmissionPolicy.minor} or later)`}` });
+          continue;
+        }
+        if (r.required) {
           out.checks.push({
             rule: names.require,
             family: r.family,
-            expression: `(${own('object')}.hasValue() && ${own('object')}.value() != "")${grandfather ? ` || (oldObject != null && !(${own('oldObject')}.hasValue() && ${own('oldObject')}.value() != ""))` : ''}`,
-            message: `metadata.${field}[${str(r.key)}] is required${r.allowed ? ` (one of ${r.allowed.join(', ')})` : r.pattern ? ` (matching ${r.pattern.source})` : ''} (policy ${policy.name}, rule ${names.require})`,
+            expression: `${place.skip}${nonEmpty(place.loc('object'))}${grandfather ? ` || (oldObject != null && !${nonEmpty(place.loc('oldObject'))})` : ''}`,
+            message: `${place.template ? 'the pod template\'s ' : ''}metadata.${field}[${str(r.key)}] is required${r.allowed ? ` (one of ${r.allowed.join(', ')})` : r.pattern ? ` (matching ${r.pattern.source})` : ''} (policy ${policy.name}, rule ${names.require})`,
+            controllerRelaxed: true,
+          });
+        }
+        const ok = valueOk(r, 'v');
+        if (ok) {
+          const v = place.loc('object');
+          const same = grandfather ? ` || (oldObject != null && ${place.loc('oldObject')} == ${v})` : '';
+          out.checks.push({
+            rule: names.values,
+            family: r.family,
+            expression: `${place.skip}!${v}.hasValue() || [${v}.value()].all(v, ${ok})${same}`,
+            message: `${field === 'labels' ? 'label' : 'annotation'} ${r.key} on ${place.where} must be ${r.allowed ? `one of ${r.allowed.join(', ')}` : `matching ${r.pattern!.source}`} (policy ${policy.name}, rule ${names.values})`,
             controllerRelaxed: true,
           });
         }
       }
-      const ok = valueOk(r, 'v');
-      if (ok) {
-        // The rule is placed on the object (tagRuleExportable): the webhook checks its own metadata only.
-        for (const [where, loc] of [['metadata', (root: string) => own(root)]] as const) {
-          const v = loc('object');
-          const same = grandfather ? ` || (oldObject != null && ${loc('oldObject')} == ${v})` : '';
-          out.checks.push({
-            rule: names.values,
-            family: r.family,
-            expression: `!${v}.hasValue() || [${v}.value()].all(v, ${ok})${same}`,
-            message: `${field === 'labels' ? 'label' : 'annotation'} ${r.key} on ${where} must be ${r.allowed ? `one of ${r.allowed.join(', ')}` : `matching ${r.pattern!.source}`} (policy ${policy.name}, rule ${names.values})`,
-            controllerRelaxed: true,
-          });
-        }
+      if (filled && r.onTemplate) {
+        out.notExported.push({ policy: policy.name, rule: names.default, path: `${at}.${r.default !== undefined ? 'default' : 'fromNamespace'}`, reason: 'defaults placed on the pod template (target podTemplate or both) are not exported yet' });
+        continue;
       }
       if (filled) {
         if (!mutations) {
@@ -282,12 +295,12 @@ function tagRules(field: 'labels' | 'annotations'): Translator {
         }
       }
     }
-    if (rules.length) {
+    if (rules.some((r) => r.copyToPodTemplate)) {
       out.notExported.push({
         policy: policy.name,
         rule: TAG_RULES[field].default,
         path: `spec.${field}`,
-        reason: `the webhook also copies governed ${field} of a controller into its pod template when absent there; that copy never changes a decision and is not exported`,
+        reason: `the webhook copies ${field} of a controller into its pod template when absent there (copyToPodTemplate); the copy is not exported, so checks of those keys on pod templates are not either`,
       });
     }
   };
@@ -433,10 +446,10 @@ const resourceRules: Translator = ({ policy, version, filled }, out) => {
 const HANDLED_SPEC_FIELDS = new Set(['target', 'mode', 'match', 'exclude', 'resources', 'labels', 'annotations', 'exceptions', 'allowExceptionAnnotations', 'allowExistingViolations', 'validations', 'variables']);
 const HANDLED_TAG_FIELDS = new Set(['required', 'allowed', 'pattern', 'default', 'fromNamespace', 'target', 'copyToPodTemplate']);
 
-/** Whether the exporter writes this tag rule: on the object's own metadata, a plain key, only fields it reads. */
+/** Whether the exporter writes this tag rule: a plain key with only fields it reads. */
 function tagRuleExportable(policy: GovernancePolicy, field: 'labels' | 'annotations', r: CompiledTagRule): boolean {
   const spec = (policy.spec[field] ?? {})[r.key] as Record<string, unknown> | undefined;
-  return !r.onTemplate && !r.wildcard && Object.keys(spec ?? {}).every((k) => HANDLED_TAG_FIELDS.has(k));
+  return !r.wildcard && Object.keys(spec ?? {}).every((k) => HANDLED_TAG_FIELDS.has(k));
 }
 const HANDLED_RESOURCE_FIELDS = new Set(['require', 'max', 'maxLimitRequestRatio', 'defaults']);
 
@@ -542,12 +555,15 @@ export function exportPolicies(policies: readonly GovernancePolicy[], o: ExportO
   const filled = new Set<string>();
   // Keys some default fills that the export does not write (placed on the pod template, or in a rule not exported).
   const unexportedFill = new Set<string>();
+  // Keys the webhook copies from a controller's metadata into its pod template (copyToPodTemplate, migration labels).
+  const copied = new Set<string>();
   for (const p of policies) {
+    for (const field of ['labels', 'annotations'] as const) for (const r of p[field]) if (r.copyToPodTemplate) copied.add(`${field}/${r.key}`);
     for (const field of ['labels', 'annotations'] as const) {
       for (const r of p[field]) {
         if (r.default === undefined && !r.fromNamespace) continue;
         filled.add(`${field}/${r.key}`);
-        if (!tagRuleExportable(p, field, r) || Object.keys(p.spec).some((k) => !HANDLED_SPEC_FIELDS.has(k))) unexportedFill.add(`${field}/${r.key}`);
+        if (!tagRuleExportable(p, field, r) || r.onTemplate || Object.keys(p.spec).some((k) => !HANDLED_SPEC_FIELDS.has(k))) unexportedFill.add(`${field}/${r.key}`);
       }
     }
     for (const d of p.resources?.defaults.requests ?? []) filled.add(`requests.${d.resource}`);
@@ -557,11 +573,11 @@ export function exportPolicies(policies: readonly GovernancePolicy[], o: ExportO
     const t: Translation = { checks: [], mutations: [], variables: [], notExported: [] };
     if (Object.keys(p.spec).some((k) => !HANDLED_SPEC_FIELDS.has(k))) {
       // A policy-wide field no translator reads (spec.when...) changes every rule: none is exported.
-      unhandledFields({ policy: p, version, mutations, filled, unexportedFill }, t);
+      unhandledFields({ policy: p, version, mutations, filled, unexportedFill, copied }, t);
       notExported.push(...t.notExported);
       continue;
     }
-    for (const translate of TRANSLATORS) translate({ policy: p, version, mutations, filled, unexportedFill }, t);
+    for (const translate of TRANSLATORS) translate({ policy: p, version, mutations, filled, unexportedFill, copied }, t);
     notExported.push(...t.notExported);
     if (!t.checks.length && !t.mutations.length) continue;
     const reserved = t.variables.filter((v) => v.name.startsWith('governor_'));
