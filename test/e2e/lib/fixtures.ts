@@ -57,7 +57,7 @@ spec:
     max: {memory: 1Gi}
     defaults: {requests: {cpu: 50m, memory: 64Mi}, limits: {memory: 128Mi}}
   labels:
-    team: {required: true, default: platform-e2e}
+    team: {required: true, default: platform-e2e, copyToPodTemplate: true}
 ---
 apiVersion: governor.io/v1alpha1
 kind: GovernancePolicy
