@@ -257,11 +257,13 @@ function tagRules(field: 'labels' | 'annotations'): Translator {
         // The export checks before any mutation it does not write: a place some unexported default or the copy into
         // pod templates fills would be denied here and admitted by the webhook.
         const unfilled = place.template ? !filledByAny.has(key) && !copied.has(key) : !filledByAny.has(key) || (mutations && !unexportedFill.has(key));
+        const fillReason = `the webhook fills this ${field === 'labels' ? 'label' : 'annotation'} on ${place.where} (a default, fromNamespace or copyToPodTemplate) before checking it, and the export does not write that fill${mutations ? '' : ` (defaults need a MutatingAdmissionPolicy: --kube-version ${KUBE_FEATURES.mutatingAdmissionPolicy.major}.${KUBE_FEATURES.mutatingAdmissionPolicy.minor} or later)`}`;
         if (!unfilled) {
-          if (r.required || valueOk(r, 'v')) out.notExported.push({ policy: policy.name, rule: r.required ? names.require : names.values, path: `${at}${r.required ? '.required' : ''}`, reason: `the webhook fills this ${field === 'labels' ? 'label' : 'annotation'} on ${place.where} (a default, fromNamespace or copyToPodTemplate) before checking it, and the export does not write that fill${mutations ? '' : ` (defaults need a MutatingAdmissionPolicy: --kube-version ${KUBE_FEATURES.mutatingAdmissionPolicy.major}.${KUBE_FEATURES.mutatingAdmissionPolicy.minor} or later)`}` });
-          continue;
+          // Values written in the object are still checked (a fill only adds what is absent); a filled value is not.
+          if (r.required) out.notExported.push({ policy: policy.name, rule: names.require, path: `${at}.required`, reason: fillReason });
+          if (valueOk(r, 'v')) out.notExported.push({ policy: policy.name, rule: names.values, path: at, reason: `${fillReason}: values written in the object are checked, a filled value is not` });
         }
-        if (r.required) {
+        if (r.required && unfilled) {
           out.checks.push({
             rule: names.require,
             family: r.family,
