@@ -220,7 +220,7 @@ test('review -o json of no object is still a ReviewReport; Namespace objects app
   writeFileSync(join(dir, 'empty.yaml'), '# nothing here\n');
   const empty = sink();
   assert.equal(await review({ policies: [POLICIES], manifests: [join(dir, 'empty.yaml')], output: 'json' }, empty.stream, sink().stream), 0);
-  assert.deepEqual(JSON.parse(empty.out ?? empty.text()), {
+  assert.deepEqual(JSON.parse(empty.text()), {
     apiVersion: 'governor.io/v1alpha1',
     kind: 'ReviewReport',
     results: [],
