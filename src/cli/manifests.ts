@@ -8,7 +8,7 @@ import { once } from 'node:events';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
-import { LineCounter, parseAllDocuments } from 'yaml';
+import { parseAllDocuments } from 'yaml';
 import { isRecord } from '../governance/json-patch.js';
 
 /** Largest document accepted (bytes of text): the API server takes at most 3 MiB per request; YAML adds whitespace. */
@@ -65,13 +65,15 @@ export async function* manifestPieces(chunks: AsyncIterable<string>, maxBytes = 
   let rest = '';
   // The rest of a line whose beginning was dropped for its length: neither a marker nor content of its own.
   let continued = false;
-  function* cut(): Generator<ManifestPiece> {
-    if (lines.length || oversize) yield oversize ? { text: '', line: start, oversize } : { text: lines.join(''), line: start };
+  // Plain functions (a generator per line costs more than the cut itself): each returns the piece a line ends, if any.
+  function cut(): ManifestPiece | undefined {
+    const piece = lines.length || oversize ? (oversize ? { text: '', line: start, oversize } : { text: lines.join(''), line: start }) : undefined;
     lines = [];
     bytes = 0;
     oversize = 0;
     content = false;
     start = lineNo + 1;
+    return piece;
   }
   function add(l: string): void {
     if (oversize) oversize += l.length;
@@ -83,30 +85,33 @@ export async function* manifestPieces(chunks: AsyncIterable<string>, maxBytes = 
       bytes += l.length;
     }
   }
-  function* line(l: string): Generator<ManifestPiece> {
+  function line(l: string): ManifestPiece | undefined {
     if (continued) {
       continued = false;
       oversize += l.length;
       if (l.endsWith('\n')) lineNo++;
-      return;
+      return undefined;
     }
-    if (isMarker(l, '---')) {
-      if (content) yield* cut();
+    const c = l.charCodeAt(0);
+    if (c === 45 /* - */ && isMarker(l, '---')) {
+      const piece = content ? cut() : undefined;
       lineNo++;
       add(l);
       content = true;
-      return;
+      return piece;
     }
     lineNo++;
     add(l);
-    if (isMarker(l, '...')) yield* cut();
-    else if (!content && !isBlankOrComment(l) && !l.startsWith('%')) content = true;
+    if (c === 46 /* . */ && isMarker(l, '...')) return cut();
+    if (!content && !isBlankOrComment(l) && c !== 37 /* % */) content = true;
+    return undefined;
   }
   for await (const chunk of chunks) {
     let text = rest + chunk;
     let from = 0;
     for (let nl = text.indexOf('\n'); nl >= 0; nl = text.indexOf('\n', from)) {
-      yield* line(text.slice(from, nl + 1));
+      const piece = line(text.slice(from, nl + 1));
+      if (piece) yield piece;
       from = nl + 1;
     }
     rest = text.slice(from);
@@ -121,8 +126,10 @@ export async function* manifestPieces(chunks: AsyncIterable<string>, maxBytes = 
     }
     text = '';
   }
-  if (rest) yield* line(rest);
-  yield* cut();
+  const last = rest ? line(rest) : undefined;
+  if (last) yield last;
+  const end = cut();
+  if (end) yield end;
 }
 
 /** The objects of one piece (`kind: List` items flattened), or the errors that stop it. `document` counts on from next. */
@@ -130,17 +137,22 @@ export function parsePiece(file: string, piece: ManifestPiece, next: number): { 
   if (piece.oversize) {
     return { objects: [], errors: [{ file, document: next, line: piece.line, column: 1, message: `document too large (${piece.oversize} bytes; at most ${MAX_DOCUMENT_BYTES})` }], documents: 1 };
   }
-  const lc = new LineCounter();
-  const docs = parseAllDocuments(piece.text, { lineCounter: lc });
+  const docs = parseAllDocuments(piece.text);
   const objects: LoadedObject[] = [];
   const errors: ManifestError[] = [];
   if (!Array.isArray(docs)) return { objects, errors, documents: 0 };
+  // Positions are computed only where needed (a line counter on every parse costs more).
+  const at = (offset: number) => {
+    let line = piece.line;
+    let lineStart = 0;
+    for (let i = piece.text.indexOf('\n'); i >= 0 && i < offset; i = piece.text.indexOf('\n', i + 1)) {
+      line++;
+      lineStart = i + 1;
+    }
+    return { line, column: offset - lineStart + 1 };
+  };
   docs.forEach((doc, i) => {
     const document = next + i;
-    const at = (offset: number) => {
-      const p = lc.linePos(offset);
-      return { line: piece.line + p.line - 1, column: p.col };
-    };
     const line = at(doc.range[0]).line;
     if (doc.errors.length) {
       const e = doc.errors[0]!;
@@ -252,6 +264,14 @@ export class ManifestInputs {
     const found = new Map<string, { labels: Record<string, string>; annotations: Record<string, string> }>();
     for (const file of this.files) {
       try {
+        // Most inputs name no Namespace at all: one pass over the text tells, before any document is cut out.
+        let mentions = false;
+        let tail = '';
+        for await (const c of this.chunks(file)) {
+          mentions ||= (tail + c).includes('Namespace');
+          tail = c.slice(-8);
+        }
+        if (!mentions) continue;
         for await (const piece of manifestPieces(this.chunks(file))) {
           if (!piece.text.includes('Namespace')) continue;
           for (const { object } of parsePiece(file, piece, 1).objects) {
