@@ -46,11 +46,12 @@ const COMMANDS: Readonly<Record<string, () => Promise<Register>>> = {
 };
 
 /**
- * The commands argv runs: the one it names, else (no command, `help`, `completion`, an unknown word, which commander
- * answers with the full list) every command.
+ * The commands argv runs: the one it names; none for `--version` alone; else (no command, `help`, `completion`, an
+ * unknown word, which commander answers with the full list) every command.
  */
 export function commandsFor(argv: readonly string[]): string[] {
   const first = argv.find((a) => !a.startsWith('-'));
+  if (first === undefined && argv.some((a) => a === '-V' || a === '--version') && !argv.some((a) => a === '-h' || a === '--help')) return [];
   return first !== undefined && first !== 'completion' && Object.hasOwn(COMMANDS, first) ? [first] : Object.keys(COMMANDS);
 }
 

@@ -61,9 +61,12 @@ test('governor review on one object loads neither the servers, the other command
   assert.deepEqual(loaded(cel.modules, ['/node_modules/@bufbuild/cel/']), ['/node_modules/@bufbuild/cel/']);
 });
 
-test('governor serve loads the servers and none of the CLI-only modules, the schema compiler or CEL', async () => {
+test('governor serve loads the servers and none of the CLI-only modules, the schema compiler or CEL; --version no command', async () => {
   const r = await loadedModules(['serve', '--help']);
   assert.equal(r.code, 0, r.stderr);
   assert.deepEqual(loaded(r.modules, ['/node_modules/express/', '/src/components.ts']), ['/node_modules/express/', '/src/components.ts'], 'serve loads its own graph');
   assert.deepEqual(loaded(r.modules, [...CLI_ONLY, ...COMPILERS]), []);
+  const version = await loadedModules(['--version']);
+  assert.equal(version.code, 0, version.stderr);
+  assert.deepEqual(loaded(version.modules, ['/src/cli/serve.ts', '/src/cli/version.ts', '/src/cli/review.ts', '/src/governance/engine.ts']), [], '--version loads no command');
 });
