@@ -3,6 +3,7 @@
 // duration, everything stays on loopback, load generators run in their own processes.
 //
 //   npm run bench -- [--only webhook,scaling,review,adapter,startup] [--variants bare,fast] [--repeats 3] [--duration 8] [--quick] [--profile]
+//   npm run bench -- --only peers   (every peer comparison; not in the default list; or peers-review, …)
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -13,6 +14,7 @@ import { round } from './lib/stats.js';
 import { RATES, summaryTables, type BenchResults } from './lib/summary.js';
 import { benchPolicyScaling, benchReviewCli, type ReviewCliResult, type ScalingRow } from './policy-scaling.js';
 import { benchStartup } from './startup.js';
+import { benchPeersReview, peersReviewTable } from './peers/review.js';
 import { benchWebhook } from './webhook.js';
 import type { WebhookVariant } from './lib/servers.js';
 
@@ -91,6 +93,21 @@ if (only.has('startup')) {
   log('\n== 4. startup: process start to ready (adapter and webhook /readyz 200)');
   const rows = await benchStartup({ repeats, largePolicies: 10_000, build: !flag('--no-build'), log });
   results.startup = rows;
+}
+
+// ---------------------------------------------------------------- peers: governor review (the compiled CLI)
+if (only.has('peers') || only.has('peers-review')) {
+  log('\n== peers: governor review (dist/cli.js) on 1, 1,000 and 10,000 seeded Deployments: wall, CPU, peak RSS, verdicts');
+  if (!flag('--no-build')) {
+    log('  building dist/ (npm run build)');
+    const { execFileSync } = await import('node:child_process');
+    execFileSync('npm', ['run', '--silent', 'build'], { cwd: fileURLToPath(new URL('../', import.meta.url)), stdio: 'inherit' });
+  }
+  const counts = opt('--review-counts', quick ? '1,1000' : '1,1000,10000').split(',').map(Number);
+  const baseline = opt('--review-baseline', '');
+  const rows = await benchPeersReview({ counts, repeats, ...(baseline ? { baselineCli: baseline } : {}), log });
+  results.peersReview = rows;
+  md.push(...peersReviewTable(rows));
 }
 
 if (profDir) {

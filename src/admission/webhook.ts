@@ -2,7 +2,8 @@
 import { GovernanceEngine } from '../governance/engine.js';
 import type { ActiveMigrationSource } from '../governance/types.js';
 import { kubeEventRecorder, noopEventRecorder, type EventRecorder } from '../kube/events.js';
-import { NamespaceCache, namespaceInformer, StaticNamespaces, type NamespaceLookup } from '../kube/namespaces.js';
+import { NamespaceCache, StaticNamespaces, type NamespaceLookup } from '../kube/namespaces.js';
+import { namespaceInformer } from '../kube/namespace-informer.js';
 import type { ComponentFactory, ServerComponent } from '../server/component.js';
 import type { WebhookEventsMode } from '../server/options.js';
 import type { PolicySet } from '../policy/policy-set.js';

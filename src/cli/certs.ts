@@ -8,7 +8,8 @@ import type { Command } from 'commander';
 import { generateCA, generateServingCert, serviceDnsNames } from '../tls/certs.js';
 import { parseDuration } from '../common/duration.js';
 import { pemCertificates } from '../common/pem.js';
-import { cliKubeConfig, kubeOptions } from './conventions.js';
+import { kubeOptions } from './conventions.js';
+import { cliKubeConfig } from './kube-flags.js';
 import {
   APISERVICE_NAME,
   WEBHOOK_CONFIGURATION_NAME,

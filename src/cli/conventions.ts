@@ -3,8 +3,6 @@
 import { Option, type Command } from 'commander';
 import { stringify } from 'yaml';
 import { DurationError, formatDuration, parseDuration } from '../common/duration.js';
-import { KubeConfigError, loadCliKubeConfig } from '../kube/client.js';
-import type { KubeConfig } from '@kubernetes/client-node';
 
 /** Exit codes: 0 success; 1 denied, violations, failed tests, lint errors, a failed action; 2 usage or input errors. */
 export const EXIT_OK = 0;
@@ -108,15 +106,3 @@ export interface KubeFlags {
 export function kubeOptions(cmd: Command, kubeconfigHelp = 'kubeconfig file (default: $KUBECONFIG, a list merged like kubectl; else ~/.kube/config; else in-cluster)'): Command {
   return cmd.option('--kubeconfig <file>', kubeconfigHelp).option('--context <name>', 'kubeconfig context to use (default: its current-context)');
 }
-
-/** The kubeconfig of a CLI command (kubectl's loading rules); undefined when there is none at all. */
-export function cliKubeConfig(f: KubeFlags): KubeConfig | undefined {
-  return loadCliKubeConfig({ kubeconfig: f.kubeconfig, context: f.context });
-}
-
-/** The namespace: -n, else the context's namespace, else "default" (kubectl's). */
-export function contextNamespace(kc: KubeConfig | undefined, flag: string | undefined): string {
-  return flag ?? (kc ? kc.getContextObject(kc.getCurrentContext())?.namespace : undefined) ?? 'default';
-}
-
-export { KubeConfigError };

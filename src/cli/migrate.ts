@@ -2,7 +2,8 @@
 // (the source workload's annotation) and records each action as an Event on both workloads.
 import type { Command } from 'commander';
 import { CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
-import { cliKubeConfig, contextNamespace, formatData, kubeOptions, outputOption, UsageError } from './conventions.js';
+import { formatData, kubeOptions, outputOption, UsageError } from './conventions.js';
+import { cliKubeConfig, contextNamespace } from './kube-flags.js';
 import { KubeMigrationStateStore, KubeWorkloadApi, WorkloadNotFoundError, type WorkloadApi } from '../kube/migration-state.js';
 import { compileClusterObjects, POLICY_GROUP, POLICY_VERSION } from '../policy/load-cluster.js';
 import type { MigrationPolicy, WorkloadRef } from '../policy/types.js';

@@ -1,7 +1,7 @@
 // `governor review`: offline, what `kubectl apply` would get from the webhook (mutate, then validate) — the same engine.
-import { readFile } from 'node:fs/promises';
+import { once } from 'node:events';
 import type { Command } from 'commander';
-import { parseAllDocuments, stringify } from 'yaml';
+import { stringify } from 'yaml';
 import { GovernanceEngine, skippedNamespaces } from '../governance/engine.js';
 import { formatViolation, type RuleResult } from '../governance/result.js';
 import { isRecord } from '../governance/json-patch.js';
@@ -10,7 +10,10 @@ import { listFiles, loadCheckedPolicies } from '../policy/load-files.js';
 import { formatPolicyError } from '../policy/types.js';
 import type { GovernancePolicy } from '../policy/governance-policy.js';
 import { reviewNamespace } from '../policy/kinds.js';
-import { outputOption, repeatable } from './conventions.js';
+import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, outputOption, repeatable } from './conventions.js';
+import { formatManifestError, isManifestError, ManifestInputs, type LoadedObject, type ManifestError, type StdinSource } from './manifests.js';
+
+export type { LoadedObject, ManifestError } from './manifests.js';
 
 /** Bad flags or unreadable inputs: exit code 2, like a failed lint. */
 export class ReviewUsageError extends Error {
@@ -29,14 +32,8 @@ export interface ReviewOptions {
   readonly serviceNamespace?: string;
   /** yaml (default): the mutated objects, for `kubectl apply -f -`; json: the structured report (ReviewReport). */
   readonly output?: 'yaml' | 'json';
-  /** stdin text for "-". */
-  readonly stdin?: () => Promise<string>;
-}
-
-export interface LoadedObject {
-  readonly file: string;
-  readonly document: number;
-  readonly object: unknown;
+  /** stdin for "-": a stream (default process.stdin) or a function giving its text. */
+  readonly stdin?: StdinSource;
 }
 
 /** "shop=tier=prod,team=a" → ["shop", {tier: "prod", team: "a"}]. */
@@ -71,31 +68,25 @@ export async function inputFiles(paths: readonly string[], pattern: RegExp): Pro
   return out;
 }
 
-/** Every object of the manifests, in order; `kind: List` items are flattened. */
-export async function loadManifests(paths: readonly string[], stdin?: () => Promise<string>): Promise<LoadedObject[]> {
+/** Manifest files: what directories give. */
+export const MANIFEST_FILES = /\.(ya?ml|json)$/i;
+
+/**
+ * Every object of the manifests, in order; `kind: List` items are flattened. Holds them all: for commands that need
+ * them together (convert); review streams them. A document that cannot be read is a usage error naming where it is.
+ */
+export async function loadManifests(paths: readonly string[], stdin?: StdinSource): Promise<LoadedObject[]> {
+  const inputs = new ManifestInputs(await inputFiles(paths, MANIFEST_FILES), stdin);
   const objects: LoadedObject[] = [];
-  for (const file of await inputFiles(paths, /\.(ya?ml|json)$/i)) {
-    const text = file === '-' ? await (stdin ?? (() => readStream(process.stdin)))() : await readFile(file, 'utf8');
-    const docs = parseAllDocuments(text);
-    if (!Array.isArray(docs)) continue;
-    docs.forEach((doc, i) => {
-      if (doc.errors.length) throw new ReviewUsageError(`${file} (document ${i + 1}): YAML syntax: ${doc.errors[0]!.message.split('\n')[0]}`);
-      const obj = doc.toJS({ maxAliasCount: 50 });
-      if (obj === null || obj === undefined) return;
-      const items = isRecord(obj) && obj.kind === 'List' && Array.isArray(obj.items) ? obj.items : [obj];
-      for (const item of items) objects.push({ file: file === '-' ? '<stdin>' : file, document: i + 1, object: item });
-    });
+  try {
+    for await (const x of inputs.objects()) {
+      if (isManifestError(x)) throw new ReviewUsageError(formatManifestError(x));
+      objects.push(x);
+    }
+  } finally {
+    await inputs.close();
   }
   return objects;
-}
-
-function readStream(s: NodeJS.ReadableStream): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    s.on('data', (c) => chunks.push(Buffer.from(c)));
-    s.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    s.on('error', reject);
-  });
 }
 
 /** Loads and cross-checks the GovernancePolicies; policy errors are usage errors. */
@@ -155,6 +146,8 @@ export interface ReviewReport {
   readonly allowed: boolean;
   readonly summary: { readonly objects: number; readonly policies: number; readonly denied: number; readonly withWarnings: number; readonly mutated: number };
   readonly results: readonly ReviewResult[];
+  /** Documents that could not be read (file, document, line, column, message); absent when there are none. */
+  readonly errors?: readonly ManifestError[];
 }
 
 function objectRef(obj: unknown, namespace: string): ObjectRef {
@@ -185,80 +178,98 @@ function describe(obj: unknown, namespace: string): string {
   return `${typeof o.kind === 'string' ? o.kind : '?'} ${namespace}/${name}`;
 }
 
+/** Writes to a stream, waiting while its buffer is full: the output never piles up in memory. */
+async function write(out: NodeJS.WritableStream, text: string): Promise<void> {
+  if (!out.write(text)) await once(out, 'drain');
+}
+
+/** A result as it sits in the report: JSON.stringify(report, null, 2) of one element of `results`. */
+const indentedResult = (r: ReviewResult): string => `    ${JSON.stringify(r, null, 2).replaceAll('\n', '\n    ')}`;
+
+/**
+ * Reviews the manifests one document at a time: each object is read, reviewed and written before the next is read, so
+ * memory does not grow with the input. `-o json` writes the ReviewReport as it goes (`results` first; `allowed`,
+ * `summary` and `errors` once every object is known). A document that cannot be read is reported on stderr with its
+ * file, line and column and the others are still reviewed; the exit code is then 2.
+ */
 export async function review(o: ReviewOptions, out: NodeJS.WritableStream, err: NodeJS.WritableStream): Promise<number> {
   const policies = await loadGovernancePolicies(o.policies);
-  const objects = await loadManifests(o.manifests, o.stdin);
-  const namespaces = new StaticNamespaces();
-  for (const { object } of objects) {
-    if (isRecord(object) && object.kind === 'Namespace' && object.apiVersion === 'v1' && isRecord(object.metadata) && typeof object.metadata.name === 'string') {
-      const m = object.metadata;
-      namespaces.set(object.metadata.name, { labels: isRecord(m.labels) ? (m.labels as Record<string, string>) : {}, annotations: isRecord(m.annotations) ? (m.annotations as Record<string, string>) : {} });
+  const inputs = new ManifestInputs(await inputFiles(o.manifests, MANIFEST_FILES), o.stdin);
+  try {
+    const namespaces = new StaticNamespaces(await inputs.namespaces());
+    for (const [flags, field] of [
+      [o.namespaceLabels, 'labels'],
+      [o.namespaceAnnotations, 'annotations'],
+    ] as const) {
+      for (const f of flags ?? []) {
+        const [ns, map] = parseNamespaceFlag(f);
+        const cur = namespaces.get(ns) ?? { labels: {}, annotations: {} };
+        namespaces.set(ns, { ...cur, [field]: { ...cur[field], ...map } });
+      }
     }
-  }
-  for (const [flags, field] of [
-    [o.namespaceLabels, 'labels'],
-    [o.namespaceAnnotations, 'annotations'],
-  ] as const) {
-    for (const f of flags ?? []) {
-      const [ns, map] = parseNamespaceFlag(f);
-      const cur = namespaces.get(ns) ?? { labels: {}, annotations: {} };
-      namespaces.set(ns, { ...cur, [field]: { ...cur[field], ...map } });
-    }
-  }
-  const engine = new GovernanceEngine(policies, { skipNamespaces: skippedNamespaces(o.serviceNamespace) });
-  const outputs: unknown[] = [];
-  const results: ReviewResult[] = [];
-  let denied = 0;
-  let warned = 0;
-  let patched = 0;
-  for (const { file, document, object } of objects) {
-    const namespace = reviewNamespace(object, o.namespace ?? 'default');
-    const info = namespaces.get(namespace);
-    const r = engine.review(object, { namespace, ...(info ? { namespaceInfo: info } : {}) });
-    outputs.push(r.mutation.mutated);
-    const where = `${file} (document ${document}) ${describe(object, namespace)}`;
-    const d = r.validation.decision;
-    if (r.mutation.patch.length) patched++;
-    results.push({
-      object: objectRef(object, namespace),
-      file,
-      document,
-      allowed: d.allowed,
-      mutated: r.mutation.patch.length > 0,
-      patch: r.mutation.patch,
-      findings: [
-        ...d.denials.map((x) => finding(x, 'deny')),
-        ...d.warnings.map((x) => finding(x, 'warn')),
-        ...d.exceptions.map((x) => finding(x, 'exception')),
-        ...r.validation.results.filter((x) => x.status === 'skip' && x.condition !== undefined).map((x) => finding(x, 'skip')),
-      ],
-      ...(d.omitted ? { omitted: { ...d.omitted } } : {}),
-      mutatedObject: r.mutation.mutated,
-    });
+    const engine = new GovernanceEngine(policies, { skipNamespaces: skippedNamespaces(o.serviceNamespace) });
+    const json = o.output === 'json';
+    const errors: ManifestError[] = [];
+    let objects = 0;
+    let denied = 0;
+    let warned = 0;
+    let patched = 0;
+    if (json) await write(out, `{\n  "apiVersion": "governor.io/v1alpha1",\n  "kind": "ReviewReport",\n  "results": [`);
     // The same bounded report as the webhook: the engine keeps MAX_REPORTED of each kind and counts the rest.
     const lines = (rs: readonly RuleResult[], more = 0) => rs.map((x) => `  ${formatViolation(x)}\n`).join('') + (more ? `  … and ${more} more\n` : '');
-    if (!d.allowed) {
-      denied++;
-      err.write(`${where}: denied\n${lines(d.denials, d.omitted?.denials)}`);
+    for await (const item of inputs.objects()) {
+      if (isManifestError(item)) {
+        errors.push(item);
+        err.write(`governor review: ${formatManifestError(item)}\n`);
+        continue;
+      }
+      const { file, document, object } = item;
+      const namespace = reviewNamespace(object, o.namespace ?? 'default');
+      const info = namespaces.get(namespace);
+      const r = engine.review(object, { namespace, ...(info ? { namespaceInfo: info } : {}) });
+      const where = `${file} (document ${document}) ${describe(object, namespace)}`;
+      const d = r.validation.decision;
+      if (r.mutation.patch.length) patched++;
+      if (json) {
+        const result: ReviewResult = {
+          object: objectRef(object, namespace),
+          file,
+          document,
+          allowed: d.allowed,
+          mutated: r.mutation.patch.length > 0,
+          patch: r.mutation.patch,
+          findings: [
+            ...d.denials.map((x) => finding(x, 'deny')),
+            ...d.warnings.map((x) => finding(x, 'warn')),
+            ...d.exceptions.map((x) => finding(x, 'exception')),
+            ...r.validation.results.filter((x) => x.status === 'skip' && x.condition !== undefined).map((x) => finding(x, 'skip')),
+          ],
+          ...(d.omitted ? { omitted: { ...d.omitted } } : {}),
+          mutatedObject: r.mutation.mutated,
+        };
+        await write(out, `${objects ? ',' : ''}\n${indentedResult(result)}`);
+      } else await write(out, `${objects ? '---\n' : ''}${stringify(r.mutation.mutated, { lineWidth: 0 })}`);
+      objects++;
+      if (!d.allowed) {
+        denied++;
+        err.write(`${where}: denied\n${lines(d.denials, d.omitted?.denials)}`);
+      }
+      if (d.warnings.length) {
+        warned++;
+        err.write(`${where}: warnings\n${lines(d.warnings, d.omitted?.warnings)}`);
+      }
+      for (const x of d.exceptions) err.write(`${where}: exception used: ${x.policy}/${x.rule} (${x.exception!.via}): ${x.exception!.reason}\n`);
     }
-    if (d.warnings.length) {
-      warned++;
-      err.write(`${where}: warnings\n${lines(d.warnings, d.omitted?.warnings)}`);
+    if (json) {
+      const summary: ReviewReport['summary'] = { objects, policies: policies.length, denied, withWarnings: warned, mutated: patched };
+      const tail = { allowed: denied === 0, summary, ...(errors.length ? { errors } : {}) };
+      await write(out, `${objects ? '\n  ' : ''}],\n${JSON.stringify(tail, null, 2).slice(2)}\n`);
     }
-    for (const x of d.exceptions) err.write(`${where}: exception used: ${x.policy}/${x.rule} (${x.exception!.via}): ${x.exception!.reason}\n`);
+    err.write(`${objects} object(s) reviewed against ${policies.length} GovernancePolicy: ${denied} denied, ${warned} with warnings, ${patched} mutated${errors.length ? `; ${errors.length} document(s) could not be read` : ''}\n`);
+    return errors.length ? EXIT_USAGE : denied ? EXIT_FAILED : EXIT_OK;
+  } finally {
+    await inputs.close();
   }
-  if (o.output === 'json') {
-    const report: ReviewReport = {
-      apiVersion: 'governor.io/v1alpha1',
-      kind: 'ReviewReport',
-      allowed: denied === 0,
-      summary: { objects: objects.length, policies: policies.length, denied, withWarnings: warned, mutated: patched },
-      results,
-    };
-    out.write(`${JSON.stringify(report, null, 2)}\n`);
-  } else out.write(outputs.map((x) => stringify(x, { lineWidth: 0 })).join('---\n'));
-  err.write(`${objects.length} object(s) reviewed against ${policies.length} GovernancePolicy: ${denied} denied, ${warned} with warnings, ${patched} mutated\n`);
-  return denied ? 1 : 0;
 }
 
 export function registerReview(program: Command): void {
@@ -271,9 +282,12 @@ export function registerReview(program: Command): void {
     .option('-n, --namespace <ns>', 'namespace of objects that name none', 'default')
     .option('--service-namespace <ns>', "the webhook's own namespace (never evaluated)", 'kube-governor')
     .addOption(outputOption(['yaml', 'json'], 'yaml', 'yaml: the mutated objects, for kubectl apply -f -; json: a ReviewReport with the verdict and findings per object, for CI'))
-    .argument('<manifests...>', 'manifest files or directories ("-" for stdin); Namespace objects among them provide namespace labels')
-    .action(async (manifests: string[], opts) => {
+    .option('-f, --filename <path>', 'manifest file, directory or "-" for stdin, like the arguments (repeatable)', repeatable, [])
+    .argument('[manifests...]', 'manifest files or directories ("-" for stdin); Namespace objects among them provide namespace labels')
+    .action(async (args: string[], opts) => {
       try {
+        const manifests = [...args, ...(opts.filename as string[])];
+        if (!manifests.length) throw new ReviewUsageError('no manifests: give files, directories or "-" (as arguments or with -f)');
         process.exitCode = await review({ ...opts, manifests }, process.stdout, process.stderr);
       } catch (e) {
         if (!(e instanceof ReviewUsageError)) throw e;

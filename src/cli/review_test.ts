@@ -171,3 +171,99 @@ test('review -o json: a rule whose when does not hold is listed with effect skip
   );
   assert.deepEqual(r.findings.map((f: any) => f.rule).sort(), ['default-resources', 'require-annotations', 'require-labels']);
 });
+
+const DEPLOYMENT = (name: string, extra = '') =>
+  `apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: ${name}, namespace: shop, labels: {app: ${name}${extra}}}\nspec:\n  selector: {matchLabels: {app: ${name}}}\n  template:\n    metadata: {labels: {app: ${name}}}\n    spec: {containers: [{name: c, image: c:1}]}\n`;
+
+test('review streams: a broken document in the middle is reported with file:line:col and its index, every other object is reviewed as if it were absent (exit 2)', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'review-'));
+  const good = [MANIFESTS, DEPLOYMENT('ok', ', owner: shop'), DEPLOYMENT('denied')];
+  // The broken document replaced by an empty one: the same document numbers, nothing else to read.
+  writeFileSync(join(dir, 'broken.yaml'), [good[0], good[1], 'metadata: {name: [unclosed\nspec: 1\n', good[2]].join('---\n'));
+  writeFileSync(join(dir, 'reference.yaml'), [good[0], good[1], '# nothing\n', good[2]].join('---\n'));
+  const run = async (file: string, output: 'json' | 'yaml') => {
+    const out = sink();
+    const err = sink();
+    const code = await review({ policies: [POLICIES], manifests: [join(dir, file)], output }, out.stream, err.stream);
+    return { code, out: out.text(), err: err.text() };
+  };
+  const broken = await run('broken.yaml', 'json');
+  const reference = await run('reference.yaml', 'json');
+  assert.equal(reference.code, 1, 'the reference denies one object');
+  assert.equal(broken.code, 2, 'an unreadable document is an input error');
+  const b = JSON.parse(broken.out);
+  const r = JSON.parse(reference.out);
+  assert.deepEqual(
+    b.results.map((x: any) => ({ ...x, file: 'f' })),
+    r.results.map((x: any) => ({ ...x, file: 'f' })),
+  );
+  assert.equal(b.results.length, 5);
+  assert.deepEqual(b.summary, r.summary);
+  assert.equal(b.allowed, false);
+  const brokenFile = join(dir, 'broken.yaml');
+  // Document 5 (after the Namespace, Deployment, Service and the second Deployment) spans lines 31-32; the parser finds
+  // the unclosed sequence on line 32.
+  assert.equal(b.errors.length, 1);
+  assert.deepEqual({ file: b.errors[0].file, document: b.errors[0].document }, { file: brokenFile, document: 5 });
+  assert.equal(b.errors[0].line, 32);
+  assert.match(b.errors[0].message, /^YAML syntax: /);
+  assert.match(broken.err, new RegExp(`governor review: ${brokenFile.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}:32:\\d+ \\(document 5\\): YAML syntax: `));
+  assert.match(broken.err, /5 object\(s\) reviewed .*; 1 document\(s\) could not be read\n$/);
+  const yamlBroken = await run('broken.yaml', 'yaml');
+  const yamlReference = await run('reference.yaml', 'yaml');
+  assert.equal(yamlBroken.out, yamlReference.out, 'the same objects written, in order');
+  assert.equal(parseAllDocuments(yamlBroken.out).length, 5);
+});
+
+test('review -o json of no object is still a ReviewReport; Namespace objects apply wherever they stand, from stdin too; -f names inputs like the arguments', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'review-'));
+  writeFileSync(join(dir, 'empty.yaml'), '# nothing here\n');
+  const empty = sink();
+  assert.equal(await review({ policies: [POLICIES], manifests: [join(dir, 'empty.yaml')], output: 'json' }, empty.stream, sink().stream), 0);
+  assert.deepEqual(JSON.parse(empty.text()), {
+    apiVersion: 'governor.io/v1alpha1',
+    kind: 'ReviewReport',
+    results: [],
+    allowed: true,
+    summary: { objects: 0, policies: 7, denied: 0, withWarnings: 0, mutated: 0 },
+  });
+  // The Namespace last: its labels (tier: prod, data-classification) still reach the Deployment before it.
+  const [ns, ...rest] = MANIFESTS.split('---\n');
+  const reordered = [...rest, ns].join('---\n');
+  const r = await runCli(['review', '--policies', POLICIES, '-o', 'json', '-f', '-'], { stdin: reordered });
+  assert.equal(r.code, 0, r.stderr);
+  const web = JSON.parse(r.stdout).results.find((x: any) => x.object.kind === 'Deployment');
+  assert.equal(web.file, '<stdin>');
+  assert.equal(web.mutatedObject.metadata.labels['data-classification'], 'internal');
+  const none = await runCli(['review', '--policies', POLICIES]);
+  assert.equal(none.code, 2);
+  assert.match(none.stderr, /no manifests/);
+});
+
+test('review holds one document at a time: memory does not grow with the number of objects', async () => {
+  const { setFlagsFromString } = await import('node:v8');
+  const { runInNewContext } = await import('node:vm');
+  setFlagsFromString('--expose-gc');
+  const gc = runInNewContext('gc') as () => void;
+  const dir = mkdtempSync(join(tmpdir(), 'review-'));
+  const n = 2000;
+  writeFileSync(join(dir, 'many.yaml'), Array.from({ length: n }, (_, i) => DEPLOYMENT(`svc-${i}`, i % 3 ? ', owner: shop' : '')).join('---\n'));
+  const heap: number[] = [];
+  let written = 0;
+  const { Writable } = await import('node:stream');
+  const out = new Writable({
+    write(_c, _e, cb) {
+      if (++written % 250 === 0) {
+        gc();
+        heap.push(process.memoryUsage().heapUsed);
+      }
+      cb();
+    },
+  });
+  const code = await review({ policies: [POLICIES], manifests: [join(dir, 'many.yaml')], namespace: 'shop', namespaceLabels: ['shop=tier=prod,data-classification=internal'], output: 'json' }, out, sink().stream);
+  assert.equal(code, 1);
+  assert.equal(heap.length, Math.floor((n + 1) / 250), 'one sample per 250 writes (the report head, then one per result)');
+  // Holding the objects, their results and mutated copies would add several MiB per thousand objects.
+  const growth = Math.max(...heap.slice(1)) - heap[0]!;
+  assert.ok(growth < 4 * 1024 * 1024, `heap grew by ${(growth / 1048576).toFixed(1)} MiB over ${n} objects`);
+});

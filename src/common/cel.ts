@@ -6,8 +6,9 @@
 // spends more than its budget, or runs past its time limit (the clock is read every few hundred charges), stops at the
 // next charge. Between two charges the library does one primitive operation on values that were charged, so time is
 // bounded by the budget times the largest charged value, and by the clock. Regular expressions run on RE2 (linear).
-import { celEnv, celFunc, celList, celMap, CelScalar, isCelError, isCelList, isCelMap, parse, plan } from '@bufbuild/cel';
-import { strings } from '@bufbuild/cel/ext';
+import { createRequire } from 'node:module';
+import type * as CelLibrary from '@bufbuild/cel';
+import type * as CelExtensions from '@bufbuild/cel/ext';
 import { compileRe2Pattern, type Pattern } from './pattern.js';
 
 /** Cost units one evaluation may spend (the API server's per-expression limit is 1,000,000 of its own units). */
@@ -63,6 +64,7 @@ let meter: { spent: number; budget: number; deadline: number; now: () => number;
 function sizeOf(v: unknown): number {
   if (typeof v === 'string') return v.length;
   if (v instanceof Uint8Array) return v.length;
+  const { isCelList, isCelMap } = lib().cel;
   if (isCelList(v) || isCelMap(v)) return v.size;
   return 0;
 }
@@ -94,10 +96,22 @@ function regex(pattern: string): Pattern {
   return p;
 }
 
-const env = celEnv({
-  funcs: [...strings, celFunc(METER, [CelScalar.DYN], CelScalar.DYN, (v) => charge(v) as never)],
-  re2: { compile: (pattern: string) => regex(pattern) },
-});
+// The library is loaded on first use, synchronously (its CommonJS build): most policy sets have no CEL, and loading it
+// is a good part of `governor review`'s start-up.
+let loaded: { readonly cel: typeof CelLibrary; readonly env: ReturnType<typeof CelLibrary.celEnv> } | undefined;
+function lib(): NonNullable<typeof loaded> {
+  if (!loaded) {
+    const require = createRequire(import.meta.url);
+    const cel = require('@bufbuild/cel') as typeof CelLibrary;
+    const { strings } = require('@bufbuild/cel/ext') as typeof CelExtensions;
+    const env = cel.celEnv({
+      funcs: [...strings, cel.celFunc(METER, [cel.CelScalar.DYN], cel.CelScalar.DYN, (v) => charge(v) as never)],
+      re2: { compile: (pattern: string) => regex(pattern) },
+    });
+    loaded = { cel, env };
+  }
+  return loaded;
+}
 
 /** Operators the library plans specially (short-circuit, attribute access): their operands are not metered. */
 const UNMETERED = new Set(['_&&_', '_||_', '_?_:_', '@not_strictly_false', '__not_strictly_false__', '_[_]', '_[?_]', '_?._']);
@@ -160,11 +174,11 @@ function instrument(e: Expr | undefined, scope: ReadonlySet<string>, w: Walk): E
     case 'callExpr': {
       const c = k.value;
       const qual = qualifiedName(c.target);
-      if (qual !== undefined && env.funcs.find(`${qual}.${c.function}`)) {
+      if (qual !== undefined && lib().env.funcs.find(`${qual}.${c.function}`)) {
         c.args = c.args.map((a: Expr) => meterOf(instrument(a, scope, w)));
         return e;
       }
-      if (!UNMETERED.has(c.function) && !env.funcs.find(c.function)) throw new CelCompileError(`unknown function ${c.function}`);
+      if (!UNMETERED.has(c.function) && !lib().env.funcs.find(c.function)) throw new CelCompileError(`unknown function ${c.function}`);
       if (c.function === 'matches') {
         const p = c.args[c.target ? 0 : 1] as Expr | undefined;
         if (p?.exprKind.case === 'constExpr' && p.exprKind.value.constantKind.case === 'stringValue') {
@@ -192,9 +206,10 @@ function instrument(e: Expr | undefined, scope: ReadonlySet<string>, w: Walk): E
  */
 export function compileCel(source: string, variables: readonly string[]): CelProgram {
   if (source.length > MAX_CEL_EXPRESSION_LENGTH) throw new CelCompileError(`expression too long (${source.length} characters; at most ${MAX_CEL_EXPRESSION_LENGTH})`);
+  const { cel, env } = lib();
   let root: Expr;
   try {
-    root = parse(source).expr as unknown as Expr;
+    root = cel.parse(source).expr as unknown as Expr;
   } catch (e) {
     const loc = (e as { location?: { start?: { line: number; column: number } } }).location?.start;
     const raw = (e as { rawMessage?: string }).rawMessage ?? (e as Error).message;
@@ -204,7 +219,7 @@ export function compileCel(source: string, variables: readonly string[]): CelPro
   root = instrument(root, new Set([...variables, ...TYPE_NAMES]), w)!;
   const unknown = [...w.free].filter((n) => !variables.includes(n));
   if (unknown.length) throw new CelCompileError(`unknown variable ${unknown.join(', ')} (available: ${variables.join(', ')})`);
-  const run = plan(env, root as never);
+  const run = cel.plan(env, root as never);
   return {
     source,
     evaluate(vars, limits = {}) {
@@ -215,7 +230,7 @@ export function compileCel(source: string, variables: readonly string[]): CelPro
       try {
         const r = run(vars as never);
         if (m.exhausted) return { error: m.exhausted === 'budget' ? `cost budget of ${m.budget} exceeded` : `time limit of ${limits.timeLimitMs ?? DEFAULT_CEL_TIME_LIMIT_MS}ms exceeded`, exhausted: m.exhausted };
-        if (isCelError(r)) return { error: r.message };
+        if (cel.isCelError(r)) return { error: r.message };
         return { value: r };
       } catch (e) {
         if (m.exhausted) return { error: `cost budget exceeded`, exhausted: m.exhausted };
@@ -235,11 +250,11 @@ export function celValue(v: unknown): unknown {
   if (typeof v === 'number') return Number.isInteger(v) && Math.abs(v) <= Number.MAX_SAFE_INTEGER ? BigInt(v) : v;
   // Built as the library's own lists and maps once per review: given plain objects, it would build a new map for
   // every object each time an expression reads it.
-  if (Array.isArray(v)) return celList(v.map(celValue) as never);
+  if (Array.isArray(v)) return lib().cel.celList(v.map(celValue) as never);
   if (v !== null && typeof v === 'object') {
     const out = new Map<string, unknown>();
     for (const [k, x] of Object.entries(v)) out.set(k, celValue(x));
-    return celMap(out as never);
+    return lib().cel.celMap(out as never);
   }
   return v;
 }
@@ -247,6 +262,7 @@ export function celValue(v: unknown): unknown {
 /** A CEL result as plain JSON-ish data (lists and maps as arrays and objects), for messages and tests. */
 export function plainValue(v: unknown): unknown {
   if (typeof v === 'bigint') return Number(v);
+  const { isCelList, isCelMap } = lib().cel;
   if (isCelList(v)) return [...v].map(plainValue);
   if (isCelMap(v)) return Object.fromEntries([...v.entries()].map(([k, x]) => [String(k), plainValue(x)]));
   return v;

@@ -1,5 +1,5 @@
 // Namespace labels and annotations for the webhook (namespaceSelector, fromNamespace), read from an informer's cache.
-import { CoreV1Api, makeInformer, type KubeConfig, type V1Namespace } from '@kubernetes/client-node';
+import type { V1Namespace } from '@kubernetes/client-node';
 import type { NamespaceInfo } from '../governance/types.js';
 import type { Logger } from '../observability/log.js';
 
@@ -41,11 +41,6 @@ export interface NamespaceInformer {
   on(verb: 'error', cb: (err?: unknown) => void): void;
   start(): Promise<void>;
   stop(): Promise<void>;
-}
-
-export function namespaceInformer(kc: KubeConfig): NamespaceInformer {
-  const core = kc.makeApiClient(CoreV1Api);
-  return makeInformer<V1Namespace>(kc, '/api/v1/namespaces', () => core.listNamespace()) as unknown as NamespaceInformer;
 }
 
 export interface NamespaceCacheOptions {

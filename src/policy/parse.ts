@@ -1,9 +1,7 @@
 // Parses policy text (multi-document YAML or JSON) into compiled policies, with errors that name file, document, path and line.
-import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
-import addFormatsModule from 'ajv-formats';
+import type { ErrorObject, ValidateFunction } from 'ajv';
 import { LineCounter, parseAllDocuments, isMap, isNode, isScalar } from 'yaml';
-import commonSchema from './schemas/common.schema.json' with { type: 'json' };
-import { compilePattern } from '../common/pattern.js';
+import * as generatedValidators from './schemas/validators.generated.js';
 import type { PolicyKindSpec } from './kind.js';
 import { scalingPolicyKind } from './scaling-policy.js';
 import { migrationPolicyKind } from './migration-policy.js';
@@ -16,29 +14,19 @@ export const POLICY_KINDS: readonly PolicyKindSpec<AnyPolicy>[] = [scalingPolicy
 /** Documents that live in policy directories but are not policies (`governor test` suites). */
 export const NON_POLICY_KINDS: ReadonlySet<unknown> = new Set(['GovernanceTest']);
 
-// ajv-formats is CommonJS; its default export arrives wrapped under ESM.
-const addFormats = ((addFormatsModule as any).default ?? addFormatsModule) as (ajv: Ajv) => Ajv;
-
 /**
- * The schemas' `pattern`s run on RE2 too: every string of a policy document is user input, and a backtracking
- * RegExp is quadratic on some of them (the quantity pattern on a long run of digits). `toString` is ajv's cache key.
+ * The schemas compiled ahead of time (`npm run gen-validators`, src/policy/validators-gen.ts): compiling them at
+ * start-up was most of a CLI command's time. Their `pattern`s run on RE2 (src/policy/schema-regexp.ts).
  */
-const schemaRegExp = Object.assign(
-  (source: string) => {
-    const p = compilePattern(source);
-    return { test: (s: string) => p.test(s), toString: () => source };
-  },
-  { code: 'schemaRegExp' },
-);
-
-/** Compiled once per process: schemas are validated at start-up, never on the request path. */
 class Validators {
   private readonly byKind = new Map<string, { spec: PolicyKindSpec<AnyPolicy>; validate: ValidateFunction }>();
   constructor(kinds: readonly PolicyKindSpec<AnyPolicy>[]) {
-    const ajv = new Ajv({ allErrors: true, $data: true, useDefaults: true, strict: true, strictRequired: false, allowUnionTypes: true, code: { regExp: schemaRegExp } });
-    addFormats(ajv);
-    ajv.addSchema(commonSchema);
-    for (const spec of kinds) this.byKind.set(spec.kind, { spec, validate: ajv.compile(spec.schema) });
+    const compiled = generatedValidators as unknown as Record<string, ValidateFunction | undefined>;
+    for (const spec of kinds) {
+      const validate = compiled[spec.kind];
+      if (!validate) throw new Error(`no generated validator for ${spec.kind}: run npm run gen-validators`);
+      this.byKind.set(spec.kind, { spec, validate });
+    }
   }
   get(kind: string) {
     return this.byKind.get(kind);
