@@ -620,7 +620,8 @@ export function exportPolicies(policies: readonly GovernancePolicy[], o: ExportO
         expression: guards.length ? `${guards.join(' || ')} || (${c.expression})` : c.expression,
         ...(c.messageExpression !== undefined ? { messageExpression: c.messageExpression } : {}),
         ...(c.message !== undefined ? { message: c.message } : {}),
-        ...(c.reason ? { reason: c.reason } : {}),
+        // VAP's default reason is Invalid (422); the webhook denies with Forbidden (403) unless a validation says.
+        reason: c.reason ?? 'Forbidden',
       };
     });
     const name = exportName(p);
