@@ -40,7 +40,7 @@ test('a policy becomes a ValidatingAdmissionPolicy and its binding: Deny for enf
   assert.deepEqual(vp!.spec.matchConditions[0], { name: 'governor-not-deleting', expression: '!has(object.metadata.deletionTimestamp)' });
   assert.match(vp!.spec.matchConditions[1].expression, /request\.namespace == "shop" \|\| request\.namespace\.matches\("\^team-\.\*\$"\)/);
   const exprs = vp!.spec.validations.map((v: any) => v.expression).join('\n');
-  assert.match(exprs, /object\.\?metadata\.\?labels\[\?"owner"\]\.hasValue\(\)/);
+  assert.match(exprs, /object\.\?metadata\.\?labels\.orValue\(\{\}\)\[\?"owner"\]\.hasValue\(\)/);
   assert.match(exprs, /\.matches\("\^\[a-z\]\+\$"\)/);
 });
 
@@ -138,10 +138,10 @@ test('a policy field no translator reads (a newer shape) is reported, never drop
   const p = policy('n', `  target: object
   labels: {team: {required: true}}\n`);
   // As a policy of a later shape would carry it: the schema of this version refuses the field, the exporter must not ignore it.
-  const later = { ...p, spec: { ...p.spec, labels: { team: { required: true, forbidden: true } }, when: { operations: ['CREATE'] } } } as unknown as typeof p;
+  const later = { ...p, spec: { ...p.spec, labels: { team: { required: true, sealed: true } }, schedule: { days: ['Mon'] } } } as unknown as typeof p;
   const r = exportPolicies([later]);
   assert.deepEqual(
     r.notExported.filter((n) => n.reason.startsWith('no translator')).map((n) => n.path),
-    ['spec.when', 'spec.labels["team"].forbidden'],
+    ['spec.schedule', 'spec.labels["team"].sealed'],
   );
 });
