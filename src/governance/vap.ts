@@ -783,10 +783,10 @@ export function exportPolicies(policies: readonly GovernancePolicy[], o: ExportO
         excludedGuard = 'variables.governor_excluded';
       } else matchConditions.push({ name: 'governor-exclude', expression: `!(${ex.join(' && ')})` });
     }
-    // spec.when: every rule applies only where it holds (in mutation too).
-    if (p.when) variables.push({ name: 'governor_when', expression: conditionCel(p.when, 'object', version) });
     p.exceptions.forEach((e, i) => variables.push({ name: `governor_exception${i}`, expression: exceptionCel(e) }));
     variables.push({ name: 'governor_controllerOwned', expression: CONTROLLER_OWNED }, ...POD_VARIABLES);
+    // spec.when: every rule applies only where it holds (in mutation too); it reads the pod variables above.
+    if (p.when) variables.push({ name: 'governor_when', expression: conditionCel(p.when, 'object', version) });
     variables.push(...t.variables);
     const validations = t.checks.map((c) => {
       const guards = [...(p.when ? ['!variables.governor_when'] : []), ...(excludedGuard ? [excludedGuard] : []), ...excuses(p, c.rule, c.family), ...(c.controllerRelaxed ? ['variables.governor_controllerOwned'] : [])];
