@@ -400,15 +400,18 @@ function tagRules(field: 'labels' | 'annotations'): Translator {
       }
       const filled = r.default !== undefined || r.fromNamespace;
       if (filled && r.onTemplate) {
-        out.notExported.push({ policy: policy.name, rule: names.default, path: `${at}.${r.default !== undefined ? 'default' : 'fromNamespace'}`, reason: 'defaults placed on the pod template (target podTemplate or both) are not exported yet: the webhook copies values into templates (copyToPodTemplate) before it fills them, across policies in name order' });
-      } else if (filled) {
+        out.notExported.push({ policy: policy.name, rule: names.default, path: `${at}.${r.default !== undefined ? 'default' : 'fromNamespace'}`, reason: "defaults placed on a controller's pod template (target podTemplate or both) are not exported: the webhook copies values into templates (copyToPodTemplate) before it fills them, across policies in name order (a Pod's and other kinds' own metadata is filled)" });
+      }
+      if (filled) {
         if (!ctx.mutations) {
           out.notExported.push({ policy: policy.name, rule: names.default, path: `${at}.${r.default !== undefined ? 'default' : 'fromNamespace'}`, reason: `defaults need a MutatingAdmissionPolicy (--kube-version ${KUBE_FEATURES.mutatingAdmissionPolicy.major}.${KUBE_FEATURES.mutatingAdmissionPolicy.minor} or later)` });
         } else if (r.overwrite && (ctx.fillers.get(`${field}/${r.key}`) ?? []).length > 1) {
           out.notExported.push({ policy: policy.name, rule: names.default, path: `${at}.overwrite`, reason: 'another policy fills this key too: the webhook applies them in policy name order, the API server its MutatingAdmissionPolicies in an order of its own' });
         } else {
           const pairs = tagDefaultPatch(field, r);
-          out.mutations.push({ rule: names.default, family: r.family, field, pairs: r.when ? `(${cond('object')} ? ${pairs} : [])` : pairs });
+          // The object's own metadata: where the rule is placed there, or the kind has no pod template (a Pod).
+          const guards = [...(r.onObject ? [] : [`!(${HAS_TEMPLATE})`]), ...(r.when ? [`(${cond('object')})`] : [])];
+          out.mutations.push({ rule: names.default, family: r.family, field, pairs: guards.length ? `(${guards.join(' && ')} ? ${pairs} : [])` : pairs });
         }
       }
     }
@@ -732,7 +735,7 @@ export function exportPolicies(policies: readonly GovernancePolicy[], o: ExportO
       for (const r of p[field]) {
         if (r.default === undefined && !r.fromNamespace) continue;
         const key = `${field}/${r.key}`;
-        if (policyWhy || !tagRuleExportable(p, field, r) || r.onTemplate || conditionProblem(r.when, { policy: p, ...base }) !== undefined || (r.overwrite && fillers.get(key)!.length > 1)) unexportedFill.add(key);
+        if (policyWhy || !tagRuleExportable(p, field, r) || conditionProblem(r.when, { policy: p, ...base }) !== undefined || (r.overwrite && fillers.get(key)!.length > 1)) unexportedFill.add(key);
       }
     }
   }
