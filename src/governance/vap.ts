@@ -22,6 +22,7 @@ import {
   type CompiledException,
   type CompiledMatch,
   type CompiledTagRule,
+  compileNamePattern,
   type GovernancePolicy,
   type NamePattern,
   type RuleFamily,
@@ -109,6 +110,8 @@ export interface Mutation {
   readonly family: RuleFamily;
   readonly field: 'labels' | 'annotations';
   readonly pairs: string;
+  /** Where the pairs go: the object's own metadata (default) or a controller's pod template. */
+  readonly template?: boolean;
 }
 
 interface Translation {
@@ -129,8 +132,12 @@ interface TranslateContext {
   readonly filled: ReadonlySet<string>;
   /** Of `filled`, the keys filled by defaults the export does not write. */
   readonly unexportedFill: ReadonlySet<string>;
-  /** Keys copied into pod templates by the webhook (not exported). */
+  /** Keys the webhook fills in pod templates ("labels/key"): copied (copyToPodTemplate) or template defaults. */
   readonly copied: ReadonlySet<string>;
+  /** Of `copied`, the keys whose template fill the export writes (a MutatingAdmissionPolicy). */
+  readonly templateFilled: ReadonlySet<string>;
+  /** Wildcard keys whose matching keys are copied into pod templates (never exported): "labels/prefix/*". */
+  readonly wildcardCopies: readonly string[];
   /** The policies that fill each key of `filled`. */
   readonly fillers: ReadonlyMap<string, readonly string[]>;
 }
@@ -303,7 +310,11 @@ function unexportedFillAt(ctx: TranslateContext, field: 'labels' | 'annotations'
   const test = (k: string) => (r.wildcard ? k.startsWith(`${field}/`) && r.wildcard.test(k.slice(field.length + 1)) : k === `${field}/${r.key}`);
   const any = (s: ReadonlySet<string>) => [...s].some(test);
   // Pod template fills (template defaults, copyToPodTemplate) are never exported; the object's are from 1.36.
-  if (template) return any(ctx.filled) || any(ctx.copied);
+  if (template) {
+    // Keys a wildcard copies: a wildcard rule may overlap any of them; a plain key when the glob matches it.
+    const overlaps = ctx.wildcardCopies.some((w) => w.startsWith(`${field}/`) && (r.wildcard !== undefined || compileNamePattern(w.slice(field.length + 1)).test(r.key)));
+    return overlaps || [...ctx.copied].some((k) => test(k) && !ctx.templateFilled.has(k));
+  }
   return [...ctx.filled].some((k) => test(k) && (!ctx.mutations || ctx.unexportedFill.has(k)));
 }
 
@@ -399,8 +410,25 @@ function tagRules(field: 'labels' | 'annotations'): Translator {
         }
       }
       const filled = r.default !== undefined || r.fromNamespace;
+      const key = `${field}/${r.key}`;
+      const templateWhy = "the webhook fills pod templates with copies (copyToPodTemplate) before defaults, across policies in name order, after the objects' own defaults: a template fill is exported only where it is the key's one template fill (and a copied key has no default on the object's own metadata)";
+      // A controller's pod template: not on UPDATE of a Job (its template is immutable), as in the engine.
+      const templateGuard = `${HAS_TEMPLATE} && !(request.operation == "UPDATE" && request.kind.kind == "Job")${r.when ? ` && (${cond('object')})` : ''}`;
+      const inTemplate = podVar('object', field === 'labels' ? 'templateLabels' : 'templateAnnotations');
+      if (r.copyToPodTemplate) {
+        if (r.wildcard || !ctx.mutations || !ctx.templateFilled.has(key)) {
+          out.notExported.push({ policy: policy.name, rule: names.default, path: `${at}${r.family === 'migration' ? '' : '.copyToPodTemplate'}`, reason: !ctx.mutations ? `copying into pod templates needs a MutatingAdmissionPolicy (--kube-version ${KUBE_FEATURES.mutatingAdmissionPolicy.major}.${KUBE_FEATURES.mutatingAdmissionPolicy.minor} or later)` : r.wildcard ? 'copying the keys a wildcard matches is not exported' : templateWhy });
+        } else {
+          const own = `object.?metadata.?${field}[?${str(r.key)}]`;
+          out.mutations.push({ rule: names.default, family: r.family, field, template: true, pairs: `(${templateGuard} && ${own}.hasValue() && !${inTemplate}[?${str(r.key)}].hasValue() ? [[${str(r.key)}, ${own}.value()]] : [])` });
+        }
+      }
       if (filled && r.onTemplate) {
-        out.notExported.push({ policy: policy.name, rule: names.default, path: `${at}.${r.default !== undefined ? 'default' : 'fromNamespace'}`, reason: "defaults placed on a controller's pod template (target podTemplate or both) are not exported: the webhook copies values into templates (copyToPodTemplate) before it fills them, across policies in name order (a Pod's and other kinds' own metadata is filled)" });
+        if (!ctx.mutations || !ctx.templateFilled.has(key)) {
+          out.notExported.push({ policy: policy.name, rule: names.default, path: `${at}.${r.default !== undefined ? 'default' : 'fromNamespace'}`, reason: !ctx.mutations ? `defaults need a MutatingAdmissionPolicy (--kube-version ${KUBE_FEATURES.mutatingAdmissionPolicy.major}.${KUBE_FEATURES.mutatingAdmissionPolicy.minor} or later)` : `a default on a controller's pod template: ${templateWhy}` });
+        } else {
+          out.mutations.push({ rule: names.default, family: r.family, field, template: true, pairs: `(${templateGuard} ? ${tagDefaultPatch(field, r, `${inTemplate}[?${str(r.key)}]`)} : [])` });
+        }
       }
       if (filled) {
         if (!ctx.mutations) {
@@ -408,20 +436,12 @@ function tagRules(field: 'labels' | 'annotations'): Translator {
         } else if (r.overwrite && (ctx.fillers.get(`${field}/${r.key}`) ?? []).length > 1) {
           out.notExported.push({ policy: policy.name, rule: names.default, path: `${at}.overwrite`, reason: 'another policy fills this key too: the webhook applies them in policy name order, the API server its MutatingAdmissionPolicies in an order of its own' });
         } else {
-          const pairs = tagDefaultPatch(field, r);
+          const pairs = tagDefaultPatch(field, r, `object.?metadata.?${field}[?${str(r.key)}]`);
           // The object's own metadata: where the rule is placed there, or the kind has no pod template (a Pod).
           const guards = [...(r.onObject ? [] : [`!(${HAS_TEMPLATE})`]), ...(r.when ? [`(${cond('object')})`] : [])];
           out.mutations.push({ rule: names.default, family: r.family, field, pairs: guards.length ? `(${guards.join(' && ')} ? ${pairs} : [])` : pairs });
         }
       }
-    }
-    if (rules.some((r) => r.copyToPodTemplate)) {
-      out.notExported.push({
-        policy: policy.name,
-        rule: TAG_RULES[field].default,
-        path: `spec.${field}`,
-        reason: `the webhook copies ${field} of a controller into its pod template when absent there (copyToPodTemplate); the copy is not exported, so checks of those keys on pod templates are not either`,
-      });
     }
   };
 }
@@ -438,8 +458,8 @@ function tagRuleNames(r: CompiledTagRule): RuleName[] {
   return out;
 }
 
-/** [key, value] pairs (zero or one) filling the key on the object's own metadata when absent (fromNamespace first, then default), or when it differs and the rule overwrites. */
-function tagDefaultPatch(field: 'labels' | 'annotations', r: CompiledTagRule): string {
+/** [key, value] pairs (zero or one) filling the key where `cur` (its optional value there) is absent (fromNamespace first, then default), or when it differs and the rule overwrites. */
+function tagDefaultPatch(field: 'labels' | 'annotations', r: CompiledTagRule, cur: string): string {
   const key = str(r.key);
   const sources: string[] = [];
   if (r.fromNamespace) {
@@ -453,7 +473,6 @@ function tagDefaultPatch(field: 'labels' | 'annotations', r: CompiledTagRule): s
   }
   const fallback = r.default !== undefined ? `[${str(r.default)}]` : '[]';
   const value = sources.length ? `(namespaceObject == null ? ${fallback} : ${sources.join(' : ')} : ${fallback})` : fallback;
-  const cur = `object.?metadata.?${field}[?${key}]`;
   // overwrite: a value that is set and differs is replaced (a JSON Patch add on an existing member replaces it).
   return r.overwrite ? `${value}.filter(v, ${cur} != optional.of(v)).map(v, [${key}, v])` : `(!${cur}.hasValue() ? ${value} : []).map(v, [${key}, v])`;
 }
@@ -715,8 +734,24 @@ export function exportPolicies(policies: readonly GovernancePolicy[], o: ExportO
     filled.add(key);
     fillers.set(key, [...(fillers.get(key) ?? []), p.name]);
   };
+  // What fills each key of a controller's pod template (copies and template defaults), and which keys a controller's
+  // own metadata gets a default for (a copy reads them).
+  const templateSources = new Map<string, { p: GovernancePolicy; r: CompiledTagRule }[]>();
+  const addSource = (key: string, p: GovernancePolicy, r: CompiledTagRule) => templateSources.set(key, [...(templateSources.get(key) ?? []), { p, r }]);
+  const ownDefaults = new Set<string>();
+  const wildcardCopies: string[] = [];
   for (const p of policies) {
-    for (const field of ['labels', 'annotations'] as const) for (const r of p[field]) if (r.copyToPodTemplate) copied.add(`${field}/${r.key}`);
+    for (const field of ['labels', 'annotations'] as const) {
+      for (const r of p[field]) {
+        const key = `${field}/${r.key}`;
+        const fills = r.default !== undefined || r.fromNamespace;
+        if (r.copyToPodTemplate && r.wildcard) wildcardCopies.push(key);
+        else if (r.copyToPodTemplate) addSource(key, p, r);
+        if (fills && r.onTemplate) addSource(key, p, r);
+        if (fills && r.onObject) ownDefaults.add(key);
+        if (r.copyToPodTemplate || (fills && r.onTemplate)) copied.add(key);
+      }
+    }
     for (const field of ['labels', 'annotations'] as const) {
       for (const r of p[field]) {
         if (r.default === undefined && !r.fromNamespace) continue;
@@ -728,16 +763,30 @@ export function exportPolicies(policies: readonly GovernancePolicy[], o: ExportO
   }
   // Keys some default fills that the export does not write: placed on the pod template, in a rule or policy not
   // exported, behind a condition that is not, or an overwrite another policy's fill competes with.
-  const base = { version, mutations, filled, unexportedFill, copied, fillers };
+  const templateFilled = new Set<string>();
+  const base = { version, mutations, filled, unexportedFill, copied, fillers, templateFilled, wildcardCopies };
+  const ruleExported = (p: GovernancePolicy, field: 'labels' | 'annotations', r: CompiledTagRule) =>
+    !Object.keys(p.spec).some((k) => !HANDLED_SPEC_FIELDS.has(k)) && conditionProblem(p.when, { policy: p, ...base }) === undefined && tagRuleExportable(p, field, r) && conditionProblem(r.when, { policy: p, ...base }) === undefined;
   for (const p of policies) {
-    const policyWhy = Object.keys(p.spec).some((k) => !HANDLED_SPEC_FIELDS.has(k)) || conditionProblem(p.when, { policy: p, ...base }) !== undefined;
     for (const field of ['labels', 'annotations'] as const) {
       for (const r of p[field]) {
         if (r.default === undefined && !r.fromNamespace) continue;
         const key = `${field}/${r.key}`;
-        if (policyWhy || !tagRuleExportable(p, field, r) || conditionProblem(r.when, { policy: p, ...base }) !== undefined || (r.overwrite && fillers.get(key)!.length > 1)) unexportedFill.add(key);
+        if (!ruleExported(p, field, r) || (r.overwrite && fillers.get(key)!.length > 1)) unexportedFill.add(key);
       }
     }
+  }
+  // A template fill is exported where it is the key's one fill there (a copy or a template default: the webhook's
+  // order between them, and between policies, then never matters) and a copied key gets no default on the object's
+  // own metadata (the webhook copies what is there when the copying policy runs, in name order).
+  for (const [key, sources] of templateSources) {
+    const [only] = sources;
+    if (!mutations || sources.length !== 1 || !only) continue;
+    const field = key.startsWith('labels/') ? 'labels' : 'annotations';
+    const copies = only.r.copyToPodTemplate;
+    if (copies && (ownDefaults.has(key) || (only.r.default !== undefined || only.r.fromNamespace))) continue;
+    if (wildcardCopies.some((w) => w.startsWith(`${field}/`) && compileNamePattern(w.slice(field.length + 1)).test(only.r.key))) continue;
+    if (ruleExported(only.p, field, only.r)) templateFilled.add(key);
   }
   for (const p of policies) {
     const t: Translation = { checks: [], mutations: [], variables: [], notExported: [] };
@@ -824,7 +873,13 @@ export function exportPolicies(policies: readonly GovernancePolicy[], o: ExportO
         const guards = [...(p.when ? ['!variables.governor_when'] : []), ...(excludedGuard ? [excludedGuard] : []), ...excuses(p, mu.rule, mu.family)];
         return guards.length ? `(${guards.join(' || ')} ? [] : ${mu.pairs})` : mu.pairs;
       });
-      const families = (['labels', 'annotations'] as const).filter((f) => t.mutations.some((mu) => mu.field === f));
+      // One JSON Patch per map: the object's own labels/annotations, then a controller's pod template's.
+      const groups = (['labels', 'annotations'] as const)
+        .flatMap((f) => [false, true].map((template) => ({ f, template, name: `governor_${template ? 'template_' : ''}${f}` })))
+        .filter((g) => t.mutations.some((mu) => mu.field === g.f && Boolean(mu.template) === g.template));
+      const TEMPLATE_METADATA = `(request.kind.kind == "CronJob" ? "/spec/jobTemplate/spec/template/metadata" : "/spec/template/metadata")`;
+      const templateHas = (f?: string) =>
+        `(request.kind.kind == "CronJob" ? object.?spec.?jobTemplate.?spec.?template.?metadata${f ? `.?${f}` : ''}.hasValue() : object.?spec.?template.?metadata${f ? `.?${f}` : ''}.hasValue())`;
       objects.push({
         apiVersion: 'admissionregistration.k8s.io/v1',
         kind: 'MutatingAdmissionPolicy',
@@ -836,12 +891,18 @@ export function exportPolicies(policies: readonly GovernancePolicy[], o: ExportO
           matchConstraints,
           ...(matchConditions.length ? { matchConditions } : {}),
           // The pod variables stay: conditions read volumes and containers.
-          variables: [...variables.filter((v) => v.name !== 'governor_controllerOwned'), ...families.map((f) => ({ name: `governor_${f}`, expression: patches.filter((_, i) => t.mutations[i]!.field === f).join(' + ') }))],
-          // The parent map first when it is absent and some key is added, then each key (the engine's "add where absent").
-          mutations: families.map((f) => ({
+          variables: [
+            ...variables.filter((v) => v.name !== 'governor_controllerOwned'),
+            ...groups.map((g) => ({ name: g.name, expression: patches.filter((_, i) => t.mutations[i]!.field === g.f && Boolean(t.mutations[i]!.template) === g.template).join(' + ') })),
+          ],
+          // The parent maps first when absent and some key is added, then each key (the engine's "add where absent";
+          // an add on a member that is set replaces it: overwrite).
+          mutations: groups.map(({ f, template, name: v }) => ({
             patchType: 'JSONPatch',
             jsonPatch: {
-              expression: `(variables.governor_${f}.size() == 0 || has(object.metadata.${f}) ? [] : [JSONPatch{op: "add", path: "/metadata/${f}", value: {}}]) + variables.governor_${f}.map(e, JSONPatch{op: "add", path: "/metadata/${f}/" + jsonpatch.escapeKey(e[0]), value: e[1]})`,
+              expression: template
+                ? `(variables.${v}.size() == 0 ? [] : (${templateHas()} ? [] : [JSONPatch{op: "add", path: ${TEMPLATE_METADATA}, value: {}}]) + (${templateHas(f)} ? [] : [JSONPatch{op: "add", path: ${TEMPLATE_METADATA} + "/${f}", value: {}}])) + variables.${v}.map(e, JSONPatch{op: "add", path: ${TEMPLATE_METADATA} + "/${f}/" + jsonpatch.escapeKey(e[0]), value: e[1]})`
+                : `(variables.${v}.size() == 0 || has(object.metadata.${f}) ? [] : [JSONPatch{op: "add", path: "/metadata/${f}", value: {}}]) + variables.${v}.map(e, JSONPatch{op: "add", path: "/metadata/${f}/" + jsonpatch.escapeKey(e[0]), value: e[1]})`,
             },
           })),
         },

@@ -198,9 +198,10 @@ test('immutable and transitions: UPDATE only, compared with oldObject where the 
   }
   assert.match(e[0]!, /oldObject\.\?metadata\.\?labels\.orValue\(\{\}\)\[\?"stage"\]/);
   assert.match(e[1]!, /variables\.governor_old_templateLabels\[\?"stage"\]/);
-  // A default that may re-fill the key before the webhook compares it, unexported (pod template): listed.
+  // A default that may re-fill the key before the webhook compares it, unexported (before 1.36): listed; exported: checked.
   const q = policy('j', `  match: {kinds: [Pod]}\n  labels:\n    tier: {immutable: true, default: a}\n`);
-  assert.ok(exportPolicies([q], { kubeVersion: { major: 1, minor: 37 } }).notExported.some((n) => n.rule === 'immutable-labels'));
+  assert.ok(exportPolicies([q], { kubeVersion: { major: 1, minor: 35 } }).notExported.some((n) => n.rule === 'immutable-labels'));
+  assert.deepEqual(exportPolicies([q], { kubeVersion: { major: 1, minor: 37 } }).notExported, []);
 });
 
 test('resources: containers any, initContainers false, forbid and extended resources; spec.when as a guard variable', () => {
@@ -269,9 +270,34 @@ test('overwrite: the MutatingAdmissionPolicy replaces a differing value; two pol
   assert.equal(map.spec.variables.find((v: any) => v.name === 'governor_annotations').expression, '["true"].filter(v, object.?metadata.?annotations[?"karpenter.sh/do-not-disrupt"] != optional.of(v)).map(v, ["karpenter.sh/do-not-disrupt", v])');
   const other = policy('z', `  match: {kinds: [Pod]}\n  target: object\n  annotations: {karpenter.sh/do-not-disrupt: {default: 'false'}}\n`);
   assert.ok(exportPolicies([p, other], { kubeVersion: { major: 1, minor: 36 } }).notExported.some((n) => n.policy === 'o' && n.path.endsWith('.overwrite')));
-  // Template-placed defaults stay listed.
-  const t = policy('t', `  match: {kinds: [Pod]}\n  annotations: {a: {default: 'x'}}\n`);
-  assert.ok(exportPolicies([t], { kubeVersion: { major: 1, minor: 36 } }).notExported.some((n) => n.rule === 'default-annotations'));
+});
+
+test('pod template fills: the one copy or default of a key is a MutatingAdmissionPolicy on the template; competing fills stay listed', () => {
+  const v = { kubeVersion: { major: 1, minor: 36 } };
+  const t = policy('t', `  match: {kinds: [Pod]}\n  annotations: {a: {default: 'x', required: true}}\n`);
+  const r = exportPolicies([t], v);
+  assert.deepEqual(r.notExported, []);
+  const map = byKind(r.objects, 'MutatingAdmissionPolicy')[0]!;
+  const tpl = map.spec.variables.find((x: any) => x.name === 'governor_template_annotations').expression;
+  assert.match(tpl, /request\.kind\.kind in \[.*"CronJob"\] && !\(request\.operation == "UPDATE" && request\.kind\.kind == "Job"\)/);
+  assert.match(tpl, /!variables\.governor_templateAnnotations\[\?"a"\]\.hasValue\(\) \? \["x"\]/);
+  // A Pod's own metadata is filled (a Pod has no template).
+  assert.match(map.spec.variables.find((x: any) => x.name === 'governor_annotations').expression, /^\(!\(request\.kind\.kind in/);
+  assert.match(map.spec.mutations[1].jsonPatch.expression, /"\/spec\/jobTemplate\/spec\/template\/metadata" : "\/spec\/template\/metadata"/);
+  // The requirement on the template is checked, the template being filled first.
+  assert.equal(exprs(r, 't').length, 2);
+  // A copy of a key the object's own metadata is defaulted for, or two policies filling the template: listed.
+  const c = policy('c', `  match: {kinds: [Deployment]}\n  target: object\n  labels: {team: {default: a, copyToPodTemplate: true}}\n`);
+  assert.ok(exportPolicies([c], v).notExported.some((n) => n.path === 'spec.labels["team"].copyToPodTemplate'));
+  const u = policy('u', `  match: {kinds: [Pod]}\n  annotations: {a: {default: 'y'}}\n`);
+  const both = exportPolicies([t, u], v).notExported.map((n) => `${n.policy} ${n.rule} ${n.path}`);
+  assert.ok(both.includes('t default-annotations spec.annotations["a"].default') && both.includes('u default-annotations spec.annotations["a"].default'), both.join('\n'));
+  assert.ok(both.includes('t require-annotations spec.annotations["a"].required'), both.join('\n'));
+  // A plain copy is exported.
+  const k = policy('k', `  match: {kinds: [Deployment]}\n  target: object\n  labels: {owner: {required: true, copyToPodTemplate: true}}\n`);
+  const rk = exportPolicies([k], v);
+  assert.deepEqual(rk.notExported, []);
+  assert.match(byKind(rk.objects, 'MutatingAdmissionPolicy')[0]!.spec.variables.find((x: any) => x.name === 'governor_template_labels').expression, /object\.\?metadata\.\?labels\[\?"owner"\]\.hasValue\(\) && !variables\.governor_templateLabels\[\?"owner"\]\.hasValue\(\) \? \[\["owner", object/);
 });
 
 test('a Pod policy on a kind without a pod template checks its one metadata; pod parts are empty for kinds the engine gives no pod spec', () => {

@@ -154,6 +154,11 @@ describe('governor export vap on the local control plane', () => {
       const version = parseKubeVersion(cluster.version)!;
       const exported = exportPolicies(policies, { kubeVersion: version });
       const notExported = new Set(exported.notExported.map((n) => `${n.policy}/${n.rule}`));
+      // Keys whose fill (default, fromNamespace, copy into templates) is listed as not exported: "labels/owner".
+      const listedFills = new Set(exported.notExported.filter((n) => /^default-/.test(n.rule)).flatMap((n) => {
+        const m = /^spec\.(labels|annotations)\["(.+?)"\]/.exec(n.path);
+        return m ? [`${m[1]}/${m[2]}`] : [];
+      }));
       const engine = new GovernanceEngine(policies, { skipNamespaces: skippedNamespaces() });
 
       // CREATE cases, and UPDATE cases with both objects (the stored one is created before the policies are applied; a
@@ -218,7 +223,7 @@ describe('governor export vap on the local control plane', () => {
         const exact = v.denials.every((d) => !notExported.has(`${d.policy}/${d.rule}`) && !notExported.has(`${d.policy}/${d.family}`));
         // Audit-mode failures of exported rules: the binding's Warn action makes kubectl print a warning too.
         const audited = v.warnings.filter((w) => w.status === 'fail' && w.mode === 'audit' && !notExported.has(`${w.policy}/${w.rule}`) && !notExported.has(`${w.policy}/${w.family}`));
-        return { c, ns, denied: !v.allowed, exact, rules, audited: audited.length > 0, metadata: { labels: mutated.metadata?.labels ?? {}, annotations: mutated.metadata?.annotations ?? {} } };
+        return { c, ns, denied: !v.allowed, exact, rules, audited: audited.length > 0, mutated, metadata: { labels: mutated.metadata?.labels ?? {}, annotations: mutated.metadata?.annotations ?? {} } };
       });
       // The API server reads new policies from an informer: wait until one case the engine denies by exported rules is denied.
       // Per namespace: the API server also caches namespace labels (namespaceSelector, namespaceObject), which the
@@ -267,6 +272,10 @@ describe('governor export vap on the local control plane', () => {
             for (const field of ['labels', 'annotations'] as const) {
               const governed = (m: Record<string, string>) => Object.fromEntries(Object.entries(m).filter(([k]) => policies.some((p) => p[field].some((r) => r.key === k))));
               assert.deepEqual(governed(api.object.metadata[field] ?? {}), governed(v.metadata[field]), `${v.c.name}: ${field}`);
+              // And a controller's pod template, for the keys whose template fill (copy or default) is exported.
+              const template = (o: Record<string, any>) => (o.kind === 'CronJob' ? o.spec?.jobTemplate?.spec?.template : o.kind === 'Pod' ? undefined : o.spec?.template)?.metadata?.[field] ?? {};
+              const filledThere = (m: Record<string, string>) => Object.fromEntries(Object.entries(governed(m)).filter(([k]) => !listedFills.has(`${field}/${k}`)));
+              assert.deepEqual(filledThere(template(api.object)), filledThere(template(v.mutated)), `${v.c.name}: the pod template's ${field}`);
             }
             mutationsCompared++;
           }
