@@ -42,7 +42,11 @@ export interface KubeVersion {
 export const KUBE_FEATURES = {
   /** admissionregistration.k8s.io/v1 ValidatingAdmissionPolicy: GA and on by default. */
   validatingAdmissionPolicy: { major: 1, minor: 30 },
-  /** The CEL quantity library (quantity(), compareTo). */
+  /**
+   * The CEL quantity library (quantity(), compareTo): in the API server's CEL environment from 1.28
+   * (k8s.io/apiserver/pkg/cel/environment/base.go, with optional types), usable in new expressions one release later
+   * (the environment's compatibility version is the previous minor).
+   */
   quantity: { major: 1, minor: 29 },
   /** admissionregistration.k8s.io/v1 MutatingAdmissionPolicy: GA and on by default. */
   mutatingAdmissionPolicy: { major: 1, minor: 36 },
