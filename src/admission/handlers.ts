@@ -8,6 +8,7 @@ import type { GovernorMetrics } from '../observability/metrics.js';
 import type { ReviewContext } from '../governance/types.js';
 import { patchBase64 } from '../wire/json-patch-text.js';
 import { workloadKind } from '../governance/pod-template.js';
+import { DENIAL_CODES } from '../policy/cel-validations.js';
 import { decodeAdmissionReview, encodeAdmissionReview, type AdmissionRequest, type AdmissionResponse, type AdmissionReviewResponse } from './review.js';
 
 export type WebhookName = 'mutate' | 'validate';
@@ -201,7 +202,7 @@ export function validateHandler(env: AdmissionEnvironment): AdmissionHandler {
       return {
         uid: req.uid,
         allowed: false,
-        status: { code: 403, reason: 'Forbidden', message },
+        status: { ...denialStatus(decision.denials), message },
         ...(warnings ? { warnings } : {}),
         ...(Object.keys(auditAnnotations).length ? { auditAnnotations } : {}),
       };
@@ -221,6 +222,17 @@ export function validateHandler(env: AdmissionEnvironment): AdmissionHandler {
       ...(Object.keys(auditAnnotations).length ? { auditAnnotations } : {}),
     };
   };
+}
+
+/**
+ * The denial's status reason and code: 403 Forbidden, unless the first violation is a failed CEL validation with a
+ * `reason`, whose reason and code answer instead (Unauthorized 401, Forbidden 403, Invalid 422,
+ * RequestEntityTooLarge 413), as a ValidatingAdmissionPolicy answers with its first failed validation's reason. The
+ * API server passes a webhook's code and reason on to the client.
+ */
+export function denialStatus(denials: readonly RuleResult[]): { code: number; reason: string } {
+  const first = denials[0]?.reason;
+  return first ? { code: DENIAL_CODES[first], reason: first } : { code: 403, reason: 'Forbidden' };
 }
 
 /**

@@ -54,3 +54,25 @@ test('a denial of 200 violations is 50 lines and a count; names from the request
   assert.ok(logged.name.length <= 253);
   for (const l of lines) assert.ok(l.length < 4_000, `a log line of ${l.length} characters`);
 });
+
+test('a denial answers with the reason and code of its first violation when that is a CEL validation with a reason (as ValidatingAdmissionPolicy), else 403 Forbidden', () => {
+  const status = (spec: string, containers = 1) => env(spec).handler(request(containers)).status;
+  const validations = (first: string) => `  match: {kinds: [Deployment]}
+  validations:
+    - {name: a, expression: "false", message: first${first}}
+    - {name: b, expression: "false", message: second, reason: RequestEntityTooLarge}
+`;
+  assert.deepEqual(pick(status(validations(', reason: Invalid'))), { code: 422, reason: 'Invalid' });
+  assert.deepEqual(pick(status(validations(', reason: Unauthorized'))), { code: 401, reason: 'Unauthorized' });
+  // The first denial has no reason: the webhook's own answer, whatever the later ones say.
+  assert.deepEqual(pick(status(validations(''))), { code: 403, reason: 'Forbidden' });
+  // A built-in rule's violation comes first (the policy's rules before its validations).
+  assert.deepEqual(pick(status(`  match: {kinds: [Deployment]}\n  resources: {max: {cpu: "4"}}\n  validations: [{expression: "false", reason: RequestEntityTooLarge}]\n`)), { code: 403, reason: 'Forbidden' });
+  assert.deepEqual(pick(status(`  match: {kinds: [Deployment]}\n  validations: [{expression: "false", reason: RequestEntityTooLarge}]\n`)), { code: 413, reason: 'RequestEntityTooLarge' });
+  // An expression that cannot be evaluated is an error, not a failure: the reason is not used (VAP applies it to failures).
+  assert.deepEqual(pick(status(`  match: {kinds: [Deployment]}\n  validations: [{expression: "object.spec.nope == 1", reason: Invalid}]\n`)), { code: 403, reason: 'Forbidden' });
+});
+
+function pick(s: { code?: number; reason?: string } | undefined) {
+  return { code: s?.code, reason: s?.reason };
+}

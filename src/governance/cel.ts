@@ -1,7 +1,7 @@
 // The cel rule family: a policy's spec.validations evaluated on the object under review with
 // ValidatingAdmissionPolicy's variables. Each expression (and each variable) has its own cost budget and time limit.
 import { celValue, DEFAULT_CEL_TIME_LIMIT_MS, plainValue, type CelLimits } from '../common/cel.js';
-import type { CompiledValidation, CompiledValidations } from '../policy/cel-validations.js';
+import type { CompiledValidation, CompiledValidations, DenialReason } from '../policy/cel-validations.js';
 import { getIn } from './json-patch.js';
 import type { ReviewContext, Target } from './types.js';
 
@@ -9,6 +9,8 @@ export interface CelFinding {
   readonly rule: string;
   readonly status: 'fail' | 'error';
   readonly message: string;
+  /** The validation's `reason` when it evaluated to false (ValidatingAdmissionPolicy applies it to failures only). */
+  readonly reason?: DenialReason;
 }
 
 /** The variables of one review, converted once for every policy's validations. */
@@ -73,7 +75,7 @@ export function evaluateValidations(cel: CompiledValidations, inputs: CelInputs,
     if ('error' in r) {
       const why = failedVariables.length ? `${r.error} (${failedVariables.join('; ')})` : r.error;
       out.push({ rule: v.rule, status: 'error', message: `expression could not be evaluated: ${why}` });
-    } else if (r.value === false) out.push({ rule: v.rule, status: 'fail', message: message(v, vars, t) });
+    } else if (r.value === false) out.push({ rule: v.rule, status: 'fail', message: message(v, vars, t), ...(v.reason ? { reason: v.reason } : {}) });
     else if (r.value !== true) out.push({ rule: v.rule, status: 'error', message: `expression must evaluate to a bool, got ${JSON.stringify(plainValue(r.value))?.slice(0, 80)}` });
   }
   return out;

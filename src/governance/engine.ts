@@ -550,7 +550,7 @@ export class GovernanceEngine {
           (omitted ??= { denials: 0, warnings: 0, exceptions: 0 })[kind]++;
           continue;
         }
-        const base = { policy: p.name, rule: f.rule, family: 'cel' as const, mode: p.mode, path: '' };
+        const base = { policy: p.name, rule: f.rule, family: 'cel' as const, mode: p.mode, path: '', ...(f.reason ? { reason: f.reason } : {}) };
         results.push(exception ? { ...base, status, message: f.message, exception } : { ...base, status, message: f.message });
       }
     }

@@ -10,9 +10,10 @@ type TagField = 'labels' | 'annotations';
 
 const METADATA: Path = ['metadata'];
 
-function ownMap(obj: unknown, field: TagField): Record<string, unknown> | undefined {
-  const m = isRecord(obj) ? obj.metadata : undefined;
-  const map = isRecord(m) ? m[field] : undefined;
+function mapAt(obj: unknown, base: Path, field: TagField): Record<string, unknown> | undefined {
+  let cur: unknown = obj;
+  for (const seg of base) cur = isRecord(cur) ? cur[seg as string] : undefined;
+  const map = isRecord(cur) ? cur[field] : undefined;
   return isRecord(map) ? map : undefined;
 }
 
@@ -41,23 +42,25 @@ function describe(before: unknown, after: unknown): string {
 }
 
 /**
- * The immutable keys of `policy` on the object's own metadata compared with the stored object's. Only on UPDATE
- * with the stored object at hand; a key whose `when` does not hold is not compared.
+ * The immutable keys of `policy` compared with the stored object's, where each rule applies (its target, as the
+ * other tag rules): the object's own metadata and/or a pod controller's pod template (a Pod, and a kind without a pod
+ * template, has one metadata). Only on UPDATE with the stored object at hand; a key whose `when` does not hold is not
+ * compared.
  */
 export function validateImmutable(policy: GovernancePolicy, field: TagField, t: Target, oldObject: Record<string, unknown>, out: Finding[] = []): Finding[] {
   const rules: readonly CompiledTagRule[] = field === 'labels' ? policy.labels : policy.annotations;
-  let now: Record<string, unknown> | undefined | null = null;
-  let before: Record<string, unknown> | undefined;
+  const template = t.location && !t.location.isPod ? t.location.metadata : undefined;
   for (const r of rules) {
     if (!r.immutable || !conditionHolds(r.when, t)) continue;
-    if (now === null) {
-      now = ownMap(t.obj, field);
-      before = ownMap(oldObject, field);
-    }
-    const a = valueOf(before, r.key);
-    const b = valueOf(now, r.key);
-    if (a === b || transitionAllowed(r.immutable.transitions, a, b)) continue;
-    out.push({ rule: field === 'labels' ? 'immutable-labels' : 'immutable-annotations', path: [...METADATA, field, r.key], message: describe(a, b), value: b });
+    if (!template || r.onObject) compare(r, field, METADATA, t.obj, oldObject, out);
+    if (template && r.onTemplate) compare(r, field, template, t.obj, oldObject, out);
   }
   return out;
+}
+
+function compare(r: CompiledTagRule, field: TagField, base: Path, now: unknown, old: unknown, out: Finding[]): void {
+  const a = valueOf(mapAt(old, base, field), r.key);
+  const b = valueOf(mapAt(now, base, field), r.key);
+  if (a === b || transitionAllowed(r.immutable!.transitions, a, b)) return;
+  out.push({ rule: field === 'labels' ? 'immutable-labels' : 'immutable-annotations', path: [...base, field, r.key], message: describe(a, b), value: b });
 }

@@ -8,6 +8,7 @@ import { parsePolicyText } from '../policy/parse.js';
 const P = policy(
   'stable-identity',
   `
+  target: object
   labels:
     team: {immutable: true}
     stage: {immutable: true, transitions: [{from: dev, to: staging}, {from: staging, to: prod}, {to: '*'}]}
@@ -56,7 +57,7 @@ test('immutable is never excused as pre-existing (allowExistingViolations), but 
   assert.equal(d.decision.allowed, false);
   assert.doesNotMatch(d.decision.denials[0]!.message, /pre-existing/);
   const excused = new GovernanceEngine([
-    policy('x', `\n  labels:\n    team: {immutable: true}\n  exceptions: [{name: web, rules: [immutable-labels], reason: re-org}]\n`),
+    policy('x', `\n  target: object\n  labels:\n    team: {immutable: true}\n  exceptions: [{name: web, rules: [immutable-labels], reason: re-org}]\n`),
   ]);
   const r = excused.validate(dep('{team: b}'), { namespace: 'shop', operation: 'UPDATE', oldObject: dep('{team: a}') });
   assert.equal(r.decision.allowed, true);
@@ -78,4 +79,30 @@ test('transitions without immutable, an empty transition and an invalid label va
   assert.match(errs('{immutable: true, transitions: [{}]}')[0]!, /^spec\.labels\.team\.transitions\[0\]/);
   assert.match(errs('{immutable: true, transitions: [{to: "not ok"}]}')[0]!, /^spec\.labels\.team\.transitions\[0\]\.to: "not ok" is not a valid label value/);
   assert.deepEqual(errs('{immutable: true, transitions: [{from: a}, {to: "*"}]}'), []);
+});
+
+test('immutable follows the target: the pod template for podTemplate, both places for both, a Pod\'s one metadata whatever the target', () => {
+  const withTemplate = (own: string, tpl: string) =>
+    yamlObject(`
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web, namespace: shop, labels: ${own}}
+spec: {template: {metadata: {labels: ${tpl}}, spec: {containers: [{name: a, image: x}]}}}
+`);
+  const denials = (target: string, now: unknown, old: unknown) =>
+    new GovernanceEngine([policy('t', `\n  target: ${target}\n  labels:\n    team: {immutable: true}\n`)])
+      .validate(now, { namespace: 'shop', operation: 'UPDATE', oldObject: old })
+      .decision.denials.map((r) => r.path);
+  // Only the template's value changes.
+  const tplChanged = [withTemplate('{team: a}', '{team: b}'), withTemplate('{team: a}', '{team: a}')] as const;
+  assert.deepEqual(denials('object', ...tplChanged), []);
+  assert.deepEqual(denials('podTemplate', ...tplChanged), ['spec.template.metadata.labels.team']);
+  assert.deepEqual(denials('both', ...tplChanged), ['spec.template.metadata.labels.team']);
+  // Only the object's own value changes.
+  const ownChanged = [withTemplate('{team: b}', '{team: a}'), withTemplate('{team: a}', '{team: a}')] as const;
+  assert.deepEqual(denials('object', ...ownChanged), ['metadata.labels.team']);
+  assert.deepEqual(denials('podTemplate', ...ownChanged), []);
+  assert.deepEqual(denials('both', withTemplate('{team: b}', '{team: b}'), withTemplate('{team: a}', '{team: a}')), ['metadata.labels.team', 'spec.template.metadata.labels.team']);
+  const pod = (labels: string) => yamlObject(`\napiVersion: v1\nkind: Pod\nmetadata: {name: p, namespace: shop, labels: ${labels}}\nspec: {containers: [{name: a, image: x}]}\n`);
+  for (const target of ['object', 'podTemplate', 'both']) assert.deepEqual(denials(target, pod('{team: b}'), pod('{team: a}')), ['metadata.labels.team'], target);
 });

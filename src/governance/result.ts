@@ -1,5 +1,6 @@
 // Rule outcomes as values, and the one pure function that decides whether an outcome blocks the request.
 import type { CelRuleName, GovernanceMode, RuleFamily, RuleName } from '../policy/governance-policy.js';
+import type { DenialReason } from '../policy/cel-validations.js';
 
 /**
  * pass: evaluated and satisfied (only reported in summaries); fail: violated; warn: violated but never blocking
@@ -27,6 +28,8 @@ export interface RuleResult {
   readonly exception?: ExceptionUse;
   /** For a rule skipped because its `when` does not hold: where that condition is written (spec.resources.when). */
   readonly condition?: string;
+  /** A failed CEL validation's `reason` (spec.validations[].reason): the denial's status reason and code when first. */
+  readonly reason?: DenialReason;
 }
 
 /**

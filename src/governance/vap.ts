@@ -9,16 +9,20 @@ import { BUILTIN_KINDS } from '../policy/kinds.js';
 import type { Requirement } from '../common/labels.js';
 import { re2Source } from '../common/pattern.js';
 import {
+  ANY_VALUE,
   EXCEPTION_ANNOTATION_PREFIX,
+  GOVERNANCE_RULES,
   MIGRATION_LABEL,
   MIGRATION_MODES,
   MIGRATION_ROLE_LABEL,
   MIGRATION_ROLES,
   WORKLOAD_KINDS,
   type CelRuleName,
+  type CompiledCondition,
   type CompiledException,
   type CompiledMatch,
   type CompiledTagRule,
+  compileNamePattern,
   type GovernancePolicy,
   type NamePattern,
   type RuleFamily,
@@ -27,6 +31,7 @@ import {
 import { MAX_CONTAINERS } from './pod-template.js';
 import { skippedNamespaces } from './engine.js';
 import { WORKLOAD_CONTROLLER_USERNAMES } from './workload-controllers.js';
+import { VOLUME_TYPES } from './lint-checks.js';
 
 export interface KubeVersion {
   readonly major: number;
@@ -37,7 +42,11 @@ export interface KubeVersion {
 export const KUBE_FEATURES = {
   /** admissionregistration.k8s.io/v1 ValidatingAdmissionPolicy: GA and on by default. */
   validatingAdmissionPolicy: { major: 1, minor: 30 },
-  /** The CEL quantity library (quantity(), compareTo). */
+  /**
+   * The CEL quantity library (quantity(), compareTo): in the API server's CEL environment from 1.28
+   * (k8s.io/apiserver/pkg/cel/environment/base.go, with optional types), usable in new expressions one release later
+   * (the environment's compatibility version is the previous minor).
+   */
   quantity: { major: 1, minor: 29 },
   /** admissionregistration.k8s.io/v1 MutatingAdmissionPolicy: GA and on by default. */
   mutatingAdmissionPolicy: { major: 1, minor: 36 },
@@ -105,6 +114,8 @@ export interface Mutation {
   readonly family: RuleFamily;
   readonly field: 'labels' | 'annotations';
   readonly pairs: string;
+  /** Where the pairs go: the object's own metadata (default) or a controller's pod template. */
+  readonly template?: boolean;
 }
 
 interface Translation {
@@ -125,8 +136,14 @@ interface TranslateContext {
   readonly filled: ReadonlySet<string>;
   /** Of `filled`, the keys filled by defaults the export does not write. */
   readonly unexportedFill: ReadonlySet<string>;
-  /** Keys copied into pod templates by the webhook (not exported). */
+  /** Keys the webhook fills in pod templates ("labels/key"): copied (copyToPodTemplate) or template defaults. */
   readonly copied: ReadonlySet<string>;
+  /** Of `copied`, the keys whose template fill the export writes (a MutatingAdmissionPolicy). */
+  readonly templateFilled: ReadonlySet<string>;
+  /** Wildcard keys whose matching keys are copied into pod templates (never exported): "labels/prefix/*". */
+  readonly wildcardCopies: readonly string[];
+  /** The policies that fill each key of `filled`. */
+  readonly fillers: ReadonlyMap<string, readonly string[]>;
 }
 
 type Translator = (ctx: TranslateContext, out: Translation) => void;
@@ -176,26 +193,79 @@ export function selectorCel(reqs: readonly Requirement[], labels: string): strin
 const OBJECT_LABELS = 'object.?metadata.?labels.orValue({})';
 const NAMESPACE_LABELS = 'namespaceObject.?metadata.?labels.orValue({})';
 
+/** The pod controllers (a pod template and a pod spec inside it); the exported policies only match built-in kinds. */
+const CONTROLLER_KINDS = WORKLOAD_KINDS.filter((k) => k !== 'Pod' && k !== 'CronJob');
+/** CEL: the request's object is a pod controller (it has a pod template besides its own metadata). */
+const HAS_TEMPLATE = `request.kind.kind in ${JSON.stringify([...CONTROLLER_KINDS, 'CronJob'])}`;
+/** CEL: the request's object carries a pod spec (resource and volume rules apply to these kinds only). */
+const IS_WORKLOAD = `request.kind.kind in ${JSON.stringify(WORKLOAD_KINDS)}`;
+
 /**
- * A value at the pod template or pod spec of whichever pod-bearing kind `root` is. Each branch ends in a list or a
- * map of strings, so the three branches have one type: a conditional over the specs themselves (CronJobSpec vs PodSpec)
- * makes the API server's typed optional selection on the result miss fields.
+ * A value at the pod template or pod spec of whichever pod-bearing kind `root` is, `empty` for other kinds (their
+ * `spec.template`, if any, is no pod template to the engine). Each branch ends in a list or a map of strings, so the
+ * branches have one type: a conditional over the specs themselves (CronJobSpec vs PodSpec) makes the API server's
+ * typed optional selection on the result miss fields.
  */
 function perKind(root: string, pod: string, controller: string, empty: string): string {
-  return `request.kind.kind == "Pod" ? ${pod ? `${root}.?${pod}.orValue(${empty})` : empty} : request.kind.kind == "CronJob" ? ${root}.?spec.?jobTemplate.?spec.?template.?${controller}.orValue(${empty}) : ${root}.?spec.?template.?${controller}.orValue(${empty})`;
+  return `request.kind.kind == "Pod" ? ${pod ? `${root}.?${pod}.orValue(${empty})` : empty} : request.kind.kind == "CronJob" ? ${root}.?spec.?jobTemplate.?spec.?template.?${controller}.orValue(${empty}) : request.kind.kind in ${JSON.stringify(CONTROLLER_KINDS)} ? ${root}.?spec.?template.?${controller}.orValue(${empty}) : ${empty}`;
 }
 
-/** Where the pod-bearing kinds keep their containers and pod template metadata: variables of every exported policy (evaluated lazily). */
+type PodPart = 'containers' | 'initContainers' | 'volumes' | 'templateLabels' | 'templateAnnotations';
+
+/** Where the pod-bearing kinds keep their containers, volumes and pod template metadata: variables of every exported policy (evaluated lazily). */
 const POD_VARIABLES = (['object', 'oldObject'] as const).flatMap((root) => {
   const p = root === 'object' ? 'governor_' : 'governor_old_';
   return [
     { name: `${p}containers`, expression: perKind(root, 'spec.?containers', 'spec.?containers', '[]') },
     { name: `${p}initContainers`, expression: perKind(root, 'spec.?initContainers', 'spec.?initContainers', '[]') },
+    { name: `${p}volumes`, expression: perKind(root, 'spec.?volumes', 'spec.?volumes', '[]') },
     { name: `${p}templateLabels`, expression: perKind(root, '', 'metadata.?labels', '{}') },
     { name: `${p}templateAnnotations`, expression: perKind(root, '', 'metadata.?annotations', '{}') },
   ];
 });
-const podVar = (root: string, what: 'containers' | 'initContainers' | 'templateLabels' | 'templateAnnotations') => `variables.governor_${root === 'object' ? '' : 'old_'}${what}`;
+const podVar = (root: string, what: PodPart) => `variables.governor_${root === 'object' ? '' : 'old_'}${what}`;
+
+// ------------------------------------------------------------------ conditions (`when`)
+
+type Root = 'object' | 'oldObject';
+
+/**
+ * Why a `when` cannot be exported exactly, or undefined when conditionCel decides it as the engine does. The engine
+ * reads conditions on the object after every mutation: a condition on what an unexported fill may change is not exact.
+ */
+function conditionProblem(c: CompiledCondition | undefined, ctx: TranslateContext): string | undefined {
+  if (!c) return undefined;
+  if (c.hostPaths) {
+    return `${c.at}.hostPaths compares normalized paths (repeated slashes collapsed, "." and ".." applied), which CEL cannot do exactly`;
+  }
+  if (c.labels) {
+    const keys = c.labels.map((r) => r.key).filter((k) => ctx.filled.has(`labels/${k}`) && (!ctx.mutations || ctx.unexportedFill.has(`labels/${k}`)));
+    if (keys.length) return `${c.at}.labels reads ${keys.join(', ')}, which a default the export does not write fills before the webhook decides the condition`;
+  }
+  if (c.containerResources) {
+    const filled = [...c.containerResources].filter((r) => ctx.filled.has(`requests.${r}`) || ctx.filled.has(`limits.${r}`));
+    if (filled.length) return `${c.at}.containerResources reads ${filled.join(', ')}, which resource defaults (not exported) fill before the webhook decides the condition`;
+  }
+  return undefined;
+}
+
+/** A `when` as CEL over `root` (the object, or the stored object for UPDATE grandfathering); 'true' when absent. */
+function conditionCel(c: CompiledCondition | undefined, root: Root, version: KubeVersion): string {
+  if (!c) return 'true';
+  const parts: string[] = [];
+  if (c.operations) parts.push(`request.operation in ${list([...c.operations])}`);
+  if (c.volumeTypes) {
+    // Typed objects: has() on a field the version's schema lacks would not compile (image volumes from 1.31).
+    const known = [...c.volumeTypes].filter((t) => VOLUME_TYPES.includes(t) && (t !== 'image' || atLeast(version, { major: 1, minor: 31 })));
+    parts.push(known.length ? `${podVar(root, 'volumes')}.exists(v, ${known.map((t) => `has(v.${t})`).join(' || ')})` : 'false');
+  }
+  if (c.containerResources) {
+    const set = (c: string, s: string) => `${c}.?resources.?${s}[?r].orValue("") != ""`;
+    parts.push(`(${podVar(root, 'containers')} + ${podVar(root, 'initContainers')}).exists(c, ${list([...c.containerResources])}.exists(r, ${set('c', 'requests')} || ${set('c', 'limits')}))`);
+  }
+  if (c.labels) parts.push(`(${selectorCel(c.labels, `${root}.?metadata.?labels.orValue({})`)})`);
+  return parts.length ? parts.join(' && ') : 'true';
+}
 
 // ------------------------------------------------------------------ translators
 
@@ -220,96 +290,180 @@ const celValidations: Translator = ({ policy }, out) => {
 };
 
 const TAG_RULES = {
-  labels: { default: 'default-labels', require: 'require-labels', values: 'label-values' },
-  annotations: { default: 'default-annotations', require: 'require-annotations', values: 'annotation-values' },
-  migration: { default: 'default-migration-labels', require: 'require-migration-labels', values: 'migration-label-values' },
+  labels: { default: 'default-labels', require: 'require-labels', values: 'label-values', forbidden: 'forbidden-labels', immutable: 'immutable-labels' },
+  annotations: { default: 'default-annotations', require: 'require-annotations', values: 'annotation-values', forbidden: 'forbidden-annotations', immutable: 'immutable-annotations' },
+  migration: { default: 'default-migration-labels', require: 'require-migration-labels', values: 'migration-label-values', forbidden: 'forbidden-labels', immutable: 'immutable-labels' },
 } as const;
 
+/** CEL: the value `v` (a string) passes forbiddenValues, allowed and pattern; undefined when the rule checks no value. */
 function valueOk(r: CompiledTagRule, v: string): string | undefined {
-  if (r.allowed) return `${v} in ${list(r.allowed)}`;
-  if (r.pattern) return `${v}.matches(${str(re2Source(r.pattern.source))})`;
-  return undefined;
+  const parts: string[] = [];
+  if (r.forbiddenValues) parts.push(`!(${v} in ${list(r.forbiddenValues)})`);
+  if (r.allowed) parts.push(`${v} in ${list(r.allowed)}`);
+  else if (r.pattern) parts.push(`${v}.matches(${str(re2Source(r.pattern.source))})`);
+  return parts.length ? parts.join(' && ') : undefined;
 }
 
-/** labels / annotations: required and allowed/pattern where the rule is placed (target): the object's metadata and/or its pod template's. */
+function valueHint(r: CompiledTagRule): string {
+  const parts = [...(r.allowed ? [`one of ${r.allowed.join(', ')}`] : r.pattern ? [`matching ${r.pattern.source}`] : []), ...(r.forbiddenValues ? [`not ${r.forbiddenValues.join(', ')}`] : [])];
+  return parts.join(', ');
+}
+
+/** Whether an unexported fill (or the copy into pod templates) may add `key` (or, for a wildcard rule, a key it matches) at a place. */
+function unexportedFillAt(ctx: TranslateContext, field: 'labels' | 'annotations', r: CompiledTagRule, template: boolean): boolean {
+  const test = (k: string) => (r.wildcard ? k.startsWith(`${field}/`) && r.wildcard.test(k.slice(field.length + 1)) : k === `${field}/${r.key}`);
+  const any = (s: ReadonlySet<string>) => [...s].some(test);
+  // Pod template fills (template defaults, copyToPodTemplate) are never exported; the object's are from 1.36.
+  if (template) {
+    // Keys a wildcard copies: a wildcard rule may overlap any of them; a plain key when the glob matches it.
+    const overlaps = ctx.wildcardCopies.some((w) => w.startsWith(`${field}/`) && (r.wildcard !== undefined || compileNamePattern(w.slice(field.length + 1)).test(r.key)));
+    return overlaps || [...ctx.copied].some((k) => test(k) && !ctx.templateFilled.has(k));
+  }
+  return [...ctx.filled].some((k) => test(k) && (!ctx.mutations || ctx.unexportedFill.has(k)));
+}
+
+/**
+ * labels / annotations where each rule is placed (target): the object's metadata and/or its pod template's (a Pod's
+ * one metadata either way). Plain keys: required (present, non-empty), forbidden, forbiddenValues, allowed, pattern,
+ * immutable and transitions; wildcard keys: every present key they match, allowedKeys, and required as "at least one".
+ * A rule's `when` guards its checks (and on UPDATE, decides on the stored object whether it had the same violation).
+ */
 function tagRules(field: 'labels' | 'annotations'): Translator {
-  return ({ policy, mutations, filled: filledByAny, unexportedFill, copied }, out) => {
+  return (ctx, out) => {
+    const { policy, version } = ctx;
     const rules = field === 'labels' ? policy.labels : policy.annotations;
     const grandfather = policy.allowExistingViolations;
     for (const r of rules) {
       const names = TAG_RULES[r.family];
       const at = `spec.${field}[${str(r.key)}]`;
-      if (!tagRuleExportable(policy, field, r)) {
-        // A wildcard key, or a rule with fields no translator reads, would decide differently from the webhook.
-        if (r.wildcard) out.notExported.push({ policy: policy.name, rule: names.require, path: at, reason: 'wildcard keys are not exported yet' });
+      // A rule with fields no translator reads is reported by unhandledFields.
+      if (!tagRuleExportable(policy, field, r)) continue;
+      const why = conditionProblem(r.when, ctx);
+      if (why) {
+        for (const rule of tagRuleNames(r)) out.notExported.push({ policy: policy.name, rule, path: `${at}.when`, reason: why });
         continue;
       }
-      const key = `${field}/${r.key}`;
-      const filled = r.default !== undefined || r.fromNamespace;
-      const nonEmpty = (x: string) => `(${x}.hasValue() && ${x}.value() != "")`;
-      // Where the webhook checks the rule: a controller's own metadata and/or its pod template (target); a Pod has
-      // one metadata, checked whatever the target. `skip`: CEL that is true where the place does not apply.
+      const cond = (root: Root) => conditionCel(r.when, root, version);
+      const when = r.when ? `!(${cond('object')}) || ` : '';
+      // On UPDATE, the stored object had the same violation only where the rule applied to it too.
+      const oldWhen = r.when ? ` && (${cond('oldObject')})` : '';
+      const what = field === 'labels' ? 'label' : 'annotation';
+      // Where the webhook checks the rule: `applies` is CEL true where this place is the rule's (a Pod and a kind
+      // without a pod template have one metadata, checked whatever the target).
       const places = [
-        { where: 'metadata', loc: (root: string) => `${root}.?metadata.?${field}[?${str(r.key)}]`, skip: r.onObject ? '' : 'request.kind.kind != "Pod" || ', template: false },
-        ...(r.onTemplate ? [{ where: 'the pod template', loc: (root: string) => `${podVar(root, field === 'labels' ? 'templateLabels' : 'templateAnnotations')}[?${str(r.key)}]`, skip: 'request.kind.kind == "Pod" || ', template: true }] : []),
+        ...(r.onObject ? [{ where: 'metadata', map: (root: Root) => `${root}.?metadata.?${field}.orValue({})`, skip: '', template: false }] : [{ where: 'metadata', map: (root: Root) => `${root}.?metadata.?${field}.orValue({})`, skip: `${HAS_TEMPLATE} || `, template: false }]),
+        ...(r.onTemplate ? [{ where: 'the pod template', map: (root: Root) => podVar(root, field === 'labels' ? 'templateLabels' : 'templateAnnotations'), skip: `!(${HAS_TEMPLATE}) || `, template: true }] : []),
       ];
+      const push = (rule: RuleName, expression: string, message: string) => out.checks.push({ rule, family: GOVERNANCE_RULES[rule], expression, message: `${message} (policy ${policy.name}, rule ${rule})`, controllerRelaxed: true });
       for (const place of places) {
-        // The export checks before any mutation it does not write: a place some unexported default or the copy into
-        // pod templates fills would be denied here and admitted by the webhook.
-        const unfilled = place.template ? !filledByAny.has(key) && !copied.has(key) : !filledByAny.has(key) || (mutations && !unexportedFill.has(key));
-        const fillReason = `the webhook fills this ${field === 'labels' ? 'label' : 'annotation'} on ${place.where} (a default, fromNamespace or copyToPodTemplate) before checking it, and the export does not write that fill${mutations ? '' : ` (defaults need a MutatingAdmissionPolicy: --kube-version ${KUBE_FEATURES.mutatingAdmissionPolicy.major}.${KUBE_FEATURES.mutatingAdmissionPolicy.minor} or later)`}`;
+        const m = place.map('object');
+        const om = place.map('oldObject');
+        const guard = `${place.skip}${when}`;
+        const placeText = place.template ? "the pod template's " : '';
+        // The export checks before any mutation it does not write: a key some unexported default or the copy into
+        // pod templates may fill here is checked as written (values, forbidden keys), and its requirement and
+        // immutability, which the fill may satisfy, are left out.
+        const unfilled = !unexportedFillAt(ctx, field, r, place.template);
+        const fillReason = `the webhook fills this ${what} on ${place.where} (a default, fromNamespace or copyToPodTemplate) before checking it, and the export does not write that fill${ctx.mutations ? '' : ` (defaults need a MutatingAdmissionPolicy: --kube-version ${KUBE_FEATURES.mutatingAdmissionPolicy.major}.${KUBE_FEATURES.mutatingAdmissionPolicy.minor} or later)`}`;
         if (!unfilled) {
-          // Values written in the object are still checked (a fill only adds what is absent); a filled value is not.
           if (r.required) out.notExported.push({ policy: policy.name, rule: names.require, path: `${at}.required`, reason: fillReason });
+          if (r.immutable) out.notExported.push({ policy: policy.name, rule: names.immutable, path: `${at}.immutable`, reason: fillReason });
           if (valueOk(r, 'v')) out.notExported.push({ policy: policy.name, rule: names.values, path: at, reason: `${fillReason}: values written in the object are checked, a filled value is not` });
-        }
-        if (r.required && unfilled) {
-          out.checks.push({
-            rule: names.require,
-            family: r.family,
-            expression: `${place.skip}${nonEmpty(place.loc('object'))}${grandfather ? ` || (oldObject != null && !${nonEmpty(place.loc('oldObject'))})` : ''}`,
-            message: `${place.template ? 'the pod template\'s ' : ''}metadata.${field}[${str(r.key)}] is required${r.allowed ? ` (one of ${r.allowed.join(', ')})` : r.pattern ? ` (matching ${r.pattern.source})` : ''} (policy ${policy.name}, rule ${names.require})`,
-            controllerRelaxed: true,
-          });
+          if (r.forbidden || r.allowedKeys) out.notExported.push({ policy: policy.name, rule: names.forbidden, path: at, reason: `${fillReason}: keys written in the object are checked, a filled key is not` });
         }
         const ok = valueOk(r, 'v');
-        if (ok) {
-          const v = place.loc('object');
-          const same = grandfather ? ` || (oldObject != null && ${place.loc('oldObject')} == ${v})` : '';
-          out.checks.push({
-            rule: names.values,
-            family: r.family,
-            expression: `${place.skip}!${v}.hasValue() || [${v}.value()].all(v, ${ok})${same}`,
-            message: `${field === 'labels' ? 'label' : 'annotation'} ${r.key} on ${place.where} must be ${r.allowed ? `one of ${r.allowed.join(', ')}` : `matching ${r.pattern!.source}`} (policy ${policy.name}, rule ${names.values})`,
-            controllerRelaxed: true,
-          });
+        if (r.wildcard) {
+          const re = str(globRegex(r.wildcard.text));
+          const inKeys = (k: string) => (r.allowedKeys ? `(${r.allowedKeys.map((p) => nameTest(k, p)).join(' || ')})` : 'true');
+          // The stored object had the same key with the same value (the same finding), where the rule applied to it.
+          const same = (k: string) => (grandfather ? ` || (oldObject != null${oldWhen} && ${om}[?${k}] == optional.of(${m}[${k}]))` : '');
+          if (r.immutable) out.notExported.push({ policy: policy.name, rule: names.immutable, path: `${at}.immutable`, reason: 'immutable on a wildcard key compares the key as written, not the keys it matches: not exported' });
+          if (r.forbidden) {
+            push(names.forbidden, `${guard}${m}.all(k, !k.matches(${re})${same('k')})`, `${placeText}${field} matching ${r.key} are forbidden`);
+            continue;
+          }
+          if (r.allowedKeys) push(names.forbidden, `${guard}${m}.all(k, !k.matches(${re}) || ${inKeys('k')}${same('k')})`, `${placeText}${field} under ${r.key} must be one of ${r.allowedKeys.map((p) => p.text).join(', ')}`);
+          if (ok) push(names.values, `${guard}${m}.all(k, !k.matches(${re}) || !${inKeys('k')} || [${m}[k]].all(v, ${ok})${same('k')})`, `${placeText}${field} matching ${r.key} must be ${valueHint(r)}`);
+          if (r.required && unfilled) {
+            const found = (x: string) => `${x}.exists(k, k.matches(${re}) && ${inKeys('k')} && ${x}[k] != "")`;
+            push(names.require, `${guard}${found(m)}${grandfather ? ` || (oldObject != null${oldWhen} && !${found(om)})` : ''}`, `${placeText}metadata.${field} needs at least one key matching ${r.key} with a non-empty value`);
+          }
+          continue;
+        }
+        const key = str(r.key);
+        const v = `${m}[?${key}]`;
+        const ov = `${om}[?${key}]`;
+        const nonEmpty = (x: string) => `(${x}.hasValue() && ${x}.value() != "")`;
+        if (r.forbidden) {
+          push(names.forbidden, `${guard}!${v}.hasValue()${grandfather ? ` || (oldObject != null${oldWhen} && ${ov} == ${v})` : ''}`, `${placeText}metadata.${field}[${key}] is forbidden`);
+        } else {
+          if (r.required && unfilled) {
+            // Absent and empty are different findings: the stored object had the same one when its value equals.
+            push(names.require, `${guard}${nonEmpty(v)}${grandfather ? ` || (oldObject != null${oldWhen} && ${ov} == ${v})` : ''}`, `${placeText}metadata.${field}[${key}] is required${valueHint(r) ? ` (${valueHint(r)})` : ''}`);
+          }
+          if (ok) {
+            // The engine checks no value where the key is absent, nor an empty one the requirement reports.
+            push(names.values, `${guard}!${v}.hasValue()${r.required ? ` || ${v}.value() == ""` : ''} || [${v}.value()].all(v, ${ok})${grandfather ? ` || (oldObject != null${oldWhen} && ${ov} == ${v})` : ''}`, `${what} ${r.key} on ${place.where} must be ${valueHint(r)}`);
+          }
+        }
+        if (r.immutable && unfilled) {
+          const side = (x: string, s: string | undefined) => (s === undefined ? `!${x}.hasValue()` : s === ANY_VALUE ? `${x}.hasValue()` : `${x} == optional.of(${str(s)})`);
+          const allowed = r.immutable.transitions.map((t) => `(${side(ov, t.from)} && ${side(v, t.to)})`);
+          // CREATE is never checked; never grandfathered (the change is the violation).
+          push(names.immutable, `request.operation != "UPDATE" || oldObject == null || ${guard}${ov} == ${v}${allowed.length ? ` || ${allowed.join(' || ')}` : ''}`, `${placeText}metadata.${field}[${key}] cannot be added, changed or removed by an update${allowed.length ? ' outside its transitions' : ''}`);
+        }
+      }
+      const filled = r.default !== undefined || r.fromNamespace;
+      const key = `${field}/${r.key}`;
+      const templateWhy = "the webhook fills pod templates with copies (copyToPodTemplate) before defaults, across policies in name order, after the objects' own defaults: a template fill is exported only where it is the key's one template fill (and a copied key has no default on the object's own metadata)";
+      // A controller's pod template: not on UPDATE of a Job (its template is immutable), as in the engine.
+      const templateGuard = `${HAS_TEMPLATE} && !(request.operation == "UPDATE" && request.kind.kind == "Job")${r.when ? ` && (${cond('object')})` : ''}`;
+      const inTemplate = podVar('object', field === 'labels' ? 'templateLabels' : 'templateAnnotations');
+      if (r.copyToPodTemplate) {
+        if (r.wildcard || !ctx.mutations || !ctx.templateFilled.has(key)) {
+          out.notExported.push({ policy: policy.name, rule: names.default, path: `${at}${r.family === 'migration' ? '' : '.copyToPodTemplate'}`, reason: !ctx.mutations ? `copying into pod templates needs a MutatingAdmissionPolicy (--kube-version ${KUBE_FEATURES.mutatingAdmissionPolicy.major}.${KUBE_FEATURES.mutatingAdmissionPolicy.minor} or later)` : r.wildcard ? 'copying the keys a wildcard matches is not exported' : templateWhy });
+        } else {
+          const own = `object.?metadata.?${field}[?${str(r.key)}]`;
+          out.mutations.push({ rule: names.default, family: r.family, field, template: true, pairs: `(${templateGuard} && ${own}.hasValue() && !${inTemplate}[?${str(r.key)}].hasValue() ? [[${str(r.key)}, ${own}.value()]] : [])` });
         }
       }
       if (filled && r.onTemplate) {
-        out.notExported.push({ policy: policy.name, rule: names.default, path: `${at}.${r.default !== undefined ? 'default' : 'fromNamespace'}`, reason: 'defaults placed on the pod template (target podTemplate or both) are not exported yet' });
-        continue;
-      }
-      if (filled) {
-        if (!mutations) {
-          out.notExported.push({ policy: policy.name, rule: names.default, path: `${at}.${r.default !== undefined ? 'default' : 'fromNamespace'}`, reason: `defaults need a MutatingAdmissionPolicy (--kube-version ${KUBE_FEATURES.mutatingAdmissionPolicy.major}.${KUBE_FEATURES.mutatingAdmissionPolicy.minor} or later)` });
+        if (!ctx.mutations || !ctx.templateFilled.has(key)) {
+          out.notExported.push({ policy: policy.name, rule: names.default, path: `${at}.${r.default !== undefined ? 'default' : 'fromNamespace'}`, reason: !ctx.mutations ? `defaults need a MutatingAdmissionPolicy (--kube-version ${KUBE_FEATURES.mutatingAdmissionPolicy.major}.${KUBE_FEATURES.mutatingAdmissionPolicy.minor} or later)` : `a default on a controller's pod template: ${templateWhy}` });
         } else {
-          out.mutations.push({ rule: names.default, family: r.family, field, pairs: tagDefaultPatch(field, r) });
+          out.mutations.push({ rule: names.default, family: r.family, field, template: true, pairs: `(${templateGuard} ? ${tagDefaultPatch(field, r, `${inTemplate}[?${str(r.key)}]`)} : [])` });
         }
       }
-    }
-    if (rules.some((r) => r.copyToPodTemplate)) {
-      out.notExported.push({
-        policy: policy.name,
-        rule: TAG_RULES[field].default,
-        path: `spec.${field}`,
-        reason: `the webhook copies ${field} of a controller into its pod template when absent there (copyToPodTemplate); the copy is not exported, so checks of those keys on pod templates are not either`,
-      });
+      if (filled) {
+        if (!ctx.mutations) {
+          out.notExported.push({ policy: policy.name, rule: names.default, path: `${at}.${r.default !== undefined ? 'default' : 'fromNamespace'}`, reason: `defaults need a MutatingAdmissionPolicy (--kube-version ${KUBE_FEATURES.mutatingAdmissionPolicy.major}.${KUBE_FEATURES.mutatingAdmissionPolicy.minor} or later)` });
+        } else if (r.overwrite && (ctx.fillers.get(`${field}/${r.key}`) ?? []).length > 1) {
+          out.notExported.push({ policy: policy.name, rule: names.default, path: `${at}.overwrite`, reason: 'another policy fills this key too: the webhook applies them in policy name order, the API server its MutatingAdmissionPolicies in an order of its own' });
+        } else {
+          const pairs = tagDefaultPatch(field, r, `object.?metadata.?${field}[?${str(r.key)}]`);
+          // The object's own metadata: where the rule is placed there, or the kind has no pod template (a Pod).
+          const guards = [...(r.onObject ? [] : [`!(${HAS_TEMPLATE})`]), ...(r.when ? [`(${cond('object')})`] : [])];
+          out.mutations.push({ rule: names.default, family: r.family, field, pairs: guards.length ? `(${guards.join(' && ')} ? ${pairs} : [])` : pairs });
+        }
+      }
     }
   };
 }
 
-/** [key, value] pairs (zero or one) filling the key on the object's own metadata when absent (fromNamespace first, then default). */
-function tagDefaultPatch(field: 'labels' | 'annotations', r: CompiledTagRule): string {
+/** The rule names a tag rule can report (for listing a rule that is not exported). */
+function tagRuleNames(r: CompiledTagRule): RuleName[] {
+  const n = TAG_RULES[r.family];
+  const out: RuleName[] = [];
+  if (r.default !== undefined || r.fromNamespace) out.push(n.default);
+  if (r.required) out.push(n.require);
+  if (r.allowed || r.pattern || r.forbiddenValues) out.push(n.values);
+  if (r.forbidden || r.allowedKeys) out.push(n.forbidden);
+  if (r.immutable) out.push(n.immutable);
+  return out;
+}
+
+/** [key, value] pairs (zero or one) filling the key where `cur` (its optional value there) is absent (fromNamespace first, then default), or when it differs and the rule overwrites. */
+function tagDefaultPatch(field: 'labels' | 'annotations', r: CompiledTagRule, cur: string): string {
   const key = str(r.key);
   const sources: string[] = [];
   if (r.fromNamespace) {
@@ -323,8 +477,8 @@ function tagDefaultPatch(field: 'labels' | 'annotations', r: CompiledTagRule): s
   }
   const fallback = r.default !== undefined ? `[${str(r.default)}]` : '[]';
   const value = sources.length ? `(namespaceObject == null ? ${fallback} : ${sources.join(' : ')} : ${fallback})` : fallback;
-  const absent = `!object.?metadata.?${field}[?${key}].hasValue()`;
-  return `(${absent} ? ${value} : []).map(v, [${key}, v])`;
+  // overwrite: a value that is set and differs is replaced (a JSON Patch add on an existing member replaces it).
+  return r.overwrite ? `${value}.filter(v, ${cur} != optional.of(v)).map(v, [${key}, v])` : `(!${cur}.hasValue() ? ${value} : []).map(v, [${key}, v])`;
 }
 
 /**
@@ -363,72 +517,25 @@ const migrationRules: Translator = ({ policy }, out) => {
   out.notExported.push({ policy: policy.name, rule: 'protect-migration-source', path: `spec.labels[${str(MIGRATION_LABEL)}]`, reason: 'the DELETE of a running migration\'s source is refused from the MigrationPolicies\' state, which a ValidatingAdmissionPolicy cannot read' });
 };
 
-/** resources: require requests/limits, max (quantity library); the ratio and the defaults are reported. */
-const resourceRules: Translator = ({ policy, version, filled }, out) => {
+/**
+ * resources: require, forbid, max (quantity library) over containers and, unless initContainers is false, init
+ * containers; every container (`all`) or at least one (`any`); guarded by resources.when. The ratio and the defaults
+ * are reported.
+ */
+const resourceRules: Translator = (ctx, out) => {
+  const { policy, version, filled } = ctx;
   const res = policy.resources;
-  // A field no translator reads (containers: any, forbid, when...) changes the other checks: unhandledFields reports it.
+  // A field no translator reads changes the other checks: unhandledFields reports it.
   if (!res || unhandledResourceFields(policy).length) return;
-  const grandfather = policy.allowExistingViolations;
-  const lists = ['containers', 'initContainers'] as const;
-  const defaulted = new Set([...res.defaults.requests.map((d) => `requests.${d.resource}`), ...res.defaults.limits.map((d) => `limits.${d.resource}`)]);
+  const why = conditionProblem(res.when, ctx);
+  const ruleNames = (): RuleName[] => [
+    ...(res.require.some((x) => x.section === 'requests') ? ['require-requests' as const] : []),
+    ...(res.require.some((x) => x.section === 'limits') ? ['require-limits' as const] : []),
+    ...(res.forbid.length ? ['forbid-resources' as const] : []),
+    ...(res.max.length || res.require.length || res.forbid.length ? ['max-resources' as const] : []),
+  ];
   for (const d of [...res.defaults.requests.map((x) => ['requests', x] as const), ...res.defaults.limits.map((x) => ['limits', x] as const)]) {
     out.notExported.push({ policy: policy.name, rule: 'default-resources', path: `spec.resources.defaults.${d[0]}.${d[1].resource}`, reason: 'per-container resource defaults (a request follows the limit, a limit follows a larger request) are not exported' });
-  }
-  const count = (root: string) => `${podVar(root, 'containers')}.size() + ${podVar(root, 'initContainers')}.size()`;
-  const each = (field: 'containers' | 'initContainers', body: (c: string, old: string) => string) =>
-    `${podVar('object', field)}.all(c, ${body('c', podVar('oldObject', field))})`;
-  if (res.require.length || res.max.length || res.maxLimitRequestRatio.length) {
-    out.checks.push({
-      rule: 'max-resources',
-      family: 'resources',
-      expression: `${count('object')} <= ${MAX_CONTAINERS}${grandfather ? ` || (oldObject != null && ${count('object')} <= ${count('oldObject')})` : ''}`,
-      message: `a pod spec may list at most ${MAX_CONTAINERS} containers and init containers (policy ${policy.name}, rule max-resources)`,
-      controllerRelaxed: true,
-    });
-  }
-  for (const req of res.require) {
-    const rule = req.section === 'requests' ? 'require-requests' : 'require-limits';
-    const name = `${req.section}.${req.resource}`;
-    if (defaulted.has(name) || filled.has(name)) {
-      out.notExported.push({ policy: policy.name, rule, path: 'spec.resources.require', reason: `${name} is filled by ${defaulted.has(name) ? "the policy's" : "another policy's"} defaults before the webhook checks it, and resource defaults are not exported` });
-      continue;
-    }
-    const v = (c: string) => `${c}.?resources.?${req.section}[?${str(req.resource)}].orValue("") != ""`;
-    for (const field of lists) {
-      out.checks.push({
-        rule,
-        family: 'resources',
-        expression: each(field, (c, old) => `${v(c)}${grandfather ? ` || (oldObject != null && ${old}.exists(o, o.name == ${c}.name && !(${v('o')})))` : ''}`),
-        message: `every ${field === 'containers' ? 'container' : 'init container'} must set resources.${name} (policy ${policy.name}, rule ${rule})`,
-        controllerRelaxed: true,
-      });
-    }
-  }
-  if (res.max.length) {
-    if (!atLeast(version, KUBE_FEATURES.quantity)) {
-      for (const m of res.max) out.notExported.push({ policy: policy.name, rule: 'max-resources', path: `spec.resources.max.${m.resource}`, reason: `needs the CEL quantity library (Kubernetes ${KUBE_FEATURES.quantity.major}.${KUBE_FEATURES.quantity.minor} or later)` });
-    } else {
-      for (const m of res.max) {
-        for (const section of ['requests', 'limits'] as const) {
-          const at = (c: string) => `${c}.?resources.?${section}[?${str(m.resource)}]`;
-          const q = (c: string) => `quantity(${at(c)}.value())`;
-          const set = (c: string) => `${at(c)}.orValue("") != ""`;
-          for (const field of lists) {
-            out.checks.push({
-              rule: 'max-resources',
-              family: 'resources',
-              expression: each(
-                field,
-                (c, old) =>
-                  `!(${set(c)}) || ${q(c)}.compareTo(quantity(${str(m.text)})) <= 0${grandfather ? ` || (oldObject != null && ${old}.exists(o, o.name == ${c}.name && ${set('o')} && ${q('o')}.compareTo(${q(c)}) >= 0))` : ''}`,
-              ),
-              message: `${section}.${m.resource} of every ${field === 'containers' ? 'container' : 'init container'} must be at most ${m.text} (policy ${policy.name}, rule max-resources)`,
-              controllerRelaxed: true,
-            });
-          }
-        }
-      }
-    }
   }
   for (const r of res.maxLimitRequestRatio) {
     out.notExported.push({
@@ -438,6 +545,75 @@ const resourceRules: Translator = ({ policy, version, filled }, out) => {
       reason: 'the CEL quantity library cannot multiply a quantity by a ratio exactly; a float comparison would not deny exactly the objects the webhook denies',
     });
   }
+  if (why) {
+    for (const rule of ruleNames()) out.notExported.push({ policy: policy.name, rule, path: 'spec.resources.when', reason: why });
+    return;
+  }
+  const grandfather = policy.allowExistingViolations;
+  // Resource rules act on pod-bearing kinds only, where resources.when holds (on the stored object too for grandfathering).
+  const guard = `!(${IS_WORKLOAD}) || ${res.when ? `!(${conditionCel(res.when, 'object', version)}) || ` : ''}`;
+  const oldWhen = res.when ? ` && (${conditionCel(res.when, 'oldObject', version)})` : '';
+  const lists = res.initContainers ? (['containers', 'initContainers'] as const) : (['containers'] as const);
+  const which = res.initContainers ? 'container or init container' : 'container';
+  const all = (root: Root) => lists.map((f) => podVar(root, f)).join(' + ');
+  const defaulted = new Set([...res.defaults.requests.map((d) => `requests.${d.resource}`), ...res.defaults.limits.map((d) => `limits.${d.resource}`)]);
+  const set = (c: string, section: string, resource: string) => `${c}.?resources.?${section}[?${str(resource)}].orValue("") != ""`;
+  const push = (rule: RuleName, expression: string, message: string) => out.checks.push({ rule, family: 'resources', expression: `${guard}${expression}`, message: `${message} (policy ${policy.name}, rule ${rule})`, controllerRelaxed: true });
+  const count = (root: Root) => lists.map((f) => `${podVar(root, f)}.size()`).join(' + ');
+  if (res.require.length || res.forbid.length || res.max.length || res.maxLimitRequestRatio.length) {
+    push('max-resources', `${count('object')} <= ${MAX_CONTAINERS}${grandfather ? ` || (oldObject != null${oldWhen} && ${count('object')} <= ${count('oldObject')})` : ''}`, `a pod spec may list at most ${MAX_CONTAINERS} containers${res.initContainers ? ' and init containers' : ''}`);
+  }
+  /**
+   * One check: `ok(c)` must hold for every container (all), with the stored object's same container (by list and
+   * name) failing it too as grandfathering (`oldFails(o, c)`); or for at least one container (any), the stored object
+   * having none as grandfathering.
+   */
+  const check = (rule: RuleName, ok: (c: string) => string, oldFails: (o: string, c: string) => string, message: string) => {
+    if (res.containers === 'any') {
+      push(rule, `(${all('object')}).exists(c, ${ok('c')})${grandfather ? ` || (oldObject != null${oldWhen} && !(${all('oldObject')}).exists(c, ${ok('c')}))` : ''}`, `at least one ${which} ${message}`);
+      return;
+    }
+    for (const field of lists) {
+      push(rule, `${podVar('object', field)}.all(c, ${ok('c')}${grandfather ? ` || (oldObject != null${oldWhen} && ${podVar('oldObject', field)}.exists(o, o.name == c.name && ${oldFails('o', 'c')}))` : ''})`, `every ${field === 'containers' ? 'container' : 'init container'} ${message}`);
+    }
+  };
+  for (const req of res.require) {
+    const rule = req.section === 'requests' ? 'require-requests' : 'require-limits';
+    const name = `${req.section}.${req.resource}`;
+    if (defaulted.has(name) || filled.has(name)) {
+      out.notExported.push({ policy: policy.name, rule, path: 'spec.resources.require', reason: `${name} is filled by ${defaulted.has(name) ? "the policy's" : "another policy's"} defaults before the webhook checks it, and resource defaults are not exported` });
+      continue;
+    }
+    check(rule, (c) => set(c, req.section, req.resource), (o) => `!(${set(o, req.section, req.resource)})`, `must set resources.${name}`);
+  }
+  for (const f of res.forbid) {
+    const name = `${f.section}.${f.resource}`;
+    // Set in the object is denied as by the webhook; a value another policy's default adds is not seen.
+    if (filled.has(name)) out.notExported.push({ policy: policy.name, rule: 'forbid-resources', path: 'spec.resources.forbid', reason: `${name} is filled by another policy's defaults before the webhook checks it, and resource defaults are not exported` });
+    // A forbidden field the stored container had set (whatever its value) is pre-existing.
+    check('forbid-resources', (c) => `!(${set(c, f.section, f.resource)})`, (o) => set(o, f.section, f.resource), `must leave resources.${name} unset`);
+  }
+  if (res.max.length) {
+    if (!atLeast(version, KUBE_FEATURES.quantity)) {
+      for (const m of res.max) out.notExported.push({ policy: policy.name, rule: 'max-resources', path: `spec.resources.max.${m.resource}`, reason: `needs the CEL quantity library (Kubernetes ${KUBE_FEATURES.quantity.major}.${KUBE_FEATURES.quantity.minor} or later)` });
+      return;
+    }
+    for (const m of res.max) {
+      for (const section of ['requests', 'limits'] as const) if ((ctx.fillers.get(`${section}.${m.resource}`) ?? []).some((n) => n !== policy.name)) out.notExported.push({ policy: policy.name, rule: 'max-resources', path: `spec.resources.max.${m.resource}`, reason: `${section}.${m.resource} is filled by another policy's defaults before the webhook checks it, and resource defaults are not exported: values written in the object are checked, a filled value is not` });
+      const at = (c: string, section: string) => `${c}.?resources.?${section}[?${str(m.resource)}]`;
+      const q = (c: string, section: string) => `quantity(${at(c, section)}.value())`;
+      const within = (c: string, section: string) => `!(${set(c, section, m.resource)}) || ${q(c, section)}.compareTo(quantity(${str(m.text)})) <= 0`;
+      if (res.containers === 'any') {
+        // Under any, a container satisfies max when its requests and limits are both within (or absent).
+        check('max-resources', (c) => `(${within(c, 'requests')}) && (${within(c, 'limits')})`, () => 'false', `must have ${m.resource} at most ${m.text}`);
+        continue;
+      }
+      for (const section of ['requests', 'limits'] as const) {
+        // Grandfathered when the stored container had a value at least as high (not made worse).
+        check('max-resources', (c) => within(c, section), (o, c) => `${set(o, section, m.resource)} && ${q(o, section)}.compareTo(${q(c, section)}) >= 0`, `must have ${section}.${m.resource} at most ${m.text}`);
+      }
+    }
+  }
 };
 
 /**
@@ -445,20 +621,19 @@ const resourceRules: Translator = ({ policy, version, filled }, out) => {
  * newer policy shape, is reported as not exported instead of being dropped without a word: a new rule kind adds its
  * translator and its field here.
  */
-const HANDLED_SPEC_FIELDS = new Set(['target', 'mode', 'match', 'exclude', 'resources', 'labels', 'annotations', 'exceptions', 'allowExceptionAnnotations', 'allowExistingViolations', 'validations', 'variables']);
-const HANDLED_TAG_FIELDS = new Set(['required', 'allowed', 'pattern', 'default', 'fromNamespace', 'target', 'copyToPodTemplate']);
+const HANDLED_SPEC_FIELDS = new Set(['target', 'when', 'mode', 'match', 'exclude', 'resources', 'labels', 'annotations', 'exceptions', 'allowExceptionAnnotations', 'allowExistingViolations', 'validations', 'variables']);
+const HANDLED_TAG_FIELDS = new Set(['required', 'forbidden', 'allowed', 'forbiddenValues', 'pattern', 'allowedKeys', 'default', 'overwrite', 'fromNamespace', 'target', 'copyToPodTemplate', 'when', 'immutable', 'transitions']);
 
-/** Whether the exporter writes this tag rule: a plain key with only fields it reads. */
+/** Whether the exporter reads every field of this tag rule. */
 function tagRuleExportable(policy: GovernancePolicy, field: 'labels' | 'annotations', r: CompiledTagRule): boolean {
   const spec = (policy.spec[field] ?? {})[r.key] as Record<string, unknown> | undefined;
-  return !r.wildcard && Object.keys(spec ?? {}).every((k) => HANDLED_TAG_FIELDS.has(k));
+  return Object.keys(spec ?? {}).every((k) => HANDLED_TAG_FIELDS.has(k));
 }
-const HANDLED_RESOURCE_FIELDS = new Set(['require', 'max', 'maxLimitRequestRatio', 'defaults']);
+const HANDLED_RESOURCE_FIELDS = new Set(['when', 'containers', 'initContainers', 'require', 'forbid', 'max', 'maxLimitRequestRatio', 'defaults']);
 
-/** Fields of spec.resources no translator reads; containers and initContainers at their defaults (all, true) change nothing. */
+/** Fields of spec.resources no translator reads. */
 function unhandledResourceFields(policy: GovernancePolicy): string[] {
-  const res = (policy.spec.resources ?? {}) as Record<string, unknown>;
-  return Object.keys(res).filter((k) => !HANDLED_RESOURCE_FIELDS.has(k) && !(k === 'containers' && res[k] === 'all') && !(k === 'initContainers' && res[k] === true));
+  return Object.keys(policy.spec.resources ?? {}).filter((k) => !HANDLED_RESOURCE_FIELDS.has(k));
 }
 const HANDLED_MATCH_FIELDS = new Set(['kinds', 'namespaces', 'namespaceSelector', 'selector']);
 const HANDLED_EXCEPTION_FIELDS = new Set(['namespace', 'name', 'kinds', 'selector', 'rules', 'reason']);
@@ -555,31 +730,84 @@ export function exportPolicies(policies: readonly GovernancePolicy[], o: ExportO
   const notExported: NotExported[] = [];
   const mutations = atLeast(version, KUBE_FEATURES.mutatingAdmissionPolicy);
   const filled = new Set<string>();
-  // Keys some default fills that the export does not write (placed on the pod template, or in a rule not exported).
   const unexportedFill = new Set<string>();
   // Keys the webhook copies from a controller's metadata into its pod template (copyToPodTemplate, migration labels).
   const copied = new Set<string>();
+  const fillers = new Map<string, string[]>();
+  const addFiller = (key: string, p: GovernancePolicy) => {
+    filled.add(key);
+    fillers.set(key, [...(fillers.get(key) ?? []), p.name]);
+  };
+  // What fills each key of a controller's pod template (copies and template defaults), and which keys a controller's
+  // own metadata gets a default for (a copy reads them).
+  const templateSources = new Map<string, { p: GovernancePolicy; r: CompiledTagRule }[]>();
+  const addSource = (key: string, p: GovernancePolicy, r: CompiledTagRule) => templateSources.set(key, [...(templateSources.get(key) ?? []), { p, r }]);
+  const ownDefaults = new Set<string>();
+  const wildcardCopies: string[] = [];
   for (const p of policies) {
-    for (const field of ['labels', 'annotations'] as const) for (const r of p[field]) if (r.copyToPodTemplate) copied.add(`${field}/${r.key}`);
+    for (const field of ['labels', 'annotations'] as const) {
+      for (const r of p[field]) {
+        const key = `${field}/${r.key}`;
+        const fills = r.default !== undefined || r.fromNamespace;
+        if (r.copyToPodTemplate && r.wildcard) wildcardCopies.push(key);
+        else if (r.copyToPodTemplate) addSource(key, p, r);
+        if (fills && r.onTemplate) addSource(key, p, r);
+        if (fills && r.onObject) ownDefaults.add(key);
+        if (r.copyToPodTemplate || (fills && r.onTemplate)) copied.add(key);
+      }
+    }
     for (const field of ['labels', 'annotations'] as const) {
       for (const r of p[field]) {
         if (r.default === undefined && !r.fromNamespace) continue;
-        filled.add(`${field}/${r.key}`);
-        if (!tagRuleExportable(p, field, r) || r.onTemplate || Object.keys(p.spec).some((k) => !HANDLED_SPEC_FIELDS.has(k))) unexportedFill.add(`${field}/${r.key}`);
+        addFiller(`${field}/${r.key}`, p);
       }
     }
-    for (const d of p.resources?.defaults.requests ?? []) filled.add(`requests.${d.resource}`);
-    for (const d of p.resources?.defaults.limits ?? []) filled.add(`limits.${d.resource}`);
+    for (const d of p.resources?.defaults.requests ?? []) addFiller(`requests.${d.resource}`, p);
+    for (const d of p.resources?.defaults.limits ?? []) addFiller(`limits.${d.resource}`, p);
+  }
+  // Keys some default fills that the export does not write: placed on the pod template, in a rule or policy not
+  // exported, behind a condition that is not, or an overwrite another policy's fill competes with.
+  const templateFilled = new Set<string>();
+  const base = { version, mutations, filled, unexportedFill, copied, fillers, templateFilled, wildcardCopies };
+  const ruleExported = (p: GovernancePolicy, field: 'labels' | 'annotations', r: CompiledTagRule) =>
+    !Object.keys(p.spec).some((k) => !HANDLED_SPEC_FIELDS.has(k)) && conditionProblem(p.when, { policy: p, ...base }) === undefined && tagRuleExportable(p, field, r) && conditionProblem(r.when, { policy: p, ...base }) === undefined;
+  for (const p of policies) {
+    for (const field of ['labels', 'annotations'] as const) {
+      for (const r of p[field]) {
+        if (r.default === undefined && !r.fromNamespace) continue;
+        const key = `${field}/${r.key}`;
+        if (!ruleExported(p, field, r) || (r.overwrite && fillers.get(key)!.length > 1)) unexportedFill.add(key);
+      }
+    }
+  }
+  // A template fill is exported where it is the key's one fill there (a copy or a template default: the webhook's
+  // order between them, and between policies, then never matters) and a copied key gets no default on the object's
+  // own metadata (the webhook copies what is there when the copying policy runs, in name order).
+  for (const [key, sources] of templateSources) {
+    const [only] = sources;
+    if (!mutations || sources.length !== 1 || !only) continue;
+    const field = key.startsWith('labels/') ? 'labels' : 'annotations';
+    const copies = only.r.copyToPodTemplate;
+    if (copies && (ownDefaults.has(key) || (only.r.default !== undefined || only.r.fromNamespace))) continue;
+    if (wildcardCopies.some((w) => w.startsWith(`${field}/`) && compileNamePattern(w.slice(field.length + 1)).test(only.r.key))) continue;
+    if (ruleExported(only.p, field, only.r)) templateFilled.add(key);
   }
   for (const p of policies) {
     const t: Translation = { checks: [], mutations: [], variables: [], notExported: [] };
+    const ctx: TranslateContext = { policy: p, ...base };
     if (Object.keys(p.spec).some((k) => !HANDLED_SPEC_FIELDS.has(k))) {
-      // A policy-wide field no translator reads (spec.when...) changes every rule: none is exported.
-      unhandledFields({ policy: p, version, mutations, filled, unexportedFill, copied }, t);
+      // A policy-wide field no translator reads changes every rule: none is exported.
+      unhandledFields(ctx, t);
       notExported.push(...t.notExported);
       continue;
     }
-    for (const translate of TRANSLATORS) translate({ policy: p, version, mutations, filled, unexportedFill, copied }, t);
+    const whenWhy = conditionProblem(p.when, ctx);
+    if (whenWhy) {
+      // spec.when decides every rule: a condition CEL cannot decide exactly leaves the whole policy out.
+      notExported.push({ policy: p.name, rule: 'when', path: 'spec.when', reason: `${whenWhy}: every rule of the policy depends on it, none is exported` });
+      continue;
+    }
+    for (const translate of TRANSLATORS) translate(ctx, t);
     notExported.push(...t.notExported);
     if (!t.checks.length && !t.mutations.length) continue;
     const reserved = t.variables.filter((v) => v.name.startsWith('governor_'));
@@ -613,14 +841,17 @@ export function exportPolicies(policies: readonly GovernancePolicy[], o: ExportO
     }
     p.exceptions.forEach((e, i) => variables.push({ name: `governor_exception${i}`, expression: exceptionCel(e) }));
     variables.push({ name: 'governor_controllerOwned', expression: CONTROLLER_OWNED }, ...POD_VARIABLES);
+    // spec.when: every rule applies only where it holds (in mutation too); it reads the pod variables above.
+    if (p.when) variables.push({ name: 'governor_when', expression: conditionCel(p.when, 'object', version) });
     variables.push(...t.variables);
     const validations = t.checks.map((c) => {
-      const guards = [...(excludedGuard ? [excludedGuard] : []), ...excuses(p, c.rule, c.family), ...(c.controllerRelaxed ? ['variables.governor_controllerOwned'] : [])];
+      const guards = [...(p.when ? ['!variables.governor_when'] : []), ...(excludedGuard ? [excludedGuard] : []), ...excuses(p, c.rule, c.family), ...(c.controllerRelaxed ? ['variables.governor_controllerOwned'] : [])];
       return {
         expression: guards.length ? `${guards.join(' || ')} || (${c.expression})` : c.expression,
         ...(c.messageExpression !== undefined ? { messageExpression: c.messageExpression } : {}),
         ...(c.message !== undefined ? { message: c.message } : {}),
-        ...(c.reason ? { reason: c.reason } : {}),
+        // VAP's default reason is Invalid (422); the webhook denies with Forbidden (403) unless a validation says.
+        reason: c.reason ?? 'Forbidden',
       };
     });
     const name = exportName(p);
@@ -643,10 +874,16 @@ export function exportPolicies(policies: readonly GovernancePolicy[], o: ExportO
     }
     if (t.mutations.length) {
       const patches = t.mutations.map((mu) => {
-        const guards = [...(excludedGuard ? [excludedGuard] : []), ...excuses(p, mu.rule, mu.family)];
+        const guards = [...(p.when ? ['!variables.governor_when'] : []), ...(excludedGuard ? [excludedGuard] : []), ...excuses(p, mu.rule, mu.family)];
         return guards.length ? `(${guards.join(' || ')} ? [] : ${mu.pairs})` : mu.pairs;
       });
-      const families = (['labels', 'annotations'] as const).filter((f) => t.mutations.some((mu) => mu.field === f));
+      // One JSON Patch per map: the object's own labels/annotations, then a controller's pod template's.
+      const groups = (['labels', 'annotations'] as const)
+        .flatMap((f) => [false, true].map((template) => ({ f, template, name: `governor_${template ? 'template_' : ''}${f}` })))
+        .filter((g) => t.mutations.some((mu) => mu.field === g.f && Boolean(mu.template) === g.template));
+      const TEMPLATE_METADATA = `(request.kind.kind == "CronJob" ? "/spec/jobTemplate/spec/template/metadata" : "/spec/template/metadata")`;
+      const templateHas = (f?: string) =>
+        `(request.kind.kind == "CronJob" ? object.?spec.?jobTemplate.?spec.?template.?metadata${f ? `.?${f}` : ''}.hasValue() : object.?spec.?template.?metadata${f ? `.?${f}` : ''}.hasValue())`;
       objects.push({
         apiVersion: 'admissionregistration.k8s.io/v1',
         kind: 'MutatingAdmissionPolicy',
@@ -657,12 +894,19 @@ export function exportPolicies(policies: readonly GovernancePolicy[], o: ExportO
           reinvocationPolicy: 'IfNeeded',
           matchConstraints,
           ...(matchConditions.length ? { matchConditions } : {}),
-          variables: [...variables.filter((v) => v.name !== 'governor_controllerOwned' && !POD_VARIABLES.includes(v)), ...families.map((f) => ({ name: `governor_${f}`, expression: patches.filter((_, i) => t.mutations[i]!.field === f).join(' + ') }))],
-          // The parent map first when it is absent and some key is added, then each key (the engine's "add where absent").
-          mutations: families.map((f) => ({
+          // The pod variables stay: conditions read volumes and containers.
+          variables: [
+            ...variables.filter((v) => v.name !== 'governor_controllerOwned'),
+            ...groups.map((g) => ({ name: g.name, expression: patches.filter((_, i) => t.mutations[i]!.field === g.f && Boolean(t.mutations[i]!.template) === g.template).join(' + ') })),
+          ],
+          // The parent maps first when absent and some key is added, then each key (the engine's "add where absent";
+          // an add on a member that is set replaces it: overwrite).
+          mutations: groups.map(({ f, template, name: v }) => ({
             patchType: 'JSONPatch',
             jsonPatch: {
-              expression: `(variables.governor_${f}.size() == 0 || has(object.metadata.${f}) ? [] : [JSONPatch{op: "add", path: "/metadata/${f}", value: {}}]) + variables.governor_${f}.map(e, JSONPatch{op: "add", path: "/metadata/${f}/" + jsonpatch.escapeKey(e[0]), value: e[1]})`,
+              expression: template
+                ? `(variables.${v}.size() == 0 ? [] : (${templateHas()} ? [] : [JSONPatch{op: "add", path: ${TEMPLATE_METADATA}, value: {}}]) + (${templateHas(f)} ? [] : [JSONPatch{op: "add", path: ${TEMPLATE_METADATA} + "/${f}", value: {}}])) + variables.${v}.map(e, JSONPatch{op: "add", path: ${TEMPLATE_METADATA} + "/${f}/" + jsonpatch.escapeKey(e[0]), value: e[1]})`
+                : `(variables.${v}.size() == 0 || has(object.metadata.${f}) ? [] : [JSONPatch{op: "add", path: "/metadata/${f}", value: {}}]) + variables.${v}.map(e, JSONPatch{op: "add", path: "/metadata/${f}/" + jsonpatch.escapeKey(e[0]), value: e[1]})`,
             },
           })),
         },

@@ -3,11 +3,18 @@
 import { CelCompileError, compileCel, type CelProgram } from '../common/cel.js';
 import type { Issue } from './kind.js';
 
+/**
+ * A failed validation's status reason, as in a ValidatingAdmissionPolicy: the webhook answers a denial whose first
+ * violation is such a validation with this reason and its HTTP code (DENIAL_CODES).
+ */
+export type DenialReason = 'Unauthorized' | 'Forbidden' | 'Invalid' | 'RequestEntityTooLarge';
+export const DENIAL_CODES: Readonly<Record<DenialReason, number>> = { Unauthorized: 401, Forbidden: 403, Invalid: 422, RequestEntityTooLarge: 413 };
+
 export interface ValidationSpec {
   readonly expression: string;
   readonly message?: string;
   readonly messageExpression?: string;
-  readonly reason?: 'Unauthorized' | 'Forbidden' | 'Invalid' | 'RequestEntityTooLarge';
+  readonly reason?: DenialReason;
   /** The rule name of this validation in findings and exceptions (default validations[i]). */
   readonly name?: string;
 }
