@@ -1,8 +1,10 @@
 // Structured logs (pino). One root logger; components take child loggers with their own bindings. JSON lines where a
 // machine reads them (pods, CI, tests); a compact text line per record on a terminal. Written asynchronously to a file
-// descriptor (a write to a pipe blocks the event loop that answers reviews); flushLog drains it before exit.
+// descriptor in batches (log-writer.ts: a write to a pipe would block the event loop that answers reviews); flushLog
+// drains it before exit.
 import { isatty } from 'node:tty';
 import { pino, type Logger, type LevelWithSilent } from 'pino';
+import { LineWriter } from './log-writer.js';
 import { ConfigError } from '../common/errors.js';
 
 export type { Logger };
@@ -88,13 +90,10 @@ function isoTime(): string {
   return lastTime;
 }
 
-/** What pino writes to; SonicBoom (pino.destination) has all of it, a test's stream only `write`. */
+/** What pino writes to; a LineWriter has all of it, a test's stream only `write`. */
 interface Destination {
   write(s: string): void;
   flush?(cb?: (err?: Error) => void): void;
-  flushSync?(): void;
-  /** SonicBoom's: an asynchronous write is under way. */
-  readonly _writing?: boolean;
   /** The text destination's: the destination it writes to. */
   readonly inner?: Destination;
 }
@@ -118,15 +117,8 @@ function textDestination(out: Destination | NodeJS.WritableStream): Destination 
 }
 
 /**
- * Bytes gathered before a write, and how often a partial batch is written anyway: under load many records go out in
- * one write; when quiet a record waits at most ASYNC_FLUSH_MS.
- */
-const ASYNC_MIN_LENGTH = 4096;
-const ASYNC_FLUSH_MS = 250;
-
-/**
  * `destination`: a stream, written synchronously (tests, in-process capture); a file descriptor (default 1, stdout)
- * or a file path, written asynchronously in batches (SonicBoom; pino also flushes it synchronously on process exit).
+ * or a file path, written asynchronously in batches (LineWriter: at most 250 ms late, written synchronously on exit).
  */
 export function createLogger(
   opts: { level?: LevelWithSilent; name?: string; destination?: NodeJS.WritableStream | number | string; format?: string } = {},
@@ -136,7 +128,7 @@ export function createLogger(
   const format = selectLogFormat(opts.format ?? process.env.LOG_FORMAT, { isTTY });
   const level = opts.level ?? (process.env.LOG_LEVEL as LevelWithSilent | undefined) ?? 'info';
   const stream: Destination | NodeJS.WritableStream =
-    typeof to === 'object' ? to : level === 'silent' ? { write() {} } : pino.destination({ dest: to, sync: false, minLength: ASYNC_MIN_LENGTH, periodicFlush: ASYNC_FLUSH_MS } as Parameters<typeof pino.destination>[0]);
+    typeof to === 'object' ? to : level === 'silent' ? { write() {} } : new LineWriter(to);
   const log = pino(
     {
       name: opts.name ?? 'kube-governor',
@@ -170,19 +162,10 @@ export function flushLog(log: Logger, timeoutMs = FLUSH_TIMEOUT_MS): Promise<voi
   return new Promise<void>((resolve) => {
     const timer = setTimeout(resolve, timeoutMs);
     timer.unref();
-    // flush's callback comes on 'drain', which leaves a remainder shorter than minLength buffered, and a new batch
-    // may have started meanwhile: wait until no write is under way, then write the rest synchronously, in order.
-    const drained = () => {
-      if (stream._writing) return void stream.flush!(drained);
-      try {
-        stream.flushSync?.();
-      } catch {
-        // not open yet, or closed: nothing more can be written
-      }
+    stream.flush!(() => {
       clearTimeout(timer);
       resolve();
-    };
-    stream.flush!(drained);
+    });
   });
 }
 
