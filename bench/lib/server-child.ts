@@ -20,7 +20,7 @@ import { sampleNamespaces, samplePolicies } from '../../test/integration/webhook
 import type { AdapterServerSpec, ServerSpec, WebhookServerSpec } from './servers.js';
 
 /** Info-level JSON logs, as in production (asynchronous writes to a file descriptor), written nowhere: their cost counts, their volume does not. */
-const log = process.env.P16_SYNC === '1' ? (await import('pino')).pino({ level: 'info', base: undefined, timestamp: (await import('pino')).pino.stdTimeFunctions.isoTime, formatters: { level: (label: string) => ({ level: label }) }, redact: { paths: ['body', 'object', 'oldObject', 'key', 'req.headers.authorization', '*.privateKey', '*.tlsKey'], censor: '[redacted]' } }, (await import('pino')).pino.destination({ dest: '/dev/null', sync: true })) : createLogger({ level: 'info', destination: '/dev/null' });
+const log = createLogger({ level: 'info', destination: '/dev/null' });
 
 /** What the bare-deny baseline answers on /validate: production's answer for the denied workload, written as constants. */
 const BARE_DENIAL = {
