@@ -48,7 +48,7 @@ const profDir = flag('--profile') ? join(RESULTS, `profiles-${stamp}`) : undefin
 // ---------------------------------------------------------------- 1. webhook
 if (only.has('webhook')) {
   log('\n== 1. webhook: HTTPS keep-alive, realistic Deployment, sample policies (/mutate then /validate, alternating)');
-  const all: WebhookVariant[] = ['bare', 'fast', 'express', 'express-json', 'fast-allow', 'express-allow', 'express-json-allow'];
+  const all: WebhookVariant[] = ['bare', 'fast', 'bare-deny', 'fast-deny', 'express', 'express-json', 'fast-allow', 'express-allow', 'express-json-allow'];
   // --variants bare,fast: a shorter run while working on one variant (the baseline should stay in the list).
   const variants = all.filter((v) => opt('--variants', all.join(',')).split(',').includes(v));
   const { runs, requestBytes } = await benchWebhook({

@@ -1,10 +1,14 @@
 // Soak: `governor serve` (adapter + webhook) under steady mixed load for a bounded time (default 150 s, at most 300 s),
 // loopback only, with faults injected midway: the load source goes down and comes back, the policy directory turns
-// invalid and is repaired, the serving certificate is rotated. Reports RSS over time, error counts and latencies.
+// invalid and is repaired, the serving certificate is rotated. Reports RSS over time, error counts and latencies, and
+// a timeline of every second (latency p50/p99/max of each request kind, the server's RSS, event-loop delay and GC
+// pauses from bench/lib/soak-probe.ts, load-source queries, log lines by message, the faults) with a plot, so a tail
+// shows when it happened and what else ran then.
 //
 //   node --import tsx bench/soak.ts [--duration 150]
 import { spawn } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import asciichart from 'asciichart';
 import { createServer } from 'node:http';
 import { request } from 'node:https';
 import { createServer as createNetServer } from 'node:net';
@@ -13,7 +17,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { generateCA, generateClientCert, generateServingCert, serviceDnsNames } from '../src/tls/certs.js';
 import { describeMachine, machineInfo } from './lib/machine.js';
-import { fixedRate, type RequestSpec } from './lib/load.js';
+import { fixedRate, type RequestSpec, type SecondLatency } from './lib/load.js';
 import { webhookRequests } from './webhook.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -42,8 +46,27 @@ log(`soak ${durationS} s — ${describeMachine(machine)}`);
 const dir = mkdtempSync(join(tmpdir(), 'kg-soak-'));
 // The load source: healthy, or down (connections dropped) while the fault lasts.
 const source = { down: false, hits: 0 };
+/** Load-source queries by epoch second. */
+const sourceHitsAt = new Map<number, number>();
+/** Busy share of all cores by epoch second (/proc/stat): the other processes on the machine show up here. */
+const machineBusyAt = new Map<number, number>();
+const cpuTimes = () => {
+  const f = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+  const idle = f[3]! + (f[4] ?? 0);
+  return { idle, total: f.reduce((a, b) => a + b, 0) };
+};
+let lastCpu = cpuTimes();
+const machineSampler = setInterval(() => {
+  const now = cpuTimes();
+  const total = now.total - lastCpu.total;
+  if (total > 0) machineBusyAt.set(Math.floor(Date.now() / 1000) - 1, Math.round((100 * (total - (now.idle - lastCpu.idle))) / total));
+  lastCpu = now;
+}, 1000);
+machineSampler.unref();
 const loadServer = createServer((req, res) => {
   source.hits++;
+  const sec = Math.floor(Date.now() / 1000);
+  sourceHitsAt.set(sec, (sourceHitsAt.get(sec) ?? 0) + 1);
   if (source.down) return void req.socket.destroy();
   res.writeHead(200, { 'content-type': 'application/json' }).end(`{"data":{"rps":${300 + (source.hits % 200)}}}`);
 });
@@ -85,13 +108,16 @@ spec:
 );
 
 const [adapterPort, webhookPort, metricsPort] = [await freePort(), await freePort(), await freePort()];
+const probeFile = join(dir, 'probe.jsonl');
 const child = spawn(
   process.execPath,
-  ['--import', 'tsx', 'src/cli.ts', 'serve', '--policies', policyDir, '--bind-address', '127.0.0.1', '--secure-port', String(adapterPort), '--webhook-port', String(webhookPort), '--metrics-port', String(metricsPort),
+  ['--import', 'tsx', '--import', './bench/lib/soak-probe.ts', 'src/cli.ts', 'serve', '--policies', policyDir, '--bind-address', '127.0.0.1', '--secure-port', String(adapterPort), '--webhook-port', String(webhookPort), '--metrics-port', String(metricsPort),
     '--tls-cert-file', certFile, '--tls-private-key-file', keyFile, '--requestheader-client-ca-file', join(dir, 'front-proxy-ca.crt'), '--requestheader-allowed-names', 'front-proxy-client',
     '--no-cluster-policies', '--allowed-source-hosts', '127.0.0.1', '--prometheus-url', 'http://127.0.0.1:9', '--policy-poll', '1s', '--log-level', 'info'],
-  { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, KUBERNETES_SERVICE_HOST: '' } },
+  { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, KUBERNETES_SERVICE_HOST: '', GOVERNOR_SOAK_PROBE: probeFile } },
 );
+/** Log lines by epoch second and message. */
+const logsAt = new Map<number, Record<string, number>>();
 const levels: Record<string, number> = {};
 const errorSamples: string[] = [];
 let buf = '';
@@ -102,6 +128,14 @@ child.stdout!.on('data', (c: Buffer) => {
   for (const l of lines) {
     const level = /"level":"(\w+)"/.exec(l)?.[1] ?? 'other';
     levels[level] = (levels[level] ?? 0) + 1;
+    const time = /"time":"([^"]+)"/.exec(l)?.[1];
+    const msg = /"msg":"((?:[^"\\]|\\.){0,80})/.exec(l)?.[1] ?? '?';
+    if (time) {
+      const sec = Math.floor(Date.parse(time) / 1000);
+      const m = logsAt.get(sec) ?? {};
+      m[msg] = (m[msg] ?? 0) + 1;
+      logsAt.set(sec, m);
+    }
     if ((level === 'error' || level === 'fatal') && errorSamples.length < 8) errorSamples.push(l.slice(0, 300));
   }
 });
@@ -127,6 +161,54 @@ const metric = async (name: string) => {
   return text.split('\n').filter((l) => l.startsWith(name));
 };
 
+interface ProbeLine {
+  at: number;
+  rssMiB: number;
+  heapUsedMiB: number;
+  cpuMs: number;
+  loopDelayMaxMs: number;
+  loopDelayP99Ms: number;
+  gc: { count: number; totalMs: number; maxMs: number; byKind: Record<string, number> };
+}
+
+/** One entry per second of the soak: both request kinds' latency, the server probe's line, source queries, log lines. */
+function timeline(t0: number, webhook: readonly SecondLatency[], adapter: readonly SecondLatency[]) {
+  const probe = existsSync(probeFile) ? readFileSync(probeFile, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as ProbeLine) : [];
+  const startSec = Math.floor(t0 / 1000);
+  const lat = (x: SecondLatency | undefined) => (x ? { n: x.n, p50: round2(x.p50), p99: round2(x.p99), max: round2(x.max), bad: x.bad } : undefined);
+  return Array.from({ length: durationS }, (_, t) => {
+    // The probe writes each line at the end of the second it describes.
+    const p = probe.find((x) => x.at > t0 + t * 1000 && x.at <= t0 + (t + 1) * 1000);
+    return {
+      t,
+      webhook: lat(webhook[t]),
+      adapter: lat(adapter[t]),
+      ...(p ? { rssMiB: p.rssMiB, heapUsedMiB: p.heapUsedMiB, cpuMs: p.cpuMs, loopDelayMaxMs: p.loopDelayMaxMs, loopDelayP99Ms: p.loopDelayP99Ms, gc: p.gc } : {}),
+      machineBusyPct: machineBusyAt.get(startSec + t),
+      sourceQueries: sourceHitsAt.get(startSec + t) ?? 0,
+      logs: logsAt.get(startSec + t) ?? {},
+    };
+  });
+}
+const round2 = (x: number) => Math.round(x * 100) / 100;
+
+/** Max latency per second of both kinds and the event-loop delay, as a terminal chart (asciichart), and the worst seconds. */
+function timelinePlot(tl: ReturnType<typeof timeline>, events: readonly { t: number; what: string }[]): string {
+  const series = [tl.map((x) => x.webhook?.max ?? 0), tl.map((x) => x.adapter?.max ?? 0), tl.map((x) => x.loopDelayMaxMs ?? 0)];
+  const width = 100;
+  const step = Math.max(1, Math.ceil(tl.length / width));
+  const down = (xs: number[]) => Array.from({ length: Math.ceil(xs.length / step) }, (_, i) => Math.max(...xs.slice(i * step, (i + 1) * step)));
+  const chart = asciichart.plot(series.map(down), { height: 12, format: (x: number) => x.toFixed(1).padStart(7) });
+  const worst = [...tl].sort((a, b) => Math.max(b.webhook?.max ?? 0, b.adapter?.max ?? 0) - Math.max(a.webhook?.max ?? 0, a.adapter?.max ?? 0)).slice(0, 5);
+  return [
+    `max latency per second (ms), ${step} s per column: 1st line admission, 2nd metric values, 3rd event-loop delay`,
+    chart,
+    `faults: ${events.map((e) => `${e.t} s ${e.what}`).join('; ')}`,
+    'worst seconds:',
+    ...worst.map((x) => `  t=${x.t} s: admission max ${x.webhook?.max} p99 ${x.webhook?.p99}, metric values max ${x.adapter?.max} p99 ${x.adapter?.p99}; server loop delay max ${x.loopDelayMaxMs} ms, CPU ${x.cpuMs} ms; machine busy ${x.machineBusyPct}%; GC ${x.gc ? `${x.gc.count} pauses, ${x.gc.totalMs} ms, longest ${x.gc.maxMs} ms ${JSON.stringify(x.gc.byKind)}` : '?'}; RSS ${x.rssMiB} MiB; source queries ${x.sourceQueries}; logs ${JSON.stringify(x.logs)}`),
+  ].join('\n');
+}
+
 const report: Record<string, unknown> = { machine, durationS, rates: { webhook: WEBHOOK_RATE, adapter: ADAPTER_RATE } };
 try {
   for (let i = 0; i < 600 && !((await httpsOk(adapterPort, '/readyz')) && (await httpsOk(webhookPort, '/readyz'))); i++) {
@@ -148,26 +230,30 @@ try {
   log(`RSS before the soak: ${rssBefore} MiB; ${durationS} s of ${WEBHOOK_RATE} admission + ${ADAPTER_RATE} metric requests/s`);
   const samples: { t: number; rssMiB: number }[] = [{ t: 0, rssMiB: rssBefore }];
   const t0 = Date.now();
+  const events: { t: number; what: string }[] = [];
   const sampler = setInterval(() => samples.push({ t: Math.round((Date.now() - t0) / 1000), rssMiB: rss() }), 10_000);
   const at = (fraction: number, what: string, f: () => void) =>
     setTimeout(() => {
       log(what);
+      events.push({ t: Math.round((Date.now() - t0) / 100) / 10, what });
       f();
     }, durationS * 1000 * fraction);
+  // Made before the clock starts: an RSA key and a signature in this process take about 200 ms of CPU, which the
+  // server and the load generators, on the same cores, would see as a latency spike.
+  const next = generateServingCert(ca, { commonName: 'soak-2', ...names });
   const faults = [
     at(0.3, 'fault: load source down', () => (source.down = true)),
     at(0.45, 'fault: policy directory invalid (a broken file appears)', () => writeFileSync(join(policyDir, 'zz-broken.yaml'), 'apiVersion: governor.io/v1alpha1\nkind: ScalingPolicy\nmetadata: {name: broken\n')),
     at(0.55, 'repair: broken policy file removed', () => unlinkSync(join(policyDir, 'zz-broken.yaml'))),
     at(0.6, 'repair: load source back', () => (source.down = false)),
     at(0.7, 'fault: serving certificate rotated on disk', () => {
-      const next = generateServingCert(ca, { commonName: 'soak-2', ...names });
       writeFileSync(keyFile, next.keyPem);
       writeFileSync(certFile, next.certPem);
     }),
   ];
   const [webhook, adapter] = await Promise.all([
-    fixedRate({ target: { ...target, port: webhookPort }, requests: webhookRequests(), connections: 8, rate: WEBHOOK_RATE, durationS, warmupS: 0 }),
-    fixedRate({ target: { ...target, port: adapterPort, cert: aggregator.certPem, key: aggregator.keyPem }, requests: adapterRequests, connections: 4, rate: ADAPTER_RATE, durationS, warmupS: 0 }),
+    fixedRate({ target: { ...target, port: webhookPort }, requests: webhookRequests(), connections: 8, rate: WEBHOOK_RATE, durationS, warmupS: 0, perSecond: true }),
+    fixedRate({ target: { ...target, port: adapterPort, cert: aggregator.certPem, key: aggregator.keyPem }, requests: adapterRequests, connections: 4, rate: ADAPTER_RATE, durationS, warmupS: 0, perSecond: true }),
   ]);
   clearInterval(sampler);
   faults.forEach(clearTimeout);
@@ -192,6 +278,8 @@ try {
     sourceErrors: await metric('governor_source_errors_total'),
     policyReloads: await metric('governor_policy_reloads_total'),
     certificateAfterRotation: certNow,
+    events,
+    timeline: timeline(t0, webhook.seconds ?? [], adapter.seconds ?? []),
   });
 } finally {
   child.kill('SIGTERM');
@@ -203,7 +291,10 @@ try {
 }
 const stamp = new Date().toISOString().slice(0, 16).replace(':', '-');
 mkdirSync(join(ROOT, 'bench/results'), { recursive: true });
+const plot = report.timeline ? timelinePlot(report.timeline as ReturnType<typeof timeline>, report.events as { t: number; what: string }[]) : '';
+report.plot = plot;
 writeFileSync(join(ROOT, 'bench/results', `soak-${stamp}.json`), `${JSON.stringify(report, null, 2)}\n`);
+if (plot) writeFileSync(join(ROOT, 'bench/results', `soak-${stamp}.txt`), `${plot}\n`);
 const w = report.webhook as { requests: number; non2xx: number; errors: number; errorSamples: string[]; p99: number; max: number };
 const a = report.adapter as { requests: number; non2xx: number; errors: number; errorSamples: string[]; p99: number; max: number };
 log(`RSS ${report.rssBeforeMiB} → ${report.rssAfterMiB} MiB (samples ${(report.rssSamples as { rssMiB: number }[]).map((s) => s.rssMiB).join(' ')})`);
@@ -211,4 +302,5 @@ log(`webhook: ${w.requests} requests, ${w.non2xx} non-2xx, ${w.errors} errors${w
 log(`adapter: ${a.requests} requests, ${a.non2xx} non-2xx, ${a.errors} errors${a.errorSamples.length ? ` (${a.errorSamples.join('; ')})` : ''}, p99 ${a.p99.toFixed(2)} ms, max ${a.max.toFixed(1)} ms`);
 log(`log lines by level: ${JSON.stringify(report.logLines)}; certificate after rotation: ${report.certificateAfterRotation}; exit code ${report.exitCode}`);
 log(`source errors: ${(report.sourceErrors as string[]).filter((l) => !l.startsWith('#')).length} series; policy reloads: ${(report.policyReloads as string[]).filter((l) => !l.startsWith('#')).join(', ')}`);
-log(`written: bench/results/soak-${stamp}.json`);
+if (plot) console.log(plot);
+log(`written: bench/results/soak-${stamp}.json${plot ? ' and .txt' : ''}`);

@@ -35,9 +35,23 @@ export interface WebhookRun {
   readonly rssMiB: number;
 }
 
-/** What the API server sends for one `kubectl apply` of a Deployment: /mutate with the object, /validate with the patched one. */
-export function webhookRequests(): RequestSpec[] {
+/** The denied workload: the realistic Deployment without its owner label, its app container limited to 8 CPUs. */
+export function deniedDeployment() {
   const dep = realisticDeployment('shop');
+  delete (dep.metadata.labels as Record<string, string>).owner;
+  dep.spec.template.spec.containers[0]!.resources = { requests: { cpu: '500m' }, limits: { cpu: '8' } };
+  return dep;
+}
+
+/** Variants that run the denied workload (the others run the allowed one). */
+export const isDenyVariant = (v: WebhookVariant) => v.endsWith('-deny');
+
+/**
+ * What the API server sends for one `kubectl apply` of a Deployment: /mutate with the object, /validate with the
+ * patched one. `denied`: the Deployment /validate denies.
+ */
+export function webhookRequests(denied = false): RequestSpec[] {
+  const dep = denied ? deniedDeployment() : realisticDeployment('shop');
   const mutated = sampleEngine().mutate(dep, { namespace: 'shop', namespaceInfo: sampleNamespaces().get('shop')! }).mutated;
   const body = (object: unknown, uid: string) => JSON.stringify(admissionReview({ uid, kind: 'Deployment', namespace: 'shop', name: 'checkout', object }));
   return [
@@ -50,6 +64,7 @@ export async function benchWebhook(o: WebhookBenchOptions): Promise<{ runs: Webh
   const dir = mkdtempSync(join(tmpdir(), 'kg-bench-webhook-'));
   const certs = await ensureServingCert({ certDir: dir, dnsNames: ['localhost'], ipAddresses: ['127.0.0.1'] }, silentLogger);
   const requests = webhookRequests();
+  const deniedRequests = webhookRequests(true);
   const ca = (await import('node:fs')).readFileSync(certs.caFile!, 'utf8');
   const runs: WebhookRun[] = [];
   try {
@@ -57,18 +72,19 @@ export async function benchWebhook(o: WebhookBenchOptions): Promise<{ runs: Webh
       for (const variant of o.variants) {
         const server = await startServer({ kind: 'webhook', variant, certFile: certs.certFile, keyFile: certs.keyFile }, o.cpuProfDir && variant === 'fast' && repeat === 1 ? { cpuProfDir: o.cpuProfDir } : {});
         const target: Target = { host: '127.0.0.1', port: server.port, ca, servername: 'localhost' };
+        const reqs = isDenyVariant(variant) ? deniedRequests : requests;
         try {
           const fixed: WebhookRun['fixed'][number][] = [];
           const rates = o.allRates.includes(variant) ? o.rates : [o.rates[1] ?? o.rates[0]!];
           for (const rate of rates) {
             await server.maxStallMs();
-            const r = await fixedRate({ target, requests, connections: o.fixedConnections, rate, durationS: o.durationS, warmupS: o.warmupS });
+            const r = await fixedRate({ target, requests: reqs, connections: o.fixedConnections, rate, durationS: o.durationS, warmupS: o.warmupS });
             const stallMs = await server.maxStallMs();
             fixed.push({ ...r, stallMs });
             o.log(`  webhook ${variant.padEnd(18)} #${repeat} ${String(rate).padStart(5)} req/s: p50 ${r.p50.toFixed(2)} p99 ${r.p99.toFixed(2)} p99.9 ${r.p999.toFixed(2)} ms (longest stall ${stallMs.toFixed(0)} ms)${r.overloaded ? ' OVERLOADED' : ''}${r.non2xx + r.errors ? ` non2xx ${r.non2xx} errors ${r.errors}` : ''}`);
           }
           const cpu0 = await server.cpuMicros();
-          const saturation = await saturate({ target, requests, connections: o.saturationConnections, durationS: o.durationS, warmupS: o.warmupS });
+          const saturation = await saturate({ target, requests: reqs, connections: o.saturationConnections, durationS: o.durationS, warmupS: o.warmupS });
           const cpuPerRequestUs = ((await server.cpuMicros()) - cpu0) / (saturation.requests * (1 + o.warmupS / o.durationS));
           const rssMiB = (await server.rss()) / 2 ** 20;
           o.log(`  webhook ${variant.padEnd(18)} #${repeat} saturation: ${saturation.rps.toFixed(0)} req/s, ${cpuPerRequestUs.toFixed(0)} µs CPU/request (p99 ${saturation.p99} ms, non2xx ${saturation.non2xx}, errors ${saturation.errors}), RSS ${rssMiB.toFixed(0)} MiB`);
@@ -81,5 +97,5 @@ export async function benchWebhook(o: WebhookBenchOptions): Promise<{ runs: Webh
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
-  return { runs, requestBytes: requests.map((r) => Buffer.byteLength(r.body ?? '')) };
+  return { runs, requestBytes: [...requests, ...deniedRequests].map((r) => Buffer.byteLength(r.body ?? '')) };
 }

@@ -2,7 +2,7 @@
 import { createRequire } from 'node:module';
 import { connect, type TLSSocket } from 'node:tls';
 import { quantile } from './stats.js';
-import { serialize, type FixedRateJob, type LatencyResult, type SaturationJob, type SaturationResult } from './load.js';
+import { serialize, type FixedRateJob, type LatencyResult, type SaturationJob, type SaturationResult, type SecondLatency } from './load.js';
 
 const HEADER_END = Buffer.from('\r\n\r\n');
 const CHUNKED_END = Buffer.from('\r\n0\r\n\r\n');
@@ -92,6 +92,9 @@ async function fixed(job: FixedRateJob): Promise<LatencyResult> {
   const warmupMs = job.warmupS * 1000;
   const totalMs = warmupMs + job.durationS * 1000;
   const latencies = new Float64Array(Math.ceil(job.rate * job.durationS * 1.05) + 16);
+  // With perSecond: the second (of the measured window) each latency was scheduled in, and whether it went wrong.
+  const secondOf = job.perSecond ? new Uint32Array(latencies.length) : undefined;
+  const badAt = job.perSecond ? new Uint8Array(latencies.length) : undefined;
   let measured = 0;
   let non2xx = 0;
   let errors = 0;
@@ -116,6 +119,10 @@ async function fixed(job: FixedRateJob): Promise<LatencyResult> {
   const record = (c: Connection, ok: boolean, status = 0) => {
     const now = performance.now();
     if (c.scheduledAt - t0 >= warmupMs && measured < latencies.length) {
+      if (secondOf) {
+        secondOf[measured] = Math.floor((c.scheduledAt - t0 - warmupMs) / 1000);
+        badAt![measured] = ok && status >= 200 && status <= 299 ? 0 : 1;
+      }
       latencies[measured++] = now - c.scheduledAt;
       if (!ok) {
         errors++;
@@ -169,6 +176,7 @@ async function fixed(job: FixedRateJob): Promise<LatencyResult> {
   }
   stopping = true;
   conns.forEach((c) => c.close());
+  const seconds = secondOf ? perSecond(latencies.subarray(0, measured), secondOf, badAt!) : undefined;
   const sorted = latencies.subarray(0, measured).sort();
   return {
     kind: 'fixed',
@@ -185,7 +193,22 @@ async function fixed(job: FixedRateJob): Promise<LatencyResult> {
     errors,
     errorSamples,
     overloaded,
+    ...(seconds ? { seconds } : {}),
   };
+}
+
+function perSecond(latencies: Float64Array, secondOf: Uint32Array, bad: Uint8Array): SecondLatency[] {
+  const last = secondOf.reduce((m, s) => Math.max(m, s), 0);
+  const buckets = Array.from({ length: last + 1 }, () => ({ xs: [] as number[], bad: 0 }));
+  for (let i = 0; i < latencies.length; i++) {
+    const b = buckets[secondOf[i]!]!;
+    b.xs.push(latencies[i]!);
+    b.bad += bad[i]!;
+  }
+  return buckets.map((b, t) => {
+    const sorted = Float64Array.from(b.xs).sort();
+    return { t, n: sorted.length, p50: quantile(sorted, 0.5), p99: quantile(sorted, 0.99), max: sorted[sorted.length - 1] ?? Number.NaN, bad: b.bad };
+  });
 }
 
 interface AutocannonResult {

@@ -32,6 +32,19 @@ export interface FixedRateJob {
   readonly rate: number;
   readonly durationS: number;
   readonly warmupS: number;
+  /** Also report latency per second of the run (by scheduled send time): the soak's timeline. */
+  readonly perSecond?: boolean;
+}
+
+/** Latency of the requests scheduled in one second of a fixed-rate run (ms; `t`: seconds from the start). */
+export interface SecondLatency {
+  readonly t: number;
+  readonly n: number;
+  readonly p50: number;
+  readonly p99: number;
+  readonly max: number;
+  /** Requests that failed or got no 2xx answer. */
+  readonly bad: number;
 }
 
 export interface SaturationJob {
@@ -62,6 +75,8 @@ export interface LatencyResult {
   readonly errorSamples: readonly string[];
   /** The generator gave up because the backlog grew beyond two seconds of requests (the server cannot keep up). */
   readonly overloaded: boolean;
+  /** With `perSecond`: one entry per second of the measured window. */
+  readonly seconds?: readonly SecondLatency[];
 }
 
 export interface SaturationResult {

@@ -1,6 +1,6 @@
 // The server process of a bench (forked by servers.ts): builds one variant, reports its port, RSS and heap on request.
 import express from 'express';
-import { createWriteStream, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { createServer } from 'node:https';
 import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
@@ -19,8 +19,24 @@ import { createSecureServer, listen } from '../../src/server/https.js';
 import { sampleNamespaces, samplePolicies } from '../../test/integration/webhook_fixtures.js';
 import type { AdapterServerSpec, ServerSpec, WebhookServerSpec } from './servers.js';
 
-/** Info-level JSON logs, as in production, written nowhere: their cost counts, their volume does not. */
-const log = createLogger({ level: 'info', destination: createWriteStream('/dev/null') });
+/** Info-level JSON logs, as in production (asynchronous writes to a file descriptor), written nowhere: their cost counts, their volume does not. */
+const log = createLogger({ level: 'info', destination: '/dev/null' });
+
+/** What the bare-deny baseline answers on /validate: production's answer for the denied workload, written as constants. */
+const BARE_DENIAL = {
+  allowed: false,
+  status: {
+    code: 403,
+    reason: 'Forbidden',
+    message: [
+      'spec.template.spec.containers[0].resources.limits.cpu must be at most 4 (is 8) (policy team-defaults, rule max-resources)',
+      'spec.template.spec.containers[0].resources.limits.cpu must be at most 4x the request (is 16x) (policy team-defaults, rule max-limit-request-ratio)',
+      'metadata.labels.owner is required (matching ^[a-z][a-z0-9-]*$) (policy team-defaults, rule require-labels)',
+    ].join('\n'),
+  },
+  warnings: ['[audit] compliance-tags/require-labels: spec.template.metadata.labels.owner is required (matching ^[a-z][a-z0-9-]*$)'],
+  auditAnnotations: { warnings: 'spec.template.metadata.labels.owner is required (matching ^[a-z][a-z0-9-]*$) (policy compliance-tags, rule require-labels)' },
+};
 
 let stop: () => Promise<void> = async () => undefined;
 const loopDelay = monitorEventLoopDelay({ resolution: 5 });
@@ -34,7 +50,8 @@ function noisePolicies(n: number, offset = 0) {
 
 async function webhook(spec: WebhookServerSpec): Promise<number> {
   const tls = { cert: readFileSync(spec.certFile, 'utf8'), key: readFileSync(spec.keyFile, 'utf8') };
-  if (spec.variant === 'bare') {
+  if (spec.variant === 'bare' || spec.variant === 'bare-deny') {
+    const deny = spec.variant === 'bare-deny';
     const server = createServer({ ...tls, minVersion: 'TLSv1.2', keepAliveTimeout: 65_000 }, (req, res) => {
       const chunks: Buffer[] = [];
       req.on('data', (c: Buffer) => chunks.push(c));
@@ -46,7 +63,8 @@ async function webhook(spec: WebhookServerSpec): Promise<number> {
           res.writeHead(400).end();
           return;
         }
-        const out = JSON.stringify({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', response: { uid, allowed: true } });
+        const response = deny && uid.includes('validate') ? { uid, ...BARE_DENIAL } : { uid, allowed: true };
+        const out = JSON.stringify({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', response });
         res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(out) });
         res.end(out);
       });
@@ -62,7 +80,7 @@ async function webhook(spec: WebhookServerSpec): Promise<number> {
   const metrics = createMetrics();
   const env: AdmissionEnvironment = { engine: () => engine, namespaces: sampleNamespaces(), events: noopEventRecorder, log, metrics };
   const allowOnly = spec.variant.endsWith('-allow');
-  const http = spec.variant.replace(/-allow$/, '');
+  const http = spec.variant.replace(/-(allow|deny)$/, '');
   const allow = (body: unknown) => encodeAdmissionReview({ uid: decodeAdmissionReview(body).uid, allowed: true });
   const mutate = allowOnly ? allow : reviewFunction('mutate', mutateHandler(env), env);
   const validate = allowOnly ? allow : reviewFunction('validate', validateHandler(env), env);

@@ -19,7 +19,13 @@ export type WebhookVariant =
   /** The same three HTTP layers with a review that only decodes the AdmissionReview and allows: the layer's own cost. */
   | 'express-json-allow'
   | 'express-allow'
-  | 'fast-allow';
+  | 'fast-allow'
+  /**
+   * The denied workload (a Deployment without its owner label, one container asking for 8 CPUs): bare-deny parses
+   * the review and answers a fixed denial (the baseline for it), fast-deny is production.
+   */
+  | 'bare-deny'
+  | 'fast-deny';
 
 export type AdapterVariant =
   /** node:https with the front-proxy CA, checks the client certificate, answers a fixed ExternalMetricValueList. */

@@ -105,6 +105,7 @@ function passThrough(req: AdmissionRequest): boolean {
 }
 
 const IN_PLACE = { inPlace: true } as const;
+const NONE: readonly never[] = [];
 
 function policyList(unfinished: readonly UnfinishedPolicy[]): string {
   const names = unfinished.map((p) => p.policy);
@@ -174,16 +175,18 @@ export function validateHandler(env: AdmissionEnvironment): AdmissionHandler {
       if (env.log.isLevelEnabled('debug')) env.log.debug({ uid: req.uid, webhook: 'validate', operation: req.operation, kind: req.kind.kind, namespace: req.namespace, name: req.name, skipped: out.skipped }, 'allowed');
       return allow(req.uid);
     }
-    const log = env.log.child({ uid: req.uid, webhook: 'validate' });
-    const who = { operation: req.operation, kind: name(req.kind.kind), namespace: name(req.namespace), name: name(req.name), user: name(req.userInfo?.username), dryRun: req.dryRun };
-    for (const r of out.results) {
-      if (r.status === 'fail' || r.status === 'warn') m?.ruleViolations.inc({ policy: r.policy, rule: r.rule, mode: r.status === 'warn' ? 'warn' : r.mode });
-    }
+    const log = env.log;
+    const kind = name(req.kind.kind);
+    const namespace = name(req.namespace);
+    const objectName = name(req.name);
+    const user = name(req.userInfo?.username);
+    const violations = m?.ruleViolationsBuffer;
+    if (violations) for (const r of out.results) if (r.status === 'fail' || r.status === 'warn') violations.inc([r.policy, r.rule, r.status === 'warn' ? 'warn' : r.mode]);
     // One exception use per policy, rule and channel, however many containers it excused.
-    const exceptions = [...new Map(decision.exceptions.map((r) => [`${r.policy}|${r.rule}|${r.exception!.via}`, r])).values()];
+    const exceptions = decision.exceptions.length ? [...new Map(decision.exceptions.map((r) => [`${r.policy}|${r.rule}|${r.exception!.via}`, r])).values()] : NONE;
     for (const r of exceptions) {
       m?.exceptionsUsed.inc({ policy: r.policy, rule: r.rule, via: r.exception!.via });
-      log.info({ ...who, policy: r.policy, rule: r.rule, via: r.exception!.via, reason: r.exception!.reason }, 'exception used');
+      log.info({ uid: req.uid, webhook: 'validate', operation: req.operation, kind, namespace, name: objectName, user, dryRun: req.dryRun, policy: r.policy, rule: r.rule, via: r.exception!.via, reason: r.exception!.reason }, 'exception used');
     }
     const auditAnnotations: Record<string, string> = {};
     if (exceptions.length) auditAnnotations.exceptions = clip(exceptions.map((r) => `${r.policy}/${r.rule}: ${r.exception!.reason}`).join('; '));
@@ -197,7 +200,8 @@ export function validateHandler(env: AdmissionEnvironment): AdmissionHandler {
     if (!decision.allowed) {
       const message = denialMessage(decision.denials, decision.omitted?.denials);
       count(env, 'validate', req, 'denied', out.policies);
-      log.info({ ...who, rules: ruleNames(decision.denials), violations: decision.denials.length + (decision.omitted?.denials ?? 0) }, 'denied');
+      // Every denial is logged (one line, written asynchronously: src/observability/log.ts).
+      log.info({ uid: req.uid, webhook: 'validate', operation: req.operation, kind, namespace, name: objectName, user, dryRun: req.dryRun, rules: ruleNames(decision.denials), violations: decision.denials.length + (decision.omitted?.denials ?? 0) }, 'denied');
       events?.record({ regarding: regarding!, type: 'Warning', reason: 'PolicyViolation', message: `${req.operation} denied: ${message}` });
       return {
         uid: req.uid,
@@ -209,9 +213,9 @@ export function validateHandler(env: AdmissionEnvironment): AdmissionHandler {
     }
     count(env, 'validate', req, decision.warnings.length ? 'warned' : out.skipped ? 'skipped' : 'allowed', out.policies);
     if (decision.warnings.length) {
-      log.info({ ...who, rules: ruleNames(decision.warnings), violations: decision.warnings.length + (decision.omitted?.warnings ?? 0) }, 'admitted with warnings');
+      log.info({ uid: req.uid, webhook: 'validate', operation: req.operation, kind, namespace, name: objectName, user, dryRun: req.dryRun, rules: ruleNames(decision.warnings), violations: decision.warnings.length + (decision.omitted?.warnings ?? 0) }, 'admitted with warnings');
       events?.record({ regarding: regarding!, type: 'Warning', reason: 'PolicyAudit', message: decision.warnings.map(formatViolation).join('\n') });
-    } else log.debug({ ...who, skipped: out.skipped }, 'allowed');
+    } else if (log.isLevelEnabled('debug')) log.debug({ uid: req.uid, webhook: 'validate', operation: req.operation, kind, namespace, name: objectName, user, dryRun: req.dryRun, skipped: out.skipped }, 'allowed');
     if (exceptions.length) {
       events?.record({ regarding: regarding!, type: 'Normal', reason: 'PolicyException', message: exceptions.map((r) => `${r.policy}/${r.rule} excused: ${r.exception!.reason}`).join('\n') });
     }

@@ -1,6 +1,6 @@
 // `governor serve`: flags named as Kubernetes extension API servers name them, mapped onto GovernorOptions.
 import type { Command } from 'commander';
-import { createLogger } from '../observability/log.js';
+import { createLogger, flushLog } from '../observability/log.js';
 import { parseDuration } from '../common/duration.js';
 import { durationFlag } from './conventions.js';
 import { startGovernor } from '../main.js';
@@ -161,11 +161,16 @@ export function registerServe(program: Command): void {
         if (stopping) return;
         stopping = true;
         log.info({ signal }, 'shutting down: no new connections, finishing in-flight requests');
+        // Logs are written asynchronously: every line logged until now goes out before the process ends.
+        const exit = (code: number) => void flushLog(log).then(() => process.exit(code));
         running.stop().then(
-          () => process.exit(0),
+          () => {
+            log.info({ signal }, 'stopped');
+            exit(0);
+          },
           (e) => {
             log.error({ err: (e as Error).message }, 'shutdown failed');
-            process.exit(1);
+            exit(1);
           },
         );
       };

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
-import { createLogger, formatTextLine, selectLogFormat } from './log.js';
+import { createLogger, flushLog, formatTextLine, selectLogFormat } from './log.js';
 
 /** A destination that keeps what is written, a terminal or not. */
 function sink(isTTY: boolean) {
@@ -58,4 +58,48 @@ test('a text line has the time, the level, the component, the message and every 
 
 test('formatTextLine: numeric pino levels and records without a component', () => {
   assert.equal(formatTextLine({ time: 't', level: 50, msg: 'boom', err: 'x y' }), 't ERROR boom err="x y"\n');
+});
+
+test('secrets are redacted in records and child bindings, the caller\'s objects untouched; other fields pass as given', async () => {
+  const { w, out } = sink(false);
+  const given = { uid: 'u1', body: { spec: 1 }, object: { kind: 'Secret' }, oldObject: null, key: 'k', tls: { tlsKey: 'PEM', certFile: '/c' }, signer: { privateKey: 'PEM' }, req: { headers: { authorization: 'Bearer t', host: 'h' }, url: '/x' }, rules: ['a/b'] };
+  const snapshot = structuredClone(given);
+  createLogger({ destination: w }).child({ component: 'c', key: 'bound', cert: { privateKey: 'x' } }).info(given, 'denied');
+  await new Promise((r) => setImmediate(r));
+  const line = JSON.parse(out.join(''));
+  assert.deepEqual(given, snapshot);
+  assert.equal(line.body, '[redacted]');
+  assert.equal(line.object, '[redacted]');
+  assert.equal(line.oldObject, '[redacted]');
+  assert.equal(line.key, '[redacted]');
+  assert.deepEqual(line.tls, { tlsKey: '[redacted]', certFile: '/c' });
+  assert.deepEqual(line.signer, { privateKey: '[redacted]' });
+  assert.deepEqual(line.req, { headers: { authorization: '[redacted]', host: 'h' }, url: '/x' });
+  assert.deepEqual(line.cert, { privateKey: '[redacted]' });
+  assert.equal(line.uid, 'u1');
+  assert.deepEqual(line.rules, ['a/b']);
+  assert.equal(line.component, 'c');
+  assert.doesNotMatch(out.join(''), /PEM|Bearer|bound|Secret/);
+});
+
+test('a logger on a file descriptor or path writes asynchronously, and flushLog writes out every record before it resolves', async () => {
+  const { mkdtempSync, readFileSync, rmSync } = await import('node:fs');
+  const { join } = await import('node:path');
+  const { tmpdir } = await import('node:os');
+  const dir = mkdtempSync(join(tmpdir(), 'kg-log-'));
+  try {
+    for (const format of ['json', 'text']) {
+      const file = join(dir, `${format}.log`);
+      const log = createLogger({ destination: file, format });
+      await new Promise((r) => setTimeout(r, 20)); // the file opens asynchronously
+      const n = 2500; // more than one batch, and a remainder shorter than a batch
+      for (let i = 0; i < n; i++) log.info({ i }, 'denied');
+      await flushLog(log);
+      const lines = readFileSync(file, 'utf8').split('\n').filter(Boolean);
+      assert.equal(lines.length, n, format);
+      assert.match(lines[n - 1]!, format === 'json' ? /"i":2499,"msg":"denied"/ : / INFO  denied i=2499$/);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

@@ -148,6 +148,8 @@ export interface GovernorMetrics {
   readonly admissionRequestsBuffer: CounterBuffer<AdmissionLabel>;
   readonly admissionDuration: FastHistogram<'webhook'>;
   readonly ruleViolations: Counter<'policy' | 'rule' | 'mode'>;
+  /** The hot-path side of ruleViolations (policy, rule, mode), counted on every denial and warning. */
+  readonly ruleViolationsBuffer: CounterBuffer<'policy' | 'rule' | 'mode'>;
   readonly exceptionsUsed: Counter<'policy' | 'rule' | 'via'>;
   /** Reviews cut off at their budget (--review-timeout) and answered per the unfinished policies' mode. */
   readonly reviewDeadlineExceeded: Counter<'webhook'>;
@@ -210,6 +212,8 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Governor
   const registers = [registry];
   const admissionLabels: AdmissionLabel[] = ['webhook', 'operation', 'kind', 'result', 'policy'];
   const admissionRequestsBuffer = new CounterBuffer<AdmissionLabel>(admissionLabels);
+  const violationLabels = ['policy', 'rule', 'mode'] as const;
+  const ruleViolationsBuffer = new CounterBuffer<(typeof violationLabels)[number]>(violationLabels);
   const reviewBuckets = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1];
   const counter = <T extends string>(name: string, help: string, labelNames: readonly T[] = []) => new Counter<T>({ name, help, labelNames, registers });
   const gauge = <T extends string>(name: string, help: string, labelNames: readonly T[] = []) => new Gauge<T>({ name, help, labelNames, registers });
@@ -252,7 +256,16 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Governor
       buckets: reviewBuckets,
       registers,
     }),
-    ruleViolations: counter('governor_rule_violations_total', 'Rule violations by policy, rule and mode', ['policy', 'rule', 'mode']),
+    ruleViolations: new Counter({
+      name: 'governor_rule_violations_total',
+      help: 'Rule violations by policy, rule and mode',
+      labelNames: violationLabels,
+      registers,
+      collect() {
+        ruleViolationsBuffer.flush(this);
+      },
+    }),
+    ruleViolationsBuffer,
     exceptionsUsed: counter('governor_exceptions_used_total', 'Exceptions applied, by policy, rule and how (policy list or annotation)', ['policy', 'rule', 'via']),
     reviewDeadlineExceeded: counter('governor_review_deadline_exceeded_total', 'Admission reviews cut off at the review budget (validate: denied if an enforce policy was not evaluated; mutate: allowed without a patch)', ['webhook']),
     requestsShed: counter('governor_http_requests_shed_total', 'Requests answered 503 to keep request bodies in flight within the budget, by server and reason (bytes, requests)', ['server', 'reason']),

@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -144,4 +144,91 @@ test('close(): a request already sent on an idle keep-alive connection is answer
   await stalledClosed; // the server dropped it: shutdown did not wait for the 60 s grace
   socket.destroy();
   stalled.destroy();
+});
+
+test('SIGTERM right after the last answer: every denial of the run is in the log, and the process exits 0 within the grace', { timeout: 120_000 }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'kg-sigterm-log-'));
+  const graceMs = 5000;
+  // No cluster here, so no namespace labels: a policy that matches by namespace name.
+  writeFileSync(
+    join(dir, 'owner.yaml'),
+    'apiVersion: governor.io/v1alpha1\nkind: GovernancePolicy\nmetadata: {name: owners}\nspec:\n  mode: enforce\n  match: {kinds: [Deployment], namespaces: [shop]}\n  target: object\n  labels:\n    owner: {required: true}\n',
+  );
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', 'src/cli.ts', 'serve', '--no-adapter', '--policies', join(dir, 'owner.yaml'), '--bind-address', '127.0.0.1', '--webhook-port', '0', '--metrics-port', '0', '--cert-dir', join(dir, 'certs'), '--no-cluster-policies', '--shutdown-grace', `${graceMs}ms`, '--log-format', 'json'],
+    { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, KUBERNETES_SERVICE_HOST: '' } },
+  );
+  const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+  let stderr = '';
+  child.stderr!.on('data', (c) => (stderr = (stderr + c).slice(-4000)));
+  const lines: string[] = [];
+  let partial = '';
+  child.stdout!.on('data', (c: Buffer) => {
+    partial += c;
+    const cut = partial.lastIndexOf('\n');
+    if (cut < 0) return;
+    lines.push(...partial.slice(0, cut).split('\n'));
+    partial = partial.slice(cut + 1);
+  });
+  try {
+    const port = await new Promise<number>((resolve, reject) => {
+      const t = setTimeout(() => reject(new Error(`not serving within 45 s: ${stderr}`)), 45_000);
+      const poll = setInterval(() => {
+        const line = lines.find((l) => l.includes('"msg":"kube-governor serving"'));
+        const m = line ? /"webhook":(\d+)/.exec(line) : null;
+        if (m) {
+          clearTimeout(t);
+          clearInterval(poll);
+          resolve(Number(m[1]));
+        }
+      }, 20);
+    });
+    const ca = readFileSync(join(dir, 'certs', 'ca.crt'), 'utf8');
+    const agent = new Agent({ keepAlive: true, maxSockets: 16, ca });
+    const denied = realisticDeployment();
+    delete (denied.metadata.labels as Record<string, string>).owner;
+    const n = 1200;
+    const one = (i: number) =>
+      new Promise<boolean>((resolve, reject) => {
+        const body = JSON.stringify(admissionReview({ uid: `deny-${i}`, kind: 'Deployment', namespace: 'shop', name: 'checkout', object: denied }));
+        const req = request({ host: '127.0.0.1', port, path: '/validate?timeout=10s', method: 'POST', agent, servername: 'localhost', headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (res) => {
+          let text = '';
+          res.on('data', (c) => (text += c));
+          res.on('end', () => resolve(JSON.parse(text).response?.allowed === false));
+          res.on('error', reject);
+        });
+        req.on('error', reject);
+        req.end(body);
+      });
+    let next = 0;
+    let answeredDenied = 0;
+    await Promise.all(
+      Array.from({ length: 16 }, async () => {
+        while (next < n) if (await one(next++)) answeredDenied++;
+      }),
+    );
+    const signalledAt = performance.now();
+    child.kill('SIGTERM');
+    const code = await exited;
+    const exitMs = performance.now() - signalledAt;
+    agent.destroy();
+    await new Promise((r) => setImmediate(r)); // the last 'data' of the closed pipe
+    if (partial) lines.push(partial);
+    assert.equal(answeredDenied, n, `every review was answered with a denial (${answeredDenied} of ${n})`);
+    const uids = new Set<string>();
+    for (const l of lines) {
+      if (!l.includes('"msg":"denied"')) continue;
+      const record = JSON.parse(l) as { uid?: string; rules?: string[] };
+      assert.deepEqual(record.rules, ['owners/require-labels'], l);
+      uids.add(record.uid!);
+    }
+    assert.equal(uids.size, n, `denial lines in the log: ${uids.size} of ${n}`);
+    assert.ok(lines.some((l) => l.includes('"msg":"stopped"')), 'the shutdown line is written too');
+    assert.equal(code, 0, stderr);
+    assert.ok(exitMs < graceMs, `exit ${exitMs.toFixed(0)} ms after SIGTERM (grace ${graceMs} ms)`);
+  } finally {
+    child.kill('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
