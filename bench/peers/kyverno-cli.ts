@@ -93,8 +93,8 @@ async function runKyverno(bin: string, manifests: string, workDir: string): Prom
   return { ...cost, denied: kyvernoDenied(stdout), stdout };
 }
 
-export async function benchKyvernoCli(o: { sizes: readonly number[]; repeats: number; seed?: number; build?: boolean; log: (s: string) => void }): Promise<KyvernoCliResult> {
-  const dir = await kyvernoDir(o.log);
+export async function benchKyvernoCli(o: { sizes: readonly number[]; repeats: number; seed?: number; build?: boolean; kyvernoDir?: string; log: (s: string) => void }): Promise<KyvernoCliResult> {
+  const dir = o.kyvernoDir ?? (await kyvernoDir(o.log));
   const kyverno = join(dir, 'kyverno');
   if (o.build !== false) await buildDist(o.log);
   const version = await new Promise<string>((resolve) => {
