@@ -75,9 +75,11 @@ export function deployment(rand: () => number, i: number, namespace: string): Re
   const containers = Array.from({ length: 1 + Math.floor(rand() * 3) }, (_, c) => {
     const requests: Record<string, string> = {};
     const limits: Record<string, string> = {};
+    // A memory request never above the memory limit: the API server refuses such a Deployment before any webhook.
+    const limitMi = rand() < 0.95 ? 128 * (1 + Math.floor(rand() * 8)) : 0;
     if (rand() < 0.7) requests.cpu = `${100 + Math.floor(rand() * 9) * 100}m`;
-    if (rand() < 0.7) requests.memory = `${64 * (1 + Math.floor(rand() * 8))}Mi`;
-    if (rand() < 0.95) limits.memory = `${128 * (1 + Math.floor(rand() * 8))}Mi`;
+    if (rand() < 0.7) requests.memory = `${Math.min(64 * (1 + Math.floor(rand() * 8)), limitMi || Infinity)}Mi`;
+    if (limitMi) limits.memory = `${limitMi}Mi`;
     const resources = { ...(Object.keys(requests).length ? { requests } : {}), ...(Object.keys(limits).length ? { limits } : {}) };
     return { name: c === 0 ? 'app' : `sidecar-${c}`, image: `registry.example.com/shop/${name}:1.${c}.0`, ports: [{ containerPort: 8080 + c }], ...(Object.keys(resources).length ? { resources } : {}) };
   });

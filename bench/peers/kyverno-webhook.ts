@@ -349,9 +349,9 @@ async function registeredWebhooks(c: LocalCluster): Promise<string[]> {
 
 // ------------------------------------------------------------------------------------------------ the bench
 
-export async function benchKyvernoWebhook(o: { requests: number; concurrency: number; build?: boolean; log: (s: string) => void }): Promise<KyvernoWebhookResult> {
+export async function benchKyvernoWebhook(o: { requests: number; concurrency: number; build?: boolean; kyvernoDir?: string; withKyverno?: boolean; log: (s: string) => void }): Promise<KyvernoWebhookResult> {
   const log = o.log;
-  const kdir = await kyvernoDir(log);
+  const kdir = o.kyvernoDir ?? (await kyvernoDir(log));
   if (o.build !== false) await buildDist(log);
   const cluster = await startLocalCluster({ verbose: false });
   const work = mkdtempSync(join(tmpdir(), 'kg-peers-kyverno-webhook-'));
@@ -438,7 +438,7 @@ export async function benchKyvernoWebhook(o: { requests: number; concurrency: nu
     }
 
     // ---- phase: Kyverno (cmd/kyverno out of cluster, its CRDs, config and the three ClusterPolicies)
-    {
+    if (o.withKyverno !== false) {
       const crds = join(kdir, 'crds');
       await kubectlOk(cluster, ['apply', '--server-side', '--force-conflicts', '-f', crds], undefined, 300_000);
       await kubectlOk(cluster, ['wait', '--for=condition=Established', '--timeout=120s', '-f', crds], undefined, 150_000);
@@ -512,7 +512,7 @@ export async function benchKyvernoWebhook(o: { requests: number; concurrency: nu
     await cluster.kubectl(['delete', '-f', KYVERNO_POLICIES, '--ignore-not-found', '--wait=false']).catch(() => undefined);
     await cluster.kubectl(['delete', 'namespace', BENCH_NS, KYVERNO_NS, '--ignore-not-found', '--wait=false']).catch(() => undefined);
     const crds = join(kdir, 'crds');
-    if (readdirSync(crds, { withFileTypes: true }).length) await cluster.kubectl(['delete', '-f', crds, '--ignore-not-found', '--wait=false'], { timeoutMs: 120_000 }).catch(() => undefined);
+    if (o.withKyverno !== false && readdirSync(crds, { withFileTypes: true }).length) await cluster.kubectl(['delete', '-f', crds, '--ignore-not-found', '--wait=false'], { timeoutMs: 120_000 }).catch(() => undefined);
     client.agent.destroy();
     rmSync(work, { recursive: true, force: true });
     // Never cluster.stop(): the control plane is shared.
