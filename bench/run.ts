@@ -119,7 +119,7 @@ if (only.has('peers') || only.has('peers-kyverno')) {
   const built = only.has('peers') || only.has('peers-review');
   const cli = await benchKyvernoCli({ sizes: quick ? [1, 1000] : [1, 1000, 10_000], repeats: Math.min(repeats, 3), build: !flag('--no-build') && !built, log });
   log('\n== peers: governor webhook vs the Kyverno admission controller, on the local control plane (hack/local-cluster.sh)');
-  const webhook = await benchKyvernoWebhook({ requests: quick ? 200 : 500, concurrency: 8, build: false, log });
+  const webhook = await benchKyvernoWebhook({ requests: quick ? 200 : 500, concurrency: 8, repeats: Math.min(repeats, 2), build: false, log });
   results.peersKyverno = { cli, webhook };
   md.push(...kyvernoCliTable(cli), ...kyvernoWebhookTable(webhook));
 }

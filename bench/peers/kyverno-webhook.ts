@@ -45,6 +45,8 @@ export interface WebhookSeries {
 
 export interface WebhookPhaseResult {
   readonly phase: WebhookPhase;
+  /** Which round of the alternation (the last baseline has repeat = repeats). */
+  readonly repeat: number;
   readonly order: number;
   readonly requests: number;
   readonly concurrency: number;
@@ -70,8 +72,9 @@ export interface WebhookPhaseResult {
 export interface KyvernoWebhookResult {
   readonly apiserverVersion: string;
   readonly phases: WebhookPhaseResult[];
-  readonly kyvernoStartS?: number;
-  readonly governorStartS?: number;
+  /** Seconds from process start to enforcing (Kyverno: first probe denied; governor: /readyz), each phase. */
+  readonly kyvernoStartS: number[];
+  readonly governorStartS: number[];
   readonly histogramBuckets: number[];
 }
 
@@ -349,7 +352,7 @@ async function registeredWebhooks(c: LocalCluster): Promise<string[]> {
 
 // ------------------------------------------------------------------------------------------------ the bench
 
-export async function benchKyvernoWebhook(o: { requests: number; concurrency: number; build?: boolean; kyvernoDir?: string; withKyverno?: boolean; log: (s: string) => void }): Promise<KyvernoWebhookResult> {
+export async function benchKyvernoWebhook(o: { requests: number; concurrency: number; repeats: number; build?: boolean; kyvernoDir?: string; withKyverno?: boolean; log: (s: string) => void }): Promise<KyvernoWebhookResult> {
   const log = o.log;
   const kdir = o.kyvernoDir ?? (await kyvernoDir(log));
   if (o.build !== false) await buildDist(log);
@@ -360,8 +363,8 @@ export async function benchKyvernoWebhook(o: { requests: number; concurrency: nu
   const phases: WebhookPhaseResult[] = [];
   let governor: Server | undefined;
   let kyverno: Server | undefined;
-  let kyvernoStartS: number | undefined;
-  let governorStartS: number | undefined;
+  const kyvernoStartS: number[] = [];
+  const governorStartS: number[] = [];
   const client = makeClient(cluster, o.concurrency);
   const rand = (() => {
     let a = 16;
@@ -378,7 +381,7 @@ export async function benchKyvernoWebhook(o: { requests: number; concurrency: nu
   const probe = JSON.stringify({ apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'probe', namespace: BENCH_NS }, spec: { selector: { matchLabels: { app: 'probe' } }, template: { metadata: { labels: { app: 'probe' } }, spec: { containers: [{ name: 'app', image: 'nginx' }] } } } });
   const enforced = async () => deniedByWebhook((await createDryRun(client, BENCH_NS, probe)).message);
   let order = 0;
-  const phase = async (p: WebhookPhase, server?: Server) => {
+  const phase = async (p: WebhookPhase, repeat: number, server?: Server) => {
     await sleep(1000);
     const registered = await registeredWebhooks(cluster);
     const before = await scrape();
@@ -389,6 +392,7 @@ export async function benchKyvernoWebhook(o: { requests: number; concurrency: nu
     const webhooks = webhookDeltas(before, after);
     const res: WebhookPhaseResult = {
       phase: p,
+      repeat,
       order: order++,
       concurrency: o.concurrency,
       ...r,
@@ -410,15 +414,12 @@ export async function benchKyvernoWebhook(o: { requests: number; concurrency: nu
     await deleteGovernorRegistrations(cluster);
     await deleteKyvernoRegistrations(cluster);
 
-    // ---- phase: no webhook
-    await phase('none');
-
-    // ---- phase: governor (governor serve from dist/, webhook only, its own serving certificate for 127.0.0.1)
-    {
+    // governor serve from dist/, webhook only, with its own serving certificate for 127.0.0.1.
+    const governorPhase = async (repeat: number) => {
       const ca = generateCA({ commonName: 'kg-peers-governor-ca' });
       const serving = generateServingCert(ca, { commonName: '127.0.0.1', dnsNames: ['localhost'], ipAddresses: ['127.0.0.1'] });
       const certDir = join(work, 'governor-certs');
-      mkdirSync(certDir);
+      mkdirSync(certDir, { recursive: true });
       writeFileSync(join(certDir, 'tls.crt'), serving.certPem);
       writeFileSync(join(certDir, 'tls.key'), serving.keyPem);
       const [wport, mport] = [await freePort(), await freePort()];
@@ -426,19 +427,19 @@ export async function benchKyvernoWebhook(o: { requests: number; concurrency: nu
       governor = startServer(process.execPath, [join(ROOT, 'dist', 'cli.js'), 'serve', '--policies', GOVERNOR_POLICIES, '--bind-address', '127.0.0.1', '--webhook-port', String(wport), '--metrics-port', String(mport), '--no-adapter', '--no-cluster-policies', '--tls-cert-file', join(certDir, 'tls.crt'), '--tls-private-key-file', join(certDir, 'tls.key'), '--kubeconfig', cluster.kubeconfig, '--log-format', 'json'], join(work, 'governor.log'), env);
       try {
         await waitUntil('governor serve /readyz', 60_000, async () => (await httpGetStatus(mport, '/readyz')) === 200, governor);
-        governorStartS = (performance.now() - t0) / 1000;
+        governorStartS.push((performance.now() - t0) / 1000);
         await kubectlOk(cluster, ['apply', '-f', '-'], JSON.stringify(governorRegistrations(wport, ca.certPem)));
         await waitUntil('the governor registration to deny the probe', 30_000, enforced, governor);
-        await phase('governor', governor);
+        await phase('governor', repeat, governor);
       } finally {
         await deleteGovernorRegistrations(cluster);
         await governor.stop();
       }
       await waitUntil('the governor registration to be gone', 30_000, async () => !(await enforced()));
-    }
+    };
 
-    // ---- phase: Kyverno (cmd/kyverno out of cluster, its CRDs, config and the three ClusterPolicies)
-    if (o.withKyverno !== false) {
+    // Kyverno: its CRDs, config and the three ClusterPolicies, once; cmd/kyverno out of cluster, once per phase.
+    const kyvernoSetup = async () => {
       const crds = join(kdir, 'crds');
       await kubectlOk(cluster, ['apply', '--server-side', '--force-conflicts', '-f', crds], undefined, 300_000);
       await kubectlOk(cluster, ['wait', '--for=condition=Established', '--timeout=120s', '-f', crds], undefined, 150_000);
@@ -458,6 +459,9 @@ export async function benchKyvernoWebhook(o: { requests: number; concurrency: nu
         }),
       );
       await kubectlOk(cluster, ['apply', '-f', KYVERNO_POLICIES]);
+    };
+
+    const kyvernoPhase = async (repeat: number) => {
       const [wport, mport, crport] = [await freePort(), await freePort(), await freePort()];
       const t0 = performance.now();
       kyverno = startServer(
@@ -489,9 +493,9 @@ export async function benchKyvernoWebhook(o: { requests: number; concurrency: nu
       );
       try {
         await waitUntil('Kyverno to register its resource webhooks and deny the probe', 240_000, enforced, kyverno);
-        kyvernoStartS = (performance.now() - t0) / 1000;
-        log(`  Kyverno enforcing ${kyvernoStartS.toFixed(1)} s after start`);
-        await phase('kyverno', kyverno);
+        kyvernoStartS.push((performance.now() - t0) / 1000);
+        log(`  Kyverno enforcing ${kyvernoStartS.at(-1)!.toFixed(1)} s after start`);
+        await phase('kyverno', repeat, kyverno);
       } finally {
         await kyverno.stop();
         await deleteKyvernoRegistrations(cluster);
@@ -499,11 +503,22 @@ export async function benchKyvernoWebhook(o: { requests: number; concurrency: nu
         writeFileSync(join(tmpdir(), 'kg-peers-kyverno-controller.log'), kyverno.logTail(2000));
       }
       await waitUntil('the Kyverno registrations to be gone', 30_000, async () => !(await enforced()));
-    }
+    };
 
-    // ---- phase: no webhook again (the baseline at the end of the run too)
-    await phase('none');
-    return { apiserverVersion: version, phases, ...(kyvernoStartS !== undefined ? { kyvernoStartS } : {}), ...(governorStartS !== undefined ? { governorStartS } : {}), histogramBuckets: histogramBuckets(await scrape()) };
+    // Warm-up (not measured): the API server's first requests to a namespace and a resource are slower.
+    await runLoad(client, bodies.slice(0, Math.min(100, bodies.length)), o.concurrency, 60);
+    if (o.withKyverno !== false) await kyvernoSetup();
+    // Alternating which webhook goes first; the baseline before each pair and at the end.
+    for (let r = 0; r < o.repeats; r++) {
+      await phase('none', r);
+      const pair: WebhookPhase[] = r % 2 === 0 ? ['governor', 'kyverno'] : ['kyverno', 'governor'];
+      for (const p of pair) {
+        if (p === 'governor') await governorPhase(r);
+        else if (o.withKyverno !== false) await kyvernoPhase(r);
+      }
+    }
+    await phase('none', o.repeats);
+    return { apiserverVersion: version, phases, kyvernoStartS, governorStartS, histogramBuckets: histogramBuckets(await scrape()) };
   } finally {
     await governor?.stop();
     await kyverno?.stop();
@@ -523,26 +538,28 @@ const f1 = (x: number, d = 1) => (Number.isFinite(x) ? x.toFixed(d) : '–');
 
 /** Markdown tables: client round trip per phase, and the API server's webhook histogram per webhook. */
 export function kyvernoWebhookTable(r: KyvernoWebhookResult): string[] {
-  const none = r.phases.filter((p) => p.phase === 'none');
-  const bare = none[0];
-  const kyv = r.phases.find((p) => p.phase === 'kyverno');
+  // The baseline of a phase: the no-webhook phase of the same round (the last baseline closes the last round).
+  const bareOf = (p: WebhookPhaseResult) => r.phases.find((b) => b.phase === 'none' && b.repeat === p.repeat);
+  const kyvOf = (p: WebhookPhaseResult) => r.phases.find((b) => b.phase === 'kyverno' && b.repeat === p.repeat);
   const md = [
     `### Peers: governor webhook vs Kyverno admission controller (control plane ${r.apiserverVersion})`,
     '',
-    '| phase (order) | requests | concurrency | req/s | ratio to no webhook | round trip p50 ms | p99 ms | added p50 over no webhook ms | created | denied | other errors | server CPU ms/request | server RSS MiB |',
-    '|---|---|---|---|---|---|---|---|---|---|---|---|---|',
+    '| phase (round, order) | requests | concurrency | req/s | ratio to no webhook (same round) | ratio to Kyverno (same round) | round trip p50 ms | p99 ms | p50 added over no webhook ms | created | denied | other errors | server CPU ms/request | server RSS MiB |',
+    '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
   ];
   for (const p of r.phases) {
-    md.push(`| ${p.phase} (${p.order + 1}) | ${p.requests} | ${p.concurrency} | ${f1(p.rps, 0)} | ${bare ? f1(p.rps / bare.rps, 2) : '–'} | ${f1(p.p50Ms)} | ${f1(p.p99Ms)} | ${bare ? f1(p.p50Ms - bare.p50Ms) : '–'} | ${p.created} | ${p.denied} | ${p.otherErrors} | ${p.serverCpuS !== undefined ? f1((p.serverCpuS * 1000) / p.requests, 2) : '–'} | ${p.serverRssMiB !== undefined ? f1(p.serverRssMiB, 0) : '–'} |`);
+    const bare = bareOf(p);
+    const kyv = kyvOf(p);
+    md.push(`| ${p.phase} (${p.repeat + 1}, ${p.order + 1}) | ${p.requests} | ${p.concurrency} | ${f1(p.rps, 0)} | ${bare ? f1(p.rps / bare.rps, 2) : '–'} | ${kyv && p.phase !== 'none' ? f1(p.rps / kyv.rps, 2) : '–'} | ${f1(p.p50Ms)} | ${f1(p.p99Ms)} | ${bare && p.phase !== 'none' ? f1(p.p50Ms - bare.p50Ms) : '–'} | ${p.created} | ${p.denied} | ${p.otherErrors} | ${p.serverCpuS !== undefined ? f1((p.serverCpuS * 1000) / p.requests, 2) : '–'} | ${p.serverRssMiB !== undefined ? f1(p.serverRssMiB, 0) : '–'} |`);
   }
-  md.push('', `API server's \`apiserver_admission_webhook_admission_duration_seconds\` over each phase (buckets ${r.histogramBuckets.map((b) => `${b * 1000}`).join(', ')} ms: p50/p99 are interpolated inside them; the mean is exact):`, '');
-  md.push('| phase | webhook | type | calls | mean ms | p50 ms | p99 ms | mean ratio to Kyverno (same type) |', '|---|---|---|---|---|---|---|---|');
+  md.push('', `The API server's \`apiserver_admission_webhook_admission_duration_seconds\` over each phase (buckets ${r.histogramBuckets.map((b) => `${b * 1000}`).join(', ')} ms: p50/p99 are interpolated inside them, so read them with the bounds; the mean is exact):`, '');
+  md.push('| phase (round) | webhook | type | calls | mean ms | p50 ms | p99 ms | mean ratio to Kyverno (same type, same round) |', '|---|---|---|---|---|---|---|---|');
   for (const p of r.phases) {
     for (const w of p.webhooks) {
-      const peer = kyv?.webhooks.find((k) => k.type === w.type);
-      md.push(`| ${p.phase} | ${w.webhook} | ${w.type} | ${w.count} | ${f1(w.meanMs, 2)} | ${f1(w.p50Ms)} | ${f1(w.p99Ms)} | ${peer ? f1(w.meanMs / peer.meanMs, 2) : '–'} |`);
+      const peer = kyvOf(p)?.webhooks.find((k) => k.type === w.type);
+      md.push(`| ${p.phase} (${p.repeat + 1}) | ${w.webhook} | ${w.type} | ${w.count} | ${f1(w.meanMs, 2)} | ${f1(w.p50Ms)} | ${f1(w.p99Ms)} | ${peer ? f1(w.meanMs / peer.meanMs, 2) : '–'} |`);
     }
   }
-  md.push('', `Start to enforcing (first probe denied): governor ${r.governorStartS !== undefined ? `${f1(r.governorStartS)} s to /readyz` : '–'}; Kyverno ${r.kyvernoStartS !== undefined ? `${f1(r.kyvernoStartS)} s (includes its certificate generation and webhook registration)` : '–'}.`, '');
+  md.push('', `Start to enforcing: governor ${r.governorStartS.map((x) => f1(x)).join(', ') || '–'} s (to /readyz); Kyverno ${r.kyvernoStartS.map((x) => f1(x)).join(', ') || '–'} s (to the first denied probe: certificate generation and webhook registration included).`, '');
   return md;
 }
