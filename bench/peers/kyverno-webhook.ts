@@ -126,7 +126,7 @@ function bucketQuantile(buckets: [number, number][], q: number): number {
 }
 
 /** Per webhook (name, type): the deltas between two scrapes, all operations and rejected values together. */
-function webhookDeltas(before: string, after: string): WebhookSeries[] {
+export function webhookDeltas(before: string, after: string): WebhookSeries[] {
   const a = parseWebhookHistograms(before);
   const b = parseWebhookHistograms(after);
   const byHook = new Map<string, { name: string; type: string; buckets: Map<number, number>; sum: number; count: number }>();
