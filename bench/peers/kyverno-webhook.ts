@@ -556,7 +556,9 @@ export function kyvernoWebhookTable(r: KyvernoWebhookResult): string[] {
   md.push('| phase (round) | webhook | type | calls | mean ms | p50 ms | p99 ms | mean ratio to Kyverno (same type, same round) |', '|---|---|---|---|---|---|---|---|');
   for (const p of r.phases) {
     for (const w of p.webhooks) {
-      const peer = kyvOf(p)?.webhooks.find((k) => k.type === w.type);
+      // Kyverno's resource webhooks only (not monitor-webhooks.kyverno.svc, its own health check on a Lease).
+      const resource = (x: WebhookSeries) => /^(mutate|validate)\.kyverno\.svc|peers\.governor\.io$/.test(x.webhook);
+      const peer = resource(w) ? kyvOf(p)?.webhooks.find((k) => k.type === w.type && resource(k) && k.webhook.includes('.kyverno.')) : undefined;
       md.push(`| ${p.phase} (${p.repeat + 1}) | ${w.webhook} | ${w.type} | ${w.count} | ${f1(w.meanMs, 2)} | ${f1(w.p50Ms)} | ${f1(w.p99Ms)} | ${peer ? f1(w.meanMs / peer.meanMs, 2) : '–'} |`);
     }
   }
