@@ -1,6 +1,6 @@
 // Peer bench: `governor review` against the Kyverno CLI (`kyverno apply`, built from its Go module by
 // hack/build-kyverno.sh) on the same seeded Deployments with equivalent policies (bench/peers/kyverno/: three
-// ClusterPolicies; bench/peers/kyverno/governor/: the same rules as GovernancePolicies). Each tool runs as one process,
+// ClusterPolicies; bench/peers/review-policies.yaml: the same rules as GovernancePolicies). Each tool runs as one process,
 // measured the same way (wall time, user+system CPU and peak RSS from wait4), alternating which goes first; a floor
 // process that only reads, parses and re-serialises the same YAML in Node is measured beside them. The verdicts of
 // both must agree: the denied objects are compared by namespace/name, and any difference is listed.
@@ -8,10 +8,11 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { measureProcess, ROOT, runGovernorReview, writeDeployments, type ProcessCost } from './kyverno-review-standin.js';
+import { measureProcess, REVIEW_POLICIES, ROOT, runGovernorReview, writeDeployments, type ProcessCost } from './review.js';
 
 export const KYVERNO_POLICIES = join(ROOT, 'bench', 'peers', 'kyverno');
-export const GOVERNOR_POLICIES = join(ROOT, 'bench', 'peers', 'kyverno', 'governor');
+/** The same rules as GovernancePolicies: the `governor review` peer bench's. */
+export const GOVERNOR_POLICIES = REVIEW_POLICIES;
 const FLOOR = join(ROOT, 'bench', 'peers', 'yaml-floor.mjs');
 
 export type CliTool = 'governor' | 'kyverno' | 'yaml-floor';

@@ -3,7 +3,7 @@
 // shared local control plane (hack/local-cluster.sh; reused, never stopped). Measured where users feel it: the API
 // server's own apiserver_admission_webhook_admission_duration_seconds for each webhook (GET /metrics before and after
 // each phase), and the client's round trip, under the same bounded load: N server-side dry-run creates of the seeded
-// Deployments of bench/peers/kyverno-review-standin.ts, with bounded concurrency, in a namespace of the bench's own.
+// Deployments of bench/peers/review.ts (memory requests capped at the limit), with bounded concurrency, in a namespace of the bench's own.
 //
 // Phases, one webhook registered at a time: none (the baseline), governor, Kyverno, none again. Every registration
 // is limited to the bench namespace by its namespaceSelector, has failurePolicy Ignore, and is deleted in a `finally`
@@ -19,7 +19,7 @@ import { freePort } from '../../test/e2e/harness/prometheus.js';
 import { generateCA, generateServingCert } from '../../src/tls/certs.js';
 import { quantile } from '../lib/stats.js';
 import { buildDist, GOVERNOR_POLICIES, kyvernoDir, KYVERNO_POLICIES } from './kyverno-cli.js';
-import { deployment, ROOT } from './kyverno-review-standin.js';
+import { deployment, random, ROOT } from './review.js';
 
 /** The bench's namespaces and object names (nothing else on the shared cluster is touched). */
 export const BENCH_NS = 'kg-peers-kyverno';
@@ -350,6 +350,26 @@ async function registeredWebhooks(c: LocalCluster): Promise<string[]> {
   return r.stdout.trim().split('\n').filter(Boolean);
 }
 
+/**
+ * The load's request bodies: the seeded Deployments of bench/peers/review.ts (namespace: the bench's), the same
+ * sequence `writeDeployments(dir, n, seed)` writes, with each memory request capped at its container's memory limit:
+ * the API server refuses a request above the limit before any webhook sees it. The cap changes no verdict (both policy
+ * sets need a request and a limit, not a relation between them).
+ */
+export function webhookBodies(n: number, seed: number): string[] {
+  const rand = random(seed);
+  const mi = (q: unknown) => Number(/^(\d+)Mi$/.exec(String(q))?.[1] ?? Number.NaN);
+  return Array.from({ length: n }, (_, i) => {
+    const d = deployment(rand, i, BENCH_NS) as { spec: { template: { spec: { containers: { resources?: { requests?: Record<string, string>; limits?: Record<string, string> } }[] } } } };
+    for (const c of d.spec.template.spec.containers) {
+      const req = c.resources?.requests;
+      const lim = c.resources?.limits?.memory;
+      if (req?.memory && lim && mi(req.memory) > mi(lim)) req.memory = lim;
+    }
+    return JSON.stringify(d);
+  });
+}
+
 // ------------------------------------------------------------------------------------------------ the bench
 
 export async function benchKyvernoWebhook(o: { requests: number; concurrency: number; repeats: number; build?: boolean; kyvernoDir?: string; withKyverno?: boolean; log: (s: string) => void }): Promise<KyvernoWebhookResult> {
@@ -366,17 +386,7 @@ export async function benchKyvernoWebhook(o: { requests: number; concurrency: nu
   const kyvernoStartS: number[] = [];
   const governorStartS: number[] = [];
   const client = makeClient(cluster, o.concurrency);
-  const rand = (() => {
-    let a = 16;
-    return () => {
-      a = (a + 0x6d2b79f5) >>> 0;
-      let t = a;
-      t = Math.imul(t ^ (t >>> 15), t | 1);
-      t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-      return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-    };
-  })();
-  const bodies = Array.from({ length: o.requests }, (_, i) => JSON.stringify(deployment(rand, i, BENCH_NS)));
+  const bodies = webhookBodies(o.requests, 16);
   // A Deployment both policy sets deny (no labels, no memory limit): the probe that a registration is in force.
   const probe = JSON.stringify({ apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'probe', namespace: BENCH_NS }, spec: { selector: { matchLabels: { app: 'probe' } }, template: { metadata: { labels: { app: 'probe' } }, spec: { containers: [{ name: 'app', image: 'nginx' }] } } } });
   const enforced = async () => deniedByWebhook((await createDryRun(client, BENCH_NS, probe)).message);

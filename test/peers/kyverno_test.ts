@@ -8,14 +8,14 @@ import { describe, it } from 'node:test';
 import { parseAllDocuments } from 'yaml';
 import { convertKyvernoPolicy } from '../../src/policy/kyverno.js';
 import { GOVERNOR_POLICIES, KYVERNO_POLICIES, kyvernoDenied } from '../../bench/peers/kyverno-cli.js';
-import { writeDeployments } from '../../bench/peers/kyverno-review-standin.js';
-import { webhookDeltas } from '../../bench/peers/kyverno-webhook.js';
+import { writeDeployments } from '../../bench/peers/review.js';
+import { webhookBodies, webhookDeltas } from '../../bench/peers/kyverno-webhook.js';
 
 const docsOf = (file: string) => parseAllDocuments(readFileSync(file, 'utf8')).map((d) => d.toJS() as any);
 const mi = (q: string) => Number(/^(\d+)Mi$/.exec(q)?.[1] ?? Number.NaN);
 
 describe('Kyverno peer policies', () => {
-  it('governor/ is what `governor convert kyverno` makes of the ClusterPolicies, plus initContainers: false on the defaults', () => {
+  it('review-policies.yaml is what `governor convert kyverno` makes of the ClusterPolicies, plus initContainers: false on the defaults', () => {
     const kyverno = readdirSync(KYVERNO_POLICIES).filter((f) => f.endsWith('.yaml')).flatMap((f) => docsOf(join(KYVERNO_POLICIES, f)));
     assert.equal(kyverno.length, 3);
     const converted = new Map<string, any>();
@@ -25,7 +25,7 @@ describe('Kyverno peer policies', () => {
       for (const p of c.policies) converted.set(p.metadata.name, structuredClone(p.spec));
     }
     converted.get('peer-default-resources').resources.initContainers = false;
-    const ours = readdirSync(GOVERNOR_POLICIES).flatMap((f) => docsOf(join(GOVERNOR_POLICIES, f)));
+    const ours = docsOf(GOVERNOR_POLICIES);
     assert.deepEqual(new Set(ours.map((p) => p.metadata.name)), new Set(converted.keys()));
     // The converter writes Kyverno's default mode (Audit) for a mutate-only rule; a mode changes nothing for defaults.
     for (const p of ours) assert.deepEqual(p.spec, converted.get(p.metadata.name), p.metadata.name);
@@ -33,31 +33,38 @@ describe('Kyverno peer policies', () => {
 });
 
 describe('seeded Deployments', () => {
-  it('are the same for a seed, never request more memory than their limit, and some lack what the policies need', () => {
-    const a = mkdtempSync(join(tmpdir(), 'kg-peers-test-'));
-    const b = mkdtempSync(join(tmpdir(), 'kg-peers-test-'));
+  it('the webhook load is the sequence of the review bench, memory requests capped at the limit, some denied', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'kg-peers-test-'));
     try {
-      const files = writeDeployments(a, 250, 7);
-      writeDeployments(b, 250, 7);
-      assert.equal(files.length, 3);
-      for (const f of readdirSync(a)) assert.equal(readFileSync(join(a, f), 'utf8'), readFileSync(join(b, f), 'utf8'));
-      const deps = files.flatMap(docsOf);
-      assert.equal(deps.length, 250);
+      const files = writeDeployments(dir, 250, 7);
+      const written = files.flatMap(docsOf);
+      const bodies = webhookBodies(250, 7).map((b) => JSON.parse(b));
+      assert.deepEqual(webhookBodies(250, 7), webhookBodies(250, 7), 'the same for a seed');
+      assert.equal(bodies.length, 250);
+      let capped = 0;
       let noLimit = 0;
       let noOwner = 0;
-      for (const d of deps) {
+      bodies.forEach((d, i) => {
+        const w = written[i];
+        assert.equal(d.metadata.name, w.metadata.name);
+        assert.deepEqual(d.metadata.labels, w.metadata.labels);
         if (!d.metadata.labels.owner) noOwner++;
-        for (const c of d.spec.template.spec.containers) {
+        d.spec.template.spec.containers.forEach((c: any, j: number) => {
           const req = c.resources?.requests?.memory;
           const lim = c.resources?.limits?.memory;
+          const was = w.spec.template.spec.containers[j].resources?.requests?.memory;
           if (!lim) noLimit++;
           if (req && lim) assert.ok(mi(req) <= mi(lim), `${d.metadata.name}/${c.name}: request ${req} above limit ${lim}`);
-        }
-      }
+          if (req !== was) {
+            capped++;
+            assert.equal(req, lim, 'only a request above the limit changes, to the limit');
+          }
+        });
+      });
+      assert.ok(capped > 0, 'the sequence has requests above limits, which the API server would refuse');
       assert.ok(noLimit > 0 && noOwner > 0, `some objects must be denied (no limit: ${noLimit}, no owner: ${noOwner})`);
     } finally {
-      rmSync(a, { recursive: true, force: true });
-      rmSync(b, { recursive: true, force: true });
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });
