@@ -548,19 +548,21 @@ const f1 = (x: number, d = 1) => (Number.isFinite(x) ? x.toFixed(d) : '–');
 
 /** Markdown tables: client round trip per phase, and the API server's webhook histogram per webhook. */
 export function kyvernoWebhookTable(r: KyvernoWebhookResult): string[] {
-  // The baseline of a phase: the no-webhook phase of the same round (the last baseline closes the last round).
-  const bareOf = (p: WebhookPhaseResult) => r.phases.find((b) => b.phase === 'none' && b.repeat === p.repeat);
+  // The baselines of a phase: the no-webhook phases that open and close its round (the load of a shared machine moves
+  // within a round, so the ratio is given to both).
+  const baresOf = (p: WebhookPhaseResult) => r.phases.filter((b) => b.phase === 'none' && (b.repeat === p.repeat || b.repeat === p.repeat + 1));
+  const span = (xs: number[], d: number) => (xs.length ? xs.map((x) => x.toFixed(d)).join(' / ') : '–');
   const kyvOf = (p: WebhookPhaseResult) => r.phases.find((b) => b.phase === 'kyverno' && b.repeat === p.repeat);
   const md = [
     `### Peers: governor webhook vs Kyverno admission controller (control plane ${r.apiserverVersion})`,
     '',
-    '| phase (round, order) | requests | concurrency | req/s | ratio to no webhook (same round) | ratio to Kyverno (same round) | round trip p50 ms | p99 ms | p50 added over no webhook ms | created | denied | other errors | server CPU ms/request | server RSS MiB |',
+    '| phase (round, order) | requests | concurrency | req/s | ratio to no webhook (before, after) | ratio to Kyverno (same round) | round trip p50 ms | p99 ms | p50 added over no webhook ms (before, after) | created | denied | other errors | server CPU ms/request | server RSS MiB |',
     '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
   ];
   for (const p of r.phases) {
-    const bare = bareOf(p);
+    const bares = p.phase === 'none' ? [] : baresOf(p);
     const kyv = kyvOf(p);
-    md.push(`| ${p.phase} (${p.repeat + 1}, ${p.order + 1}) | ${p.requests} | ${p.concurrency} | ${f1(p.rps, 0)} | ${bare ? f1(p.rps / bare.rps, 2) : '–'} | ${kyv && p.phase !== 'none' ? f1(p.rps / kyv.rps, 2) : '–'} | ${f1(p.p50Ms)} | ${f1(p.p99Ms)} | ${bare && p.phase !== 'none' ? f1(p.p50Ms - bare.p50Ms) : '–'} | ${p.created} | ${p.denied} | ${p.otherErrors} | ${p.serverCpuS !== undefined ? f1((p.serverCpuS * 1000) / p.requests, 2) : '–'} | ${p.serverRssMiB !== undefined ? f1(p.serverRssMiB, 0) : '–'} |`);
+    md.push(`| ${p.phase} (${p.repeat + 1}, ${p.order + 1}) | ${p.requests} | ${p.concurrency} | ${f1(p.rps, 0)} | ${span(bares.map((b) => p.rps / b.rps), 2)} | ${kyv && p.phase !== 'none' ? f1(p.rps / kyv.rps, 2) : '–'} | ${f1(p.p50Ms)} | ${f1(p.p99Ms)} | ${span(bares.map((b) => p.p50Ms - b.p50Ms), 1)} | ${p.created} | ${p.denied} | ${p.otherErrors} | ${p.serverCpuS !== undefined ? f1((p.serverCpuS * 1000) / p.requests, 2) : '–'} | ${p.serverRssMiB !== undefined ? f1(p.serverRssMiB, 0) : '–'} |`);
   }
   md.push('', `The API server's \`apiserver_admission_webhook_admission_duration_seconds\` over each phase (buckets ${r.histogramBuckets.map((b) => `${b * 1000}`).join(', ')} ms: p50/p99 are interpolated inside them, so read them with the bounds; the mean is exact):`, '');
   md.push('| phase (round) | webhook | type | calls | mean ms | p50 ms | p99 ms | mean ratio to Kyverno (same type, same round) |', '|---|---|---|---|---|---|---|---|');
