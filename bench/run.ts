@@ -3,7 +3,7 @@
 // duration, everything stays on loopback, load generators run in their own processes.
 //
 //   npm run bench -- [--only webhook,scaling,review,adapter,startup] [--variants bare,fast] [--repeats 3] [--duration 8] [--quick] [--profile]
-//   npm run bench -- --only peers   (every peer comparison; not in the default list; or peers-review, …)
+//   npm run bench -- --only peers   (every peer comparison; not in the default list; or peers-review, peers-kyverno)
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -108,6 +108,20 @@ if (only.has('peers') || only.has('peers-review')) {
   const rows = await benchPeersReview({ counts, repeats, ...(baseline ? { baselineCli: baseline } : {}), log });
   results.peersReview = rows;
   md.push(...peersReviewTable(rows));
+}
+
+// ---------------------------------------------------------------- peers: Kyverno (not in the default --only list)
+if (only.has('peers') || only.has('peers-kyverno')) {
+  const { benchKyvernoCli, kyvernoCliTable } = await import('./peers/kyverno-cli.js');
+  const { benchKyvernoWebhook, kyvernoWebhookTable } = await import('./peers/kyverno-webhook.js');
+  log('\n== peers: governor review vs the Kyverno CLI (kyverno apply), equivalent policies (bench/peers/kyverno/)');
+  // dist/ is built once: by the section above when it ran.
+  const built = only.has('peers') || only.has('peers-review');
+  const cli = await benchKyvernoCli({ sizes: quick ? [1, 1000] : [1, 1000, 10_000], repeats: Math.min(repeats, 3), build: !flag('--no-build') && !built, log });
+  log('\n== peers: governor webhook vs the Kyverno admission controller, on the local control plane (hack/local-cluster.sh)');
+  const webhook = await benchKyvernoWebhook({ requests: quick ? 200 : 500, concurrency: 8, repeats: Math.min(repeats, 2), build: false, log });
+  results.peersKyverno = { cli, webhook };
+  md.push(...kyvernoCliTable(cli), ...kyvernoWebhookTable(webhook));
 }
 
 if (profDir) {

@@ -65,7 +65,7 @@ export function measureProcess(
 }
 
 /** mulberry32: a small seeded generator, so every tool and every run sees the same workloads. */
-function random(seed: number): () => number {
+export function random(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;
