@@ -302,8 +302,9 @@ function containersRule(spec: Record<string, unknown>, where: string, mutate: bo
   if (c.r.forbid.length) rule.forbid = c.r.forbid;
   if (c.r.defaults) rule.defaults = c.r.defaults;
   if (containers === 'any') rule.containers = 'any';
-  // governor checks init containers with the same rule unless told not to; Kyverno only where the pattern says so.
-  if (!mutate && !found.initContainers) rule.initContainers = false;
+  // governor checks and fills init containers with the same rule unless told not to; Kyverno only where the pattern
+  // or overlay names them.
+  if (!found.initContainers) rule.initContainers = false;
   return { rule, rest };
 }
 
@@ -431,6 +432,11 @@ function mutateForeach(list: unknown, where: string): RuleBody {
   for (const k of Object.keys(f)) if (k !== 'list' && k !== 'patchStrategicMerge') refuse(`${where}[0].${k} has no equivalent`);
   const body = strategicMerge(f.patchStrategicMerge, `${where}[0].patchStrategicMerge`);
   if (body.labels || body.annotations || body.when) refuse(`${where}[0]: only container resource defaults translate inside foreach`);
+  // The foreach list, not the patch inside it, says which containers are filled.
+  if (body.resources) {
+    if (src.includes('initContainers')) delete body.resources.initContainers;
+    else body.resources.initContainers = false;
+  }
   return body;
 }
 

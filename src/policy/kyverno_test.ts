@@ -108,6 +108,11 @@ test('mutations: +(key) is a default, a plain key overwrites, JSON patch add ove
     policy(podRule('    mutate:\n      foreach:\n      - list: "request.object.spec.[ephemeralContainers, initContainers, containers][]"\n        patchStrategicMerge: {spec: {containers: [{"(name)": "{{element.name}}", resources: {requests: {"+(cpu)": 100m}}}]}}\n')),
   );
   assert.deepEqual(res.spec.resources, { defaults: { requests: { cpu: '100m' } } });
+  // A patch or foreach over `containers` alone leaves init containers as they are, as Kyverno does.
+  const onlyContainers = only(policy(podRule('    mutate:\n      foreach:\n      - list: "request.object.spec.containers"\n        patchStrategicMerge: {spec: {containers: [{"(name)": "{{element.name}}", resources: {requests: {"+(cpu)": 100m}}}]}}\n')));
+  assert.deepEqual(onlyContainers.spec.resources, { defaults: { requests: { cpu: '100m' } }, initContainers: false });
+  const overlay = only(policy(podRule('    mutate: {patchStrategicMerge: {spec: {containers: [{"(name)": "*", resources: {limits: {"+(cpu)": "1"}}}]}}}\n')));
+  assert.deepEqual(overlay.spec.resources, { defaults: { limits: { cpu: '1' } }, initContainers: false });
   assert.match(refusedReason(policy(podRule('    mutate: {patchStrategicMerge: {spec: {containers: [{"(name)": "*", resources: {limits: {cpu: "1"}}}]}}}\n'))), /replaces a value that is set.*\+\(cpu\)/);
 });
 
