@@ -170,7 +170,14 @@ exit_code=$("${podman[@]}" inspect --format '{{.State.ExitCode}}' "$name")
 log "podman stop took ${stop_ms} ms, exit code $exit_code"
 [ "$stop_ms" -lt 5000 ] || die "podman stop took ${stop_ms} ms: SIGTERM is not handled promptly"
 [ "$exit_code" = 0 ] || { "${podman[@]}" logs "$name" 2>&1 | tail -20 >&2; die "exit code $exit_code after SIGTERM (137 means SIGKILL)"; }
-"${podman[@]}" logs "$name" 2>&1 | grep -q 'shutting down' || die "no graceful shutdown in the log"
+# The last lines are written just before the process exits (logs are asynchronous, flushed on SIGTERM); conmon may
+# still be copying them to the log file when `podman stop` returns, so look again for up to 5 s.
+graceful=no
+for _ in $(seq 1 20); do
+  if "${podman[@]}" logs "$name" 2>&1 | grep -q 'shutting down'; then graceful=yes; break; fi
+  sleep 0.25
+done
+[ "$graceful" = yes ] || { "${podman[@]}" logs "$name" 2>&1 | tail -5 >&2; die "no graceful shutdown in the log"; }
 
 size=$("${podman[@]}" image inspect --format '{{.Size}}' "$image")
 log "image $image: $((size / 1000000)) MB"
