@@ -2,11 +2,12 @@
 // bench/results/<date>.json and .md (the summary tables BENCHMARKS.md quotes). Bounded: each load run has a fixed
 // duration, everything stays on loopback, load generators run in their own processes.
 //
-//   npm run bench -- [--only webhook,scaling,review,adapter,startup] [--variants bare,fast] [--repeats 3] [--duration 8] [--quick] [--profile]
+//   npm run bench -- [--only webhook,scaling,review,adapter,startup,peers,peers-adapter] [--variants bare,fast] [--repeats 3] [--duration 8] [--quick] [--profile]
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { benchAdapter } from './adapter.js';
+import { benchPeersAdapter, peersAdapterTable } from './peers/adapter.js';
 import { describeMachine, machineInfo, waitForQuiet } from './lib/machine.js';
 import { summariseProfile } from './lib/profile.js';
 import { round } from './lib/stats.js';
@@ -82,7 +83,7 @@ if (only.has('review')) {
 // ---------------------------------------------------------------- 3. adapter
 if (only.has('adapter')) {
   log('\n== 3. adapter: cached desired-replicas requests through the front-proxy client certificate');
-  const runs = await benchAdapter({ variants: ['bare', 'fast', 'express'], policyCounts: [10, 10_000], rate: 1000, durationS, warmupS, repeats, connections: 8, saturationConnections: 32, intervalS: 5, log });
+  const runs = await benchAdapter({ variants: ['bare', 'fast', 'express'], policyCounts: [10, 10_000], rate: 1000, durationS, warmupS, repeats, connections: 8, saturationConnections: 32, intervalS: 5, ...(profDir ? { cpuProfDir: profDir } : {}), log });
   results.adapter = runs;
 }
 
@@ -91,6 +92,14 @@ if (only.has('startup')) {
   log('\n== 4. startup: process start to ready (adapter and webhook /readyz 200)');
   const rows = await benchStartup({ repeats, largePolicies: 10_000, build: !flag('--no-build'), log });
   results.startup = rows;
+}
+
+// ---------------------------------------------------------------- peers (not in the default list)
+if (only.has('peers') || only.has('peers-adapter')) {
+  log('\n== peers: the governor adapter against prometheus-adapter, on the local control plane, same Prometheus');
+  const runs = await benchPeersAdapter({ counts: [1, 1000], rate: 1000, durationS, warmupS, repeats, log });
+  results.peersAdapter = runs;
+  md.push('### Peers: adapter vs prometheus-adapter', '', ...peersAdapterTable(runs), '');
 }
 
 if (profDir) {
