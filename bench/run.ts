@@ -99,7 +99,7 @@ if (only.has('peers') || only.has('peers-adapter')) {
   log('\n== peers: the governor adapter against prometheus-adapter, on the local control plane, same Prometheus');
   const runs = await benchPeersAdapter({ counts: [1, 1000], rate: 1000, durationS, warmupS, repeats, log });
   results.peersAdapter = runs;
-  md.push('### Peers: adapter vs prometheus-adapter', '', ...peersAdapterTable(runs), '');
+  md.push('### Peers: adapter vs prometheus-adapter', '', ...peersAdapterTable(runs, { durationS, warmupS }), '');
 }
 
 if (profDir) {
