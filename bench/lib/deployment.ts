@@ -6,7 +6,7 @@ const MANIFEST = fileURLToPath(new URL('../../manifests/base/deployment.yaml', i
 
 /**
  * manifests/base/deployment.yaml: the container's NODE_OPTIONS (V8 heap limits: the young generation capped, as Node 24
- * grows it to 128 MiB and more under load). `GOVERNOR_BENCH_NODE_DEFAULTS=1` runs with Node's defaults instead, to
+ * grows it far beyond Node 20's under load). `GOVERNOR_BENCH_NODE_DEFAULTS=1` runs with Node's defaults instead, to
  * compare with figures measured before the benches applied them.
  */
 export function deploymentEnv(): NodeJS.ProcessEnv {
