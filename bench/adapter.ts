@@ -1,6 +1,7 @@
 // Bench 3: the external metrics adapter's value route (what the HPA polls) on the cached path, with the aggregator's
 // front-proxy client certificate, at a fixed rate and at saturation, with 10 and with 10,000 ScalingPolicies; RSS; and
-// how many source queries each policy caused per interval however fast it was polled. Baseline: node:https that
+// how many source queries each policy caused per interval however fast it was polled. Every server runs with the
+// Deployment's NODE_OPTIONS (bench/lib/deployment.ts), as in the pod. Baseline: node:https that
 // checks the client certificate and answers a fixed ExternalMetricValueList.
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
@@ -10,6 +11,7 @@ import { silentLogger } from '../src/observability/log.js';
 import { generateCA, generateClientCert, serviceDnsNames } from '../src/tls/certs.js';
 import { ensureServingCert } from '../src/tls/serving.js';
 import { fixedRate, saturate, type LatencyResult, type RequestSpec, type SaturationResult, type Target } from './lib/load.js';
+import { deploymentEnv } from './lib/deployment.js';
 import { startServer, type AdapterVariant } from './lib/servers.js';
 
 export interface AdapterBenchOptions {
@@ -116,7 +118,7 @@ export async function benchAdapter(o: AdapterBenchOptions): Promise<AdapterRun[]
     }
     for (let repeat = 1; repeat <= o.repeats; repeat++) {
       for (const { variant, n } of plan) {
-        const server = await startServer({ kind: 'adapter', variant, policyDir: join(dir, `p${n}`), certDir, frontProxyCaFile }, { ...(o.cpuProfDir && repeat === 1 ? { cpuProfDir: o.cpuProfDir } : {}), ...(process.env.KG_BENCH_SERVER_ARGS ? { execArgv: process.env.KG_BENCH_SERVER_ARGS.split(' ') } : {}) });
+        const server = await startServer({ kind: 'adapter', variant, policyDir: join(dir, `p${n}`), certDir, frontProxyCaFile }, { env: deploymentEnv(), ...(o.cpuProfDir && repeat === 1 ? { cpuProfDir: o.cpuProfDir } : {}), ...(process.env.KG_BENCH_SERVER_ARGS ? { execArgv: process.env.KG_BENCH_SERVER_ARGS.split(' ') } : {}) });
         const target: Target = { host: '127.0.0.1', port: server.port, ca, cert: aggregator.certPem, key: aggregator.keyPem, servername: 'localhost' };
         const requests = valueRequests(n);
         try {

@@ -3,11 +3,12 @@
 // duration, everything stays on loopback, load generators run in their own processes.
 //
 //   npm run bench -- [--only webhook,scaling,review,adapter,startup] [--variants bare,fast] [--repeats 3] [--duration 8] [--quick] [--profile]
-//   npm run bench -- --only peers   (every peer comparison; not in the default list; or peers-review, peers-kyverno)
+//   npm run bench -- --only peers   (every peer comparison; not in the default list; or peers-review, peers-kyverno, peers-adapter)
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { benchAdapter } from './adapter.js';
+import { benchPeersAdapter, peersAdapterTable } from './peers/adapter.js';
 import { describeMachine, machineInfo, waitForQuiet } from './lib/machine.js';
 import { summariseProfile } from './lib/profile.js';
 import { round } from './lib/stats.js';
@@ -84,7 +85,7 @@ if (only.has('review')) {
 // ---------------------------------------------------------------- 3. adapter
 if (only.has('adapter')) {
   log('\n== 3. adapter: cached desired-replicas requests through the front-proxy client certificate');
-  const runs = await benchAdapter({ variants: ['bare', 'fast', 'express'], policyCounts: [10, 10_000], rate: 1000, durationS, warmupS, repeats, connections: 8, saturationConnections: 32, intervalS: 5, log });
+  const runs = await benchAdapter({ variants: ['bare', 'fast', 'express'], policyCounts: [10, 10_000], rate: 1000, durationS, warmupS, repeats, connections: 8, saturationConnections: 32, intervalS: 5, ...(profDir ? { cpuProfDir: profDir } : {}), log });
   results.adapter = runs;
 }
 
@@ -122,6 +123,14 @@ if (only.has('peers') || only.has('peers-kyverno')) {
   const webhook = await benchKyvernoWebhook({ requests: quick ? 200 : 500, concurrency: 8, repeats: Math.min(repeats, 2), build: false, log });
   results.peersKyverno = { cli, webhook };
   md.push(...kyvernoCliTable(cli), ...kyvernoWebhookTable(webhook));
+}
+
+// ---------------------------------------------------------------- peers (not in the default list)
+if (only.has('peers') || only.has('peers-adapter')) {
+  log('\n== peers: the governor adapter against prometheus-adapter, on the local control plane, same Prometheus');
+  const runs = await benchPeersAdapter({ counts: [1, 1000], rate: 1000, durationS, warmupS, repeats, log });
+  results.peersAdapter = runs;
+  md.push('### Peers: adapter vs prometheus-adapter', '', ...peersAdapterTable(runs, { durationS, warmupS }), '');
 }
 
 if (profDir) {

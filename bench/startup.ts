@@ -1,7 +1,8 @@
 // Bench 4: time from process start to ready (adapter and webhook /readyz both 200) for `governor serve`, with the
 // sample policies and with 10,000 ScalingPolicies, from the TypeScript sources (tsx) and from the build (dist/, what
 // the image runs) when present. Baseline: a Node process that only starts an HTTPS server and answers /readyz.
-// Serving certificates exist beforehand (as from a Secret), so key generation is not part of the figure.
+// Serving certificates exist beforehand (as from a Secret), so key generation is not part of the figure. Every process
+// runs with the Deployment's NODE_OPTIONS (bench/lib/deployment.ts), as in the pod.
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
@@ -11,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { silentLogger } from '../src/observability/log.js';
+import { deploymentEnv } from './lib/deployment.js';
 import { serviceDnsNames } from '../src/tls/certs.js';
 import { ensureServingCert } from '../src/tls/serving.js';
 
@@ -59,7 +61,7 @@ function rssMiB(pid: number): number {
 /** Starts the command, polls the ports' /readyz every 10 ms, returns the time to all-200 and the RSS then. */
 async function timeToReady(cmd: string[], ports: number[], ca: string, limitMs: number): Promise<{ ms: number; rss: number }> {
   const t0 = performance.now();
-  const child = spawn(process.execPath, cmd, { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, KUBERNETES_SERVICE_HOST: '', GOVERNOR_ALLOWED_SOURCE_HOSTS: '127.0.0.1' } });
+  const child = spawn(process.execPath, cmd, { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...deploymentEnv(), KUBERNETES_SERVICE_HOST: '', GOVERNOR_ALLOWED_SOURCE_HOSTS: '127.0.0.1' } });
   let err = '';
   child.stderr!.on('data', (c) => (err = (err + String(c)).slice(-3000)));
   const exited = new Promise<void>((r) => child.once('exit', () => r()));

@@ -4,7 +4,7 @@
 import express, { type NextFunction, type Request, type Response } from 'express';
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import { parse as parseQuery } from 'node:querystring';
-import { parseSelector, SelectorError } from '../common/labels.js';
+import { parseSelector, SelectorError, type Requirement } from '../common/labels.js';
 import type { Logger } from '../observability/log.js';
 import type { GovernorMetrics } from '../observability/metrics.js';
 import type { Authorizer, RequestAttributes, UserInfo } from '../kube/authorization.js';
@@ -22,9 +22,9 @@ import {
   toStatus,
 } from './errors.js';
 import type { Status } from '../wire/status.js';
-import { jsonBody } from '../wire/text.js';
+import { jsonBody, textBody, type Body } from '../wire/text.js';
 import { sendBody } from '../server/send.js';
-import type { ExternalMetricsProvider } from './provider.js';
+import type { ExternalMetricsProvider, ExternalMetricValue } from './provider.js';
 import { wantsVerbose, type ReadinessAnswer } from '../observability/readiness.js';
 
 export const GROUP = 'external.metrics.k8s.io';
@@ -56,7 +56,22 @@ const METRIC_RE = /^[A-Za-z0-9]([-A-Za-z0-9_.:]{0,251}[A-Za-z0-9])?$/;
  * falls back to /apis/<group>/<version>.
  */
 export function acceptsPlainJson(accept: string | undefined): boolean {
-  if (!accept || accept.trim() === '') return true;
+  if (!accept) return true;
+  // Every HPA sends the same few Accept headers: the answer is remembered per header (bounded; headers vary freely).
+  const known = acceptMemo.get(accept);
+  if (known !== undefined) return known;
+  const r = acceptsPlainJsonUncached(accept);
+  if (accept.length <= 256) {
+    if (acceptMemo.size >= MEMO_ENTRIES) acceptMemo.clear();
+    acceptMemo.set(accept, r);
+  }
+  return r;
+}
+const MEMO_ENTRIES = 256;
+const acceptMemo = new Map<string, boolean>();
+
+function acceptsPlainJsonUncached(accept: string): boolean {
+  if (accept.trim() === '') return true;
   for (const range of accept.split(',')) {
     const [type, ...params] = range.split(';').map((s) => s.trim().toLowerCase());
     const p = Object.fromEntries(params.map((kv) => kv.split('=').map((s) => s.trim())));
@@ -84,6 +99,9 @@ function sendJson(res: ServerResponse, code: number, body: unknown): void {
 }
 
 const UNAVAILABLE_RELOG_MS = 10 * 60_000;
+const SELECTOR_MEMO_ENTRIES = 4096;
+/** JSON.stringify({ kind, apiVersion, metadata: {}, items }) up to the items. */
+const LIST_PREFIX = `{"kind":"ExternalMetricValueList","apiVersion":${JSON.stringify(GROUP_VERSION)},"metadata":{},"items":[`;
 const MAX_UNAVAILABLE_CAUSES = 1000;
 
 /** What both the express app and the fast path need: authorization and the value lookup, errors in one place. */
@@ -118,16 +136,37 @@ function adapterCore(o: AdapterAppOptions) {
     if (!acceptsPlainJson(accept)) throw new NotAcceptableError('only application/json is served');
     if (raw !== undefined && typeof raw !== 'string') throw new BadRequestError('labelSelector must be given once');
     const selectorText = raw ?? '';
-    let selector;
+    const selector = selectorOf(selectorText);
+    await authorize(user, { kind: 'resource', verb: 'list', group: GROUP, version: VERSION, resource: metric, namespace });
+    const items = await o.provider.getValues(namespace, metric, selector, selectorText);
+    // A provider that hands back the same items array for the same answer (one policy, one decision per interval) has
+    // its answer written once; the text is what JSON.stringify of the whole list gives.
+    let body = answers.get(items);
+    if (!body) {
+      body = textBody(`${LIST_PREFIX}${items.map((i) => JSON.stringify(i)).join(',')}]}`);
+      answers.set(items, body);
+    }
+    return body;
+  };
+  const answers = new WeakMap<readonly ExternalMetricValue[], Body>();
+
+  // Parsed selectors by text (the HPA sends the same one every 15 s per metric); bounded, since selectors vary.
+  const selectors = new Map<string, readonly Requirement[]>();
+  const selectorOf = (text: string): readonly Requirement[] => {
+    const known = selectors.get(text);
+    if (known) return known;
+    let selector: readonly Requirement[];
     try {
-      selector = parseSelector(selectorText);
+      selector = Object.freeze(parseSelector(text));
     } catch (e) {
       if (e instanceof SelectorError) throw new BadRequestError(`invalid labelSelector: ${e.message}`);
       throw e;
     }
-    await authorize(user, { kind: 'resource', verb: 'list', group: GROUP, version: VERSION, resource: metric, namespace });
-    const items = await o.provider.getValues(namespace, metric, selector, selectorText);
-    return { kind: 'ExternalMetricValueList', apiVersion: GROUP_VERSION, metadata: {}, items };
+    if (text.length <= 1024) {
+      if (selectors.size >= SELECTOR_MEMO_ENTRIES) selectors.clear();
+      selectors.set(text, selector);
+    }
+    return selector;
   };
 
   // 5xx causes already logged (message → when): a warning once per distinct cause, not per request (every HPA polls
@@ -239,7 +278,7 @@ function createAdapterApp(o: AdapterAppOptions, core: ReturnType<typeof adapterC
 
   app.get(`/apis/${GROUP_VERSION}/namespaces/:namespace/:metric`, async (req: Request, res: Response) => {
     locals(res).route = 'values';
-    send(res, 200, await core.values(req.get('accept'), locals(res).user, String(req.params.namespace), String(req.params.metric), req.query.labelSelector));
+    sendBody(res, 200, JSON_TYPE, await core.values(req.get('accept'), locals(res).user, String(req.params.namespace), String(req.params.metric), req.query.labelSelector));
   });
 
   // Known paths with another method: 405; anything else: 404.
@@ -291,7 +330,7 @@ function fastValues(core: ReturnType<typeof adapterCore>) {
     const serve = async () => {
       user = core.authenticate(req, path);
       const selector = query === '' ? undefined : parseQuery(query).labelSelector;
-      sendJson(res, 200, await core.values(req.headers.accept, user, namespace, metric, selector));
+      sendBody(res, 200, JSON_TYPE, await core.values(req.headers.accept, user, namespace, metric, selector));
     };
     serve().catch((err: unknown) => core.answerError(err, path, res, user));
     return true;

@@ -78,6 +78,9 @@ test('values: an ExternalMetricValueList with the provider items; the selector i
   const { app, provider, asked } = makeApp();
   const r = await get(app, `${BASE}/namespaces/shop/desired-replicas?labelSelector=${encodeURIComponent('governor.io/policy=checkout')}`).expect(200);
   assert.deepEqual(r.body, { kind: 'ExternalMetricValueList', apiVersion: 'external.metrics.k8s.io/v1beta1', metadata: {}, items: [ITEM] });
+  // The answer text is JSON.stringify's, byte for byte (it is assembled from the items' own texts), with its length.
+  assert.equal(r.text, JSON.stringify({ kind: 'ExternalMetricValueList', apiVersion: 'external.metrics.k8s.io/v1beta1', metadata: {}, items: [ITEM] }));
+  assert.equal(Number(r.headers['content-length']), Buffer.byteLength(r.text));
   assert.deepEqual(provider.calls.at(-1)!.selector, [{ key: 'governor.io/policy', operator: 'In', values: ['checkout'] }]);
   // Authorized as kube-apiserver's RequestInfo names it: list on resource <metric> in the namespace.
   assert.deepEqual(asked.at(-1), { kind: 'resource', verb: 'list', group: 'external.metrics.k8s.io', version: 'v1beta1', resource: 'desired-replicas', namespace: 'shop' });

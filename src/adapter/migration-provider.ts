@@ -276,9 +276,18 @@ export class CompositeMetricsProvider implements ExternalMetricsProvider {
     return [...seen.values()];
   }
 
-  async getValues(namespace: string, metricName: string, selector: readonly Requirement[], selectorText: string): Promise<ExternalMetricValue[]> {
+  async getValues(namespace: string, metricName: string, selector: readonly Requirement[], selectorText: string): Promise<readonly ExternalMetricValue[]> {
     // Without MigrationPolicies in the namespace the migration provider can only answer "no match"; skipping it saves
-    // building that error (its stack trace) on every value request.
+    // building that error (its stack trace) on every value request, and the scaling provider's items pass as they are
+    // (the same array for the same answer, which the HTTP layer writes once).
+    if (!this.migrations.names(namespace).length) {
+      try {
+        return await this.scaling.getValues(namespace, metricName, selector, selectorText);
+      } catch (e) {
+        if (e instanceof NoMatchingPolicyError) throw new NoMatchingPolicyOrMigrationError(namespace, selectorText, this.migrations.names(namespace));
+        throw e;
+      }
+    }
     const results = await Promise.allSettled([
       this.scaling.getValues(namespace, metricName, selector, selectorText),
       ...(this.migrations.names(namespace).length ? [this.migrations.getValues(namespace, metricName, selector, selectorText)] : []),

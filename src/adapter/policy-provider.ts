@@ -6,6 +6,7 @@ import type { PolicyStore } from '../policy/store.js';
 import type { ScalingPolicy } from '../policy/types.js';
 import { DESIRED_REPLICAS_METRIC, POLICY_LABEL, TARGET_KIND_LABEL, TARGET_NAME_LABEL } from '../scaling/contract.js';
 import type { DecisionService } from './decisions.js';
+import type { Decision } from '../scaling/planner.js';
 import { policyId } from './decisions.js';
 import { loadSourceFailing, MetricNotFoundError, NoMatchingPolicyError, ValueUnavailableError } from './errors.js';
 import { metaTime, type ExternalMetricInfo, type ExternalMetricValue, type ExternalMetricsProvider } from './provider.js';
@@ -18,6 +19,22 @@ export function policyLabels(p: ScalingPolicy): Labels {
 interface Indexed {
   readonly policy: ScalingPolicy;
   readonly labels: Labels;
+  /** The last answer built for this policy alone, and the decision it came from: the same for the whole interval. */
+  answer?: { readonly decision: Decision; readonly items: readonly ExternalMetricValue[] };
+}
+
+/** The item for one policy's decision; throws ValueUnavailableError when the decision has no value. */
+function item(c: Indexed, d: Decision): ExternalMetricValue {
+  if (d.replicas === undefined) {
+    throw new ValueUnavailableError(loadSourceFailing(c.policy.load.type, policyId(c.policy), d.failure), `no desired-replicas value for ScalingPolicy ${policyId(c.policy)}: ${d.reason}`);
+  }
+  return Object.freeze({
+    metricName: DESIRED_REPLICAS_METRIC,
+    metricLabels: c.labels,
+    timestamp: metaTime(d.atMs),
+    window: Math.round(c.policy.intervalMs / 1000),
+    value: formatQuantity(d.replicas),
+  });
 }
 
 export class PolicyMetricsProvider implements ExternalMetricsProvider {
@@ -56,26 +73,22 @@ export class PolicyMetricsProvider implements ExternalMetricsProvider {
     return [{ metric: DESIRED_REPLICAS_METRIC }];
   }
 
-  async getValues(namespace: string, metricName: string, selector: readonly Requirement[], selectorText: string): Promise<ExternalMetricValue[]> {
+  async getValues(namespace: string, metricName: string, selector: readonly Requirement[], selectorText: string): Promise<readonly ExternalMetricValue[]> {
     if (metricName !== DESIRED_REPLICAS_METRIC) throw new MetricNotFoundError(metricName, [DESIRED_REPLICAS_METRIC]);
     const pinned = pinnedValue(selector, POLICY_LABEL);
     const one = pinned === undefined ? undefined : this.byName.get(`${namespace}/${pinned}`);
     const selected = pinned === undefined ? (this.byNamespace.get(namespace) ?? []).filter((c) => matches(selector, c.labels)) : one && matches(selector, one.labels) ? [one] : [];
     if (selected.length === 0) throw new NoMatchingPolicyError(namespace, selectorText, (this.byNamespace.get(namespace) ?? []).map((c) => c.policy.name));
+    if (selected.length === 1) {
+      const c = selected[0]!;
+      const d = await this.decisions.decide(c.policy);
+      if (c.answer?.decision === d) return c.answer.items;
+      const items = Object.freeze([item(c, d)]);
+      c.answer = { decision: d, items };
+      return items;
+    }
     const decisions = await Promise.all(selected.map((c) => this.decisions.decide(c.policy)));
-    return selected.map((c, i) => {
-      const d = decisions[i]!;
-      if (d.replicas === undefined) {
-        throw new ValueUnavailableError(loadSourceFailing(c.policy.load.type, policyId(c.policy), d.failure), `no desired-replicas value for ScalingPolicy ${policyId(c.policy)}: ${d.reason}`);
-      }
-      return {
-        metricName: DESIRED_REPLICAS_METRIC,
-        metricLabels: c.labels,
-        timestamp: metaTime(d.atMs),
-        window: Math.round(c.policy.intervalMs / 1000),
-        value: formatQuantity(d.replicas),
-      };
-    });
+    return selected.map((c, i) => item(c, decisions[i]!));
   }
 
   /** Evaluates every policy once (at start), so a missing source shows up in the log before the first HPA poll. */

@@ -196,3 +196,17 @@ test('no value to publish: error where a cluster scales on it, warn in a local r
   assert.deepEqual(await levels(true), ['error']);
   assert.deepEqual(await levels(false), ['warn']);
 });
+
+test('one policy: the same answer (same items) for the whole interval, a new one with the next decision', async () => {
+  const { values, source, advance } = setup();
+  const a = await values('shop', 'governor.io/policy=checkout');
+  const b = await values('shop', 'governor.io/policy=checkout');
+  assert.equal(a, b, 'the answer is reused within the interval');
+  assert.ok(Object.isFrozen(a) && Object.isFrozen(a[0]), 'a shared answer cannot be changed by a caller');
+  source.set('rps_checkout', 100);
+  advance(I);
+  const c = await values('shop', 'governor.io/policy=checkout');
+  assert.notEqual(c, a);
+  assert.equal(c[0]!.value, '3');
+  assert.equal(a[0]!.value, '12', 'the earlier answer is untouched');
+});

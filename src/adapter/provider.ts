@@ -21,11 +21,12 @@ export interface ExternalMetricValue {
  * What the HTTP layer asks of whatever produces the values.
  * - listMetrics() never fails: discovery must answer even when every source is down.
  * - getValues() returns exactly one item per matching object, or throws an AdapterError: MetricNotFoundError (404),
- *   NoMatchingPolicyError (404), ValueUnavailableError (503). Any other error becomes a generic 500.
+ *   NoMatchingPolicyError (404), ValueUnavailableError (503). Any other error becomes a generic 500. The items are
+ *   read, never changed: a provider may return the same array for the same answer.
  */
 export interface ExternalMetricsProvider {
   listMetrics(): readonly ExternalMetricInfo[];
-  getValues(namespace: string, metricName: string, selector: readonly Requirement[], selectorText: string): Promise<ExternalMetricValue[]>;
+  getValues(namespace: string, metricName: string, selector: readonly Requirement[], selectorText: string): Promise<readonly ExternalMetricValue[]>;
 }
 
 /** Formats an instant as metav1.Time does (RFC 3339, whole seconds, UTC). */

@@ -2,6 +2,7 @@
 import type { ErrorObject, ValidateFunction } from 'ajv';
 import { LineCounter, parseAllDocuments, isMap, isNode, isScalar } from 'yaml';
 import * as generatedValidators from './schemas/validators.generated.js';
+import { readPlainYaml } from './plain-yaml.js';
 import type { PolicyKindSpec } from './kind.js';
 import { scalingPolicyKind } from './scaling-policy.js';
 import { migrationPolicyKind } from './migration-policy.js';
@@ -128,8 +129,37 @@ export function compileObject(obj: any, origin: { file: string; document: number
   return { policy: r.value, errors };
 }
 
-/** Parses one file's text. Never throws: every problem becomes a PolicyError. */
-export function parsePolicyText(text: string, file: string): ParseResult {
+/**
+ * Parses one file's text. Never throws: every problem becomes a PolicyError. A file whose documents all read as plain
+ * YAML (readPlainYaml) and compile without error is taken from the fast reader; any other file, or any problem, is
+ * parsed again by `yaml`, whose syntax tree places each error at its line and column. `fastPath: false` (tests) skips
+ * the fast reader.
+ */
+export function parsePolicyText(text: string, file: string, o: { fastPath?: boolean } = {}): ParseResult {
+  if (o.fastPath !== false) {
+    const fast = parsePlainText(text, file);
+    if (fast) return fast;
+  }
+  return parseWithPositions(text, file);
+}
+
+/** Every document compiled from the fast reader's values, or undefined at the first problem. */
+function parsePlainText(text: string, file: string): ParseResult | undefined {
+  const docs = readPlainYaml(text);
+  if (!docs) return undefined;
+  const policies: AnyPolicy[] = [];
+  for (let i = 0; i < docs.length; i++) {
+    const obj = docs[i] as any;
+    if (obj === null || obj === undefined) continue;
+    if (NON_POLICY_KINDS.has(obj?.kind)) continue;
+    const r = compileObject(obj, { file, document: i + 1 });
+    if (r.errors.length || !r.policy) return undefined;
+    policies.push(r.policy);
+  }
+  return { policies, errors: [] };
+}
+
+function parseWithPositions(text: string, file: string): ParseResult {
   const policies: AnyPolicy[] = [];
   const errors: PolicyError[] = [];
   const lc = new LineCounter();

@@ -58,6 +58,7 @@ export interface StatusControllerOptions {
   readonly idleEvaluationMs?: number;
 }
 
+const NO_ERRORS: readonly PolicyError[] = Object.freeze([]);
 const MIGRATION_PHASES: readonly MigrationPhase[] = ['Pending', 'Migrating', 'Paused', 'RollingBack', 'Completed', 'RolledBack'];
 const KINDS: readonly PolicyKindName[] = ['ScalingPolicy', 'MigrationPolicy', 'GovernancePolicy'];
 const isKind = (k: unknown): k is PolicyKindName => KINDS.includes(k as PolicyKindName);
@@ -211,7 +212,8 @@ export class PolicyStatusController {
     // Policies from files: the same information in metrics and logs (there is no object to write to).
     for (const p of inForce.values()) {
       if (clusterFiles.has(p.origin.file)) continue;
-      visit({ kind: p.kind, ...(p.kind === 'GovernancePolicy' ? {} : { namespace: p.namespace }), name: p.name, errors: [], inForce: p, setErrors: [] }, undefined);
+      // NO_ERRORS, not a new [] each round: the memo compares inputs by identity.
+      visit({ kind: p.kind, ...(p.kind === 'GovernancePolicy' ? {} : { namespace: p.namespace }), name: p.name, errors: NO_ERRORS, inForce: p, setErrors: NO_ERRORS }, undefined);
     }
     this.forgetGone(seen);
     for (const k of this.compiled.keys()) if (!compiledSeen.has(k)) this.compiled.delete(k);
