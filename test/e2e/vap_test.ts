@@ -258,8 +258,31 @@ describe('governor export vap on the local control plane', () => {
       let mutationsCompared = 0;
       let warningsCompared = 0;
       let exactCompared = 0;
+      const governedOf = (field: 'labels' | 'annotations', m: Record<string, string>) => Object.fromEntries(Object.entries(m).filter(([k]) => policies.some((p) => p[field].some((r) => r.key === k))));
+      const templateOf = (field: 'labels' | 'annotations', o: Record<string, any>) => (o.kind === 'CronJob' ? o.spec?.jobTemplate?.spec?.template : o.kind === 'Pod' ? undefined : o.spec?.template)?.metadata?.[field] ?? {};
+      const filledThereOf = (field: 'labels' | 'annotations', m: Record<string, string>) => Object.fromEntries(Object.entries(governedOf(field, m)).filter(([k]) => !listedFills.has(`${field}/${k}`)));
+      const sameMap = (a: Record<string, string>, b: Record<string, string>) => JSON.stringify(Object.entries(a).sort()) === JSON.stringify(Object.entries(b).sort());
+      // What the assertions below check, as a yes/no: the API server reads new policies and bindings from informers,
+      // one object at a time, so a case is asked again (bounded) until the API server agrees. Policies are only added
+      // during a suite, so a late agreement is the informer catching up; an export that is wrong never agrees, and
+      // the assertions then fail on the last answer.
+      const agrees = (v: (typeof verdicts)[number], api: Awaited<ReturnType<typeof dryRunCreate>>) => {
+        if (v.denied) return !v.exact || api.denied;
+        if (api.denied) return false;
+        if (v.audited && !/Warning: .*ValidatingAdmissionPolicy/.test(api.message)) return false;
+        if (mutations && api.object)
+          for (const field of ['labels', 'annotations'] as const) {
+            if (!sameMap(governedOf(field, api.object.metadata[field] ?? {}), governedOf(field, v.metadata[field]))) return false;
+            if (!sameMap(filledThereOf(field, templateOf(field, api.object)), filledThereOf(field, templateOf(field, v.mutated)))) return false;
+          }
+        return true;
+      };
       for (const v of verdicts) {
-        const api = await dryRunCreate(v.c.resource!, v.ns, v.c.oldResource ? 'replace' : 'create');
+        let api = await dryRunCreate(v.c.resource!, v.ns, v.c.oldResource ? 'replace' : 'create');
+        for (const deadline = Date.now() + 30_000; !agrees(v, api) && Date.now() < deadline; ) {
+          await new Promise((r) => setTimeout(r, 500));
+          api = await dryRunCreate(v.c.resource!, v.ns, v.c.oldResource ? 'replace' : 'create');
+        }
         if (!v.denied) {
           assert.equal(api.denied, false, `${v.c.name}: the engine admits it, the API server denied it:\n${api.message}`);
           if (v.audited) {
