@@ -3,7 +3,7 @@
 import { matches, type Labels, type Requirement } from '../common/labels.js';
 import { formatQuantity } from '../common/quantity.js';
 import { MigrationStateError, WorkloadApiError, WorkloadNotFoundError, type MigrationStateCache } from '../kube/migration-state.js';
-import type { ScaleReader } from '../kube/scale.js';
+import { ReadyUnsupportedError, type ScaleReader } from '../kube/scale.js';
 import type { Logger } from '../observability/log.js';
 import type { GovernorMetrics } from '../observability/metrics.js';
 import type { PolicySet } from '../policy/policy-set.js';
@@ -164,7 +164,7 @@ export class MigrationMetricsProvider implements ExternalMetricsProvider {
   private async evaluate(p: MigrationPolicy): Promise<MigrationDecision> {
     const id = migrationId(p);
     const nowMs = this.now();
-    const [sample, capacity, live] = await Promise.all([this.o.cache.get(migrationCacheKey(p), p.load, p.intervalMs), this.capacity(p), this.liveSource(p)]);
+    const [sample, capacity, live, targetReady] = await Promise.all([this.o.cache.get(migrationCacheKey(p), p.load, p.intervalMs), this.capacity(p), this.liveSource(p), this.targetReady(p)]);
     let load: number | undefined;
     if (sample.ok && nowMs - sample.atMs <= p.staleAfterMs) load = sample.value;
     const d = await evaluateMigration(p, this.o.stateStore, {
@@ -172,6 +172,7 @@ export class MigrationMetricsProvider implements ExternalMetricsProvider {
       ...(load !== undefined ? { load } : {}),
       ...(capacity !== undefined ? { capacity } : {}),
       ...(live !== undefined ? { liveSourceReplicas: live } : {}),
+      ...(targetReady !== undefined ? { targetReady } : {}),
     });
     if (d.state) this.o.states?.offer(p, d.state);
     const m = this.o.metrics;
@@ -199,6 +200,16 @@ export class MigrationMetricsProvider implements ExternalMetricsProvider {
       return (await this.o.decisions.decide(s)).replicas;
     } catch {
       return undefined; // the last known capacity stays in force (stepMigration)
+    }
+  }
+
+  /** The target's Ready pods, which a drained migration waits for before Completed; null when the read failed. */
+  private async targetReady(p: MigrationPolicy): Promise<number | null | undefined> {
+    if (!this.o.scale?.readReady) return undefined;
+    try {
+      return await this.o.scale.readReady(p.namespace, p.target);
+    } catch (e) {
+      return e instanceof ReadyUnsupportedError ? undefined : null;
     }
   }
 

@@ -169,6 +169,35 @@ test('readiness: the source drains only as the target pods become Ready (status.
   assert.equal(await source(), '4');
 });
 
+test('drained but the target not Ready: the migration stays Migrating (its source may not be deleted) until the target is', async () => {
+  const a = { kind: 'Deployment', name: 'checkout-a' };
+  const b = { kind: 'Deployment', name: 'checkout-b' };
+  const scale = new FakeScaleReader().set('shop', a, 6).set('shop', b, { specReplicas: 1, statusReplicas: 1, readyReplicas: 1 });
+  const s = setup(YAML, scale);
+  const phase = () => s.states.get('shop', 'Deployment', 'checkout-a')?.phase;
+  const source = async () => (await s.get('governor.io/policy=move,governor.io/role=source'))[0]!.value;
+  assert.equal(await source(), '6');
+  // load 800 drains ΔR = 2 per interval: R′ 4, 2, 0; the target's pods never become Ready
+  for (let k = 0; k < 3; k++) {
+    s.clock.advance(30_000);
+    await source();
+  }
+  const stored = await s.stateStore.read(migrationKey(s.store.current().migration[0]!));
+  assert.equal(stored.state!.sourceExact, 0);
+  assert.equal(phase(), 'Migrating');
+  assert.equal(await source(), '5'); // 6 − 1 Ready target pod
+  // a failed read of the target does not complete it either
+  scale.set('shop', b, new ScaleReadError('apiserver down'));
+  s.clock.advance(30_000);
+  await source();
+  assert.equal(phase(), 'Migrating');
+  // the target's 6 pods Ready: Completed at the next interval, the source published at 0
+  scale.set('shop', b, { specReplicas: 6, statusReplicas: 6, readyReplicas: 6 });
+  s.clock.advance(30_000);
+  assert.equal(await source(), '0');
+  assert.equal(phase(), 'Completed');
+});
+
 test('a bug in the evaluation is no 503: the error goes on as it is (a 500, logged with its stack)', async () => {
   const s = setup();
   s.stateStore.read = async () => {

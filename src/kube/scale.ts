@@ -15,6 +15,11 @@ export class ScaleReadError extends Error {
   override name = 'ScaleReadError';
 }
 
+/** readReady on a kind whose Ready pods are not read (no RBAC, no such field): a property of the kind, not a failure. */
+export class ReadyUnsupportedError extends ScaleReadError {
+  override name = 'ReadyUnsupportedError';
+}
+
 /** Contract: resolves with the counts or rejects with ScaleReadError (unsupported kind, not found, API down, timeout). */
 export interface ScaleReader {
   read(namespace: string, target: WorkloadRef): Promise<LiveScale>;
@@ -41,7 +46,7 @@ export class KubeScaleReader implements ScaleReader {
     const what = `${target.kind} ${namespace}/${target.name}`;
     // The server's RBAC has get on deployments and statefulsets (not replicasets): those are the kinds read here.
     if (target.apiVersion !== 'apps/v1' || (target.kind !== 'Deployment' && target.kind !== 'StatefulSet')) {
-      throw new ScaleReadError(`cannot read the Ready pods of ${target.apiVersion} ${what}: supported are apps/v1 Deployment, StatefulSet`);
+      throw new ReadyUnsupportedError(`cannot read the Ready pods of ${target.apiVersion} ${what}: supported are apps/v1 Deployment, StatefulSet`);
     }
     const param = { name: target.name, namespace };
     const call = target.kind === 'Deployment' ? this.apps.readNamespacedDeployment(param) : this.apps.readNamespacedStatefulSet(param);

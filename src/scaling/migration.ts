@@ -127,6 +127,12 @@ export interface StepInput {
   readonly load?: number;
   /** C for this interval; undefined: the last known capacity. */
   readonly capacity?: number;
+  /**
+   * The target workload's Ready pods (status.readyReplicas). A drained source (R′ = 0) is Completed only once the target
+   * has its replicas Ready, since Completed lets the source be deleted. undefined: not tracked (offline models, targets
+   * whose readiness cannot be read): Completed at R′ = 0; null: could not be read this interval: not Completed yet.
+   */
+  readonly targetReady?: number | null;
 }
 
 export interface StepResult {
@@ -145,6 +151,14 @@ function rollbackAmount(p: MigrationParams): number {
   return Math.max(p.step, p.minDrain, 1);
 }
 
+/** What a drained migration still waits for before Completed (the target's Ready pods), or undefined if nothing. */
+function targetShortfall(p: MigrationParams, state: MigrationState, capacity: number, targetReady: number | null | undefined): string | undefined {
+  if (targetReady === undefined) return undefined;
+  const needed = publishedReplicas(p, { ...state, sourceExact: 0 }, capacity).target;
+  if (targetReady === null || !Number.isFinite(targetReady)) return `the target's Ready pods (${needed} needed; they could not be read)`;
+  return targetReady >= needed ? undefined : `the target's Ready pods (${Math.max(0, Math.floor(targetReady))} of ${needed})`;
+}
+
 /** Advances the migration by one interval, at most once per grid slot. */
 export function stepMigration(p: MigrationParams, state: MigrationState, input: StepInput): StepResult {
   const bucket = bucketOf(input.nowMs, p.intervalMs);
@@ -153,18 +167,26 @@ export function stepMigration(p: MigrationParams, state: MigrationState, input: 
   const at = { lastBucket: bucket, lastStepAtMs: input.nowMs, capacity };
   switch (state.phase) {
     case 'Migrating': {
+      if (state.sourceExact <= 0) {
+        // Drained in an earlier interval: only the target's readiness is left to wait for (the load no longer matters).
+        const waiting = targetShortfall(p, state, capacity, input.targetReady);
+        const phase: MigrationPhase = waiting ? 'Migrating' : 'Completed';
+        return { state: { ...state, ...at, phase }, stepped: true, delta: 0, reason: waiting ? `drained, R′ 0: waiting for ${waiting}` : 'drained, R′ 0: completed' };
+      }
       if (input.load === undefined || !isValidLoad(input.load)) {
         return { state: { ...state, ...at }, stepped: true, delta: 0, reason: `load unavailable: holding R′ at ${fmt(state.sourceExact)}` };
       }
       const d = drainAmount(input.load, p);
       const next = Math.max(0, clean(state.sourceExact - d.amount));
-      const phase: MigrationPhase = next <= 0 ? 'Completed' : 'Migrating';
+      const waiting = next <= 0 ? targetShortfall(p, state, capacity, input.targetReady) : undefined;
+      const phase: MigrationPhase = next <= 0 && !waiting ? 'Completed' : 'Migrating';
+      const end = phase === 'Completed' ? ': completed' : waiting ? `: waiting for ${waiting}` : '';
       return {
         state: { ...state, ...at, sourceExact: next, phase },
         stepped: true,
         delta: next - state.sourceExact,
         regime: d.regime,
-        reason: `load ${input.load} (${d.regime}): drained ${fmt(state.sourceExact - next)}, R′ ${fmt(next)}${phase === 'Completed' ? ': completed' : ''}`,
+        reason: `load ${input.load} (${d.regime}): drained ${fmt(state.sourceExact - next)}, R′ ${fmt(next)}${end}`,
       };
     }
     case 'RollingBack': {
@@ -250,8 +272,6 @@ export interface MigrationDecision {
 export interface EvaluateInput extends StepInput {
   /** The source's live replica count, used as R′(0) when spec.base is not set. */
   readonly liveSourceReplicas?: number;
-  /** The target workload's Ready pods (status.readyReplicas); undefined: unknown (see publishedReplicas). */
-  readonly targetReady?: number;
 }
 
 export function migrationKey(p: Pick<MigrationPolicy, 'namespace' | 'name' | 'source'>): MigrationKey {
@@ -279,20 +299,20 @@ export async function evaluateMigration(p: MigrationParams & MigrationKey, store
     } else {
       const r = stepMigration(p, stored.state, input);
       if (!r.stepped) {
-        return { phase: stored.state.phase, bucket, state: stored.state, published: publishedReplicas(p, stored.state, stored.state.capacity, input.targetReady), reason: r.reason };
+        return { phase: stored.state.phase, bucket, state: stored.state, published: publishedReplicas(p, stored.state, stored.state.capacity), reason: r.reason };
       }
       next = r.state;
       reason = r.reason;
       regime = r.regime;
     }
     if (await store.write(key, next, stored.version)) {
-      return { phase: next.phase, bucket, state: next, published: publishedReplicas(p, next, next.capacity, input.targetReady), reason, ...(regime ? { regime } : {}) };
+      return { phase: next.phase, bucket, state: next, published: publishedReplicas(p, next, next.capacity), reason, ...(regime ? { regime } : {}) };
     }
   }
   // Three conflicts in a row: publish what is stored rather than nothing.
   const stored = await store.read(key);
   if (!stored.state) return { phase: 'Pending', bucket, reason: 'state could not be written' };
-  return { phase: stored.state.phase, bucket, state: stored.state, published: publishedReplicas(p, stored.state, stored.state.capacity, input.targetReady), reason: 'state written by another replica' };
+  return { phase: stored.state.phase, bucket, state: stored.state, published: publishedReplicas(p, stored.state, stored.state.capacity), reason: 'state written by another replica' };
 }
 
 /** An in-memory store for tests and offline use; `failNextWrites` simulates another replica winning. */

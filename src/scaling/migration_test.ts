@@ -84,6 +84,36 @@ test('never below 0: the last step clamps and the phase becomes Completed', () =
   assert.equal(stepMigration(params, r.state, { nowMs: 3 * I, load: 5000 }).state.sourceExact, 0);
 });
 
+test('a drained source is Completed only once the target has its replicas Ready (Completed lets the source be deleted)', () => {
+  let s = started({ ...params, base: 3 }, 3);
+  s = stepMigration(params, s, { nowMs: I, load: 5000, targetReady: 2 }).state;
+  // R′ reaches 0 with 1 of the 3 target pods Ready: drained, still Migrating, and the source counts as running
+  let r = stepMigration(params, s, { nowMs: 2 * I, load: 5000, targetReady: 1 });
+  assert.equal(r.state.sourceExact, 0);
+  assert.equal(r.state.phase, 'Migrating');
+  assert.match(r.reason, /R′ 0: waiting for the target's Ready pods \(1 of 3\)/);
+  const lookup = (st: MigrationState) => activeMigrationSourceLookup([{ ...key, name: 'move' }], () => st)('shop', 'Deployment', 'checkout-a');
+  assert.equal(lookup(r.state), 'move');
+  // the target's Ready pods could not be read: not Completed on an unknown, whatever the load (none here)
+  r = stepMigration(params, r.state, { nowMs: 3 * I, targetReady: null });
+  assert.equal(r.state.phase, 'Migrating');
+  assert.match(r.reason, /3 needed; they could not be read/);
+  r = stepMigration(params, r.state, { nowMs: 4 * I, targetReady: Number.NaN });
+  assert.equal(r.state.phase, 'Migrating');
+  // all 3 Ready: Completed, with no load needed any more
+  r = stepMigration(params, r.state, { nowMs: 5 * I, targetReady: 3 });
+  assert.equal(r.state.phase, 'Completed');
+  assert.equal(r.reason, 'drained, R′ 0: completed');
+  assert.equal(lookup(r.state), undefined);
+  // the last drain itself completes when the target is already Ready
+  const t = stepMigration(params, s, { nowMs: 2 * I, load: 5000, targetReady: 3 });
+  assert.equal(t.state.phase, 'Completed');
+  // a full target (target.max) needs only its max Ready; the source keeps the rest (publishedReplicas)
+  const full = { ...params, target: { minReplicas: 0, maxReplicas: 2 } };
+  const f = stepMigration(full, { ...s, sourceExact: 0.5 }, { nowMs: 2 * I, load: 5000, targetReady: 2 });
+  assert.equal(f.state.phase, 'Completed');
+});
+
 test('minDrain ends a migration under no load', () => {
   const p = { ...params, minDrain: 1 };
   let s = started(p);

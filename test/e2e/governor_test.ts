@@ -536,8 +536,16 @@ describe('a MigrationPolicy moves replicas with two native HPAs', () => {
     const t0 = Date.now();
     const kubelet = markPodsReady(cluster, ns(), 1000);
     await setLoad('mig', 60);
+    const migrationStatus = async () => {
+      const r = await governorCli(['migrate', 'status', 'move', `--namespace=${ns()}`, `--kubeconfig=${cluster.kubeconfig}`, `--policies=${policies.migration}`, '--output=json']);
+      assert.equal(r.code, 0, r.stderr);
+      return JSON.parse(r.stdout) as { phase: string; reason?: string };
+    };
+    let last: { phase: string; reason?: string } | undefined;
     try {
       await rec.waitFor({ old: 1, new: MIG.capacity }, 90_000);
+      // Completed only once the target's pods are Ready too (the source may be deleted then): the kubelet stays until then.
+      for (let i = 0; i < 30 && (last = await migrationStatus()).phase !== 'Completed'; i++) await sleep(1000);
     } finally {
       await kubelet.stop();
     }
@@ -555,8 +563,7 @@ describe('a MigrationPolicy moves replicas with two native HPAs', () => {
     assert.ok(oldSeq[0] === 4 && oldSeq.at(-1) === 1 && monotone(oldSeq, -1), `source steps ${JSON.stringify(oldSeq)}:\n${timeline}`);
     assert.ok(newSeq[0] === 1 && newSeq.at(-1) === 4 && monotone(newSeq, 1), `target steps ${JSON.stringify(newSeq)}:\n${timeline}`);
 
-    const status = await governorCli(['migrate', 'status', 'move', `--namespace=${ns()}`, `--kubeconfig=${cluster.kubeconfig}`, `--policies=${policies.migration}`, '--output=json']);
-    assert.equal(status.code, 0, status.stderr);
-    assert.equal(JSON.parse(status.stdout).phase, 'Completed');
+    assert.equal(last?.phase, 'Completed', `the migration did not complete with the target Ready: ${JSON.stringify(last)}`);
+    assert.equal((await migrationStatus()).phase, 'Completed');
   }));
 });
