@@ -88,9 +88,15 @@ function count(env: AdmissionEnvironment, webhook: WebhookName, req: AdmissionRe
   const operation = req.operation;
   // The kind comes from the request: anything but a workload kind is counted as "other" so a client cannot grow the series.
   const kind = workloadKind(req.kind.group, req.kind.kind) ?? 'other';
-  // One sample per matched policy (with that policy's own result) so dashboards can break down by policy.
-  if (!policies.length) m.inc([webhook, operation, kind, result, '']);
-  for (const p of policies) m.inc([webhook, operation, kind, p.result === 'fail' ? 'denied' : p.result === 'warn' ? 'warned' : result, p.policy]);
+  // One sample per matched policy (with that policy's own result) so dashboards can break down by policy. The labels
+  // before the policy's are found once per review; a policy whose own result differs is counted on its own.
+  const node = m.under([webhook, operation, kind, result]);
+  if (!policies.length) m.incUnder(node, '');
+  for (const p of policies) {
+    const own = p.result === 'fail' ? 'denied' : p.result === 'warn' ? 'warned' : result;
+    if (own === result) m.incUnder(node, p.policy);
+    else m.inc([webhook, operation, kind, own, p.policy]);
+  }
 }
 
 /** A child logger made on first use: most reviews log nothing at info, and a pino child is not free. */
