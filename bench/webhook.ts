@@ -70,7 +70,7 @@ export async function benchWebhook(o: WebhookBenchOptions): Promise<{ runs: Webh
   try {
     for (let repeat = 1; repeat <= o.repeats; repeat++) {
       for (const variant of o.variants) {
-        const server = await startServer({ kind: 'webhook', variant, certFile: certs.certFile, keyFile: certs.keyFile }, o.cpuProfDir && variant === 'fast' && repeat === 1 ? { cpuProfDir: o.cpuProfDir } : {});
+        const server = await startServer({ kind: 'webhook', variant, certFile: certs.certFile, keyFile: certs.keyFile }, o.cpuProfDir && (variant === 'fast' || variant === 'fast-deny') && repeat === 1 ? { cpuProfDir: o.cpuProfDir } : {});
         const target: Target = { host: '127.0.0.1', port: server.port, ca, servername: 'localhost' };
         const reqs = isDenyVariant(variant) ? deniedRequests : requests;
         try {

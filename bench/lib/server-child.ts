@@ -3,7 +3,7 @@ import express from 'express';
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:https';
 import { join } from 'node:path';
-import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { constants as perfConstants, monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
 import { adapterComponentWith } from '../../src/components.js';
 import { mutateHandler, reviewFunction, validateHandler, type AdmissionEnvironment } from '../../src/admission/handlers.js';
 import { createWebhookListener } from '../../src/admission/http.js';
@@ -19,8 +19,45 @@ import { createSecureServer, listen } from '../../src/server/https.js';
 import { sampleNamespaces, samplePolicies } from '../../test/integration/webhook_fixtures.js';
 import type { AdapterServerSpec, ServerSpec, WebhookServerSpec } from './servers.js';
 
-/** Info-level JSON logs, as in production (asynchronous writes to a file descriptor), written nowhere: their cost counts, their volume does not. */
-const log = createLogger({ level: 'info', destination: '/dev/null' });
+/**
+ * Info-level JSON logs, as in production (asynchronous writes to a file descriptor), written nowhere: their cost
+ * counts, their volume does not. GOVERNOR_BENCH_LOG_LEVEL (bench/webhook-tail.ts) sets another level, to see what
+ * the denial's log line costs.
+ */
+const log = createLogger({ level: (process.env.GOVERNOR_BENCH_LOG_LEVEL as 'info' | undefined) ?? 'info', destination: '/dev/null' });
+
+/** Garbage collections since the last ask, by kind (bench/webhook-tail.ts): count, total and longest pause in ms. */
+const GC_KINDS: Record<number, string> = { [perfConstants.NODE_PERFORMANCE_GC_MAJOR]: 'major', [perfConstants.NODE_PERFORMANCE_GC_MINOR]: 'minor', [perfConstants.NODE_PERFORMANCE_GC_INCREMENTAL]: 'incremental', [perfConstants.NODE_PERFORMANCE_GC_WEAKCB]: 'weakcb' };
+let gcStats: Record<string, { n: number; ms: number; maxMs: number }> = {};
+new PerformanceObserver((list) => {
+  for (const e of list.getEntries()) {
+    const kind = GC_KINDS[(e as { detail?: { kind?: number } }).detail?.kind ?? 0] ?? 'other';
+    const s = (gcStats[kind] ??= { n: 0, ms: 0, maxMs: 0 });
+    s.n++;
+    s.ms += e.duration;
+    s.maxMs = Math.max(s.maxMs, e.duration);
+  }
+}).observe({ entryTypes: ['gc'] });
+
+/** Review times (µs, the review function alone: decode, engine, handler, encode) since the last ask, when GOVERNOR_BENCH_TIMING=1. */
+const timing = process.env.GOVERNOR_BENCH_TIMING === '1' ? { mutate: [] as number[], validate: [] as number[] } : undefined;
+function timed(name: 'mutate' | 'validate', f: (body: unknown) => ReturnType<typeof encodeAdmissionReview>) {
+  if (!timing) return f;
+  const out = timing[name];
+  return (body: unknown) => {
+    const t0 = performance.now();
+    try {
+      return f(body);
+    } finally {
+      if (out.length < 1_000_000) out.push((performance.now() - t0) * 1000);
+    }
+  };
+}
+function percentiles(xs: number[]) {
+  const s = Float64Array.from(xs).sort();
+  const q = (p: number) => (s.length ? s[Math.min(s.length - 1, Math.floor(p * s.length))]! : 0);
+  return { n: s.length, p50: q(0.5), p99: q(0.99), p999: q(0.999), max: s.length ? s[s.length - 1]! : 0 };
+}
 
 /** What the bare-deny baseline answers on /validate: production's answer for the denied workload, written as constants. */
 const BARE_DENIAL = {
@@ -82,8 +119,8 @@ async function webhook(spec: WebhookServerSpec): Promise<number> {
   const allowOnly = spec.variant.endsWith('-allow');
   const http = spec.variant.replace(/-(allow|deny)$/, '');
   const allow = (body: unknown) => encodeAdmissionReview({ uid: decodeAdmissionReview(body).uid, allowed: true });
-  const mutate = allowOnly ? allow : reviewFunction('mutate', mutateHandler(env), env);
-  const validate = allowOnly ? allow : reviewFunction('validate', validateHandler(env), env);
+  const mutate = timed('mutate', allowOnly ? allow : reviewFunction('mutate', mutateHandler(env), env));
+  const validate = timed('validate', allowOnly ? allow : reviewFunction('validate', validateHandler(env), env));
   let listener;
   if (http === 'express-json') {
     const app = express();
@@ -161,6 +198,17 @@ process.on('message', async (m: { op: string; spec?: ServerSpec }) => {
     } else if (m.op === 'cpu') {
       const u = process.cpuUsage();
       process.send!({ value: u.user + u.system });
+    } else if (m.op === 'stats') {
+      // GC and review times since the last ask, and the event loop's delay percentiles (ms).
+      const value = {
+        gc: gcStats,
+        loopDelayMs: { p50: loopDelay.percentile(50) / 1e6, p99: loopDelay.percentile(99) / 1e6, max: loopDelay.max / 1e6 },
+        ...(timing ? { reviewUs: { mutate: percentiles(timing.mutate), validate: percentiles(timing.validate) } } : {}),
+      };
+      gcStats = {};
+      loopDelay.reset();
+      if (timing) timing.mutate.length = timing.validate.length = 0;
+      process.send!({ value });
     } else if (m.op === 'heap') {
       global.gc?.();
       process.send!({ value: process.memoryUsage().heapUsed });

@@ -56,6 +56,20 @@ export interface AdapterServerSpec {
 
 export type ServerSpec = WebhookServerSpec | AdapterServerSpec;
 
+export interface Percentiles {
+  readonly n: number;
+  readonly p50: number;
+  readonly p99: number;
+  readonly p999: number;
+  readonly max: number;
+}
+
+export interface ServerStats {
+  readonly gc: Record<string, { n: number; ms: number; maxMs: number }>;
+  readonly loopDelayMs: { p50: number; p99: number; max: number };
+  readonly reviewUs?: { mutate: Percentiles; validate: Percentiles };
+}
+
 export interface RunningServer {
   readonly port: number;
   readonly pid: number;
@@ -67,6 +81,8 @@ export interface RunningServer {
   cpuMicros(): Promise<number>;
   /** The longest event-loop delay since the previous call (ms). */
   maxStallMs(): Promise<number>;
+  /** GC pauses by kind, event-loop delay percentiles and (GOVERNOR_BENCH_TIMING=1) review times since the previous call. */
+  stats(): Promise<ServerStats>;
   stop(): Promise<void>;
 }
 
@@ -115,6 +131,11 @@ export async function startServer(spec: ServerSpec, o: { cpuProfDir?: string; en
     heapUsed: () => ask('heap'),
     cpuMicros: () => ask('cpu'),
     maxStallMs: () => ask('stall'),
+    stats: () =>
+      new Promise<ServerStats>((resolve) => {
+        child.once('message', (m: any) => resolve(m?.value as ServerStats));
+        child.send({ op: 'stats' });
+      }),
     stop: () =>
       new Promise<void>((resolve) => {
         const kill = setTimeout(() => child.kill('SIGKILL'), 15_000);

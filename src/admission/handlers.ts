@@ -88,9 +88,15 @@ function count(env: AdmissionEnvironment, webhook: WebhookName, req: AdmissionRe
   const operation = req.operation;
   // The kind comes from the request: anything but a workload kind is counted as "other" so a client cannot grow the series.
   const kind = workloadKind(req.kind.group, req.kind.kind) ?? 'other';
-  // One sample per matched policy (with that policy's own result) so dashboards can break down by policy.
-  if (!policies.length) m.inc([webhook, operation, kind, result, '']);
-  for (const p of policies) m.inc([webhook, operation, kind, p.result === 'fail' ? 'denied' : p.result === 'warn' ? 'warned' : result, p.policy]);
+  // One sample per matched policy (with that policy's own result) so dashboards can break down by policy. The labels
+  // before the policy's are found once per review; a policy whose own result differs is counted on its own.
+  const node = m.under([webhook, operation, kind, result]);
+  if (!policies.length) m.incUnder(node, '');
+  for (const p of policies) {
+    const own = p.result === 'fail' ? 'denied' : p.result === 'warn' ? 'warned' : result;
+    if (own === result) m.incUnder(node, p.policy);
+    else m.inc([webhook, operation, kind, own, p.policy]);
+  }
 }
 
 /** A child logger made on first use: most reviews log nothing at info, and a pino child is not free. */
@@ -188,9 +194,9 @@ export function validateHandler(env: AdmissionEnvironment): AdmissionHandler {
       m?.exceptionsUsed.inc({ policy: r.policy, rule: r.rule, via: r.exception!.via });
       log.info({ uid: req.uid, webhook: 'validate', operation: req.operation, kind, namespace, name: objectName, user, dryRun: req.dryRun, policy: r.policy, rule: r.rule, via: r.exception!.via, reason: r.exception!.reason }, 'exception used');
     }
-    const auditAnnotations: Record<string, string> = {};
-    if (exceptions.length) auditAnnotations.exceptions = clip(exceptions.map((r) => `${r.policy}/${r.rule}: ${r.exception!.reason}`).join('; '));
-    if (decision.warnings.length) auditAnnotations.warnings = clip(decision.warnings.map(formatViolation).join('; '));
+    let auditAnnotations: Record<string, string> | undefined;
+    if (exceptions.length) (auditAnnotations ??= {}).exceptions = clip(exceptions.map((r) => `${r.policy}/${r.rule}: ${r.exception!.reason}`).join('; '));
+    if (decision.warnings.length) (auditAnnotations ??= {}).warnings = clip(decision.warnings.map(formatViolation).join('; '));
     const warnings = warningsOf(decision.warnings, decision.omitted?.warnings);
     // dryRun: no side effects (sideEffects: NoneOnDryRun); metrics and logs are not side effects on the cluster. An
     // Event is only about the object the request carries, named by its own metadata (eventSubject).
@@ -203,13 +209,8 @@ export function validateHandler(env: AdmissionEnvironment): AdmissionHandler {
       // Every denial is logged (one line, written asynchronously: src/observability/log.ts).
       log.info({ uid: req.uid, webhook: 'validate', operation: req.operation, kind, namespace, name: objectName, user, dryRun: req.dryRun, rules: ruleNames(decision.denials), violations: decision.denials.length + (decision.omitted?.denials ?? 0) }, 'denied');
       events?.record({ regarding: regarding!, type: 'Warning', reason: 'PolicyViolation', message: `${req.operation} denied: ${message}` });
-      return {
-        uid: req.uid,
-        allowed: false,
-        status: { ...denialStatus(decision.denials), message },
-        ...(warnings ? { warnings } : {}),
-        ...(Object.keys(auditAnnotations).length ? { auditAnnotations } : {}),
-      };
+      const { code, reason } = denialStatus(decision.denials);
+      return answer({ uid: req.uid, allowed: false, status: { code, reason, message } }, warnings, auditAnnotations);
     }
     count(env, 'validate', req, decision.warnings.length ? 'warned' : out.skipped ? 'skipped' : 'allowed', out.policies);
     if (decision.warnings.length) {
@@ -219,13 +220,15 @@ export function validateHandler(env: AdmissionEnvironment): AdmissionHandler {
     if (exceptions.length) {
       events?.record({ regarding: regarding!, type: 'Normal', reason: 'PolicyException', message: exceptions.map((r) => `${r.policy}/${r.rule} excused: ${r.exception!.reason}`).join('\n') });
     }
-    return {
-      uid: req.uid,
-      allowed: true,
-      ...(warnings ? { warnings } : {}),
-      ...(Object.keys(auditAnnotations).length ? { auditAnnotations } : {}),
-    };
+    return answer({ uid: req.uid, allowed: true }, warnings, auditAnnotations);
   };
+}
+
+/** The answer with its warnings and audit annotations when there are any, field by field (no temporary objects). */
+function answer(r: { -readonly [K in keyof AdmissionResponse]: AdmissionResponse[K] }, warnings: string[] | undefined, auditAnnotations: Record<string, string> | undefined): AdmissionResponse {
+  if (warnings) r.warnings = warnings;
+  if (auditAnnotations) r.auditAnnotations = auditAnnotations;
+  return r;
 }
 
 /**

@@ -35,11 +35,14 @@ export function mutateResources(res: CompiledResources, t: Target, rec: PatchRec
   for (const c of containersOf(rec.doc, t.workload!, t.deadline, res.initContainers)) {
     const { path } = c;
     let container = c.container;
+    // One path per container for all its defaults, the last two segments set per edit: the recorder reads a path and
+    // keeps nothing of it.
+    let at: (string | number)[] | undefined;
     for (const d of res.defaults.requests) {
       if (has(section(container, 'requests'), d.resource)) continue;
       const limit = section(container, 'limits')?.[d.resource];
       const value = present(limit) && tryParseQuantity(limit) !== undefined ? limit : d.text;
-      rec.addIfAbsent([...path, 'resources', 'requests', d.resource], value);
+      rec.addIfAbsent(resourcePath((at ??= [...path, 'resources', '', '']), 'requests', d.resource), value);
     }
     // The recorder copies what it edits (copy-on-write): read the container again to see the requests just added.
     if (res.defaults.requests.length) container = getIn(rec.doc, path) as Record<string, unknown>;
@@ -48,9 +51,16 @@ export function mutateResources(res: CompiledResources, t: Target, rec: PatchRec
       const request = section(container, 'requests')?.[d.resource];
       const q = tryParseQuantity(request);
       const value = q !== undefined && compareQuantities(q, d.value) > 0 ? request : d.text;
-      rec.addIfAbsent([...path, 'resources', 'limits', d.resource], value);
+      rec.addIfAbsent(resourcePath((at ??= [...path, 'resources', '', '']), 'limits', d.resource), value);
     }
   }
+}
+
+/** `at` (a container's path, then `resources` and two free segments) pointing at `resources.<s>.<resource>`. */
+function resourcePath(at: (string | number)[], s: 'requests' | 'limits', resource: string): (string | number)[] {
+  at[at.length - 2] = s;
+  at[at.length - 1] = resource;
+  return at;
 }
 
 function ratioText(x: number): string {

@@ -54,15 +54,34 @@ function templateOf(t: Target): Path | undefined {
   return t.location && !t.location.isPod ? t.location.metadata : undefined;
 }
 
-/** Writes the rule's default (fromNamespace first) at `base` when absent there, or when it differs and the rule overwrites. */
-function fill(r: CompiledTagRule, t: Target, field: TagField, rec: PatchRecorder, base: Path, map: Record<string, unknown> | undefined): boolean {
+/**
+ * The path of one key of a metadata map, `at` reused for every key of that map: `at` is `base`, the field and a free
+ * last segment (made on the first edit). The recorder reads a path and keeps nothing of it.
+ */
+class KeyPath {
+  private at: (string | number)[] | undefined;
+
+  constructor(
+    private readonly base: Path,
+    private readonly field: TagField,
+  ) {}
+
+  of(key: string): Path {
+    const at = (this.at ??= [...this.base, this.field, '']);
+    at[at.length - 1] = key;
+    return at;
+  }
+}
+
+/** Writes the rule's default (fromNamespace first) at `at` when absent there, or when it differs and the rule overwrites. */
+function fill(r: CompiledTagRule, t: Target, field: TagField, rec: PatchRecorder, at: KeyPath, map: Record<string, unknown> | undefined): boolean {
   const cur = map?.[r.key];
   const present = has(map, r.key);
   if (present && !r.overwrite) return false;
   const value = (r.fromNamespace ? fromNamespace(t, field, r.key) : undefined) ?? r.default;
   if (value === undefined) return false;
-  if (!present) return rec.addIfAbsent([...base, field, r.key], value);
-  return cur !== value && rec.replace([...base, field, r.key], value);
+  if (!present) return rec.addIfAbsent(at.of(r.key), value);
+  return cur !== value && rec.replace(at.of(r.key), value);
 }
 
 /**
@@ -77,25 +96,32 @@ export function mutateTags(policy: GovernancePolicy, field: TagField, t: Target,
   const template = templateOf(t);
   // Read again only after an edit: the recorder copies a map when it first edits it.
   let own = metadataMap(rec.doc, METADATA, field);
+  const ownPath = new KeyPath(METADATA, field);
   for (const r of rules) {
     if ((r.default === undefined && !r.fromNamespace) || !conditionHolds(r.when, t)) continue;
     if (template && !r.onObject) continue;
-    if (fill(r, t, field, rec, METADATA, own)) own = metadataMap(rec.doc, METADATA, field);
+    if (fill(r, t, field, rec, ownPath, own)) own = metadataMap(rec.doc, METADATA, field);
   }
   if (!template || !templateMutable) return;
   let inTemplate = metadataMap(rec.doc, template, field);
+  const templatePath = new KeyPath(template, field);
   for (const r of rules) {
     if (!r.copyToPodTemplate || !own || !conditionHolds(r.when, t)) continue;
-    for (const key of r.wildcard ? Object.keys(own).filter((k) => r.wildcard!.test(k)) : [r.key]) {
+    if (!r.wildcard) {
+      const v = stringValue(own, r.key);
+      // Present in the template already: the recorder would not overwrite it, so skip the call.
+      if (v !== undefined && !has(inTemplate, r.key) && rec.addIfAbsent(templatePath.of(r.key), v)) inTemplate = metadataMap(rec.doc, template, field);
+      continue;
+    }
+    for (const key of Object.keys(own).filter((k) => r.wildcard!.test(k))) {
       const v = stringValue(own, key);
-      // Present in the template already: the recorder would not overwrite it, so skip building the path.
       if (v === undefined || has(inTemplate, key)) continue;
-      if (rec.addIfAbsent([...template, field, key], v)) inTemplate = metadataMap(rec.doc, template, field);
+      if (rec.addIfAbsent(templatePath.of(key), v)) inTemplate = metadataMap(rec.doc, template, field);
     }
   }
   for (const r of rules) {
     if (!r.onTemplate || (r.default === undefined && !r.fromNamespace) || !conditionHolds(r.when, t)) continue;
-    if (fill(r, t, field, rec, template, inTemplate)) inTemplate = metadataMap(rec.doc, template, field);
+    if (fill(r, t, field, rec, templatePath, inTemplate)) inTemplate = metadataMap(rec.doc, template, field);
   }
 }
 

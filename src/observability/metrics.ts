@@ -17,21 +17,38 @@ class LabelTree<T extends string, E> {
 
   /** `values` in the order of `labelNames`. */
   get(values: readonly string[]): E {
-    let node = this.root;
     const last = this.labelNames.length - 1;
-    for (let i = 0; i < last; i++) {
+    return this.leaf(this.node(values, last), values[last]!, values);
+  }
+
+  /** The map below the first `depth` of `values` (made as needed). */
+  node(values: readonly string[], depth: number): Map<string, unknown> {
+    let node = this.root;
+    for (let i = 0; i < depth; i++) {
       let next = node.get(values[i]!) as Map<string, unknown> | undefined;
       if (!next) node.set(values[i]!, (next = new Map()));
       node = next;
     }
-    let e = node.get(values[last]!) as E | undefined;
+    return node;
+  }
+
+  /** The entry under `node` (the map below all labels but the last) for the last label's value `last`; `values`: every label's, read only to create it. */
+  leaf(node: Map<string, unknown>, last: string, values: readonly string[]): E {
+    let e = node.get(last) as E | undefined;
     if (e === undefined) {
-      e = this.create(Object.fromEntries(this.labelNames.map((name, i) => [name, values[i]!])) as LabelValues<T>);
+      e = this.create(Object.fromEntries(this.labelNames.map((name, i) => [name, i < values.length ? values[i]! : last])) as LabelValues<T>);
       this.entries.push(e);
-      node.set(values[last]!, e);
+      node.set(last, e);
     }
     return e;
   }
+}
+
+/** The counts below all labels but the last, found once (CounterBuffer.under) for several increments. */
+export interface CounterNode {
+  readonly map: Map<string, unknown>;
+  /** The values of every label but the last. */
+  readonly prefix: readonly string[];
 }
 
 /**
@@ -49,6 +66,20 @@ export class CounterBuffer<T extends string> {
   /** `values` in the order of `labelNames`. */
   inc(values: readonly string[]): void {
     this.tree.get(values).n++;
+  }
+
+  /**
+   * The counts below `prefix` (the values of every label but the last), for several `incUnder`: an admission review
+   * counts once per matched policy, and every label but the policy's is usually the same for all of them.
+   */
+  under(prefix: readonly string[]): CounterNode {
+    if (prefix.length !== this.tree.labelNames.length - 1) throw new Error(`CounterBuffer.under: ${this.tree.labelNames.length - 1} label values expected, got ${prefix.length}`);
+    return { map: this.tree.node(prefix, prefix.length), prefix };
+  }
+
+  /** One more for the label set `node.prefix` + `last`. */
+  incUnder(node: CounterNode, last: string): void {
+    this.tree.leaf(node.map, last, node.prefix).n++;
   }
 
   /** Moves what accumulated into `counter` (its collect hook). */

@@ -101,3 +101,19 @@ test('governor_build_info is 1, labelled with the package version, GOVERNOR_COMM
     else process.env.GOVERNOR_COMMIT = saved;
   }
 });
+
+test('counts under a prefix (CounterBuffer.under) land on the same series as full label sets', async () => {
+  const m = createMetrics({ defaultMetrics: false });
+  const b = m.admissionRequestsBuffer;
+  const node = b.under(['validate', 'CREATE', 'Deployment', 'denied']);
+  b.incUnder(node, 'a');
+  b.incUnder(node, 'a');
+  b.inc(['validate', 'CREATE', 'Deployment', 'denied', 'a']);
+  b.incUnder(node, 'b');
+  b.incUnder(b.under(['validate', 'CREATE', 'Deployment', 'warned']), 'a');
+  const text = await m.registry.metrics();
+  assert.match(text, /governor_admission_requests_total\{webhook="validate",operation="CREATE",kind="Deployment",result="denied",policy="a"\} 3\n/);
+  assert.match(text, /governor_admission_requests_total\{webhook="validate",operation="CREATE",kind="Deployment",result="denied",policy="b"\} 1\n/);
+  assert.match(text, /governor_admission_requests_total\{webhook="validate",operation="CREATE",kind="Deployment",result="warned",policy="a"\} 1\n/);
+  assert.throws(() => b.under(['validate', 'CREATE']), /4 label values expected/);
+});
