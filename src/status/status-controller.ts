@@ -56,9 +56,13 @@ export interface StatusControllerOptions {
   readonly maxCompilesPerRound?: number;
   /** A policy without a decision for this long (and two intervals) is evaluated by the leader (default 30 s). */
   readonly idleEvaluationMs?: number;
+  /** Policies visited between two turns of the event loop (default 200). */
+  readonly visitsPerSlice?: number;
 }
 
 const NO_ERRORS: readonly PolicyError[] = Object.freeze([]);
+/** Lets the event loop run (requests, timers) in the middle of a round. */
+const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
 const MIGRATION_PHASES: readonly MigrationPhase[] = ['Pending', 'Migrating', 'Paused', 'RollingBack', 'Completed', 'RolledBack'];
 const KINDS: readonly PolicyKindName[] = ['ScalingPolicy', 'MigrationPolicy', 'GovernancePolicy'];
 const isKind = (k: unknown): k is PolicyKindName => KINDS.includes(k as PolicyKindName);
@@ -133,6 +137,10 @@ export class PolicyStatusController {
     const seen = new Set<string>();
     const pending: Pending[] = [];
     let evaluations = 0;
+    // A round over thousands of policies (the first ones compute and log every status) would hold the event loop the
+    // adapter and the webhook serve from: it yields every visitsPerSlice policies.
+    const perSlice = Math.max(1, this.o.visitsPerSlice ?? 200);
+    let visits = 0;
 
     const visit = (e: PolicyEntry, previous: Partial<PolicyStatus> | undefined, object?: { uid: string }) => {
       const id = policyId(e.kind, e.namespace, e.name);
@@ -208,12 +216,14 @@ export class PolicyStatusController {
         obj.status,
         { uid: m.uid ?? file },
       );
+      if (++visits % perSlice === 0) await nextTurn();
     }
     // Policies from files: the same information in metrics and logs (there is no object to write to).
     for (const p of inForce.values()) {
       if (clusterFiles.has(p.origin.file)) continue;
       // NO_ERRORS, not a new [] each round: the memo compares inputs by identity.
       visit({ kind: p.kind, ...(p.kind === 'GovernancePolicy' ? {} : { namespace: p.namespace }), name: p.name, errors: NO_ERRORS, inForce: p, setErrors: NO_ERRORS }, undefined);
+      if (++visits % perSlice === 0) await nextTurn();
     }
     this.forgetGone(seen);
     for (const k of this.compiled.keys()) if (!compiledSeen.has(k)) this.compiled.delete(k);
