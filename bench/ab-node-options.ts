@@ -6,6 +6,7 @@
 //
 //   node --import tsx bench/ab-node-options.ts [--rounds 2] [--duration 3] [--policies 10000] \
 //     [--sets 'semi8=--max-old-space-size=192 --max-semi-space-size=8;semi16=--max-old-space-size=192 --max-semi-space-size=16;defaults=']
+//   (a set may add environment variables: 'arena2=--max-semi-space-size=8|MALLOC_ARENA_MAX=2')
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
@@ -23,13 +24,15 @@ const sets = opt('--sets', 'semi8=--max-old-space-size=192 --max-semi-space-size
   .split(';')
   .filter(Boolean)
   .map((s) => {
+    // name=<NODE_OPTIONS>[|VAR=value...]: other environment variables of the server (e.g. MALLOC_ARENA_MAX=2).
     const [name, ...rest] = s.split('=');
-    return { name: name!, nodeOptions: rest.join('=').trim() };
+    const [nodeOptions, ...vars] = rest.join('=').split('|');
+    return { name: name!, nodeOptions: nodeOptions!.trim(), env: Object.fromEntries(vars.map((v) => [v.slice(0, v.indexOf('=')), v.slice(v.indexOf('=') + 1)])) as Record<string, string> };
   });
 
 const log = (s: string) => console.log(s);
 const load = () => loadavg().map((x) => x.toFixed(2)).join(' ');
-log(`adapter heap options A/B: ${sets.map((s) => `${s.name} (${s.nodeOptions || 'Node defaults'})`).join(', ')}; ${rounds} round(s), ${durationS} s per load run; load average ${load()}`);
+log(`adapter heap options A/B: ${sets.map((s) => `${s.name} (${s.nodeOptions || 'Node defaults'}${Object.keys(s.env).length ? ` ${JSON.stringify(s.env)}` : ''})`).join(', ')}; ${rounds} round(s), ${durationS} s per load run; load average ${load()}`);
 
 const rows: { round: number; set: string; nodeOptions: string; runs: AdapterRun[]; load: string }[] = [];
 for (let round = 1; round <= rounds; round++) {
@@ -46,7 +49,7 @@ for (let round = 1; round <= rounds; round++) {
       saturationConnections: 32,
       intervalS: 5,
       // An empty NODE_OPTIONS is Node's defaults (the bench's own NODE_OPTIONS, if any, is not inherited).
-      env: { NODE_OPTIONS: set.nodeOptions },
+      env: { NODE_OPTIONS: set.nodeOptions, ...set.env },
       log,
     });
     rows.push({ round, set: set.name, nodeOptions: set.nodeOptions, runs, load: load() });

@@ -66,10 +66,12 @@ for (let r = 0; r < ROUNDS; r++) {
   };
   setImmediate(turn);
   const t = performance.now();
+  const cpu0 = process.cpuUsage();
   const o = await c.reconcile();
   const ms = performance.now() - t;
+  const cpu = process.cpuUsage(cpu0);
   on = false;
   await new Promise((res) => setImmediate(res));
-  process.stdout.write(`round ${r}: ${ms.toFixed(0)} ms, longest stall ${stall.toFixed(0)} ms, written ${o.written}\n`);
+  process.stdout.write(`round ${r}: ${ms.toFixed(0)} ms (CPU ${((cpu.user + cpu.system) / 1000).toFixed(0)} ms), longest stall ${stall.toFixed(0)} ms, written ${o.written}\n`);
 }
 process.stdout.write(`rss ${(process.memoryUsage().rss / 2 ** 20).toFixed(0)} MiB\n`);
