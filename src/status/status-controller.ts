@@ -89,7 +89,8 @@ export class PolicyStatusController {
   private readonly compiled = new Map<string, { key: string; errors: readonly PolicyError[] }>();
   private readonly written = new Map<string, { status: PolicyStatus; atMs: number }>();
   private readonly logged = new Map<string, PolicyStatus>();
-  private readonly memo = new Map<string, { inputs: unknown[]; next: PolicyStatus; change: 'none' | 'fields' | 'urgent' }>();
+  /** change: what writing `next` over the object's status would be; computed when a write is considered (objects, leader). */
+  private readonly memo = new Map<string, { inputs: unknown[]; next: PolicyStatus; change?: 'none' | 'fields' | 'urgent' }>();
   private readonly failing = new Map<string, string>();
   private readonly evaluating = new Set<string>();
   private tokens: number;
@@ -171,12 +172,15 @@ export class PolicyStatusController {
       let memo = this.memo.get(logKey);
       if (!memo || memo.inputs.some((v, i) => v !== inputs[i])) {
         const next = computeStatus(e, { ...(decision ? { decision } : {}), ...(migration ? { migration } : {}) }, previous ?? memo?.next, nowIso);
-        memo = { inputs, next, change: statusChange(previous, next) };
+        memo = { inputs, next };
         this.memo.set(logKey, memo);
         this.report(e, id, logKey, next);
       }
-      const { next, change } = memo;
-      if (!object || !leader || !this.o.patcher || change === 'none') return;
+      if (!object || !leader || !this.o.patcher) return;
+      const next = memo.next;
+      // previous is memo.inputs[0]: the change is the same until an input changes.
+      const change = (memo.change ??= statusChange(previous, next));
+      if (change === 'none') return;
       const last = this.written.get(object.uid);
       const minMs = this.o.minWriteIntervalMs ?? 30_000;
       // The informer may not show our last write yet: do not write the same status again.
