@@ -27,7 +27,20 @@ export interface AdapterBenchOptions {
   /** Policy evaluation interval (s): short, so a run spans several intervals. */
   readonly intervalS: number;
   readonly cpuProfDir?: string;
+  /** The servers' environment instead of the Deployment's NODE_OPTIONS (bench/ab-node-options.ts compares heap options). */
+  readonly env?: NodeJS.ProcessEnv;
   readonly log: (s: string) => void;
+}
+
+/** What the server's RSS is made of (MiB), after a full collection. */
+export interface MemoryBreakdown {
+  readonly rss: number;
+  readonly heapTotal: number;
+  readonly heapUsed: number;
+  readonly external: number;
+  readonly newSpace: number;
+  readonly oldSpace: number;
+  readonly codeSpace: number;
 }
 
 export interface AdapterRun {
@@ -40,6 +53,8 @@ export interface AdapterRun {
   /** Server CPU time per request during the saturation run (warm-up included, estimated at the same rate). */
   readonly cpuPerRequestUs: number;
   readonly rssMiB: number;
+  /** Memory once the start-up evaluation is done (before any load) and after the load runs. */
+  readonly memory?: { readonly ready: MemoryBreakdown; readonly afterLoad: MemoryBreakdown };
   /** The longest event-loop stall in the server during the fixed-rate run (ms). */
   readonly fixedStallMs: number;
   /** Source queries of the polled policies during fixed + saturation runs, per policy and interval spanned. */
@@ -47,6 +62,11 @@ export interface AdapterRun {
 }
 
 const POLLED = 20;
+
+const MiB = (b: number | undefined) => (b ?? 0) / 2 ** 20;
+function breakdown(m: NodeJS.MemoryUsage & { spaces: Record<string, number> }): MemoryBreakdown {
+  return { rss: MiB(m.rss), heapTotal: MiB(m.heapTotal), heapUsed: MiB(m.heapUsed), external: MiB(m.external), newSpace: MiB(m.spaces.new_space), oldSpace: MiB(m.spaces.old_space), codeSpace: MiB(m.spaces.code_space) };
+}
 
 /** A fake load source on loopback: every policy has its own URL; hits are counted per URL. */
 async function loadSource(): Promise<{ server: Server; port: number; hits: Map<string, number> }> {
@@ -118,7 +138,7 @@ export async function benchAdapter(o: AdapterBenchOptions): Promise<AdapterRun[]
     }
     for (let repeat = 1; repeat <= o.repeats; repeat++) {
       for (const { variant, n } of plan) {
-        const server = await startServer({ kind: 'adapter', variant, policyDir: join(dir, `p${n}`), certDir, frontProxyCaFile }, { env: deploymentEnv(), ...(o.cpuProfDir && repeat === 1 ? { cpuProfDir: o.cpuProfDir } : {}), ...(process.env.KG_BENCH_SERVER_ARGS ? { execArgv: process.env.KG_BENCH_SERVER_ARGS.split(' ') } : {}) });
+        const server = await startServer({ kind: 'adapter', variant, policyDir: join(dir, `p${n}`), certDir, frontProxyCaFile }, { env: o.env ?? deploymentEnv(), ...(o.cpuProfDir && repeat === 1 ? { cpuProfDir: o.cpuProfDir } : {}), ...(process.env.KG_BENCH_SERVER_ARGS ? { execArgv: process.env.KG_BENCH_SERVER_ARGS.split(' ') } : {}) });
         const target: Target = { host: '127.0.0.1', port: server.port, ca, cert: aggregator.certPem, key: aggregator.keyPem, servername: 'localhost' };
         const requests = valueRequests(n);
         try {
@@ -131,6 +151,10 @@ export async function benchAdapter(o: AdapterBenchOptions): Promise<AdapterRun[]
             seen = total;
           }
           const before = new Map(source.hits);
+          const ready = breakdown(await server.memory());
+          // KG_BENCH_HEAP_DIR: heap snapshots of the production adapter at ready and after the load (bench/lib/heap-summary.ts).
+          const heapDir = process.env.KG_BENCH_HEAP_DIR;
+          if (heapDir && variant === 'fast' && repeat === 1) await server.heapSnapshot(join(heapDir, `adapter-${n}-ready.heapsnapshot`));
           await server.maxStallMs();
           const t0 = Date.now();
           const fixed = await fixedRate({ target, requests, connections: o.connections, rate: o.rate, durationS: o.durationS, warmupS: o.warmupS });
@@ -139,7 +163,9 @@ export async function benchAdapter(o: AdapterBenchOptions): Promise<AdapterRun[]
           const saturation = await saturate({ target, requests, connections: o.saturationConnections, durationS: o.durationS, warmupS: o.warmupS });
           const cpuPerRequestUs = ((await server.cpuMicros()) - cpu0) / (saturation.requests * (1 + o.warmupS / o.durationS));
           const t1 = Date.now();
-          const rssMiB = (await server.rss()) / 2 ** 20;
+          const afterLoad = breakdown(await server.memory());
+          if (heapDir && variant === 'fast' && repeat === 1) await server.heapSnapshot(join(heapDir, `adapter-${n}-after-load.heapsnapshot`));
+          const rssMiB = afterLoad.rss;
           let queries: AdapterRun['queries'];
           if (variant !== 'bare') {
             const polled = requests.map((r) => `/load/${/svc-(\d+)/.exec(decodeURIComponent(r.path))![1]}`);
@@ -149,10 +175,10 @@ export async function benchAdapter(o: AdapterBenchOptions): Promise<AdapterRun[]
             queries = { polled: polled.length, total, intervals, maxPerPolicyPerInterval: Math.max(...counts) / intervals, requests: fixed.measured + saturation.requests };
           }
           o.log(
-            `  adapter ${variant.padEnd(8)} ${String(n).padStart(6)} policies #${repeat}: start ${server.startMs.toFixed(0)} ms, ${o.rate} req/s p50 ${fixed.p50.toFixed(2)} p99 ${fixed.p99.toFixed(2)} p99.9 ${fixed.p999.toFixed(2)} ms (longest stall ${fixedStallMs.toFixed(0)} ms)${fixed.non2xx + fixed.errors ? ` (non2xx ${fixed.non2xx}, errors ${fixed.errors})` : ''}; saturation ${saturation.rps.toFixed(0)} req/s${saturation.non2xx ? ` (non2xx ${saturation.non2xx})` : ''}, ${cpuPerRequestUs.toFixed(0)} µs CPU/request; RSS ${rssMiB.toFixed(0)} MiB` +
+            `  adapter ${variant.padEnd(8)} ${String(n).padStart(6)} policies #${repeat}: start ${server.startMs.toFixed(0)} ms, ${o.rate} req/s p50 ${fixed.p50.toFixed(2)} p99 ${fixed.p99.toFixed(2)} p99.9 ${fixed.p999.toFixed(2)} ms (longest stall ${fixedStallMs.toFixed(0)} ms)${fixed.non2xx + fixed.errors ? ` (non2xx ${fixed.non2xx}, errors ${fixed.errors})` : ''}; saturation ${saturation.rps.toFixed(0)} req/s${saturation.non2xx ? ` (non2xx ${saturation.non2xx})` : ''}, ${cpuPerRequestUs.toFixed(0)} µs CPU/request; RSS ${rssMiB.toFixed(0)} MiB (at ready ${ready.rss.toFixed(0)}; heap ${afterLoad.heapTotal.toFixed(0)}: new ${afterLoad.newSpace.toFixed(0)}, old ${afterLoad.oldSpace.toFixed(0)}, code ${afterLoad.codeSpace.toFixed(0)}; external ${afterLoad.external.toFixed(0)})` +
               (queries ? `; source queries ${queries.total} for ${queries.requests} requests over ${queries.intervals} intervals (max ${queries.maxPerPolicyPerInterval.toFixed(2)} per policy per interval)` : ''),
           );
-          runs.push({ repeat, variant, policies: n, startMs: server.startMs, fixed, fixedStallMs, saturation, cpuPerRequestUs, rssMiB, ...(queries ? { queries } : {}) });
+          runs.push({ repeat, variant, policies: n, startMs: server.startMs, fixed, fixedStallMs, saturation, cpuPerRequestUs, rssMiB, memory: { ready, afterLoad }, ...(queries ? { queries } : {}) });
         } finally {
           await server.stop();
         }

@@ -137,7 +137,9 @@ export async function benchStartup(o: { repeats: number; largePolicies: number; 
       for (const runtime of runtimes) {
         for (const set of sets) {
           const [a, w, m] = [await freePort(), await freePort(), await freePort()];
-          const cli = runtime === 'tsx' ? ['--import', 'tsx', 'src/cli.ts'] : [distCli];
+          // KG_BENCH_STARTUP_CPU_PROF=<dir>: a V8 CPU profile of each governor start (the process stops once ready).
+          const prof = process.env.KG_BENCH_STARTUP_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.KG_BENCH_STARTUP_CPU_PROF}`, `--cpu-prof-name=${runtime}-${set.policies}-${r}.cpuprofile`] : [];
+          const cli = [...prof, ...(runtime === 'tsx' ? ['--import', 'tsx', 'src/cli.ts'] : [distCli])];
           const args = [...cli, 'serve', ...set.args, '--bind-address', '127.0.0.1', '--secure-port', String(a), '--webhook-port', String(w), '--metrics-port', String(m), '--cert-dir', certDir, '--insecure-dev', '--no-cluster-policies', '--prometheus-url', 'http://127.0.0.1:9', '--allowed-source-hosts', '127.0.0.1', '--log-level', 'warn'];
           const res = await timeToReady(args, [a, w], ca, 180_000);
           const key = `${runtime}|${set.what}`;

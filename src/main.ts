@@ -132,6 +132,8 @@ export async function startGovernor(
     throw e;
   }
   for (const c of started) readiness.add(c.name, () => c.listening() || `${c.name} server not listening`);
+  // Every policy evaluated once, now that the servers listen (not before: a query per policy).
+  replicaValues.warmUp();
 
   // ---- policy status (status subresource of governor.io objects; metrics and logs for every policy). The Lease lives
   // in the governor namespace; only its holder writes.

@@ -209,6 +209,13 @@ process.on('message', async (m: { op: string; spec?: ServerSpec }) => {
       loopDelay.reset();
       if (timing) timing.mutate.length = timing.validate.length = 0;
       process.send!({ value });
+    } else if (m.op === 'memory') {
+      // After a full collection: what the RSS is made of (V8 heap, external, array buffers), as JSON text.
+      global.gc?.();
+      process.send!({ value: JSON.stringify({ ...process.memoryUsage(), spaces: Object.fromEntries((await import('node:v8')).getHeapSpaceStatistics().map((x) => [x.space_name, x.space_size])) }) });
+    } else if (m.op.startsWith('heapsnapshot:')) {
+      // A heap snapshot at this moment (bench/adapter.ts with KG_BENCH_HEAP_DIR; bench/lib/heap-summary.ts reads it).
+      process.send!({ value: (await import('node:v8')).writeHeapSnapshot(m.op.slice('heapsnapshot:'.length)) });
     } else if (m.op === 'heap') {
       global.gc?.();
       process.send!({ value: process.memoryUsage().heapUsed });

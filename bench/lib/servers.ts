@@ -77,6 +77,10 @@ export interface RunningServer {
   readonly startMs: number;
   rss(): Promise<number>;
   heapUsed(): Promise<number>;
+  /** process.memoryUsage() after a full collection, and the size of each V8 heap space (bytes). */
+  memory(): Promise<NodeJS.MemoryUsage & { spaces: Record<string, number> }>;
+  /** Writes a V8 heap snapshot to `file`. */
+  heapSnapshot(file: string): Promise<void>;
   /** CPU time (user + system) the server process has used so far, in µs: CPU per request is the steadiest figure on a shared machine. */
   cpuMicros(): Promise<number>;
   /** The longest event-loop delay since the previous call (ms). */
@@ -118,17 +122,20 @@ export async function startServer(spec: ServerSpec, o: { cpuProfDir?: string; en
     child.send({ op: 'start', spec });
   });
   const startMs = performance.now() - t0;
-  const ask = (op: string) =>
-    new Promise<number>((resolve) => {
-      child.once('message', (m: any) => resolve(Number(m?.value)));
+  const askRaw = (op: string) =>
+    new Promise<unknown>((resolve) => {
+      child.once('message', (m: any) => resolve(m?.value));
       child.send({ op });
     });
+  const ask = async (op: string) => Number(await askRaw(op));
   return {
     port,
     pid: child.pid!,
     startMs,
     rss: () => ask('rss'),
     heapUsed: () => ask('heap'),
+    memory: async () => JSON.parse(String(await askRaw('memory'))),
+    heapSnapshot: async (file) => void (await askRaw(`heapsnapshot:${file}`)),
     cpuMicros: () => ask('cpu'),
     maxStallMs: () => ask('stall'),
     stats: () =>

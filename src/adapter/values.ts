@@ -13,7 +13,7 @@ import { withMigrations, type MigrationStates } from './migration-wiring.js';
 import type { ExternalMetricsProvider } from './provider.js';
 
 export class ReplicaValues {
-  private built: { readonly provider: ExternalMetricsProvider; close(): Promise<void> } | undefined;
+  private built: { readonly provider: ExternalMetricsProvider; warmUp(): void; close(): Promise<void> } | undefined;
 
   constructor(
     private readonly ctx: GovernorContext,
@@ -29,6 +29,15 @@ export class ReplicaValues {
     return this.built.provider;
   }
 
+  /**
+   * Evaluates every ScalingPolicy once, if a publisher asked for the provider, so a missing source shows in the log
+   * before the first HPA poll. Called by the composition root once the servers listen: at start-up the evaluation's
+   * source queries (one per policy) must not delay listening.
+   */
+  warmUp(): void {
+    this.built?.warmUp();
+  }
+
   /** Stops what provider() started (once every publisher has stopped). */
   async close(): Promise<void> {
     const b = this.built;
@@ -36,7 +45,7 @@ export class ReplicaValues {
     await b?.close();
   }
 
-  private build(): { provider: ExternalMetricsProvider; close(): Promise<void> } {
+  private build(): { provider: ExternalMetricsProvider; warmUp(): void; close(): Promise<void> } {
     const { ctx } = this;
     const o = ctx.options;
     const kc = ctx.kubeConfig;
@@ -66,9 +75,14 @@ export class ReplicaValues {
     );
     // MigrationPolicies (source/target values) are served next to ScalingPolicies.
     const served = withMigrations(ctx, this.migrationStates, scaling, { cache, decisions, ...(scale ? { scale } : {}), log });
-    void scaling.warmUp();
+    let warmed = false;
     return {
       provider: served.provider,
+      warmUp() {
+        if (warmed) return;
+        warmed = true;
+        void scaling.warmUp();
+      },
       async close() {
         ctx.observations?.setScalingEvaluator(undefined);
         scaling.close();

@@ -143,6 +143,38 @@ export function parsePolicyText(text: string, file: string, o: { fastPath?: bool
   return parseWithPositions(text, file);
 }
 
+/** V8 makes a substring this long or longer a slice that keeps its whole parent string alive. */
+const SLICE_MIN_LENGTH = 13;
+
+/**
+ * The decoded document with its own copy of every long string, changed in place. A YAML reader's strings are slices
+ * of the file's text, and V8 keeps a parent string whole while any slice of it lives: every policy file's full text
+ * stayed in memory as long as one of its policies did. Iterative, so nesting depth cannot overflow the stack.
+ */
+function ownStrings(doc: unknown): void {
+  const own = (v: unknown) => (typeof v === 'string' && v.length >= SLICE_MIN_LENGTH ? (JSON.parse(JSON.stringify(v)) as string) : v);
+  const stack: unknown[] = [doc];
+  while (stack.length) {
+    const v = stack.pop();
+    if (v === null || typeof v !== 'object') continue;
+    if (Array.isArray(v)) {
+      for (let i = 0; i < v.length; i++) {
+        v[i] = own(v[i]);
+        stack.push(v[i]);
+      }
+      continue;
+    }
+    const o = v as Record<string, unknown>;
+    for (const k of Object.keys(o)) {
+      const x = o[k];
+      // Only strings are replaced (an assignment to a "__proto__" key would set the prototype instead).
+      if (typeof x === 'string') {
+        if (k !== '__proto__') o[k] = own(x);
+      } else stack.push(x);
+    }
+  }
+}
+
 /** Every document compiled from the fast reader's values, or undefined at the first problem. */
 function parsePlainText(text: string, file: string): ParseResult | undefined {
   const docs = readPlainYaml(text);
@@ -152,6 +184,7 @@ function parsePlainText(text: string, file: string): ParseResult | undefined {
     const obj = docs[i] as any;
     if (obj === null || obj === undefined) continue;
     if (NON_POLICY_KINDS.has(obj?.kind)) continue;
+    ownStrings(obj);
     const r = compileObject(obj, { file, document: i + 1 });
     if (r.errors.length || !r.policy) return undefined;
     policies.push(r.policy);
@@ -195,6 +228,7 @@ function parseWithPositions(text: string, file: string): ParseResult {
     const obj = doc.toJS({ maxAliasCount: 50 });
     if (obj === null || obj === undefined) return; // empty document (e.g. trailing ---)
     if (NON_POLICY_KINDS.has(obj?.kind)) return; // test suites may sit beside the policies they test
+    ownStrings(obj);
     const r = compileObject(obj, { file, document }, at);
     errors.push(...r.errors);
     if (r.policy) policies.push(r.policy);

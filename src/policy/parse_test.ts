@@ -104,3 +104,30 @@ test('governor test suites beside the policies are not policies and not errors',
   assert.deepEqual(r.errors, []);
   assert.equal(r.policies.length, 1);
 });
+
+test('compiled policies do not keep their file\'s text alive (YAML readers hand out slices of it), on both readers', async () => {
+  const { setFlagsFromString } = await import('node:v8');
+  const { runInNewContext } = await import('node:vm');
+  setFlagsFromString('--expose-gc');
+  const gc = runInNewContext('gc') as () => void;
+  const heap = () => {
+    gc();
+    gc();
+    return process.memoryUsage().heapUsed;
+  };
+  // 100 policies, each with a long query, in a file of about 8 MB (the rest comments, which no value refers to).
+  const filler = `# ${'x'.repeat(78)}\n`.repeat(1000);
+  const make = (tag: string) =>
+    Array.from({ length: 100 }, (_, i) => GOOD.replace('name: checkout, namespace', `name: c${i}, namespace`).replace('checkout"}[1m]', `checkout-${tag}-${i}"}[1m]`) + filler).join('---\n');
+  for (const fastPath of [true, false]) {
+    const before = heap();
+    let text: string | undefined = make(String(fastPath));
+    const bytes = text.length;
+    const r = parsePolicyText(text, 'big.yaml', { fastPath });
+    text = undefined;
+    assert.equal(r.policies.length, 100, JSON.stringify(r.errors.slice(0, 2)));
+    assert.match((r.policies[99] as ScalingPolicy).load.type === 'prometheus' ? JSON.stringify(r.policies[99]) : '', /checkout-(true|false)-99/);
+    const kept = heap() - before;
+    assert.ok(kept < bytes / 4, `fastPath ${fastPath}: ${kept} bytes kept for 100 policies parsed from ${bytes} bytes of text`);
+  }
+});

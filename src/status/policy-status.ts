@@ -136,7 +136,8 @@ export function statusChange(prev: Partial<PolicyStatus> | undefined, next: Poli
     JSON.stringify([(s?.source as { healthy?: boolean } | undefined)?.healthy, s?.replicas, s?.regime, s?.basis, s?.phase, s?.sourceReplicas, s?.targetReplicas, s?.inForce]);
   if (cond(prev) !== cond(next) || health(prev) !== health(next)) return 'urgent';
   const rest = (s: Partial<PolicyStatus> | undefined) =>
-    JSON.stringify(Object.entries(s ?? {}).filter(([k]) => k !== 'conditions' && !VOLATILE.has(k)).sort(([a], [b]) => a.localeCompare(b)));
+    // Any fixed order will do: both sides are sorted alike.
+    JSON.stringify(Object.entries(s ?? {}).filter(([k]) => k !== 'conditions' && !VOLATILE.has(k)).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
   return rest(prev) === rest(next) ? 'none' : 'fields';
 }
 

@@ -56,9 +56,13 @@ export interface StatusControllerOptions {
   readonly maxCompilesPerRound?: number;
   /** A policy without a decision for this long (and two intervals) is evaluated by the leader (default 30 s). */
   readonly idleEvaluationMs?: number;
+  /** Policies visited between two turns of the event loop (default 200). */
+  readonly visitsPerSlice?: number;
 }
 
 const NO_ERRORS: readonly PolicyError[] = Object.freeze([]);
+/** Lets the event loop run (requests, timers) in the middle of a round. */
+const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
 const MIGRATION_PHASES: readonly MigrationPhase[] = ['Pending', 'Migrating', 'Paused', 'RollingBack', 'Completed', 'RolledBack'];
 const KINDS: readonly PolicyKindName[] = ['ScalingPolicy', 'MigrationPolicy', 'GovernancePolicy'];
 const isKind = (k: unknown): k is PolicyKindName => KINDS.includes(k as PolicyKindName);
@@ -85,7 +89,8 @@ export class PolicyStatusController {
   private readonly compiled = new Map<string, { key: string; errors: readonly PolicyError[] }>();
   private readonly written = new Map<string, { status: PolicyStatus; atMs: number }>();
   private readonly logged = new Map<string, PolicyStatus>();
-  private readonly memo = new Map<string, { inputs: unknown[]; next: PolicyStatus; change: 'none' | 'fields' | 'urgent' }>();
+  /** change: what writing `next` over the object's status would be; computed when a write is considered (objects, leader). */
+  private readonly memo = new Map<string, { inputs: unknown[]; next: PolicyStatus; change?: 'none' | 'fields' | 'urgent' }>();
   private readonly failing = new Map<string, string>();
   private readonly evaluating = new Set<string>();
   private tokens: number;
@@ -133,6 +138,10 @@ export class PolicyStatusController {
     const seen = new Set<string>();
     const pending: Pending[] = [];
     let evaluations = 0;
+    // A round over thousands of policies (the first ones compute and log every status) would hold the event loop the
+    // adapter and the webhook serve from: it yields every visitsPerSlice policies.
+    const perSlice = Math.max(1, this.o.visitsPerSlice ?? 200);
+    let visits = 0;
 
     const visit = (e: PolicyEntry, previous: Partial<PolicyStatus> | undefined, object?: { uid: string }) => {
       const id = policyId(e.kind, e.namespace, e.name);
@@ -163,12 +172,15 @@ export class PolicyStatusController {
       let memo = this.memo.get(logKey);
       if (!memo || memo.inputs.some((v, i) => v !== inputs[i])) {
         const next = computeStatus(e, { ...(decision ? { decision } : {}), ...(migration ? { migration } : {}) }, previous ?? memo?.next, nowIso);
-        memo = { inputs, next, change: statusChange(previous, next) };
+        memo = { inputs, next };
         this.memo.set(logKey, memo);
         this.report(e, id, logKey, next);
       }
-      const { next, change } = memo;
-      if (!object || !leader || !this.o.patcher || change === 'none') return;
+      if (!object || !leader || !this.o.patcher) return;
+      const next = memo.next;
+      // previous is memo.inputs[0]: the change is the same until an input changes.
+      const change = (memo.change ??= statusChange(previous, next));
+      if (change === 'none') return;
       const last = this.written.get(object.uid);
       const minMs = this.o.minWriteIntervalMs ?? 30_000;
       // The informer may not show our last write yet: do not write the same status again.
@@ -208,12 +220,14 @@ export class PolicyStatusController {
         obj.status,
         { uid: m.uid ?? file },
       );
+      if (++visits % perSlice === 0) await nextTurn();
     }
     // Policies from files: the same information in metrics and logs (there is no object to write to).
     for (const p of inForce.values()) {
       if (clusterFiles.has(p.origin.file)) continue;
       // NO_ERRORS, not a new [] each round: the memo compares inputs by identity.
       visit({ kind: p.kind, ...(p.kind === 'GovernancePolicy' ? {} : { namespace: p.namespace }), name: p.name, errors: NO_ERRORS, inForce: p, setErrors: NO_ERRORS }, undefined);
+      if (++visits % perSlice === 0) await nextTurn();
     }
     this.forgetGone(seen);
     for (const k of this.compiled.keys()) if (!compiledSeen.has(k)) this.compiled.delete(k);

@@ -51,7 +51,7 @@ class FakePatcher {
   }
 }
 
-function setup(objects: any[], o: { leader?: boolean; now?: () => number; files?: string; decide?: (p: any) => Decision; minWriteIntervalMs?: number } = {}) {
+function setup(objects: any[], o: { leader?: boolean; now?: () => number; files?: string; decide?: (p: any) => Decision; minWriteIntervalMs?: number; visitsPerSlice?: number } = {}) {
   const lines: any[] = [];
   const log = createLogger({ level: 'info', destination: new Writable({ write(c, _e, cb) { lines.push(JSON.parse(String(c))); cb(); } }) });
   const store = new PolicyStore();
@@ -81,6 +81,7 @@ function setup(objects: any[], o: { leader?: boolean; now?: () => number; files?
     metrics,
     now: o.now ?? (() => 1_000_000),
     ...(o.minWriteIntervalMs ? { minWriteIntervalMs: o.minWriteIntervalMs } : {}),
+    ...(o.visitsPerSlice ? { visitsPerSlice: o.visitsPerSlice } : {}),
   });
   return { c, patcher, lines, metrics, observations, evaluated, setLeader: (l: boolean) => (leader = l), store };
 }
@@ -287,4 +288,32 @@ test('compiling is bounded per round: thousands of new objects get their status 
   await c.reconcile();
   assert.equal((await metrics.policyReady.get()).values.length, 450);
   assert.equal(patcher.calls.length, 0);
+});
+
+test('a round over many policies lets the event loop run between slices of visitsPerSlice policies, and still covers every one', async () => {
+  const doc = (i: number) => `apiVersion: governor.io/v1alpha1
+kind: ScalingPolicy
+metadata: {name: f${i}, namespace: shop}
+spec:
+  target: {kind: Deployment, name: f${i}}
+  load: {prometheus: {query: q}}
+  thresholds: {low: 1, high: 2}
+  replicas: {max: 3}
+`;
+  const objs = Array.from({ length: 30 }, (_, i) => scalingObject(`w${i}`));
+  const files = Array.from({ length: 70 }, (_, i) => doc(i)).join('---\n');
+  const { c, metrics } = setup(objs, { leader: false, files, visitsPerSlice: 10 });
+  // Turns of the event loop that ran while the round was under way: a round that held the loop throughout sees none.
+  let turns = 0;
+  let done = false;
+  const spin = () => {
+    if (done) return;
+    turns++;
+    setImmediate(spin);
+  };
+  setImmediate(spin);
+  await c.reconcile();
+  done = true;
+  assert.ok(turns >= 9, `the loop turned ${turns} times during a round of 100 policies in slices of 10`);
+  assert.equal((await metrics.policyReady.get()).values.length, 100, 'every object and every file policy has its status');
 });
