@@ -177,6 +177,13 @@ test('image values: a local tag with pullPolicy Never reaches the server and the
   assert.equal(container(render()).image, 'kube-governor:0.1.0', 'the tag defaults to the appVersion');
 });
 
+test('heap values: the old and young generation sizes reach NODE_OPTIONS; a young generation out of range is refused', () => {
+  const env = (objs: Obj[]) => Object.fromEntries(container(objs).env.map((e: { name: string; value: string }) => [e.name, e.value]));
+  assert.equal(env(render()).NODE_OPTIONS, '--max-old-space-size=192 --max-semi-space-size=8');
+  assert.equal(env(render({ maxOldSpaceSizeMiB: '320', maxSemiSpaceSizeMiB: '16' })).NODE_OPTIONS, '--max-old-space-size=320 --max-semi-space-size=16');
+  assert.match(renderError({ maxSemiSpaceSizeMiB: 0 }), /maxSemiSpaceSizeMiB/);
+});
+
 test('another release name and namespace: every reference follows, so certs, Service and webhooks agree', () => {
   const objs = render({}, { release: 'gov', namespace: 'platform' });
   const name = 'gov-kube-governor';
