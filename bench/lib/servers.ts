@@ -114,7 +114,7 @@ function serverChild(): { file: string; execArgv: string[] } {
 export async function startServer(spec: ServerSpec, o: { cpuProfDir?: string; env?: NodeJS.ProcessEnv; execArgv?: readonly string[] } = {}): Promise<RunningServer> {
   const child0 = serverChild();
   const t0 = performance.now();
-  const execArgv = [...child0.execArgv, '--expose-gc', ...(o.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${o.cpuProfDir}`] : []), ...(o.execArgv ?? [])];
+  const execArgv = [...child0.execArgv, '--expose-gc', ...(o.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${o.cpuProfDir}`] : []), ...(o.execArgv ?? []), ...(process.env.KG_BENCH_EXEC_ARGV?.split(' ').filter(Boolean) ?? [])];
   const child: ChildProcess = fork(child0.file, [], { execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'], env: { ...process.env, ...o.env } });
   const port = await new Promise<number>((resolve, reject) => {
     child.once('message', (m: any) => (m?.port ? resolve(m.port) : reject(new Error(`server child: ${JSON.stringify(m)}`))));
