@@ -160,7 +160,10 @@ export async function benchAdapter(o: AdapterBenchOptions): Promise<AdapterRun[]
           const fixed = await fixedRate({ target, requests, connections: o.connections, rate: o.rate, durationS: o.durationS, warmupS: o.warmupS });
           const fixedStallMs = await server.maxStallMs();
           const cpu0 = await server.cpuMicros();
+          const allocDir = variant === 'fast' && repeat === 1 ? process.env.KG_BENCH_ALLOC_DIR : undefined;
+          if (allocDir) await server.allocStart();
           const saturation = await saturate({ target, requests, connections: o.saturationConnections, durationS: o.durationS, warmupS: o.warmupS });
+          if (allocDir) await server.allocStop(join(allocDir, `adapter-${n}-saturation.heapprofile`));
           const cpuPerRequestUs = ((await server.cpuMicros()) - cpu0) / (saturation.requests * (1 + o.warmupS / o.durationS));
           const t1 = Date.now();
           const afterLoad = breakdown(await server.memory());

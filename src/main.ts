@@ -21,6 +21,7 @@ import { skippedNamespaces } from './governance/engine.js';
 import type { GovernorOptions } from './server/options.js';
 import type { ComponentFactory, GovernorContext, ServerComponent } from './server/component.js';
 import { startMetricsServer } from './server/metrics-server.js';
+import { tuneV8ForServing } from './server/v8-flags.js';
 import { createMigrationStates, type MigrationStates } from './adapter/migration-wiring.js';
 import { ReplicaValues } from './adapter/values.js';
 
@@ -46,6 +47,7 @@ export async function startGovernor(
   components: readonly ServeComponent[],
   log: Logger = createLogger(),
 ): Promise<RunningGovernor> {
+  tuneV8ForServing();
   const metrics = createMetrics();
   const store = new PolicyStore();
   const readiness = new Readiness();

@@ -81,6 +81,10 @@ export interface RunningServer {
   memory(): Promise<NodeJS.MemoryUsage & { spaces: Record<string, number> }>;
   /** Writes a V8 heap snapshot to `file`. */
   heapSnapshot(file: string): Promise<void>;
+  /** Starts V8's sampling heap profiler (objects collected by minor GCs left out: what it reports survived at least one). */
+  allocStart(): Promise<void>;
+  /** Stops it and writes the profile (.heapprofile) to `file`. */
+  allocStop(file: string): Promise<void>;
   /** CPU time (user + system) the server process has used so far, in µs: CPU per request is the steadiest figure on a shared machine. */
   cpuMicros(): Promise<number>;
   /** The longest event-loop delay since the previous call (ms). */
@@ -136,6 +140,8 @@ export async function startServer(spec: ServerSpec, o: { cpuProfDir?: string; en
     heapUsed: () => ask('heap'),
     memory: async () => JSON.parse(String(await askRaw('memory'))),
     heapSnapshot: async (file) => void (await askRaw(`heapsnapshot:${file}`)),
+    allocStart: async () => void (await askRaw('alloc-start')),
+    allocStop: async (file) => void (await askRaw(`alloc-stop:${file}`)),
     cpuMicros: () => ask('cpu'),
     maxStallMs: () => ask('stall'),
     stats: () =>
