@@ -12,6 +12,7 @@ import { GovernanceEngine } from '../../src/governance/engine.js';
 import { policy } from '../../src/governance/testing.js';
 import { noopEventRecorder } from '../../src/kube/events.js';
 import { startGovernor } from '../../src/main.js';
+import { tuneV8ForServing } from '../../src/server/v8-flags.js';
 import { governorOptions } from '../../test/integration/adapter_helpers.js';
 import { createLogger } from '../../src/observability/log.js';
 import { createMetrics } from '../../src/observability/metrics.js';
@@ -111,6 +112,8 @@ async function webhook(spec: WebhookServerSpec): Promise<number> {
     stop = () => new Promise((r) => server.close(() => r()));
     return port;
   }
+  // As `governor serve` runs (src/main.ts): V8's allocation-site pretenuring off.
+  tuneV8ForServing();
   const samples = spec.onlyGenerated
     ? [...Array.from({ length: spec.onlyGenerated.matching }, (_, i) => ({ ...samplePolicies().find((p) => p.name === 'team-defaults')!, name: `team-defaults-${i}` })), ...noisePolicies(spec.onlyGenerated.total - spec.onlyGenerated.matching)]
     : [...samplePolicies(), ...noisePolicies(spec.extraPolicies ?? 0)];
