@@ -67,7 +67,7 @@ describe('next to KEDA: a ScaledObject on governor\'s external scaler', { timeou
   const replicas2 = async (name: string) => Number(await kubectl(['-n', NS, 'get', 'deployment', name, '-o', 'jsonpath={.spec.replicas}']));
   const replicas = () => replicas2('worker');
   const condition = async (type: string) => (await kubectl(['-n', NS, 'get', 'scaledobject', 'worker', '-o', `jsonpath={.status.conditions[?(@.type=="${type}")].status}`])).trim();
-  const diagnose = async () => `${await keda.diagnostics([NS]).catch((e) => String(e))}\n--- governor\n${governor?.logTail(30)}`;
+  const diagnose = async () => `${await keda.diagnostics([NS]).catch((e) => String(e))}\n--- governor\n${governor?.logTail(60)}`;
   const until = async (what: string, fn: () => Promise<boolean>, timeoutMs: number) => {
     const t0 = Date.now();
     try {
@@ -249,14 +249,20 @@ spec:
         await sampler;
         rec.stop();
       }
+      // On a failure, what governor decided (its migration log lines carry R′ and both published values) and the state
+      // it stored on the source: without them a wrong value cannot be told from a slow controller.
+      const why = async () => {
+        const decisions = readFileSync(join(work, 'governor.log'), 'utf8').split('\n').filter((l) => l.includes('"migration: ')).slice(-40).join('\n');
+        return `\n--- state on old: ${await kubectl(['-n', NS, 'get', 'deployment', 'old', '-o', 'jsonpath={.metadata.annotations}']).catch((e) => String(e))}\n--- governor's migration decisions\n${decisions}\n${await diagnose()}`;
+      };
       const oldSeq = rec.changes('old', t0).map((c) => c.replicas);
       const newSeq = rec.changes('new', t0).map((c) => c.replicas);
       const monotone = (seq: number[], dir: 1 | -1) => seq.every((v, i) => i === 0 || (v - seq[i - 1]!) * dir > 0);
-      assert.ok(oldSeq.at(-1) === 0 && monotone(oldSeq, -1), `source steps ${JSON.stringify(oldSeq)}`);
-      assert.ok(newSeq.at(-1) === 4 && monotone(newSeq, 1), `target steps ${JSON.stringify(newSeq)}`);
+      if (!(oldSeq.at(-1) === 0 && monotone(oldSeq, -1))) assert.fail(`source steps ${JSON.stringify(oldSeq)}${await why()}`);
+      if (!(newSeq.at(-1) === 4 && monotone(newSeq, 1))) assert.fail(`target steps ${JSON.stringify(newSeq)}${await why()}`);
       // Ready capacity: once both sides started Ready, old + new Ready pods never fell below 4.
       const short = readySamples.filter((r) => r.old + r.new < 4);
-      assert.deepEqual(short.map((r) => `${r.at - t0} ms: old ${r.old} new ${r.new}`), [], 'Ready source + target below the capacity 4');
+      assert.deepEqual(short.map((r) => `${r.at - t0} ms: old ${r.old} new ${r.new}`), [], `Ready source + target below the capacity 4${short.length ? await why() : ''}`);
       timings.migrationLowestReady = Math.min(...readySamples.map((r) => r.old + r.new));
     } finally {
       await kubelet.stop();
