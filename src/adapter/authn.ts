@@ -58,7 +58,10 @@ export class RequestAuthenticator {
   /** The `ca` for the TLS server: both bundles, so the handshake verifies chains to either. */
   readonly trustBundle: string | undefined;
 
+  private readonly headerNames: RequestHeaderNames;
+
   constructor(private readonly c: AuthnConfig) {
+    this.headerNames = requestHeaderNames(c);
     const rh = c.requestheaderClientCa ? parseBundle(c.requestheaderClientCa, 'request-header client CA') : [];
     const client = c.clientCa ? parseBundle(c.clientCa, 'client CA') : [];
     this.rhFingerprints = new Set(rh.map((x) => x.fingerprint256));
@@ -110,13 +113,12 @@ export class RequestAuthenticator {
 
     if (fromRequestHeaderCa) {
       const allowed = this.c.requestheaderAllowedNames;
-      const username = this.header(req, this.c.requestheaderUsernameHeaders);
       if (allowed.length > 0 && !allowed.includes(cn)) {
         if (!fromClientCa) return { ok: false, reason: `front-proxy certificate CN "${cn}" is not an allowed request-header name` };
-      } else if (username) {
-        return { ok: true, via: 'requestheader', user: { username, groups: withAuthenticated(username, this.groups(req)), extra: this.extra(req) } };
-      } else if (!fromClientCa) {
-        return { ok: false, reason: `front-proxy certificate "${cn}" sent no ${this.c.requestheaderUsernameHeaders.join('/')} header` };
+      } else {
+        const asserted = requestHeaderIdentity(req.rawHeaders, this.headerNames);
+        if (asserted.username) return { ok: true, via: 'requestheader', user: { username: asserted.username, groups: withAuthenticated(asserted.username, asserted.groups), extra: asserted.extra } };
+        if (!fromClientCa) return { ok: false, reason: `front-proxy certificate "${cn}" sent no ${this.c.requestheaderUsernameHeaders.join('/')} header` };
       }
     }
     if (fromClientCa) {
@@ -126,35 +128,58 @@ export class RequestAuthenticator {
     }
     return { ok: false, reason: 'client certificate is not signed by a trusted client CA' };
   }
+}
 
-  private header(req: IncomingMessage, names: readonly string[]): string | undefined {
-    for (const n of names) {
-      const v = req.headersDistinct[n.toLowerCase()]?.find((s) => s.trim() !== '');
-      if (v) return v.trim();
-    }
-    return undefined;
-  }
+/** The request-header names of an AuthnConfig, lowercased once (header names are case-insensitive). */
+export interface RequestHeaderNames {
+  readonly username: readonly string[];
+  readonly group: readonly string[];
+  readonly extraPrefix: readonly string[];
+}
 
-  private groups(req: IncomingMessage): string[] {
-    const out: string[] = [];
-    for (const n of this.c.requestheaderGroupHeaders) for (const v of req.headersDistinct[n.toLowerCase()] ?? []) if (v !== '') out.push(v);
-    return out;
-  }
+export function requestHeaderNames(c: Pick<AuthnConfig, 'requestheaderUsernameHeaders' | 'requestheaderGroupHeaders' | 'requestheaderExtraHeadersPrefix'>): RequestHeaderNames {
+  const lower = (xs: readonly string[]) => xs.map((x) => x.toLowerCase());
+  return { username: lower(c.requestheaderUsernameHeaders), group: lower(c.requestheaderGroupHeaders), extraPrefix: lower(c.requestheaderExtraHeadersPrefix) };
+}
 
-  private extra(req: IncomingMessage): Record<string, string[]> {
-    const out: Record<string, string[]> = {};
-    const prefixes = this.c.requestheaderExtraHeadersPrefix.map((p) => p.toLowerCase());
-    for (const [name, values] of Object.entries(req.headersDistinct)) {
-      const p = prefixes.find((x) => name.startsWith(x));
-      if (!p || !values) continue;
-      let key = name.slice(p.length);
+/** What a front proxy asserts in its headers: user name, groups and extra. */
+export interface AssertedIdentity {
+  /** The first non-blank value of the first username header that has one, trimmed. */
+  readonly username: string | undefined;
+  /** Every non-empty value of the group headers, the headers in configured order, values in request order. */
+  readonly groups: string[];
+  /** Per extra key (the header name after its prefix, lowercased and percent-decoded): the values in request order. */
+  readonly extra: Record<string, string[]>;
+}
+
+/**
+ * The asserted identity from `rawHeaders` ([name, value, name, value, ...], names as sent), in one pass. Node builds
+ * req.headersDistinct, an object of every header, only when it is read: this runs on every request the HPA makes.
+ * A header whose extra key is not valid percent-encoding is ignored.
+ */
+export function requestHeaderIdentity(raw: readonly string[], names: RequestHeaderNames): AssertedIdentity {
+  const users: (string | undefined)[] = [];
+  let groups: string[][] | undefined;
+  // No prototype: a key such as __proto__ or constructor is a key like any other.
+  const extra: Record<string, string[]> = Object.create(null);
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const name = raw[i]!.toLowerCase();
+    const value = raw[i + 1]!;
+    const u = names.username.indexOf(name);
+    if (u >= 0 && users[u] === undefined && value.trim() !== '') users[u] = value.trim();
+    const g = names.group.indexOf(name);
+    if (g >= 0 && value !== '') ((groups ??= [])[g] ??= []).push(value);
+    for (const prefix of names.extraPrefix) {
+      if (!name.startsWith(prefix)) continue;
+      let key = name.slice(prefix.length);
       try {
         key = decodeURIComponent(key); // upstream percent-decodes extra keys
       } catch {
-        continue;
+        break;
       }
-      if (key) (out[key] ??= []).push(...values);
+      if (key) (extra[key] ??= []).push(value);
+      break;
     }
-    return out;
   }
+  return { username: users.find((u) => u !== undefined), groups: groups ? groups.flatMap((g) => g ?? []) : [], extra };
 }
