@@ -311,6 +311,24 @@ export function createAdapterListener(o: AdapterAppOptions): RequestListener {
   };
 }
 
+const SELECTOR_PARAM = 'labelSelector=';
+
+/**
+ * `labelSelector` of a query string, as node:querystring's parse gives it (a string, an array when repeated, or
+ * undefined). The HPA's query is that one parameter, percent-encoded: it is decoded directly; any other query (more
+ * parameters, '+' for spaces, bad percent-encoding) goes through querystring.
+ */
+export function labelSelectorOf(query: string): string | string[] | undefined {
+  if (query.startsWith(SELECTOR_PARAM) && !query.includes('&') && !query.includes('+')) {
+    try {
+      return decodeURIComponent(query.slice(SELECTOR_PARAM.length));
+    } catch {
+      // querystring decodes what it can of bad percent-encoding
+    }
+  }
+  return parseQuery(query).labelSelector;
+}
+
 /** The fast path's value route: the express route's work, without express. */
 function fastValues(core: ReturnType<typeof adapterCore>) {
   const values = (req: IncomingMessage, res: ServerResponse, path: string, query: string): boolean => {
@@ -329,7 +347,7 @@ function fastValues(core: ReturnType<typeof adapterCore>) {
     core.observe(res, () => 'values');
     const serve = async () => {
       user = core.authenticate(req, path);
-      const selector = query === '' ? undefined : parseQuery(query).labelSelector;
+      const selector = query === '' ? undefined : labelSelectorOf(query);
       sendBody(res, 200, JSON_TYPE, await core.values(req.headers.accept, user, namespace, metric, selector));
     };
     serve().catch((err: unknown) => core.answerError(err, path, res, user));

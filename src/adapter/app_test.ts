@@ -4,10 +4,11 @@ import assert from 'node:assert/strict';
 import request from 'supertest';
 import type { IncomingMessage } from 'node:http';
 import { Writable } from 'node:stream';
+import { parse as parseQuery } from 'node:querystring';
 import { createLogger, silentLogger, type Logger } from '../observability/log.js';
 import { createMetrics } from '../observability/metrics.js';
 import type { Authorizer, RequestAttributes, UserInfo } from '../kube/authorization.js';
-import { acceptsPlainJson, createAdapterListener, MAX_URI_LENGTH } from './app.js';
+import { acceptsPlainJson, createAdapterListener, labelSelectorOf, MAX_URI_LENGTH } from './app.js';
 import type { AuthnResult } from './authn.js';
 import { NoMatchingPolicyError, ValueUnavailableError } from './errors.js';
 import { FakeMetricsProvider } from './fake-provider.js';
@@ -189,4 +190,28 @@ test('without an authenticator (--insecure-dev) requests are served as they come
   const app = createAdapterListener({ provider, log: silentLogger });
   const r = await request(app).get(`${BASE}/namespaces/shop/desired-replicas`).expect(200);
   assert.equal(r.body.items.length, 1);
+});
+
+test('labelSelectorOf gives what querystring.parse gives, for the HPA\'s query and for odd ones', () => {
+  const fixed = [
+    'labelSelector=governor.io%2Fpolicy%3Dweb',
+    'labelSelector=governor.io/policy=web,tier!=db',
+    'labelSelector=',
+    'labelSelector=a+b',
+    'labelSelector=a%2',
+    'labelSelector=%E0%A4%A',
+    'labelSelector=a&labelSelector=b',
+    'labelSelector=a&x=1',
+    'x=1&labelSelector=a',
+    'label%53elector=a',
+    'labelselector=a',
+    'labelSelector',
+    'labelSelector=%F0%9F%98%80',
+    'labelSelector=a=b=c',
+  ];
+  let seed = 11;
+  const rand = (n: number) => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) % n);
+  const parts = ['labelSelector=', 'a', '%2F', '%3D', '%', '%2', '+', '&', '=', '%E0', '%A4', 'x', ',', '!'];
+  const random = Array.from({ length: 3000 }, () => Array.from({ length: 1 + rand(6) }, () => parts[rand(parts.length)]).join(''));
+  for (const q of [...fixed, ...random]) assert.deepEqual(labelSelectorOf(q), parseQuery(q).labelSelector, q);
 });
