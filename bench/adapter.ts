@@ -162,8 +162,12 @@ export async function benchAdapter(o: AdapterBenchOptions): Promise<AdapterRun[]
           const cpu0 = await server.cpuMicros();
           const allocDir = variant === 'fast' && repeat === 1 ? process.env.KG_BENCH_ALLOC_DIR : undefined;
           if (allocDir) await server.allocStart();
+          // KG_BENCH_CPU_DIR: a CPU profile of each server's first saturation run alone (bench/lib/profile.ts reads it).
+          const cpuDir = repeat === 1 ? process.env.KG_BENCH_CPU_DIR : undefined;
+          if (cpuDir) await server.cpuProfileStart();
           const saturation = await saturate({ target, requests, connections: o.saturationConnections, durationS: o.durationS, warmupS: o.warmupS });
           if (allocDir) await server.allocStop(join(allocDir, `adapter-${n}-saturation.heapprofile`));
+          if (cpuDir) await server.cpuProfileStop(join(cpuDir, `adapter-${variant}-${n}-saturation.cpuprofile`));
           const cpuPerRequestUs = ((await server.cpuMicros()) - cpu0) / (saturation.requests * (1 + o.warmupS / o.durationS));
           const t1 = Date.now();
           const afterLoad = breakdown(await server.memory());

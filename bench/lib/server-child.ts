@@ -77,7 +77,7 @@ const BARE_DENIAL = {
 };
 
 let stop: () => Promise<void> = async () => undefined;
-let allocSession: import('node:inspector').Session | undefined;
+let inspector: import('node:inspector').Session | undefined;
 const loopDelay = monitorEventLoopDelay({ resolution: 5 });
 loopDelay.enable();
 
@@ -220,17 +220,37 @@ process.on('message', async (m: { op: string; spec?: ServerSpec }) => {
     } else if (m.op.startsWith('heapsnapshot:')) {
       // A heap snapshot at this moment (bench/adapter.ts with KG_BENCH_HEAP_DIR; bench/lib/heap-summary.ts reads it).
       process.send!({ value: (await import('node:v8')).writeHeapSnapshot(m.op.slice('heapsnapshot:'.length)) });
-    } else if (m.op === 'alloc-start' || m.op.startsWith('alloc-stop:')) {
-      // KG_BENCH_ALLOC_DIR (bench/adapter.ts): what the load allocates that outlives a scavenge. Objects a minor GC
-      // collects are left out, so the profile holds what was promoted or is still alive.
+    } else if (m.op === 'cpu-start' || m.op.startsWith('cpu-stop:')) {
+      // KG_BENCH_CPU_DIR (bench/adapter.ts): a CPU profile of the saturation run alone, without start-up and warm-up.
       const { Session } = await import('node:inspector');
-      allocSession ??= (() => {
+      inspector ??= (() => {
         const session = new Session();
         session.connect();
         return session;
       })();
       const post = (method: string, params?: object) =>
-        new Promise<any>((resolve, reject) => allocSession!.post(method, params ?? {}, (err, r) => (err ? reject(err) : resolve(r))));
+        new Promise<any>((resolve, reject) => inspector!.post(method, params ?? {}, (err, r) => (err ? reject(err) : resolve(r))));
+      if (m.op === 'cpu-start') {
+        await post('Profiler.enable');
+        await post('Profiler.setSamplingInterval', { interval: 200 });
+        await post('Profiler.start');
+        process.send!({ value: 'started' });
+      } else {
+        const { profile } = await post('Profiler.stop');
+        (await import('node:fs')).writeFileSync(m.op.slice('cpu-stop:'.length), JSON.stringify(profile));
+        process.send!({ value: 'written' });
+      }
+    } else if (m.op === 'alloc-start' || m.op.startsWith('alloc-stop:')) {
+      // KG_BENCH_ALLOC_DIR (bench/adapter.ts): what the load allocates that outlives a scavenge. Objects a minor GC
+      // collects are left out, so the profile holds what was promoted or is still alive.
+      const { Session } = await import('node:inspector');
+      inspector ??= (() => {
+        const session = new Session();
+        session.connect();
+        return session;
+      })();
+      const post = (method: string, params?: object) =>
+        new Promise<any>((resolve, reject) => inspector!.post(method, params ?? {}, (err, r) => (err ? reject(err) : resolve(r))));
       if (m.op === 'alloc-start') {
         await post('HeapProfiler.startSampling', { samplingInterval: 1024, includeObjectsCollectedByMinorGC: false, includeObjectsCollectedByMajorGC: true });
         process.send!({ value: 'started' });

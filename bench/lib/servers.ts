@@ -85,6 +85,10 @@ export interface RunningServer {
   allocStart(): Promise<void>;
   /** Stops it and writes the profile (.heapprofile) to `file`. */
   allocStop(file: string): Promise<void>;
+  /** Starts V8's CPU profiler in the server (200 µs sampling). */
+  cpuProfileStart(): Promise<void>;
+  /** Stops it and writes the profile (.cpuprofile) to `file`. */
+  cpuProfileStop(file: string): Promise<void>;
   /** CPU time (user + system) the server process has used so far, in µs: CPU per request is the steadiest figure on a shared machine. */
   cpuMicros(): Promise<number>;
   /** The longest event-loop delay since the previous call (ms). */
@@ -142,6 +146,8 @@ export async function startServer(spec: ServerSpec, o: { cpuProfDir?: string; en
     heapSnapshot: async (file) => void (await askRaw(`heapsnapshot:${file}`)),
     allocStart: async () => void (await askRaw('alloc-start')),
     allocStop: async (file) => void (await askRaw(`alloc-stop:${file}`)),
+    cpuProfileStart: async () => void (await askRaw('cpu-start')),
+    cpuProfileStop: async (file) => void (await askRaw(`cpu-stop:${file}`)),
     cpuMicros: () => ask('cpu'),
     maxStallMs: () => ask('stall'),
     stats: () =>
