@@ -28,7 +28,8 @@ export interface WebhookBenchOptions {
 export interface WebhookRun {
   readonly repeat: number;
   readonly variant: WebhookVariant;
-  readonly fixed: (LatencyResult & { readonly stallMs: number })[];
+  /** cpuPerRequestUs: server CPU per request during that fixed-rate run (µs). */
+  readonly fixed: (LatencyResult & { readonly stallMs: number; readonly cpuPerRequestUs: number })[];
   readonly saturation: SaturationResult;
   /** Server CPU time per request during the saturation run (µs). */
   readonly cpuPerRequestUs: number;
@@ -78,10 +79,14 @@ export async function benchWebhook(o: WebhookBenchOptions): Promise<{ runs: Webh
           const rates = o.allRates.includes(variant) ? o.rates : [o.rates[1] ?? o.rates[0]!];
           for (const rate of rates) {
             await server.maxStallMs();
+            const c0 = await server.cpuMicros();
             const r = await fixedRate({ target, requests: reqs, connections: o.fixedConnections, rate, durationS: o.durationS, warmupS: o.warmupS });
+            // CPU per request at the same fixed rate for every variant: the load generator behaves the same against
+            // each, which a saturation run (a mostly idle bare server, a busy production one) does not give.
+            const cpuUs = ((await server.cpuMicros()) - c0) / (r.measured * (1 + o.warmupS / o.durationS));
             const stallMs = await server.maxStallMs();
-            fixed.push({ ...r, stallMs });
-            o.log(`  webhook ${variant.padEnd(18)} #${repeat} ${String(rate).padStart(5)} req/s: p50 ${r.p50.toFixed(2)} p99 ${r.p99.toFixed(2)} p99.9 ${r.p999.toFixed(2)} ms (longest stall ${stallMs.toFixed(0)} ms)${r.overloaded ? ' OVERLOADED' : ''}${r.non2xx + r.errors ? ` non2xx ${r.non2xx} errors ${r.errors}` : ''}`);
+            fixed.push({ ...r, stallMs, cpuPerRequestUs: cpuUs });
+            o.log(`  webhook ${variant.padEnd(18)} #${repeat} ${String(rate).padStart(5)} req/s: p50 ${r.p50.toFixed(2)} p99 ${r.p99.toFixed(2)} p99.9 ${r.p999.toFixed(2)} ms (longest stall ${stallMs.toFixed(0)} ms), ${cpuUs.toFixed(0)} µs CPU/request${r.overloaded ? ' OVERLOADED' : ''}${r.non2xx + r.errors ? ` non2xx ${r.non2xx} errors ${r.errors}` : ''}`);
           }
           const cpu0 = await server.cpuMicros();
           const saturation = await saturate({ target, requests: reqs, connections: o.saturationConnections, durationS: o.durationS, warmupS: o.warmupS });
