@@ -78,6 +78,15 @@ const BARE_DENIAL = {
 
 let stop: () => Promise<void> = async () => undefined;
 let inspector: import('node:inspector').Session | undefined;
+/** One call on this process's own inspector session (the CPU and allocation profiles below), connected on first use. */
+async function inspectorCall(method: string, params?: object): Promise<any> {
+  if (!inspector) {
+    const { Session } = await import('node:inspector');
+    inspector = new Session();
+    inspector.connect();
+  }
+  return new Promise<any>((resolve, reject) => inspector!.post(method, params ?? {}, (err, r) => (err ? reject(err) : resolve(r))));
+}
 const loopDelay = monitorEventLoopDelay({ resolution: 5 });
 loopDelay.enable();
 
@@ -222,40 +231,24 @@ process.on('message', async (m: { op: string; spec?: ServerSpec }) => {
       process.send!({ value: (await import('node:v8')).writeHeapSnapshot(m.op.slice('heapsnapshot:'.length)) });
     } else if (m.op === 'cpu-start' || m.op.startsWith('cpu-stop:')) {
       // KG_BENCH_CPU_DIR (bench/adapter.ts): a CPU profile of the saturation run alone, without start-up and warm-up.
-      const { Session } = await import('node:inspector');
-      inspector ??= (() => {
-        const session = new Session();
-        session.connect();
-        return session;
-      })();
-      const post = (method: string, params?: object) =>
-        new Promise<any>((resolve, reject) => inspector!.post(method, params ?? {}, (err, r) => (err ? reject(err) : resolve(r))));
       if (m.op === 'cpu-start') {
-        await post('Profiler.enable');
-        await post('Profiler.setSamplingInterval', { interval: 200 });
-        await post('Profiler.start');
+        await inspectorCall('Profiler.enable');
+        await inspectorCall('Profiler.setSamplingInterval', { interval: 200 });
+        await inspectorCall('Profiler.start');
         process.send!({ value: 'started' });
       } else {
-        const { profile } = await post('Profiler.stop');
+        const { profile } = await inspectorCall('Profiler.stop');
         (await import('node:fs')).writeFileSync(m.op.slice('cpu-stop:'.length), JSON.stringify(profile));
         process.send!({ value: 'written' });
       }
     } else if (m.op === 'alloc-start' || m.op.startsWith('alloc-stop:')) {
       // KG_BENCH_ALLOC_DIR (bench/adapter.ts): what the load allocates that outlives a scavenge. Objects a minor GC
       // collects are left out, so the profile holds what was promoted or is still alive.
-      const { Session } = await import('node:inspector');
-      inspector ??= (() => {
-        const session = new Session();
-        session.connect();
-        return session;
-      })();
-      const post = (method: string, params?: object) =>
-        new Promise<any>((resolve, reject) => inspector!.post(method, params ?? {}, (err, r) => (err ? reject(err) : resolve(r))));
       if (m.op === 'alloc-start') {
-        await post('HeapProfiler.startSampling', { samplingInterval: 1024, includeObjectsCollectedByMinorGC: false, includeObjectsCollectedByMajorGC: true });
+        await inspectorCall('HeapProfiler.startSampling', { samplingInterval: 1024, includeObjectsCollectedByMinorGC: false, includeObjectsCollectedByMajorGC: true });
         process.send!({ value: 'started' });
       } else {
-        const { profile } = await post('HeapProfiler.stopSampling');
+        const { profile } = await inspectorCall('HeapProfiler.stopSampling');
         (await import('node:fs')).writeFileSync(m.op.slice('alloc-stop:'.length), JSON.stringify(profile));
         process.send!({ value: 'written' });
       }
