@@ -132,8 +132,14 @@ log "metrics port $metrics_port: /healthz ok"
 metrics_text=$(curl -fsS --max-time 5 "http://127.0.0.1:$metrics_port/metrics") || die "/metrics failed"
 grep -q '^# HELP' <<<"$metrics_text" || die "/metrics has no metrics"
 log "metrics port $metrics_port: /metrics ok"
-# Both HTTPS components must be running (the startup line "kube-governor serving" lists their ports).
-serving=$("${podman[@]}" logs "$name" 2>&1 | grep '"kube-governor serving"' | head -1)
+# Both HTTPS components must be running (the startup line "kube-governor serving" lists their ports). The server
+# writes its log in batches (up to 250 ms late) and conmon copies it after that: look again for up to 5 s.
+serving=
+for _ in $(seq 1 20); do
+  serving=$("${podman[@]}" logs "$name" 2>&1 | grep '"kube-governor serving"' | head -1 || true)
+  [ -z "$serving" ] || break
+  sleep 0.25
+done
 for component in adapter webhook; do
   port_var=${component}_port
   grep -q "\"$component\":${!port_var}" <<<"$serving" || die "the image did not start the $component: ${serving:-no startup line}"
