@@ -15,6 +15,7 @@ export interface KedaArgs extends HpaArgs {
   readonly scalerAddress?: string;
   readonly trigger?: string;
   readonly cooldownPeriod?: number;
+  readonly initialCooldownPeriod?: number;
   readonly tlsAuthentication?: string;
 }
 
@@ -65,6 +66,7 @@ export async function generateScaledObjects(paths: readonly string[], a: KedaArg
     scalerAddress: address,
     ...(a.trigger ? { triggerType: a.trigger as 'external' | 'external-push' } : {}),
     ...(a.cooldownPeriod !== undefined ? { cooldownSeconds: a.cooldownPeriod } : {}),
+    ...(a.initialCooldownPeriod !== undefined ? { initialCooldownSeconds: a.initialCooldownPeriod } : {}),
     ...(auth ? { tlsAuthentication: auth } : {}),
     ...hpaOptions(a, a.warn ?? stderrWarning),
   };
@@ -81,6 +83,7 @@ export function registerKeda(program: Command): void {
     .option('--scaler-address <host:port>', `governor's KEDA scaler as KEDA reaches it (default ${DEFAULT_SCALER_ADDRESS})`)
     .addOption(new Option('--trigger <type>', 'external-push (activity pushed, default) or external (KEDA polls)').choices(['external-push', 'external']))
     .option('--cooldown-period <seconds>', 'seconds without activity before KEDA scales to zero (KEDA default 300)', wholeNumber('--cooldown-period', 0))
+    .option('--initial-cooldown-period <seconds>', 'seconds after creation before a ScaledObject that may reach zero can (KEDA 2.13+; default: the cooldown period)', wholeNumber('--initial-cooldown-period', 0))
     .option('--tls-authentication <kind/name>', 'the scaler serves TLS: TriggerAuthentication/<name> or ClusterTriggerAuthentication/<name> that gives caCert')
     .addOption(outputOption(['yaml', 'json'], 'yaml', 'yaml with comments; json: one object, or a v1 List'))
     .action(async (files: string[], o: KedaArgs & { output: string }) => {

@@ -61,6 +61,8 @@ test('replicas.min 0 gives minReplicaCount 0 (KEDA scales to zero), and pollingI
   assert.equal(so.spec.maxReplicaCount, 12);
   assert.equal(so.spec.pollingInterval, 15);
   assert.equal(so.spec.cooldownPeriod, 60);
+  // A new ScaledObject that may reach zero waits a cooldown first (KEDA's initialCooldownPeriod defaults to 0).
+  assert.equal(so.spec.initialCooldownPeriod, 60);
   assert.equal(so.spec.triggers[0].type, 'external');
   // the native HPA cannot go to 0 and says so
   assert.match(await generateHpaYaml([zeroPolicy]), /HPAScaleToZero/);
@@ -71,7 +73,10 @@ test('MigrationPolicy: one ScaledObject per role; the source may reach 0; TLS ad
   assert.deepEqual(docs.map((d) => d.metadata.labels['governor.io/role']), ['source', 'target']);
   const [source, target] = docs;
   assert.equal(source.spec.minReplicaCount, 0);
-  assert.ok(target.spec.minReplicaCount >= 0);
+  assert.ok(target.spec.minReplicaCount >= 1);
+  // The source may reach zero: not at its ScaledObject's creation, before a cooldown (default 300 s) has passed.
+  assert.equal(source.spec.initialCooldownPeriod, 300);
+  assert.equal(target.spec.initialCooldownPeriod, undefined);
   for (const d of docs) {
     const t = d.spec.triggers[0];
     assert.equal(t.metadata.enableTLS, 'true');
@@ -117,4 +122,15 @@ test('--kube-version applies to the behavior KEDA hands to its HPA as it does to
   const warnings: string[] = [];
   await generateKedaYaml([policy], { hpaTolerance: '0.05', kubeVersion: '1.33', warn: (w) => warnings.push(w) });
   assert.equal(warnings.length, 1);
+});
+
+test('--initial-cooldown-period sets the creation grace of ScaledObjects that may reach zero, 0 included; others have none', async () => {
+  const [zero] = parse(await generateKedaYaml([zeroPolicy], { cooldownPeriod: 60, initialCooldownPeriod: 0 }));
+  assert.equal(zero.spec.initialCooldownPeriod, 0);
+  assert.equal(zero.spec.cooldownPeriod, 60);
+  const [source] = parse(await generateKedaYaml([join(repo, 'policies/migration')], { initialCooldownPeriod: 45 }));
+  assert.equal(source.spec.initialCooldownPeriod, 45);
+  assert.equal(source.spec.cooldownPeriod, 300);
+  const others = parse(await generateKedaYaml([join(repo, 'policies/scaling')], { all: true }));
+  assert.ok(others.length > 0 && others.every((d) => d.spec.minReplicaCount > 0 ? d.spec.initialCooldownPeriod === undefined : d.spec.initialCooldownPeriod === 300));
 });

@@ -12,6 +12,11 @@ export interface KedaManifestOptions extends HpaManifestOptions {
   readonly triggerType?: 'external' | 'external-push';
   /** Seconds of inactivity before KEDA takes the workload to zero (KEDA's cooldownPeriod; its default is 300). */
   readonly cooldownSeconds?: number;
+  /**
+   * Seconds after its creation during which a ScaledObject that may scale to zero does not (KEDA's
+   * initialCooldownPeriod, KEDA 2.13 and later; its default is 0). Default: the cooldown period.
+   */
+  readonly initialCooldownSeconds?: number;
   /** TriggerAuthentication (or ClusterTriggerAuthentication) with caCert, when the scaler serves TLS. */
   readonly tlsAuthentication?: { readonly name: string; readonly kind: 'TriggerAuthentication' | 'ClusterTriggerAuthentication' };
 }
@@ -24,6 +29,7 @@ export interface ScaledObjectManifest {
     scaleTargetRef: WorkloadRef;
     pollingInterval: number;
     cooldownPeriod: number;
+    initialCooldownPeriod?: number;
     minReplicaCount: number;
     maxReplicaCount: number;
     advanced: { horizontalPodAutoscalerConfig: { name: string; behavior: HpaManifest['spec']['behavior'] } };
@@ -55,6 +61,10 @@ function toScaledObject(hpa: HpaManifest, policy: ScalingPolicy | MigrationPolic
       // KEDA asks IsActive this often (external) and its HPA reads the value at its own sync: the policy's interval.
       pollingInterval: Math.max(1, Math.round(intervalMs / 1000)),
       cooldownPeriod: o.cooldownSeconds ?? 300,
+      // Without it KEDA zeroes a new ScaledObject's workload at its first inactive check, and KEDA 2.21 reads a check
+      // that raced with its scaler-cache reset (after any scaler error, e.g. a policy not loaded yet) as inactive:
+      // that took a migration's source from 4 to 0 at creation (test/e2e/keda_test.ts).
+      ...(min === 0 ? { initialCooldownPeriod: o.initialCooldownSeconds ?? o.cooldownSeconds ?? 300 } : {}),
       minReplicaCount: min,
       maxReplicaCount: hpa.spec.maxReplicas,
       advanced: { horizontalPodAutoscalerConfig: { name: `keda-hpa-${hpa.metadata.name}`, behavior: hpa.spec.behavior } },
