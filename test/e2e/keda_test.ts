@@ -220,9 +220,13 @@ spec:
   capacity: {replicas: 4}
 `,
       );
-      const sos = await governorCli(['keda', join(work, 'policies'), '--name', `${NS}/move`, `--scaler-address=127.0.0.1:${scalerPort}`, '--cooldown-period=5', ...kubeVersionArgs(cluster.version)]);
+      // Applied right after the policy file, as users apply both together: governor answers NOT_FOUND until its next
+      // read of the directory, and KEDA 2.21 once took the source to zero on the check that raced with its scaler-cache
+      // reset. initialCooldownPeriod (default: the cooldown) is what stops that; 60 s leaves a loaded machine room.
+      const sos = await governorCli(['keda', join(work, 'policies'), '--name', `${NS}/move`, `--scaler-address=127.0.0.1:${scalerPort}`, '--cooldown-period=5', '--initial-cooldown-period=60', ...kubeVersionArgs(cluster.version)]);
       assert.equal(sos.code, 0, sos.stderr);
       assert.deepEqual([...sos.stdout.matchAll(/governor.io\/role: (\w+)/g)].map((m) => m[1]), ['source', 'target']);
+      assert.deepEqual([...sos.stdout.matchAll(/initialCooldownPeriod: (\d+)/g)].map((m) => m[1]), ['60']);
       // governor re-reads the policy directory every 2 s; KEDA retries a ScaledObject whose policy is not there yet.
       await kubectl(['apply', '-f', '-'], sos.stdout);
       const rec = await new ReplicaRecorder(cluster.kubeconfig, NS).start();
