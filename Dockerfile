@@ -2,7 +2,8 @@
 # Multi-stage: compile TypeScript with dev dependencies, install production dependencies alone, copy both into a
 # clean runtime stage. hack/image-test.sh builds and runs it with podman (no Docker engine needed).
 
-# ---- build: tsc -> dist/ (JSON schemas are copied by tsc because they are imported with `with { type: 'json' }`)
+# ---- build: tsc -> dist/ (JSON schemas are copied by tsc because they are imported with `with { type: 'json' }`), then
+# esbuild -> dist/bundle/ (hack/bundle.mjs), the entry point the image runs
 FROM node:24-bookworm-slim AS build
 WORKDIR /src
 COPY package.json package-lock.json ./
@@ -10,6 +11,7 @@ COPY package.json package-lock.json ./
 RUN npm ci --ignore-scripts --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
+COPY hack/bundle.mjs ./hack/bundle.mjs
 # `governor version` and governor_build_info show the commit: docker build --build-arg GIT_COMMIT=$(git rev-parse HEAD) .
 ARG GIT_COMMIT=
 RUN npm run build \
@@ -42,7 +44,7 @@ USER 1000:1000
 EXPOSE 6443 8443 9100
 # Exec form: node is PID 1 and receives SIGTERM itself; `governor serve` handles it (stop accepting, finish
 # in-flight requests, exit), so no init shim or shell is needed at runtime.
-ENTRYPOINT ["node", "dist/cli.js"]
+ENTRYPOINT ["node", "dist/bundle/cli.js"]
 # The root filesystem can be read-only: the only writes are generated certificates, under /tmp (mount a tmpfs or an
 # emptyDir there). In a cluster the Deployment passes --tls-cert-file/--tls-private-key-file from the TLS Secret.
 CMD ["serve", "--policies", "/etc/governor/policies", "--cert-dir", "/tmp/governor-certs"]

@@ -1,10 +1,11 @@
 // Each command loads what it runs and nothing more: `governor review` none of the servers' libraries (start-up time),
 // `governor serve` none of the CLI's converters and exporters (the server's memory). Read from the modules a child
-// process actually loads (a module.registerHooks load hook writes every URL).
+// process actually loads (a module.registerHooks load hook writes every URL), from the TypeScript sources and from the
+// bundle the package and the image run (hack/bundle.mjs: its code splitting must keep the commands apart too).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { copyFileSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -12,8 +13,39 @@ import { REPO } from './cli_harness.js';
 
 const CLI = fileURLToPath(new URL('../cli.ts', import.meta.url));
 
+type Runtime = 'sources' | 'bundle';
+let bundleCli: string | undefined;
+
+/** `npm run build` into a temporary directory (tsc, then hack/bundle.mjs), so the test never reads a stale dist/. */
+function bundle(): string {
+  if (!bundleCli) {
+    const root = mkdtempSync(join(tmpdir(), 'lazy-load-bundle-'));
+    const opts = { cwd: REPO, stdio: 'pipe', timeout: 180_000 } as const;
+    execFileSync(process.execPath, [join(REPO, 'node_modules/typescript/bin/tsc'), '-p', join(REPO, 'tsconfig.build.json'), '--outDir', join(root, 'dist'), '--sourceMap', 'false'], opts);
+    copyFileSync(join(REPO, 'package.json'), join(root, 'package.json'));
+    symlinkSync(join(REPO, 'node_modules'), join(root, 'node_modules'), 'dir');
+    execFileSync(process.execPath, [join(REPO, 'hack/bundle.mjs'), join(root, 'dist/cli.js'), join(root, 'dist/bundle')], opts);
+    bundleCli = join(root, 'dist/bundle/cli.js');
+  }
+  return bundleCli;
+}
+
+/**
+ * A bundle chunk stands for the modules esbuild put in it (its `// dist/x.js` and `// node_modules/…` comments), named
+ * as the sources' URLs are (`/src/x.ts`, `/node_modules/…`), so one list of expectations holds for both runtimes.
+ */
+function modulesOfChunk(url: string): string[] {
+  const text = readFileSync(fileURLToPath(url), 'utf8');
+  return [...text.matchAll(/^\/\/ (\S+)$/gm)].flatMap(([, path]) => {
+    const nm = `/${path}`.indexOf('/node_modules/');
+    if (nm >= 0) return [`/${path}`.slice(nm)];
+    const dist = /(?:^|\/)dist\/(.+)\.js$/.exec(path!);
+    return dist ? [`/src/${dist[1]}.ts`] : [];
+  });
+}
+
 /** The URLs of every module `governor args` loads, and its exit code. */
-async function loadedModules(args: readonly string[]): Promise<{ code: number | null; modules: string[]; stderr: string }> {
+async function loadedModules(args: readonly string[], runtime: Runtime = 'sources'): Promise<{ code: number | null; modules: string[]; stderr: string }> {
   const dir = mkdtempSync(join(tmpdir(), 'lazy-load-'));
   const hook = join(dir, 'hook.mjs');
   const list = join(dir, 'modules.txt');
@@ -28,14 +60,17 @@ async function loadedModules(args: readonly string[]): Promise<{ code: number | 
   );
   writeFileSync(list, '');
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', hook, '--import', 'tsx', CLI, ...args], { cwd: REPO, stdio: ['ignore', 'ignore', 'pipe'] });
+    const entry = runtime === 'sources' ? ['--import', 'tsx', CLI] : [bundle()];
+    const child = spawn(process.execPath, ['--import', hook, ...entry, ...args], { cwd: REPO, stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
     child.stderr.on('data', (c) => (stderr += String(c)));
     const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
     child.on('error', reject);
     child.on('close', (code) => {
       clearTimeout(timer);
-      resolve({ code, modules: readFileSync(list, 'utf8').split('\n').filter(Boolean), stderr });
+      const urls = readFileSync(list, 'utf8').split('\n').filter(Boolean);
+      const chunks = runtime === 'bundle' ? urls.filter((u) => u.startsWith('file:') && u.includes('/dist/bundle/')) : [];
+      resolve({ code, modules: [...urls, ...chunks.flatMap(modulesOfChunk)], stderr });
     });
   });
 }
@@ -48,25 +83,27 @@ const COMPILERS = ['/node_modules/ajv/dist/compile/', '/node_modules/ajv/dist/co
 
 const loaded = (modules: readonly string[], parts: readonly string[]) => parts.filter((p) => modules.some((m) => m.includes(p)));
 
-test('governor review on one object loads neither the servers, the other commands, the schema compiler nor CEL', async () => {
+for (const runtime of ['sources', 'bundle'] as const) {
+test(`${runtime}: governor review on one object loads neither the servers, the other commands, the schema compiler nor CEL`, { timeout: 300_000 }, async () => {
   const dir = mkdtempSync(join(tmpdir(), 'lazy-load-'));
   writeFileSync(join(dir, 'one.yaml'), 'apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web, namespace: shop}\nspec: {template: {spec: {containers: [{name: c, image: c}]}}}\n');
-  const r = await loadedModules(['review', '--policies', join(REPO, 'policies/governance'), join(dir, 'one.yaml')]);
+  const r = await loadedModules(['review', '--policies', join(REPO, 'policies/governance'), join(dir, 'one.yaml')], runtime);
   assert.equal(r.code, 0, r.stderr);
   assert.ok(loaded(r.modules, ['/src/cli/review.ts', '/src/governance/engine.ts', '/node_modules/yaml/']).length === 3, 'the trace sees the modules review needs');
   assert.deepEqual(loaded(r.modules, [...SERVER_ONLY, ...CLI_ONLY.filter((m) => m !== '/src/cli/review.ts'), ...COMPILERS]), []);
   // A policy with spec.validations brings the CEL library in, and only then.
-  const cel = await loadedModules(['review', '--policies', join(REPO, 'policies/cel'), join(dir, 'one.yaml')]);
+  const cel = await loadedModules(['review', '--policies', join(REPO, 'policies/cel'), join(dir, 'one.yaml')], runtime);
   assert.ok(cel.code === 0 || cel.code === 1, cel.stderr);
   assert.deepEqual(loaded(cel.modules, ['/node_modules/@bufbuild/cel/']), ['/node_modules/@bufbuild/cel/']);
 });
 
-test('governor serve loads the servers and none of the CLI-only modules, the schema compiler or CEL; --version no command', async () => {
-  const r = await loadedModules(['serve', '--help']);
+test(`${runtime}: governor serve loads the servers and none of the CLI-only modules, the schema compiler or CEL; --version no command`, { timeout: 300_000 }, async () => {
+  const r = await loadedModules(['serve', '--help'], runtime);
   assert.equal(r.code, 0, r.stderr);
   assert.deepEqual(loaded(r.modules, ['/node_modules/express/', '/src/components.ts']), ['/node_modules/express/', '/src/components.ts'], 'serve loads its own graph');
   assert.deepEqual(loaded(r.modules, [...CLI_ONLY, ...COMPILERS]), []);
-  const version = await loadedModules(['--version']);
+  const version = await loadedModules(['--version'], runtime);
   assert.equal(version.code, 0, version.stderr);
   assert.deepEqual(loaded(version.modules, ['/src/cli/serve.ts', '/src/cli/version.ts', '/src/cli/review.ts', '/src/governance/engine.ts']), [], '--version loads no command');
 });
+}

@@ -26,7 +26,7 @@ test('npm pack builds the CLI through prepare and npm install -g of the tarball 
 
   // A copy of what a clone has (no dist/), so packing never rebuilds the repository's own dist/ under other tests.
   const src = join(work, 'src-tree');
-  for (const p of ['package.json', 'package-lock.json', 'tsconfig.json', 'tsconfig.build.json', 'README.md', 'src', 'policies']) {
+  for (const p of ['package.json', 'package-lock.json', 'tsconfig.json', 'tsconfig.build.json', 'README.md', 'src', 'policies', 'hack/bundle.mjs']) {
     cpSync(join(repo, p), join(src, p), { recursive: true });
   }
   symlinkSync(join(repo, 'node_modules'), join(src, 'node_modules'), 'dir');
@@ -44,6 +44,7 @@ test('npm pack builds the CLI through prepare and npm install -g of the tarball 
   const files = report[0].files.map((f) => f.path);
   const cli = pkg.bin.governor;
   assert.ok(files.includes(cli), `the tarball lacks ${cli} (bin): prepare did not build dist/`);
+  assert.ok(files.includes('dist/bundle/externalscaler.proto'), 'the tarball lacks the KEDA scaler proto next to the bundle');
   for (const schema of ['common', 'scaling-policy', 'migration-policy', 'governance-policy']) {
     assert.ok(files.includes(`dist/policy/schemas/${schema}.schema.json`), `the tarball lacks the ${schema} schema the CLI imports`);
   }
@@ -78,4 +79,25 @@ test('npm pack builds the CLI through prepare and npm install -g of the tarball 
   assert.equal(failed.code, 1);
   assert.match(failed.stderr ?? '', /bad\.yaml/);
   assert.match(failed.stderr ?? '', /error\(s\) in 1 file/);
+
+  // The installed bin is the esbuild bundle (hack/bundle.mjs): it reviews exactly as the TypeScript sources do, the
+  // sample policies' CEL validations included; the example Deployment is denied, so both exit 1.
+  const reviewArgs = ['review', '--policies', 'policies/governance', '-o', 'json', 'examples/manifests'];
+  const exitOf = (p: Promise<{ stdout: string }>) =>
+    p.then(
+      (r) => ({ code: 0, stdout: r.stdout }),
+      (e: { code?: number; stdout?: string; stderr?: string }) => ({ code: e.code, stdout: e.stdout ?? '', stderr: e.stderr }),
+    );
+  const fromBundle = await exitOf(run(governor, reviewArgs, { cwd: repo, timeout: CLI_TIMEOUT_MS }));
+  const fromSources = await exitOf(run(process.execPath, ['--import', 'tsx', 'src/cli.ts', ...reviewArgs], { cwd: repo, timeout: CLI_TIMEOUT_MS }));
+  assert.equal(fromBundle.code, 1, JSON.stringify(fromBundle));
+  assert.equal(fromSources.code, 1, JSON.stringify(fromSources));
+  assert.ok(JSON.parse(fromBundle.stdout).results.length >= 2);
+  assert.equal(fromBundle.stdout, fromSources.stdout);
+});
+
+test('the image starts the package bin: one entry point', () => {
+  const entrypoint = /^ENTRYPOINT\s+(\[.*\])$/m.exec(readFileSync(join(repo, 'Dockerfile'), 'utf8'));
+  assert.ok(entrypoint, 'the Dockerfile has an exec-form ENTRYPOINT');
+  assert.deepEqual(JSON.parse(entrypoint[1]), ['node', pkg.bin.governor]);
 });
