@@ -9,6 +9,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { BUILT_CLI } from './lib/deployment.js';
 
 // GOVERNOR_ROOT: another checkout to measure (e.g. the commit before a fix), built there with npm run build.
 const ROOT = process.env.GOVERNOR_ROOT ?? join(import.meta.dirname, '..');
@@ -91,7 +92,7 @@ async function startServe(dir: string): Promise<{ child: ChildProcess; port: num
   const env = { ...process.env };
   delete env.KUBERNETES_SERVICE_HOST;
   // The compiled CLI (npm run build) as in the image; tsx's loader would add its own memory to every figure.
-  const cli = existsSync(join(ROOT, 'dist', 'cli.js')) ? ['dist/cli.js'] : ['--import', 'tsx', 'src/cli.ts'];
+  const cli = existsSync(BUILT_CLI) ? [BUILT_CLI] : ['--import', 'tsx', 'src/cli.ts'];
   const child = spawn(process.execPath, [...cli, 'serve', '--no-adapter', '--no-cluster-policies', '--policies', join(dir, 'policies'), '--bind-address', '127.0.0.1', '--webhook-port', '0', '--metrics-port', '0', '--secure-port', '0', '--cert-dir', join(dir, 'certs')], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let longest = 0;
   let total = 0;

@@ -98,7 +98,7 @@ if (only.has('startup')) {
 
 // ---------------------------------------------------------------- peers: governor review (the compiled CLI)
 if (only.has('peers') || only.has('peers-review')) {
-  log('\n== peers: governor review (dist/cli.js) on 1, 1,000 and 10,000 seeded Deployments: wall, CPU, peak RSS, verdicts');
+  log('\n== peers: governor review (dist/bundle/cli.js) on 1, 1,000 and 10,000 seeded Deployments: wall, CPU, peak RSS, verdicts');
   if (!flag('--no-build')) {
     log('  building dist/ (npm run build)');
     const { execFileSync } = await import('node:child_process');

@@ -10,6 +10,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { BUILT_CLI } from './lib/deployment.js';
 import { connect, type TLSSocket } from 'node:tls';
 import { fileURLToPath } from 'node:url';
 import { admissionReview, realisticDeployment } from '../test/integration/webhook_fixtures.js';
@@ -57,8 +58,8 @@ export interface ServeChild {
  */
 export async function startServe(extraArgs: readonly string[] = [], o: { gcHook?: boolean; dist?: boolean | string; env?: Record<string, string> } = {}): Promise<ServeChild> {
   const dir = mkdtempSync(join(tmpdir(), 'kg-slow-'));
-  // dist: the build (dist/cli.js, or the given cli.js), what the image runs; otherwise the sources through tsx.
-  const cli = typeof o.dist === 'string' ? o.dist : o.dist ? join(ROOT, 'dist/cli.js') : 'src/cli.ts';
+  // dist: the build (the package's bin, dist/bundle/cli.js, or the given cli.js), what the image runs; otherwise the sources through tsx.
+  const cli = typeof o.dist === 'string' ? o.dist : o.dist ? BUILT_CLI : 'src/cli.ts';
   if (o.dist && !existsSync(resolve(ROOT, cli))) throw new Error(`no ${cli}: run npm run build first`);
   const child = spawn(
     process.execPath,

@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { silentLogger } from '../src/observability/log.js';
-import { deploymentEnv } from './lib/deployment.js';
+import { BUILT_CLI, deploymentEnv } from './lib/deployment.js';
 import { serviceDnsNames } from '../src/tls/certs.js';
 import { ensureServingCert } from '../src/tls/serving.js';
 
@@ -120,8 +120,8 @@ export async function benchStartup(o: { repeats: number; largePolicies: number; 
         b.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`npm run build exited with ${code}`))));
       });
     }
-    const runtimes: ('tsx' | 'dist')[] = ['tsx', ...(existsSync(join(ROOT, 'dist/src/cli.js')) || existsSync(join(ROOT, 'dist/cli.js')) ? (['dist'] as const) : [])];
-    const distCli = existsSync(join(ROOT, 'dist/cli.js')) ? 'dist/cli.js' : 'dist/src/cli.js';
+    const runtimes: ('tsx' | 'dist')[] = ['tsx', ...(existsSync(BUILT_CLI) ? (['dist'] as const) : [])];
+    const distCli = BUILT_CLI;
 
     const base = { what: 'bare node:https, answers /readyz', runtime: 'node' as const, policies: 0, readyMs: [] as number[], rssMiB: [] as number[] };
     const sets = [

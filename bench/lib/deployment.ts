@@ -15,3 +15,8 @@ export function deploymentEnv(): NodeJS.ProcessEnv {
   if (!m) throw new Error(`${MANIFEST} sets no NODE_OPTIONS`);
   return { NODE_OPTIONS: m[1]!.trim() };
 }
+
+/** The package's `bin` (package.json), what the image and `npx governor` run: the bundle `npm run build` writes. */
+export const BUILT_CLI: string = fileURLToPath(
+  new URL(`../../${(JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { bin: { governor: string } }).bin.governor}`, import.meta.url),
+);

@@ -102,9 +102,10 @@ const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 let compiled: string | undefined;
 
 /**
- * The server child as JavaScript compiled by tsc, as the image runs it (dist/, no loader): tsx's esbuild output adds a
- * `__name` call to every function it creates and a loader hook, which cost the webhook about a fifth of its CPU per
- * request. Built once per bench run into a temporary directory (about 6 s); GOVERNOR_BENCH_TSX=1 runs the sources.
+ * The server child as the image runs its code: compiled by tsc, then bundled by hack/bundle.mjs (no loader; tsx's
+ * esbuild output adds a `__name` call to every function it creates and a loader hook, which cost the webhook about a
+ * fifth of its CPU per request; the bundle is what the image starts, so fork-to-listening counts the same module
+ * loading). Built once per bench run into a temporary directory (about 10 s); GOVERNOR_BENCH_TSX=1 runs the sources.
  */
 function serverChild(): { file: string; execArgv: string[] } {
   if (process.env.GOVERNOR_BENCH_TSX === '1') return { file: join(ROOT, 'bench/lib/server-child.ts'), execArgv: ['--import', 'tsx'] };
@@ -113,8 +114,11 @@ function serverChild(): { file: string; execArgv: string[] } {
     execFileSync(join(ROOT, 'node_modules/.bin/tsc'), ['-p', join(ROOT, 'tsconfig.json'), '--outDir', out, '--noEmit', 'false', '--sourceMap', 'false'], { stdio: 'inherit' });
     for (const d of ['node_modules', 'policies']) symlinkSync(join(ROOT, d), join(out, d));
     copyFileSync(join(ROOT, 'package.json'), join(out, 'package.json')); // "type": "module"
-    compiled = join(out, 'bench/lib/server-child.js');
-    if (!existsSync(compiled)) throw new Error(`tsc did not write ${compiled}`);
+    const tscOut = join(out, 'bench/lib/server-child.js');
+    if (!existsSync(tscOut)) throw new Error(`tsc did not write ${tscOut}`);
+    // At the same depth as tsc's file, so paths its modules resolve from import.meta.url (the sample policies) hold.
+    execFileSync(process.execPath, [join(ROOT, 'hack/bundle.mjs'), tscOut, join(out, 'bench/bundle')], { stdio: 'inherit' });
+    compiled = join(out, 'bench/bundle/server-child.js');
   }
   return { file: compiled, execArgv: [] };
 }

@@ -26,7 +26,7 @@ import { silentLogger } from '../../src/observability/log.js';
 import { serviceDnsNames } from '../../src/tls/certs.js';
 import { ensureServingCert } from '../../src/tls/serving.js';
 import { freePort, startMetricsTarget, startPrometheus } from '../../test/e2e/harness/prometheus.js';
-import { deploymentEnv } from '../lib/deployment.js';
+import { BUILT_CLI, deploymentEnv } from '../lib/deployment.js';
 import { fixedRate, saturate, type LatencyResult, type RequestSpec, type SaturationResult, type Target } from '../lib/load.js';
 import { startServer } from '../lib/servers.js';
 
@@ -193,7 +193,7 @@ export async function benchPeersAdapter(o: PeerAdapterOptions): Promise<PeerAdap
   o.log('  building (or reusing) prometheus-adapter: hack/build-prometheus-adapter.sh');
   const built = (await run('bash', ['hack/build-prometheus-adapter.sh'])).trim().split('\n').at(-1)!;
   const adapterBin = join(built.replace(/^PROMETHEUS_ADAPTER_DIR=/, ''), 'prometheus-adapter');
-  const distCli = join(ROOT, 'dist', 'cli.js');
+  const distCli = BUILT_CLI;
   o.log('  building dist/ (npm run build)');
   await run('npm', ['run', '--silent', 'build']);
 

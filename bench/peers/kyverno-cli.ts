@@ -68,7 +68,7 @@ export async function kyvernoDir(log: (s: string) => void): Promise<string> {
   return dir.trim();
 }
 
-/** `npm run build`: the benches run dist/cli.js, what users run. */
+/** `npm run build`: the benches run the package's bin (dist/bundle/cli.js), what users run. */
 export async function buildDist(log: (s: string) => void): Promise<void> {
   log('  building dist/ (npm run build)');
   await runScript('npm', ['run', '--silent', 'build'], log, 10 * 60_000);
@@ -104,7 +104,7 @@ export async function benchKyvernoCli(o: { sizes: readonly number[]; repeats: nu
     c.stdout.on('data', (d) => (s += String(d)));
     c.once('exit', () => resolve(/Version:\s*(\S+)/.exec(s)?.[1] ?? s.trim().split('\n')[0] ?? '?'));
   });
-  o.log(`  Kyverno CLI ${version} (${kyverno}); governor from dist/cli.js`);
+  o.log(`  Kyverno CLI ${version} (${kyverno}); governor from dist/bundle/cli.js`);
   const work = mkdtempSync(join(tmpdir(), 'kg-peers-kyverno-'));
   const runs: CliRun[] = [];
   const verdicts: CliVerdicts[] = [];

@@ -1,4 +1,4 @@
-// Peer bench, governor's side: the compiled `governor review` (dist/cli.js, what users run) as one process on 1, 1,000
+// Peer bench, governor's side: the built `governor review` (the package's bin, dist/bundle/cli.js: what users run) as one process on 1, 1,000
 // and 10,000 seeded Deployments: wall time, user+system CPU and peak RSS (GNU time's wait4 rusage), and the verdicts.
 // The Kyverno CLI side (bench/peers/kyverno-cli.ts) imports writeDeployments, runGovernorReview and measureProcess, so
 // both tools see the same workloads and are measured the same way.
@@ -10,6 +10,7 @@ import { spawn } from 'node:child_process';
 import { closeSync, createReadStream, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { BUILT_CLI } from '../lib/deployment.js';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
@@ -17,7 +18,7 @@ import { stringify } from 'yaml';
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 /** The bench's GovernancePolicies (the Kyverno peer's equivalents). */
 export const REVIEW_POLICIES = join(ROOT, 'bench', 'peers', 'review-policies.yaml');
-export const GOVERNOR_CLI = join(ROOT, 'dist', 'cli.js');
+export const GOVERNOR_CLI = BUILT_CLI;
 
 /** Wall time, CPU and peak RSS of one child process, from wait4's rusage (GNU time). */
 export interface ProcessCost {
@@ -145,7 +146,7 @@ const SUMMARY = /^(\d+) object\(s\) reviewed against (\d+) GovernancePolicy: (\d
 const DENIED = /^.* \(document \d+\) \S+ ([^\s/]*)\/(\S+): denied$/;
 
 /**
- * `governor review --policies <policiesDir> -o <output> <objects>` from the build (dist/cli.js; `npm run build` first,
+ * `governor review --policies <policiesDir> -o <output> <objects>` from the build (dist/bundle/cli.js; `npm run build` first,
  * or `cli` for another build), measured as one process. Verdicts from its stderr: the summary line and one
  * `…: denied` line per denied object (the same for every output format and for builds before streaming).
  */
