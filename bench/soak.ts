@@ -3,10 +3,17 @@
 // invalid and is repaired, the serving certificate is rotated. Reports RSS over time, error counts and latencies, and
 // a timeline of every second (latency p50/p99/max of each request kind, the server's RSS, event-loop delay and GC
 // pauses from bench/lib/soak-probe.ts, load-source queries, log lines by message, the faults) with a plot, so a tail
-// shows when it happened and what else ran then.
+// shows when it happened and what else ran then. Each second also says how long the server's event loop and each load
+// generator waited for a core (Linux schedstat), which tells a late answer from a starved process.
 //
-//   node --import tsx bench/soak.ts [--duration 150]
-import { spawn } from 'node:child_process';
+//   node --import tsx bench/soak.ts [--duration 150] [--contention START:SECONDS:PROCS[:KIND]]
+//
+// --contention: PROCS processes (each ends after SECONDS on its own) from START seconds into the measured window, the
+// controlled version of other work on the same machine. KIND: cpu (a busy loop, the default), mem (256 MiB buffers
+// allocated, filled and dropped in a loop: page faults and the kernel zeroing pages), io (64 MiB files written and
+// fsynced in a loop, in the soak's temporary directory) or spawn (short-lived processes started one after another, as
+// a build does).
+import { spawn, type ChildProcess } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import asciichart from 'asciichart';
 import { createServer } from 'node:http';
@@ -26,6 +33,25 @@ const arg = (name: string, dflt: string) => {
   return i > 0 && process.argv[i + 1] ? process.argv[i + 1]! : dflt;
 };
 const durationS = Math.min(300, Math.max(30, Number(arg('--duration', '150'))));
+/** What each contention process runs until `end` (ms since the epoch); `dir` is for io's files. */
+const CONTENTION = {
+  cpu: (_dir: string) => 'while (Date.now() < end);',
+  mem: (_dir: string) => 'while (Date.now() < end) Buffer.alloc(256 << 20).fill(1);',
+  io: (dir: string) =>
+    `const fs = require('node:fs'); const f = ${JSON.stringify(dir)} + '/io-' + process.pid; const b = Buffer.alloc(64 << 20, 1); ` +
+    'while (Date.now() < end) { const fd = fs.openSync(f, "w"); fs.writeSync(fd, b); fs.fsyncSync(fd); fs.closeSync(fd); } fs.rmSync(f, { force: true });',
+  spawn: (_dir: string) => "const { execFileSync } = require('node:child_process'); while (Date.now() < end) execFileSync(process.execPath, ['-e', '0']);",
+} as const;
+const contention = (() => {
+  const v = arg('--contention', '');
+  if (!v) return undefined;
+  const [startS, seconds, procs] = v.split(':').slice(0, 3).map(Number);
+  const kind = v.split(':')[3] ?? 'cpu';
+  if (![startS, seconds, procs].every((x) => Number.isInteger(x) && x! >= 0) || procs! < 1 || procs! > 8 || seconds! < 1 || startS! + seconds! > durationS || !(kind in CONTENTION)) {
+    throw new Error(`--contention START:SECONDS:PROCS[:${Object.keys(CONTENTION).join('|')}]: integers, 1-8 processes, inside the ${durationS} s window (got ${v})`);
+  }
+  return { startS: startS!, seconds: seconds!, procs: procs!, kind: kind as keyof typeof CONTENTION };
+})();
 const WEBHOOK_RATE = 200;
 const ADAPTER_RATE = 100;
 const POLICIES = 20;
@@ -48,18 +74,23 @@ const dir = mkdtempSync(join(tmpdir(), 'kg-soak-'));
 const source = { down: false, hits: 0 };
 /** Load-source queries by epoch second. */
 const sourceHitsAt = new Map<number, number>();
-/** Busy share of all cores by epoch second (/proc/stat): the other processes on the machine show up here. */
-const machineBusyAt = new Map<number, number>();
+/**
+ * Shares of all cores by epoch second (/proc/stat): busy (the other processes on the machine show up here), waiting
+ * for I/O, and stolen (a virtual machine's cores running something else of the host's).
+ */
+const machineAt = new Map<number, { busyPct: number; iowaitPct: number; stealPct: number }>();
 const cpuTimes = () => {
   const f = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
-  const idle = f[3]! + (f[4] ?? 0);
-  return { idle, total: f.reduce((a, b) => a + b, 0) };
+  return { idle: f[3]! + (f[4] ?? 0), iowait: f[4] ?? 0, steal: f[7] ?? 0, total: f.slice(0, 8).reduce((a, b) => a + b, 0) };
 };
 let lastCpu = cpuTimes();
 const machineSampler = setInterval(() => {
   const now = cpuTimes();
   const total = now.total - lastCpu.total;
-  if (total > 0) machineBusyAt.set(Math.floor(Date.now() / 1000) - 1, Math.round((100 * (total - (now.idle - lastCpu.idle))) / total));
+  const pct = (x: number) => Math.round((100 * x) / total);
+  if (total > 0) {
+    machineAt.set(Math.floor(Date.now() / 1000) - 1, { busyPct: pct(total - (now.idle - lastCpu.idle)), iowaitPct: pct(now.iowait - lastCpu.iowait), stealPct: pct(now.steal - lastCpu.steal) });
+  }
   lastCpu = now;
 }, 1000);
 machineSampler.unref();
@@ -166,6 +197,7 @@ interface ProbeLine {
   rssMiB: number;
   heapUsedMiB: number;
   cpuMs: number;
+  waitMs?: number;
   loopDelayMaxMs: number;
   loopDelayP99Ms: number;
   gc: { count: number; totalMs: number; maxMs: number; byKind: Record<string, number> };
@@ -183,8 +215,12 @@ function timeline(t0: number, webhook: readonly SecondLatency[], adapter: readon
       t,
       webhook: lat(webhook[t]),
       adapter: lat(adapter[t]),
-      ...(p ? { rssMiB: p.rssMiB, heapUsedMiB: p.heapUsedMiB, cpuMs: p.cpuMs, loopDelayMaxMs: p.loopDelayMaxMs, loopDelayP99Ms: p.loopDelayP99Ms, gc: p.gc } : {}),
-      machineBusyPct: machineBusyAt.get(startSec + t),
+      ...(p ? { rssMiB: p.rssMiB, heapUsedMiB: p.heapUsedMiB, cpuMs: p.cpuMs, serverWaitMs: p.waitMs, loopDelayMaxMs: p.loopDelayMaxMs, loopDelayP99Ms: p.loopDelayP99Ms, gc: p.gc } : {}),
+      generatorWaitMs: { webhook: webhook[t]?.waitMs, adapter: adapter[t]?.waitMs },
+      contention: contention !== undefined && t >= contention.startS && t < contention.startS + contention.seconds,
+      machineBusyPct: machineAt.get(startSec + t)?.busyPct,
+      machineIowaitPct: machineAt.get(startSec + t)?.iowaitPct,
+      machineStealPct: machineAt.get(startSec + t)?.stealPct,
       sourceQueries: sourceHitsAt.get(startSec + t) ?? 0,
       logs: logsAt.get(startSec + t) ?? {},
     };
@@ -205,11 +241,36 @@ function timelinePlot(tl: ReturnType<typeof timeline>, events: readonly { t: num
     chart,
     `faults: ${events.map((e) => `${e.t} s ${e.what}`).join('; ')}`,
     'worst seconds:',
-    ...worst.map((x) => `  t=${x.t} s: admission max ${x.webhook?.max} p99 ${x.webhook?.p99}, metric values max ${x.adapter?.max} p99 ${x.adapter?.p99}; server loop delay max ${x.loopDelayMaxMs} ms, CPU ${x.cpuMs} ms; machine busy ${x.machineBusyPct}%; GC ${x.gc ? `${x.gc.count} pauses, ${x.gc.totalMs} ms, longest ${x.gc.maxMs} ms ${JSON.stringify(x.gc.byKind)}` : '?'}; RSS ${x.rssMiB} MiB; source queries ${x.sourceQueries}; logs ${JSON.stringify(x.logs)}`),
+    ...worst.map((x) => `  t=${x.t} s${x.contention ? ' (contention)' : ''}: admission max ${x.webhook?.max} p99 ${x.webhook?.p99}, metric values max ${x.adapter?.max} p99 ${x.adapter?.p99}; waited for a core: server ${x.serverWaitMs} ms, generators ${x.generatorWaitMs.webhook} / ${x.generatorWaitMs.adapter} ms; server loop delay max ${x.loopDelayMaxMs} ms, CPU ${x.cpuMs} ms; machine busy ${x.machineBusyPct}%, iowait ${x.machineIowaitPct}%, steal ${x.machineStealPct}%; GC ${x.gc ? `${x.gc.count} pauses, ${x.gc.totalMs} ms, longest ${x.gc.maxMs} ms ${JSON.stringify(x.gc.byKind)}` : '?'}; RSS ${x.rssMiB} MiB; source queries ${x.sourceQueries}; logs ${JSON.stringify(x.logs)}`),
   ].join('\n');
 }
 
-const report: Record<string, unknown> = { machine, durationS, rates: { webhook: WEBHOOK_RATE, adapter: ADAPTER_RATE } };
+/**
+ * Seconds whose slowest answer (either kind) took over `overMs`, inside and outside the contention window, each with
+ * the longest wait for a core of the server and of the generators: which side was starved when an answer was late.
+ */
+function slowSeconds(tl: ReturnType<typeof timeline>, overMs = 100) {
+  const describe = (xs: typeof tl) => {
+    const slow = xs.filter((x) => Math.max(x.webhook?.max ?? 0, x.adapter?.max ?? 0) > overMs);
+    const median = (v: number[]) => {
+      const f = v.filter(Number.isFinite).sort((a, b) => a - b);
+      return f.length ? round2(f[Math.floor(f.length / 2)]!) : Number.NaN;
+    };
+    const gen = (x: (typeof tl)[number]) => Math.max(x.generatorWaitMs.webhook ?? 0, x.generatorWaitMs.adapter ?? 0);
+    return {
+      seconds: xs.length,
+      slow: slow.length,
+      maxMs: round2(Math.max(0, ...xs.map((x) => Math.max(x.webhook?.max ?? 0, x.adapter?.max ?? 0)))),
+      medianServerWaitMs: { slow: median(slow.map((x) => x.serverWaitMs ?? Number.NaN)), all: median(xs.map((x) => x.serverWaitMs ?? Number.NaN)) },
+      medianGeneratorWaitMs: { slow: median(slow.map(gen)), all: median(xs.map(gen)) },
+      slowWithLoopDelayOver50Ms: slow.filter((x) => (x.loopDelayMaxMs ?? 0) > 50).length,
+    };
+  };
+  return { overMs, contention: describe(tl.filter((x) => x.contention)), rest: describe(tl.filter((x) => !x.contention)) };
+}
+
+const report: Record<string, unknown> = { machine, durationS, rates: { webhook: WEBHOOK_RATE, adapter: ADAPTER_RATE }, ...(contention ? { contention } : {}) };
+const hogs: ChildProcess[] = [];
 try {
   for (let i = 0; i < 600 && !((await httpsOk(adapterPort, '/readyz')) && (await httpsOk(webhookPort, '/readyz'))); i++) {
     if (child.exitCode !== null) throw new Error(`governor serve exited: ${stderr}`);
@@ -241,6 +302,15 @@ try {
   // Made before the clock starts: an RSA key and a signature in this process take about 200 ms of CPU, which the
   // server and the load generators, on the same cores, would see as a latency spike.
   const next = generateServingCert(ca, { commonName: 'soak-2', ...names });
+  if (contention) {
+    setTimeout(() => {
+      const what = `contention: ${contention.procs} ${contention.kind} processes for ${contention.seconds} s`;
+      log(what);
+      events.push({ t: Math.round((Date.now() - t0) / 100) / 10, what });
+      const code = `const end = Date.now() + ${contention.seconds * 1000}; ${CONTENTION[contention.kind](dir)}`;
+      for (let i = 0; i < contention.procs; i++) hogs.push(spawn(process.execPath, ['-e', code], { stdio: 'ignore' }));
+    }, contention.startS * 1000).unref();
+  }
   const faults = [
     at(0.3, 'fault: load source down', () => (source.down = true)),
     at(0.45, 'fault: policy directory invalid (a broken file appears)', () => writeFileSync(join(policyDir, 'zz-broken.yaml'), 'apiVersion: governor.io/v1alpha1\nkind: ScalingPolicy\nmetadata: {name: broken\n')),
@@ -281,7 +351,9 @@ try {
     events,
     timeline: timeline(t0, webhook.seconds ?? [], adapter.seconds ?? []),
   });
+  report.slowSeconds = slowSeconds(report.timeline as ReturnType<typeof timeline>);
 } finally {
+  for (const h of hogs) h.kill('SIGKILL');
   child.kill('SIGTERM');
   const code = await Promise.race([exited, new Promise<string>((r) => setTimeout(() => r('timeout'), 15_000))]);
   if (code === 'timeout') child.kill('SIGKILL');
@@ -302,5 +374,6 @@ log(`webhook: ${w.requests} requests, ${w.non2xx} non-2xx, ${w.errors} errors${w
 log(`adapter: ${a.requests} requests, ${a.non2xx} non-2xx, ${a.errors} errors${a.errorSamples.length ? ` (${a.errorSamples.join('; ')})` : ''}, p99 ${a.p99.toFixed(2)} ms, max ${a.max.toFixed(1)} ms`);
 log(`log lines by level: ${JSON.stringify(report.logLines)}; certificate after rotation: ${report.certificateAfterRotation}; exit code ${report.exitCode}`);
 log(`source errors: ${(report.sourceErrors as string[]).filter((l) => !l.startsWith('#')).length} series; policy reloads: ${(report.policyReloads as string[]).filter((l) => !l.startsWith('#')).join(', ')}`);
+if (report.slowSeconds) log(`seconds with an answer over 100 ms: ${JSON.stringify(report.slowSeconds)}`);
 if (plot) console.log(plot);
 log(`written: bench/results/soak-${stamp}.json${plot ? ' and .txt' : ''}`);

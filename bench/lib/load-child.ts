@@ -2,7 +2,7 @@
 import { createRequire } from 'node:module';
 import { connect, type TLSSocket } from 'node:tls';
 import { quantile } from './stats.js';
-import { serialize, type FixedRateJob, type LatencyResult, type SaturationJob, type SaturationResult, type SecondLatency } from './load.js';
+import { runQueueWaitNs, serialize, type FixedRateJob, type LatencyResult, type SaturationJob, type SaturationResult, type SecondLatency } from './load.js';
 
 const HEADER_END = Buffer.from('\r\n\r\n');
 const CHUNKED_END = Buffer.from('\r\n0\r\n\r\n');
@@ -153,6 +153,15 @@ async function fixed(job: FixedRateJob): Promise<LatencyResult> {
   await Promise.all(conns.map((c) => c.ready()));
   idle.push(...conns);
 
+  // With perSecond: how long this thread waited for a core in each second of the measured window (index as secondOf).
+  const waitAt: number[] = [];
+  let waitBefore = runQueueWaitNs();
+  const waitSampler = setInterval(() => {
+    const now = runQueueWaitNs();
+    const second = Math.round((performance.now() - t0 - warmupMs) / 1000) - 1;
+    if (job.perSecond && second >= 0) waitAt[second] = Math.round((now - waitBefore) / 1e4) / 100;
+    waitBefore = now;
+  }, 1000);
   await new Promise<void>((resolve) => {
     t0 = performance.now();
     let i = 0;
@@ -176,7 +185,8 @@ async function fixed(job: FixedRateJob): Promise<LatencyResult> {
   }
   stopping = true;
   conns.forEach((c) => c.close());
-  const seconds = secondOf ? perSecond(latencies.subarray(0, measured), secondOf, badAt!) : undefined;
+  clearInterval(waitSampler);
+  const seconds = secondOf ? perSecond(latencies.subarray(0, measured), secondOf, badAt!, waitAt) : undefined;
   const sorted = latencies.subarray(0, measured).sort();
   return {
     kind: 'fixed',
@@ -197,7 +207,7 @@ async function fixed(job: FixedRateJob): Promise<LatencyResult> {
   };
 }
 
-function perSecond(latencies: Float64Array, secondOf: Uint32Array, bad: Uint8Array): SecondLatency[] {
+function perSecond(latencies: Float64Array, secondOf: Uint32Array, bad: Uint8Array, waitAt: readonly number[]): SecondLatency[] {
   const last = secondOf.reduce((m, s) => Math.max(m, s), 0);
   const buckets = Array.from({ length: last + 1 }, () => ({ xs: [] as number[], bad: 0 }));
   for (let i = 0; i < latencies.length; i++) {
@@ -207,7 +217,8 @@ function perSecond(latencies: Float64Array, secondOf: Uint32Array, bad: Uint8Arr
   }
   return buckets.map((b, t) => {
     const sorted = Float64Array.from(b.xs).sort();
-    return { t, n: sorted.length, p50: quantile(sorted, 0.5), p99: quantile(sorted, 0.99), max: sorted[sorted.length - 1] ?? Number.NaN, bad: b.bad };
+    const waitMs = waitAt[t];
+    return { t, n: sorted.length, p50: quantile(sorted, 0.5), p99: quantile(sorted, 0.99), max: sorted[sorted.length - 1] ?? Number.NaN, bad: b.bad, ...(waitMs !== undefined && Number.isFinite(waitMs) ? { waitMs } : {}) };
   });
 }
 

@@ -4,6 +4,7 @@
 // Why not autocannon for the fixed rates: its rate limit sends each second's quota in a burst and then idles, and its
 // latency histogram has 1 ms resolution; both hide sub-millisecond differences the 2 ms target is about.
 import { fork } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 export interface Target {
@@ -45,6 +46,11 @@ export interface SecondLatency {
   readonly max: number;
   /** Requests that failed or got no 2xx answer. */
   readonly bad: number;
+  /**
+   * Milliseconds the generator's thread waited for a core in that second (Linux schedstat, /proc/self/schedstat): a
+   * slow second with a long wait here was the machine delaying the client, not the server answering late.
+   */
+  readonly waitMs?: number;
 }
 
 export interface SaturationJob {
@@ -94,6 +100,18 @@ export interface SaturationResult {
 }
 
 const CHILD = fileURLToPath(new URL('./load-child.ts', import.meta.url));
+
+/**
+ * Nanoseconds this process's main thread has spent runnable but waiting for a core (the second field of
+ * /proc/self/schedstat); NaN where the kernel does not report it.
+ */
+export function runQueueWaitNs(pid: number | 'self' = 'self'): number {
+  try {
+    return Number(readFileSync(`/proc/${pid}/schedstat`, 'utf8').split(' ')[1]);
+  } catch {
+    return Number.NaN;
+  }
+}
 
 function runChild<T>(job: FixedRateJob | SaturationJob): Promise<T> {
   return new Promise((resolve, reject) => {

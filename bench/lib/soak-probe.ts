@@ -1,7 +1,8 @@
 // Loaded into the soak's `governor serve` with --import (bench only): once a second, appends one JSON line to
-// $GOVERNOR_SOAK_PROBE with the process's RSS and heap, the CPU it used, its event-loop delay (max, p99) and its GC
-// pauses of that second (count, total, longest, by kind), so the soak can line server-side pauses up with the clients' latency.
-import { appendFileSync } from 'node:fs';
+// $GOVERNOR_SOAK_PROBE with the process's RSS and heap, the CPU it used, how long its main thread waited for a core
+// (Linux schedstat), its event-loop delay (max, p99) and its GC pauses of that second (count, total, longest, by
+// kind), so the soak can line server-side pauses up with the clients' latency.
+import { appendFileSync, readFileSync } from 'node:fs';
 import { monitorEventLoopDelay, PerformanceObserver, constants } from 'node:perf_hooks';
 
 const file = process.env.GOVERNOR_SOAK_PROBE;
@@ -25,11 +26,23 @@ if (file) {
   const delay = monitorEventLoopDelay({ resolution: 5 });
   delay.enable();
   let cpu = process.cpuUsage();
+  // The second field of /proc/self/schedstat: nanoseconds the main thread (the event loop) was runnable but not running.
+  const waitNs = () => {
+    try {
+      return Number(readFileSync('/proc/self/schedstat', 'utf8').split(' ')[1]);
+    } catch {
+      return Number.NaN;
+    }
+  };
+  let wait = waitNs();
   setInterval(() => {
     // CPU this process used in the second: a long loop delay with little CPU means it was waiting for a core (the
     // machine), with much CPU that it was busy (our code or GC).
     const used = process.cpuUsage(cpu);
     cpu = process.cpuUsage();
+    const waitNow = waitNs();
+    const waitedMs = (waitNow - wait) / 1e6;
+    wait = waitNow;
     const m = process.memoryUsage();
     const r2 = (x: number) => Math.round(x * 100) / 100;
     const line = {
@@ -37,6 +50,7 @@ if (file) {
       rssMiB: r2(m.rss / 2 ** 20),
       heapUsedMiB: r2(m.heapUsed / 2 ** 20),
       cpuMs: r2((used.user + used.system) / 1000),
+      ...(Number.isFinite(waitedMs) ? { waitMs: r2(waitedMs) } : {}),
       loopDelayMaxMs: r2(delay.max / 1e6),
       loopDelayP99Ms: r2(delay.percentile(99) / 1e6),
       gc: { count: gc.count, totalMs: r2(gc.totalMs), maxMs: r2(gc.maxMs), byKind: Object.fromEntries(Object.entries(gc.byKind).map(([k, v]) => [k, r2(v)])) },
