@@ -3,7 +3,7 @@
 // in the same window: garbage collections by kind (count, total and longest pause), the event loop's delay
 // percentiles and the review function's own time per request (decode, engine, handler, encode).
 //
-//   node --import tsx bench/webhook-tail.ts [--rounds 3] [--duration 5] [--rate 1000] [config ...]
+//   node --import tsx bench/webhook-tail.ts [--rounds 3] [--duration 5] [--rate 1000] [--warmup 1] [config ...]
 //
 // A config is a webhook variant (bench/lib/servers.ts) with optional knobs after colons: `log=warn` (the server's log
 // level: a denial is logged at info), `semi=64` (--max-semi-space-size, MiB), `notiming` (no review timing).
@@ -25,6 +25,7 @@ const opt = (name: string, dflt: string) => {
 const rounds = Math.min(6, Math.max(1, Number(opt('--rounds', '3'))));
 const durationS = Math.min(10, Math.max(2, Number(opt('--duration', '5'))));
 const rate = Math.min(4000, Math.max(100, Number(opt('--rate', '1000'))));
+const warmupS = Math.min(30, Math.max(1, Number(opt('--warmup', '1'))));
 const configs = argv.length ? argv : ['bare-deny', 'fast-deny', 'fast-deny:log=warn', 'fast'];
 
 interface Row {
@@ -55,7 +56,7 @@ try {
         const target: Target = { host: '127.0.0.1', port: server.port, ca, servername: 'localhost' };
         const requests = isDenyVariant(variant) ? denied : allowed;
         // Warm-up (JIT, caches), then the measured window alone in the server's statistics.
-        await fixedRate({ target, requests, connections: 16, rate, durationS: 1, warmupS: 0 });
+        await fixedRate({ target, requests, connections: 16, rate, durationS: warmupS, warmupS: 0 });
         await server.stats();
         const r = await fixedRate({ target, requests, connections: 16, rate, durationS, warmupS: 0 });
         const stats = await server.stats();
