@@ -246,8 +246,9 @@ function timelinePlot(tl: ReturnType<typeof timeline>, events: readonly { t: num
 }
 
 /**
- * Seconds whose slowest answer (either kind) took over `overMs`, inside and outside the contention window, each with
- * the longest wait for a core of the server and of the generators: which side was starved when an answer was late.
+ * Seconds whose slowest answer (either kind) took over `overMs`, inside and outside the contention window, with the
+ * median wait for a core of the server and of the generators (the longer of the two) in those seconds and in all:
+ * which side was starved when an answer was late.
  */
 function slowSeconds(tl: ReturnType<typeof timeline>, overMs = 100) {
   const describe = (xs: typeof tl) => {

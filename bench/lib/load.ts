@@ -105,9 +105,9 @@ const CHILD = fileURLToPath(new URL('./load-child.ts', import.meta.url));
  * Nanoseconds this process's main thread has spent runnable but waiting for a core (the second field of
  * /proc/self/schedstat); NaN where the kernel does not report it.
  */
-export function runQueueWaitNs(pid: number | 'self' = 'self'): number {
+export function runQueueWaitNs(): number {
   try {
-    return Number(readFileSync(`/proc/${pid}/schedstat`, 'utf8').split(' ')[1]);
+    return Number(readFileSync('/proc/self/schedstat', 'utf8').split(' ')[1]);
   } catch {
     return Number.NaN;
   }

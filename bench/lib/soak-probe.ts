@@ -2,8 +2,9 @@
 // $GOVERNOR_SOAK_PROBE with the process's RSS and heap, the CPU it used, how long its main thread waited for a core
 // (Linux schedstat), its event-loop delay (max, p99) and its GC pauses of that second (count, total, longest, by
 // kind), so the soak can line server-side pauses up with the clients' latency.
-import { appendFileSync, readFileSync } from 'node:fs';
+import { appendFileSync } from 'node:fs';
 import { monitorEventLoopDelay, PerformanceObserver, constants } from 'node:perf_hooks';
+import { runQueueWaitNs } from './load.js';
 
 const file = process.env.GOVERNOR_SOAK_PROBE;
 if (file) {
@@ -26,21 +27,14 @@ if (file) {
   const delay = monitorEventLoopDelay({ resolution: 5 });
   delay.enable();
   let cpu = process.cpuUsage();
-  // The second field of /proc/self/schedstat: nanoseconds the main thread (the event loop) was runnable but not running.
-  const waitNs = () => {
-    try {
-      return Number(readFileSync('/proc/self/schedstat', 'utf8').split(' ')[1]);
-    } catch {
-      return Number.NaN;
-    }
-  };
-  let wait = waitNs();
+  // How long the main thread (the event loop) was runnable but not running.
+  let wait = runQueueWaitNs();
   setInterval(() => {
     // CPU this process used in the second: a long loop delay with little CPU means it was waiting for a core (the
     // machine), with much CPU that it was busy (our code or GC).
     const used = process.cpuUsage(cpu);
     cpu = process.cpuUsage();
-    const waitNow = waitNs();
+    const waitNow = runQueueWaitNs();
     const waitedMs = (waitNow - wait) / 1e6;
     wait = waitNow;
     const m = process.memoryUsage();
