@@ -20,6 +20,7 @@ import { generateCA, generateServingCert } from '../../src/tls/certs.js';
 import { quantile } from '../lib/stats.js';
 import { buildDist, GOVERNOR_POLICIES, kyvernoDir, KYVERNO_POLICIES } from './kyverno-cli.js';
 import { deployment, random, ROOT } from './review.js';
+import { BUILT_CLI } from '../lib/deployment.js';
 
 /** The bench's namespaces and object names (nothing else on the shared cluster is touched). */
 export const BENCH_NS = 'kg-peers-kyverno';
@@ -424,7 +425,8 @@ export async function benchKyvernoWebhook(o: { requests: number; concurrency: nu
     await deleteGovernorRegistrations(cluster);
     await deleteKyvernoRegistrations(cluster);
 
-    // governor serve from dist/, webhook only, with its own serving certificate for 127.0.0.1.
+    // governor serve from the build (the package's bin, as the image runs it), webhook only, with its own serving
+    // certificate for 127.0.0.1.
     const governorPhase = async (repeat: number) => {
       const ca = generateCA({ commonName: 'kg-peers-governor-ca' });
       const serving = generateServingCert(ca, { commonName: '127.0.0.1', dnsNames: ['localhost'], ipAddresses: ['127.0.0.1'] });
@@ -434,7 +436,7 @@ export async function benchKyvernoWebhook(o: { requests: number; concurrency: nu
       writeFileSync(join(certDir, 'tls.key'), serving.keyPem);
       const [wport, mport] = [await freePort(), await freePort()];
       const t0 = performance.now();
-      governor = startServer(process.execPath, [join(ROOT, 'dist', 'cli.js'), 'serve', '--policies', GOVERNOR_POLICIES, '--bind-address', '127.0.0.1', '--webhook-port', String(wport), '--metrics-port', String(mport), '--no-adapter', '--no-cluster-policies', '--tls-cert-file', join(certDir, 'tls.crt'), '--tls-private-key-file', join(certDir, 'tls.key'), '--kubeconfig', cluster.kubeconfig, '--log-format', 'json'], join(work, 'governor.log'), env);
+      governor = startServer(process.execPath, [BUILT_CLI, 'serve', '--policies', GOVERNOR_POLICIES, '--bind-address', '127.0.0.1', '--webhook-port', String(wport), '--metrics-port', String(mport), '--no-adapter', '--no-cluster-policies', '--tls-cert-file', join(certDir, 'tls.crt'), '--tls-private-key-file', join(certDir, 'tls.key'), '--kubeconfig', cluster.kubeconfig, '--log-format', 'json'], join(work, 'governor.log'), env);
       try {
         await waitUntil('governor serve /readyz', 60_000, async () => (await httpGetStatus(mport, '/readyz')) === 200, governor);
         governorStartS.push((performance.now() - t0) / 1000);
