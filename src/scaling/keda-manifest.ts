@@ -49,9 +49,13 @@ export interface GeneratedScaledObject {
   readonly notes: readonly string[];
 }
 
+/** KEDA's own default cooldownPeriod, written out so the manifest says what applies. */
+const KEDA_DEFAULT_COOLDOWN_SECONDS = 300;
+
 function toScaledObject(hpa: HpaManifest, policy: ScalingPolicy | MigrationPolicy, role: WorkloadRole | undefined, min: number, intervalMs: number, o: KedaManifestOptions): ScaledObjectManifest {
   const metadata: Record<string, string> = { scalerAddress: o.scalerAddress, policy: `${policy.namespace}/${policy.name}`, ...(role ? { role } : {}) };
   if (o.tlsAuthentication) metadata.enableTLS = 'true';
+  const cooldownPeriod = o.cooldownSeconds ?? KEDA_DEFAULT_COOLDOWN_SECONDS;
   return {
     apiVersion: 'keda.sh/v1alpha1',
     kind: 'ScaledObject',
@@ -60,11 +64,11 @@ function toScaledObject(hpa: HpaManifest, policy: ScalingPolicy | MigrationPolic
       scaleTargetRef: hpa.spec.scaleTargetRef,
       // KEDA asks IsActive this often (external) and its HPA reads the value at its own sync: the policy's interval.
       pollingInterval: Math.max(1, Math.round(intervalMs / 1000)),
-      cooldownPeriod: o.cooldownSeconds ?? 300,
+      cooldownPeriod,
       // Without it KEDA zeroes a new ScaledObject's workload at its first inactive check, and KEDA 2.21 reads a check
       // that raced with its scaler-cache reset (after any scaler error, e.g. a policy not loaded yet) as inactive:
       // that took a migration's source from 4 to 0 at creation (test/e2e/keda_test.ts).
-      ...(min === 0 ? { initialCooldownPeriod: o.initialCooldownSeconds ?? o.cooldownSeconds ?? 300 } : {}),
+      ...(min === 0 ? { initialCooldownPeriod: o.initialCooldownSeconds ?? cooldownPeriod } : {}),
       minReplicaCount: min,
       maxReplicaCount: hpa.spec.maxReplicas,
       advanced: { horizontalPodAutoscalerConfig: { name: `keda-hpa-${hpa.metadata.name}`, behavior: hpa.spec.behavior } },
