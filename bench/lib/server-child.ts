@@ -57,7 +57,7 @@ function timed(name: 'mutate' | 'validate', f: (body: unknown) => ReturnType<typ
 function percentiles(xs: number[]) {
   const s = Float64Array.from(xs).sort();
   const q = (p: number) => (s.length ? s[Math.min(s.length - 1, Math.floor(p * s.length))]! : 0);
-  return { n: s.length, p50: q(0.5), p99: q(0.99), p999: q(0.999), max: s.length ? s[s.length - 1]! : 0 };
+  return { n: s.length, mean: s.length ? s.reduce((a, x) => a + x, 0) / s.length : 0, p50: q(0.5), p99: q(0.99), p999: q(0.999), max: s.length ? s[s.length - 1]! : 0 };
 }
 
 /** What the bare-deny baseline answers on /validate: production's answer for the denied workload, written as constants. */
@@ -77,6 +77,12 @@ const BARE_DENIAL = {
 };
 
 let stop: () => Promise<void> = async () => undefined;
+/**
+ * The server's own review functions (production's, whatever the variant answers with) in a tight loop in this process,
+ * on request bodies the bench sends: µs per review, JSON.parse of each body left out (bare pays it too). The review's
+ * cost with the caches and branch predictors to itself, against what it costs between the HTTP layer's work.
+ */
+let hotLoop: ((bodies: readonly string[], rounds: number) => number[]) | undefined;
 let inspector: import('node:inspector').Session | undefined;
 /** One call on this process's own inspector session (the CPU and allocation profiles below), connected on first use. */
 async function inspectorCall(method: string, params?: object): Promise<any> {
@@ -89,6 +95,15 @@ async function inspectorCall(method: string, params?: object): Promise<any> {
 }
 const loopDelay = monitorEventLoopDelay({ resolution: 5 });
 loopDelay.enable();
+
+/** fast-canned: the first answer of `f`, then the request decoded and that answer under its uid (see servers.ts). */
+function cannedAnswer(f: (body: unknown) => ReturnType<typeof encodeAdmissionReview>): typeof f {
+  let answer: ReturnType<typeof encodeAdmissionReview>['response'] | undefined;
+  return (body) => {
+    if (!answer) return encodeAdmissionReview((answer = f(body).response));
+    return encodeAdmissionReview({ ...answer, uid: decodeAdmissionReview(body).uid });
+  };
+}
 
 function noisePolicies(n: number, offset = 0) {
   return Array.from({ length: n }, (_, i) =>
@@ -130,10 +145,25 @@ async function webhook(spec: WebhookServerSpec): Promise<number> {
   const metrics = createMetrics();
   const env: AdmissionEnvironment = { engine: () => engine, namespaces: sampleNamespaces(), events: noopEventRecorder, log, metrics };
   const allowOnly = spec.variant.endsWith('-allow');
-  const http = spec.variant.replace(/-(allow|deny)$/, '');
+  const canned = spec.variant.startsWith('fast-canned');
+  const http = canned ? 'fast' : spec.variant.replace(/-(allow|deny)$/, '');
   const allow = (body: unknown) => encodeAdmissionReview({ uid: decodeAdmissionReview(body).uid, allowed: true });
-  const mutate = timed('mutate', allowOnly ? allow : reviewFunction('mutate', mutateHandler(env), env));
-  const validate = timed('validate', allowOnly ? allow : reviewFunction('validate', validateHandler(env), env));
+  const review = (f: (body: unknown) => ReturnType<typeof encodeAdmissionReview>) => (allowOnly ? allow : canned ? cannedAnswer(f) : f);
+  const production = { mutate: reviewFunction('mutate', mutateHandler(env), env), validate: reviewFunction('validate', validateHandler(env), env) };
+  const mutate = timed('mutate', review(production.mutate));
+  const validate = timed('validate', review(production.validate));
+  hotLoop = (bodies, rounds) =>
+    bodies.map((text, i) => {
+      const f = i % 2 ? production.validate : production.mutate; // the bench's order: /mutate, then /validate
+      let us = 0;
+      for (let r = 0; r < rounds; r++) {
+        const body = JSON.parse(text);
+        const t0 = performance.now();
+        f(body);
+        us += performance.now() - t0;
+      }
+      return (us * 1000) / rounds;
+    });
   let listener;
   if (http === 'express-json') {
     const app = express();
@@ -198,7 +228,7 @@ async function start(spec: ServerSpec): Promise<number> {
   return spec.kind === 'webhook' ? webhook(spec) : adapter(spec);
 }
 
-process.on('message', async (m: { op: string; spec?: ServerSpec }) => {
+process.on('message', async (m: { op: string; spec?: ServerSpec; bodies?: string[]; rounds?: number }) => {
   try {
     if (m.op === 'start') process.send!({ port: await start(m.spec!) });
     else if (m.op === 'rss') {
@@ -252,6 +282,10 @@ process.on('message', async (m: { op: string; spec?: ServerSpec }) => {
         (await import('node:fs')).writeFileSync(m.op.slice('alloc-stop:'.length), JSON.stringify(profile));
         process.send!({ value: 'written' });
       }
+    } else if (m.op === 'hot-loop') {
+      if (!hotLoop) throw new Error('hot-loop: this variant has no review functions');
+      hotLoop(m.bodies!, Math.min(2000, m.rounds!)); // warm-up
+      process.send!({ value: hotLoop(m.bodies!, m.rounds!) });
     } else if (m.op === 'heap') {
       global.gc?.();
       process.send!({ value: process.memoryUsage().heapUsed });

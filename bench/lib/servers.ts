@@ -25,7 +25,14 @@ export type WebhookVariant =
    * the review and answers a fixed denial (the baseline for it), fast-deny is production.
    */
   | 'bare-deny'
-  | 'fast-deny';
+  | 'fast-deny'
+  /**
+   * Production's HTTP layer with the engine's work replaced by its answer: the first request of each route is reviewed
+   * by production code, later ones are decoded and get that answer under their own uid. Between fast-allow and fast:
+   * what the answer's bytes cost (the mutate answer carries the patch), apart from the review that computes them.
+   */
+  | 'fast-canned'
+  | 'fast-canned-deny';
 
 export type AdapterVariant =
   /** node:https with the front-proxy CA, checks the client certificate, answers a fixed ExternalMetricValueList. */
@@ -58,6 +65,8 @@ export type ServerSpec = WebhookServerSpec | AdapterServerSpec;
 
 export interface Percentiles {
   readonly n: number;
+  /** The mean, which a per-request CPU figure compares with (the tail included). */
+  readonly mean: number;
   readonly p50: number;
   readonly p99: number;
   readonly p999: number;
@@ -85,6 +94,11 @@ export interface RunningServer {
   allocStart(): Promise<void>;
   /** Stops it and writes the profile (.heapprofile) to `file`. */
   allocStop(file: string): Promise<void>;
+  /**
+   * Webhook variants but bare: the server's production review functions on `bodies` (alternately /mutate and
+   * /validate) in a tight loop in the server process, `rounds` times each after a warm-up: µs per review, by body.
+   */
+  hotLoopUs(bodies: readonly string[], rounds: number): Promise<number[]>;
   /** Starts V8's CPU profiler in the server (200 µs sampling). */
   cpuProfileStart(): Promise<void>;
   /** Stops it and writes the profile (.cpuprofile) to `file`. */
@@ -153,6 +167,11 @@ export async function startServer(spec: ServerSpec, o: { cpuProfDir?: string; en
     cpuProfileStart: async () => void (await askRaw('cpu-start')),
     cpuProfileStop: async (file) => void (await askRaw(`cpu-stop:${file}`)),
     cpuMicros: () => ask('cpu'),
+    hotLoopUs: (bodies, rounds) =>
+      new Promise<number[]>((resolve, reject) => {
+        child.once('message', (m: any) => (Array.isArray(m?.value) ? resolve(m.value) : reject(new Error(`hot-loop: ${JSON.stringify(m)}`))));
+        child.send({ op: 'hot-loop', bodies, rounds });
+      }),
     maxStallMs: () => ask('stall'),
     stats: () =>
       new Promise<ServerStats>((resolve) => {

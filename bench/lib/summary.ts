@@ -16,7 +16,7 @@ export interface BenchResults {
 }
 
 export const RATES = [500, 1000, 2000];
-const VARIANTS: WebhookVariant[] = ['bare', 'fast', 'bare-deny', 'fast-deny', 'express', 'express-json', 'fast-allow', 'express-allow', 'express-json-allow'];
+const VARIANTS: WebhookVariant[] = ['bare', 'fast-allow', 'fast-canned', 'fast', 'bare-deny', 'fast-canned-deny', 'fast-deny', 'express', 'express-json', 'express-allow', 'express-json-allow'];
 
 export function summaryTables(r: BenchResults): string[] {
   const md: string[] = [];
@@ -48,7 +48,33 @@ export function summaryTables(r: BenchResults): string[] {
       const xs = of(v);
       if (!xs.length) continue;
       const ratio = range(xs.map((x) => x.saturation.rps / bareOf(x).saturation.rps));
-      md.push(`| ${v.replace(/-allow$/, '')} | ${v === 'bare' ? 'parse + allow' : v === 'bare-deny' ? 'parse + deny (denied workload)' : v.endsWith('-allow') ? 'decode + allow' : v.endsWith('-deny') ? 'full (engine), denied workload' : 'full (engine)'} | ${fmtRange(range(xs.map((x) => x.saturation.rps)), 0)} | ${fmtRange(ratio)} | ${fmtRange(range(xs.map((x) => x.cpuPerRequestUs)), 0)} | ${fmtRange(range(xs.map((x) => x.rssMiB)), 0)} |`);
+      md.push(`| ${v.replace(/-allow$/, '').replace(/^fast-canned/, 'fast')} | ${v === 'bare' ? 'parse + allow' : v === 'bare-deny' ? 'parse + deny (denied workload)' : v.endsWith('-allow') ? 'decode + allow' : v.startsWith('fast-canned') ? `decode + production's answer, canned${v.endsWith('-deny') ? ', denied workload' : ''}` : v.endsWith('-deny') ? 'full (engine), denied workload' : 'full (engine)'} | ${fmtRange(range(xs.map((x) => x.saturation.rps)), 0)} | ${fmtRange(ratio)} | ${fmtRange(range(xs.map((x) => x.cpuPerRequestUs)), 0)} | ${fmtRange(range(xs.map((x) => x.rssMiB)), 0)} |`);
+    }
+    // Where the production server's CPU per request goes, step by step, each step a variant of the same repeat: the
+    // HTTP layer (fast-allow over bare), the answer's bytes (fast-canned over fast-allow), the review (fast over
+    // fast-canned). Ranges over repeats.
+    for (const [workload, steps] of [
+      ['allowed', ['bare', 'fast-allow', 'fast-canned', 'fast']],
+      ['denied', ['bare-deny', 'fast-canned-deny', 'fast-deny']],
+    ] as const) {
+      const present = steps.filter((v) => of(v).length);
+      if (present.length < 3 || !present.some((v) => v.startsWith('fast-canned'))) continue;
+      const cpu = (v: WebhookVariant, repeat: number) => of(v).find((x) => x.repeat === repeat)?.cpuPerRequestUs ?? Number.NaN;
+      const repeats = [...new Set(of(present[0]!).map((x) => x.repeat))];
+      const parts = present.slice(1).map((v, i) => `${v} ${fmtRange(range(repeats.map((r) => cpu(v, r) - cpu(present[i]!, r))), 0)}`);
+      md.push(`Server CPU per request, ${workload} workload, step by step (µs added by each variant over the one before it): ${present[0]} ${fmtRange(range(repeats.map((r) => cpu(present[0]!, r))), 0)}, then ${parts.join(', ')}.`);
+      // The review's share of a 0.75 ratio: what the baseline's CPU allows, less the HTTP layer with the answer canned.
+      const canned = present.find((v) => v.startsWith('fast-canned'));
+      const full = present[present.length - 1]!;
+      const hot = repeats.map((r) => of(full).find((x) => x.repeat === r)?.hotLoopUs).filter((x) => x !== undefined);
+      if (canned && hot.length) {
+        const budget = range(repeats.map((r) => cpu(present[0]!, r) / 0.75 - cpu(canned, r)));
+        const perRequest = range(hot.map((h) => h.reduce((a, x) => a + x, 0) / h.length));
+        md.push(
+          `A ratio of 0.75 leaves the review ${fmtRange(budget, 1)} µs per request (${present[0]} ÷ 0.75 − ${canned}); the same review functions in a tight loop in the server process take ${fmtRange(perRequest, 1)} µs per request (/mutate ${fmtRange(range(hot.map((h) => h[0]!)), 1)}, /validate ${fmtRange(range(hot.map((h) => h[1]!)), 1)}), while in the server they add ${fmtRange(range(repeats.map((r) => cpu(full, r) - cpu(canned, r))), 0)} µs of server CPU per request (${full} − ${canned}).`,
+        );
+      }
+      md.push('');
     }
     md.push('', `Request bodies: ${requestBytes.join(' and ')} bytes.`, '');
   }
