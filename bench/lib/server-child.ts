@@ -82,7 +82,7 @@ let stop: () => Promise<void> = async () => undefined;
  * on request bodies the bench sends: µs per review, JSON.parse of each body left out (bare pays it too). The review's
  * cost with the caches and branch predictors to itself, against what it costs between the HTTP layer's work.
  */
-let hotLoop: ((bodies: readonly string[], rounds: number) => number[]) | undefined;
+let hotLoop: ((bodies: readonly string[], rounds: number, thrashKiB?: number) => number[]) | undefined;
 let inspector: import('node:inspector').Session | undefined;
 /** One call on this process's own inspector session (the CPU and allocation profiles below), connected on first use. */
 async function inspectorCall(method: string, params?: object): Promise<any> {
@@ -152,11 +152,14 @@ async function webhook(spec: WebhookServerSpec): Promise<number> {
   const production = { mutate: reviewFunction('mutate', mutateHandler(env), env), validate: reviewFunction('validate', validateHandler(env), env) };
   const mutate = timed('mutate', review(production.mutate));
   const validate = timed('validate', review(production.validate));
-  hotLoop = (bodies, rounds) =>
-    bodies.map((text, i) => {
+  hotLoop = (bodies, rounds, thrashKiB = 0) => {
+    // thrashKiB: that much other memory touched (a byte per cache line) before each review, outside the timing.
+    const other = new Uint8Array(Math.max(64, thrashKiB * 1024));
+    return bodies.map((text, i) => {
       const f = i % 2 ? production.validate : production.mutate; // the bench's order: /mutate, then /validate
       let us = 0;
       for (let r = 0; r < rounds; r++) {
+        if (thrashKiB) for (let j = 0; j < other.length; j += 64) other[j]!++;
         const body = JSON.parse(text);
         const t0 = performance.now();
         f(body);
@@ -164,6 +167,7 @@ async function webhook(spec: WebhookServerSpec): Promise<number> {
       }
       return (us * 1000) / rounds;
     });
+  };
   let listener;
   if (http === 'express-json') {
     const app = express();
@@ -228,7 +232,7 @@ async function start(spec: ServerSpec): Promise<number> {
   return spec.kind === 'webhook' ? webhook(spec) : adapter(spec);
 }
 
-process.on('message', async (m: { op: string; spec?: ServerSpec; bodies?: string[]; rounds?: number }) => {
+process.on('message', async (m: { op: string; spec?: ServerSpec; bodies?: string[]; rounds?: number; thrashKiB?: number }) => {
   try {
     if (m.op === 'start') process.send!({ port: await start(m.spec!) });
     else if (m.op === 'rss') {
@@ -284,8 +288,8 @@ process.on('message', async (m: { op: string; spec?: ServerSpec; bodies?: string
       }
     } else if (m.op === 'hot-loop') {
       if (!hotLoop) throw new Error('hot-loop: this variant has no review functions');
-      hotLoop(m.bodies!, Math.min(2000, m.rounds!)); // warm-up
-      process.send!({ value: hotLoop(m.bodies!, m.rounds!) });
+      hotLoop(m.bodies!, Math.min(2000, m.rounds!), m.thrashKiB); // warm-up
+      process.send!({ value: hotLoop(m.bodies!, m.rounds!, m.thrashKiB) });
     } else if (m.op === 'heap') {
       global.gc?.();
       process.send!({ value: process.memoryUsage().heapUsed });
