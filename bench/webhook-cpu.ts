@@ -91,7 +91,7 @@ try {
           const bodies = requests.map((r) => r.body!);
           const cells: string[] = [];
           for (const kib of [0, 256, 1024, 4096]) {
-            const [m, v] = await server.hotLoopUs(bodies, 20_000, kib);
+            const [m, v] = await server.tightLoopUs(bodies, 20_000, kib);
             cells.push(`${kib ? `${kib} KiB touched` : 'alone'}: /mutate ${m!.toFixed(1)}, /validate ${v!.toFixed(1)}`);
           }
           console.log(`   tight loop, µs per review: ${cells.join('; ')}`);

@@ -38,7 +38,7 @@ export interface WebhookRun {
    * fast and fast-deny: the same server's review functions in a tight loop in its process after the load runs, µs
    * per review of each request body (/mutate, /validate), JSON.parse left out.
    */
-  readonly hotLoopUs?: readonly number[];
+  readonly tightLoopUs?: readonly number[];
 }
 
 /** The denied workload: the realistic Deployment without its owner label, its app container limited to 8 CPUs. */
@@ -98,9 +98,9 @@ export async function benchWebhook(o: WebhookBenchOptions): Promise<{ runs: Webh
           const cpuPerRequestUs = ((await server.cpuMicros()) - cpu0) / (saturation.requests * (1 + o.warmupS / o.durationS));
           const rssMiB = (await server.rss()) / 2 ** 20;
           o.log(`  webhook ${variant.padEnd(18)} #${repeat} saturation: ${saturation.rps.toFixed(0)} req/s, ${cpuPerRequestUs.toFixed(0)} µs CPU/request (p99 ${saturation.p99} ms, non2xx ${saturation.non2xx}, errors ${saturation.errors}), RSS ${rssMiB.toFixed(0)} MiB`);
-          const hotLoopUs = variant === 'fast' || variant === 'fast-deny' ? await server.hotLoopUs(reqs.map((r) => r.body!), 20_000) : undefined;
-          if (hotLoopUs) o.log(`  webhook ${variant.padEnd(18)} #${repeat} review in a hot loop in the server process: ${hotLoopUs.map((x) => x.toFixed(1)).join(' and ')} µs (/mutate, /validate)`);
-          runs.push({ repeat, variant, fixed, saturation, cpuPerRequestUs, rssMiB, ...(hotLoopUs ? { hotLoopUs } : {}) });
+          const tightLoopUs = variant === 'fast' || variant === 'fast-deny' ? await server.tightLoopUs(reqs.map((r) => r.body!), 20_000) : undefined;
+          if (tightLoopUs) o.log(`  webhook ${variant.padEnd(18)} #${repeat} review in a tight loop in the server process: ${tightLoopUs.map((x) => x.toFixed(1)).join(' and ')} µs (/mutate, /validate)`);
+          runs.push({ repeat, variant, fixed, saturation, cpuPerRequestUs, rssMiB, ...(tightLoopUs ? { tightLoopUs } : {}) });
         } finally {
           await server.stop();
         }

@@ -82,7 +82,7 @@ let stop: () => Promise<void> = async () => undefined;
  * on request bodies the bench sends: µs per review, JSON.parse of each body left out (bare pays it too). The review's
  * cost with the caches and branch predictors to itself, against what it costs between the HTTP layer's work.
  */
-let hotLoop: ((bodies: readonly string[], rounds: number, thrashKiB?: number) => number[]) | undefined;
+let tightLoop: ((bodies: readonly string[], rounds: number, thrashKiB?: number) => number[]) | undefined;
 let inspector: import('node:inspector').Session | undefined;
 /** One call on this process's own inspector session (the CPU and allocation profiles below), connected on first use. */
 async function inspectorCall(method: string, params?: object): Promise<any> {
@@ -152,7 +152,7 @@ async function webhook(spec: WebhookServerSpec): Promise<number> {
   const production = { mutate: reviewFunction('mutate', mutateHandler(env), env), validate: reviewFunction('validate', validateHandler(env), env) };
   const mutate = timed('mutate', review(production.mutate));
   const validate = timed('validate', review(production.validate));
-  hotLoop = (bodies, rounds, thrashKiB = 0) => {
+  tightLoop = (bodies, rounds, thrashKiB = 0) => {
     // thrashKiB: that much other memory touched (a byte per cache line) before each review, outside the timing.
     const other = new Uint8Array(Math.max(64, thrashKiB * 1024));
     return bodies.map((text, i) => {
@@ -286,10 +286,10 @@ process.on('message', async (m: { op: string; spec?: ServerSpec; bodies?: string
         (await import('node:fs')).writeFileSync(m.op.slice('alloc-stop:'.length), JSON.stringify(profile));
         process.send!({ value: 'written' });
       }
-    } else if (m.op === 'hot-loop') {
-      if (!hotLoop) throw new Error('hot-loop: this variant has no review functions');
-      hotLoop(m.bodies!, Math.min(2000, m.rounds!), m.thrashKiB); // warm-up
-      process.send!({ value: hotLoop(m.bodies!, m.rounds!, m.thrashKiB) });
+    } else if (m.op === 'tight-loop') {
+      if (!tightLoop) throw new Error('tight-loop: this variant has no review functions');
+      tightLoop(m.bodies!, Math.min(2000, m.rounds!), m.thrashKiB); // warm-up
+      process.send!({ value: tightLoop(m.bodies!, m.rounds!, m.thrashKiB) });
     } else if (m.op === 'heap') {
       global.gc?.();
       process.send!({ value: process.memoryUsage().heapUsed });

@@ -99,7 +99,7 @@ export interface RunningServer {
    * /validate) in a tight loop in the server process, `rounds` times each after a warm-up: µs per review, by body.
    * `thrashKiB`: that much other memory touched before each review (the caches taken from it, as the HTTP layer does).
    */
-  hotLoopUs(bodies: readonly string[], rounds: number, thrashKiB?: number): Promise<number[]>;
+  tightLoopUs(bodies: readonly string[], rounds: number, thrashKiB?: number): Promise<number[]>;
   /** Starts V8's CPU profiler in the server (200 µs sampling). */
   cpuProfileStart(): Promise<void>;
   /** Stops it and writes the profile (.cpuprofile) to `file`. */
@@ -168,10 +168,10 @@ export async function startServer(spec: ServerSpec, o: { cpuProfDir?: string; en
     cpuProfileStart: async () => void (await askRaw('cpu-start')),
     cpuProfileStop: async (file) => void (await askRaw(`cpu-stop:${file}`)),
     cpuMicros: () => ask('cpu'),
-    hotLoopUs: (bodies, rounds, thrashKiB = 0) =>
+    tightLoopUs: (bodies, rounds, thrashKiB = 0) =>
       new Promise<number[]>((resolve, reject) => {
-        child.once('message', (m: any) => (Array.isArray(m?.value) ? resolve(m.value) : reject(new Error(`hot-loop: ${JSON.stringify(m)}`))));
-        child.send({ op: 'hot-loop', bodies, rounds, thrashKiB });
+        child.once('message', (m: any) => (Array.isArray(m?.value) ? resolve(m.value) : reject(new Error(`tight-loop: ${JSON.stringify(m)}`))));
+        child.send({ op: 'tight-loop', bodies, rounds, thrashKiB });
       }),
     maxStallMs: () => ask('stall'),
     stats: () =>
